@@ -1,0 +1,103 @@
+"""What the probe learns about a machine, as plain data.
+
+`installer.probe` fills these from the live udev database or from a recorded
+machine file; everything downstream (validation, plan, templates, screens)
+reads only these classes, never udev.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Bus = Literal["nvme", "sata", "scsi", "usb", "virtio", "mmc", "loop", "other"]
+Virtualisation = Literal["qemu", "virtualbox", "vmware", "hyperv", "none"]
+
+MIN_DISK_BYTES = 10 * 1024**3
+
+ESP_TYPE = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"
+BIOS_BOOT_TYPE = "21686148-6449-6e6f-744e-656564454649"
+LINUX_FS_TYPE = "0fc63daf-8483-4772-8e79-3d69d8477de4"
+LINUX_SWAP_TYPE = "0657fd6d-a4ab-43c4-84e5-0933c84b4f4f"
+LINUX_LUKS_TYPE = "ca7d7ccb-63ed-4c53-861c-1742536059cc"
+XBOOTLDR_TYPE = "bc13c2ff-59e6-4262-a352-b275fd6f7172"
+
+
+@dataclass
+class Partition:
+    path: str  # /dev/sda1
+    number: int
+    size: int  # bytes
+    start: int = 0  # bytes from the start of the disk
+    type_guid: str = ""  # lower case GUID on GPT, "0x83"-style on MBR
+    partlabel: str = ""
+    fstype: str = ""  # as blkid names it: vfat, ext4, ntfs, crypto_LUKS, swap, BitLocker...
+    fsversion: str = ""
+    label: str = ""
+    uuid: str = ""
+    partuuid: str = ""
+    mountpoint: str = ""
+
+
+@dataclass
+class Disk:
+    path: str  # /dev/nvme0n1
+    name: str  # nvme0n1
+    size: int  # bytes
+    by_id: str = ""  # the most stable /dev/disk/by-id/ link, or ""
+    model: str = ""
+    serial: str = ""
+    bus: Bus = "other"
+    rotational: bool = False
+    removable: bool = False
+    read_only: bool = False
+    logical_sector_size: int = 512
+    table: str = ""  # "gpt", "dos" or "" for none
+    partitions: list[Partition] = field(default_factory=list)
+    drivers: list[str] = field(default_factory=list)  # kernel modules the initrd needs for it
+    kind: str = "disk"  # disk, loop, zram, ram, cdrom
+    mountpoint: str = ""  # a filesystem on the whole disk, mounted
+    refused: str = ""  # why it is not offered, in words for a person; "" when offered
+    holds: str = ""  # what is on it today, in words for a person
+
+    @property
+    def offered(self) -> bool:
+        return not self.refused
+
+    @property
+    def stable_path(self) -> str:
+        return self.by_id or self.path
+
+
+@dataclass
+class Mount:
+    source: str  # /dev/sda2, /dev/mapper/cryptroot
+    target: str
+    fstype: str
+    options: str = ""
+
+
+@dataclass
+class Machine:
+    firmware: Literal["uefi", "bios"] = "uefi"
+    cpu_vendor: Literal["intel", "amd", ""] = ""
+    virtualisation: Virtualisation = "none"
+    disks: list[Disk] = field(default_factory=list)
+    mounts: list[Mount] = field(default_factory=list)
+    swaps: list[str] = field(default_factory=list)  # active swap devices
+    luks: dict[str, str] = field(default_factory=dict)  # mapper name -> backing device
+    boot_medium: str = ""  # the disk holding the running ISO, e.g. /dev/sdb
+    hostname: str = "nixos"
+    timezone: str = "UTC"
+    source: str = "live"  # "live" or the recorded machine file's path
+
+    def disk(self, path: str) -> Disk | None:
+        """The disk named by its /dev path, by-id link or short name."""
+        for disk in self.disks:
+            if path in (disk.path, disk.name, disk.by_id):
+                return disk
+        return None
+
+    @property
+    def offered_disks(self) -> list[Disk]:
+        return [d for d in self.disks if d.offered]
