@@ -1,0 +1,210 @@
+"""One install run: options, the model, the probed machine, and every step.
+
+The wizard's screens and the unattended CLI both drive a `Session`; it is
+the only place that decides whether something really happens (real mode) or
+is only described (dry-run, or a recorded machine). Screens call it from
+workers; it never knows a screen exists.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from installer import answers
+from installer.hardware import Machine
+from installer.identity import Identity
+from installer.model import InstallModel, System
+from installer.plan import Plan, build_plan
+from installer.problems import Problem, ProblemsError, errors
+from installer.validate import validate
+
+Log = Callable[[str], None]
+
+DEFAULT_LOG = "/tmp/nixos-tui-installer.log"
+
+
+@dataclass
+class Options:
+    dry_run: bool = False
+    machine_file: str | None = None
+    target: str = "/mnt"
+    allow_loop: bool = False
+    nixos_install: str = "nixos-install"
+    nixos_enter: str = "nixos-enter"
+    log_path: str = DEFAULT_LOG
+    seed: int | None = None  # reproducible UUIDs, for tests and comparisons
+
+    @property
+    def real(self) -> bool:
+        """Whether this run may touch the machine: never on a recorded machine."""
+        return not self.dry_run and self.machine_file is None
+
+
+@dataclass
+class Session:
+    options: Options = field(default_factory=Options)
+    model: InstallModel = field(default_factory=InstallModel)
+    machine: Machine | None = None
+    edited: dict[str, str] = field(default_factory=dict)  # file name -> text the person edited
+
+    def __post_init__(self) -> None:
+        self.identity = Identity.generate(self.options.seed)
+        self._plan: Plan | None = None
+        self._plan_key: str | None = None
+
+    # -- probing and defaults ------------------------------------------------
+    def probe(self) -> Machine:
+        """Probe the machine (or read the recorded one). Blocking: call from a worker."""
+        from installer.probe import probe
+
+        self.machine = probe(self.options.machine_file, allow_loop=self.options.allow_loop, target=self.options.target)
+        return self.machine
+
+    def apply_machine_defaults(self) -> None:
+        """Fill what the machine tells us into answers the person has not given."""
+        assert self.machine is not None
+        defaults = System()
+        self.model.boot.firmware = self.machine.firmware
+        if self.model.system.hostname == defaults.hostname and self.machine.hostname:
+            self.model.system.hostname = self.machine.hostname
+        if self.model.system.timezone == defaults.timezone and self.machine.timezone:
+            self.model.system.timezone = self.machine.timezone
+        if self.model.system.state_version == defaults.state_version:
+            from installer.facts import state_version
+
+            self.model.system.state_version = state_version()
+
+    # -- checking, planning, rendering ---------------------------------------
+    def validate(self, prefix: str | None = None, *, secrets: bool = True) -> list[Problem]:
+        problems = validate(self.model, self.machine)
+        if not secrets:
+            problems = [p for p in problems if not _is_secret_field(p.field)]
+        if prefix is None:
+            return problems
+        return [p for p in problems if p.field == prefix or p.field.startswith((prefix + ".", prefix + "["))]
+
+    def plan(self) -> Plan:
+        """The plan for the current answers; rebuilt only when they changed."""
+        assert self.machine is not None, "probe() first"
+        key = repr((self.model, self.options.target))
+        if self._plan is None or key != self._plan_key:
+            self._plan = build_plan(self.model, self.machine, self.identity, target=self.options.target)
+            self._plan_key = key
+        return self._plan
+
+    def review_lines(self) -> list[str]:
+        from installer.plan import summary_lines
+
+        return summary_lines(self.plan())
+
+    def render(self) -> dict[str, str]:
+        from installer.render import render
+
+        assert self.machine is not None
+        files = render(self.model, self.machine, self.plan())
+        return {**files, **self.edited}
+
+    def set_edited(self, name: str, text: str) -> list[Problem]:
+        """Keep the person's edit of a generated file, if it parses as Nix."""
+        from installer.nixcheck import parse_problem
+
+        message = parse_problem(text)
+        if message:
+            return [Problem(f"files.{name}", message)]
+        self.edited[name] = text
+        return []
+
+    # -- the explicit confirmation and the writes ----------------------------
+    def confirm(self, typed_name: str):
+        """The token that allows writing to the disk, only for its exact short name."""
+        from installer.executor import Confirmation
+
+        plan = self.plan()
+        if plan.disk is None:
+            return Confirmation.for_plan(plan)
+        if typed_name.strip() != plan.disk.name:
+            return None
+        return Confirmation.for_plan(plan)
+
+    def execute(self, confirmation, log: Log) -> None:
+        plan = self.plan()
+        if not self.options.real:
+            for number, step in enumerate(plan.steps, 1):
+                log(f"[dry-run] {number}. {step.describe}: {step.shown()}")
+            return
+        from installer.executor import execute
+
+        execute(
+            plan,
+            target=self.options.target,
+            secrets=self._secrets(),
+            confirmation=confirmation,
+            log=log,
+        )
+
+    def _secrets(self) -> dict[str, str]:
+        passphrase = self.model.encryption.passphrase
+        return {"luks_passphrase": passphrase} if passphrase else {}
+
+    def write_config(self, log: Log) -> list[str]:
+        """Write the rendered files and the answers (no secrets) to TARGET/etc/nixos."""
+        etc = Path(self.options.target) / "etc/nixos"
+        files = self.render()
+        written = [str(etc / name) for name in files] + [str(etc / "answers.toml")]
+        if not self.options.real:
+            for path in written:
+                log(f"[dry-run] would write {path}")
+            return written
+        etc.mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            (etc / name).write_text(text, encoding="utf-8")
+            log(f"wrote {etc / name}")
+        answers.save(self.model, etc / "answers.toml")
+        log(f"wrote {etc / 'answers.toml'}")
+        return written
+
+    def save_answers(self, path: str | os.PathLike) -> None:
+        answers.save(self.model, path)
+
+    # -- small real-machine actions the wizard offers ------------------------
+    def apply_keymap(self, name: str) -> str:
+        """Load the console keymap now, so passwords typed later use it."""
+        if not self.options.real:
+            return f"[dry-run] would run: loadkeys {name}"
+        if shutil.which("loadkeys") is None:
+            return "loadkeys is not available; the keymap applies after install"
+        done = subprocess.run(["loadkeys", name], capture_output=True, text=True)
+        return done.stderr.strip() if done.returncode else ""
+
+    def run_partitioner(self, tool: str, disk_path: str) -> int:
+        """Hand the terminal to cfdisk/gdisk on the disk; the caller re-probes after."""
+        if tool not in ("cfdisk", "gdisk", "fdisk", "parted"):
+            raise ValueError(f"unknown partitioner {tool}")
+        if not self.options.real:
+            return 0
+        return subprocess.call([tool, disk_path])
+
+    def shell(self) -> int:
+        """An interactive shell: inside the target once it is installed."""
+        installed = (Path(self.options.target) / "etc/NIXOS").exists()
+        if installed and self.options.real:
+            argv = [self.options.nixos_enter, "--root", self.options.target]
+        else:
+            argv = [os.environ.get("SHELL", "/bin/sh")]
+        return subprocess.call(argv, cwd=self.options.target if os.path.isdir(self.options.target) else None)
+
+    def check(self, *, secrets: bool) -> None:
+        """Raise ProblemsError when the answers have errors (warnings pass)."""
+        found = errors(self.validate(secrets=secrets))
+        if found:
+            raise ProblemsError(found)
+
+
+def _is_secret_field(name: str) -> bool:
+    leaf = name.rsplit(".", 1)[-1]
+    return leaf in answers.SECRET_FIELDS

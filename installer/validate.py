@@ -1,0 +1,269 @@
+"""Every rule the answers must meet, each with a message a person can act on.
+
+`validate(model, machine)` returns all problems at once, each tied to the
+dotted field it belongs to, so the wizard can show it next to that field and
+the CLI can list them all. Warnings (a short password) never block.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import unicodedata
+from dataclasses import fields, is_dataclass
+from typing import Any
+
+from installer import catalog
+from installer.hardware import Machine
+from installer.model import DESKTOPS, FILESYSTEMS, FIRMWARES, LAYOUTS, LOADERS, SWAP_KINDS, InstallModel
+from installer.problems import Problem
+
+HOSTNAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+USERNAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+STATE_VERSION = re.compile(r"\d{2}\.\d{2}")
+ATTR = r"[A-Za-z_][A-Za-z0-9_'-]*"
+ATTR_PATH = re.compile(rf"{ATTR}(\.{ATTR})*")
+
+# Accounts NixOS or its modules create; a person's account may not take one.
+SYSTEM_USERS = frozenset(
+    "root bin daemon adm lp sync shutdown halt mail news uucp operator games ftp nobody nogroup "
+    "messagebus sshd polkituser polkitd avahi rtkit pulse pipewire geoclue colord gdm sddm lightdm "
+    "nm-openvpn nm-iodine dhcpcd nscd nixbld wheel users systemd-coredump systemd-network "
+    "systemd-resolve systemd-timesync systemd-oom fwupd-refresh flatpak cups kvm render video audio "
+    "input disk tty".split()
+)
+SYSTEM_PREFIXES = ("nixbld", "systemd-")
+
+SSH_KEY_TYPES = (
+    "ssh-ed25519",
+    "ssh-rsa",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
+)
+
+MIN_ESP_MIB = 256
+MAX_SWAP_MIB = 1024 * 1024
+SHORT_SECRET = 8
+
+
+def validate(model: InstallModel, machine: Machine | None = None) -> list[Problem]:
+    """Every problem with the model, in field order."""
+    problems: list[Problem] = []
+    problems += _control_characters(model)
+    problems += _system(model)
+    problems += _boot(model)
+    problems += _disk(model, machine)
+    problems += _encryption(model)
+    problems += _users(model)
+    problems += _software(model)
+    return problems
+
+
+def validate_section(model: InstallModel, prefix: str, machine: Machine | None = None) -> list[Problem]:
+    """The problems of one part of the model, e.g. "system" or "users[1]"."""
+    return [p for p in validate(model, machine) if p.field == prefix or p.field.startswith((prefix + ".", prefix + "["))]
+
+
+def _control_characters(model: InstallModel) -> list[Problem]:
+    problems = []
+    for path, value in _strings(model, ""):
+        bad = next((c for c in value if unicodedata.category(c) == "Cc" and c != "\n"), None)
+        multiline = path.endswith(".ssh_keys") or ".ssh_keys[" in path
+        if bad is not None or ("\n" in value and not multiline):
+            shown = repr(bad if bad is not None else "\n")
+            problems.append(Problem(path, f"contains the control character {shown}; remove it"))
+    return problems
+
+
+def _strings(obj: Any, path: str):
+    if isinstance(obj, str):
+        yield path, obj
+    elif isinstance(obj, list):
+        for i, item in enumerate(obj):
+            yield from _strings(item, f"{path}[{i}]")
+    elif is_dataclass(obj):
+        for f in fields(obj):
+            value = getattr(obj, f.name)
+            if value is not None:
+                yield from _strings(value, f"{path}.{f.name}" if path else f.name)
+
+
+def _system(model: InstallModel) -> list[Problem]:
+    s = model.system
+    out = []
+    if not s.hostname:
+        out.append(Problem("system.hostname", "enter a hostname, e.g. nixos"))
+    elif len(s.hostname) > 63:
+        out.append(Problem("system.hostname", f"is {len(s.hostname)} characters long; the limit is 63"))
+    elif not HOSTNAME.fullmatch(s.hostname):
+        out.append(
+            Problem(
+                "system.hostname",
+                "use only lower-case letters a-z, digits and '-', not starting or ending with '-'",
+            )
+        )
+    if s.timezone not in catalog.timezones():
+        out.append(Problem("system.timezone", f"{s.timezone!r} is not a known timezone (e.g. Europe/Berlin, UTC)"))
+    if s.locale not in catalog.locales():
+        out.append(Problem("system.locale", f"{s.locale!r} is not a glibc UTF-8 locale (e.g. en_US.UTF-8)"))
+    if s.keymap not in catalog.keymaps():
+        out.append(Problem("system.keymap", f"{s.keymap!r} is not a console keymap (e.g. us, de-latin1, fr)"))
+    layouts = [part.strip() for part in s.xkb_layout.split(",")]
+    unknown = [layout for layout in layouts if layout not in catalog.xkb_layouts()]
+    if unknown:
+        out.append(Problem("system.xkb_layout", f"{unknown[0]!r} is not an xkb layout (e.g. us, de, fr)"))
+    elif s.xkb_variant:
+        known = {v for layout in layouts for v in catalog.xkb_variants().get(layout, {})}
+        for variant in (v.strip() for v in s.xkb_variant.split(",")):
+            if variant and variant not in known:
+                out.append(Problem("system.xkb_variant", f"{variant!r} is not a variant of {s.xkb_layout!r}"))
+    if not STATE_VERSION.fullmatch(s.state_version):
+        out.append(Problem("system.state_version", f"{s.state_version!r} is not a NixOS release like 25.11"))
+    return out
+
+
+def _boot(model: InstallModel) -> list[Problem]:
+    b = model.boot
+    out = []
+    if b.firmware not in FIRMWARES:
+        out.append(Problem("boot.firmware", f"must be one of {', '.join(FIRMWARES)}"))
+    if b.loader is not None and b.loader not in LOADERS:
+        out.append(Problem("boot.loader", f"must be one of {', '.join(LOADERS)}"))
+    elif b.firmware == "bios" and b.loader == "systemd-boot":
+        out.append(Problem("boot.loader", "systemd-boot needs UEFI firmware; use grub on a BIOS machine"))
+    return out
+
+
+def _disk(model: InstallModel, machine: Machine | None) -> list[Problem]:
+    d = model.disk
+    out = []
+    if d.layout not in LAYOUTS:
+        out.append(Problem("disk.layout", f"must be one of {', '.join(LAYOUTS)}"))
+    if d.filesystem not in FILESYSTEMS:
+        out.append(Problem("disk.filesystem", f"must be one of {', '.join(FILESYSTEMS)}"))
+    if d.swap not in SWAP_KINDS:
+        out.append(Problem("disk.swap", f"must be one of {', '.join(SWAP_KINDS)}"))
+    if d.swap == "partition" and not 64 <= d.swap_size_mib <= MAX_SWAP_MIB:
+        out.append(Problem("disk.swap_size_mib", "a swap partition should be between 64 MiB and 1 TiB"))
+    if d.layout == "erase" and d.esp_size_mib < MIN_ESP_MIB:
+        out.append(
+            Problem("disk.esp_size_mib", f"an EFI system partition needs at least {MIN_ESP_MIB} MiB (1024 is best)")
+        )
+    if d.layout == "erase":
+        if not d.device:
+            out.append(Problem("disk.device", "choose the disk to install on"))
+        elif machine is not None:
+            disk = machine.disk(d.device)
+            if disk is None:
+                out.append(Problem("disk.device", f"{d.device} is not a disk on this machine"))
+            elif disk.refused:
+                out.append(Problem("disk.device", f"{disk.path} cannot be used: {disk.refused}"))
+    return out
+
+
+def _secret_pair(prefix: str, value: str | None, confirm: str | None, what: str) -> list[Problem]:
+    if not value:
+        return [Problem(f"{prefix}", f"enter a {what}")]
+    if confirm != value:
+        return [Problem(f"{prefix}_confirm", f"the two {what}s do not match")]
+    if len(value) < SHORT_SECRET:
+        return [Problem(prefix, f"this {what} is short; {SHORT_SECRET} or more characters are safer", "warning")]
+    return []
+
+
+def _encryption(model: InstallModel) -> list[Problem]:
+    e = model.encryption
+    if not e.enabled:
+        return []
+    if model.disk.layout == "premounted":
+        return []  # what the person set up themselves is used as it is
+    return _secret_pair("encryption.passphrase", e.passphrase, e.passphrase_confirm, "passphrase")
+
+
+def _users(model: InstallModel) -> list[Problem]:
+    out = []
+    seen: set[str] = set()
+    for i, user in enumerate(model.users):
+        at = f"users[{i}]"
+        if not user.name:
+            out.append(Problem(f"{at}.name", "enter a username, e.g. alice"))
+        elif not USERNAME.fullmatch(user.name):
+            out.append(
+                Problem(
+                    f"{at}.name",
+                    "start with a-z or '_', then use only a-z, 0-9, '_' or '-', at most 32 characters",
+                )
+            )
+        elif user.name in SYSTEM_USERS or user.name.startswith(SYSTEM_PREFIXES):
+            out.append(Problem(f"{at}.name", f"{user.name!r} is used by the system; choose another name"))
+        elif user.name in seen:
+            out.append(Problem(f"{at}.name", f"{user.name!r} is already taken by another user above"))
+        seen.add(user.name)
+        if ":" in user.description:
+            out.append(Problem(f"{at}.description", "a full name may not contain ':'"))
+        if not user.password_hash:
+            out += _secret_pair(f"{at}.password", user.password, user.password_confirm, "password")
+        for k, key in enumerate(user.ssh_keys):
+            message = ssh_key_problem(key)
+            if message:
+                out.append(Problem(f"{at}.ssh_keys[{k}]", message))
+    r = model.root
+    if not r.disabled and not r.password_hash:
+        out += _secret_pair("root.password", r.password, r.password_confirm, "password")
+    if r.disabled and not any(u.admin for u in model.users):
+        field = "users" if not model.users else "users[0].admin"
+        out.append(
+            Problem(field, "root login is disabled, so add a user with administrator rights (or enable root)")
+        )
+    return out
+
+
+def ssh_key_problem(key: str) -> str:
+    """Why `key` is not an OpenSSH public key line, or "" when it is one."""
+    parts = key.strip().split(None, 2)
+    if len(parts) < 2:
+        return "paste a whole public key line, e.g. 'ssh-ed25519 AAAA... you@host'"
+    kind, blob = parts[0], parts[1]
+    if kind not in SSH_KEY_TYPES:
+        return f"{kind[:30]!r} is not an SSH key type (ssh-ed25519, ssh-rsa or ecdsa-sha2-*)"
+    try:
+        raw = base64.b64decode(blob, validate=True)
+    except (binascii.Error, ValueError):
+        return "the key's data is not valid base64; paste the line from your .pub file unchanged"
+    # The blob starts with its own type name: a length-prefixed string.
+    size = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else -1
+    if size <= 0 or raw[4 : 4 + size] != kind.encode():
+        return f"the key's data does not match its type {kind}; it may be cut or damaged"
+    return ""
+
+
+def _software(model: InstallModel) -> list[Problem]:
+    s = model.software
+    out = []
+    if s.desktop not in DESKTOPS:
+        out.append(Problem("software.desktop", f"must be one of {', '.join(DESKTOPS)}"))
+    for i, name in enumerate(s.packages):
+        if not ATTR_PATH.fullmatch(name):
+            out.append(
+                Problem(
+                    f"software.packages[{i}]",
+                    f"{name!r} is not a package attribute name (e.g. firefox, python3Packages.requests)",
+                )
+            )
+    return out
+
+
+def suggest_username(full_name: str) -> str:
+    """A username from a full name, as other installers suggest: "Zoë Smith" -> "zoe"."""
+    folded = unicodedata.normalize("NFKD", full_name).encode("ascii", "ignore").decode().lower()
+    first = folded.split()[0] if folded.split() else ""
+    name = re.sub(r"[^a-z0-9_-]", "", first)[:32]
+    if not name or not re.match(r"[a-z_]", name):
+        name = ("u" + name)[:32] if name else ""
+    if name in SYSTEM_USERS or name.startswith(SYSTEM_PREFIXES):
+        name = name + "1"
+    return name
