@@ -69,7 +69,7 @@ def from_dict(data: dict, *, base: Path = Path("."), hash_passwords: bool = True
         problems.append(Problem("users", "must be a list of tables ([[users]])"))
         users = []
     model.users = [_fill(User, table, f"users[{i}]", problems) for i, table in enumerate(users)]
-    _secrets(model, data, base, problems, hash_passwords)
+    _secrets(model, users, data, base, problems, hash_passwords)
     if problems:
         raise ProblemsError(problems)
     return model
@@ -129,10 +129,10 @@ def _closest(key: str, allowed: set[str]) -> str:
     return found[0] if found else ""
 
 
-def _secrets(model: InstallModel, data: dict, base: Path, problems: list[Problem], hash_passwords: bool) -> None:
-    for i, (table, account) in enumerate(
-        [(t, u) for t, u in zip(data.get("users", []) or [], model.users, strict=False)]
-    ):
+def _secrets(
+    model: InstallModel, users: list[dict], data: dict, base: Path, problems: list[Problem], hash_passwords: bool
+) -> None:
+    for i, (table, account) in enumerate(zip(users, model.users, strict=True)):
         _password(table, account, f"users[{i}]", problems, hash_passwords)
     _password(data.get("root", {}) or {}, model.root, "root", problems, hash_passwords)
     enc = data.get("encryption", {}) or {}

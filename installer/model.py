@@ -50,14 +50,14 @@ class System:
 
 @dataclass
 class Boot:
-    firmware: Firmware = "uefi"
+    firmware: Firmware | None = None  # None: as the machine was booted (probed)
     loader: Loader | None = None  # None: the firmware's natural choice
 
     @property
     def effective_loader(self) -> Loader:
         if self.loader is not None:
             return self.loader
-        return "systemd-boot" if self.firmware == "uefi" else "grub"
+        return "grub" if self.firmware == "bios" else "systemd-boot"
 
 
 @dataclass
@@ -82,7 +82,7 @@ class User:
     name: str = ""
     description: str = ""
     admin: bool = True
-    password_hash: str | None = field(default=None, repr=False)
+    password_hash: str | None = _secret()
     ssh_keys: list[str] = field(default_factory=list)
     password: str | None = _secret()
     password_confirm: str | None = _secret()
@@ -91,7 +91,7 @@ class User:
 @dataclass
 class Root:
     disabled: bool = True  # NixOS default for a wizard: admins use sudo
-    password_hash: str | None = field(default=None, repr=False)
+    password_hash: str | None = _secret()
     password: str | None = _secret()
     password_confirm: str | None = _secret()
 

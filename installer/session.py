@@ -69,7 +69,8 @@ class Session:
         """Fill what the machine tells us into answers the person has not given."""
         assert self.machine is not None
         defaults = System()
-        self.model.boot.firmware = self.machine.firmware
+        if self.model.boot.firmware is None:
+            self.model.boot.firmware = self.machine.firmware
         if self.model.system.hostname == defaults.hostname and self.machine.hostname:
             self.model.system.hostname = self.machine.hostname
         if self.model.system.timezone == defaults.timezone and self.machine.timezone:

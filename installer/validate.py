@@ -129,7 +129,7 @@ def _system(model: InstallModel) -> list[Problem]:
 def _boot(model: InstallModel) -> list[Problem]:
     b = model.boot
     out = []
-    if b.firmware not in FIRMWARES:
+    if b.firmware is not None and b.firmware not in FIRMWARES:
         out.append(Problem("boot.firmware", f"must be one of {', '.join(FIRMWARES)}"))
     if b.loader is not None and b.loader not in LOADERS:
         out.append(Problem("boot.loader", f"must be one of {', '.join(LOADERS)}"))

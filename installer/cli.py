@@ -1,0 +1,134 @@
+"""`nixos-tui-installer`: the wizard, or an unattended run from an answers file.
+
+Exit codes: 0 done; 1 failed while running; 2 invalid arguments or answers
+(every problem listed); 3 refused as unsafe. Only this module may import the
+screens, and only when the wizard starts, so unattended runs never load
+Textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from installer.problems import ProblemsError
+from installer.session import DEFAULT_LOG, Options, Session
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_REFUSED = 0, 1, 2, 3
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="nixos-tui-installer",
+        description="Install NixOS from the console: a keyboard-driven wizard, or unattended from an answers file.",
+    )
+    p.add_argument("--machine", metavar="FILE", help="use a recorded machine instead of probing (writes nothing)")
+    p.add_argument("--dry-run", action="store_true", help="go through everything, execute nothing")
+    p.add_argument("--answers", metavar="FILE", help="unattended: take every answer from this TOML file")
+    p.add_argument("--plan", action="store_true", help="print the numbered plan and exit")
+    p.add_argument("--render", metavar="DIR", help="write configuration.nix and hardware-configuration.nix to DIR")
+    p.add_argument("--target", metavar="DIR", default="/mnt", help="where the new system is mounted (/mnt)")
+    p.add_argument("--yes", action="store_true", help="allow an unattended run to write to the disk")
+    p.add_argument("--nixos-install", metavar="CMD", default="nixos-install", help=argparse.SUPPRESS)
+    p.add_argument("--nixos-enter", metavar="CMD", default="nixos-enter", help=argparse.SUPPRESS)
+    p.add_argument("--allow-loop", action="store_true", help="offer loop devices (install into an image file)")
+    p.add_argument("--log", metavar="FILE", default=DEFAULT_LOG, help=f"log file ({DEFAULT_LOG})")
+    p.add_argument("--record-machine", metavar="FILE", help="write this machine's probe data to FILE and exit")
+    p.add_argument("--seed", type=int, help=argparse.SUPPRESS)  # reproducible UUIDs for tests
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return run(args)
+    except ProblemsError as err:
+        print("The answers have problems:", file=sys.stderr)
+        for problem in err.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.record_machine:
+        from installer.probe import record_machine
+
+        record_machine(args.record_machine)
+        print(f"recorded this machine in {args.record_machine}")
+        return EXIT_OK
+    options = Options(
+        dry_run=args.dry_run,
+        machine_file=args.machine,
+        target=args.target,
+        allow_loop=args.allow_loop,
+        nixos_install=args.nixos_install,
+        nixos_enter=args.nixos_enter,
+        log_path=args.log,
+        seed=args.seed,
+    )
+    if args.machine and not Path(args.machine).is_file():
+        print(f"--machine: no such file: {args.machine}", file=sys.stderr)
+        return EXIT_INVALID
+    if not args.answers:
+        if args.plan or args.render or args.yes:
+            print("--plan, --render and --yes need --answers FILE", file=sys.stderr)
+            return EXIT_INVALID
+        from screens.app import run_wizard  # Textual loads only for the wizard
+
+        return run_wizard(Session(options))
+
+    from installer import answers
+
+    session = Session(options, answers.load(args.answers))
+    session.probe()
+    session.apply_machine_defaults()
+    installing = args.yes and not (args.plan or args.render) and options.real
+    session.check(secrets=installing)
+    refused = _refused(session)
+    if refused:
+        print(refused, file=sys.stderr)
+        return EXIT_REFUSED
+    plan = session.plan()
+    if args.render:
+        out = Path(args.render)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, text in session.render().items():
+            (out / name).write_text(text, encoding="utf-8")
+            print(out / name)
+        return EXIT_OK
+    if args.plan or not installing:
+        print_plan(session)
+        if not args.plan and not args.yes:
+            print("\nNothing was written. Run again with --yes to install.")
+        return EXIT_OK
+    from installer.unattended import install
+
+    return install(session, plan)
+
+
+def _refused(session: Session) -> str:
+    assert session.machine is not None
+    device = session.model.disk.device
+    if session.model.disk.layout != "erase" or not device:
+        return ""
+    disk = session.machine.disk(device)
+    if disk is not None and disk.refused:
+        return f"refusing to use {disk.path}: {disk.refused}"
+    return ""
+
+
+def print_plan(session: Session) -> None:
+    plan = session.plan()
+    if not plan.steps:
+        print(f"Nothing to partition: using what is mounted at {session.options.target}.")
+    for number, step in enumerate(plan.steps, 1):
+        print(f"{number:3}. {step.describe}")
+        print(f"     {step.shown()}")
+    etc = os.path.join(session.options.target, "etc/nixos")
+    print(f"  +. write configuration.nix and hardware-configuration.nix to {etc}")
+    print(f"  +. {session.options.nixos_install} --root {session.options.target} --no-root-passwd")

@@ -1,0 +1,43 @@
+"""Shared fixtures: a valid model, the fixture machines, the repository root."""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+
+from installer.model import DiskChoice, InstallModel, Software, System, User
+
+ROOT = Path(__file__).resolve().parent.parent
+MACHINES = ROOT / "tests" / "fixtures" / "machines"
+
+# CI runs the property tests at full strength; a developer's loop stays quick.
+settings.register_profile("ci", max_examples=2000, deadline=None)
+settings.register_profile("dev", max_examples=200, deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+def ssh_key(kind: str = "ssh-ed25519", comment: str = "alice@laptop") -> str:
+    """A well-formed public key line (random-looking bytes, the right framing)."""
+    name = kind.encode()
+    blob = len(name).to_bytes(4, "big") + name + (32).to_bytes(4, "big") + bytes(range(32))
+    return f"{kind} {base64.b64encode(blob).decode()} {comment}".strip()
+
+
+def valid_model() -> InstallModel:
+    return InstallModel(
+        system=System(hostname="laptop", timezone="Europe/Berlin", locale="de_DE.UTF-8", keymap="de-latin1",
+                      xkb_layout="de", xkb_variant="nodeadkeys"),
+        disk=DiskChoice(device="/dev/sda", filesystem="ext4", swap="zram"),
+        users=[User(name="alice", description="Alice Liddell", admin=True, password="correct horse",
+                    password_confirm="correct horse", ssh_keys=[ssh_key()])],
+        software=Software(packages=["git", "python3Packages.requests"]),
+    )
+
+
+@pytest.fixture
+def model() -> InstallModel:
+    return valid_model()

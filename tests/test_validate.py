@@ -1,0 +1,161 @@
+"""Every validation rule: a passing and a failing example, with field and message."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from conftest import ssh_key, valid_model
+from installer.hardware import Disk, Machine
+from installer.model import User
+from installer.validate import suggest_username, validate
+
+
+def set_path(model, path: str, value) -> None:
+    """Set a dotted path like 'users[0].name' on the model."""
+    obj = model
+    parts = path.replace("]", "").replace("[", ".").split(".")
+    for part in parts[:-1]:
+        obj = obj[int(part)] if part.isdigit() else getattr(obj, part)
+    last = parts[-1]
+    if last.isdigit():
+        obj[int(last)] = value
+    else:
+        setattr(obj, last, value)
+
+
+def test_valid_model_has_no_problems():
+    assert validate(valid_model()) == []
+
+
+# (path, good value, bad value, field of the problem, words the message must hold)
+RULES = [
+    ("system.hostname", "my-laptop", "-laptop", "system.hostname", "not starting or ending with '-'"),
+    ("system.hostname", "a" * 63, "a" * 64, "system.hostname", "limit is 63"),
+    ("system.hostname", "nixos2", "Laptop", "system.hostname", "lower-case"),
+    ("system.hostname", "box", "", "system.hostname", "enter a hostname"),
+    ("system.hostname", "box", "my_box", "system.hostname", "lower-case"),
+    ("system.timezone", "America/New_York", "Mars/Olympus", "system.timezone", "not a known timezone"),
+    ("system.locale", "fr_FR.UTF-8", "xx_XX.UTF-8", "system.locale", "not a glibc UTF-8 locale"),
+    ("system.keymap", "fr", "klingon", "system.keymap", "not a console keymap"),
+    ("system.xkb_layout", "fr", "qwertz", "system.xkb_layout", "not an xkb layout"),
+    ("system.xkb_variant", "", "bogus", "system.xkb_variant", "not a variant"),
+    ("system.state_version", "26.05", "26", "system.state_version", "not a NixOS release"),
+    ("users[0].name", "_svc-1", "1alice", "users[0].name", "start with a-z"),
+    ("users[0].name", "a" * 32, "a" * 33, "users[0].name", "at most 32"),
+    ("users[0].name", "bob", "Alice", "users[0].name", "a-z"),
+    ("users[0].name", "alice", "root", "users[0].name", "used by the system"),
+    ("users[0].name", "alice", "nixbld7", "users[0].name", "used by the system"),
+    ("users[0].name", "alice", "systemd-network", "users[0].name", "used by the system"),
+    ("users[0].name", "alice", "sshd", "users[0].name", "used by the system"),
+    ("users[0].name", "alice", "", "users[0].name", "enter a username"),
+    ("users[0].description", "Zoë O'Brien", "Alice: admin", "users[0].description", "':'"),
+    ("users[0].description", "Alice", "Alice\nLiddell", "users[0].description", "control character"),
+    ("users[0].description", "Alice", "Ali\x00ce", "users[0].description", "control character"),
+    ("system.hostname", "box", "bo\x1bx", "system.hostname", "control character"),
+    ("users[0].password_confirm", "correct horse", "correct hoarse", "users[0].password_confirm", "do not match"),
+    ("users[0].password", "correct horse", "", "users[0].password", "enter a password"),
+    ("users[0].ssh_keys[0]", ssh_key("ssh-rsa"), "ssh-ed25519", "users[0].ssh_keys[0]", "whole public key"),
+    ("users[0].ssh_keys[0]", ssh_key("ecdsa-sha2-nistp256"), "ssh-dss AAAAB3Nz", "users[0].ssh_keys[0]",
+     "not an SSH key type"),
+    ("users[0].ssh_keys[0]", ssh_key(comment=""), "ssh-ed25519 not*base64", "users[0].ssh_keys[0]", "base64"),
+    ("users[0].ssh_keys[0]", ssh_key(), ssh_key().replace("ssh-ed25519", "ssh-rsa", 1), "users[0].ssh_keys[0]",
+     "does not match its type"),
+    ("software.packages", ["firefox", "gnome.gnome-tweaks", "kdePackages.kate"], ["rm -rf"],
+     "software.packages[0]", "not a package attribute name"),
+    ("software.packages", ["hello"], ['hello"; evil'], "software.packages[0]", "not a package attribute name"),
+    ("software.packages", ["hello"], ["${builtins.abort}"], "software.packages[0]", "not a package attribute name"),
+    ("software.desktop", "plasma", "kde", "software.desktop", "must be one of"),
+    ("disk.filesystem", "xfs", "zfs", "disk.filesystem", "must be one of"),
+    ("disk.swap", "partition", "file", "disk.swap", "must be one of"),
+    ("disk.swap_size_mib", 8192, 10, "disk.swap_size_mib", "between 64 MiB"),
+    ("disk.esp_size_mib", 512, 100, "disk.esp_size_mib", "at least 256 MiB"),
+    ("disk.device", "/dev/sda", "", "disk.device", "choose the disk"),
+    ("boot.loader", "grub", "lilo", "boot.loader", "must be one of"),
+]
+
+
+@pytest.mark.parametrize(("path", "good", "bad", "field", "words"), RULES, ids=[f"{r[0]}={r[2]!r}"[:60] for r in RULES])
+def test_rule(path, good, bad, field, words):
+    model = valid_model()
+    if path == "disk.swap_size_mib":
+        model.disk.swap = "partition"
+    set_path(model, path, good)
+    assert [p for p in validate(model) if p.severity == "error"] == []
+    set_path(model, path, copy.copy(bad))
+    problems = [p for p in validate(model) if p.field == field]
+    assert problems, f"no problem reported at {field}"
+    assert any(words in p.message for p in problems), [p.message for p in problems]
+
+
+def test_duplicate_usernames():
+    model = valid_model()
+    model.users.append(User(name="alice", password_hash="$y$x"))
+    problems = validate(model)
+    assert [p.field for p in problems] == ["users[1].name"]
+    assert "already taken" in problems[0].message
+
+
+def test_short_password_warns_but_does_not_block():
+    model = valid_model()
+    model.users[0].password = model.users[0].password_confirm = "abc"
+    problems = validate(model)
+    assert [(p.field, p.severity) for p in problems] == [("users[0].password", "warning")]
+
+
+def test_encryption_passphrase_rules():
+    model = valid_model()
+    model.encryption.enabled = True
+    assert [p.field for p in validate(model)] == ["encryption.passphrase"]
+    model.encryption.passphrase = "long enough phrase"
+    model.encryption.passphrase_confirm = "long enough phrasE"
+    assert [p.field for p in validate(model)] == ["encryption.passphrase_confirm"]
+    model.encryption.passphrase_confirm = "long enough phrase"
+    assert validate(model) == []
+
+
+def test_root_rules():
+    model = valid_model()
+    model.users[0].admin = False
+    assert [p.field for p in validate(model)] == ["users[0].admin"]
+    model.root.disabled = False
+    assert [p.field for p in validate(model)] == ["root.password"]
+    model.root.password = model.root.password_confirm = "rootpassword"
+    assert validate(model) == []
+
+
+def test_bios_rejects_systemd_boot():
+    model = valid_model()
+    model.boot.firmware = "bios"
+    model.boot.loader = "systemd-boot"
+    assert [p.field for p in validate(model)] == ["boot.loader"]
+
+
+def test_disk_must_exist_and_be_offered():
+    model = valid_model()
+    machine = Machine(disks=[Disk(path="/dev/sda", name="sda", size=100 * 1024**3, refused="it holds the running installer")])
+    problems = validate(model, machine)
+    assert [p.field for p in problems] == ["disk.device"]
+    assert "holds the running installer" in problems[0].message
+    model.disk.device = "/dev/sdz"
+    assert "not a disk on this machine" in validate(model, machine)[0].message
+
+
+def test_every_problem_reported_at_once():
+    model = valid_model()
+    model.system.hostname = "-"
+    model.system.timezone = "Nowhere"
+    model.users[0].name = "root"
+    model.software.packages = ["a b"]
+    fields = {p.field for p in validate(model)}
+    assert {"system.hostname", "system.timezone", "users[0].name", "software.packages[0]"} <= fields
+
+
+@pytest.mark.parametrize(
+    ("full", "name"),
+    [("Alice Liddell", "alice"), ("Zoë Smith", "zoe"), ("  José  ", "jose"), ("李 雷", ""), ("8ball Joe", "u8ball"),
+     ("Root", "root1")],
+)
+def test_suggest_username(full, name):
+    assert suggest_username(full) == name
