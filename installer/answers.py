@@ -17,7 +17,7 @@ from typing import Any, Literal, get_args, get_origin
 
 import tomli_w
 
-from installer.model import Boot, DiskChoice, Encryption, InstallModel, Root, Software, System, User
+from installer.model import Boot, DiskChoice, DiskMatch, Encryption, InstallModel, Root, Software, System, User
 from installer.problems import Problem, ProblemsError
 
 SECTIONS: dict[str, type] = {
@@ -88,12 +88,30 @@ def _fill(cls: type, table: dict, at: str, problems: list[Problem]):
             hint = f" (did you mean {near}?)" if near else ""
             problems.append(Problem(f"{at}.{key}", f"unknown key{hint}"))
             continue
+        nested = _nested(hints[key])
+        if nested is not None:
+            if isinstance(value, dict):
+                values[key] = _fill(nested, value, f"{at}.{key}", problems)
+            else:
+                problems.append(Problem(f"{at}.{key}", f"must be a table ([{at}.{key}])"))
+            continue
         message = _type_problem(value, hints[key])
         if message:
             problems.append(Problem(f"{at}.{key}", f"{message} (got {value!r})"))
         else:
             values[key] = value
     return cls(**values)
+
+
+def _nested(hint: Any) -> type | None:
+    """The dataclass a field holds, when it holds one (e.g. disk.match)."""
+    for candidate in (hint, *get_args(hint)):
+        if isinstance(candidate, type) and candidate in NESTED:
+            return candidate
+    return None
+
+
+NESTED = (DiskMatch,)
 
 
 def _type_problem(value: Any, hint: Any) -> str:
@@ -192,7 +210,10 @@ def _plain(obj) -> dict:
         value = getattr(obj, f.name)
         if f.name in SECRET_FIELDS or value is None:
             continue
-        table[f.name] = list(value) if isinstance(value, list) else value
+        if isinstance(value, NESTED):
+            table[f.name] = _plain(value)
+        else:
+            table[f.name] = list(value) if isinstance(value, list) else value
     return table
 
 

@@ -61,8 +61,21 @@ class Boot:
 
 
 @dataclass
+class DiskMatch:
+    """A rule picking the disk on machines whose device names are not known
+    in advance (fleet installs); exactly one disk must match."""
+
+    largest: bool = False  # of the disks left, the largest
+    ssd: bool | None = None  # True: non-rotational only; False: spinning only
+    model: str = ""  # a substring of the disk's model, case-insensitive
+    size_min_gib: int = 0
+    size_max_gib: int = 0  # 0: no limit
+
+
+@dataclass
 class DiskChoice:
-    device: str = ""  # /dev/... or /dev/disk/by-id/...; empty for premounted
+    device: str = ""  # /dev/... or /dev/disk/by-id/...; empty for premounted or a match rule
+    match: DiskMatch | None = None
     layout: Layout = "erase"
     filesystem: Filesystem = "ext4"
     swap: SwapKind = "zram"

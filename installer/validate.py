@@ -154,7 +154,12 @@ def _disk(model: InstallModel, machine: Machine | None) -> list[Problem]:
             Problem("disk.esp_size_mib", f"an EFI system partition needs at least {MIN_ESP_MIB} MiB (1024 is best)")
         )
     if d.layout == "erase":
-        if not d.device:
+        if not d.device and d.match is not None and machine is not None:
+            from installer.diskmatch import resolve
+
+            _disk_found, why = resolve(d.match, machine)
+            out.append(Problem("disk.match", why or "the match rule was not applied; call Session.probe() first"))
+        elif not d.device and d.match is None:
             out.append(Problem("disk.device", "choose the disk to install on"))
         elif machine is not None:
             disk = machine.disk(d.device)

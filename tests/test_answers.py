@@ -92,3 +92,14 @@ def test_passphrase_file_relative_to_answers_and_final_newline_dropped(tmp_path)
     model = answers.load(write(tmp_path, '[encryption]\nenabled = true\npassphrase_file = "key"\n'))
     assert model.encryption.passphrase == "two words"
     assert model.encryption.passphrase_confirm == "two words"
+
+
+def test_disk_match_rule_is_a_nested_table(tmp_path):
+    model = answers.load(write(tmp_path, '[disk.match]\nssd = true\nsize_min_gib = 100\n'))
+    assert model.disk.match is not None
+    assert (model.disk.match.ssd, model.disk.match.size_min_gib, model.disk.match.largest) == (True, 100, False)
+    again = answers.from_dict(answers.to_dict(model))
+    assert again.disk.match == model.disk.match
+    with pytest.raises(ProblemsError) as caught:
+        answers.load(write(tmp_path, '[disk.match]\nbiggest = true\n'))
+    assert [p.field for p in caught.value.problems] == ["disk.match.biggest"]
