@@ -88,11 +88,11 @@ def run(args: argparse.Namespace) -> int:
     session.probe()
     session.apply_machine_defaults()
     installing = args.yes and not (args.plan or args.render) and options.real
-    session.check(secrets=installing)
     refused = _refused(session)
     if refused:
         print(refused, file=sys.stderr)
         return EXIT_REFUSED
+    session.check(secrets=installing)
     plan = session.plan()
     if args.render:
         out = Path(args.render)
