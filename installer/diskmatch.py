@@ -1,0 +1,101 @@
+"""Pick the install disk by a rule instead of a device name (fleet installs).
+
+Device names differ between machines of a fleet (`sda` here, `nvme0n1`
+there), so an answers file can say `[disk.match] ssd = true` instead. A rule
+must pick exactly one disk: when it picks none or several, the install is
+refused with the candidates named, because guessing which disk to erase is
+how data gets lost.
+"""
+
+from __future__ import annotations
+
+from installer.hardware import Disk, Machine
+from installer.model import GIB, DiskMatch
+
+_BY_ID = "/dev/disk/by-id/"
+
+
+def find_disk(name: str, machine: Machine) -> Disk | None:
+    """The disk `name` points at: a /dev path, a /dev/disk/by-id/ link, a by-id
+    link's bare name, or a short kernel name ("sda", "nvme0n1")."""
+    name = name.strip()
+    if not name:
+        return None
+    short = name.removeprefix("/dev/")
+    for disk in machine.disks:
+        by_id_name = disk.by_id.removeprefix(_BY_ID) if disk.by_id else ""
+        if name in (disk.path, disk.by_id) or short == disk.name:
+            return disk
+        if by_id_name and name.removeprefix(_BY_ID) == by_id_name:
+            return disk
+    return None
+
+
+def describe_rule(match: DiskMatch) -> str:
+    """The rule as the answers file writes it, e.g. `ssd = true, size_min_gib = 100`."""
+    parts = []
+    if match.ssd is not None:
+        parts.append(f"ssd = {'true' if match.ssd else 'false'}")
+    if match.model:
+        parts.append(f'model = "{match.model}"')
+    if match.size_min_gib:
+        parts.append(f"size_min_gib = {match.size_min_gib}")
+    if match.size_max_gib:
+        parts.append(f"size_max_gib = {match.size_max_gib}")
+    if match.largest:
+        parts.append("largest = true")
+    return ", ".join(parts) or "any disk"
+
+
+def _size(disk: Disk) -> str:
+    gib = disk.size / GIB
+    return f"{gib:.0f} GiB" if gib >= 10 else f"{gib:.1f} GiB"
+
+
+def _kind(disk: Disk) -> str:
+    return "HDD" if disk.rotational else "SSD"
+
+
+def _offer_text(disks: list[Disk]) -> str:
+    if not disks:
+        return "no disk is offered on this machine"
+    listed = ", ".join(f"{d.name} {_size(d)} {_kind(d)}" + (f' "{d.model}"' if d.model else "") for d in disks)
+    return f"offered: {listed}"
+
+
+def _fits(match: DiskMatch, disk: Disk) -> bool:
+    if match.ssd is not None and match.ssd == disk.rotational:
+        return False
+    if match.model and match.model.casefold() not in disk.model.casefold():
+        return False
+    if match.size_min_gib and disk.size < match.size_min_gib * GIB:
+        return False
+    if match.size_max_gib and disk.size > match.size_max_gib * GIB:
+        return False
+    return True
+
+
+def resolve(match: DiskMatch, machine: Machine) -> tuple[Disk | None, str]:
+    """The one offered disk the rule picks, or None and a sentence saying why not.
+
+    Refused disks (the boot medium, disks with mounted partitions, ...) are
+    never candidates, so a rule cannot select what the wizard would refuse.
+    """
+    offered = machine.offered_disks
+    rule = describe_rule(match)
+    found = [d for d in offered if _fits(match, d)]
+    if not found:
+        return None, f"no disk matches {rule} ({_offer_text(offered)})"
+    if match.largest and len(found) > 1:
+        biggest = max(d.size for d in found)
+        top = [d for d in found if d.size == biggest]
+        if len(top) > 1:
+            names = ", ".join(d.name for d in top)
+            return None, f"{len(top)} disks match {rule} with the same size: {names}; make the rule stricter"
+        found = top
+    if len(found) > 1:
+        names = ", ".join(d.name for d in found)
+        return None, (
+            f"{len(found)} disks match {rule}: {names}; make the rule stricter (or add largest = true, or name the device)"
+        )
+    return found[0], ""

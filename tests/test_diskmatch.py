@@ -1,0 +1,174 @@
+"""Disk match rules: the right disk picked, ambiguity and no-match refused with names."""
+
+from __future__ import annotations
+
+import pytest
+
+from installer.diskmatch import describe_rule, find_disk, resolve
+from installer.hardware import Disk, Machine, Partition
+from installer.model import GIB, DiskMatch
+from tests.conftest import MACHINES
+
+
+def _disk(name: str, gib: float, *, rotational=False, model="", refused="", by_id="") -> Disk:
+    return Disk(
+        path=f"/dev/{name}",
+        name=name,
+        size=int(gib * GIB),
+        by_id=by_id,
+        model=model,
+        rotational=rotational,
+        refused=refused,
+    )
+
+
+@pytest.fixture
+def workstation() -> Machine:
+    """Two NVMe SSDs of one model, a big HDD, a USB stick holding the ISO."""
+    return Machine(
+        disks=[
+            _disk("nvme0n1", 476.9, model="Samsung SSD 980 PRO 512GB",
+                  by_id="/dev/disk/by-id/nvme-Samsung_SSD_980_PRO_512GB_S5GXNX0T1"),
+            _disk("nvme1n1", 931.5, model="Samsung SSD 980 PRO 1TB",
+                  by_id="/dev/disk/by-id/nvme-Samsung_SSD_980_PRO_1TB_S5GXNX0T2"),
+            _disk("sda", 3726, rotational=True, model="WDC WD40EFRX-68N32N0"),
+            _disk("sdb", 28.9, model="SanDisk Ultra", refused="it holds the running installer"),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    "rule, picked",
+    [
+        (DiskMatch(ssd=False), "sda"),
+        (DiskMatch(model="wdc"), "sda"),  # case-insensitive substring
+        (DiskMatch(model="1TB"), "nvme1n1"),
+        (DiskMatch(ssd=True, size_min_gib=600), "nvme1n1"),
+        (DiskMatch(ssd=True, size_max_gib=600), "nvme0n1"),
+        (DiskMatch(ssd=True, largest=True), "nvme1n1"),
+        (DiskMatch(largest=True), "sda"),
+        (DiskMatch(model="Samsung", largest=True), "nvme1n1"),
+    ],
+)
+def test_rule_picks_the_one_disk(workstation, rule, picked):
+    disk, why = resolve(rule, workstation)
+    assert why == ""
+    assert disk is not None and disk.name == picked
+
+
+def test_ambiguous_rule_is_refused_naming_the_candidates(workstation):
+    disk, why = resolve(DiskMatch(model="Samsung"), workstation)
+    assert disk is None
+    assert why.startswith('2 disks match model = "Samsung": nvme0n1, nvme1n1; make the rule stricter')
+
+
+def test_refused_disk_is_never_a_candidate(workstation):
+    # The installer stick is the only SanDisk and the only disk under 100 GiB.
+    disk, why = resolve(DiskMatch(model="sandisk"), workstation)
+    assert disk is None
+    assert why.startswith('no disk matches model = "sandisk" (offered: nvme0n1 477 GiB SSD')
+    assert "sdb" not in why  # refused disks are not offered, so not listed
+    disk, why = resolve(DiskMatch(size_max_gib=100), workstation)
+    assert disk is None and "no disk matches size_max_gib = 100" in why
+
+
+def test_no_match_lists_what_is_offered(workstation):
+    disk, why = resolve(DiskMatch(ssd=False, size_min_gib=5000), workstation)
+    assert disk is None
+    assert why.startswith("no disk matches ssd = false, size_min_gib = 5000 (offered: ")
+    assert "sda 3726 GiB HDD" in why and "nvme1n1 932 GiB SSD" in why
+
+
+def test_largest_tie_is_ambiguous():
+    machine = Machine(disks=[_disk("sda", 500), _disk("sdb", 500), _disk("sdc", 100)])
+    disk, why = resolve(DiskMatch(largest=True), machine)
+    assert disk is None
+    assert "2 disks match largest = true with the same size: sda, sdb" in why
+
+
+def test_no_offered_disk_at_all():
+    machine = Machine(disks=[_disk("sda", 500, refused="a partition is mounted")])
+    disk, why = resolve(DiskMatch(largest=True), machine)
+    assert disk is None and "no disk is offered on this machine" in why
+
+
+def test_empty_rule_matches_a_single_disk_only():
+    assert describe_rule(DiskMatch()) == "any disk"
+    one = Machine(disks=[_disk("vda", 20)])
+    assert resolve(DiskMatch(), one)[0].name == "vda"
+    two = Machine(disks=[_disk("vda", 20), _disk("vdb", 20)])
+    assert resolve(DiskMatch(), two)[0] is None
+
+
+@pytest.mark.parametrize(
+    "name, found",
+    [
+        ("/dev/nvme1n1", "nvme1n1"),
+        ("nvme1n1", "nvme1n1"),
+        ("/dev/disk/by-id/nvme-Samsung_SSD_980_PRO_512GB_S5GXNX0T1", "nvme0n1"),
+        ("nvme-Samsung_SSD_980_PRO_512GB_S5GXNX0T1", "nvme0n1"),
+        (" /dev/sda ", "sda"),
+        ("/dev/sdz", None),
+        ("", None),
+        ("/dev/disk/by-id/nvme-Samsung", None),  # a prefix of a link is not the link
+    ],
+)
+def test_find_disk(workstation, name, found):
+    disk = find_disk(name, workstation)
+    assert (disk.name if disk else None) == found
+
+
+def test_partitions_do_not_matter_to_the_rule():
+    full = _disk("sda", 500)
+    full.partitions = [Partition(path="/dev/sda1", number=1, size=500 * GIB, fstype="ntfs")]
+    disk, _ = resolve(DiskMatch(size_min_gib=400), Machine(disks=[full, _disk("sdb", 100)]))
+    assert disk is full
+
+
+# -- the recorded machines --------------------------------------------------------
+
+RECORDED = sorted(MACHINES.glob("*.json"))
+
+
+def _recorded(name: str) -> Machine:
+    from installer.probe import probe
+
+    return probe(str(MACHINES / name))
+
+
+@pytest.mark.skipif(not RECORDED, reason="no recorded machines in tests/fixtures/machines yet")
+@pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
+def test_largest_on_every_recorded_machine(path):
+    machine = _recorded(path.name)
+    offered = machine.offered_disks
+    disk, why = resolve(DiskMatch(largest=True), machine)
+    if not offered:
+        assert disk is None and "no disk is offered" in why
+        return
+    biggest = max(d.size for d in offered)
+    top = [d for d in offered if d.size == biggest]
+    if len(top) == 1:
+        assert disk is top[0] and why == ""
+    else:
+        assert disk is None and "make the rule stricter" in why
+    # Every offered disk is found again by each of its names.
+    for d in offered:
+        assert find_disk(d.path, machine) is d
+        assert find_disk(d.name, machine) is d
+        if d.by_id:
+            assert find_disk(d.by_id, machine) is d
+
+
+@pytest.mark.skipif(not RECORDED, reason="no recorded machines in tests/fixtures/machines yet")
+@pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
+def test_model_rule_on_every_recorded_machine(path):
+    machine = _recorded(path.name)
+    for d in machine.offered_disks:
+        if not d.model:
+            continue
+        same = [o for o in machine.offered_disks if d.model.casefold() in o.model.casefold()]
+        disk, why = resolve(DiskMatch(model=d.model), machine)
+        if len(same) == 1:
+            assert disk is d, why
+        else:
+            assert disk is None and f"{len(same)} disks match" in why
