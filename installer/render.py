@@ -1,0 +1,155 @@
+"""Render configuration.nix and hardware-configuration.nix from the model and plan.
+
+The templates live in the repository's top-level `templates/` (a wheel install
+carries them to share/nixos-tui-installer/templates). The Jinja environment is
+strict (an unknown name is an error, not an empty string), escapes nothing by
+itself, and offers the filters that make values Nix-safe: every `{{ ... }}` in
+a template ends in one of SAFE_FILTERS, which tests/test_render.py enforces.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from installer.hardware import Disk, Machine
+from installer.model import InstallModel
+from installer.nixlit import nix, nix_attr_name, nix_attr_path
+from installer.plan import Plan
+
+if TYPE_CHECKING:
+    import jinja2
+
+TEMPLATE_NAMES = {
+    "configuration.nix": "configuration.nix.j2",
+    "hardware-configuration.nix": "hardware-configuration.nix.j2",
+}
+
+# The filters whose output is a Nix literal or attribute path whatever their input.
+SAFE_FILTERS = frozenset({"nix", "nix_attr", "nix_pkg"})
+
+# What nixos-generate-config also always finds on PC hardware: USB keyboards
+# and USB/SATA-attached disks must work in the initrd (to type a passphrase,
+# or to boot from a USB disk).
+DEFAULT_INITRD_MODULES = ("sd_mod", "usb_storage", "xhci_pci")
+
+KVM_MODULES = {"intel": "kvm-intel", "amd": "kvm-amd"}
+
+
+def templates_dir() -> Path:
+    """The checkout's templates/, or the copy a wheel installed under sys.prefix."""
+    here = Path(__file__).resolve().parent.parent / "templates"
+    if (here / TEMPLATE_NAMES["configuration.nix"]).is_file():
+        return here
+    return Path(sys.prefix) / "share" / "nixos-tui-installer" / "templates"
+
+
+@cache
+def environment() -> jinja2.Environment:
+    """The one Jinja environment, built on first use (importing this module stays cheap)."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["nix"] = nix
+    env.filters["nix_attr"] = nix_attr_name
+    env.filters["nix_pkg"] = lambda path: nix_attr_path(path, "pkgs")
+    return env
+
+
+@dataclass(frozen=True)
+class UserView:
+    name: str
+    description: str
+    groups: list[str]
+    ssh_keys: list[str]
+
+
+def render(
+    model: InstallModel,
+    machine: Machine,
+    plan: Plan,
+    *,
+    include_filesystems: bool = True,
+    host_platform: str | None = None,
+) -> dict[str, str]:
+    """Both NixOS files, keyed by file name.
+
+    `include_filesystems=False` leaves out fileSystems, LUKS devices and swap
+    partitions (as `nixos-generate-config --no-filesystems` does), for a flake
+    whose disko configuration owns the disk layout.
+    """
+    if host_platform is None:
+        from installer.facts import host_platform as detect
+
+        host_platform = detect()
+    context = _context(model, machine, plan, include_filesystems, host_platform)
+    env = environment()
+    return {name: env.get_template(template).render(context) for name, template in TEMPLATE_NAMES.items()}
+
+
+def _context(model: InstallModel, machine: Machine, plan: Plan, include_filesystems: bool, platform: str) -> dict:
+    software = model.software
+    users = [
+        UserView(
+            name=user.name,
+            description=user.description,
+            groups=(["wheel"] if user.admin else []) + (["networkmanager"] if software.networkmanager else []),
+            ssh_keys=[key.strip() for key in user.ssh_keys if key.strip()],
+        )
+        for user in model.users
+    ]
+    firmware = plan.firmware or model.boot.firmware or machine.firmware
+    loader = plan.loader or model.boot.effective_loader
+    return {
+        "model": model,
+        "machine": machine,
+        "plan": plan,
+        "firmware": firmware,
+        "loader": loader,
+        "grub_device": _grub_device(plan, firmware),
+        "users": users,
+        "encrypted": bool(plan.luks) or model.encryption.enabled,
+        "include_filesystems": include_filesystems,
+        "initrd_modules": initrd_modules(machine, plan),
+        "kernel_modules": [KVM_MODULES[machine.cpu_vendor]] if machine.cpu_vendor in KVM_MODULES else [],
+        "host_platform": platform,
+    }
+
+
+def _grub_device(plan: Plan, firmware: str) -> str:
+    if plan.grub_device:
+        return plan.grub_device
+    if firmware == "uefi":
+        return "nodev"  # UEFI GRUB lives on the ESP, not in a disk's first sectors
+    return plan.disk.stable_path if plan.disk is not None else ""
+
+
+def initrd_modules(machine: Machine, plan: Plan) -> list[str]:
+    """Kernel modules the initrd may need: the install disks' drivers plus the PC defaults."""
+    disks = [plan.disk] if plan.disk is not None else _disks_in_use(machine, plan)
+    modules = set(DEFAULT_INITRD_MODULES)
+    for disk in disks:
+        modules.update(disk.drivers)
+    return sorted(modules)
+
+
+def _disks_in_use(machine: Machine, plan: Plan) -> list[Disk]:
+    """For a pre-mounted layout: the disks holding a mounted or planned partition."""
+    devices = " ".join([f.device for f in plan.filesystems] + [e.device for e in plan.luks] + [s.device for s in plan.swaps])
+    used = [
+        disk
+        for disk in machine.disks
+        if disk.mountpoint
+        or any(p.mountpoint or (p.uuid and p.uuid in devices) or (p.partuuid and p.partuuid in devices) for p in disk.partitions)
+    ]
+    return used or [d for d in machine.disks if d.kind == "disk"]
