@@ -1,18 +1,43 @@
 """The partition plan: a pure description of what will be done to the disk.
 
-`build_plan(model, machine, identity)` turns answers and probe results into
-an ordered list of steps plus the resulting layout (filesystems, LUKS
-devices, swap) that the templates render. It does no I/O: the executor runs
-the steps, `--plan` prints them, the review screen describes them.
+`build_plan(model, machine, identity, target)` turns answers and probe
+results into an ordered list of steps plus the resulting layout
+(filesystems, LUKS devices, swap) that the templates render. It does no I/O:
+the executor runs the steps, `--plan` prints them, the review screen
+describes them. The guided ("erase") layouts are built here; what a person
+mounted themselves is read by `installer.premounted`.
 """
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 
-from installer.hardware import Disk, Machine
+from installer.hardware import (
+    BIOS_BOOT_TYPE,
+    ESP_TYPE,
+    LINUX_FS_TYPE,
+    LINUX_LUKS_TYPE,
+    LINUX_SWAP_TYPE,
+    Disk,
+    Machine,
+)
 from installer.identity import Identity
-from installer.model import InstallModel
+from installer.model import GIB, MIB, InstallModel
+from installer.problems import Problem, ProblemsError
+
+# The smallest root worth installing NixOS on: a minimal system plus a
+# couple of generations fits; a desktop needs more, but that is a choice.
+MIN_ROOT_BYTES = 5 * GIB
+# Every partition starts and ends on a 1 MiB boundary; the first MiB holds
+# the primary GPT and the last MiB is left for the backup GPT.
+ALIGN = MIB
+BIOS_BOOT_BYTES = MIB
+BOOT_BYTES = GIB  # ext4 /boot beside a LUKS root on BIOS
+LUKS_NAME = "cryptroot"
+BTRFS_SUBVOLUMES = (("@", "/"), ("@home", "/home"), ("@nix", "/nix"))
+BTRFS_OPTIONS = ("compress=zstd", "noatime")
+ESP_OPTIONS = ("fmask=0077", "dmask=0077")
 
 
 @dataclass(frozen=True)
@@ -26,6 +51,8 @@ class PartSpec:
     size: int  # bytes
     purpose: str  # "esp", "bios-boot", "boot", "swap", "root"
     fstype: str  # what goes on it: "vfat", "ext4", "btrfs", "xfs", "swap", "crypto_LUKS", ""
+    path: str = ""  # the partition's device node, e.g. /dev/nvme0n1p2
+    partuuid: str = ""  # set only when the configuration names the partition by it
 
     @property
     def end(self) -> int:
@@ -34,7 +61,7 @@ class PartSpec:
 
 @dataclass(frozen=True)
 class Step:
-    action: str  # wipefs, partition, mkfs, luks-format, luks-open, subvolume, mount, swapon
+    action: str  # wipefs, partition, set-types, wait, mkfs, luks-format, luks-open, subvolume, mount, ...
     describe: str  # one line for a person
     argv: tuple[str, ...] = ()  # the exact command; empty for a library call
     call: dict = field(default_factory=dict)  # library call arguments (pyparted)
@@ -42,7 +69,7 @@ class Step:
 
     def shown(self) -> str:
         """The command as --plan prints it; a secret fed on stdin is shown redacted."""
-        text = " ".join(_quote(a) for a in self.argv) if self.argv else _call_text(self)
+        text = " ".join(shlex.quote(a) for a in self.argv) if self.argv else _call_text(self)
         return f"{text} <<< <redacted>" if self.stdin else text
 
 
@@ -62,7 +89,10 @@ class LuksEntry:
 
 @dataclass(frozen=True)
 class SwapEntry:
-    device: str  # by-uuid, or by-partuuid when it is random-key encrypted
+    # by-uuid, or by-partuuid when it is random-key encrypted: the random key
+    # rewrites the partition on every boot, so it has no lasting fs UUID (and
+    # NixOS's swap module asserts against by-uuid/by-label with randomEncryption).
+    device: str
     random_encryption: bool = False
 
 
@@ -80,23 +110,308 @@ class Plan:
     luks: list[LuksEntry] = field(default_factory=list)
     swaps: list[SwapEntry] = field(default_factory=list)
     zram: bool = False
+    target: str = "/mnt"
+    warnings: list[Problem] = field(default_factory=list)  # premounted: things worth a look
 
     @property
     def destructive(self) -> bool:
         return bool(self.steps)
 
+    def summary_lines(self) -> list[str]:
+        return summary_lines(self)
 
-def _quote(arg: str) -> str:
-    import shlex
 
-    return shlex.quote(arg)
+# -- small helpers other modules use -------------------------------------------
+
+
+def partition_path(disk_path: str, number: int) -> str:
+    """The kernel's name for a partition: sda -> sda1, nvme0n1/loop0/mmcblk0 -> ...p1."""
+    sep = "p" if disk_path[-1:].isdigit() else ""
+    return f"{disk_path}{sep}{number}"
+
+
+def human_size(n: int) -> str:
+    """Binary units, as partitioning tools show them: '512 MiB', '1.0 GiB', '1.8 TiB'."""
+    if n >= 1024 * GIB:
+        return f"{n / (1024 * GIB):.1f} TiB"
+    if n >= GIB:
+        return f"{n / GIB:.1f} GiB"
+    if n >= MIB:
+        return f"{n // MIB} MiB"
+    return f"{n // 1024} KiB"
+
+
+def disk_words(disk: Disk) -> str:
+    return f"{disk.model} ({disk.path})" if disk.model else disk.path
 
 
 def _call_text(step: Step) -> str:
-    args = " ".join(f"{k}={v!r}" for k, v in step.call.items())
-    return f"pyparted.{step.action}({args})"
+    call = step.call
+    if step.action == "partition":
+        parts = ", ".join(
+            f"{p['number']}:{p['name']}:{p['start']}-{p['end']}:{p['type_guid']}" for p in call["partitions"]
+        )
+        return f"pyparted: new {call['table']} table on {call['device']} (sectors of {call['sector_size']}): {parts}"
+    if step.action == "wait":
+        return "wait for " + " ".join(call.get("nodes", ()))
+    args = " ".join(f"{k}={v!r}" for k, v in call.items())
+    return f"{step.action}({args})"
 
 
-def build_plan(model: InstallModel, machine: Machine, identity: Identity) -> Plan:
+# -- the plan ------------------------------------------------------------------
+
+
+def build_plan(model: InstallModel, machine: Machine, identity: Identity, target: str = "/mnt") -> Plan:
     """The plan for the model's disk choice. Raises ProblemsError when refused."""
-    raise NotImplementedError("the disks work fills this in")
+    target = target.rstrip("/") or "/"
+    firmware, loader = boot_choice(model, machine)
+    problems: list[Problem] = []
+    if firmware == "bios" and loader == "systemd-boot":
+        problems.append(Problem("boot.loader", "systemd-boot needs UEFI firmware; use grub on a BIOS machine"))
+    if model.disk.layout == "premounted":
+        if problems:
+            raise ProblemsError(problems)
+        from installer.premounted import premounted_plan
+
+        return premounted_plan(model, machine, identity, target)
+    disk = _chosen_disk(model, machine, problems)
+    if disk is None or problems:
+        raise ProblemsError(problems)
+    plan = Plan(layout="erase", firmware=firmware, loader=loader, identity=identity, disk=disk, target=target)
+    plan.partitions = _layout(model, machine, disk, identity, problems)
+    if problems:
+        raise ProblemsError(problems)
+    if loader == "grub":
+        plan.grub_device = "nodev" if firmware == "uefi" else disk.stable_path
+    plan.zram = model.disk.swap == "zram"
+    _fill(plan, model, disk, identity, target)
+    return plan
+
+
+def boot_choice(model: InstallModel, machine: Machine) -> tuple[str, str]:
+    """Firmware and loader: the answers', else as the machine was booted."""
+    firmware = model.boot.firmware or machine.firmware
+    loader = model.boot.loader or ("grub" if firmware == "bios" else "systemd-boot")
+    return firmware, loader
+
+
+def _chosen_disk(model: InstallModel, machine: Machine, problems: list[Problem]) -> Disk | None:
+    device = model.disk.device
+    if not device:
+        problems.append(Problem("disk.device", "choose the disk to install on"))
+        return None
+    disk = machine.disk(device)
+    if disk is None:
+        problems.append(Problem("disk.device", f"{device} is not a disk on this machine"))
+    elif disk.refused:
+        problems.append(Problem("disk.device", f"{disk.path} cannot be used: {disk.refused}"))
+    elif machine.boot_medium and machine.boot_medium in (disk.path, disk.name, disk.by_id):
+        problems.append(Problem("disk.device", f"{disk.path} holds the running installer; choose another disk"))
+    elif disk.read_only:
+        problems.append(Problem("disk.device", f"{disk.path} is read-only"))
+    return disk
+
+
+def _layout(
+    model: InstallModel, machine: Machine, disk: Disk, identity: Identity, problems: list[Problem]
+) -> list[PartSpec]:
+    """Partition sizes and places, or a problem saying how much is missing."""
+    choice = model.disk
+    luks = model.encryption.enabled
+    wanted: list[tuple[str, str, int, str, str]] = []  # name, type, size, purpose, fstype
+    if boot_choice(model, machine)[0] == "uefi":
+        wanted.append(("ESP", ESP_TYPE, choice.esp_size_mib * MIB, "esp", "vfat"))
+    else:
+        wanted.append(("bios", BIOS_BOOT_TYPE, BIOS_BOOT_BYTES, "bios-boot", ""))
+        if luks:
+            wanted.append(("boot", LINUX_FS_TYPE, BOOT_BYTES, "boot", "ext4"))
+    if choice.swap == "partition":
+        wanted.append(("swap", LINUX_SWAP_TYPE, choice.swap_size_mib * MIB, "swap", "" if luks else "swap"))
+    fixed = sum(w[2] for w in wanted)
+    usable_end = (disk.size // ALIGN) * ALIGN - ALIGN
+    root_size = usable_end - ALIGN - fixed
+    if root_size < MIN_ROOT_BYTES:
+        words = {"esp": "ESP", "bios-boot": "BIOS boot", "boot": "/boot", "swap": "swap"}
+        parts = " + ".join(f"{human_size(w[2])} {words[w[3]]}" for w in wanted)
+        need = fixed + MIN_ROOT_BYTES + 2 * ALIGN
+        problems.append(
+            Problem(
+                "disk.device",
+                f"{disk.path} is {human_size(disk.size)}; this layout needs at least {human_size(need)}: "
+                f"{parts} + {human_size(MIN_ROOT_BYTES)} root + 2 MiB for the partition tables",
+            )
+        )
+        return []
+    root_type = LINUX_LUKS_TYPE if luks else LINUX_FS_TYPE
+    wanted.append(("root", root_type, root_size, "root", "crypto_LUKS" if luks else choice.filesystem))
+    specs, start = [], ALIGN
+    for number, (name, type_guid, size, purpose, fstype) in enumerate(wanted, 1):
+        partuuid = identity.swap_uuid if purpose == "swap" and luks else ""
+        path = partition_path(disk.path, number)
+        specs.append(PartSpec(number, name, type_guid, start, size, purpose, fstype, path, partuuid))
+        start += size
+    return specs
+
+
+def _fill(plan: Plan, model: InstallModel, disk: Disk, ident: Identity, target: str) -> None:
+    """The steps and the resulting fileSystems/LUKS/swap entries."""
+    parts = {p.purpose: p for p in plan.partitions}
+    luks = model.encryption.enabled
+    fs = model.disk.filesystem
+    who = disk_words(disk)
+    steps = plan.steps
+    add = lambda action, describe, argv=(), **kw: steps.append(Step(action, describe, tuple(argv), **kw))  # noqa: E731
+
+    add("wipefs", f"Wipe old partition tables and signatures from {who}", ["wipefs", "-a", disk.path])
+    sector = disk.logical_sector_size
+    table = [
+        {
+            "number": p.number,
+            "name": p.name,
+            "type_guid": p.type_guid,
+            "start": p.start // sector,
+            "end": p.end // sector - 1,  # inclusive, as GPT and parted count
+        }
+        for p in plan.partitions
+    ]
+    add(
+        "partition",
+        f"Create a GPT partition table on {who}: everything on it will be erased",
+        call={"device": disk.path, "table": "gpt", "sector_size": sector, "partitions": table},
+    )
+    # pyparted built against parted < 3.6 cannot set arbitrary type GUIDs, so
+    # sgdisk sets the exact ones (and the disk GUID, and the PARTUUID the
+    # configuration names an encrypted swap partition by).
+    argv = ["sgdisk", f"--disk-guid={ident.disk_guid}"]
+    argv += [f"--typecode={p.number}:{p.type_guid.upper()}" for p in plan.partitions]
+    argv += [f"--partition-guid={p.number}:{p.partuuid}" for p in plan.partitions if p.partuuid]
+    add("set-types", f"Set the partition type codes on {disk.path}", argv + [disk.path])
+    nodes = [p.path for p in plan.partitions]
+    add("wait", "Wait for the kernel to show the new partitions", call={"device": disk.path, "nodes": nodes})
+    add("wipefs", "Clear old signatures from the new partitions", ["wipefs", "-a", *nodes])
+
+    if "esp" in parts:
+        esp = parts["esp"]
+        add(
+            "mkfs",
+            f"Format {esp.path} as FAT32 (label BOOT): the EFI system partition",
+            ["mkfs.fat", "-F", "32", "-n", "BOOT", "-i", ident.esp_volid_hex, esp.path],
+        )
+    if "boot" in parts:
+        boot = parts["boot"]
+        add(
+            "mkfs",
+            f"Format {boot.path} as ext4 (label boot) for /boot",
+            ["mkfs.ext4", "-F", "-L", "boot", "-U", ident.boot_uuid, boot.path],
+        )
+    swap = parts.get("swap")
+    if swap and not luks:
+        add(
+            "mkfs",
+            f"Make {swap.path} a swap partition (label swap)",
+            ["mkswap", "-L", "swap", "-U", ident.swap_uuid, swap.path],
+        )
+    root = parts["root"]
+    root_dev = root.path
+    if luks:
+        add(
+            "luks-format",
+            f"Encrypt {root.path} with LUKS2 (the passphrase is asked at every boot)",
+            ["cryptsetup", "luksFormat", "--type", "luks2", "--uuid", ident.luks_uuid, "--batch-mode",
+             "--key-file=-", root.path],
+            stdin="luks_passphrase",
+        )
+        add(
+            "luks-open",
+            f"Unlock {root.path} as /dev/mapper/{LUKS_NAME}",
+            ["cryptsetup", "open", "--key-file=-", root.path, LUKS_NAME],
+            stdin="luks_passphrase",
+        )
+        root_dev = f"/dev/mapper/{LUKS_NAME}"
+        plan.luks.append(LuksEntry(LUKS_NAME, f"/dev/disk/by-uuid/{ident.luks_uuid}"))
+    mkfs = {
+        "ext4": ["mkfs.ext4", "-F", "-L", "nixos", "-U", ident.root_uuid],
+        "btrfs": ["mkfs.btrfs", "-f", "-L", "nixos", "-U", ident.root_uuid],
+        "xfs": ["mkfs.xfs", "-f", "-L", "nixos", "-m", f"uuid={ident.root_uuid}"],
+    }[fs]
+    add("mkfs", f"Format {root_dev} as {fs} (label nixos) for /", [*mkfs, root_dev])
+
+    root_by_uuid = f"/dev/disk/by-uuid/{ident.root_uuid}"
+    later: list[tuple[str, str, str]] = []  # btrfs subvolumes mounted after /boot
+    if fs == "btrfs":
+        add("mount", f"Mount the new btrfs at {target} to make subvolumes", ["mount", "-t", "btrfs", root_dev, target])
+        for name, mountpoint in BTRFS_SUBVOLUMES:  # one each: older btrfs-progs take one path only
+            add("subvolume", f"Create the btrfs subvolume {name} for {mountpoint}",
+                ["btrfs", "subvolume", "create", f"{target}/{name}"])
+        add("umount", f"Unmount {target} to mount the subvolumes instead", ["umount", target])
+        for name, mountpoint in BTRFS_SUBVOLUMES:
+            options = (f"subvol={name}", *BTRFS_OPTIONS)
+            plan.filesystems.append(FsEntry(mountpoint, root_by_uuid, "btrfs", options))
+            if mountpoint == "/":
+                add("mount", f"Mount subvolume {name} at {target}",
+                    ["mount", "-t", "btrfs", "-o", ",".join(options), root_dev, target])
+            else:
+                later.append((name, mountpoint, ",".join(options)))
+    else:
+        plan.filesystems.append(FsEntry("/", root_by_uuid, fs))
+        add("mount", f"Mount {root_dev} at {target}", ["mount", "-t", fs, root_dev, target])
+
+    if "esp" in parts:
+        esp = parts["esp"]
+        plan.filesystems.append(FsEntry("/boot", f"/dev/disk/by-uuid/{ident.esp_volid}", "vfat", ESP_OPTIONS))
+        add("mkdir", f"Create {target}/boot", ["mkdir", "-p", f"{target}/boot"])
+        add("mount", f"Mount the EFI system partition at {target}/boot, readable by root only",
+            ["mount", "-t", "vfat", "-o", "umask=0077", esp.path, f"{target}/boot"])
+    if "boot" in parts:
+        boot = parts["boot"]
+        plan.filesystems.append(FsEntry("/boot", f"/dev/disk/by-uuid/{ident.boot_uuid}", "ext4"))
+        add("mkdir", f"Create {target}/boot", ["mkdir", "-p", f"{target}/boot"])
+        add("mount", f"Mount {boot.path} at {target}/boot", ["mount", "-t", "ext4", boot.path, f"{target}/boot"])
+    for name, mountpoint, options in later:
+        add("mkdir", f"Create {target}{mountpoint}", ["mkdir", "-p", f"{target}{mountpoint}"])
+        add("mount", f"Mount subvolume {name} at {target}{mountpoint}",
+            ["mount", "-t", "btrfs", "-o", options, root_dev, f"{target}{mountpoint}"])
+
+    if swap and luks:
+        plan.swaps.append(SwapEntry(f"/dev/disk/by-partuuid/{swap.partuuid}", random_encryption=True))
+    elif swap:
+        plan.swaps.append(SwapEntry(f"/dev/disk/by-uuid/{ident.swap_uuid}"))
+        add("swapon", f"Use {swap.path} as swap during the install", ["swapon", swap.path])
+
+
+# -- words for the review screen -------------------------------------------------
+
+
+def summary_lines(plan: Plan) -> list[str]:
+    """What will happen, in plain words; the destructive line comes first."""
+    if plan.layout == "premounted" or plan.disk is None:
+        lines = [f"Nothing will be erased: NixOS goes onto what is mounted at {plan.target}."]
+        lines += [f"{fs.mountpoint}: {fs.device} ({fs.fstype})" for fs in plan.filesystems]
+        lines += [f"Unlock {e.device} as {e.name} at boot" for e in plan.luks]
+        lines += [f"Swap on {s.device}" for s in plan.swaps]
+        return lines
+    disk = plan.disk
+    holds = disk.holds.strip()
+    if holds and holds.lower() not in ("empty", "nothing"):
+        lose = f"{holds} will be lost"
+    else:
+        lose = "everything on it will be lost"
+    lines = [f"Erase {disk_words(disk)}, {human_size(disk.size)}: {lose}"]
+    words = {
+        "esp": "EFI system partition, FAT32, for /boot",
+        "bios-boot": "BIOS boot partition for GRUB",
+        "boot": "ext4 /boot (GRUB cannot read the encrypted root)",
+        "swap": "swap" + (", encrypted with a new random key at every boot" if plan.luks else ""),
+    }
+    for p in plan.partitions:
+        if p.purpose == "root":
+            fs = plan.filesystems[0].fstype
+            what = f"{fs} root filesystem" + (" inside LUKS2 encryption" if plan.luks else "")
+            if fs == "btrfs":
+                what += " with subvolumes @, @home, @nix"
+        else:
+            what = words[p.purpose]
+        lines.append(f"  {p.path}: {human_size(p.size)} {what}")
+    if plan.zram:
+        lines.append("  Swap in compressed RAM (zram), no swap partition")
+    return lines

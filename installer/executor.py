@@ -1,0 +1,321 @@
+"""Run a plan on the real disk: the only place (with the runner) that writes.
+
+`execute()` needs a `Confirmation` made by an explicit confirm action for
+exactly the plan's disk, re-checks that the disk is still the one chosen
+(same size and by-id link, nothing on it mounted, no swap or mapping on it)
+just before the first write, then runs the steps in order. Secrets go to a
+command's stdin only and are blanked out of anything logged. When a step
+fails, what was mounted, swapped on or unlocked is undone so the person can
+fix the cause and run again.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from installer.plan import Plan, Step, human_size
+
+Log = Callable[[str], None]
+PARTITION_WAIT_SECONDS = 20.0
+_KEY = object()  # only Confirmation.for_plan holds it
+
+
+class Refused(Exception):
+    """Not safe to write: no confirmation, or the disk changed since it was chosen (CLI exit 3)."""
+
+
+class ExecutionError(Exception):
+    """A step failed; `step` is the Step and `output` what the command printed (secrets blanked)."""
+
+    def __init__(self, step: Step, output: str):
+        self.step = step
+        self.output = output
+        super().__init__(f"{step.describe} failed: {step.shown()}\n{output}".rstrip())
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """The person's "yes, erase this disk", bound to the disk's path, by-id link and size."""
+
+    path: str
+    by_id: str
+    size: int
+    _key: object = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self._key is not _KEY:
+            raise TypeError("a Confirmation is made only by Confirmation.for_plan() on an explicit confirm")
+
+    @classmethod
+    def for_plan(cls, plan: Plan) -> Confirmation:
+        disk = plan.disk
+        if disk is None:
+            return cls("", "", 0, _KEY)
+        return cls(disk.path, disk.by_id, disk.size, _KEY)
+
+    def matches(self, plan: Plan) -> bool:
+        disk = plan.disk
+        if disk is None:
+            return self.path == ""
+        return (self.path, self.by_id, self.size) == (disk.path, disk.by_id, disk.size)
+
+
+def execute(
+    plan: Plan,
+    *,
+    target: str,
+    secrets: dict[str, str],
+    confirmation: Confirmation | None,
+    log: Log,
+    sys_root: str = "/sys",
+    proc_root: str = "/proc",
+) -> None:
+    """Run every step of the plan, or refuse / stop and undo. See the module docstring."""
+    if not isinstance(confirmation, Confirmation):
+        raise Refused("nothing is written to a disk without an explicit confirmation")
+    if not confirmation.matches(plan):
+        chosen = plan.disk.path if plan.disk else "no disk"
+        raise Refused(f"the confirmation was given for {confirmation.path or 'no disk'}, not for {chosen}")
+    if (target.rstrip("/") or "/") != plan.target:
+        raise Refused(f"the plan was made for {plan.target}, not {target}")
+    missing = sorted({s.stdin for s in plan.steps if s.stdin and not secrets.get(s.stdin)})
+    if missing:
+        raise Refused(f"missing secret(s): {', '.join(missing)}")
+    if not plan.steps:
+        log(f"nothing to partition: using what is mounted at {plan.target}")
+        return
+    assert plan.disk is not None
+    reasons = disk_in_use(plan.disk, sys_root=sys_root, proc_root=proc_root)
+    if reasons:
+        raise Refused(f"refusing to write to {plan.disk.path}: " + "; ".join(reasons))
+
+    hidden = [s for s in secrets.values() if s]
+    done = _Undo()
+    for number, step in enumerate(plan.steps, 1):
+        log(f"[{number}/{len(plan.steps)}] {step.describe}")
+        log(f"$ {step.shown()}")
+        try:
+            output = _run(step, secrets)
+        except ExecutionError as failed:
+            output = _redact(failed.output, hidden)
+            for line in output.splitlines():
+                log(f"  {line}")
+            log(f"failed: {step.describe}; undoing what was mounted so you can try again")
+            done.run(log)
+            raise ExecutionError(step, output) from None
+        for line in _redact(output, hidden).splitlines():
+            log(f"  {line}")
+        done.record(step)
+    log("partitioning, formatting and mounting done")
+
+
+def undo(plan: Plan, *, log: Log, proc_root: str = "/proc") -> None:
+    """Best effort, for a retry: swap off, unmount and lock what the plan set up."""
+    mounted = set(_mountinfo_targets(proc_root))
+    state = _Undo()
+    for step in plan.steps:
+        if step.action == "swapon":
+            state.swapped.append(step.argv[-1])
+        elif step.action == "luks-open" and os.path.exists(f"/dev/mapper/{step.argv[-1]}"):
+            state.opened.append(step.argv[-1])
+        elif step.action == "mount" and step.argv[-1] in mounted and step.argv[-1] not in state.mounted:
+            state.mounted.append(step.argv[-1])
+    state.run(log)
+
+
+# -- the disk is still the one chosen and nothing uses it ----------------------
+
+
+def disk_in_use(disk, *, sys_root: str = "/sys", proc_root: str = "/proc") -> list[str]:
+    """Reasons not to write to `disk` now; empty when it is free and unchanged."""
+    name = disk.name or os.path.basename(disk.path)
+    block = os.path.join(sys_root, "class/block", name)
+    if not os.path.isdir(block):
+        return [f"{disk.path} is gone"]
+    reasons = []
+    size = int(_read(os.path.join(block, "size")) or 0) * 512
+    if size != disk.size:
+        reasons.append(f"{disk.path} is {human_size(size)} now, but was {human_size(disk.size)} when chosen")
+    if disk.by_id:
+        if not os.path.exists(disk.by_id):
+            reasons.append(f"{disk.by_id} no longer exists")
+        elif os.path.realpath(disk.by_id) != os.path.realpath(disk.path):
+            reasons.append(f"{disk.by_id} now points at {os.path.realpath(disk.by_id)}, not {disk.path}")
+    names = [name] + sorted(p for p in os.listdir(block) if os.path.exists(os.path.join(block, p, "partition")))
+    nodes = {f"/dev/{n}" for n in names}
+    numbers = set()
+    for n in names:
+        here = block if n == name else os.path.join(block, n)
+        numbers.add(_read(os.path.join(here, "dev")))
+        holders = os.path.join(here, "holders")
+        for holder in sorted(os.listdir(holders)) if os.path.isdir(holders) else ():
+            reasons.append(f"/dev/{n} is in use by {holder} (an open LUKS, LVM or RAID device)")
+    for majmin, source, where in _mountinfo(proc_root):
+        if majmin in numbers or source in nodes:
+            reasons.append(f"{source} is mounted at {where}")
+    for swap in _active_swaps(proc_root):
+        if swap in nodes:
+            reasons.append(f"{swap} is an active swap")
+    return reasons
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def _unescape(text: str) -> str:
+    # mountinfo writes space, tab, newline and backslash as octal escapes
+    for code, char in (("\\040", " "), ("\\011", "\t"), ("\\012", "\n"), ("\\134", "\\")):
+        text = text.replace(code, char)
+    return text
+
+
+def _mountinfo(proc_root: str) -> list[tuple[str, str, str]]:
+    """(major:minor, source, mount point) of every mount."""
+    found = []
+    for line in _read(os.path.join(proc_root, "self/mountinfo")).splitlines():
+        left, _, right = line.partition(" - ")
+        fields, rest = left.split(), right.split()
+        if len(fields) >= 5 and len(rest) >= 2:
+            found.append((fields[2], _unescape(rest[1]), _unescape(fields[4])))
+    return found
+
+
+def _mountinfo_targets(proc_root: str) -> list[str]:
+    return [where for _, _, where in _mountinfo(proc_root)]
+
+
+def _active_swaps(proc_root: str) -> list[str]:
+    lines = _read(os.path.join(proc_root, "swaps")).splitlines()[1:]
+    return [_unescape(line.split()[0]) for line in lines if line.split()]
+
+
+# -- running one step ------------------------------------------------------------
+
+
+def _redact(text: str, hidden: list[str]) -> str:
+    for secret in hidden:
+        text = text.replace(secret, "<redacted>")
+    return text
+
+
+def _run(step: Step, secrets: dict[str, str]) -> str:
+    if step.action == "partition":
+        return _partition(step)
+    if step.action == "wait":
+        return _wait(step)
+    stdin = secrets[step.stdin] if step.stdin else None
+    try:
+        done = subprocess.run(
+            list(step.argv),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
+        )
+    except OSError as error:  # the tool is missing or cannot start
+        raise ExecutionError(step, str(error)) from None
+    output = (done.stdout + done.stderr).strip()
+    if done.returncode != 0:
+        raise ExecutionError(step, output or f"exit status {done.returncode}")
+    return output
+
+
+def _partition(step: Step) -> str:
+    """A new GPT with exactly the planned sectors and names, through pyparted."""
+    import parted
+
+    call = step.call
+    # libparted runs `udevadm settle` through the shell; keep its chatter off
+    # the person's console and in the log instead.
+    with tempfile.TemporaryFile(mode="w+") as err, _stderr_to(err):
+        try:
+            device = parted.getDevice(call["device"])
+            if device.sectorSize != call["sector_size"]:
+                raise ExecutionError(
+                    step, f"{call['device']} has {device.sectorSize}-byte sectors; the plan assumed {call['sector_size']}"
+                )
+            disk = parted.freshDisk(device, call["table"])
+            for spec in call["partitions"]:
+                geometry = parted.Geometry(device=device, start=spec["start"], end=spec["end"])
+                part = parted.Partition(disk=disk, type=parted.PARTITION_NORMAL, geometry=geometry)
+                disk.addPartition(part, constraint=parted.Constraint(exactGeom=geometry))
+                part.set_name(spec["name"])
+                if part.number != spec["number"]:
+                    raise ExecutionError(step, f"partition {spec['name']} became number {part.number}")
+            disk.commit()
+        except ExecutionError:
+            raise
+        except Exception as error:  # pyparted raises its own exception zoo
+            raise ExecutionError(step, f"{type(error).__name__}: {error}") from None
+        err.seek(0)
+        return err.read().strip()
+
+
+class _stderr_to:
+    def __init__(self, file):
+        self.file = file
+
+    def __enter__(self):
+        self.saved = os.dup(2)
+        os.dup2(self.file.fileno(), 2)
+
+    def __exit__(self, *exc):
+        os.dup2(self.saved, 2)
+        os.close(self.saved)
+
+
+def _wait(step: Step) -> str:
+    """Have the kernel re-read the table, then wait for the nodes (no udev needed: devtmpfs makes them)."""
+    nodes = step.call["nodes"]
+    subprocess.run(["partx", "-u", step.call["device"]], capture_output=True)
+    deadline = time.monotonic() + PARTITION_WAIT_SECONDS
+    while True:
+        missing = [n for n in nodes if not os.path.exists(n)]
+        if not missing:
+            return ""
+        if time.monotonic() > deadline:
+            raise ExecutionError(step, f"{', '.join(missing)} did not appear")
+        time.sleep(0.1)
+
+
+# -- undo --------------------------------------------------------------------------
+
+
+@dataclass
+class _Undo:
+    mounted: list[str] = field(default_factory=list)
+    swapped: list[str] = field(default_factory=list)
+    opened: list[str] = field(default_factory=list)
+
+    def record(self, step: Step) -> None:
+        where = step.argv[-1] if step.argv else ""
+        if step.action == "mount":
+            self.mounted.append(where)
+        elif step.action == "umount" and where in self.mounted:
+            self.mounted.remove(where)
+        elif step.action == "swapon":
+            self.swapped.append(where)
+        elif step.action == "luks-open":
+            self.opened.append(where)
+
+    def run(self, log: Log) -> None:
+        commands = [["swapoff", s] for s in reversed(self.swapped)]
+        commands += [["umount", m] for m in reversed(self.mounted)]
+        commands += [["cryptsetup", "close", name] for name in reversed(self.opened)]
+        for argv in commands:
+            done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+            status = "ok" if done.returncode == 0 else (done.stderr.strip() or f"exit {done.returncode}")
+            log(f"undo: {' '.join(argv)}: {status}")
+        self.mounted.clear()
+        self.swapped.clear()
+        self.opened.clear()

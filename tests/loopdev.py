@@ -1,0 +1,156 @@
+"""Real loop devices for tests: a sparse file, `losetup -fP`, and a clean-up that
+always runs (unmount under the target, swap off, detach) even when a test fails.
+
+Other test modules may import these:
+
+    from loopdev import loop_device, needs_root, disk_for, blkid
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from installer.hardware import Disk, Machine, Mount, Partition
+
+GIB = 1024**3
+
+needs_root = [
+    pytest.mark.root,
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root for loop devices"),
+    pytest.mark.skipif(shutil.which("losetup") is None, reason="needs losetup (util-linux)"),
+]
+
+
+def kernel_has_vfat() -> bool:
+    text = Path("/proc/filesystems").read_text()
+    return any(line.split()[-1] == "vfat" for line in text.splitlines() if line.split())
+
+
+def kernel_has_dm_crypt() -> bool:
+    if os.path.isdir("/sys/module/dm_crypt"):
+        return True
+    done = subprocess.run(["dmsetup", "targets"], capture_output=True, text=True) if shutil.which("dmsetup") else None
+    return bool(done and done.returncode == 0 and any(line.startswith("crypt") for line in done.stdout.splitlines()))
+
+
+NO_VFAT = "this kernel has no vfat filesystem (not in /proc/filesystems): the ESP cannot be mounted"
+NO_DM_CRYPT = "this kernel has no dm-crypt (no /sys/module/dm_crypt, no 'crypt' in dmsetup targets)"
+
+
+def run(*argv: str, check: bool = True, input: str | None = None) -> str:
+    done = subprocess.run(list(argv), capture_output=True, text=True, input=input)
+    if check and done.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)} failed ({done.returncode}): {done.stdout}{done.stderr}")
+    return done.stdout
+
+
+def mounts_under(path: str) -> list[str]:
+    """Mount points at or below `path`, deepest first."""
+    found = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        where = line.split()[4].replace("\\040", " ")
+        if where == path or where.startswith(path.rstrip("/") + "/"):
+            found.append(where)
+    return sorted(found, key=lambda p: p.count("/"), reverse=True)
+
+
+def _on(node: str, device: str) -> bool:
+    return node == device or node.startswith(device + "p")
+
+
+def release(device: str, target: str | None = None) -> None:
+    """Undo everything a test may have left on `device`: swaps, mounts, the loop itself."""
+    for line in Path("/proc/swaps").read_text().splitlines()[1:]:
+        name = line.split()[0]
+        if _on(name, device):
+            run("swapoff", name, check=False)
+    if target:
+        for where in mounts_under(target):
+            run("umount", "-l", where, check=False)
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        left, _, right = line.partition(" - ")
+        if right.split()[1:2] and _on(right.split()[1], device):
+            run("umount", "-l", left.split()[4], check=False)
+    run("losetup", "-d", device, check=False)
+
+
+@contextlib.contextmanager
+def loop_device(directory: Path, size: int = 12 * GIB, target: str | None = None) -> Iterator[tuple[str, Path]]:
+    """A fresh sparse image attached as /dev/loopN with partition scanning; yields (device, image)."""
+    image = directory / "disk.img"
+    with open(image, "wb") as f:
+        f.truncate(size)
+    device = run("losetup", "-fP", "--show", str(image)).strip()
+    try:
+        yield device, image
+    finally:
+        release(device, target)
+
+
+def disk_for(device: str, **kw) -> Disk:
+    """The Disk a probe with --allow-loop would report for a loop device (size from sysfs)."""
+    name = os.path.basename(device)
+    sectors = int(Path(f"/sys/class/block/{name}/size").read_text())
+    values = dict(path=device, name=name, size=sectors * 512, bus="loop", kind="loop", model="test image")
+    values.update(kw)
+    return Disk(**values)
+
+
+def blkid(node: str) -> dict[str, str]:
+    """blkid's tags for one device node (-p: read the device itself, no cache)."""
+    out = run("blkid", "-p", "-o", "export", node, check=False)
+    tags = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    return tags
+
+
+def sgdisk_info(device: str, number: int) -> dict[str, str]:
+    """`sgdisk -i N` as a dict: 'Partition GUID code', 'First sector', 'Partition name', ..."""
+    info = {}
+    for line in run("sgdisk", "-i", str(number), device).splitlines():
+        key, sep, value = line.partition(": ")
+        if sep:
+            info[key.strip()] = value.strip()
+    return info
+
+
+def machine_with_mounts(device: str, target: str, firmware: str = "uefi") -> Machine:
+    """A Machine for `device` as the probe would see it, from blkid, sysfs and mountinfo."""
+    disk = disk_for(device)
+    name = disk.name
+    block = Path(f"/sys/class/block/{name}")
+    for sub in sorted(block.iterdir()):
+        if not (sub / "partition").exists():
+            continue
+        number = int((sub / "partition").read_text())
+        node = f"/dev/{sub.name}"
+        tags = blkid(node)
+        info = sgdisk_info(device, number)
+        disk.partitions.append(
+            Partition(
+                path=node,
+                number=number,
+                size=int((sub / "size").read_text()) * 512,
+                type_guid=info.get("Partition GUID code", "").split()[0].lower(),
+                partlabel=tags.get("PART_ENTRY_NAME", ""),
+                fstype=tags.get("TYPE", ""),
+                label=tags.get("LABEL", ""),
+                uuid=tags.get("UUID", ""),
+                partuuid=tags.get("PART_ENTRY_UUID", ""),
+            )
+        )
+    mounts = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        left, _, right = line.partition(" - ")
+        fstype, source, options = right.split()[:3]
+        where = left.split()[4]
+        if where == target or where.startswith(target + "/"):
+            mounts.append(Mount(source=source, target=where, fstype=fstype, options=options))
+    swaps = [line.split()[0] for line in Path("/proc/swaps").read_text().splitlines()[1:]]
+    return Machine(firmware=firmware, disks=[disk], mounts=mounts, swaps=swaps)
