@@ -1,0 +1,135 @@
+"""The wizard: one Textual App for the whole run, one Screen per step.
+
+The App owns the Session (the engine), the order of the steps and quitting;
+each step screen edits `session.model` and asks the Session for everything
+else. Blocking engine calls run in thread workers.
+"""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.reactive import reactive
+
+from screens.confirm import ConfirmScreen
+from screens.disk import DiskScreen
+from screens.encryption import EncryptionScreen
+from screens.install import InstallScreen
+from screens.keyboard import KeyboardScreen
+from screens.review import ReviewScreen
+from screens.software import SoftwareScreen
+from screens.users import UsersScreen
+from screens.welcome import WelcomeScreen
+
+STEPS = (
+    WelcomeScreen,
+    KeyboardScreen,
+    DiskScreen,
+    EncryptionScreen,
+    UsersScreen,
+    SoftwareScreen,
+    ReviewScreen,
+    ConfirmScreen,
+    InstallScreen,
+)
+
+# Key names as the console can draw them (Textual's defaults use arrows and U+23CE).
+KEY_NAMES = {"escape": "Esc", "enter": "Enter", "tab": "Tab", "up": "Up", "down": "Down", "left": "Left",
+             "right": "Right", "delete": "Del", "backspace": "BkSp"}
+
+
+class InstallerApp(App[int]):
+    CSS_PATH = "wizard.tcss"
+    TITLE = "NixOS installer"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("ctrl+q", "request_quit", "Quit", priority=True),
+        Binding("ctrl+c", "interrupt", "Quit", show=False, priority=True),
+    ]
+
+    # True while the disk is being written: quitting is refused.
+    writing = reactive(False)
+    # "", "probing", "ready" or "failed: <why>"
+    probe_state = reactive("")
+
+    def __init__(self, session) -> None:
+        super().__init__()
+        self.session = session
+        self.exit_code = 0
+
+    def on_mount(self) -> None:
+        # Only ANSI colours: the Linux console has 16 of them.
+        self.theme = "ansi-dark"
+        self.push_screen(WelcomeScreen())
+        self.call_after_refresh(self.probe)
+
+    def get_key_display(self, binding: Binding) -> str:
+        key = binding.key_display or binding.key.split(",")[0]
+        if key in KEY_NAMES:
+            return KEY_NAMES[key]
+        if key.startswith("ctrl+"):
+            return "^" + key[5:].upper()
+        return key.upper() if len(key) <= 3 else key
+
+    # -- probing -----------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="probe")
+    def probe(self) -> None:
+        """Probe (or read the recorded machine) off the event loop, after the first frame."""
+        self.call_from_thread(setattr, self, "probe_state", "probing")
+        try:
+            self.session.probe()
+            self.session.apply_machine_defaults()
+        except Exception as err:  # shown on the Welcome step, never a traceback
+            self.call_from_thread(setattr, self, "probe_state", f"failed: {err}")
+            return
+        self.call_from_thread(setattr, self, "probe_state", "ready")
+
+    # -- steps -----------------------------------------------------------------
+    def step_number(self, step: type) -> tuple[int, int]:
+        return (STEPS.index(step) + 1 if step in STEPS else len(STEPS)), len(STEPS)
+
+    def next_step(self) -> None:
+        current = type(self.screen)
+        index = STEPS.index(current) if current in STEPS else len(STEPS) - 1
+        if index + 1 < len(STEPS):
+            self.push_screen(STEPS[index + 1]())
+
+    def previous_step(self) -> None:
+        # The first pushed screen sits on Textual's default screen: never pop that.
+        if len(self.screen_stack) > 2 and not self.writing:
+            self.pop_screen()
+
+    def back_to(self, step: type) -> None:
+        """Pop steps until `step` is on top (Install failure: back to review)."""
+        while len(self.screen_stack) > 2 and type(self.screen) is not step:
+            self.pop_screen()
+
+    # -- quitting ----------------------------------------------------------------
+    def action_request_quit(self) -> None:
+        if self.writing:
+            self.notify("The disk is being written; quitting now would leave it half done.", severity="error")
+            return
+        from screens.modals import AskScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit(self.exit_code)
+
+        self.push_screen(AskScreen("Quit the installer? Nothing more will be done.", yes="Quit"), answered)
+
+    def action_interrupt(self) -> None:
+        stop = getattr(self.screen, "request_stop", None)
+        if stop is not None:
+            stop()
+        else:
+            self.action_request_quit()
+
+
+def run_wizard(session) -> int:
+    """Run the wizard on `session`; the process exit code."""
+    app = InstallerApp(session)
+    result = app.run()
+    if result is None:
+        return app.return_code or app.exit_code
+    return int(result)

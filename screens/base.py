@@ -1,0 +1,178 @@
+"""What every wizard step shares: the header with the step indicator, field
+messages from the engine's validation, and Next/Back/Help."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Button, Footer, Input, Static
+
+from screens import engine
+from screens.widgets import FieldMessage, field_id, field_matches
+
+
+class StepHeader(Static):
+    """One line: product, "3/9 Disk", and a DRY RUN badge."""
+
+
+class StepScreen(Screen):
+    TITLE_TEXT: ClassVar[str] = ""
+    HELP: ClassVar[str] = "Enter or Tab moves forward, Esc goes back, Ctrl+Q quits."
+    # The model fields this step validates, as prefixes of Problem.field.
+    PREFIXES: ClassVar[tuple[str, ...]] = ()
+    NEXT_LABEL: ClassVar[str] = "Next"
+
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("f1", "help", "Help"),
+        Binding("f10", "next", "Next"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.touched: set[str] = set()
+        self.show_all = False
+
+    @property
+    def session(self):
+        return self.app.session
+
+    @property
+    def model(self):
+        return self.app.session.model
+
+    # -- layout ---------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield StepHeader(self.header_text(), id="header")
+        with VerticalScroll(id="body"):
+            yield from self.body()
+            yield Static("", id="general", classes="message -error")
+        with Horizontal(id="nav"):
+            yield Button("Back", id="back", compact=True)
+            yield Button(self.NEXT_LABEL, id="next", compact=True, variant="primary")
+        yield Footer()
+
+    def body(self) -> ComposeResult:
+        yield from ()
+
+    def header_text(self) -> str:
+        number, total = self.app.step_number(type(self))
+        badge = "  [DRY RUN]" if not self.session.options.real else ""
+        return f" NixOS installer  {number}/{total} {self.TITLE_TEXT}{badge}"
+
+    def on_mount(self) -> None:
+        self.query_one("#general", Static).display = False
+        if self.PREFIXES:
+            self.refresh_problems()
+
+    # -- the engine's messages -------------------------------------------------
+    def problems(self):
+        return engine.problems(self.session, self.PREFIXES)
+
+    def refresh_problems(self) -> list:
+        """Show each problem under its field; returns the errors."""
+        found = self.problems()
+        messages = list(self.query(FieldMessage))
+        unplaced = []
+        filled: set[str] = set()
+        for message in messages:
+            message.show("")
+        for problem in found:
+            home = next((m for m in messages if field_matches(m.field, problem.field)), None)
+            if home is None:
+                unplaced.append(problem)
+                continue
+            visible = self.show_all or any(field_matches(t, problem.field) or t == home.field for t in self.touched)
+            if visible and home.field not in filled:
+                filled.add(home.field)
+                home.show(problem.message, problem.severity)
+        general = self.query_one("#general", Static)
+        shown = [p for p in unplaced if self.show_all]
+        general.update("\n".join(p.message for p in shown))
+        general.display = bool(shown)
+        return [p for p in found if p.severity == "error"]
+
+    def focus_field(self, field: str) -> None:
+        """Focus the widget that edits `field` (or the closest one above it)."""
+        candidates = [w for w in self.query("*") if getattr(w, "field", None) and field_matches(w.field, field)
+                      and w.focusable]
+        if not candidates:
+            candidates = [w for w in self.query("*") if w.id == field_id(field) and w.focusable]
+        if candidates:
+            candidates[0].focus()
+            candidates[0].scroll_visible()
+
+    # -- editing ---------------------------------------------------------------
+    def store(self, field: str, value: str) -> None:
+        """Write an edited value into the model; steps override for non-strings."""
+        set_path(self.model, field, value)
+
+    @on(Input.Changed)
+    def _input_changed(self, event: Input.Changed) -> None:
+        field = getattr(event.input, "field", None)
+        if field is None:
+            return
+        self.store(field, event.value)
+        self.touched.add(field)
+        self.after_change(field)
+        self.refresh_problems()
+
+    def after_change(self, field: str) -> None:
+        """A hook for steps whose other widgets follow an edit."""
+
+    @on(Input.Submitted)
+    def _input_submitted(self, event: Input.Submitted) -> None:
+        self.focus_next()
+
+    @on(Button.Pressed, "#next")
+    def _next_pressed(self) -> None:
+        self.action_next()
+
+    @on(Button.Pressed, "#back")
+    def _back_pressed(self) -> None:
+        self.action_back()
+
+    # -- navigation ------------------------------------------------------------
+    def action_next(self) -> None:
+        self.show_all = True
+        errors = self.refresh_problems() if self.PREFIXES else []
+        if errors:
+            self.app.bell()
+            self.focus_field(errors[0].field)
+            return
+        if self.ready():
+            self.app.next_step()
+
+    def ready(self) -> bool:
+        """A step's own reason to hold Next back (the probe still running)."""
+        return True
+
+    def action_back(self) -> None:
+        self.app.previous_step()
+
+    def action_help(self) -> None:
+        from screens.modals import HelpScreen
+
+        self.app.push_screen(HelpScreen(self.TITLE_TEXT, self.HELP))
+
+
+def set_path(obj, field: str, value) -> None:
+    """Set "users[0].name"-style paths on the model's dataclasses."""
+    parts = field.replace("[", ".").replace("]", "").split(".")
+    for part in parts[:-1]:
+        obj = obj[int(part)] if part.isdigit() else getattr(obj, part)
+    last = parts[-1]
+    if last.isdigit():
+        obj[int(last)] = value
+    else:
+        setattr(obj, last, value)
+
+
+def focusables(widget: Widget) -> list[Widget]:
+    return [w for w in widget.query("*") if w.focusable]

@@ -1,0 +1,68 @@
+"""Step 8: the only place a Confirmation token is made: type the disk's name."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.widgets import Input, Static
+
+from installer.problems import ProblemsError
+from screens import engine
+from screens.base import StepScreen
+from screens.widgets import FieldMessage
+
+PREMOUNTED_WORD = "install"
+
+
+class ConfirmScreen(StepScreen):
+    TITLE_TEXT = "Confirm"
+    NEXT_LABEL = "Install"
+    HELP = (
+        "Nothing has been written so far. Typing the disk's short name (as shown) and pressing "
+        "Enter starts the install: the disk is erased first. Esc goes back to the review."
+    )
+
+    def body(self) -> ComposeResult:
+        yield Static("", id="what", markup=False)
+        yield Static("", id="prompt", classes="label", markup=False)
+        typed = Input("", id="f-confirm", compact=True)
+        typed.field = "confirm"
+        yield typed
+        yield FieldMessage("confirm")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        try:
+            self.word = engine.confirm_word(self.session) or PREMOUNTED_WORD
+            lines = self.session.review_lines()
+        except ProblemsError as err:
+            self.word = ""
+            lines = [p.message for p in err.problems]
+        self.query_one("#what", Static).update("\n".join(lines))
+        if self.word == PREMOUNTED_WORD:
+            prompt = f"Type '{PREMOUNTED_WORD}' and press Enter to install into {self.session.options.target}:"
+        else:
+            prompt = f"To erase the disk, type its name '{self.word}' and press Enter:"
+        if not self.session.options.real:
+            prompt += "  (dry run: nothing is written)"
+        self.query_one("#prompt", Static).update(prompt)
+        self.query_one("#f-confirm").focus()
+
+    def store(self, field: str, value: str) -> None:
+        pass  # the typed word is never part of the model
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_next()
+
+    def action_next(self) -> None:
+        typed = self.query_one("#f-confirm", Input).value.strip()
+        message = self.query_one(FieldMessage)
+        token = None
+        if self.word and (self.word != PREMOUNTED_WORD or typed == PREMOUNTED_WORD):
+            token = self.session.confirm(typed if self.word != PREMOUNTED_WORD else "")
+        if token is None:
+            message.show(f"Type exactly '{self.word}' to go on, or Esc to go back.", "error")
+            self.app.bell()
+            return
+        self.app.confirmation = token
+        self.app.next_step()

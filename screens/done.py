@@ -1,0 +1,72 @@
+"""After the install: a summary, where the log is, and Reboot / Shell / Quit."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Static
+
+from screens import engine
+from screens.base import StepHeader
+
+
+class DoneScreen(Screen):
+    BINDINGS = [Binding("escape", "noop", show=False)]
+
+    def __init__(self, progress, seconds: float) -> None:
+        super().__init__()
+        self.progress = progress
+        self.seconds = seconds
+
+    def compose(self) -> ComposeResult:
+        session = self.app.session
+        badge = "  [DRY RUN]" if not session.options.real else ""
+        yield StepHeader(f" NixOS installer  Done{badge}", id="header")
+        with Vertical(id="body"):
+            yield Static(self.summary(), id="summary", markup=False)
+        with Horizontal(id="nav"):
+            yield Button("Reboot", id="reboot", compact=True, variant="primary")
+            yield Button("Shell", id="shell", compact=True)
+            yield Button("Quit", id="quit", compact=True)
+        yield Footer()
+
+    def summary(self) -> str:
+        session = self.app.session
+        lines = ["NixOS is installed." if session.options.real else "Dry run finished: nothing was written."]
+        lines.append(f"Time taken: {engine.elapsed(self.seconds)}")
+        p = self.progress
+        if p is not None and p.total:
+            lines.append(f"Paths fetched: {p.fetch_done}, built: {p.build_done}, {p.download_mib:.0f} MiB downloaded")
+        lines.append(f"The log: {session.options.log_path}")
+        if session.options.real:
+            lines.append(f"A copy: {session.options.target}/var/log/nixos-tui-installer.log")
+            lines.append(f"The configuration and the answers: {session.options.target}/etc/nixos/")
+        lines.append("")
+        lines.append("Remove the installation medium, then reboot.")
+        return "\n".join(lines)
+
+    def on_mount(self) -> None:
+        self.query_one("#reboot").focus()
+
+    @on(Button.Pressed, "#reboot")
+    def _reboot(self) -> None:
+        if not self.app.session.options.real:
+            self.notify("Dry run: not rebooting.")
+            return
+        self.app.exit(0, message="reboot")
+        self.app.reboot_requested = True
+
+    @on(Button.Pressed, "#shell")
+    def _shell(self) -> None:
+        with self.app.suspend():
+            self.app.session.shell()
+
+    @on(Button.Pressed, "#quit")
+    def _quit(self) -> None:
+        self.app.exit(0)
+
+    def action_noop(self) -> None:
+        pass

@@ -1,0 +1,100 @@
+"""Every engine call the screens make that is not a plain Session method.
+
+Kept in one place so that when the Session grows a method for one of these,
+the change here is one line and no screen changes.
+"""
+
+from __future__ import annotations
+
+import os
+
+from installer import catalog
+from installer.problems import Problem
+from installer.validate import suggest_username  # noqa: F401  (re-exported for the screens)
+
+__all__ = ["catalog", "suggest_username", "problems", "confirm_word", "is_root", "firmware"]
+
+
+def problems(session, prefixes: tuple[str, ...]) -> list[Problem]:
+    """The engine's problems for the fields a step shows."""
+    found = session.validate()
+    return [p for p in found if any(_under(prefix, p.field) for prefix in prefixes)]
+
+
+def _under(prefix: str, field: str) -> bool:
+    return field == prefix or field.startswith((prefix + ".", prefix + "["))
+
+
+def confirm_word(session) -> str:
+    """What the person must type on the Confirm step: the disk's short name."""
+    plan = session.plan()
+    return plan.disk.name if plan.disk is not None else ""
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def firmware(session) -> str:
+    """The firmware the install targets: the person's override or what was probed."""
+    if session.model.boot.firmware:
+        return session.model.boot.firmware
+    return session.machine.firmware if session.machine is not None else "uefi"
+
+
+def human_size(size: int) -> str:
+    """Bytes as disk vendors and people say them: 500.1 GB, 16.0 GB (decimal)."""
+    for unit, scale in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} B"
+
+
+def mib(size: int) -> str:
+    return f"{size // (1024 * 1024)} MiB" if size < 10 * 1024**3 else f"{size / 1024**3:.1f} GiB"
+
+
+def elapsed(seconds: float) -> str:
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def save_log(session) -> str:
+    """Copy the log next to the answers, where a person can find it later."""
+    import shutil
+
+    source = session.options.log_path
+    target = "/tmp/nixos-tui-installer-saved.log"
+    try:
+        shutil.copyfile(source, target)
+        os.chmod(target, 0o600)
+    except OSError:
+        return ""
+    return target
+
+
+def run_nixos_install(screen, session, log) -> int:
+    """Run nixos-install through the Session's runner; called from a thread worker.
+
+    The runner streams on the event loop (its reads are async), so the
+    coroutine runs there while this worker thread waits for its exit code.
+    """
+    from installer.progress import Progress
+
+    runner = session.runner()
+    screen.runner = runner
+    own = getattr(runner, "progress", None)
+    screen.progress = own or Progress()
+    screen.feed_progress = own is None  # the pane counts lines only when the runner does not
+    try:
+        return screen.app.call_from_thread(_stream, runner, log)
+    finally:
+        screen.runner = None
+
+
+async def _stream(runner, log) -> int:
+    async for batch in runner.lines():
+        for line in batch:
+            log(line)
+    return await runner.wait()

@@ -1,0 +1,73 @@
+"""Step 2: console keymap (applied live), xkb layout/variant, locale."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Static
+
+from screens import engine
+from screens.base import StepScreen
+from screens.widgets import FieldMessage, FilterSelect
+
+
+class KeyboardScreen(StepScreen):
+    TITLE_TEXT = "Keyboard & language"
+    PREFIXES = ("system.keymap", "system.xkb_layout", "system.xkb_variant", "system.locale")
+    HELP = (
+        "Type to filter a list, Up/Down to move, Enter to pick, Enter again to go on.\n"
+        "The console keymap is loaded at once, so the passwords and the disk passphrase you type "
+        "later use it; it is also the keymap at every boot (where the passphrase is typed). "
+        "The desktop layout (xkb) is used by graphical sessions. The locale sets language and formats."
+    )
+
+    def body(self) -> ComposeResult:
+        s = self.model.system
+        with Horizontal(classes="columns"):
+            with Vertical():
+                yield Static("Console keymap", classes="label")
+                yield FilterSelect("system.keymap", engine.catalog.keymaps(), s.keymap)
+                yield FieldMessage("system.keymap")
+                yield Static("", id="keymap-status", classes="hint", markup=False)
+            with Vertical():
+                yield Static("Language (locale)", classes="label")
+                yield FilterSelect("system.locale", engine.catalog.locales(), s.locale)
+                yield FieldMessage("system.locale")
+        with Horizontal(classes="columns"):
+            with Vertical():
+                yield Static("Desktop keyboard layout (xkb)", classes="label")
+                yield FilterSelect("system.xkb_layout", engine.catalog.xkb_layouts(), s.xkb_layout)
+                yield FieldMessage("system.xkb_layout")
+            with Vertical():
+                yield Static("Layout variant (empty: default)", classes="label")
+                yield FilterSelect("system.xkb_variant", self.variants(s.xkb_layout), s.xkb_variant)
+                yield FieldMessage("system.xkb_variant")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#f-system-keymap").focus()
+
+    def variants(self, layout: str) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for name in (part.strip() for part in layout.split(",")):
+            found.update(engine.catalog.xkb_variants().get(name, {}))
+        return found
+
+    def after_change(self, field: str) -> None:
+        if field == "system.xkb_layout":
+            selects = [f for f in self.query(FilterSelect) if f.field == "system.xkb_variant"]
+            if selects:
+                selects[0].set_items(self.variants(self.model.system.xkb_layout))
+        if field == "system.keymap" and self.model.system.keymap in engine.catalog.keymaps():
+            self.apply_keymap(self.model.system.keymap)
+
+    @on(FilterSelect.Picked)
+    def _picked(self, event: FilterSelect.Picked) -> None:
+        self.touched.add(event.field)
+
+    @work(thread=True, exclusive=True, group="keymap")
+    def apply_keymap(self, name: str) -> None:
+        # loadkeys is quick, but it is a process: never on the event loop.
+        message = self.session.apply_keymap(name) or f"Keymap {name} is active."
+        self.app.call_from_thread(self.query_one("#keymap-status", Static).update, message)

@@ -1,0 +1,61 @@
+"""Small modal dialogs: F1 help and yes/no questions (quit, stop the install)."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,f1,enter,q", "close", "Close")]
+
+    def __init__(self, title: str, text: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(f"Help: {self.title_text}", classes="dialog-title")
+            yield Static(self.text, markup=False, id="help-text")
+            yield Static(
+                "Keys: Tab/Enter next field, Shift+Tab previous, Esc back, F10 next step,\n"
+                "F1 this help, Ctrl+Q quit.  Press Esc to close.",
+                classes="hint",
+            )
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class AskScreen(ModalScreen[bool]):
+    """A yes/no question; Esc means no."""
+
+    BINDINGS = [Binding("escape,n", "answer(False)", "No"), Binding("y", "answer(True)", "Yes")]
+
+    def __init__(self, question: str, yes: str = "Yes", no: str = "No") -> None:
+        super().__init__()
+        self.question = question
+        self.yes = yes
+        self.no = no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(self.question, markup=False, id="question")
+            with Horizontal(classes="buttons"):
+                yield Button(self.no, id="no", compact=True)
+                yield Button(self.yes, id="yes", compact=True, variant="error")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)

@@ -1,0 +1,69 @@
+"""Step 6: desktop, services, Nix settings and extra packages."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Checkbox, RadioSet, Static
+
+from screens.base import StepScreen
+from screens.widgets import Check, FieldInput, FieldMessage, Radio
+
+DESKTOPS = {"none": "None (console only)", "gnome": "GNOME", "plasma": "KDE Plasma", "xfce": "Xfce"}
+TOGGLES = {
+    "ssh_server": "SSH server (log in from other computers)",
+    "networkmanager": "NetworkManager (Wi-Fi and network settings)",
+    "flakes": "Nix flakes and the nix command",
+    "allow_unfree": "Allow unfree software (e.g. some drivers)",
+}
+
+
+class SoftwareScreen(StepScreen):
+    TITLE_TEXT = "Software"
+    PREFIXES = ("software",)
+    HELP = (
+        "A desktop can be added or changed later by editing configuration.nix. Extra packages are "
+        "nixpkgs attribute names separated by spaces, e.g. 'git firefox python3Packages.requests'; "
+        "search them at search.nixos.org."
+    )
+
+    def body(self) -> ComposeResult:
+        s = self.model.software
+        with Horizontal(classes="columns"):
+            with Vertical():
+                yield Static("Desktop", classes="label")
+                with RadioSet(id="f-software-desktop") as desktops:
+                    desktops.field = "software.desktop"
+                    for key, text in DESKTOPS.items():
+                        yield Radio(text, s.desktop == key, id=f"desktop-{key}")
+                yield FieldMessage("software.desktop")
+            with Vertical():
+                yield Static("Services and settings", classes="label")
+                for key, text in TOGGLES.items():
+                    box = Check(text, getattr(s, key), id=f"f-software-{key}", compact=True)
+                    box.field = f"software.{key}"
+                    yield box
+        yield Static("Extra packages (space separated)", classes="label")
+        yield FieldInput("software.packages", " ".join(s.packages), placeholder="e.g. git firefox htop")
+        yield FieldMessage("software.packages")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one(RadioSet).focus()
+
+    def store(self, field: str, value: str) -> None:
+        if field == "software.packages":
+            self.model.software.packages = value.split()
+        else:
+            super().store(field, value)
+
+    @on(RadioSet.Changed)
+    def _desktop(self, event: RadioSet.Changed) -> None:
+        self.model.software.desktop = (event.pressed.id or "desktop-none").split("-", 1)[1]
+        self.refresh_problems()
+
+    @on(Checkbox.Changed)
+    def _toggle(self, event: Checkbox.Changed) -> None:
+        setattr(self.model.software, event.checkbox.field.split(".", 1)[1], event.value)
+        self.refresh_problems()

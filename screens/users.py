@@ -1,0 +1,160 @@
+"""Step 5: hostname, timezone, root, and the people who will use the system."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Checkbox, Static, TextArea
+
+from installer.model import User
+from screens import engine
+from screens.base import StepScreen
+from screens.widgets import Check, FieldInput, FieldMessage, FilterSelect, SecretInput, field_id
+
+
+class KeysArea(TextArea):
+    """SSH public keys, one per line, validated by the engine as they are pasted."""
+
+    def __init__(self, field: str, text: str) -> None:
+        super().__init__(text, id=field_id(field),
+                         soft_wrap=False, show_line_numbers=False, compact=True)
+        self.field = field
+
+
+def user_block(index: int, user: User) -> list:
+    at = f"users[{index}]"
+    admin = Check("Administrator (may use sudo)", user.admin, compact=True, id=f"f-users-{index}-admin")
+    admin.field = f"{at}.admin"
+    return [
+        Static(f"User {index + 1}", classes="section"),
+        Horizontal(
+            Vertical(Static("Full name", classes="label"), FieldInput(f"{at}.description", user.description),
+                     FieldMessage(f"{at}.description")),
+            Vertical(Static("Username", classes="label"), FieldInput(f"{at}.name", user.name),
+                     FieldMessage(f"{at}.name")),
+            classes="columns",
+        ),
+        Horizontal(
+            Vertical(Static("Password", classes="label"), SecretInput(f"{at}.password", user.password or ""),
+                     FieldMessage(f"{at}.password")),
+            Vertical(Static("Password again", classes="label"),
+                     SecretInput(f"{at}.password_confirm", user.password_confirm or ""),
+                     FieldMessage(f"{at}.password_confirm")),
+            classes="columns",
+        ),
+        admin,
+        FieldMessage(f"{at}.admin"),
+        Static("SSH public keys, one per line (optional)", classes="label"),
+        KeysArea(f"{at}.ssh_keys", "\n".join(user.ssh_keys)),
+        FieldMessage(f"{at}.ssh_keys"),
+    ]
+
+
+class UsersScreen(StepScreen):
+    TITLE_TEXT = "System & users"
+    PREFIXES = ("system.hostname", "system.timezone", "users", "root")
+    HELP = (
+        "The hostname names this computer on the network. The username is suggested from the full "
+        "name until you edit it. An administrator may run commands as root with sudo; with root "
+        "login disabled at least one user must be an administrator. Paste SSH public keys (the "
+        "line from your id_ed25519.pub) to log in over SSH without a password. Ctrl+N adds a user."
+    )
+    BINDINGS = [("ctrl+n", "add_user", "Add user")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Usernames the person typed themselves are never overwritten by a suggestion.
+        self.named_by_hand: set[int] = set()
+
+    def body(self) -> ComposeResult:
+        if not self.model.users:
+            self.model.users.append(User())
+        for i, user in enumerate(self.model.users):
+            if user.name and user.name != engine.suggest_username(user.description):
+                self.named_by_hand.add(i)
+        s = self.model.system
+        with Horizontal(classes="columns"):
+            with Vertical():
+                yield Static("Hostname", classes="label")
+                yield FieldInput("system.hostname", s.hostname)
+                yield FieldMessage("system.hostname")
+            with Vertical():
+                yield Static("Timezone (type to search)", classes="label")
+                yield FilterSelect("system.timezone", engine.catalog.timezones(), s.timezone)
+                yield FieldMessage("system.timezone")
+        with Vertical(id="users"):
+            for i, user in enumerate(self.model.users):
+                yield from user_block(i, user)
+        yield FieldMessage("users")
+        yield Button("Add another user (Ctrl+N)", id="add-user", compact=True)
+        yield Static("Root account", classes="section")
+        root = Check("Disable root login (administrators use sudo)", self.model.root.disabled,
+                        id="f-root-disabled", compact=True)
+        root.field = "root.disabled"
+        yield root
+        with Horizontal(classes="columns"):
+            with Vertical():
+                yield Static("Root password", classes="label")
+                yield SecretInput("root.password", self.model.root.password or "")
+                yield FieldMessage("root.password")
+            with Vertical():
+                yield Static("Root password again", classes="label")
+                yield SecretInput("root.password_confirm", self.model.root.password_confirm or "")
+                yield FieldMessage("root.password_confirm")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.sync_root()
+        self.query_one("#f-system-hostname").focus()
+
+    def sync_root(self) -> None:
+        for widget in self.query(SecretInput):
+            if widget.field.startswith("root."):
+                widget.disabled = self.model.root.disabled
+
+    def after_change(self, field: str) -> None:
+        if field.endswith(".name") and field.startswith("users["):
+            self.named_by_hand.add(int(field[6:].split("]")[0]))
+        if field.endswith(".description"):
+            index = int(field[6:].split("]")[0])
+            if index not in self.named_by_hand:
+                suggestion = engine.suggest_username(self.model.users[index].description)
+                name_input = self.query_one(f"#f-users-{index}-name", FieldInput)
+                with name_input.prevent(FieldInput.Changed):
+                    name_input.value = suggestion
+                self.model.users[index].name = suggestion
+                self.touched.add(f"users[{index}].name")
+
+    @on(Checkbox.Changed)
+    def _checkbox(self, event: Checkbox.Changed) -> None:
+        field = getattr(event.checkbox, "field", "")
+        if field == "root.disabled":
+            self.model.root.disabled = event.value
+            self.sync_root()
+        elif field.endswith(".admin"):
+            index = int(field[6:].split("]")[0])
+            self.model.users[index].admin = event.value
+        self.touched.add(field)
+        self.refresh_problems()
+
+    @on(TextArea.Changed)
+    def _keys(self, event: TextArea.Changed) -> None:
+        area = event.text_area
+        if not isinstance(area, KeysArea):
+            return
+        index = int(area.field[6:].split("]")[0])
+        self.model.users[index].ssh_keys = [line.strip() for line in area.text.splitlines() if line.strip()]
+        self.touched.add(area.field)
+        self.refresh_problems()
+
+    @on(Button.Pressed, "#add-user")
+    def _add(self) -> None:
+        self.action_add_user()
+
+    def action_add_user(self) -> None:
+        index = len(self.model.users)
+        self.model.users.append(User(admin=False))
+        users = self.query_one("#users", Vertical)
+        users.mount_all(user_block(index, self.model.users[index]))
+        self.call_after_refresh(lambda: self.query_one(f"#f-users-{index}-description").focus())

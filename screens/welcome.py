@@ -1,0 +1,96 @@
+"""Step 1: what will happen, dry-run or real, firmware, and early warnings."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.events import Resize
+from textual.widgets import RadioSet, Static
+
+from screens import engine
+from screens.base import StepScreen
+from screens.widgets import Radio
+
+INTRO = (
+    "This installs NixOS on this computer, step by step:\n"
+    " 1. keyboard and language   2. the disk   3. encryption\n"
+    " 4. your computer's name and the users   5. software\n"
+    " 6. a review of every change and the generated configuration\n"
+    "Nothing is written to any disk until you type the disk's name on the\n"
+    "Confirm step. Esc goes back at any time; F1 explains the current step."
+)
+
+
+class WelcomeScreen(StepScreen):
+    TITLE_TEXT = "Welcome"
+    PREFIXES = ("boot",)
+    HELP = (
+        "The installer probes the disks when it starts. The firmware mode decides the boot loader: "
+        "UEFI uses systemd-boot with an EFI system partition, BIOS uses GRUB. Change it only if you "
+        "will boot the installed system differently from how this ISO was booted."
+    )
+
+    def body(self) -> ComposeResult:
+        yield Static(INTRO, id="intro", markup=False)
+        yield Static("", id="mode", markup=False)
+        yield Static("", id="warnings", classes="message -warning", markup=False)
+        yield Static("Probing the disks...", id="probe", markup=False)
+        yield Static("Firmware (detected: probing):", id="firmware-label", markup=False)
+        with RadioSet(id="f-boot-firmware"):
+            yield Radio("UEFI", id="uefi")
+            yield Radio("BIOS (legacy)", id="bios")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#back").display = False
+        self.query_one("#mode", Static).update(
+            "DRY RUN: the installer only shows what it would do; it touches nothing."
+            if not self.session.options.real
+            else "REAL INSTALL: the disk you choose will be changed after you confirm."
+        )
+        self.watch(self.app, "probe_state", self.show_probe)
+        self.show_warnings()
+        self.query_one(RadioSet).focus()
+
+    def show_probe(self, state: str) -> None:
+        probe = self.query_one("#probe", Static)
+        if state == "ready":
+            machine = self.session.machine
+            disks = len(machine.offered_disks)
+            probe.update(f"Found {disks} disk(s) to install on ({machine.source}).")
+            self.query_one("#firmware-label", Static).update(f"Firmware (detected: {machine.firmware.upper()}):")
+            chosen = engine.firmware(self.session)
+            self.query_one(f"#{chosen}", Radio).value = True
+        elif state.startswith("failed"):
+            probe.update(f"Could not probe the machine: {state[8:]}")
+            probe.add_class("-error")
+        else:
+            probe.update("Probing the disks...")
+
+    def show_warnings(self) -> None:
+        lines = []
+        if self.session.options.real and not engine.is_root():
+            lines.append("You are not root: run the installer with sudo to change disks.")
+        width, height = self.app.size
+        if width < 80 or height < 24:
+            lines.append(f"The terminal is {width}x{height}; the installer needs at least 80x24.")
+        warnings = self.query_one("#warnings", Static)
+        warnings.update("\n".join(lines))
+        warnings.display = bool(lines)
+
+    def on_resize(self, event: Resize) -> None:
+        self.show_warnings()
+
+    @on(RadioSet.Changed)
+    def _firmware(self, event: RadioSet.Changed) -> None:
+        if self.app.probe_state != "ready":
+            return
+        self.model.boot.firmware = event.pressed.id
+        self.refresh_problems()
+
+    def ready(self) -> bool:
+        if self.app.probe_state != "ready":
+            self.app.bell()
+            self.notify("Still probing the disks; a moment please.")
+            return False
+        return True

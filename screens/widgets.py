@@ -1,0 +1,199 @@
+"""Small widgets the steps share, each safe for the Linux console font.
+
+Textual's own Input masks passwords with U+2022 and RadioButton draws
+U+25CF; neither glyph is in the console font, so both are replaced here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual import on
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.content import Content
+from textual.widgets import Checkbox, Input, OptionList, RadioButton, Static
+from textual.widgets.option_list import Option
+
+_FIELD_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def field_id(field: str) -> str:
+    """A widget id for a model field: "users[0].name" -> "f-users-0-name"."""
+    return "f-" + _FIELD_CHARS.sub("-", field).strip("-")
+
+
+def field_matches(field: str, problem_field: str) -> bool:
+    """Whether a problem about `problem_field` belongs under the widget for `field`."""
+    return problem_field == field or problem_field.startswith((field + ".", field + "["))
+
+
+class FieldInput(Input):
+    """An Input bound to one dotted model field."""
+
+    def __init__(self, field: str, value: str = "", **kw) -> None:
+        kw.setdefault("compact", True)
+        super().__init__(value, id=field_id(field), **kw)
+        self.field = field
+
+
+class SecretInput(FieldInput):
+    """A password field masked with '*', a glyph every console font has."""
+
+    def __init__(self, field: str, value: str = "", **kw) -> None:
+        super().__init__(field, value, password=True, **kw)
+
+    @property
+    def _value(self) -> Text:
+        if self.password:
+            return Text("*" * len(self.value), no_wrap=True, overflow="ignore", end="")
+        return super()._value
+
+
+class _Marked:
+    """Draw the state as a mark, not only a colour: "(*)" and "[X]" read in any
+    of the console's 16 colours (Textual draws the mark always and colours it)."""
+
+    MARK = "X"
+
+    @property
+    def _button(self) -> Content:
+        style = self.get_visual_style("toggle--button")
+        return Content.assemble(self.BUTTON_LEFT, (self.MARK if self.value else " ", style), self.BUTTON_RIGHT)
+
+
+class Radio(_Marked, RadioButton):
+    """A radio button drawn "(*)" instead of with U+25CF."""
+
+    BUTTON_LEFT, BUTTON_RIGHT, MARK = "(", ")", "*"
+
+
+class Check(_Marked, Checkbox):
+    """A checkbox drawn "[X]"."""
+
+    BUTTON_LEFT, BUTTON_RIGHT, MARK = "[", "]", "X"
+
+
+class FieldMessage(Static):
+    """The engine's message for one field, shown right under it."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__("", id="m" + field_id(field)[1:], classes="message", markup=False)
+        self.field = field
+
+    def show(self, message: str, severity: str = "") -> None:
+        self.update(message)
+        self.set_class(severity == "error", "-error")
+        self.set_class(severity == "warning", "-warning")
+        self.display = bool(message)
+
+
+class FilterInput(FieldInput):
+    """The typing half of a FilterSelect: arrows move through the list below."""
+
+    BINDINGS = [
+        Binding("down", "move(1)", show=False),
+        Binding("up", "move(-1)", show=False),
+        Binding("pagedown", "move(5)", show=False),
+        Binding("pageup", "move(-5)", show=False),
+    ]
+
+    def action_move(self, delta: int) -> None:
+        parent = self.parent
+        if isinstance(parent, FilterSelect):
+            parent.move(delta)
+
+
+class FilterSelect(Vertical):
+    """Type to filter a long list (keymaps, locales, timezones); Enter picks.
+
+    The Input's text is the value (so the engine validates exactly what was
+    typed); Enter completes it to the highlighted entry, a second Enter moves
+    on.
+    """
+
+    DEFAULT_CSS = """
+    FilterSelect { height: auto; }
+    FilterSelect > OptionList { height: 5; }
+    """
+
+    class Picked(Message):
+        def __init__(self, field: str, value: str) -> None:
+            super().__init__()
+            self.field = field
+            self.value = value
+
+    def __init__(self, field: str, items: Sequence[str] | dict[str, str], value: str, *, shown: int = 300,
+                 **kw) -> None:
+        super().__init__(**kw)
+        self.field = field
+        self.items: dict[str, str] = dict(items) if isinstance(items, dict) else {i: "" for i in items}
+        self.value = value
+        self.shown = shown
+
+    def compose(self):
+        yield FilterInput(self.field, self.value)
+        options = OptionList(compact=True, markup=False)
+        options.can_focus = False
+        yield options
+
+    def on_mount(self) -> None:
+        self.refilter(self.value)
+
+    def set_items(self, items: Sequence[str] | dict[str, str]) -> None:
+        self.items = dict(items) if isinstance(items, dict) else {i: "" for i in items}
+        self.refilter(self.query_one(FilterInput).value)
+
+    def matches(self, text: str) -> list[str]:
+        needle = text.strip().lower()
+        if not needle:
+            return list(self.items)
+        exact = [k for k in self.items if k.lower() == needle]
+        prefix = [k for k in self.items if k.lower().startswith(needle) and k not in exact]
+        inside = [k for k, d in self.items.items()
+                  if k not in exact and k not in prefix and (needle in k.lower() or needle in d.lower())]
+        return exact + prefix + inside
+
+    def refilter(self, text: str) -> None:
+        options = self.query_one(OptionList)
+        found = self.matches(text)[: self.shown]
+        options.clear_options()
+        options.add_options(
+            Option(f"{key}  {self.items[key]}" if self.items[key] else key, id=key) for key in found
+        )
+        if found:
+            options.highlighted = 0
+
+    def move(self, delta: int) -> None:
+        options = self.query_one(OptionList)
+        if options.option_count:
+            current = options.highlighted or 0
+            options.highlighted = max(0, min(options.option_count - 1, current + delta))
+
+    def highlighted_value(self) -> str | None:
+        options = self.query_one(OptionList)
+        if options.highlighted is None or not options.option_count:
+            return None
+        return options.get_option_at_index(options.highlighted).id
+
+    @on(Input.Changed)
+    def _changed(self, event: Input.Changed) -> None:
+        self.value = event.value
+        self.refilter(event.value)
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        choice = self.highlighted_value()
+        if choice is not None and choice != event.value:
+            event.stop()  # the first Enter completes; the next one moves on
+            self.query_one(FilterInput).value = choice
+            self.post_message(self.Picked(self.field, choice))
+
+    @on(OptionList.OptionSelected)
+    def _clicked(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if event.option.id is not None:
+            self.query_one(FilterInput).value = event.option.id

@@ -1,0 +1,74 @@
+"""Helpers for the wizard's tests: a Session on a machine, and Pilot shortcuts.
+
+The Session is the real one. Until the live probe lands, a Machine built
+here stands in for a recorded machine file (switch: MACHINE_FILE below).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from installer.hardware import Disk, Machine, Partition
+from installer.session import Options, Session
+
+ROOT = Path(__file__).resolve().parent.parent
+MACHINE_FILE = ROOT / "tests/fixtures/machines/win11-along-ubuntu.json"
+HAVE_PROBE = importlib.util.find_spec("installer.probe") is not None
+
+GB = 10**9
+
+
+def built_machine() -> Machine:
+    """A UEFI laptop with Windows on an NVMe disk, an empty SATA disk and the ISO stick."""
+    return Machine(
+        firmware="uefi",
+        cpu_vendor="intel",
+        disks=[
+            Disk(path="/dev/nvme0n1", name="nvme0n1", size=500_107_862_016, model="Samsung SSD 970 EVO 500GB",
+                 bus="nvme", table="gpt", holds="Windows 11 (NTFS)", by_id="/dev/disk/by-id/nvme-Samsung_1",
+                 partitions=[Partition(path="/dev/nvme0n1p1", number=1, size=100 * 2**20, fstype="vfat"),
+                             Partition(path="/dev/nvme0n1p3", number=3, size=400 * GB, fstype="ntfs")],
+                 drivers=["nvme"]),
+            Disk(path="/dev/sda", name="sda", size=256 * GB, model="WDC WDS250G2B0A", bus="sata", holds="empty",
+                 by_id="/dev/disk/by-id/ata-WDC_1", drivers=["ahci"]),
+            Disk(path="/dev/sdb", name="sdb", size=16 * GB, model="SanDisk Ultra", bus="usb", removable=True,
+                 holds="NixOS installer (ISO 9660)", refused="it holds the running installer"),
+        ],
+        hostname="nixos",
+        timezone="UTC",
+        source="tests",
+    )
+
+
+class BuiltSession(Session):
+    """The real Session with probe() answering from `built_machine()`."""
+
+    def probe(self) -> Machine:
+        self.machine = built_machine()
+        return self.machine
+
+
+def make_session(**options) -> Session:
+    options.setdefault("dry_run", True)
+    options.setdefault("seed", 7)
+    options.setdefault("log_path", "/tmp/nixos-tui-installer-test.log")
+    if HAVE_PROBE and MACHINE_FILE.exists() and options.pop("recorded", True):
+        return Session(Options(machine_file=str(MACHINE_FILE), **options))
+    options.pop("recorded", None)
+    return BuiltSession(Options(**options))
+
+
+async def wait_ready(pilot) -> None:
+    """Until the probe worker is done and the screen settled."""
+    app = pilot.app
+    for _ in range(200):
+        if app.probe_state in ("ready",) or app.probe_state.startswith("failed"):
+            break
+        await pilot.pause(0.02)
+    await pilot.pause()
+    assert app.probe_state == "ready", app.probe_state
+
+
+async def type_text(pilot, text: str) -> None:
+    await pilot.press(*[("space" if c == " " else c) for c in text])
