@@ -1,0 +1,149 @@
+"""What a disk already holds, in words a person understands.
+
+The wizard shows these next to each disk ("EFI system partition, Windows
+(NTFS, 64 GiB), Linux ext4 'ubuntu' (64 GiB)") so nobody wipes Windows or
+another Linux by picking the wrong line. Pure functions over the hardware
+dataclasses; the probe passes in what it learnt about RAID, LVM and os-prober.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from installer.hardware import BIOS_BOOT_TYPE, ESP_TYPE, LINUX_SWAP_TYPE, XBOOTLDR_TYPE, Disk, Partition
+
+MSR_TYPE = "e3c9e316-0b5c-4db8-817d-f92df00215ae"
+MS_BASIC_DATA_TYPE = "ebd0a0a2-b9e5-4433-87c0-68b6b72699c7"
+WINDOWS_RECOVERY_TYPE = "de94bba4-06d1-4d40-a16a-bfd50179d6ac"
+MBR_EXTENDED = {"0x5", "0xf", "0x85"}
+MBR_ESP = "0xef"
+MBR_NTFS = "0x7"
+LINUX_FILESYSTEMS = {"ext2", "ext3", "ext4", "btrfs", "xfs", "f2fs", "jfs", "reiserfs", "bcachefs"}
+# Partitions with no filesystem signature that still say what they are for.
+_EMPTY_TYPE_NAMES = {
+    "0xfd": "Linux RAID partition", "a19d880f-05fc-4d3b-a006-743f0f84911e": "Linux RAID partition",
+    "0x8e": "LVM partition", "e6d6d379-f507-44c2-a23c-238f2a3df928": "LVM partition",
+    "0x82": "Linux swap partition", "9e1a2d38-c612-4316-aa26-8b49521e5a8b": "PReP boot partition",
+}
+# Gaps smaller than this are alignment slack, not space anyone could use.
+FREE_SPACE_MIN = 1024**3
+
+
+@dataclass
+class Context:
+    """Facts from outside the partition itself that make a description better."""
+
+    os_names: dict[str, str] = field(default_factory=dict)  # partition path -> "Ubuntu 22.04 LTS" (os-prober)
+    raid_of: dict[str, str] = field(default_factory=dict)  # member path -> "md127 (raid1)"
+    vg_of: dict[str, str] = field(default_factory=dict)  # PV path -> volume group name
+
+
+def human_size(size: int) -> str:
+    """Binary units, short: 512 MiB, 1.5 GiB, 237 GiB, 1.8 TiB."""
+    for unit, scale in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if size >= scale:
+            value = size / scale
+            text = f"{value:.0f}" if value >= 10 else f"{value:.1f}".removesuffix(".0")
+            return f"{text} {unit}"
+    return f"{size} B"
+
+
+def _windows_disk(disk: Disk) -> bool:
+    types = {p.type_guid for p in disk.partitions}
+    return bool(types & {MSR_TYPE, WINDOWS_RECOVERY_TYPE}) or any(
+        p.fstype == "ntfs" and p.type_guid in (MS_BASIC_DATA_TYPE, MBR_NTFS) for p in disk.partitions
+    )
+
+
+def describe_partition(part: Partition, disk: Disk | None = None, context: Context | None = None) -> str:
+    """One partition (or a filesystem on a whole disk) in a few words."""
+    ctx = context or Context()
+    size = human_size(part.size)
+    fs, kind = part.fstype, part.type_guid
+    label = f" '{part.label}'" if part.label else ""
+    windows = disk is not None and _windows_disk(disk)
+    if kind in MBR_EXTENDED:
+        return "extended partition (holds the logical partitions)"
+    if kind in (ESP_TYPE, MBR_ESP) and fs in ("vfat", ""):
+        loader = ctx.os_names.get(part.path)
+        return f"EFI system partition ({loader})" if loader else "EFI system partition"
+    if kind == BIOS_BOOT_TYPE:
+        return "BIOS boot partition"
+    if kind == MSR_TYPE and not fs:
+        return "Microsoft reserved partition"
+    if kind == WINDOWS_RECOVERY_TYPE and fs in ("ntfs", ""):
+        return f"Windows recovery ({size})"
+    if fs == "BitLocker":
+        return f"Windows (BitLocker-encrypted, {size})" if windows else f"BitLocker-encrypted data ({size})"
+    if fs == "ntfs":
+        if windows or kind in (MS_BASIC_DATA_TYPE, MBR_NTFS):
+            return f"Windows (NTFS{label}, {size})"
+        return f"NTFS data{label} ({size})"
+    if fs == "crypto_LUKS":
+        return f"LUKS-encrypted data ({size})"
+    if fs == "swap" or kind == LINUX_SWAP_TYPE:
+        return f"Linux swap ({size})"
+    if fs == "linux_raid_member" or fs.endswith("_raid_member"):
+        array = ctx.raid_of.get(part.path)
+        name = f" of {array}" if array else (f"{label}" if label else "")
+        return f"RAID member{name} ({size})"
+    if fs == "LVM2_member":
+        vg = ctx.vg_of.get(part.path)
+        return f"LVM physical volume{f' of volume group {vg!r}' if vg else ''} ({size})"
+    if fs in LINUX_FILESYSTEMS:
+        os_name = ctx.os_names.get(part.path)
+        if os_name:
+            return f"{os_name} ({fs}{label}, {size})"
+        if kind == XBOOTLDR_TYPE:
+            return f"Linux /boot ({fs}, {size})"
+        return f"Linux {fs}{label} ({size})"
+    if fs == "iso9660":
+        return f"ISO 9660 image{label} ({size})"
+    if fs in ("vfat", "exfat"):
+        return f"{part.fsversion or fs.upper()} data{label} ({size})"
+    if fs:
+        return f"{fs}{label} ({size})"
+    if kind in _EMPTY_TYPE_NAMES:
+        return f"{_EMPTY_TYPE_NAMES[kind]} ({size})"
+    return f"unformatted partition ({size})"
+
+
+# Partitions that belong to something already named on the line; the
+# per-partition view still shows them.
+_MINOR_TYPES = {MSR_TYPE, WINDOWS_RECOVERY_TYPE, BIOS_BOOT_TYPE} | MBR_EXTENDED
+
+
+def free_gaps(disk: Disk) -> list[int]:
+    """Unpartitioned stretches of at least FREE_SPACE_MIN, in bytes."""
+    if not disk.table:
+        return []
+    edges = sorted((p.start, p.start + p.size) for p in disk.partitions if p.type_guid not in MBR_EXTENDED)
+    gaps, cursor = [], 1024**2  # the first MiB holds the table
+    for start, end in edges:
+        if start - cursor >= FREE_SPACE_MIN:
+            gaps.append(start - cursor)
+        cursor = max(cursor, end)
+    tail = disk.size - cursor - (1024**2 if disk.table == "gpt" else 0)  # backup GPT lives at the end
+    if tail >= FREE_SPACE_MIN:
+        gaps.append(tail)
+    return gaps
+
+
+def describe_disk(disk: Disk, context: Context | None = None, whole: Partition | None = None) -> str:
+    """What the disk holds today, in one short line.
+
+    `whole` is a filesystem written straight onto the disk (no partition
+    table), passed as a pseudo-partition numbered 0.
+    """
+    if disk.kind == "cdrom":
+        return "optical drive"
+    if whole is not None and not disk.partitions:
+        return describe_partition(whole, disk, context)
+    shown = [p for p in sorted(disk.partitions, key=lambda p: p.start)
+             if p.fstype or (p.type_guid not in _MINOR_TYPES and p.size >= FREE_SPACE_MIN)]  # tiny unformatted ones are boot-loader slack
+    parts = [describe_partition(p, disk, context) for p in shown]
+    parts += [f"free space {human_size(gap)}" for gap in free_gaps(disk)]
+    if not parts:
+        return "empty" if not disk.partitions else "only reserved partitions"
+    return ", ".join(parts)
+

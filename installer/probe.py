@@ -1,0 +1,320 @@
+"""Probe the machine: live from udev/sysfs, or from a recorded machine file.
+
+Both roads meet in `machine_from_data`: the live side first builds the same
+record a file holds (`installer.udevdata.live_data`), so a bug seen on a
+user's machine replays from the file they attach (`record_machine`).
+
+The record format is subiquity/probert's (see `installer.udevdata` for the
+layout and our additions, notably the top-level "machine" object with
+firmware, cpu_vendor, virtualisation, swaps and boot_medium). When a file has
+no "machine.firmware", the firmware is UEFI if efivarfs is mounted at
+/sys/firmware/efi/efivars in its mount tree, else BIOS.
+
+What becomes a `Disk`: every whole block device except zram, ram disks,
+floppies and the virtual devices built on other disks (dm-*, md*), which are
+left out entirely (nobody installs onto them; they still count when deciding
+what is in use). Loop devices and optical drives are kept and refused, so the
+wizard can say why an image file or a DVD cannot be chosen; an unattached
+loop device (size 0) is not a disk at all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from installer import udevdata
+from installer.describe import Context, describe_disk, describe_partition, human_size
+from installer.hardware import MIN_DISK_BYTES, Disk, Machine, Mount, Partition
+
+# Where live systems mount the medium they booted from: NixOS (/iso), Ubuntu
+# (/cdrom), dracut/Fedora, Arch, Debian live.
+BOOT_MEDIUM_TARGETS = ("/iso", "/cdrom", "/run/initramfs/live", "/run/archiso/bootmnt",
+                       "/run/live/medium", "/lib/live/mount/medium")
+_LEFT_OUT = ("zram", "ram", "fd", "dm-", "md", "nbd")
+_BY_ID_ORDER = ("ata-", "nvme-", "virtio-", "usb-", "scsi-", "mmc-", "ieee1394-", "memstick-")
+
+
+def probe(machine_file: str | os.PathLike[str] | None = None, *, allow_loop: bool = False, target: str = "/mnt") -> Machine:
+    """The machine's disks, mounts and facts: live, or from a recorded file."""
+    if machine_file is None:
+        return machine_from_data(udevdata.live_data(), source="live", allow_loop=allow_loop, target=target)
+    data = json.loads(Path(machine_file).read_text())
+    return machine_from_data(data, source=str(machine_file), allow_loop=allow_loop, target=target)
+
+
+def record_machine(path: str | os.PathLike[str]) -> None:
+    """Write this machine in the recorded format, for a bug report or a test fixture."""
+    data = udevdata.live_data()
+    Path(path).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+# -- records -> Machine ----------------------------------------------------------
+def _int(value: Any, default: int = 0) -> int:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return default
+
+
+def _kind(name: str, rec: dict[str, Any]) -> str:
+    if name.startswith("loop"):
+        return "loop"
+    if name.startswith("zram"):
+        return "zram"
+    if name.startswith("ram"):
+        return "ram"
+    if name.startswith("sr") or rec.get("ID_CDROM") == "1" or rec.get("ID_TYPE") == "cd":
+        return "cdrom"
+    return "disk"
+
+
+def _bus(name: str, rec: dict[str, Any]) -> str:
+    id_bus = rec.get("ID_BUS", "")
+    devpath = rec.get("DEVPATH", "")
+    if name.startswith("loop"):
+        return "loop"
+    if name.startswith("nvme") or id_bus == "nvme":
+        return "nvme"
+    if name.startswith("mmcblk") or id_bus == "mmc":
+        return "mmc"
+    if id_bus == "usb" or "/usb" in devpath:
+        return "usb"
+    if id_bus == "ata" or "/ata" in devpath:
+        return "sata"
+    if id_bus == "scsi" or re.search(r"/host\d+/target", devpath):
+        return "scsi"
+    if name.startswith("vd") or "/virtio" in devpath:
+        return "virtio"
+    return "other"
+
+
+def _by_id(rec: dict[str, Any]) -> str:
+    """The /dev/disk/by-id link named for the bus and serial, chosen the same way every time."""
+    links = [udevdata.udev_decode(link) for link in rec.get("DEVLINKS", "").split()]
+    ids = [link for link in links if link.startswith("/dev/disk/by-id/")]
+
+    def rank(link: str) -> tuple[int, int, int, str]:
+        base = link.removeprefix("/dev/disk/by-id/")
+        order = next((i for i, prefix in enumerate(_BY_ID_ORDER) if base.startswith(prefix)), len(_BY_ID_ORDER))
+        # nvme-eui./nvme-uuid. name the namespace, not the drive a person bought
+        synthetic = int(bool(re.match(r"nvme-(eui|uuid|nguid)\.", base)) or base.startswith("wwn-"))
+        return (synthetic, order, len(base), base)
+
+    return min(ids, key=rank) if ids else ""
+
+
+def _model(rec: dict[str, Any]) -> str:
+    attrs = rec.get("attrs") or {}
+    if rec.get("ID_MODEL_FROM_DATABASE"):
+        return rec["ID_MODEL_FROM_DATABASE"]
+    if rec.get("ID_MODEL"):
+        return rec["ID_MODEL"].replace("_", " ").strip()
+    return (attrs.get("device/model") or "").strip()
+
+
+def _fs(dev: str, rec: dict[str, Any], filesystems: dict[str, Any], mounted_type: str = "") -> tuple[str, str, str, str]:
+    """fstype, version, label, uuid: udev first, then the recorded blkid output, then the mount table."""
+    fs = filesystems.get(dev) or {}
+    fstype = rec.get("ID_FS_TYPE") or fs.get("TYPE", "") or mounted_type
+    version = rec.get("ID_FS_VERSION") or fs.get("VERSION", "")
+    label_enc = rec.get("ID_FS_LABEL_ENC") or fs.get("LABEL_ENC")
+    label = udevdata.udev_decode(label_enc) if label_enc else (rec.get("ID_FS_LABEL") or fs.get("LABEL", ""))
+    uuid = rec.get("ID_FS_UUID") or fs.get("UUID", "")
+    return fstype, version, label, uuid
+
+
+def _partition(dev: str, rec: dict[str, Any], filesystems: dict[str, Any], mounted: dict[str, str],
+               mounted_type: dict[str, str]) -> Partition:
+    attrs = rec.get("attrs") or {}
+    fstype, version, label, uuid = _fs(dev, rec, filesystems, mounted_type.get(dev, ""))
+    size = _int(attrs.get("size")) or _int(rec.get("ID_PART_ENTRY_SIZE")) * 512
+    start = _int(attrs.get("start"), -1)
+    start = start * 512 if start >= 0 else _int(rec.get("ID_PART_ENTRY_OFFSET")) * 512
+    name = rec.get("ID_PART_ENTRY_NAME")
+    return Partition(
+        path=dev,
+        number=_int(rec.get("ID_PART_ENTRY_NUMBER") or rec.get("PARTN") or attrs.get("partition")),
+        size=size, start=start,
+        type_guid=(rec.get("ID_PART_ENTRY_TYPE") or "").lower(),
+        partlabel=udevdata.udev_decode(name) if name else rec.get("PARTNAME", ""),
+        fstype=fstype, fsversion=version, label=label, uuid=uuid,
+        partuuid=(rec.get("ID_PART_ENTRY_UUID") or "").lower(),
+        mountpoint=mounted.get(dev, ""),
+    )
+
+
+def _parent_of(dev: str, rec: dict[str, Any], disks: dict[str, dict[str, Any]]) -> str | None:
+    devpath = rec.get("DEVPATH", "")
+    for disk_dev, disk_rec in disks.items():
+        disk_path = disk_rec.get("DEVPATH")
+        if disk_path and devpath.startswith(disk_path + "/"):
+            return disk_dev
+    majmin = rec.get("ID_PART_ENTRY_DISK")
+    for disk_dev, disk_rec in disks.items():
+        if majmin and majmin == f"{disk_rec.get('MAJOR')}:{disk_rec.get('MINOR')}":
+            return disk_dev
+    match = re.match(r"(/dev/.*?\d+)p\d+$", dev) or re.match(r"(/dev/\D+)\d+$", dev)
+    return match.group(1) if match and match.group(1) in disks else None
+
+
+def _users(storage: dict[str, Any], blockdev: dict[str, Any]) -> tuple[dict[str, str], dict[str, str], Context]:
+    """Who sits on which device: {member: why it is in use}, {mapper: backing device}, description context."""
+    in_use: dict[str, str] = {}
+    luks: dict[str, str] = {}
+    ctx = Context()
+    raids = dict(storage.get("raid") or {})
+    for dev, rec in blockdev.items():
+        if os.path.basename(dev).startswith("md") and rec.get("DEVTYPE") == "disk":
+            members = [v for k, v in rec.items() if re.fullmatch(r"MD_DEVICE_.+_DEV", k)] + rec.get("slaves", [])
+            raids.setdefault(dev, {}).setdefault("devices", members)
+    # sorted: an IMSM member names its volume (md126) before the container (md127)
+    for array, info in sorted(raids.items()):
+        level = info.get("raidlevel") or (blockdev.get(array) or {}).get("MD_LEVEL", "")
+        for member in info.get("devices") or []:
+            name = os.path.basename(array) + (f" ({level})" if level else "")
+            ctx.raid_of.setdefault(member, name)
+            in_use.setdefault(member, f"is part of the active RAID array {os.path.basename(array)}")
+    lvm = storage.get("lvm") or {}
+    active_vgs = {rec.get("DM_VG_NAME") for rec in blockdev.values() if rec.get("DM_VG_NAME")}
+    active_vgs |= {lv.get("volgroup") for lv in (lvm.get("logical_volumes") or {}).values()}
+    for vg, pvs in (lvm.get("physical_volumes") or {}).items():
+        for pv in pvs:
+            ctx.vg_of[pv] = vg
+            if vg in active_vgs:
+                in_use.setdefault(pv, f"is in the active LVM volume group '{vg}'")
+    for name, info in (storage.get("dmcrypt") or {}).items():
+        for backing in (info or {}).get("blkdevs_used") or []:
+            luks[name] = backing
+    for dev, rec in blockdev.items():
+        mapper = rec.get("DM_NAME")
+        for backing in rec.get("slaves") or []:
+            if mapper and rec.get("DM_UUID", "").startswith("CRYPT-LUKS"):
+                luks.setdefault(mapper, backing)
+            in_use.setdefault(backing, f"backs the open mapping /dev/mapper/{mapper or os.path.basename(dev)}")
+    for mapper, backing in luks.items():
+        in_use.setdefault(backing, f"backs the open LUKS mapping /dev/mapper/{mapper}")
+    for dev, info in (storage.get("os") or {}).items():
+        if info.get("long"):
+            ctx.os_names[dev] = info["long"]
+    return in_use, luks, ctx
+
+
+def _boot_medium(mounts: list[Mount], parent: dict[str, str], recorded: str) -> str:
+    if recorded:
+        return recorded
+    for mount in mounts:
+        if mount.target in BOOT_MEDIUM_TARGETS and mount.source.startswith("/dev/"):
+            return parent.get(mount.source, mount.source)
+    return ""
+
+
+def _refusal(disk: Disk, *, allow_loop: bool, boot_medium: str, swaps: list[str],
+             in_use: dict[str, str], target: str, mounted_at: dict[str, str]) -> str:
+    if disk.kind == "cdrom":
+        return "optical drive"
+    if disk.kind == "loop" and not allow_loop:
+        return "loop device (an image file); start with --allow-loop to install into it"
+    if disk.path == boot_medium:
+        return "holds the running installer"
+    if disk.read_only:
+        return "read-only device"
+    devices = [disk.path] + [p.path for p in disk.partitions]
+    mounted = sorted((mounted_at[dev], dev) for dev in devices if dev in mounted_at)
+    if mounted:
+        where, dev = min(mounted, key=lambda m: (len(m[0]), m))  # "/" says more than "/boot/efi"
+        hint = " (your pre-mounted target)" if where == target or where.startswith(target.rstrip("/") + "/") else ""
+        return f"{os.path.basename(dev)} is mounted at {where}{hint}"
+    for dev in devices:
+        short = os.path.basename(dev)
+        if dev in swaps:
+            return f"{short} is active swap"
+        if dev in in_use:
+            return f"{short} {in_use[dev]}"
+    if disk.size < MIN_DISK_BYTES:
+        return f"too small: {human_size(disk.size)}, needs at least {human_size(MIN_DISK_BYTES)}"
+    return ""
+
+
+def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop: bool = False,
+                      target: str = "/mnt") -> Machine:
+    """A Machine from the recorded format, the one road both live and file probes take."""
+    storage = data.get("storage") or {}
+    facts = data.get("machine") or {}
+    blockdev: dict[str, dict[str, Any]] = storage.get("blockdev") or {}
+    filesystems = storage.get("filesystem") or {}
+    raw_mounts = udevdata.flatten_mounts(storage.get("mount") if isinstance(storage.get("mount"), list) else [])
+    mounts = [Mount(source=m["source"], target=m["target"], fstype=m["fstype"], options=m["options"]) for m in raw_mounts]
+    mounted_at: dict[str, str] = {}
+    mounted_type: dict[str, str] = {}  # when blkid may not read a device (containers), its mount still names the fs
+    for mount in mounts:
+        if mount.source.startswith("/dev/"):
+            mounted_at.setdefault(mount.source, mount.target)
+            mounted_type.setdefault(mount.source, mount.fstype)
+
+    disk_recs = {dev: rec for dev, rec in blockdev.items() if rec.get("DEVTYPE", "disk") == "disk"}
+    parent: dict[str, str] = {}
+    parts_of: dict[str, list[Partition]] = {dev: [] for dev in disk_recs}
+    for dev, rec in blockdev.items():
+        if rec.get("DEVTYPE") == "partition":
+            owner = _parent_of(dev, rec, disk_recs)
+            if owner:
+                parent[dev] = owner
+                parts_of[owner].append(_partition(dev, rec, filesystems, mounted_at, mounted_type))
+
+    in_use, luks, ctx = _users(storage, blockdev)
+    swaps = list(facts.get("swaps") or [])
+    boot_medium = _boot_medium(mounts, parent, facts.get("boot_medium", ""))
+    if "firmware" in facts:
+        firmware = facts["firmware"]
+    else:
+        efi = any(m.fstype == "efivarfs" or m.target == "/sys/firmware/efi/efivars" for m in mounts)
+        firmware = "uefi" if efi else "bios"
+
+    disks: list[Disk] = []
+    for dev, rec in sorted(disk_recs.items()):
+        name = os.path.basename(dev)
+        attrs = rec.get("attrs") or {}
+        size = _int(attrs.get("size"))
+        if name.startswith(_LEFT_OUT) or (name.startswith("loop") and size == 0):
+            continue
+        # probert's sfdisk "label" alone would call a whole-disk FAT or an ISO "dos"/"PMBR"
+        table = rec.get("ID_PART_TABLE_TYPE") or ((rec.get("partitiontable") or {}).get("label", "") if parts_of[dev] else "")
+        disk = Disk(
+            path=dev, name=name, size=size, by_id=_by_id(rec), model=_model(rec),
+            serial=rec.get("ID_SERIAL_SHORT") or (attrs.get("device/serial") or attrs.get("serial") or "").strip(),
+            bus=_bus(name, rec),  # type: ignore[arg-type]
+            rotational=attrs.get("queue/rotational") == "1", removable=attrs.get("removable") == "1",
+            read_only=attrs.get("ro") == "1",
+            logical_sector_size=_int(attrs.get("queue/logical_block_size"), 512) or 512,
+            table=table,
+            partitions=sorted(parts_of[dev], key=lambda p: (p.number, p.path)),
+            drivers=list(rec.get("drivers") or []), kind=_kind(name, rec), mountpoint=mounted_at.get(dev, ""),
+        )
+        fstype, version, label, uuid = _fs(dev, rec, filesystems, mounted_type.get(dev, ""))
+        whole = None
+        if fstype and not disk.partitions:
+            whole = Partition(path=dev, number=0, size=size, fstype=fstype, fsversion=version, label=label, uuid=uuid,
+                              mountpoint=disk.mountpoint)
+        disk.holds = describe_disk(disk, ctx, whole)
+        if disk.kind == "loop" and attrs.get("loop/backing_file"):
+            disk.holds = f"{disk.holds} (image {attrs['loop/backing_file']})"
+        disk.refused = _refusal(disk, allow_loop=allow_loop, boot_medium=boot_medium, swaps=swaps,
+                                in_use=in_use, target=target, mounted_at=mounted_at)
+        disks.append(disk)
+
+    machine = Machine(
+        firmware=firmware, cpu_vendor=facts.get("cpu_vendor", ""), virtualisation=facts.get("virtualisation", "none"),
+        disks=disks, mounts=mounts, swaps=swaps, luks=luks, boot_medium=boot_medium, source=source,
+    )
+    machine._describe_context = ctx  # type: ignore[attr-defined]  # for partition_descriptions
+    return machine
+
+
+def partition_descriptions(machine: Machine, disk: Disk) -> list[tuple[Partition, str]]:
+    """Each partition of the disk with its description, for the wizard's detail view."""
+    ctx = getattr(machine, "_describe_context", None)
+    return [(p, describe_partition(p, disk, ctx)) for p in disk.partitions]

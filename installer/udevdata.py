@@ -1,0 +1,299 @@
+"""The udev database as data: build it live, trim it, read it back.
+
+A machine record is subiquity/probert's JSON layout, so the recorded machines
+other installers collected read the same way as this one:
+
+    {"storage": {"blockdev": {"/dev/sda": {<udev properties>,
+                                            "attrs": {<sysfs attributes>},
+                                            "partitiontable": {"label": "gpt", ...}}},
+                 "filesystem": {"/dev/sda1": {"TYPE": "vfat", "UUID": ...}},
+                 "mount": [<findmnt --json tree: target, source, fstype, options, children>],
+                 "dmcrypt": {...}, "raid": {...}, "lvm": {...}, "os": {...}},
+     "machine": {...}}
+
+The live side fills what a udev daemon would have put in its database when
+none runs (the ISO in a container, this build host): ID_FS_* and
+ID_PART_ENTRY_* from `blkid -p`, DM_NAME/DM_UUID from sysfs. Our additions to
+probert's format, all optional when reading:
+
+- per blockdev record: "drivers" (kernel modules bound along the device's
+  sysfs parents, nearest first) and "slaves" (the devices a dm/md device sits on);
+- attrs "size" is in bytes (as probert stores it), "start" in 512-byte sectors
+  (as sysfs has it);
+- a top-level "machine" object with facts probert does not record:
+  firmware ("uefi"/"bios"), cpu_vendor, virtualisation, swaps (active swap
+  devices from /proc/swaps), boot_medium (when known by other means).
+
+Nothing here runs at import time; pyudev is imported inside `live_data`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+Record = dict[str, Any]
+
+# What the probe reads; make_fixtures keeps exactly these.
+KEEP_PROPS = {
+    "DEVNAME", "DEVPATH", "DEVTYPE", "DEVLINKS", "MAJOR", "MINOR", "PARTN", "PARTNAME",
+    "ID_BUS", "ID_TYPE", "ID_CDROM", "ID_MODEL", "ID_MODEL_ENC", "ID_MODEL_FROM_DATABASE",
+    "ID_SERIAL", "ID_SERIAL_SHORT", "ID_WWN", "ID_USB_DRIVER",
+    "DM_NAME", "DM_UUID", "DM_VG_NAME", "DM_LV_NAME",
+}
+KEEP_PROP_PREFIXES = ("ID_FS_", "ID_PART_ENTRY_", "ID_PART_TABLE_", "MD_")
+KEEP_ATTRS = (
+    "size", "ro", "removable", "capability", "partition", "start",
+    "queue/rotational", "queue/logical_block_size",
+    "device/model", "device/serial", "serial", "loop/backing_file",
+)
+KEEP_RECORD_KEYS = ("drivers", "slaves")
+KEEP_STORAGE = ("filesystem", "mount", "dmcrypt", "lvm", "os")
+KEEP_RAID = ("devices", "spare_devices", "raidlevel", "container", "MD_NAME", "DEVNAME", "size")
+
+# Modules that every machine has bound somewhere in the chain and the initrd
+# never needs to name.
+_GENERIC_DRIVERS = {"usb", "hub", "pcieport", "scsi_mod", "port", "serial8250"}
+_DRIVER_MODULE = {"sd": "sd_mod", "sr": "sr_mod"}
+
+
+# -- udev string encoding ------------------------------------------------------
+def udev_decode(text: str) -> str:
+    """Undo udev's \\xNN escaping (ID_FS_LABEL_ENC, ID_PART_ENTRY_NAME, DEVLINKS)."""
+    if "\\x" not in text:
+        return text
+    raw = re.sub(rb"\\x([0-9a-fA-F]{2})", lambda m: bytes([int(m.group(1), 16)]), text.encode("utf-8", "surrogateescape"))
+    return raw.decode("utf-8", "replace")
+
+
+def udev_encode(text: str) -> str:
+    """udev's encoding: keep alphanumerics, a few punctuation marks and non-ASCII; escape the rest."""
+    return "".join(c if c.isalnum() or c in "#+-.:=@_" or ord(c) > 127 else f"\\x{ord(c):02x}" for c in text)
+
+
+# -- trimming (tests/make_fixtures.py) ----------------------------------------
+def trim_record(record: Record) -> Record:
+    """One blockdev record with only what the probe reads."""
+    out = {k: v for k, v in record.items() if k in KEEP_PROPS or k.startswith(KEEP_PROP_PREFIXES)}
+    attrs = record.get("attrs") or {}
+    out["attrs"] = {k: attrs[k] for k in KEEP_ATTRS if attrs.get(k) is not None}
+    table = record.get("partitiontable")
+    if isinstance(table, dict) and table.get("label"):
+        out["partitiontable"] = {"label": table["label"]}
+    for key in KEEP_RECORD_KEYS:
+        if key in record:
+            out[key] = record[key]
+    return out
+
+
+def trim(data: Record) -> Record:
+    """A recorded machine reduced to what the probe reads (network, counters and noise dropped)."""
+    storage = data.get("storage") or {}
+    out: Record = {"blockdev": {dev: trim_record(rec) for dev, rec in sorted((storage.get("blockdev") or {}).items())}}
+    for key in KEEP_STORAGE:
+        if storage.get(key):
+            out[key] = storage[key]
+    if storage.get("raid"):
+        out["raid"] = {dev: {k: v for k, v in rec.items() if k in KEEP_RAID} for dev, rec in storage["raid"].items()}
+    result: Record = {"storage": out}
+    if data.get("machine"):
+        result["machine"] = data["machine"]
+    return result
+
+
+def flatten_mounts(tree: list[Record] | None) -> list[Record]:
+    """The findmnt tree as a flat list, parents before children."""
+    flat: list[Record] = []
+    for node in tree or []:
+        flat.append({k: node.get(k, "") for k in ("source", "target", "fstype", "options")})
+        flat.extend(flatten_mounts(node.get("children")))
+    return flat
+
+
+# -- live ----------------------------------------------------------------------
+def _read(path: str | Path) -> str | None:
+    try:
+        return Path(path).read_text(errors="replace").strip()
+    except OSError:
+        return None
+
+
+def _unescape_mount(text: str) -> str:
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), text)
+
+
+def mount_tree(mountinfo: str) -> list[Record]:
+    """/proc/self/mountinfo as findmnt's JSON tree (what probert records)."""
+    nodes: dict[str, Record] = {}
+    parents: dict[str, str] = {}
+    order: list[str] = []
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if "-" not in fields:
+            continue
+        dash = fields.index("-")
+        mount_id, parent, majmin, target, options = fields[0], fields[1], fields[2], fields[4], fields[5]
+        fstype, source = fields[dash + 1], fields[dash + 2] if len(fields) > dash + 2 else ""
+        source = _unescape_mount(source)
+        if source.startswith("/dev/") and os.path.islink(source):
+            source = os.path.realpath(source)  # /dev/disk/by-label/... -> /dev/sdb1
+        nodes[mount_id] = {"target": _unescape_mount(target), "source": source, "fstype": fstype,
+                           "options": options, "maj:min": majmin}
+        parents[mount_id] = parent
+        order.append(mount_id)
+    roots: list[Record] = []
+    for mount_id in order:
+        parent = nodes.get(parents[mount_id])
+        if parent is None or parent is nodes[mount_id]:
+            roots.append(nodes[mount_id])
+        else:
+            parent.setdefault("children", []).append(nodes[mount_id])
+    return roots
+
+
+def active_swaps(text: str) -> list[str]:
+    """Device (or file) names from /proc/swaps."""
+    return [_unescape_mount(line.split()[0]) for line in text.splitlines()[1:] if line.strip()]
+
+
+def blkid_props(devnode: str) -> dict[str, str]:
+    """`blkid -p` (reads the device, no udev needed) as the udev properties it stands for."""
+    try:
+        out = subprocess.run(["blkid", "-p", "-o", "export", devnode], capture_output=True, text=True,
+                             timeout=20, check=False).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    raw: dict[str, str] = {}
+    for line in out.splitlines():
+        try:
+            words = shlex.split(line)
+        except ValueError:
+            continue
+        if words and "=" in words[0]:
+            key, _, value = words[0].partition("=")
+            raw[key] = value
+    props: dict[str, str] = {}
+    for key, value in raw.items():
+        if key in ("TYPE", "UUID", "VERSION", "USAGE", "UUID_SUB"):
+            props[f"ID_FS_{key}"] = value
+        elif key == "LABEL":
+            props["ID_FS_LABEL"] = re.sub(r"\s", "_", value)
+            props["ID_FS_LABEL_ENC"] = udev_encode(value)
+        elif key == "PTTYPE":
+            props["ID_PART_TABLE_TYPE"] = value
+        elif key == "PTUUID":
+            props["ID_PART_TABLE_UUID"] = value
+        elif key == "PART_ENTRY_NAME":
+            props["ID_PART_ENTRY_NAME"] = udev_encode(value)
+        elif key.startswith("PART_ENTRY_"):
+            props[f"ID_{key}"] = value
+    return props
+
+
+def sysfs_drivers(sys_path: str) -> list[str]:
+    """Kernel modules bound along the device's sysfs parents, nearest first (as nixos-generate-config finds them)."""
+    found: list[str] = []
+    path = Path(os.path.realpath(sys_path))
+    while str(path).startswith("/sys/devices/") and path != Path("/sys/devices"):
+        driver = path / "driver"
+        if driver.is_symlink():
+            module = driver / "module"
+            name = os.path.basename(os.readlink(module)) if module.is_symlink() else os.path.basename(os.readlink(driver))
+            name = _DRIVER_MODULE.get(name, name).replace("-", "_")
+            if name not in found and name not in _GENERIC_DRIVERS:
+                found.append(name)
+        path = path.parent
+    return found
+
+
+def _live_record(device: Any) -> Record | None:
+    sys_path = device.sys_path
+    props = {k: v for k, v in device.properties.items()}
+    name = device.sys_name
+    sectors = _read(f"{sys_path}/size")
+    size = int(sectors) * 512 if sectors and sectors.isdigit() else 0
+    if size == 0 and name.startswith(("loop", "ram", "nbd")):
+        return None  # an unattached loop/nbd or an unused ram disk: nothing there
+    attrs: dict[str, str] = {"size": str(size)}
+    for attr in KEEP_ATTRS[1:]:
+        value = _read(f"{sys_path}/{attr}")
+        if value is not None:
+            attrs[attr] = value
+    record: Record = dict(props)
+    record["attrs"] = attrs
+    if not any(k in props for k in ("ID_FS_TYPE", "ID_PART_TABLE_TYPE", "ID_PART_ENTRY_TYPE")):
+        for key, value in blkid_props(device.device_node).items():
+            record.setdefault(key, value)
+    if name.startswith("dm-"):
+        for key, attr in (("DM_NAME", "dm/name"), ("DM_UUID", "dm/uuid")):
+            value = _read(f"{sys_path}/{attr}")
+            if value and key not in record:
+                record[key] = value
+    slaves = sorted(f"/dev/{s}" for s in os.listdir(f"{sys_path}/slaves")) if os.path.isdir(f"{sys_path}/slaves") else []
+    if slaves:
+        record["slaves"] = slaves
+    if device.device_type == "disk":
+        record["drivers"] = sysfs_drivers(sys_path)
+    return record
+
+
+def _firmware() -> str:
+    return "uefi" if os.path.isdir("/sys/firmware/efi") else "bios"
+
+
+def _cpu_vendor() -> str:
+    text = _read("/proc/cpuinfo") or ""
+    match = re.search(r"^vendor_id\s*:\s*(\S+)", text, re.M)
+    return {"GenuineIntel": "intel", "AuthenticAMD": "amd"}.get(match.group(1) if match else "", "")
+
+
+_DMI_VIRT = (("qemu", "qemu"), ("kvm", "qemu"), ("virtualbox", "virtualbox"), ("innotek", "virtualbox"),
+             ("vmware", "vmware"), ("virtual machine", "hyperv"))
+_DETECT_VIRT = {"qemu": "qemu", "kvm": "qemu", "oracle": "virtualbox", "vmware": "vmware", "microsoft": "hyperv"}
+
+
+def _virtualisation() -> str:
+    dmi = " ".join(filter(None, (_read(f"/sys/class/dmi/id/{f}") for f in ("sys_vendor", "product_name")))).lower()
+    for needle, virt in _DMI_VIRT:
+        if needle in dmi:
+            return virt
+    tool = shutil.which("systemd-detect-virt")
+    if tool:
+        try:
+            out = subprocess.run([tool, "--vm"], capture_output=True, text=True, timeout=10, check=False).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            out = ""
+        return _DETECT_VIRT.get(out, "none")
+    return "none"
+
+
+def live_data() -> Record:
+    """This machine, in the recorded format."""
+    import pyudev  # only when probing live
+
+    context = pyudev.Context()
+    blockdev: dict[str, Record] = {}
+    for device in context.list_devices(subsystem="block"):
+        if not device.device_node:
+            continue
+        record = _live_record(device)
+        if record is not None:
+            blockdev[device.device_node] = record
+    filesystem = {
+        dev: {k.removeprefix("ID_FS_"): v for k, v in rec.items() if k.startswith("ID_FS_")}
+        for dev, rec in blockdev.items() if rec.get("ID_FS_TYPE")
+    }
+    dmcrypt = {
+        rec["DM_NAME"]: {"uuid": rec.get("DM_UUID", ""), "blkdevs_used": rec.get("slaves", [])}
+        for rec in blockdev.values() if rec.get("DM_UUID", "").startswith("CRYPT-")
+    }
+    storage = {"blockdev": blockdev, "filesystem": filesystem, "dmcrypt": dmcrypt,
+               "mount": mount_tree(_read("/proc/self/mountinfo") or "")}
+    machine = {"firmware": _firmware(), "cpu_vendor": _cpu_vendor(), "virtualisation": _virtualisation(),
+               "swaps": active_swaps(_read("/proc/swaps") or "")}
+    return {"storage": storage, "machine": machine}
