@@ -1,0 +1,260 @@
+"""Password hashes, and setting them on the installed system.
+
+Python 3.13 has no `crypt` module, so hashing goes straight to libxcrypt
+(libcrypt.so.1 on Debian and NixOS) through ctypes: yescrypt ($y$), the
+NixOS default, or SHA-512 crypt ($6$) when the library lacks yescrypt. When
+no libcrypt can be loaded at all, a pure-Python SHA-512 crypt keeps the
+installer working.
+
+Passwords reach the target only as hashes on the stdin of
+`nixos-enter --root TARGET -c 'chpasswd -e'`: never in argv (visible in
+/proc to every user), never in a child's environment, never in the log.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import hashlib
+import hmac
+import secrets
+import shlex
+import subprocess
+from collections.abc import Callable, Sequence
+
+from installer.model import InstallModel
+
+Log = Callable[[str], None]
+
+_CRYPT_DATA_SIZE = 32768  # sizeof(struct crypt_data) in libxcrypt
+_OUTPUT_SIZE = 256
+_B64 = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+class PasswordError(Exception):
+    """Setting passwords on the target failed; the message is safe to show."""
+
+
+# -- libxcrypt through ctypes -----------------------------------------------
+def _load_libcrypt():
+    names = ["libcrypt.so.1", "libcrypt.so.2"]
+    found = ctypes.util.find_library("crypt")
+    if found:
+        names.append(found)
+    for name in names:
+        try:
+            lib = ctypes.CDLL(name)
+            gensalt, crypt_rn = lib.crypt_gensalt_rn, lib.crypt_rn
+        except (OSError, AttributeError):
+            continue
+        gensalt.restype = ctypes.c_char_p
+        gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int,
+                            ctypes.c_char_p, ctypes.c_int]
+        crypt_rn.restype = ctypes.c_char_p
+        crypt_rn.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_int]
+        return lib
+    return None
+
+
+_LIB = _load_libcrypt()
+
+
+def _lib_gensalt(prefix: bytes) -> bytes | None:
+    if _LIB is None:
+        return None
+    out = ctypes.create_string_buffer(_OUTPUT_SIZE)
+    # rbytes NULL: libxcrypt draws the salt from the OS's random source.
+    setting = _LIB.crypt_gensalt_rn(prefix, 0, None, 0, out, _OUTPUT_SIZE)
+    return setting if setting and not setting.startswith(b"*") else None
+
+
+def _lib_crypt(password: str, setting: str) -> str | None:
+    if _LIB is None:
+        return None
+    data = ctypes.create_string_buffer(_CRYPT_DATA_SIZE)
+    result = _LIB.crypt_rn(password.encode("utf-8"), setting.encode("ascii"), data, _CRYPT_DATA_SIZE)
+    # libxcrypt returns a string starting with "*" for an invalid setting.
+    if not result or result.startswith(b"*"):
+        return None
+    return result.decode("ascii")
+
+
+def yescrypt_available() -> bool:
+    return _lib_gensalt(b"$y$") is not None
+
+
+# -- pure-Python SHA-512 crypt (Drepper's specification), the last resort ---
+def _b64_from_bytes(data: bytes, order: Sequence[tuple[int, int, int]], tail: tuple[int, ...]) -> str:
+    out = []
+    for a, b, c in order:
+        value = (data[a] << 16) | (data[b] << 8) | data[c]
+        for _ in range(4):
+            out.append(_B64[value & 0x3F])
+            value >>= 6
+    value = 0
+    for i, index in enumerate(tail):
+        value |= data[index] << (8 * i)
+    for _ in range(len(tail) * 8 // 6 + 1):
+        out.append(_B64[value & 0x3F])
+        value >>= 6
+    return "".join(out)
+
+
+_SHA512_ORDER = [((22 * k) % 63, (22 * k + 21) % 63, (22 * k + 42) % 63) for k in range(21)]
+
+
+def sha512_crypt(password: str, salt: str | None = None, rounds: int = 5000) -> str:
+    """SHA-512 crypt ($6$), bit for bit as glibc and libxcrypt compute it."""
+    if salt is None:
+        salt = "".join(secrets.choice(_B64) for _ in range(16))
+    salt = salt[:16]
+    pw, sb = password.encode("utf-8"), salt.encode("ascii")
+    alt = hashlib.sha512(pw + sb + pw).digest()
+    ctx = hashlib.sha512(pw + sb)
+    n = len(pw)
+    while n > 64:
+        ctx.update(alt)
+        n -= 64
+    ctx.update(alt[:n])
+    n = len(pw)
+    while n:
+        ctx.update(alt if n & 1 else pw)
+        n >>= 1
+    a = ctx.digest()
+    dp = hashlib.sha512(pw * len(pw)).digest()
+    p = (dp * (len(pw) // 64 + 1))[: len(pw)]
+    ds = hashlib.sha512(sb * (16 + a[0])).digest()
+    s = (ds * (len(sb) // 64 + 1))[: len(sb)]
+    c = a
+    for i in range(rounds):
+        h = hashlib.sha512()
+        h.update(p if i & 1 else c)
+        if i % 3:
+            h.update(s)
+        if i % 7:
+            h.update(p)
+        h.update(c if i & 1 else p)
+        c = h.digest()
+    prefix = "$6$" if rounds == 5000 else f"$6$rounds={rounds}$"
+    return f"{prefix}{salt}${_b64_from_bytes(c, _SHA512_ORDER, (63,))}"
+
+
+def _sha512_verify(password: str, hashed: str) -> bool:
+    parts = hashed.split("$")
+    # ['', '6', ('rounds=N',) salt, digest]
+    rounds = 5000
+    if len(parts) == 5 and parts[2].startswith("rounds="):
+        rounds = max(1000, min(999_999_999, int(parts[2][7:])))
+        salt = parts[3]
+    elif len(parts) == 4:
+        salt = parts[2]
+    else:
+        return False
+    return hmac.compare_digest(sha512_crypt(password, salt, rounds), hashed)
+
+
+# -- the public functions ----------------------------------------------------
+def hash_password(password: str) -> str:
+    """A crypt hash of the password: yescrypt, else SHA-512 crypt."""
+    if "\0" in password:
+        raise ValueError("a password cannot contain a NUL character")
+    for prefix in (b"$y$", b"$6$"):
+        setting = _lib_gensalt(prefix)
+        if setting is not None:
+            hashed = _lib_crypt(password, setting.decode("ascii"))
+            if hashed is not None:
+                return hashed
+    return sha512_crypt(password)
+
+
+def verify_password(password: str, hashed: str) -> bool:
+    """Whether the password matches the crypt hash (constant-time compare)."""
+    if not hashed or "\0" in password:
+        return False
+    computed = _lib_crypt(password, hashed)
+    if computed is None and hashed.startswith("$6$"):
+        return _sha512_verify(password, hashed)
+    return computed is not None and hmac.compare_digest(computed, hashed)
+
+
+def looks_like_hash(text: str) -> bool:
+    return text.startswith(("$y$", "$6$", "$5$", "$2b$", "$7$", "$gy$", "$sha1$")) and ":" not in text
+
+
+def _entries(model: InstallModel) -> list[tuple[str, str]]:
+    entries: list[tuple[str, str]] = []
+    for user in model.users:
+        hashed = user.password_hash or (hash_password(user.password) if user.password else None)
+        if hashed:
+            entries.append((user.name, hashed))
+    root = model.root
+    if not root.disabled:
+        hashed = root.password_hash or (hash_password(root.password) if root.password else None)
+        if hashed:
+            entries.append(("root", hashed))
+    for name, hashed in entries:
+        # chpasswd reads "name:hash" lines; a ':' or newline would forge another line.
+        if not name or any(ch in name for ch in ":\n\r\0"):
+            raise PasswordError(f"user name {name!r} cannot be given to chpasswd")
+        if any(ch in hashed for ch in ":\n\r\0"):
+            raise PasswordError(f"the password hash for {name} is malformed")
+    return entries
+
+
+def _argv(nixos_enter: str | Sequence[str], target: str, command: str) -> list[str]:
+    base = shlex.split(nixos_enter) if isinstance(nixos_enter, str) else list(nixos_enter)
+    return [*base, "--root", str(target), "-c", command]
+
+
+def _run(argv: list[str], stdin: str, log: Log | None, env: dict[str, str]) -> None:
+    if log:
+        log("$ " + shlex.join(argv))
+    try:
+        done = subprocess.run(
+            argv, input=stdin.encode("utf-8"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            env=env, start_new_session=True, check=False,
+        )
+    except OSError as exc:
+        raise PasswordError(f"could not run {argv[0]}: {exc.strerror}") from None
+    output = done.stdout.decode("utf-8", "replace").splitlines()
+    if log:
+        for line in output:
+            log(line)
+    if done.returncode != 0:
+        last = output[-1] if output else ""
+        raise PasswordError(f"{shlex.join(argv)} failed with exit code {done.returncode}: {last}".rstrip(": "))
+
+
+def set_passwords(
+    model: InstallModel,
+    target: str,
+    nixos_enter: str | Sequence[str] = "nixos-enter",
+    log: Log | None = None,
+) -> list[str]:
+    """Set every user's (and root's) password on the target; lock root if disabled.
+
+    The hashes go on chpasswd's stdin; `log` sees only the commands and
+    their output, never the input. Returns the accounts whose password was set.
+    Raises PasswordError with a message fit for the screen.
+    """
+    from installer.runner import child_env
+
+    entries = _entries(model)
+    env = child_env(secrets=[h for _, h in entries] + model.secrets())
+    if entries:
+        stdin = "".join(f"{name}:{hashed}\n" for name, hashed in entries)
+        _run(_argv(nixos_enter, target, "chpasswd -e"), stdin, log, env)
+    if model.root.disabled:
+        _run(_argv(nixos_enter, target, "passwd -l root"), "", log, env)
+    return [name for name, _ in entries]
+
+
+__all__ = [
+    "PasswordError",
+    "hash_password",
+    "verify_password",
+    "set_passwords",
+    "sha512_crypt",
+    "yescrypt_available",
+    "looks_like_hash",
+]

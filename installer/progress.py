@@ -1,0 +1,225 @@
+"""Install progress read from nixos-install's and Nix's own words.
+
+Phases come from the lines nixos-install.sh echoes; counts come from Nix's
+`printMissing` ("these N paths will be fetched (X MiB download, Y MiB
+unpacked):", "these N derivations will be built:") and from the activity
+lines its plain logger prints per item ("copying path '...' from '...'...",
+"building '....drv'..."). Nothing is estimated: the fraction is done/total of
+the items Nix announced, or None when it announced none.
+
+`feed` runs for every output line (the pane may see 200k lines a second), so
+it looks at the first character before any `startswith`, and uses a regex
+only on the rare announcement lines.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+
+# Phase names, in the order nixos-install goes through them.
+STARTING = "starting"
+CHANNEL = "channel"
+BUILD = "build"
+BOOTLOADER = "bootloader"
+ETC = "etc"
+ROOT_PASSWORD = "root-password"
+FINISHED = "finished"
+
+PHASE_TITLES = {
+    STARTING: "Starting",
+    CHANNEL: "Copying the channel",
+    BUILD: "Building the system",
+    BOOTLOADER: "Installing the boot loader",
+    ETC: "Setting up /etc",
+    ROOT_PASSWORD: "Setting the root password",
+    FINISHED: "Installation finished",
+}
+
+# nixos-install.sh's echo lines (and the activation script's, run by
+# nixos-enter while installing the boot loader).
+_PHASE_LINES = (
+    ("copying channel...", CHANNEL),
+    ("building the configuration in ", BUILD),
+    ("building the flake in ", BUILD),
+    ("installing the boot loader...", BOOTLOADER),
+    ("setting up /etc...", ETC),
+    ("setting root password...", ROOT_PASSWORD),
+    ("installation finished!", FINISHED),
+)
+
+# nixos-install's own refusals are not "error:" lines but are the error:
+# (prefix, a word the line must also hold).
+_REFUSALS = (
+    ("mount point ", "doesn't exist"),
+    ("path ", "should have permissions"),
+    ("configuration file ", "doesn't exist"),
+    ("Please specify the name", "NixOS configuration"),
+    ("Setting a root password failed", "error"),
+)
+
+_UNITS = {"B": 1 / (1024 * 1024), "KiB": 1 / 1024, "MiB": 1.0, "GiB": 1024.0, "TiB": 1024.0 * 1024}
+_SIZE = r"([0-9.]+) ?(B|KiB|MiB|GiB|TiB)"
+_FETCH = re.compile(
+    r"^th(?:ese ([0-9]+) paths|is path) will be fetched \(" + _SIZE + r" download, " + _SIZE + r" unpacked\):"
+)
+_BUILD = re.compile(r"^th(?:ese ([0-9]+) derivations|is derivation) will be built:")
+
+STORE_DIR = "/nix/store/"
+_HASH_LEN = 32
+
+
+def store_name(path: str) -> str:
+    """'/nix/store/<hash>-hello-2.12.drv' -> 'hello-2.12'."""
+    base = path.rsplit("/", 1)[-1]
+    if len(base) > _HASH_LEN and base[_HASH_LEN] == "-":
+        base = base[_HASH_LEN + 1 :]
+    if base.endswith(".drv"):
+        base = base[:-4]
+    return base
+
+
+def _mib(number: str, unit: str) -> float:
+    try:
+        return float(number) * _UNITS[unit]
+    except ValueError:
+        return 0.0
+
+
+@dataclass
+class Progress:
+    """What the install is doing, from the lines seen so far."""
+
+    phase: str = STARTING
+    phases: list[str] = field(default_factory=lambda: [STARTING])
+    fetch_total: int = 0
+    fetch_done: int = 0
+    build_total: int = 0
+    build_done: int = 0
+    download_mib: float = 0.0
+    unpacked_mib: float = 0.0
+    last_error: str | None = None
+    error_phase: str | None = None
+    lines: int = 0
+    started: float = field(default_factory=time.monotonic)
+    finished_at: float | None = None
+    _current: str = ""  # the raw store path; named lazily, the UI asks ~30x/s
+
+    # -- reading --------------------------------------------------------------
+    def feed(self, line: str) -> None:
+        self.lines += 1
+        if not line:
+            return
+        head = line[0]
+        if head == "c":
+            if line.startswith("copying path '"):
+                end = line.find("'", 14)
+                self.fetch_done += 1
+                self._current = line[14:end] if end > 0 else line[14:]
+            elif line.startswith("copying channel..."):
+                self._enter(CHANNEL)
+            else:
+                self._refusal(line)
+        elif head == "b":
+            if line.startswith("building '"):
+                end = line.find("'", 10)
+                self.build_done += 1
+                self._current = line[10:end] if end > 0 else line[10:]
+            elif line.startswith(("building the configuration in ", "building the flake in ")):
+                self._enter(BUILD)
+        elif head == "t":
+            if line.startswith("th"):
+                self._announcement(line)
+        elif head == "e":
+            if line.startswith("error:"):
+                self._error(line)
+        elif head in "ispPmS":
+            for prefix, phase in _PHASE_LINES:
+                if line.startswith(prefix):
+                    self._enter(phase)
+                    return
+            self._refusal(line)
+        elif head == "/":
+            # "$0: ..." lines: the script names itself by its store path.
+            if "nixos-install: " in line:
+                self._error(line)
+
+    def _announcement(self, line: str) -> None:
+        if line.endswith("will be built:"):
+            match = _BUILD.match(line)
+            if match:
+                self.build_total += int(match.group(1) or 1)
+        elif " will be fetched (" in line:
+            match = _FETCH.match(line)
+            if match:
+                self.fetch_total += int(match.group(1) or 1)
+                self.download_mib += _mib(match.group(2), match.group(3))
+                self.unpacked_mib += _mib(match.group(4), match.group(5))
+
+    def _refusal(self, line: str) -> None:
+        for prefix, word in _REFUSALS:
+            if line.startswith(prefix) and word in line:
+                self._error(line)
+                return
+
+    def _enter(self, phase: str) -> None:
+        if phase != self.phase:
+            self.phase = phase
+            self.phases.append(phase)
+        if phase == FINISHED:
+            self.finished_at = time.monotonic()
+
+    def _error(self, line: str) -> None:
+        self.last_error = line
+        self.error_phase = self.phase
+
+    # -- what the UI shows ----------------------------------------------------
+    @property
+    def current(self) -> str:
+        """The item being fetched or built, without its hash."""
+        return store_name(self._current) if self._current else ""
+
+    @property
+    def done(self) -> int:
+        return self.fetch_done + self.build_done
+
+    @property
+    def total(self) -> int:
+        return self.fetch_total + self.build_total
+
+    @property
+    def fraction(self) -> float | None:
+        """done/total of the items Nix announced; None when it announced none."""
+        total = self.total
+        if not total:
+            return None
+        # Nix may copy an item it did not announce (a flake input, say):
+        # the bar stays full rather than past its end.
+        return min(self.done, total) / total
+
+    @property
+    def elapsed(self) -> float:
+        end = self.finished_at if self.finished_at is not None else time.monotonic()
+        return end - self.started
+
+    @property
+    def phase_title(self) -> str:
+        return PHASE_TITLES.get(self.phase, self.phase)
+
+    def summary(self) -> str:
+        """One plain line: phase, counts, MiB, elapsed; what the CLI prints."""
+        parts = [self.phase_title]
+        if self.fetch_total or self.fetch_done:
+            parts.append(f"fetched {self.fetch_done}/{self.fetch_total} paths ({self.download_mib:.1f} MiB)")
+        if self.build_total or self.build_done:
+            parts.append(f"built {self.build_done}/{self.build_total} derivations")
+        parts.append(format_elapsed(self.elapsed))
+        return ", ".join(parts)
+
+
+def format_elapsed(seconds: float) -> str:
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -1,0 +1,522 @@
+"""Drive nixos-install under a pty and stream its output in batches.
+
+The owner chose pexpect: under a pty nixos-install behaves as on the
+console, and the runner could answer a prompt. pexpect only spawns here;
+the output is read straight from the pty's fd on the event loop
+(`loop.add_reader` + big `os.read`s), split into lines once per chunk and
+handed to the UI as batches at most ~30 times a second: measured, a
+readline per line is 2-3x slower and a widget update per line is 100x
+slower.
+
+Every line goes, redacted, to the 0600 log file and through `Progress`
+before any UI sees it, so the log and the counts are complete even if
+nobody consumes the batches.
+
+The child runs in its own session and process group (the pty makes it
+session leader). `stop()` signals the whole group, and every descendant
+seen, escalating SIGINT -> SIGTERM -> SIGKILL: nothing is orphaned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import errno
+import os
+import re
+import shlex
+import signal
+import sys
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import pexpect
+
+from installer.logfile import DEFAULT_LOG, LogFile, Redactor
+from installer.progress import Progress
+
+READ_SIZE = 65536
+DRAIN_LIMIT = 1 << 20  # bytes read per wake-up before the loop gets a turn
+BATCH_INTERVAL = 1 / 30
+MAX_PENDING = 100_000  # lines held for a slow consumer before reading pauses
+TAIL_LINES = 200
+PARTIAL_LIMIT = 1 << 16
+
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[()][0-9A-Za-z]|[@-Z\\-_])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f]")  # keeps \t \n \r, ESC handled above
+_SECRET_NAMES = ("PASSW", "PASSPHRASE", "SECRET", "TOKEN", "CREDENTIAL")
+
+# Nix draws its one-line progress bar when stderr is a tty and TERM is not
+# "dumb" (libutil/terminal.cc isTTY); the bar prints no per-path lines. Its
+# plain logger prints one "copying path"/"building" line per item: the
+# counts `Progress` reads.
+PLAIN_NIX_ENV = {"TERM": "dumb", "NO_COLOR": "1"}
+
+
+class RunnerError(Exception):
+    """The install command could not be started; the message is for the screen."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    flake_host: str | None = None  # set when a flake was generated: --flake TARGET/etc/nixos#HOST
+    max_jobs: int | str | None = None  # a number or "auto"
+    cores: int | None = None
+    keep_going: bool = False
+    show_trace: bool = False
+    offline: bool = False  # no substituters: build or copy from the live system's store only
+
+
+def build_argv(target: str, options: RunOptions = RunOptions(), command: str | Sequence[str] = "nixos-install") -> list[str]:
+    """The nixos-install command line for these options (no secret ever goes here)."""
+    argv = shlex.split(command) if isinstance(command, str) else list(command)
+    target = str(target)
+    # Always --no-root-passwd: under a pty nixos-install would prompt for
+    # root's password; passwords are set afterwards through chpasswd's stdin.
+    argv += ["--root", target, "--no-root-passwd"]
+    if options.flake_host is not None:
+        host = options.flake_host
+        # nixos-install splits the flake URI at the last '#' and rejects '"'.
+        if not host or "#" in host or '"' in host:
+            raise ValueError(f"flake host name {host!r} cannot be used in a flake URI")
+        argv += ["--no-channel-copy", "--flake", f"{target.rstrip('/') or ''}/etc/nixos#{host}"]
+    if options.max_jobs is not None:
+        if not (options.max_jobs == "auto" or (isinstance(options.max_jobs, int) and options.max_jobs >= 0)):
+            raise ValueError("max_jobs is a number of jobs or 'auto'")
+        argv += ["--max-jobs", str(options.max_jobs)]
+    if options.cores is not None:
+        if not isinstance(options.cores, int) or options.cores < 0:
+            raise ValueError("cores is a number (0: all)")
+        argv += ["--cores", str(options.cores)]
+    if options.keep_going:
+        argv.append("--keep-going")
+    if options.show_trace:
+        argv.append("--show-trace")
+    if options.offline:
+        argv += ["--option", "substituters", ""]
+    return argv
+
+
+def child_env(
+    secrets: Iterable[str | None] = (),
+    extra: Mapping[str, str] | None = None,
+    base: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment for a child: ours, minus anything that holds or names a secret."""
+    env = dict(os.environ if base is None else base)
+    values = [s for s in secrets if s]
+    for name in list(env):
+        value = env[name]
+        if any(word in name.upper() for word in _SECRET_NAMES) or any(s in value for s in values):
+            del env[name]
+    env.update(extra or {})
+    return env
+
+
+def _child_setup() -> None:
+    # Python ignores SIGPIPE and SIGXFSZ, and ignored signals survive exec:
+    # without this, `yes | head` in a build would print "Broken pipe".
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+def _rewrite(line: str) -> str:
+    # A terminal shows what follows the last carriage return.
+    parts = [p for p in line.split("\r") if p]
+    return parts[-1] if parts else ""
+
+
+def clean_lines(text: str, redact: Redactor | None = None) -> list[str]:
+    """Complete lines (no final newline) -> plain lines: ANSI and rewrites gone, redacted."""
+    if "\x1b" in text:
+        text = _ANSI.sub("", text)
+    text = _CONTROL.sub("", text)
+    if redact:
+        text = redact(text)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+        lines = text.split("\n")
+        if "\r" in text:
+            lines = [_rewrite(line) if "\r" in line else line for line in lines]
+        return lines
+    return text.split("\n")
+
+
+# -- the process family, for a stop that leaves no orphan -------------------
+def _stat(pid: str) -> tuple[int, int, int, int] | None:
+    """(ppid, pgrp, session, starttime) of a process, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    fields = data[data.rfind(b")") + 2 :].split()
+    try:
+        return int(fields[1]), int(fields[2]), int(fields[3]), int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def family(leader: int) -> dict[int, int]:
+    """pid -> start time of the leader's descendants and its session/group members."""
+    children: dict[int, list[int]] = {}
+    starts: dict[int, int] = {}
+    members: set[int] = set()
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        info = _stat(name)
+        if info is None:
+            continue
+        pid = int(name)
+        ppid, pgrp, session, start = info
+        starts[pid] = start
+        children.setdefault(ppid, []).append(pid)
+        if pgrp == leader or session == leader:
+            members.add(pid)
+    found, todo = set(members), [leader]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    found.add(leader)
+    found.discard(os.getpid())
+    return {pid: starts[pid] for pid in found if pid in starts}
+
+
+def _alive(pid: int, start: int) -> bool:
+    info = _stat(str(pid))
+    # A zombie still has a stat; a recycled pid has another start time.
+    if info is None or info[3] != start:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != b"Z"
+
+
+def _signal_all(leader: int, victims: Mapping[int, int], sig: int) -> None:
+    try:
+        os.killpg(leader, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+    for pid, start in victims.items():
+        if _alive(pid, start):
+            try:
+                os.kill(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+class InstallRunner:
+    """One run of nixos-install. `retry()` gives the next run of the same argv."""
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        target: str | None = None,
+        log: LogFile | str | os.PathLike | None = None,
+        secrets: Iterable[str | None] = (),
+        env: Mapping[str, str] | None = None,
+        batch_interval: float = BATCH_INTERVAL,
+        run_number: int = 1,
+    ) -> None:
+        self.argv = list(argv)
+        self.target = target
+        self.secrets = [s for s in secrets if s]
+        if isinstance(log, LogFile):
+            self.log = log
+            self.log.redactor.add(*self.secrets)
+        else:
+            self.log = LogFile(log or DEFAULT_LOG, redactor=Redactor(self.secrets))
+        self.batch_interval = batch_interval
+        self.run_number = run_number
+        self._base_env = env
+        self.env = child_env(self.secrets, extra=PLAIN_NIX_ENV, base=env)
+        self.progress = Progress()
+        self.tail: deque[str] = deque(maxlen=TAIL_LINES)
+        self.returncode: int | None = None
+        self.log_copy: Path | None = None
+        self.child: pexpect.spawn | None = None
+        self._fd = -1
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._partial = ""
+        self._pending: list[str] = []
+        self._consumers = 0
+        self._reading = False
+        self._paused = False
+        self._data = asyncio.Event()
+        self._eof = asyncio.Event()
+        self._done = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._watcher: asyncio.Task | None = None
+        self._victims: dict[int, int] = {}
+
+    @classmethod
+    def for_target(
+        cls, target: str, options: RunOptions = RunOptions(), *, command: str | Sequence[str] = "nixos-install", **kw
+    ) -> InstallRunner:
+        return cls(build_argv(target, options, command), target=target, **kw)
+
+    # -- state ----------------------------------------------------------------
+    @property
+    def pid(self) -> int | None:
+        return self.child.pid if self.child is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self.child is not None and not self._done.is_set()
+
+    @property
+    def finished(self) -> bool:
+        return self._done.is_set()
+
+    @property
+    def log_path(self) -> Path:
+        return self.log.path
+
+    # -- starting ---------------------------------------------------------------
+    async def start(self) -> None:
+        if self.child is not None:
+            raise RuntimeError("a runner runs once; use retry() for another run")
+        self._loop = asyncio.get_running_loop()
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        self.log.line(f"=== {stamp} run {self.run_number}: {shlex.join(self.argv)}")
+        try:
+            self.child = pexpect.spawn(
+                self.argv[0], self.argv[1:], env=self.env, echo=False, dimensions=(50, 200),
+                preexec_fn=_child_setup, use_poll=True,
+            )
+        except (pexpect.ExceptionPexpect, OSError) as exc:
+            self.log.line(f"=== could not start {self.argv[0]}: {exc}")
+            raise RunnerError(f"cannot run {self.argv[0]}: {exc}") from None
+        # pexpect's close() sleeps 0.1 s by default: not on the event loop.
+        self.child.delayafterclose = 0
+        self.child.ptyproc.delayafterclose = 0
+        self.progress = Progress()
+        self._fd = self.child.child_fd
+        os.set_blocking(self._fd, False)
+        self._resume()
+        self._watcher = self._loop.create_task(self._watch())
+
+    def _resume(self) -> None:
+        if not self._reading and not self._eof.is_set():
+            self._loop.add_reader(self._fd, self._on_readable)
+            self._reading = True
+        self._paused = False
+
+    def _pause(self) -> None:
+        if self._reading:
+            self._loop.remove_reader(self._fd)
+            self._reading = False
+        self._paused = True
+
+    # -- reading ----------------------------------------------------------------
+    def _on_readable(self) -> None:
+        chunks, size, eof = [], 0, False
+        while size < DRAIN_LIMIT:
+            try:
+                data = os.read(self._fd, READ_SIZE)
+            except BlockingIOError:
+                break
+            except OSError as exc:
+                # EIO: every writer closed the pty's other side.
+                if exc.errno != errno.EIO:
+                    self.log.line(f"=== reading the output failed: {exc}")
+                eof = True
+                break
+            if not data:
+                eof = True
+                break
+            chunks.append(data)
+            size += len(data)
+        if chunks:
+            self._consume(self._decoder.decode(b"".join(chunks)))
+        if eof:
+            self._end_of_output()
+
+    def _consume(self, text: str) -> None:
+        text = self._partial + text
+        cut = text.rfind("\n")
+        if cut < 0:
+            self._partial = text if len(text) < PARTIAL_LIMIT else _rewrite(text)[-PARTIAL_LIMIT:]
+            return
+        self._partial = text[cut + 1 :]
+        self._emit(clean_lines(text[:cut], self.log.redactor))
+
+    def _emit(self, lines: list[str]) -> None:
+        self.log.write_text("\n".join(lines) + "\n", redacted=True)
+        feed = self.progress.feed
+        for line in lines:
+            feed(line)
+        self.tail.extend(lines)
+        if self._consumers:
+            self._pending.extend(lines)
+            if len(self._pending) > MAX_PENDING:
+                self._pause()
+        self._data.set()
+
+    def _end_of_output(self) -> None:
+        if self._eof.is_set():
+            return
+        if self._reading:
+            self._loop.remove_reader(self._fd)
+            self._reading = False
+        rest = self._partial + self._decoder.decode(b"", final=True)
+        self._partial = ""
+        if rest:
+            self._emit(clean_lines(rest, self.log.redactor))
+        self._eof.set()
+        self._data.set()
+
+    def _drain_now(self) -> None:
+        if not self._eof.is_set():
+            self._on_readable()
+
+    async def _watch(self) -> None:
+        child = self.child
+        delay = 0.002
+        while child.isalive():
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+        code = child.exitstatus if child.signalstatus is None else -child.signalstatus
+        try:
+            # What the child wrote before exiting is still in the pty.
+            await asyncio.wait_for(self._eof.wait(), timeout=2.0)
+        except asyncio.TimeoutError:
+            # A leftover descendant holds the pty open: stop waiting for it.
+            self._drain_now()
+            self._end_of_output()
+        self.returncode = code
+        self.log.line(f"=== run {self.run_number} exited with code {code} after {self.progress.elapsed:.1f} s")
+        try:
+            self.child.close(force=False)
+        except Exception:  # noqa: BLE001 - the fd may already be gone
+            pass
+        if self.target and os.path.isdir(self.target):
+            try:
+                self.log_copy = self.log.copy_to(self.target)
+            except OSError as exc:
+                self.log.line(f"=== could not copy the log to the target: {exc}")
+        self._done.set()
+        self._data.set()
+
+    # -- what the UI calls ----------------------------------------------------
+    async def batches(self) -> AsyncIterator[list[str]]:
+        """Yield lists of new lines, at most once per batch_interval, until the run ends.
+
+        Starts the run if needed. A slow consumer gets bigger batches.
+        """
+        self._consumers += 1
+        try:
+            if self.child is None:
+                await self.start()
+            last = 0.0
+            while True:
+                if not self._pending:
+                    if self._eof.is_set():
+                        break
+                    self._data.clear()
+                    await self._data.wait()
+                    continue
+                wait = last + self.batch_interval - self._loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                batch, self._pending = self._pending, []
+                if self._paused:
+                    self._resume()
+                last = self._loop.time()
+                yield batch
+            await self.wait()
+        finally:
+            self._consumers -= 1
+
+    async def wait(self) -> int:
+        """Wait for the run to end; its exit code (negative: killed by that signal)."""
+        if self.child is None:
+            await self.start()
+        if not self._consumers:
+            self._pending = []
+            if self._paused:
+                self._resume()
+        await self._done.wait()
+        return self.returncode
+
+    def send(self, text: str) -> None:
+        """Type into the pty (an answer to a prompt)."""
+        if self.running:
+            os.write(self._fd, text.encode("utf-8"))
+
+    async def stop(self, grace: float = 3.0) -> int | None:
+        """Ctrl+C: SIGINT, then SIGTERM, then SIGKILL to the group and every descendant."""
+        if self.child is None or self._done.is_set():
+            return self.returncode
+        leader = self.child.pid
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+            self._victims.update(family(leader))
+            self.log.line(f"=== sending {sig.name} to process group {leader}")
+            _signal_all(leader, self._victims, sig)
+            if await self._gone(grace if sig != signal.SIGKILL else 5.0):
+                break
+        return await self.wait()
+
+    async def _gone(self, timeout: float) -> bool:
+        deadline = self._loop.time() + timeout
+        while self._loop.time() < deadline:
+            leader_done = not self.child.isalive()
+            if leader_done and not any(_alive(p, s) for p, s in self._victims.items()):
+                return True
+            await asyncio.sleep(0.02)
+        return False
+
+    def kill_now(self) -> None:
+        """SIGKILL everything at once, without waiting (for an exiting program)."""
+        if self.child is not None and not self._done.is_set():
+            self._victims.update(family(self.child.pid))
+            _signal_all(self.child.pid, self._victims, signal.SIGKILL)
+
+    def retry(self) -> InstallRunner:
+        """A new run of the same command; nixos-install is idempotent."""
+        if self.running:
+            raise RuntimeError("the run is still going; stop() it first")
+        return InstallRunner(
+            self.argv, target=self.target, log=self.log, secrets=self.secrets, env=self._base_env,
+            batch_interval=self.batch_interval, run_number=self.run_number + 1,
+        )
+
+    # -- the unattended CLI -------------------------------------------------
+    def run_sync(self, out: TextIO | None = None, *, echo: bool = False, every: float = 2.0) -> int:
+        """Run to the end, printing plain progress lines (all output with echo)."""
+        return asyncio.run(self.run_printing(out or sys.stdout, echo=echo, every=every))
+
+    async def run_printing(self, out: TextIO, *, echo: bool = False, every: float = 2.0) -> int:
+        phase, error, printed = None, None, 0.0
+        try:
+            async for batch in self.batches():
+                if echo:
+                    out.write("\n".join(batch) + "\n")
+                progress = self.progress
+                now = time.monotonic()
+                if not echo and (progress.phase != phase or now - printed >= every):
+                    out.write(progress.summary() + "\n")
+                    phase, printed = progress.phase, now
+                if progress.last_error != error:
+                    error = progress.last_error
+                    if not echo:
+                        out.write(f"  {error}\n")
+                out.flush()
+        finally:
+            if self.running:
+                await self.stop()
+        code = await self.wait()
+        out.write(f"{self.progress.summary()}; nixos-install exited with code {code}; log: {self.log.path}\n")
+        out.flush()
+        return code
