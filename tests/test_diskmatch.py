@@ -7,7 +7,7 @@ import pytest
 from installer.diskmatch import describe_rule, find_disk, resolve
 from installer.hardware import Disk, Machine, Partition
 from installer.model import GIB, DiskMatch
-from tests.conftest import MACHINES
+from conftest import MACHINES
 
 
 def _disk(name: str, gib: float, *, rotational=False, model="", refused="", by_id="") -> Disk:
@@ -172,3 +172,41 @@ def test_model_rule_on_every_recorded_machine(path):
             assert disk is d, why
         else:
             assert disk is None and f"{len(same)} disks match" in why
+
+
+@pytest.mark.skipif(not RECORDED, reason="no recorded machines in tests/fixtures/machines yet")
+@pytest.mark.parametrize(
+    "machine_file, rule, picked",
+    [
+        # sda (same model) holds the running system's mounted root: only sdb is left.
+        ("imsm.json", DiskMatch(model="toshiba"), "sdb"),
+        # The two NVMe disks are RAID members and sda is mounted: sdb beats the 14 GiB USB stick.
+        ("imsm.json", DiskMatch(largest=True), "sdb"),
+        ("imsm.json", DiskMatch(size_max_gib=100), "sdc"),
+        ("many-nics-and-disks.json", DiskMatch(model="QEMU HARDDISK"), "sda"),
+        ("nvme-over-tcp.json", DiskMatch(largest=True), "sda"),  # nvme1n1 is too small, so not offered
+        ("lp1999173-raid1.json", DiskMatch(largest=True), "vda"),  # vdb is an active RAID member
+        ("existing-partitions.json", DiskMatch(), "vdb"),  # vda boots the ISO; vdc-vde are RAID/LVM
+        ("win11-and-free-space.json", DiskMatch(ssd=False), "sda"),
+    ],
+)
+def test_recorded_machine_picks(machine_file, rule, picked):
+    disk, why = resolve(rule, _recorded(machine_file))
+    assert why == "" and disk is not None and disk.name == picked
+
+
+@pytest.mark.skipif(not RECORDED, reason="no recorded machines in tests/fixtures/machines yet")
+@pytest.mark.parametrize(
+    "machine_file, rule, words",
+    [
+        ("many-nics-and-disks.json", DiskMatch(largest=True), "4 disks match largest = true with the same size: sda, vda, vdb, vdc"),
+        ("many-nics-and-disks.json", DiskMatch(size_min_gib=10), "4 disks match size_min_gib = 10: sda, vda, vdb, vdc"),
+        ("imsm.json", DiskMatch(model="SanDisk 256GB"), 'no disk matches model = "SanDisk 256GB" (offered: sdb 932 GiB'),
+        ("nvme-over-tcp.json", DiskMatch(model="Linux"), 'no disk matches model = "Linux" (offered: sda 10 GiB HDD'),
+        ("booted-from-rp.json", DiskMatch(largest=True), "no disk is offered on this machine"),
+    ],
+)
+def test_recorded_machine_refusals(machine_file, rule, words):
+    disk, why = resolve(rule, _recorded(machine_file))
+    assert disk is None
+    assert words in why
