@@ -140,7 +140,8 @@ def describe_disk(disk: Disk, context: Context | None = None, whole: Partition |
     if whole is not None and not disk.partitions:
         return describe_partition(whole, disk, context)
     shown = [p for p in sorted(disk.partitions, key=lambda p: p.start)
-             if p.fstype or (p.type_guid not in _MINOR_TYPES and p.size >= FREE_SPACE_MIN)]  # tiny unformatted ones are boot-loader slack
+             if (p.type_guid not in _MINOR_TYPES or (p.type_guid == MSR_TYPE and p.fstype))
+             and (p.fstype or p.size >= FREE_SPACE_MIN)]  # tiny unformatted ones are boot-loader slack
     parts = [describe_partition(p, disk, context) for p in shown]
     parts += [f"free space {human_size(gap)}" for gap in free_gaps(disk)]
     if not parts:

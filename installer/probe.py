@@ -206,9 +206,10 @@ def _users(storage: dict[str, Any], blockdev: dict[str, Any]) -> tuple[dict[str,
 def _boot_medium(mounts: list[Mount], parent: dict[str, str], recorded: str) -> str:
     if recorded:
         return recorded
-    for mount in mounts:
-        if mount.target in BOOT_MEDIUM_TARGETS and mount.source.startswith("/dev/"):
-            return parent.get(mount.source, mount.source)
+    for where in BOOT_MEDIUM_TARGETS:  # /iso first: the NixOS ISO is what we run on
+        for mount in mounts:
+            if mount.target == where and mount.source.startswith("/dev/"):
+                return parent.get(mount.source, mount.source)
     return ""
 
 

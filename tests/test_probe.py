@@ -1,0 +1,515 @@
+"""The probe: recorded machines (derived from ../shared/machines) and this live machine.
+
+Recorded machines check what is offered, what is refused and why, and what
+each disk holds in words; live tests partition a real loop device and check
+the probe sees exactly what was written, through the same code as the files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid as uuidlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from installer import udevdata
+from installer.describe import describe_partition, human_size
+from installer.hardware import ESP_TYPE, LINUX_FS_TYPE, Partition
+from installer.probe import machine_from_data, partition_descriptions, probe, record_machine
+
+ROOT = Path(__file__).resolve().parent.parent
+MACHINES = ROOT / "tests" / "fixtures" / "machines"
+SHARED = ROOT.parent / "shared" / "machines"
+GIB = 1024**3
+
+
+def fixture(name: str) -> Path:
+    return MACHINES / f"{name}.json"
+
+
+def load(name: str) -> dict:
+    return json.loads(fixture(name).read_text())
+
+
+# -- every recorded machine ------------------------------------------------------
+# name: (firmware, boot medium, {offered disk: holds}, {refused disk: reason})
+EXPECTED = {
+    "win11-along-ubuntu": ("uefi", "/dev/sr0", {
+        "/dev/sda": "EFI system partition (Windows Boot Manager), Windows (BitLocker-encrypted, 62 GiB), "
+                    "Ubuntu Plucky Puffin (ext4, 65 GiB)",
+    }, {"/dev/sr0": "optical drive"}),
+    "win11-and-free-space": ("uefi", "/dev/sr0", {
+        "/dev/sda": "EFI system partition (Windows Boot Manager), Windows (BitLocker-encrypted, 59 GiB), "
+                    "free space 69 GiB",
+    }, {"/dev/sr0": "optical drive", "/dev/sdb": "too small: 1 GiB, needs at least 10 GiB"}),
+    "win10": ("uefi", "/dev/sr0", {
+        "/dev/sda": "EFI system partition (Windows Boot Manager), Windows (BitLocker-encrypted, 79 GiB)",
+    }, {"/dev/sr0": "optical drive"}),
+    "threebuntu-on-msdos": ("bios", "/dev/sr0", {
+        "/dev/sda": "Ubuntu 20.04.4 LTS (ext4, 47 GiB), Ubuntu 21.10 (ext4, 47 GiB), Ubuntu 22.04 LTS (ext4, 56 GiB), "
+                    "EFI system partition",
+    }, {"/dev/sr0": "optical drive"}),
+    "booted-from-rp": ("uefi", "/dev/vda", {}, {
+        "/dev/sr0": "optical drive", "/dev/vda": "holds the running installer",
+    }),
+    "existing-partitions": ("bios", "/dev/vda", {
+        "/dev/vdb": "EFI system partition, Linux swap (502 MiB), Linux ext4 'root' (4 GiB), Linux xfs 'home' (5 GiB)",
+    }, {
+        "/dev/sr0": "optical drive", "/dev/vda": "holds the running installer",
+        "/dev/vdc": "vdc1 is part of the active RAID array md127",
+        "/dev/vdd": "vdd1 is part of the active RAID array md127",
+        "/dev/vde": "vde1 is in the active LVM volume group 'amazing-vg'",
+    }),
+    "simple": ("bios", "/dev/sr0", {"/dev/sda": "empty"}, {"/dev/sr0": "optical drive"}),
+    "virtio": ("bios", "", {"/dev/vda": "empty"}, {"/dev/sr0": "optical drive"}),
+    "many-nics-and-disks": ("bios", "", {
+        "/dev/sda": "LUKS-encrypted data (1 GiB), Linux RAID partition (19 GiB)",
+        "/dev/vda": "Linux ext4 (20 GiB)",
+        "/dev/vdb": "LVM physical volume (20 GiB)",
+        "/dev/vdc": "LVM physical volume (20 GiB)",
+    }, {"/dev/sr0": "optical drive"}),
+    "nvme-over-tcp": ("bios", "", {
+        "/dev/sda": "EFI system partition, Linux /boot (ext4, 913 MiB), Linux ext4 'cloudimg-rootfs' (9 GiB)",
+    }, {"/dev/nvme1n1": "too small: 5 GiB, needs at least 10 GiB"}),
+    "imsm": ("uefi", "", {"/dev/sdb": "empty", "/dev/sdc": "empty"}, {
+        "/dev/nvme0n1": "nvme0n1 is part of the active RAID array md126",
+        "/dev/nvme1n1": "nvme1n1 is part of the active RAID array md126",
+        "/dev/sda": "sda2 is mounted at /",
+        "/dev/sr0": "optical drive",
+    }),
+    "lp1999173-raid1": ("uefi", "/dev/sr0", {"/dev/vda": "empty"}, {
+        "/dev/sr0": "optical drive", "/dev/vdb": "vdb2 is part of the active RAID array md127",
+    }),
+    "ubuntu-and-free-space": ("uefi", "/dev/sr0", {
+        "/dev/sda": "EFI system partition, Linux ext4 (977 MiB), Linux ext4 (9.3 GiB), free space 29 GiB",
+    }, {"/dev/sr0": "optical drive"}),
+    "two-nics-one-up-one-down": ("uefi", "/dev/sr0", {"/dev/vdb": "empty"}, {
+        "/dev/sr0": "optical drive", "/dev/vda": "too small: 364 KiB, needs at least 10 GiB",
+    }),
+}
+
+
+def test_every_fixture_has_expectations() -> None:
+    on_disk = {p.stem for p in MACHINES.glob("*.json")}
+    assert on_disk == set(EXPECTED)
+    assert {"win11-along-ubuntu", "win10", "threebuntu-on-msdos", "booted-from-rp", "existing-partitions",
+            "simple", "virtio", "many-nics-and-disks", "nvme-over-tcp"} <= on_disk
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_recorded_machine(name: str) -> None:
+    firmware, boot_medium, offered, refused = EXPECTED[name]
+    machine = probe(fixture(name))
+    assert machine.source == str(fixture(name))
+    assert machine.firmware == firmware
+    assert machine.boot_medium == boot_medium
+    assert {d.path: d.holds for d in machine.offered_disks} == offered
+    assert {d.path: d.refused for d in machine.disks if not d.offered} == refused
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_virtual_and_memory_devices_are_left_out(name: str) -> None:
+    names = {d.name for d in probe(fixture(name)).disks}
+    assert not {n for n in names if n.startswith(("dm-", "md", "zram", "ram", "fd"))}
+
+
+def test_disk_facts_from_udev_properties() -> None:
+    sda = probe(fixture("win11-along-ubuntu")).disk("/dev/sda")
+    assert sda is not None
+    assert (sda.by_id, sda.model, sda.serial, sda.bus) == (
+        "/dev/disk/by-id/ata-QEMU_HARDDISK_QM00001", "QEMU HARDDISK", "QM00001", "sata")
+    assert (sda.size, sda.table, sda.rotational, sda.removable, sda.read_only, sda.logical_sector_size) == (
+        137438953472, "gpt", True, False, False, 512)
+    assert [p.number for p in sda.partitions] == [1, 2, 3, 4, 5]
+    esp, msr, bitlocker, recovery, linux = sda.partitions
+    assert (esp.type_guid, esp.fstype, esp.fsversion, esp.uuid, esp.start, esp.size) == (
+        ESP_TYPE, "vfat", "FAT32", "C067-F4C9", 2048 * 512, 104857600)
+    assert esp.partlabel == "Basic data partition"  # decoded from Basic\x20data\x20partition
+    assert msr.partlabel == "Microsoft reserved partition" and msr.fstype == ""
+    assert bitlocker.fstype == "BitLocker"
+    assert recovery.fstype == "ntfs" and recovery.uuid == "54E00B0AE00AF252"
+    assert (linux.type_guid, linux.fstype, linux.uuid, linux.partuuid) == (
+        LINUX_FS_TYPE, "ext4", "b1f15892-c6df-45f7-8f90-8bbee11253de", "7f4132a7-5112-4168-a098-a16aac06a47a")
+    assert sda.stable_path == sda.by_id
+
+
+@pytest.mark.parametrize(("name", "dev", "by_id", "bus"), [
+    ("nvme-over-tcp", "/dev/nvme1n1", "/dev/disk/by-id/nvme-Linux_ca304f0d6bc24b8b8c2c", "nvme"),
+    ("nvme-over-tcp", "/dev/sda", "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_lxd_root", "scsi"),
+    ("imsm", "/dev/nvme0n1", "/dev/disk/by-id/nvme-A400_NVMe_SanDisk_256GB_171877421152", "nvme"),
+    ("imsm", "/dev/sdc", "/dev/disk/by-id/usb-SanDisk_Ultra_USB_3.0_4C530000021125101524-0:0", "usb"),
+    ("existing-partitions", "/dev/vdb", "/dev/disk/by-id/virtio-serial1", "virtio"),
+    ("virtio", "/dev/vda", "", "virtio"),  # no serial, no by-id link: the plan falls back to /dev/vda
+])
+def test_by_id_and_bus(name: str, dev: str, by_id: str, bus: str) -> None:
+    disk = probe(fixture(name)).disk(dev)
+    assert disk is not None
+    assert (disk.by_id, disk.bus, disk.stable_path) == (by_id, bus, by_id or dev)
+
+
+def test_removable_usb_stick() -> None:
+    sdc = probe(fixture("imsm")).disk("/dev/sdc")
+    assert sdc is not None and sdc.removable and sdc.bus == "usb"
+
+
+def test_partition_descriptions_name_windows_pieces() -> None:
+    machine = probe(fixture("win10"))
+    sda = machine.disk("/dev/sda")
+    assert sda is not None
+    assert [text for _, text in partition_descriptions(machine, sda)] == [
+        "EFI system partition (Windows Boot Manager)", "Microsoft reserved partition",
+        "Windows (BitLocker-encrypted, 79 GiB)", "Windows recovery (508 MiB)",
+    ]
+
+
+def test_partition_descriptions_on_mbr_with_logical_partitions() -> None:
+    machine = probe(fixture("threebuntu-on-msdos"))
+    sda = machine.disk("/dev/sda")
+    assert sda is not None
+    texts = dict((p.number, t) for p, t in partition_descriptions(machine, sda))
+    assert texts[2] == "extended partition (holds the logical partitions)"
+    assert texts[6] == "Ubuntu 22.04 LTS (ext4, 56 GiB)"
+    assert [p.type_guid for p in sda.partitions] == ["0x83", "0x5", "0xef", "0x83", "0x83"]
+
+
+@pytest.mark.parametrize(("part", "expected"), [
+    (Partition("/dev/x1", 1, 64 * GIB, type_guid="ebd0a0a2-b9e5-4433-87c0-68b6b72699c7", fstype="ntfs"),
+     "Windows (NTFS, 64 GiB)"),
+    (Partition("/dev/x1", 1, 64 * GIB, type_guid=LINUX_FS_TYPE, fstype="ext4", label="ubuntu"),
+     "Linux ext4 'ubuntu' (64 GiB)"),
+    (Partition("/dev/x1", 1, 20 * GIB, type_guid=LINUX_FS_TYPE, fstype="btrfs"), "Linux btrfs (20 GiB)"),
+    (Partition("/dev/x1", 1, 20 * GIB, type_guid="ca7d7ccb-63ed-4c53-861c-1742536059cc", fstype="crypto_LUKS"),
+     "LUKS-encrypted data (20 GiB)"),
+    (Partition("/dev/x1", 1, 20 * GIB, type_guid=LINUX_FS_TYPE, fstype="BitLocker"), "BitLocker-encrypted data (20 GiB)"),
+    (Partition("/dev/x1", 1, 8 * GIB, type_guid="0657fd6d-a4ab-43c4-84e5-0933c84b4f4f", fstype="swap"),
+     "Linux swap (8 GiB)"),
+    (Partition("/dev/x1", 1, 1 * GIB, type_guid=ESP_TYPE, fstype="vfat"), "EFI system partition"),
+    (Partition("/dev/x1", 1, 3 * GIB, type_guid=LINUX_FS_TYPE, fstype=""), "unformatted partition (3 GiB)"),
+])
+def test_describe_partition(part: Partition, expected: str) -> None:
+    assert describe_partition(part) == expected
+
+
+@pytest.mark.parametrize(("size", "text"), [
+    (512 * 1024**2, "512 MiB"), (1536 * 1024**2, "1.5 GiB"), (GIB, "1 GiB"), (237 * GIB + 1, "237 GiB"),
+    (2 * 1024**4, "2 TiB"), (1000, "1000 B"),
+])
+def test_human_size(size: int, text: str) -> None:
+    assert human_size(size) == text
+
+
+# -- refusal rules on edited records ---------------------------------------------
+def _simple_with(*, extra: dict | None = None, mounts: list | None = None, machine: dict | None = None) -> dict:
+    data = copy.deepcopy(load("simple"))
+    data["storage"]["blockdev"].update(copy.deepcopy(extra or {}))
+    data["storage"]["mount"] = (data["storage"].get("mount") or []) + (mounts or [])
+    if machine is not None:
+        data["machine"] = machine
+    return data
+
+
+def _usb_stick(size: int = 32 * GIB, fstype: str = "iso9660") -> dict:
+    base = "/devices/pci0000:00/0000:00:14.0/usb1/1-1/1-1:1.0/host6/target6:0:0/6:0:0:0/block/sdb"
+    return {
+        "/dev/sdb": {"DEVNAME": "/dev/sdb", "DEVTYPE": "disk", "DEVPATH": base, "ID_BUS": "usb", "MAJOR": "8",
+                     "MINOR": "16", "ID_PART_TABLE_TYPE": "dos", "ID_FS_TYPE": "iso9660",
+                     "DEVLINKS": "/dev/disk/by-id/usb-Kingston_DataTraveler_3.0_E0D55EA5-0:0",
+                     "attrs": {"size": str(size), "removable": "1", "ro": "0"}},
+        "/dev/sdb1": {"DEVNAME": "/dev/sdb1", "DEVTYPE": "partition", "DEVPATH": base + "/sdb1", "ID_FS_TYPE": fstype,
+                      "ID_FS_LABEL": "nixos-minimal-25.05-x86_64", "ID_PART_ENTRY_NUMBER": "1",
+                      "ID_PART_ENTRY_TYPE": "0x0", "attrs": {"size": str(size // 2), "start": "0"}},
+    }
+
+
+def test_nixos_iso_on_usb_mounted_at_iso_is_the_boot_medium() -> None:
+    mount = {"source": "/dev/sdb1", "target": "/iso", "fstype": "iso9660", "options": "ro,relatime"}
+    machine = machine_from_data(_simple_with(extra=_usb_stick(), mounts=[mount]))
+    sdb = machine.disk("/dev/sdb")
+    assert sdb is not None
+    assert machine.boot_medium == "/dev/sdb"
+    assert sdb.refused == "holds the running installer"
+    assert machine.disk("/dev/sda").offered  # the internal disk is still offered
+
+
+def test_same_stick_not_mounted_at_iso_is_offered() -> None:
+    machine = machine_from_data(_simple_with(extra=_usb_stick()))
+    assert machine.boot_medium == "/dev/sr0"
+    assert machine.disk("/dev/sdb").offered
+
+
+def test_mounted_partition_and_premounted_target_are_named() -> None:
+    mount = {"source": "/dev/sdb1", "target": "/mnt", "fstype": "ext4", "options": "rw"}
+    machine = machine_from_data(_simple_with(extra=_usb_stick(fstype="ext4"), mounts=[mount]), target="/mnt")
+    assert machine.disk("/dev/sdb").refused == "sdb1 is mounted at /mnt (your pre-mounted target)"
+    assert machine.disk("/dev/sdb").partitions[0].mountpoint == "/mnt"
+    assert any(m.source == "/dev/sdb1" and m.target == "/mnt" and m.fstype == "ext4" for m in machine.mounts)
+
+
+def test_active_swap_is_refused() -> None:
+    machine = machine_from_data(_simple_with(extra=_usb_stick(fstype="swap"), machine={"swaps": ["/dev/sdb1"]}))
+    assert machine.swaps == ["/dev/sdb1"]
+    assert machine.disk("/dev/sdb").refused == "sdb1 is active swap"
+
+
+def test_open_luks_mapping_is_refused_and_recorded() -> None:
+    dm = {"/dev/dm-0": {"DEVNAME": "/dev/dm-0", "DEVTYPE": "disk", "DEVPATH": "/devices/virtual/block/dm-0",
+                        "DM_NAME": "cryptroot", "DM_UUID": "CRYPT-LUKS2-0123456789abcdef0123456789abcdef-cryptroot",
+                        "slaves": ["/dev/sdb1"], "attrs": {"size": str(15 * GIB)}}}
+    machine = machine_from_data(_simple_with(extra={**_usb_stick(fstype="crypto_LUKS"), **dm}))
+    assert machine.luks == {"cryptroot": "/dev/sdb1"}
+    assert machine.disk("/dev/sdb").refused == "sdb1 backs the open mapping /dev/mapper/cryptroot"
+    assert machine.disk("/dev/dm-0") is None
+
+
+def test_dmcrypt_section_alone_names_the_mapping() -> None:
+    data = _simple_with(extra=_usb_stick(fstype="crypto_LUKS"))
+    data["storage"]["dmcrypt"] = {"cryptroot": {"blkdevs_used": ["/dev/sdb1"]}}
+    machine = machine_from_data(data)
+    assert machine.luks == {"cryptroot": "/dev/sdb1"}
+    assert machine.disk("/dev/sdb").refused == "sdb1 backs the open LUKS mapping /dev/mapper/cryptroot"
+
+
+def test_read_only_and_loop_rules() -> None:
+    stick = _usb_stick(fstype="ext4")
+    stick["/dev/sdb"]["attrs"]["ro"] = "1"
+    loop = {"/dev/loop3": {"DEVNAME": "/dev/loop3", "DEVTYPE": "disk", "DEVPATH": "/devices/virtual/block/loop3",
+                           "attrs": {"size": str(12 * GIB), "loop/backing_file": "/var/tmp/disk.img"}},
+            "/dev/loop4": {"DEVNAME": "/dev/loop4", "DEVTYPE": "disk", "DEVPATH": "/devices/virtual/block/loop4",
+                           "attrs": {"size": "0"}}}
+    data = _simple_with(extra={**stick, **loop})
+    machine = machine_from_data(data)
+    assert machine.disk("/dev/sdb").refused == "read-only device"
+    assert machine.disk("/dev/loop3").refused.startswith("loop device")
+    assert machine.disk("/dev/loop3").bus == "loop" and machine.disk("/dev/loop3").kind == "loop"
+    assert machine.disk("/dev/loop4") is None  # unattached
+    allowed = machine_from_data(data, allow_loop=True)
+    assert allowed.disk("/dev/loop3").offered
+    assert allowed.disk("/dev/loop3").holds == "empty (image /var/tmp/disk.img)"
+
+
+def test_machine_facts_override_and_firmware_from_efivarfs() -> None:
+    assert machine_from_data(_simple_with()).firmware == "bios"
+    efivars = {"source": "efivarfs", "target": "/sys/firmware/efi/efivars", "fstype": "efivarfs", "options": ""}
+    assert machine_from_data(_simple_with(mounts=[efivars])).firmware == "uefi"
+    facts = {"firmware": "uefi", "cpu_vendor": "intel", "virtualisation": "qemu"}
+    machine = machine_from_data(_simple_with(machine=facts))
+    assert (machine.firmware, machine.cpu_vendor, machine.virtualisation) == ("uefi", "intel", "qemu")
+
+
+def test_drivers_are_read_from_the_record() -> None:
+    data = _simple_with()
+    data["storage"]["blockdev"]["/dev/sda"]["drivers"] = ["sd_mod", "ahci"]
+    assert machine_from_data(data).disk("/dev/sda").drivers == ["sd_mod", "ahci"]
+    assert probe(fixture("simple")).disk("/dev/sda").drivers == []  # probert does not record drivers
+
+
+# -- the record layer --------------------------------------------------------------
+def test_udev_encoding_round_trip() -> None:
+    for text in ("Basic data partition", "EFI system", "ümlaut é", "a/b\\c", "nixos-25.05"):
+        assert udevdata.udev_decode(udevdata.udev_encode(text)) == text
+    assert udevdata.udev_encode("Basic data") == "Basic\\x20data"
+
+
+def test_mount_tree_from_mountinfo() -> None:
+    text = (
+        "27 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n"
+        "40 27 7:0 / /iso ro,relatime - iso9660 /dev/sdb1 ro\n"
+        "41 27 7:1 / /mnt/my\\040disk rw - ext4 /dev/sdc2 rw\n"
+        "42 41 0:5 / /mnt/my\\040disk/proc rw - proc proc rw\n"
+    )
+    tree = udevdata.mount_tree(text)
+    assert [n["target"] for n in tree] == ["/"]
+    flat = udevdata.flatten_mounts(tree)
+    assert [(m["source"], m["target"], m["fstype"]) for m in flat] == [
+        ("/dev/vda", "/", "ext4"), ("/dev/sdb1", "/iso", "iso9660"), ("/dev/sdc2", "/mnt/my disk", "ext4"),
+        ("proc", "/mnt/my disk/proc", "proc")]
+
+
+def test_active_swaps_parser() -> None:
+    text = "Filename\tType\tSize\tUsed\tPriority\n/dev/zram0   partition\t1000\t0\t100\n/swap\\040file file 10 0 -2\n"
+    assert udevdata.active_swaps(text) == ["/dev/zram0", "/swap file"]
+
+
+def test_trimmed_record_keeps_only_what_the_probe_reads() -> None:
+    record = {"DEVNAME": "/dev/sda", "ID_FS_TYPE": "ext4", "USEC_INITIALIZED": "1", "ID_ATA_SATA": "1",
+              "attrs": {"size": "10", "stat": "1 2 3", "queue/rotational": "0", "bdi": None},
+              "partitiontable": {"label": "gpt", "partitions": [{"node": "/dev/sda1"}]}}
+    assert udevdata.trim_record(record) == {
+        "DEVNAME": "/dev/sda", "ID_FS_TYPE": "ext4", "attrs": {"size": "10", "queue/rotational": "0"},
+        "partitiontable": {"label": "gpt"}}
+
+
+shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/machines is not next to this clone")
+
+
+@shared
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_fixture_is_the_trimmed_shared_machine(name: str) -> None:
+    """tests/make_fixtures.py output is committed: it must match what the script makes now."""
+    full = json.loads((SHARED / f"{name}.json").read_text())
+    assert udevdata.trim(full) == load(name)
+
+
+@shared
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_trimming_loses_nothing_the_probe_uses(name: str) -> None:
+    assert probe(SHARED / f"{name}.json").disks == probe(fixture(name)).disks
+
+
+# -- live: this machine and real loop devices -----------------------------------
+needs_root = [
+    pytest.mark.root,
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root for loop devices"),
+    pytest.mark.skipif(not all(shutil.which(t) for t in ("losetup", "sgdisk", "mkfs.ext4", "blkid")),
+                       reason="needs losetup, sgdisk, mkfs.ext4 and blkid"),
+]
+
+
+def sh(*argv: str) -> str:
+    done = subprocess.run(list(argv), capture_output=True, text=True)
+    assert done.returncode == 0, f"{' '.join(argv)}: {done.stdout}{done.stderr}"
+    return done.stdout
+
+
+class Loop:
+    def __init__(self, dev: str, image: Path, esp_uuid: str, root_uuid: str, root_partuuid: str) -> None:
+        self.image = image
+        self.dev, self.esp_uuid, self.root_uuid, self.root_partuuid = dev, esp_uuid, root_uuid, root_partuuid
+        self.p1, self.p2 = f"{dev}p1", f"{dev}p2"
+
+
+@contextlib.contextmanager
+def loop_disk(size: str = "12G") -> Iterator[Loop]:
+    """A sparse file as a GPT disk: p1 a 512 MiB ESP-typed partition (FAT), p2 ext4 'testroot'."""
+    workdir = Path(tempfile.mkdtemp(prefix="probe-", dir="/var/tmp"))
+    image = workdir / "disk.img"
+    dev = ""
+    try:
+        sh("truncate", "-s", size, str(image))
+        dev = sh("losetup", "-fP", "--show", str(image)).strip()
+        root_partuuid = str(uuidlib.uuid4())
+        sh("sgdisk", "-n1:1MiB:+512MiB", "-t1:ef00", "-c1:EFI system", "-n2:0:0", "-t2:8300", "-c2:nixos root",
+           f"-u2:{root_partuuid}", dev)
+        sh("partx", "-u", dev) if not os.path.exists(f"{dev}p2") else None
+        root_uuid = str(uuidlib.uuid4())
+        esp_uuid = "ABCD-1234"
+        sh("mkfs.vfat", "-F", "32", "-n", "BOOT", "-i", esp_uuid.replace("-", ""), f"{dev}p1")
+        sh("mkfs.ext4", "-q", "-F", "-L", "testroot", "-U", root_uuid, f"{dev}p2")
+        yield Loop(dev, image, esp_uuid, root_uuid, root_partuuid)
+    finally:
+        if dev:
+            for part in (f"{dev}p1", f"{dev}p2", dev):
+                subprocess.run(["umount", "-l", part], capture_output=True)
+            subprocess.run(["losetup", "-d", dev], capture_output=True)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def blkid(node: str) -> dict[str, str]:
+    out = sh("blkid", "-p", "-o", "export", node)
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+def test_live_probe_runs_and_reads_machine_facts() -> None:
+    machine = probe()
+    assert machine.source == "live"
+    assert machine.firmware == ("uefi" if os.path.isdir("/sys/firmware/efi") else "bios")
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    if "GenuineIntel" in cpuinfo:
+        assert machine.cpu_vendor == "intel"
+    elif "AuthenticAMD" in cpuinfo:
+        assert machine.cpu_vendor == "amd"
+    root = next(m for m in machine.mounts if m.target == "/")
+    if root.source.startswith("/dev/"):
+        disk = next((d for d in machine.disks if root.source in [d.path] + [p.path for p in d.partitions]), None)
+        if disk is not None:
+            assert "is mounted at /" in disk.refused
+    vda = machine.disk("/dev/vda")
+    if vda is not None and os.path.exists("/sys/block/vda/device/driver"):
+        assert vda.bus == "virtio" and "virtio_blk" in vda.drivers
+
+
+class TestLoopDevice:
+    pytestmark = needs_root
+
+    def test_partitions_equal_what_blkid_reports(self) -> None:
+        with loop_disk() as loop:
+            disk = probe(allow_loop=True).disk(loop.dev)
+            assert disk is not None
+            assert (disk.kind, disk.bus, disk.table, disk.size) == ("loop", "loop", "gpt", 12 * GIB)
+            esp, root = disk.partitions
+            for part in (esp, root):
+                seen = blkid(part.path)
+                assert (part.fstype, part.label, part.uuid) == (seen["TYPE"], seen.get("LABEL", ""), seen["UUID"])
+                assert part.partuuid == seen["PART_ENTRY_UUID"]
+                assert part.type_guid == seen["PART_ENTRY_TYPE"]
+                assert part.start == int(seen["PART_ENTRY_OFFSET"]) * 512
+                assert part.size == int(seen["PART_ENTRY_SIZE"]) * 512
+            assert (esp.number, esp.type_guid, esp.partlabel, esp.label, esp.uuid, esp.size) == (
+                1, ESP_TYPE, "EFI system", "BOOT", loop.esp_uuid, 512 * 1024**2)
+            assert (root.number, root.type_guid, root.partlabel, root.fstype, root.label, root.uuid, root.partuuid) == (
+                2, LINUX_FS_TYPE, "nixos root", "ext4", "testroot", loop.root_uuid, loop.root_partuuid)
+            assert disk.holds == f"EFI system partition, Linux ext4 'testroot' ({human_size(root.size)}) (image {loop.image})"
+
+    def test_loop_refused_without_allow_loop_offered_with_it(self) -> None:
+        with loop_disk() as loop:
+            refused = probe().disk(loop.dev)
+            assert refused is not None and refused.refused.startswith("loop device")
+            offered = probe(allow_loop=True).disk(loop.dev)
+            assert offered is not None and offered.offered, offered.refused
+
+    def test_too_small_loop_is_refused_with_numbers(self) -> None:
+        with loop_disk("8G") as loop:
+            disk = probe(allow_loop=True).disk(loop.dev)
+            assert disk is not None and disk.refused == "too small: 8 GiB, needs at least 10 GiB"
+
+    def test_mounted_partition_refuses_the_disk(self) -> None:
+        with loop_disk() as loop, tempfile.TemporaryDirectory(dir="/var/tmp") as where:
+            sh("mount", loop.p2, where)
+            try:
+                machine = probe(allow_loop=True)
+                disk = machine.disk(loop.dev)
+                assert disk is not None
+                assert disk.refused == f"{os.path.basename(loop.p2)} is mounted at {where}"
+                assert disk.partitions[1].mountpoint == where
+                assert any(m.source == loop.p2 and m.target == where and m.fstype == "ext4" for m in machine.mounts)
+            finally:
+                sh("umount", where)
+            assert probe(allow_loop=True).disk(loop.dev).offered
+
+    def test_active_swap_refuses_the_disk(self) -> None:
+        with loop_disk() as loop:
+            sh("mkswap", loop.p2)
+            if subprocess.run(["swapon", loop.p2], capture_output=True).returncode != 0:
+                pytest.skip("swapon on a loop device is not permitted here")
+            try:
+                machine = probe(allow_loop=True)
+                assert loop.p2 in machine.swaps
+                assert machine.disk(loop.dev).refused == f"{os.path.basename(loop.p2)} is active swap"
+            finally:
+                subprocess.run(["swapoff", loop.p2], capture_output=True)
+
+    def test_record_machine_round_trip(self, tmp_path: Path) -> None:
+        with loop_disk() as loop:
+            recorded = tmp_path / "machine.json"
+            record_machine(recorded)
+            live = probe(allow_loop=True)
+            replay = probe(recorded, allow_loop=True)
+            data = json.loads(recorded.read_text())
+            assert loop.dev in data["storage"]["blockdev"] and "machine" in data
+            assert (replay.firmware, replay.cpu_vendor, replay.virtualisation) == (
+                live.firmware, live.cpu_vendor, live.virtualisation)
+            assert replay.disk(loop.dev) == live.disk(loop.dev)
+            # other tests may attach loop devices meanwhile; the real disks must agree exactly
+            assert [d for d in replay.disks if d.kind != "loop"] == [d for d in live.disks if d.kind != "loop"]
+            assert [(m.source, m.target, m.fstype) for m in replay.mounts if m.source.startswith("/dev/")
+                    and not m.source.startswith("/dev/loop")] == [
+                (m.source, m.target, m.fstype) for m in live.mounts if m.source.startswith("/dev/")
+                and not m.source.startswith("/dev/loop")]
