@@ -1,0 +1,184 @@
+"""Password hashing through libxcrypt, and setting passwords through nixos-enter's stdin."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from installer import passwords
+from installer.model import InstallModel, Root, User
+from installer.passwords import PasswordError, hash_password, set_passwords, sha512_crypt, verify_password
+
+ROOT = Path(__file__).resolve().parent.parent
+NIXOS_ENTER = str(ROOT / "tests" / "standins" / "nixos-enter")
+
+
+def test_yescrypt_hash_verifies():
+    hashed = hash_password("correct horse")
+    assert hashed.startswith("$y$")
+    assert verify_password("correct horse", hashed)
+    assert not verify_password("correct hors", hashed)
+    assert not verify_password("", hashed)
+
+
+def test_each_hash_has_its_own_salt():
+    assert hash_password("same") != hash_password("same")
+
+
+def test_unicode_and_long_passwords():
+    for pw in ("päss wörd ✓", "x" * 300, " leading and trailing "):
+        assert verify_password(pw, hash_password(pw))
+
+
+def test_nul_in_password_is_refused():
+    with pytest.raises(ValueError):
+        hash_password("a\0b")
+
+
+@pytest.mark.parametrize("pw", ["", "hunter2", "päss", "x" * 100, "y" * 64])
+@pytest.mark.parametrize("salt,rounds", [("saltsaltsalt1234", 5000), ("ab", 1000), ("/./", 12000)])
+def test_pure_python_sha512_crypt_matches_libcrypt(pw, salt, rounds):
+    ours = sha512_crypt(pw, salt, rounds)
+    assert ours.startswith("$6$")
+    # libxcrypt, computing from our hash's setting, must produce the same hash.
+    assert passwords._lib_crypt(pw, ours) == ours
+
+
+def test_without_libcrypt_falls_back_to_sha512(monkeypatch):
+    monkeypatch.setattr(passwords, "_LIB", None)
+    hashed = hash_password("fallback")
+    assert hashed.startswith("$6$")
+    assert verify_password("fallback", hashed)
+    assert not verify_password("fallbacK", hashed)
+    monkeypatch.undo()
+    assert verify_password("fallback", hashed)  # and libxcrypt agrees
+
+
+def test_no_crypt_module_is_used():
+    code = "import sys, installer.passwords as p; p.hash_password('x'); print('crypt' in sys.modules)"
+    out = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+    assert "import crypt" not in (ROOT / "installer" / "passwords.py").read_text()
+
+
+# -- set_passwords with the nixos-enter stand-in ------------------------------
+@pytest.fixture
+def target():
+    path = tempfile.mkdtemp(prefix="pw-target-")
+    os.chmod(path, 0o755)
+    (Path(path) / "etc").mkdir()
+    (Path(path) / "etc" / "NIXOS").touch()
+    yield Path(path)
+    shutil.rmtree(path)
+
+
+@pytest.fixture
+def record(tmp_path, monkeypatch):
+    path = tmp_path / "record.jsonl"
+    monkeypatch.setenv("STANDIN_RECORD", str(path))
+    return path
+
+
+def shadow(target: Path) -> dict[str, str]:
+    lines = (target / "etc" / "shadow").read_text().splitlines()
+    return {line.split(":")[0]: line.split(":")[1] for line in lines}
+
+
+def model(root_disabled: bool) -> InstallModel:
+    m = InstallModel()
+    alice = User(name="alice")
+    alice.password = "alice-Pa55"
+    bob = User(name="bob", password_hash=hash_password("bob-Pa55"))
+    carol = User(name="carol")  # no password: left alone (SSH key only, say)
+    m.users = [alice, bob, carol]
+    m.root = Root(disabled=root_disabled)
+    if not root_disabled:
+        m.root.password = "root-Pa55"
+    return m
+
+
+def test_set_passwords_writes_hashes_that_verify(target, record):
+    m = model(root_disabled=False)
+    logged: list[str] = []
+    names = set_passwords(m, str(target), nixos_enter=NIXOS_ENTER, log=logged.append)
+    assert names == ["alice", "bob", "root"]
+    found = shadow(target)
+    assert verify_password("alice-Pa55", found["alice"])
+    assert verify_password("bob-Pa55", found["bob"])
+    assert verify_password("root-Pa55", found["root"])
+    assert found["alice"].startswith("$y$")
+    assert "carol" not in found
+    assert stat.S_IMODE((target / "etc" / "shadow").stat().st_mode) == 0o640
+
+    # The hashes went on stdin: the stand-in saw the names there...
+    entries = [json.loads(line) for line in record.read_text().splitlines()]
+    assert entries[0]["stdin_accounts"] == ["alice", "bob", "root"]
+    assert entries[0]["argv"][1:] == ["--root", str(target), "-c", "chpasswd -e"]
+    # ...and no password or hash reached argv, environment, record or log.
+    text = record.read_text() + "\n".join(logged)
+    for secret in ["alice-Pa55", "bob-Pa55", "root-Pa55", *found.values()]:
+        assert secret not in text
+    assert stat.S_IMODE(record.stat().st_mode) == 0o600
+
+
+def test_disabled_root_is_locked(target, record):
+    (target / "etc" / "shadow").write_text("root:$6$old$hash:1::::::\n")
+    set_passwords(model(root_disabled=True), str(target), nixos_enter=NIXOS_ENTER)
+    found = shadow(target)
+    assert found["root"] == "!$6$old$hash"
+    assert verify_password("alice-Pa55", found["alice"])
+    commands = [json.loads(line)["argv"][-1] for line in record.read_text().splitlines()]
+    assert commands == ["chpasswd -e", "passwd -l root"]
+
+
+def test_only_root_locked_when_nobody_has_a_password(target, record):
+    set_passwords(InstallModel(), str(target), nixos_enter=NIXOS_ENTER)
+    assert shadow(target)["root"].startswith("!")
+    commands = [json.loads(line)["argv"][-1] for line in record.read_text().splitlines()]
+    assert commands == ["passwd -l root"]
+
+
+def test_not_an_installed_system_is_a_clear_error(tmp_path):
+    with pytest.raises(PasswordError) as err:
+        set_passwords(model(root_disabled=False), str(tmp_path), nixos_enter=NIXOS_ENTER)
+    assert "exit code 126" in str(err.value)
+    assert "is not a NixOS installation" in str(err.value)
+    assert "alice-Pa55" not in str(err.value)
+
+
+def test_unknown_user_is_reported_by_chpasswd(target):
+    (target / "etc" / "passwd").write_text("root:x:0:0::/root:/bin/sh\nalice:x:1000:100::/home/alice:/bin/sh\n")
+    with pytest.raises(PasswordError) as err:
+        set_passwords(model(root_disabled=False), str(target), nixos_enter=NIXOS_ENTER)
+    assert "changes ignored" in str(err.value)
+
+
+def test_a_colon_in_a_name_cannot_forge_a_line(target):
+    m = InstallModel(users=[User(name="eve:0", password_hash=hash_password("x"))])
+    with pytest.raises(PasswordError):
+        set_passwords(m, str(target), nixos_enter=NIXOS_ENTER)
+    assert not (target / "etc" / "shadow").exists()
+
+
+def test_missing_nixos_enter_is_a_clear_error(target):
+    with pytest.raises(PasswordError, match="could not run"):
+        set_passwords(model(root_disabled=False), str(target), nixos_enter="/nonexistent/nixos-enter")
+
+
+def test_secrets_in_our_environment_do_not_reach_the_child(target, record, monkeypatch):
+    m = model(root_disabled=False)
+    monkeypatch.setenv("INSTALLER_ROOT_PASSWORD", "root-Pa55")
+    monkeypatch.setenv("INNOCENT_LOOKING", "prefix-alice-Pa55")
+    set_passwords(m, str(target), nixos_enter=NIXOS_ENTER)
+    env = json.loads(record.read_text().splitlines()[0])["env"]
+    assert "INSTALLER_ROOT_PASSWORD" not in env and "INNOCENT_LOOKING" not in env
+    assert env["STANDIN_RECORD"] == str(record)
