@@ -203,13 +203,26 @@ def _users(storage: dict[str, Any], blockdev: dict[str, Any]) -> tuple[dict[str,
     return in_use, luks, ctx
 
 
-def _boot_medium(mounts: list[Mount], parent: dict[str, str], recorded: str) -> str:
+def _host_disk(dev: str, parent: dict[str, str], blockdev: dict[str, Any], mounts: list[Mount], depth: int = 0) -> str:
+    """The disk a device lives on; through a loop device to the disk holding its image file."""
+    disk = parent.get(dev, dev)
+    backing = ((blockdev.get(disk) or {}).get("attrs") or {}).get("loop/backing_file", "")
+    if backing and depth < 4:  # an ISO file on a stick (GRUB findiso=, Ventoy): the stick holds the installer
+        holders = [m for m in mounts if m.source.startswith("/dev/")
+                   and (backing == m.target or backing.startswith(m.target.rstrip("/") + "/"))]
+        if holders:
+            host = max(holders, key=lambda m: len(m.target))
+            return _host_disk(host.source, parent, blockdev, mounts, depth + 1)
+    return disk
+
+
+def _boot_medium(mounts: list[Mount], parent: dict[str, str], blockdev: dict[str, Any], recorded: str) -> str:
     if recorded:
         return recorded
     for where in BOOT_MEDIUM_TARGETS:  # /iso first: the NixOS ISO is what we run on
         for mount in mounts:
             if mount.target == where and mount.source.startswith("/dev/"):
-                return parent.get(mount.source, mount.source)
+                return _host_disk(mount.source, parent, blockdev, mounts)
     return ""
 
 
@@ -248,7 +261,11 @@ def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop:
     blockdev: dict[str, dict[str, Any]] = storage.get("blockdev") or {}
     filesystems = storage.get("filesystem") or {}
     raw_mounts = udevdata.flatten_mounts(storage.get("mount") if isinstance(storage.get("mount"), list) else [])
-    mounts = [Mount(source=m["source"], target=m["target"], fstype=m["fstype"], options=m["options"]) for m in raw_mounts]
+    by_number = {f"{rec.get('MAJOR')}:{rec.get('MINOR')}": dev for dev, rec in blockdev.items() if rec.get("MAJOR")}
+    # The kernel keeps the name mount(2) was given: NixOS's stage 1 mounts /iso from
+    # "/dev/root", a symlink gone by now; the device number still names the disk.
+    mounts = [Mount(source=m["source"] if m["source"] in blockdev else by_number.get(m["maj:min"], m["source"]),
+                    target=m["target"], fstype=m["fstype"], options=m["options"]) for m in raw_mounts]
     mounted_at: dict[str, str] = {}
     mounted_type: dict[str, str] = {}  # when blkid may not read a device (containers), its mount still names the fs
     for mount in mounts:
@@ -268,7 +285,7 @@ def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop:
 
     in_use, luks, ctx = _users(storage, blockdev)
     swaps = list(facts.get("swaps") or [])
-    boot_medium = _boot_medium(mounts, parent, facts.get("boot_medium", ""))
+    boot_medium = _boot_medium(mounts, parent, blockdev, facts.get("boot_medium", ""))
     if "firmware" in facts:
         firmware = facts["firmware"]
     else:

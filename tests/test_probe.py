@@ -239,6 +239,30 @@ def test_nixos_iso_on_usb_mounted_at_iso_is_the_boot_medium() -> None:
     assert machine.disk("/dev/sda").offered  # the internal disk is still offered
 
 
+def test_iso_mounted_from_dev_root_is_found_by_device_number() -> None:
+    """NixOS's scripted stage 1 mounts /iso from /dev/root; mountinfo keeps that name."""
+    mount = {"source": "/dev/root", "target": "/iso", "fstype": "iso9660", "options": "ro", "maj:min": "8:17"}
+    stick = _usb_stick()
+    stick["/dev/sdb1"].update(MAJOR="8", MINOR="17")
+    machine = machine_from_data(_simple_with(extra=stick, mounts=[mount]))
+    assert machine.boot_medium == "/dev/sdb"
+    assert machine.disk("/dev/sdb").refused == "holds the running installer"
+    assert any(m.source == "/dev/sdb1" and m.target == "/iso" for m in machine.mounts)
+
+
+def test_iso_file_on_a_stick_through_a_loop_device() -> None:
+    """GRUB findiso=/Ventoy: /iso is a loop device whose image file lives on the stick."""
+    loop = {"/dev/loop20": {"DEVNAME": "/dev/loop20", "DEVTYPE": "disk", "DEVPATH": "/devices/virtual/block/loop20",
+                           "attrs": {"size": str(GIB), "loop/backing_file": "/run/ventoy/isos/nixos.iso"}}}
+    mounts = [{"source": "/dev/sdb1", "target": "/run/ventoy", "fstype": "exfat", "options": "ro"},
+              {"source": "/dev/loop20", "target": "/iso", "fstype": "iso9660", "options": "ro"}]
+    machine = machine_from_data(_simple_with(extra={**_usb_stick(fstype="exfat"), **loop}, mounts=mounts),
+                                allow_loop=True)
+    assert machine.boot_medium == "/dev/sdb"
+    assert machine.disk("/dev/sdb").refused == "holds the running installer"
+    assert machine.disk("/dev/loop20").refused == "loop20 is mounted at /iso"
+
+
 def test_same_stick_not_mounted_at_iso_is_offered() -> None:
     machine = machine_from_data(_simple_with(extra=_usb_stick()))
     assert machine.boot_medium == "/dev/sr0"
