@@ -38,12 +38,30 @@ _LEFT_OUT = ("zram", "ram", "fd", "dm-", "md", "nbd")
 _BY_ID_ORDER = ("ata-", "nvme-", "virtio-", "usb-", "scsi-", "mmc-", "ieee1394-", "memstick-")
 
 
+class ProbeError(ValueError):
+    """A machine file that cannot be read as a recorded machine; the message says why."""
+
+
 def probe(machine_file: str | os.PathLike[str] | None = None, *, allow_loop: bool = False, target: str = "/mnt") -> Machine:
     """The machine's disks, mounts and facts: live, or from a recorded file."""
     if machine_file is None:
         return machine_from_data(udevdata.live_data(), source="live", allow_loop=allow_loop, target=target)
-    data = json.loads(Path(machine_file).read_text())
-    return machine_from_data(data, source=str(machine_file), allow_loop=allow_loop, target=target)
+    return machine_from_data(load_machine_file(machine_file), source=str(machine_file), allow_loop=allow_loop,
+                             target=target)
+
+
+def load_machine_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The recorded machine in `path`, checked just enough to give a clear message instead of a traceback."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as err:
+        raise ProbeError(f"cannot read the machine file {path}: {err.strerror or err}") from err
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ProbeError(f"{path} is not a recorded machine (not JSON: {err})") from err
+    blockdev = data.get("storage", {}).get("blockdev") if isinstance(data, dict) and isinstance(data.get("storage"), dict) else None
+    if not isinstance(blockdev, dict) or not all(isinstance(rec, dict) for rec in blockdev.values()):
+        raise ProbeError(f"{path} is not a recorded machine (no storage.blockdev section of device records)")
+    return data
 
 
 def record_machine(path: str | os.PathLike[str]) -> None:

@@ -11,6 +11,7 @@ import contextlib
 import copy
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -23,7 +24,7 @@ import pytest
 from installer import udevdata
 from installer.describe import describe_partition, human_size
 from installer.hardware import ESP_TYPE, LINUX_FS_TYPE, Partition
-from installer.probe import machine_from_data, partition_descriptions, probe, record_machine
+from installer.probe import ProbeError, machine_from_data, partition_descriptions, probe, record_machine
 
 ROOT = Path(__file__).resolve().parent.parent
 MACHINES = ROOT / "tests" / "fixtures" / "machines"
@@ -333,6 +334,20 @@ def test_drivers_are_read_from_the_record() -> None:
     data["storage"]["blockdev"]["/dev/sda"]["drivers"] = ["sd_mod", "ahci"]
     assert machine_from_data(data).disk("/dev/sda").drivers == ["sd_mod", "ahci"]
     assert probe(fixture("simple")).disk("/dev/sda").drivers == []  # probert does not record drivers
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("{not json", "is not a recorded machine (not JSON"),
+    ('{"storage": {"blockdev": []}}', "no storage.blockdev section"),
+    ('[1, 2]', "no storage.blockdev section"),
+])
+def test_bad_machine_file_gives_a_clear_message(tmp_path: Path, content: str, message: str) -> None:
+    bad = tmp_path / "machine.json"
+    bad.write_text(content)
+    with pytest.raises(ProbeError, match=re.escape(message)):
+        probe(bad)
+    with pytest.raises(ProbeError, match="cannot read the machine file"):
+        probe(tmp_path / "missing.json")
 
 
 # -- the record layer --------------------------------------------------------------
