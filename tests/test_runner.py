@@ -1,0 +1,393 @@
+"""The nixos-install runner, end to end against the faithful stand-in."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from installer.logfile import LogFile, Redactor
+from installer.progress import BOOTLOADER, BUILD, CHANNEL, ETC, FINISHED, STARTING
+from installer.runner import InstallRunner, RunnerError, RunOptions, build_argv, child_env, clean_lines
+
+ROOT = Path(__file__).resolve().parent.parent
+NIXOS_INSTALL = str(ROOT / "tests" / "standins" / "nixos-install")
+
+
+@pytest.fixture
+def target():
+    """An empty install root nixos-install accepts: 0755, root-owned, with a configuration."""
+    path = Path(tempfile.mkdtemp(prefix="runner-target-"))
+    path.chmod(0o755)
+    (path / "etc" / "nixos").mkdir(parents=True)
+    (path / "etc" / "nixos" / "configuration.nix").write_text("{ ... }: { }\n")
+    yield path
+    shutil.rmtree(path)
+
+
+@pytest.fixture
+def log(tmp_path):
+    return tmp_path / "install.log"
+
+
+@pytest.fixture
+def record(tmp_path):
+    return tmp_path / "record.jsonl"
+
+
+def env(**standin: str) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("STANDIN_")}
+    base.update({f"STANDIN_{k}": str(v) for k, v in standin.items()})
+    return base
+
+
+def runner(target, log, options=RunOptions(), **standin) -> InstallRunner:
+    return InstallRunner.for_target(str(target), options, command=NIXOS_INSTALL, log=log, env=env(**standin))
+
+
+async def collect(r: InstallRunner) -> list[str]:
+    lines: list[str] = []
+    async for batch in r.batches():
+        lines.extend(batch)
+    return lines
+
+
+def records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+# -- the command line ----------------------------------------------------------
+def test_argv_for_a_channel_install():
+    assert build_argv("/mnt") == ["nixos-install", "--root", "/mnt", "--no-root-passwd"]
+
+
+def test_argv_for_a_flake_install_with_every_option():
+    options = RunOptions(flake_host="box", max_jobs=4, cores=2, keep_going=True, show_trace=True, offline=True)
+    assert build_argv("/mnt", options, "sudo nixos-install") == [
+        "sudo", "nixos-install", "--root", "/mnt", "--no-root-passwd",
+        "--no-channel-copy", "--flake", "/mnt/etc/nixos#box",
+        "--max-jobs", "4", "--cores", "2", "--keep-going", "--show-trace",
+        "--option", "substituters", "",
+    ]
+
+
+@pytest.mark.parametrize(
+    "options", [RunOptions(flake_host="a#b"), RunOptions(flake_host='a"b'), RunOptions(max_jobs=-1),
+                RunOptions(max_jobs="many"), RunOptions(cores=-2)]
+)
+def test_argv_refuses_what_nixos_install_would_misread(options):
+    with pytest.raises(ValueError):
+        build_argv("/mnt", options)
+
+
+async def test_the_standin_accepts_every_option_we_pass(target, log, record):
+    (target / "etc" / "nixos" / "flake.nix").write_text("{ }\n")
+    options = RunOptions(flake_host="box", max_jobs="auto", cores=0, keep_going=True, show_trace=True, offline=True)
+    r = runner(target, log, options, RECORD=record, PATHS=3, DRVS=1)
+    lines = await collect(r)
+    assert r.returncode == 0, lines
+    assert records(record)[0]["argv"][1:] == r.argv[1:]
+    assert f"building the flake in path:{target}/etc/nixos..." in lines
+    assert any("from 'auto?trusted=1'" in line for line in lines)  # no substituters: the host store only
+
+
+# -- progress, phases, exit codes ------------------------------------------------
+async def test_progress_totals_equal_the_standins_counts_and_phases_in_order(target, log):
+    r = runner(target, log, PATHS=500, DRVS=7, CHANNEL="/nix/store/x-nixos-25.11")
+    lines = await collect(r)
+    p = r.progress
+    assert r.returncode == 0
+    assert (p.fetch_total, p.fetch_done, p.build_total, p.build_done) == (500, 500, 7, 7)
+    assert p.fraction == 1.0
+    assert p.phases == [STARTING, CHANNEL, BUILD, BOOTLOADER, ETC, FINISHED]
+    announced = next(line for line in lines if line.startswith("these 500 paths will be fetched"))
+    assert f"({p.download_mib:.1f} MiB download" in announced
+    assert p.current and "/" not in p.current and not p.current.endswith(".drv")
+    assert lines[-1] == "installation finished!"
+
+
+async def test_failure_surfaces_exit_code_error_and_phase_then_retry_resumes(target, log):
+    first = runner(target, log, PATHS=120, DRVS=2, FAIL_AT="copying:50", EXIT=3, FAIL_ONCE=1)
+    await collect(first)
+    assert first.returncode == 3
+    assert first.progress.fetch_done == 49
+    assert first.progress.last_error.startswith("error: unable to download 'https://cache.nixos.org/nar/")
+    assert first.progress.error_phase == BUILD
+    assert first.tail[-1] == first.progress.last_error
+
+    second = first.retry()
+    assert second.argv == first.argv and second.run_number == 2
+    await collect(second)
+    assert second.returncode == 0
+    # Like Nix's store: the 49 paths copied before the failure are not fetched again.
+    assert (second.progress.fetch_total, second.progress.fetch_done) == (71, 71)
+    assert second.progress.phase == FINISHED
+    text = log.read_text()
+    assert "run 1 exited with code 3" in text and "run 2 exited with code 0" in text
+    assert text.count("copying path '") == 120
+
+
+async def test_a_refusal_is_surfaced(tmp_path, log):
+    # pytest's tmp_path is 0700: the permission check nixos-install makes.
+    (tmp_path / "etc" / "nixos").mkdir(parents=True)
+    (tmp_path / "etc" / "nixos" / "configuration.nix").write_text("{ }\n")
+    r = runner(tmp_path, log)
+    await collect(r)
+    assert r.returncode == 1
+    assert "should have permissions 755" in r.progress.last_error
+
+
+async def test_missing_configuration_is_surfaced(target, log):
+    (target / "etc" / "nixos" / "configuration.nix").unlink()
+    r = runner(target, log)
+    lines = await collect(r)
+    assert r.returncode == 1
+    assert lines[-1] == f"configuration file {target}/etc/nixos/configuration.nix doesn't exist"
+    assert r.progress.last_error == lines[-1]
+
+
+async def test_missing_command_is_a_runner_error(target, log):
+    r = InstallRunner.for_target(str(target), command="/nonexistent/nixos-install", log=log)
+    with pytest.raises(RunnerError, match="cannot run /nonexistent/nixos-install"):
+        await r.start()
+
+
+# -- output cleaning ---------------------------------------------------------------
+def test_clean_lines_strips_ansi_controls_and_keeps_the_last_rewrite():
+    text = "\x1b[1mcopying\x1b[0m path\r\n[1/3 built] 10%\r[2/3 built] 60%\r\x1b]0;title\x07done\x07\n\ttab"
+    assert clean_lines(text) == ["copying path", "done", "\ttab"]
+
+
+async def test_ansi_and_carriage_returns_from_the_child_are_gone(target, log):
+    r = runner(target, log, PATHS=5, DRVS=2, ANSI=1)
+    lines = await collect(r)
+    assert r.returncode == 0
+    assert not any("\x1b" in line or "\r" in line for line in lines)
+    assert r.progress.fetch_done == 5 and r.progress.build_done == 2
+    assert any(line.endswith("> building") for line in lines)
+    assert not any("configuring" in line for line in lines)  # rewritten by \r
+
+
+# -- the log file and secrets ------------------------------------------------------
+async def test_log_is_0600_complete_and_copied_to_the_target(target, log):
+    r = runner(target, log, PATHS=50, DRVS=1)
+    lines = await collect(r)
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
+    logged = log.read_text().splitlines()
+    assert logged[1:-1] == lines  # a header and an exit line around every output line
+    copy = target / "var" / "log" / "nixos-tui-installer.log"
+    assert r.log_copy == copy
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o600
+    assert copy.read_text() == log.read_text()
+
+
+def test_log_file_refuses_a_planted_symlink(tmp_path):
+    (tmp_path / "elsewhere").write_text("")
+    (tmp_path / "install.log").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(OSError):
+        LogFile(tmp_path / "install.log")
+
+
+def test_log_file_tightens_an_existing_loose_file(tmp_path):
+    path = tmp_path / "install.log"
+    path.write_text("old\n")
+    path.chmod(0o644)
+    with LogFile(path, redactor=Redactor(["s3cret"])) as f:
+        f.line("the s3cret is out")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.read_text() == "old\nthe <redacted> is out\n"
+
+
+async def test_a_secret_in_the_output_is_redacted_in_log_and_lines(target, log, tmp_path):
+    echo = tmp_path / "echo.txt"
+    echo.write_text("passphrase is Tr0ub4dor&3 and the hash $y$j9T$abc$def\n")
+    r = InstallRunner.for_target(
+        str(target), command=NIXOS_INSTALL, log=log, secrets=["Tr0ub4dor&3", "$y$j9T$abc$def", None],
+        env=env(ECHO_FILE=echo, PATHS=3),
+    )
+    lines = await collect(r)
+    assert "passphrase is <redacted> and the hash <redacted>" in lines
+    for where in (log.read_text(), "\n".join(lines), "\n".join(r.tail)):
+        assert "Tr0ub4dor&3" not in where and "$y$j9T$abc$def" not in where
+
+
+async def test_argv_and_environment_never_hold_a_secret(target, log, record, monkeypatch):
+    # Our own environment, as the installer inherits it (env=None).
+    monkeypatch.setenv("LUKS_PASSPHRASE", "Tr0ub4dor&3")
+    monkeypatch.setenv("SOMETHING", "x-Tr0ub4dor&3-x")
+    monkeypatch.setenv("STANDIN_RECORD", str(record))
+    r = InstallRunner.for_target(str(target), command=NIXOS_INSTALL, log=log, secrets=["Tr0ub4dor&3"])
+    await collect(r)
+    assert r.returncode == 0
+    text = record.read_text()
+    assert "Tr0ub4dor&3" not in text
+    entry = records(record)[0]
+    assert "LUKS_PASSPHRASE" not in entry["env"] and "SOMETHING" not in entry["env"]
+    # Nix's plain logger, the one that prints a line per item.
+    assert entry["env"]["TERM"] == "dumb" and entry["env"]["NO_COLOR"] == "1"
+    assert stat.S_IMODE(record.stat().st_mode) == 0o600
+
+
+def test_child_env_drops_secret_names_and_values():
+    got = child_env(["pw1"], extra={"TERM": "dumb"}, base={"PATH": "/bin", "API_TOKEN": "t", "X": "apw1b"})
+    assert got == {"PATH": "/bin", "TERM": "dumb"}
+
+
+# -- the process group --------------------------------------------------------------
+def gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == b"Z"  # dead, waiting for a parent that is not us to reap it
+
+
+async def wait_for_children(record: Path) -> list[int]:
+    for _ in range(500):
+        if record.exists():
+            for entry in records(record):
+                if "children" in entry:
+                    return entry["children"]
+        await asyncio.sleep(0.01)
+    raise AssertionError("the stand-in never recorded its children")
+
+
+@pytest.mark.parametrize("ignore,expected", [("", 130), ("INT,TERM", -9)])
+async def test_stop_ends_the_whole_process_group_and_escapees(target, log, record, ignore, expected):
+    r = runner(target, log, RECORD=record, SPAWN=1, HANG=1, IGNORE=ignore, PATHS=10)
+    consumer = asyncio.ensure_future(collect(r))
+    children = await wait_for_children(record)
+    stand_in = records(record)[0]["pid"]
+    assert stand_in == r.pid and records(record)[0]["sid"] == r.pid  # its own session and group
+    await asyncio.sleep(0.2)
+    assert not any(gone(pid) for pid in [stand_in, *children])
+    code = await r.stop(grace=0.5)
+    await consumer
+    assert code == expected
+    # One sleep in the group, one that escaped into its own session: none left.
+    for pid in [stand_in, *children]:
+        for _ in range(100):
+            if gone(pid):
+                break
+            await asyncio.sleep(0.02)
+        assert gone(pid), f"process {pid} survived stop()"
+    assert f"sending SIGINT to process group {r.pid}" in log.read_text()
+
+
+async def test_sigpipe_is_default_in_the_child(log):
+    r = InstallRunner(["sh", "-c", "yes | head -n 1; echo done"], log=log)
+    lines = await collect(r)
+    assert lines == ["y", "done"]  # an ignored SIGPIPE makes `yes` print "Broken pipe"
+
+
+async def test_a_descendant_holding_the_pty_does_not_hang_the_run(log):
+    r = InstallRunner(["sh", "-c", "sleep 30 & echo started"], log=log)
+    lines = await asyncio.wait_for(collect(r), 20)
+    assert lines == ["started"] and r.returncode == 0
+    r.kill_now()
+
+
+# -- throughput ------------------------------------------------------------------------
+async def test_200k_lines_stream_through_without_blocking_the_loop(target, log):
+    paths = 200_000
+    r = runner(target, log, PATHS=paths, DRVS=0)
+    ticks, stop = 0, False
+
+    async def ticker():
+        nonlocal ticks
+        while not stop:
+            await asyncio.sleep(0.005)
+            ticks += 1
+
+    tick_task = asyncio.ensure_future(ticker())
+    count, batches, start = 0, 0, time.perf_counter()
+    async for batch in r.batches():
+        count += len(batch)
+        batches += 1
+    took = time.perf_counter() - start
+    stop = True
+    await tick_task
+    print(f"\nrunner: {count:,} lines in {took:.2f} s = {count / took:,.0f} lines/s, "
+          f"{batches} batches, the loop ticked {ticks} times meanwhile")
+    assert r.returncode == 0
+    assert r.progress.fetch_done == r.progress.fetch_total == paths
+    # "building the configuration", the announcement listing every path, one
+    # copying line each, then the boot loader's four lines.
+    assert count == 1 + (1 + paths) + paths + 4
+    assert batches >= 2 and ticks >= 10  # the loop kept running while lines streamed
+    with open(log) as f:
+        assert sum(1 for line in f if line.startswith("copying path '")) == paths
+
+
+# -- the unattended CLI -------------------------------------------------------------------
+def test_run_sync_prints_plain_progress(target, log):
+    out = io.StringIO()
+    code = runner(target, log, PATHS=30, DRVS=2, RATE=200).run_sync(out, every=0.0)
+    text = out.getvalue()
+    assert code == 0
+    assert "Building the system, fetched" in text
+    assert text.splitlines()[-1].startswith("Installation finished, fetched 30/30 paths")
+    assert "exited with code 0" in text and str(log) in text
+
+
+def test_run_sync_echo_prints_every_line(target, log):
+    out = io.StringIO()
+    assert runner(target, log, PATHS=4, DRVS=0).run_sync(out, echo=True) == 0
+    assert out.getvalue().count("copying path '") == 4
+
+
+# -- the stand-in is faithful about the root password prompt ------------------------------
+def test_standin_prompts_for_root_password_only_on_a_tty(target):
+    child = pexpect.spawn(NIXOS_INSTALL, ["--root", str(target)], env=env(PATHS=1, DRVS=0),
+                          encoding="utf-8", timeout=20)
+    child.expect_exact("setting root password...")
+    child.expect_exact("New password: ")
+    child.sendline("pw")
+    child.expect_exact("Retype new password: ")
+    child.sendline("pw")
+    child.expect_exact("passwd: password updated successfully")
+    child.expect_exact("installation finished!")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    done = subprocess.run([NIXOS_INSTALL, "--root", str(target)], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, env=env())
+    assert done.returncode == 0 and "password" not in done.stdout
+
+
+def test_standin_rejects_unknown_options_like_the_real_one(target):
+    done = subprocess.run([NIXOS_INSTALL, "--root", str(target), "--frobnicate"], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stdout == f"{NIXOS_INSTALL}: unknown option `--frobnicate'\n"
+
+
+def test_standin_refuses_a_missing_mount_point():
+    done = subprocess.run([NIXOS_INSTALL, "--root", "/nonexistent/mnt"], capture_output=True, text=True)
+    assert (done.returncode, done.stdout) == (1, "mount point /nonexistent/mnt doesn't exist\n")
+
+
+def test_standin_max_jobs_zero_cannot_build(target):
+    done = subprocess.run([NIXOS_INSTALL, "--root", str(target), "--no-root-passwd", "--max-jobs", "0"],
+                          capture_output=True, text=True, env=env(DRVS=1))
+    assert done.returncode == 1
+    assert "Unable to start any build" in done.stdout
+
+
+def test_python_is_what_the_standins_run_with():
+    # The stand-ins use `#!/usr/bin/env python3`; they must not need our venv.
+    for name in ("nixos-install", "nixos-enter"):
+        path = ROOT / "tests" / "standins" / name
+        assert path.read_text().startswith("#!/usr/bin/env python3\n")
+        assert os.access(path, os.X_OK)
+    assert sys.version_info >= (3, 11)
