@@ -1,0 +1,401 @@
+"""Export the answers as a flake with disko, for nixos-anywhere and disko-install.
+
+One machine is installed with the wizard; a fleet is installed from a flake.
+`export_flake` writes the same system the plan would install, in the shape
+the NixOS community's remote-install tools expect:
+
+    flake.nix                                  nixpkgs + disko inputs, nixosConfigurations.<host>
+    hosts/<host>/disk-config.nix               the plan's layout, in disko's format
+    hosts/<host>/configuration.nix             as rendered, without fileSystems/LUKS/swap
+    hosts/<host>/hardware-configuration.nix    as rendered, without fileSystems
+    hosts/<host>/access.nix                    password hashes (opt-in) or the SSH-only setup
+    README.md, .gitignore                      the exact commands; secret.key stays out of git
+
+Secrets: the LUKS passphrase never appears (disko reads /tmp/secret.key at
+install time); password hashes only with include_password_hashes, because
+every .nix file ends up in the world-readable Nix store.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from installer.hardware import Machine
+from installer.model import GIB, MIB, InstallModel
+from installer.nixlit import nix, nix_attr_name
+from installer.plan import BTRFS_OPTIONS, BTRFS_SUBVOLUMES, LUKS_NAME, PartSpec, Plan, human_size
+from installer.problems import Problem, ProblemsError
+
+if TYPE_CHECKING:
+    import jinja2
+
+# Where nixos-anywhere's --disk-encryption-keys and disko-install expect the
+# passphrase while disko formats the disk.
+SECRET_KEY_PATH = "/tmp/secret.key"
+
+# sgdisk type codes disko takes (gpt.nix accepts 4 hex digits or a GUID).
+TYPE_CODES = {"esp": "EF00", "bios-boot": "EF02", "boot": "8300", "swap": "8200", "root": "8300"}
+ROOT_CODE_LUKS = "8309"  # Linux LUKS
+
+MKFS_ARGS = {
+    "vfat": ["-F", "32", "-n", "BOOT"],
+    "ext4": ["-L", "nixos"],
+    "xfs": ["-L", "nixos"],
+    "btrfs": ["-f", "-L", "nixos"],
+}
+ESP_MOUNT_OPTIONS = ["umask=0077"]  # the ESP holds the boot loader's random seed: root only
+
+
+@dataclass(frozen=True)
+class Exported:
+    """What export_flake wrote: the directory and each file's path relative to it."""
+
+    out_dir: Path
+    files: tuple[str, ...]
+
+
+# -- checks ----------------------------------------------------------------------
+
+
+def export_problems(model: InstallModel, plan: Plan, *, include_password_hashes: bool = False) -> list[Problem]:
+    """Why this model cannot be exported as a flake (empty when it can)."""
+    problems = []
+    if plan.layout != "erase" or plan.disk is None or not plan.partitions:
+        problems.append(
+            Problem(
+                "disk.layout",
+                "a flake with disko describes a disk it partitions itself; choose layout \"erase\" "
+                "(a pre-mounted layout cannot be exported)",
+            )
+        )
+    has_key = any(key.strip() for user in model.users for key in user.ssh_keys)
+    if not include_password_hashes and not has_key:
+        # A remote install without passwords and without keys is a machine nobody can log in to.
+        if model.users:
+            first = next((i for i, u in enumerate(model.users) if u.admin), 0)
+            problems.append(
+                Problem(
+                    f"users[{first}].ssh_keys",
+                    "add an SSH public key: the exported flake has no passwords (they would be world-readable "
+                    "in the Nix store), so SSH keys are the only way to log in; or export with password hashes",
+                )
+            )
+        else:
+            problems.append(Problem("users", "add a user with an SSH public key to log in to the installed machine"))
+    if not include_password_hashes and not model.software.ssh_server:
+        problems.append(
+            Problem(
+                "software.ssh_server",
+                "turn on the SSH server: without passwords in the flake, SSH keys are the only way to log in",
+            )
+        )
+    return problems
+
+
+# -- the files ---------------------------------------------------------------------
+
+
+def export_files(
+    model: InstallModel,
+    machine: Machine,
+    plan: Plan,
+    *,
+    include_password_hashes: bool = False,
+    host_platform: str | None = None,
+) -> dict[str, str]:
+    """Every exported file's text, keyed by its path relative to the output directory.
+
+    Raises ProblemsError when the model cannot be exported (see export_problems).
+    """
+    problems = export_problems(model, plan, include_password_hashes=include_password_hashes)
+    if problems:
+        raise ProblemsError(problems)
+    from installer.render import render
+
+    if host_platform is None:
+        from installer.facts import host_platform as detect
+
+        host_platform = detect()
+    host = model.system.hostname
+    hosts = f"hosts/{host}"
+    rendered = render(model, machine, plan, include_filesystems=False, host_platform=host_platform)
+    access = _access(model, include_password_hashes)
+    modules = [f"{hosts}/disk-config.nix", f"{hosts}/configuration.nix", f"{hosts}/hardware-configuration.nix",
+               f"{hosts}/access.nix"]
+    env = environment()
+    release = model.system.state_version
+    common = {
+        "host": host,
+        "host_text": host,
+        "device": _device(plan),
+        "luks": bool(model.encryption.enabled),
+        "release": f"NixOS {release}",
+        "uefi": plan.firmware == "uefi",
+    }
+    files = {
+        "flake.nix": env.get_template("flake/flake.nix.j2").render(
+            **common,
+            description=f"NixOS on {host}, exported by nixos-tui-installer",
+            nixpkgs_url=f"github:NixOS/nixpkgs/nixos-{release}",
+            system=host_platform,
+            modules=modules,
+        ),
+        f"{hosts}/disk-config.nix": env.get_template("flake/disk-config.nix.j2").render(
+            **common, summary=_summary(plan), partitions=disko_partitions(model, plan)
+        ),
+        f"{hosts}/configuration.nix": _without_grub_device(rendered["configuration.nix"], plan),
+        f"{hosts}/hardware-configuration.nix": rendered["hardware-configuration.nix"],
+        f"{hosts}/access.nix": env.get_template("flake/access.nix.j2").render(**access),
+        "README.md": env.get_template("flake/README.md.j2").render(
+            **common, **access, ssh_server=model.software.ssh_server,
+            access_words="password hashes" if access["hashed"] else "SSH keys",
+        ),
+        ".gitignore": "# The disk passphrase for nixos-anywhere / disko-install: never commit it.\nsecret.key\nresult\n",
+    }
+    return files
+
+
+def export_flake(
+    model: InstallModel,
+    machine: Machine,
+    plan: Plan,
+    out_dir: str | os.PathLike,
+    *,
+    include_password_hashes: bool = False,
+    host_platform: str | None = None,
+) -> Exported:
+    """Write the flake into out_dir (created when missing). Raises ProblemsError when refused."""
+    files = export_files(
+        model, machine, plan, include_password_hashes=include_password_hashes, host_platform=host_platform
+    )
+    out = Path(out_dir)
+    for name, text in files.items():
+        path = out / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # 0600 for everything: the directory may hold hashes, and it names the
+        # disks and users; the owner decides who else may read it.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    return Exported(out, tuple(files))
+
+
+# -- disk-config.nix ------------------------------------------------------------------
+
+
+def _device(plan: Plan) -> str:
+    assert plan.disk is not None
+    return plan.disk.stable_path
+
+
+def _size(n: int) -> str:
+    """sgdisk's size syntax as disko takes it: binary units, whole numbers."""
+    if n % GIB == 0:
+        return f"{n // GIB}G"
+    if n % MIB == 0:
+        return f"{n // MIB}M"
+    return f"{n // 1024}K"
+
+
+def disko_partitions(model: InstallModel, plan: Plan) -> list[dict[str, Any]]:
+    """The plan's partitions as disko's `partitions` entries, in disk order.
+
+    Each is {"name", "comment", "body"}; body is the attribute set written
+    after `<name> =`. Explicit priorities keep disko's creation order equal to
+    the plan's (disko sorts by priority, then by name).
+    """
+    luks = model.encryption.enabled
+    out = []
+    for part in plan.partitions:
+        body: dict[str, Any] = {}
+        if part.purpose == "root":
+            body["size"] = "100%"  # the rest of the disk, created last
+        else:
+            body["priority"] = part.number
+            body["size"] = _size(part.size)
+        body["type"] = ROOT_CODE_LUKS if part.purpose == "root" and luks else TYPE_CODES[part.purpose]
+        content = _content(part, model)
+        if content is not None:
+            body["content"] = content
+        out.append({"name": part.name, "comment": _comment(part, model), "body": body})
+    return out
+
+
+def _content(part: PartSpec, model: InstallModel) -> dict[str, Any] | None:
+    luks = model.encryption.enabled
+    if part.purpose == "bios-boot":
+        return None  # raw space GRUB writes its core image into
+    if part.purpose == "esp":
+        return _filesystem("vfat", "/boot", ESP_MOUNT_OPTIONS)
+    if part.purpose == "boot":
+        return _filesystem("ext4", "/boot", None, ["-L", "boot"])
+    if part.purpose == "swap":
+        swap: dict[str, Any] = {"type": "swap"}
+        if luks:
+            swap["randomEncryption"] = True  # a new key at every boot: nothing swapped out survives
+        return swap
+    root = _root_filesystem(model.disk.filesystem)
+    if not luks:
+        return root
+    return {
+        "type": "luks",
+        "name": LUKS_NAME,
+        "extraFormatArgs": ["--type", "luks2"],
+        # Read once while formatting; the passphrase itself is never in this file.
+        "passwordFile": SECRET_KEY_PATH,
+        "settings": {"allowDiscards": True},
+        "content": root,
+    }
+
+
+def _filesystem(fmt: str, mountpoint: str, options: list[str] | None, args: list[str] | None = None) -> dict:
+    out: dict[str, Any] = {"type": "filesystem", "format": fmt, "extraArgs": list(args or MKFS_ARGS[fmt])}
+    out["mountpoint"] = mountpoint
+    if options:
+        out["mountOptions"] = list(options)
+    return out
+
+
+def _root_filesystem(fs: str) -> dict[str, Any]:
+    if fs != "btrfs":
+        return _filesystem(fs, "/", None)
+    subvolumes = {name: {"mountpoint": mountpoint, "mountOptions": list(BTRFS_OPTIONS)} for name, mountpoint in BTRFS_SUBVOLUMES}
+    return {"type": "btrfs", "extraArgs": list(MKFS_ARGS["btrfs"]), "subvolumes": subvolumes}
+
+
+def _comment(part: PartSpec, model: InstallModel) -> str:
+    luks = model.encryption.enabled
+    words = {
+        "esp": f"EFI system partition, {human_size(part.size)} FAT32 on /boot (boot loader and kernels)",
+        "bios-boot": "BIOS boot partition: GRUB's core image lives here on a GPT disk",
+        "boot": f"{human_size(part.size)} ext4 /boot: GRUB cannot read the encrypted root",
+        "swap": f"{human_size(part.size)} swap" + (", encrypted with a new random key at every boot" if luks else ""),
+        "root": "The rest of the disk: "
+        + (f"LUKS2 container {LUKS_NAME} holding " if luks else "")
+        + {"ext4": "ext4 /", "xfs": "xfs /", "btrfs": "btrfs with subvolumes @ (/), @home, @nix"}[model.disk.filesystem],
+    }
+    return words[part.purpose]
+
+
+def _summary(plan: Plan) -> list[str]:
+    return [f"{p.number}. {p.name}: {human_size(p.size)}, {p.purpose}" for p in plan.partitions]
+
+
+# -- configuration.nix and access.nix -------------------------------------------------
+
+
+def _without_grub_device(text: str, plan: Plan) -> str:
+    """configuration.nix for a disko layout on BIOS: no boot.loader.grub.device.
+
+    disko adds the disk to boot.loader.grub.devices for its EF02 partition;
+    NixOS folds grub.device into the same list, and the same disk twice fails
+    the "duplicated devices in mirroredBoots" assertion.
+    """
+    if plan.firmware != "bios" or plan.disk is None:
+        return text
+    line = f"  boot.loader.grub.device = {nix(plan.grub_device or plan.disk.stable_path)};\n"
+    note = "  # The disk GRUB is written to comes from disko (the EF02 partition in disk-config.nix).\n"
+    return text.replace(line, note)
+
+
+def _access(model: InstallModel, include_hashes: bool) -> dict[str, Any]:
+    hashed = []
+    if include_hashes:
+        for user in model.users:
+            found = _hash_of(user.password_hash, user.password)
+            if found:
+                hashed.append({"name": user.name, "hash": found})
+        if not model.root.disabled:
+            found = _hash_of(model.root.password_hash, model.root.password)
+            if found:
+                hashed.append({"name": "root", "hash": found})
+    hashed_names = {a["name"] for a in hashed}
+    admins = [u.name for u in model.users if u.admin]
+    key_users = [u.name for u in model.users if any(k.strip() for k in u.ssh_keys)]
+    return {
+        "include_hashes": include_hashes,
+        "hashed": hashed,
+        "hashed_names": _words(sorted(hashed_names)) or "nobody",
+        "admins": admins,
+        "admin_names": _words(admins),
+        "key_users": key_users,
+        "key_names": _words(key_users),
+        # sudo cannot ask an administrator for a password nobody set.
+        "passwordless_sudo": bool(admins) and not any(a in hashed_names for a in admins),
+    }
+
+
+def _hash_of(password_hash: str | None, password: str | None) -> str:
+    if password_hash:
+        return password_hash
+    if password:
+        from installer.passwords import hash_password
+
+        return hash_password(password)
+    return ""
+
+
+def _words(names: list[str]) -> str:
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+# -- templates ----------------------------------------------------------------------
+
+
+def nix_path(path: str) -> str:
+    """A relative Nix path literal (./hosts/x/y.nix); refuses characters a path literal cannot hold."""
+    if not path or not all(c.isascii() and (c.isalnum() or c in "._-+/") for c in path) or ".." in path.split("/"):
+        raise ValueError(f"{path!r} cannot be written as a Nix path literal")
+    return "./" + path
+
+
+def nix_block(value: Any, indent: int = 0) -> str:
+    """A Nix value laid out over several lines, as a person would write it.
+
+    Leaves go through `nix()`; attribute names through `nix_attr_name()`.
+    """
+    if isinstance(value, dict) and value:
+        pad = " " * (indent + 2)
+        body = "".join(f"{pad}{nix_attr_name(k)} = {nix_block(v, indent + 2)};\n" for k, v in value.items())
+        return "{\n" + body + " " * indent + "}"
+    return nix(value)
+
+
+def one_line(text: str) -> str:
+    """Text safe inside a `#` comment: no line break can end the comment early."""
+    return " ".join(str(text).split())
+
+
+# The filters whose output is safe where the flake templates put it: Nix
+# literals, shell words (README commands), and one-line text (comments).
+EXPORT_FILTERS = frozenset({"nix", "nix_attr", "nix_block", "nix_path", "sh", "one_line"})
+
+
+@cache
+def environment() -> jinja2.Environment:
+    import jinja2
+
+    from installer.render import templates_dir
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["nix"] = nix
+    env.filters["nix_attr"] = nix_attr_name
+    env.filters["nix_block"] = nix_block
+    env.filters["nix_path"] = nix_path
+    env.filters["sh"] = shlex.quote
+    env.filters["one_line"] = one_line
+    return env
