@@ -292,6 +292,11 @@ class InstallRunner:
     def log_path(self) -> Path:
         return self.log.path
 
+    @property
+    def prompt(self) -> str:
+        """Output after the last newline (a prompt waits there), cleaned and redacted."""
+        return clean_lines(self._partial, self.log.redactor)[-1] if self._partial else ""
+
     # -- starting ---------------------------------------------------------------
     async def start(self) -> None:
         if self.child is not None:
@@ -401,9 +406,15 @@ class InstallRunner:
             # What the child wrote before exiting is still in the pty.
             await asyncio.wait_for(self._eof.wait(), timeout=2.0)
         except asyncio.TimeoutError:
-            # A leftover descendant holds the pty open: stop waiting for it.
+            # A descendant that ignored the hangup still holds the pty: the
+            # install is over, so it is an orphan of ours. End it.
             self._drain_now()
             self._end_of_output()
+            leftovers = family(child.pid)
+            leftovers.pop(child.pid, None)
+            if leftovers:
+                self.log.line(f"=== killing leftover processes {sorted(leftovers)}")
+                _signal_all(child.pid, leftovers, signal.SIGKILL)
         self.returncode = code
         self.log.line(f"=== run {self.run_number} exited with code {code} after {self.progress.elapsed:.1f} s")
         try:

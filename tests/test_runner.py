@@ -291,14 +291,33 @@ async def test_sigpipe_is_default_in_the_child(log):
     assert lines == ["y", "done"]  # an ignored SIGPIPE makes `yes` print "Broken pipe"
 
 
-async def test_a_descendant_holding_the_pty_does_not_hang_the_run(log):
-    r = InstallRunner(["sh", "-c", "sleep 30 & echo started"], log=log)
+async def test_a_prompt_without_newline_is_visible_and_can_be_answered(log):
+    r = InstallRunner(["sh", "-c", "printf 'Proceed? [y/n] '; read a; echo \"got $a\""], log=log)
+    consumer = asyncio.ensure_future(collect(r))
+    for _ in range(500):
+        if r.prompt:
+            break
+        await asyncio.sleep(0.01)
+    assert r.prompt == "Proceed? [y/n] "
+    r.send("y\n")
+    assert await consumer == ["Proceed? [y/n] got y"]
+
+
+async def test_a_descendant_holding_the_pty_does_not_hang_the_run_nor_outlive_it(log):
+    r = InstallRunner(["sh", "-c", "trap '' HUP; sleep 30 & echo $!"], log=log)
     lines = await asyncio.wait_for(collect(r), 20)
-    assert lines == ["started"] and r.returncode == 0
-    r.kill_now()
+    assert r.returncode == 0
+    pid = int(lines[0])
+    for _ in range(100):
+        if gone(pid):
+            break
+        await asyncio.sleep(0.02)
+    assert gone(pid), "a sleep ignoring SIGHUP outlived the run"
+    assert "killing leftover processes" in log.read_text()
 
 
 # -- throughput ------------------------------------------------------------------------
+@pytest.mark.slow
 async def test_200k_lines_stream_through_without_blocking_the_loop(target, log):
     paths = 200_000
     r = runner(target, log, PATHS=paths, DRVS=0)
