@@ -60,9 +60,19 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["nix"] = nix
-    env.filters["nix_attr"] = nix_attr_name
-    env.filters["nix_pkg"] = lambda path: nix_attr_path(path, "pkgs")
+    def strict(convert):
+        # A missing value must stop rendering with Jinja's own message, even
+        # when it goes straight into a filter: str() of StrictUndefined raises.
+        def apply(value):
+            if isinstance(value, jinja2.Undefined):
+                str(value)
+            return convert(value)
+
+        return apply
+
+    env.filters["nix"] = strict(nix)
+    env.filters["nix_attr"] = strict(nix_attr_name)
+    env.filters["nix_pkg"] = strict(lambda path: nix_attr_path(path, "pkgs"))
     return env
 
 
@@ -104,7 +114,7 @@ def _context(model: InstallModel, machine: Machine, plan: Plan, include_filesyst
             name=user.name,
             description=user.description,
             groups=(["wheel"] if user.admin else []) + (["networkmanager"] if software.networkmanager else []),
-            ssh_keys=[key.strip() for key in user.ssh_keys if key.strip()],
+            ssh_keys=_key_lines(user.ssh_keys),
         )
         for user in model.users
     ]
@@ -124,6 +134,14 @@ def _context(model: InstallModel, machine: Machine, plan: Plan, include_filesyst
         "kernel_modules": [KVM_MODULES[machine.cpu_vendor]] if machine.cpu_vendor in KVM_MODULES else [],
         "host_platform": platform,
     }
+
+
+def _key_lines(keys: list[str]) -> list[str]:
+    """One public key per entry: a pasted block of several keys is split into lines.
+
+    sshd reads authorized_keys line by line, so a key must never span two.
+    """
+    return [line.strip() for key in keys for line in key.splitlines() if line.strip()]
 
 
 def _grub_device(plan: Plan, firmware: str) -> str:

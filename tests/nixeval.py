@@ -140,3 +140,27 @@ def nix_path(path: Path) -> str:
     if not all(c.isalnum() or c in "/._-+" for c in text):
         return f"(/. + {nix_string(text)})"
     return text
+
+
+def collect(strategy, **settings_kw) -> list:
+    """Draw examples from a hypothesis strategy into a list, for one batched Nix call.
+
+    Hypothesis runs as many examples as the loaded profile says (2000 in CI);
+    the caller evaluates them all at once and reports the smallest failure.
+    """
+    from hypothesis import given, settings
+
+    found: list = []
+
+    @settings(**settings_kw)
+    @given(strategy)
+    def gather(value):
+        found.append(value)
+
+    gather()
+    return found
+
+
+def smallest_mismatches(pairs: list[tuple[object, object]], key=lambda p: len(repr(p[0]))) -> list:
+    """The (expected, got) pairs that differ, smallest input first."""
+    return sorted(((want, got) for want, got in pairs if want != got), key=key)
