@@ -10,7 +10,8 @@ how data gets lost.
 from __future__ import annotations
 
 from installer.hardware import Disk, Machine
-from installer.model import GIB, DiskMatch
+from installer.model import GIB, DiskMatch, InstallModel
+from installer.problems import Problem
 
 _BY_ID = "/dev/disk/by-id/"
 
@@ -99,3 +100,20 @@ def resolve(match: DiskMatch, machine: Machine) -> tuple[Disk | None, str]:
             f"{len(found)} disks match {rule}: {names}; make the rule stricter (or add largest = true, or name the device)"
         )
     return found[0], ""
+
+
+def apply_match(model: InstallModel, machine: Machine) -> Problem | None:
+    """Turn the model's match rule into a device, when no device is named.
+
+    Call after probing and before validating/planning. A named device wins
+    over a rule. Returns the problem (field "disk.match") when no single disk
+    matches; the model is then left without a device.
+    """
+    choice = model.disk
+    if choice.layout != "erase" or choice.device or choice.match is None:
+        return None
+    disk, why = resolve(choice.match, machine)
+    if disk is None:
+        return Problem("disk.match", why)
+    choice.device = disk.stable_path
+    return None

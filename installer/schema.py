@@ -6,6 +6,7 @@ added to the model shows up here, and the test that compares the checked-in
 `answers.schema.json` with `schema()` fails until the file is regenerated:
 
     .venv/bin/python -m installer.schema > answers.schema.json
+    .venv/bin/python -m installer.schema --readme README.md   (the reference table)
 
 Editors (taplo, VS Code's Even Better TOML) validate an answers file against
 it when the file starts with `#:schema ./answers.schema.json`.
@@ -293,7 +294,24 @@ def _message(kind: str, error, at: str) -> str:
     return error.message
 
 
+def check_file(path) -> list[Problem]:
+    """An answers file checked against the schema alone (no secrets read, nothing hashed)."""
+    import tomllib
+    from pathlib import Path
+
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as err:
+        return [Problem("answers", f"cannot read {path}: {err.strerror}")]
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        return [Problem("answers", f"{path} is not a valid UTF-8 TOML file: {err}")]
+    return validate_with_schema(data)
+
+
 # -- the README reference ------------------------------------------------------------
+
+README_START = "<!-- answers-reference:start -->"
+README_END = "<!-- answers-reference:end -->"
 
 
 def _type_words(prop: dict, defs: dict) -> str:
@@ -337,10 +355,20 @@ def reference_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
+def with_reference(readme: str) -> str:
+    """The README text with the table between the reference markers regenerated."""
+    start, end = readme.index(README_START) + len(README_START), readme.index(README_END)
+    return readme[:start] + "\n" + reference_markdown() + readme[end:]
+
+
 if __name__ == "__main__":
     import sys
+    from pathlib import Path
 
     if sys.argv[1:] == ["--markdown"]:
         sys.stdout.write(reference_markdown())
+    elif sys.argv[1:2] == ["--readme"] and len(sys.argv) == 3:
+        readme = Path(sys.argv[2])
+        readme.write_text(with_reference(readme.read_text(encoding="utf-8")), encoding="utf-8")
     else:
         sys.stdout.write(schema_text())

@@ -210,3 +210,43 @@ def test_recorded_machine_refusals(machine_file, rule, words):
     disk, why = resolve(rule, _recorded(machine_file))
     assert disk is None
     assert words in why
+
+
+def test_apply_match_fills_the_device(workstation):
+    from installer.diskmatch import apply_match
+    from installer.model import DiskChoice, InstallModel
+
+    model = InstallModel(disk=DiskChoice(match=DiskMatch(model="1TB")))
+    assert apply_match(model, workstation) is None
+    assert model.disk.device == "/dev/disk/by-id/nvme-Samsung_SSD_980_PRO_1TB_S5GXNX0T2"
+    # A named device wins over the rule.
+    model = InstallModel(disk=DiskChoice(device="/dev/sda", match=DiskMatch(model="1TB")))
+    assert apply_match(model, workstation) is None and model.disk.device == "/dev/sda"
+    # No by-id link: the /dev path.
+    model = InstallModel(disk=DiskChoice(match=DiskMatch(ssd=False)))
+    assert apply_match(model, workstation) is None and model.disk.device == "/dev/sda"
+    model = InstallModel(disk=DiskChoice(match=DiskMatch(model="Samsung")))
+    problem = apply_match(model, workstation)
+    assert problem is not None and problem.field == "disk.match" and "nvme0n1, nvme1n1" in problem.message
+    assert model.disk.device == ""
+    model = InstallModel(disk=DiskChoice(layout="premounted", match=DiskMatch(model="Samsung")))
+    assert apply_match(model, workstation) is None and model.disk.device == ""
+
+
+def test_matched_model_validates_and_plans(workstation):
+    """After apply_match the rest of the engine sees an ordinary device choice."""
+    from conftest import valid_model
+    from installer.diskmatch import apply_match
+    from installer.identity import Identity
+    from installer.plan import build_plan
+    from installer.validate import validate
+
+    model = valid_model()
+    model.boot.firmware = "uefi"
+    model.disk.device = ""
+    model.disk.match = DiskMatch(ssd=True, largest=True)
+    assert [p.field for p in validate(model, workstation) if p.field.startswith("disk")] == ["disk.match"]
+    assert apply_match(model, workstation) is None
+    assert [p for p in validate(model, workstation) if p.field.startswith("disk")] == []
+    plan = build_plan(model, workstation, Identity.generate(1))
+    assert plan.disk is not None and plan.disk.name == "nvme1n1"

@@ -164,3 +164,26 @@ def test_reference_markdown_covers_every_key():
     assert "| `system.state_version` | string | the ISO's release |" in table
     keys = [line.split("`")[1] for line in lines[2:]]
     assert len(keys) == len(set(keys))
+
+
+def test_check_file(tmp_path):
+    from installer.schema import check_file
+
+    assert check_file(ROOT / "examples" / "answers.toml") == []
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[disk]\nfilesystem = "zfs"\n', encoding="utf-8")
+    assert [p.field for p in check_file(bad)] == ["disk.filesystem"]
+    bad.write_text("[disk\n", encoding="utf-8")
+    assert [p.field for p in check_file(bad)] == ["answers"]
+    assert [p.field for p in check_file(tmp_path / "missing.toml")] == ["answers"]
+
+
+def test_with_reference_replaces_only_between_the_markers():
+    from installer.schema import README_END, README_START, with_reference
+
+    text = f"# Title\n\nbefore\n{README_START}\n| old | table |\n{README_END}\n\nafter\n"
+    new = with_reference(text)
+    assert new.startswith("# Title\n\nbefore\n" + README_START + "\n| key | type | default | meaning |")
+    assert new.endswith(README_END + "\n\nafter\n")
+    assert "| old | table |" not in new
+    assert with_reference(new) == new
