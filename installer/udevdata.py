@@ -195,11 +195,12 @@ def blkid_props(devnode: str) -> dict[str, str]:
     return props
 
 
-def sysfs_drivers(sys_path: str) -> list[str]:
+def sysfs_drivers(sys_path: str, devices_root: str = "/sys/devices") -> list[str]:
     """Kernel modules bound along the device's sysfs parents, nearest first (as nixos-generate-config finds them)."""
     found: list[str] = []
+    root = Path(os.path.realpath(devices_root))
     path = Path(os.path.realpath(sys_path))
-    while str(path).startswith("/sys/devices/") and path != Path("/sys/devices"):
+    while root in path.parents:
         driver = path / "driver"
         if driver.is_symlink():
             module = driver / "module"

@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid as uuidlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -351,6 +352,31 @@ def test_bad_machine_file_gives_a_clear_message(tmp_path: Path, content: str, me
 
 
 # -- the record layer --------------------------------------------------------------
+def _bind(device: Path, driver: str, module: str | None, sysfs: Path) -> None:
+    drv = sysfs / "bus" / "drivers" / driver
+    drv.mkdir(parents=True, exist_ok=True)
+    if module and not (drv / "module").exists():
+        (sysfs / "module" / module).mkdir(parents=True, exist_ok=True)
+        (drv / "module").symlink_to(sysfs / "module" / module)
+    device.mkdir(parents=True, exist_ok=True)
+    (device / "driver").symlink_to(drv)
+
+
+def test_drivers_walk_the_sysfs_parents(tmp_path: Path) -> None:
+    """A USB stick behind xhci: the modules nixos-generate-config would put in the initrd."""
+    sysfs = tmp_path / "sys"
+    pci = sysfs / "devices" / "pci0000:00" / "0000:00:14.0"
+    iface = pci / "usb1" / "1-1" / "1-1:1.0"
+    scsi = iface / "host6" / "target6:0:0" / "6:0:0:0"
+    _bind(pci, "xhci_hcd", "xhci_pci", sysfs)
+    _bind(pci / "usb1" / "1-1", "usb", None, sysfs)  # usbcore, built in and generic
+    _bind(iface, "usb-storage", "usb_storage", sysfs)
+    _bind(scsi, "sd", None, sysfs)  # built-in sd: still named by its module name
+    block = scsi / "block" / "sdb"
+    block.mkdir(parents=True)
+    assert udevdata.sysfs_drivers(str(block), str(sysfs / "devices")) == ["sd_mod", "usb_storage", "xhci_pci"]
+
+
 def test_udev_encoding_round_trip() -> None:
     for text in ("Basic data partition", "EFI system", "ümlaut é", "a/b\\c", "nixos-25.05"):
         assert udevdata.udev_decode(udevdata.udev_encode(text)) == text
@@ -425,6 +451,17 @@ class Loop:
         self.p1, self.p2 = f"{dev}p1", f"{dev}p2"
 
 
+def wait_for_nodes(dev: str, *nodes: str) -> None:
+    """No udev here: the kernel's partition nodes appear in devtmpfs a moment after the re-read."""
+    for attempt in range(100):
+        if all(os.path.exists(n) for n in nodes):
+            return
+        if attempt == 2:
+            subprocess.run(["partx", "-u", dev], capture_output=True)
+        time.sleep(0.1)
+    raise AssertionError(f"partition nodes {nodes} did not appear")
+
+
 @contextlib.contextmanager
 def loop_disk(size: str = "12G") -> Iterator[Loop]:
     """A sparse file as a GPT disk: p1 a 512 MiB ESP-typed partition (FAT), p2 ext4 'testroot'."""
@@ -437,11 +474,11 @@ def loop_disk(size: str = "12G") -> Iterator[Loop]:
         root_partuuid = str(uuidlib.uuid4())
         sh("sgdisk", "-n1:1MiB:+512MiB", "-t1:ef00", "-c1:EFI system", "-n2:0:0", "-t2:8300", "-c2:nixos root",
            f"-u2:{root_partuuid}", dev)
-        sh("partx", "-u", dev) if not os.path.exists(f"{dev}p2") else None
+        wait_for_nodes(dev, f"{dev}p1", f"{dev}p2")
         root_uuid = str(uuidlib.uuid4())
         esp_uuid = "ABCD-1234"
         sh("mkfs.vfat", "-F", "32", "-n", "BOOT", "-i", esp_uuid.replace("-", ""), f"{dev}p1")
-        sh("mkfs.ext4", "-q", "-F", "-L", "testroot", "-U", root_uuid, f"{dev}p2")
+        sh("mkfs.ext4", "-q", "-F", "-E", "nodiscard", "-L", "testroot", "-U", root_uuid, f"{dev}p2")
         yield Loop(dev, image, esp_uuid, root_uuid, root_partuuid)
     finally:
         if dev:
