@@ -170,6 +170,10 @@ def check_hardware(hw: dict, plan: Plan, mach: Machine, where: str) -> None:
     want = expected_hw(plan)
     assert hw["fileSystems"] == want["fileSystems"], where
     assert hw["swapDevices"] == want["swapDevices"], where
+    for swap in hw["swapDevices"]:
+        # NixOS's swap module asserts this: a random key wipes the UUID/label at every boot.
+        if swap.get("randomEncryption", {}).get("enable"):
+            assert not swap["device"].startswith(("/dev/disk/by-uuid/", "/dev/disk/by-label/")), where
     assert hw["boot"]["initrd"].get("luks", {}).get("devices", {}) == want["luks"], where
     assert hw["boot"]["initrd"]["availableKernelModules"] == ["ahci", "sd_mod", "usb_storage", "xhci_pci"]
     assert hw["boot"]["initrd"]["kernelModules"] == []
