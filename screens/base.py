@@ -49,7 +49,7 @@ class StepScreen(Screen):
 
     # -- layout ---------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield StepHeader(self.header_text(), id="header")
+        yield StepHeader(self.header_text(), id="header", markup=False)
         with VerticalScroll(id="body"):
             yield from self.body()
             yield Static("", id="general", classes="message -error")
@@ -81,8 +81,7 @@ class StepScreen(Screen):
         messages = list(self.query(FieldMessage))
         unplaced = []
         filled: set[str] = set()
-        for message in messages:
-            message.show("")
+        wanted: dict[str, tuple[str, str]] = {}
         for problem in found:
             home = next((m for m in messages if field_matches(m.field, problem.field)), None)
             if home is None:
@@ -91,7 +90,9 @@ class StepScreen(Screen):
             visible = self.show_all or any(field_matches(t, problem.field) or t == home.field for t in self.touched)
             if visible and home.field not in filled:
                 filled.add(home.field)
-                home.show(problem.message, problem.severity)
+                wanted[home.field] = (problem.message, problem.severity)
+        for message in messages:
+            message.show(*wanted.get(message.field, ("", "")))
         general = self.query_one("#general", Static)
         shown = [p for p in unplaced if self.show_all]
         general.update("\n".join(p.message for p in shown))

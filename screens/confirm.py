@@ -43,7 +43,7 @@ class ConfirmScreen(StepScreen):
         else:
             prompt = f"To erase the disk, type its name '{self.word}' and press Enter:"
         if not self.session.options.real:
-            prompt += "  (dry run: nothing is written)"
+            prompt += "\n(dry run: nothing is written)"
         self.query_one("#prompt", Static).update(prompt)
         self.query_one("#f-confirm").focus()
 

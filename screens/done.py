@@ -24,7 +24,7 @@ class DoneScreen(Screen):
     def compose(self) -> ComposeResult:
         session = self.app.session
         badge = "  [DRY RUN]" if not session.options.real else ""
-        yield StepHeader(f" NixOS installer  Done{badge}", id="header")
+        yield StepHeader(f" NixOS installer  Done{badge}", id="header", markup=False)
         with Vertical(id="body"):
             yield Static(self.summary(), id="summary", markup=False)
         with Horizontal(id="nav"):

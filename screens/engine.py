@@ -82,6 +82,10 @@ def run_nixos_install(screen, session, log) -> int:
     """
     from installer.progress import Progress
 
+    if not hasattr(session, "runner") and not session.options.real:
+        # Until the Session has its runner: a dry run only says what it would run.
+        log(f"[dry-run] would run: {session.options.nixos_install} --root {session.options.target} --no-root-passwd")
+        return 0
     runner = session.runner()
     screen.runner = runner
     own = getattr(runner, "progress", None)
@@ -98,3 +102,14 @@ async def _stream(runner, log) -> int:
         for line in batch:
             log(line)
     return await runner.wait()
+
+
+def session_step(session, name: str, log) -> None:
+    """set_passwords / finish: the Session's, once it has them (see the report)."""
+    method = getattr(session, name, None)
+    if method is None:
+        if session.options.real:
+            raise RuntimeError(f"this installer build cannot {name.replace('_', ' ')} yet")
+        log(f"[dry-run] would {name.replace('_', ' ')}")
+        return
+    method(log)

@@ -143,9 +143,9 @@ class InstallScreen(StepScreen):
         elif key == "nixos-install":
             return engine.run_nixos_install(self, session, self.log_line) == 0
         elif key == "passwords":
-            session.set_passwords(self.log_line)
+            engine.session_step(session, "set_passwords", self.log_line)
         elif key == "finish":
-            session.finish(self.log_line)
+            engine.session_step(session, "finish", self.log_line)
         return True
 
     def show_failure(self, key: str) -> None:

@@ -149,12 +149,12 @@ class UsersScreen(StepScreen):
         self.refresh_problems()
 
     @on(Button.Pressed, "#add-user")
-    def _add(self) -> None:
-        self.action_add_user()
+    async def _add(self) -> None:
+        await self.action_add_user()
 
-    def action_add_user(self) -> None:
+    async def action_add_user(self) -> None:
         index = len(self.model.users)
         self.model.users.append(User(admin=False))
         users = self.query_one("#users", Vertical)
-        users.mount_all(user_block(index, self.model.users[index]))
-        self.call_after_refresh(lambda: self.query_one(f"#f-users-{index}-description").focus())
+        await users.mount_all(user_block(index, self.model.users[index]))
+        self.query_one(f"#f-users-{index}-description").focus()

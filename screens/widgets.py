@@ -85,6 +85,10 @@ class FieldMessage(Static):
         self.field = field
 
     def show(self, message: str, severity: str = "") -> None:
+        # Every keystroke re-shows all messages: touch the layout only on change.
+        if (message, severity) == getattr(self, "_shown", ("", "")):
+            return
+        self._shown = (message, severity)
         self.update(message)
         self.set_class(severity == "error", "-error")
         self.set_class(severity == "warning", "-warning")

@@ -72,3 +72,30 @@ async def wait_ready(pilot) -> None:
 
 async def type_text(pilot, text: str) -> None:
     await pilot.press(*[("space" if c == " " else c) for c in text])
+
+
+def message_of(screen, field: str) -> str:
+    """The text shown under `field` ("" when none is shown)."""
+    from screens.widgets import FieldMessage, field_id
+
+    widget = screen.query_one("#m" + field_id(field)[1:], FieldMessage)
+    return str(widget.content) if widget.display else ""
+
+
+def engine_messages(session, field: str) -> list[str]:
+    return [p.message for p in session.validate() if p.field == field]
+
+
+async def open_step(pilot, step):
+    """Put `step` on top (after the probe), as if the person had walked there."""
+    await wait_ready(pilot)
+    pilot.app.push_screen(step())
+    await pilot.pause()
+    assert isinstance(pilot.app.screen, step)
+    return pilot.app.screen
+
+
+def app_for(session=None, **options):
+    from screens.app import InstallerApp
+
+    return InstallerApp(session or make_session(**options))
