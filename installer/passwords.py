@@ -237,7 +237,7 @@ def set_passwords(
     their output, never the input. Returns the accounts whose password was set.
     Raises PasswordError with a message fit for the screen.
     """
-    from installer.runner import child_env
+    from installer.processes import child_env
 
     entries = _entries(model)
     env = child_env(secrets=[h for _, h in entries] + model.secrets())

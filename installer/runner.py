@@ -23,11 +23,9 @@ import asyncio
 import codecs
 import errno
 import os
-import re
 import shlex
 import signal
 import sys
-import termios
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -38,7 +36,9 @@ from typing import TextIO
 import pexpect
 
 from installer.logfile import DEFAULT_LOG, LogFile, Redactor
+from installer.processes import alive, child_env, child_setup, family, signal_all
 from installer.progress import Progress
+from installer.termtext import clean_lines, rewrite
 
 READ_SIZE = 65536
 DRAIN_LIMIT = 1 << 18  # bytes read per wake-up: measured <20 ms before the loop gets a turn
@@ -46,10 +46,6 @@ BATCH_INTERVAL = 1 / 30
 MAX_PENDING = 100_000  # lines held for a slow consumer before reading pauses
 TAIL_LINES = 200
 PARTIAL_LIMIT = 1 << 16
-
-_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[()][0-9A-Za-z]|[@-Z\\-_])")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f]")  # keeps \t \n \r, ESC handled above
-_SECRET_NAMES = ("PASSW", "PASSPHRASE", "SECRET", "TOKEN", "CREDENTIAL")
 
 # Nix draws its one-line progress bar when stderr is a tty and TERM is not
 # "dumb" (libutil/terminal.cc isTTY); the bar prints no per-path lines. Its
@@ -100,128 +96,6 @@ def build_argv(target: str, options: RunOptions = RunOptions(), command: str | S
     if options.offline:
         argv += ["--option", "substituters", ""]
     return argv
-
-
-def child_env(
-    secrets: Iterable[str | None] = (),
-    extra: Mapping[str, str] | None = None,
-    base: Mapping[str, str] | None = None,
-) -> dict[str, str]:
-    """The environment for a child: ours, minus anything that holds or names a secret."""
-    env = dict(os.environ if base is None else base)
-    values = [s for s in secrets if s]
-    for name in list(env):
-        value = env[name]
-        if any(word in name.upper() for word in _SECRET_NAMES) or any(s in value for s in values):
-            del env[name]
-    env.update(extra or {})
-    return env
-
-
-def _child_setup() -> None:
-    # Python ignores SIGPIPE and SIGXFSZ, and ignored signals survive exec:
-    # without this, `yes | head` in a build would print "Broken pipe".
-    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
-        signal.signal(sig, signal.SIG_DFL)
-    # No output post-processing (\n -> \r\n) on the pty: the kernel then
-    # copies output in bulk instead of char by char, measured 2x faster.
-    try:
-        attrs = termios.tcgetattr(0)
-        attrs[1] &= ~termios.OPOST
-        termios.tcsetattr(0, termios.TCSANOW, attrs)
-    except termios.error:
-        pass
-
-
-def _rewrite(line: str) -> str:
-    # A terminal shows what follows the last carriage return.
-    parts = [p for p in line.split("\r") if p]
-    return parts[-1] if parts else ""
-
-
-def clean_lines(text: str, redact: Redactor | None = None) -> list[str]:
-    """Complete lines (no final newline) -> plain lines: ANSI and rewrites gone, redacted."""
-    if "\x1b" in text:
-        text = _ANSI.sub("", text)
-    text = _CONTROL.sub("", text)
-    if redact:
-        text = redact(text)
-    if "\r" in text:
-        text = text.replace("\r\n", "\n")
-        lines = text.split("\n")
-        if "\r" in text:
-            lines = [_rewrite(line) if "\r" in line else line for line in lines]
-        return lines
-    return text.split("\n")
-
-
-# -- the process family, for a stop that leaves no orphan -------------------
-def _stat(pid: str) -> tuple[int, int, int, int] | None:
-    """(ppid, pgrp, session, starttime) of a process, or None if it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    fields = data[data.rfind(b")") + 2 :].split()
-    try:
-        return int(fields[1]), int(fields[2]), int(fields[3]), int(fields[19])
-    except (IndexError, ValueError):
-        return None
-
-
-def family(leader: int) -> dict[int, int]:
-    """pid -> start time of the leader's descendants and its session/group members."""
-    children: dict[int, list[int]] = {}
-    starts: dict[int, int] = {}
-    members: set[int] = set()
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        info = _stat(name)
-        if info is None:
-            continue
-        pid = int(name)
-        ppid, pgrp, session, start = info
-        starts[pid] = start
-        children.setdefault(ppid, []).append(pid)
-        if pgrp == leader or session == leader:
-            members.add(pid)
-    found, todo = set(members), [leader]
-    while todo:
-        for child in children.get(todo.pop(), ()):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    found.add(leader)
-    found.discard(os.getpid())
-    return {pid: starts[pid] for pid in found if pid in starts}
-
-
-def _alive(pid: int, start: int) -> bool:
-    info = _stat(str(pid))
-    # A zombie still has a stat; a recycled pid has another start time.
-    if info is None or info[3] != start:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            state = f.read().rsplit(b")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != b"Z"
-
-
-def _signal_all(leader: int, victims: Mapping[int, int], sig: int) -> None:
-    try:
-        os.killpg(leader, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-    for pid, start in victims.items():
-        if _alive(pid, start):
-            try:
-                os.kill(pid, sig)
-            except (ProcessLookupError, PermissionError):
-                pass
 
 
 class InstallRunner:
@@ -307,7 +181,7 @@ class InstallRunner:
         try:
             self.child = pexpect.spawn(
                 self.argv[0], self.argv[1:], env=self.env, echo=False, dimensions=(50, 200),
-                preexec_fn=_child_setup, use_poll=True,
+                preexec_fn=child_setup, use_poll=True,
             )
         except (pexpect.ExceptionPexpect, OSError) as exc:
             self.log.line(f"=== could not start {self.argv[0]}: {exc}")
@@ -361,7 +235,7 @@ class InstallRunner:
         text = self._partial + text
         cut = text.rfind("\n")
         if cut < 0:
-            self._partial = text if len(text) < PARTIAL_LIMIT else _rewrite(text)[-PARTIAL_LIMIT:]
+            self._partial = text if len(text) < PARTIAL_LIMIT else rewrite(text)[-PARTIAL_LIMIT:]
             return
         self._partial = text[cut + 1 :]
         self._emit(clean_lines(text[:cut], self.log.redactor))
@@ -414,7 +288,7 @@ class InstallRunner:
             leftovers.pop(child.pid, None)
             if leftovers:
                 self.log.line(f"=== killing leftover processes {sorted(leftovers)}")
-                _signal_all(child.pid, leftovers, signal.SIGKILL)
+                signal_all(child.pid, leftovers, signal.SIGKILL)
         self.returncode = code
         self.log.line(f"=== run {self.run_number} exited with code {code} after {self.progress.elapsed:.1f} s")
         try:
@@ -483,7 +357,7 @@ class InstallRunner:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
             self._victims.update(family(leader))
             self.log.line(f"=== sending {sig.name} to process group {leader}")
-            _signal_all(leader, self._victims, sig)
+            signal_all(leader, self._victims, sig)
             if await self._gone(grace if sig != signal.SIGKILL else 5.0):
                 break
         return await self.wait()
@@ -492,7 +366,7 @@ class InstallRunner:
         deadline = self._loop.time() + timeout
         while self._loop.time() < deadline:
             leader_done = not self.child.isalive()
-            if leader_done and not any(_alive(p, s) for p, s in self._victims.items()):
+            if leader_done and not any(alive(p, s) for p, s in self._victims.items()):
                 return True
             await asyncio.sleep(0.02)
         return False
@@ -501,7 +375,7 @@ class InstallRunner:
         """SIGKILL everything at once, without waiting (for an exiting program)."""
         if self.child is not None and not self._done.is_set():
             self._victims.update(family(self.child.pid))
-            _signal_all(self.child.pid, self._victims, signal.SIGKILL)
+            signal_all(self.child.pid, self._victims, signal.SIGKILL)
 
     def retry(self) -> InstallRunner:
         """A new run of the same command; nixos-install is idempotent."""

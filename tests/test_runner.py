@@ -19,7 +19,9 @@ import pytest
 
 from installer.logfile import LogFile, Redactor
 from installer.progress import BOOTLOADER, BUILD, CHANNEL, ETC, FINISHED, STARTING
-from installer.runner import InstallRunner, RunnerError, RunOptions, build_argv, child_env, clean_lines
+from installer.processes import child_env
+from installer.runner import InstallRunner, RunnerError, RunOptions, build_argv
+from installer.termtext import clean_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 NIXOS_INSTALL = str(ROOT / "tests" / "standins" / "nixos-install")
