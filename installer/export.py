@@ -30,6 +30,7 @@ from installer.model import GIB, MIB, InstallModel
 from installer.nixlit import nix, nix_attr_name
 from installer.plan import BTRFS_OPTIONS, BTRFS_SUBVOLUMES, LUKS_NAME, PartSpec, Plan, human_size
 from installer.problems import Problem, ProblemsError
+from installer.validate import HOSTNAME
 
 if TYPE_CHECKING:
     import jinja2
@@ -65,6 +66,8 @@ class Exported:
 def export_problems(model: InstallModel, plan: Plan, *, include_password_hashes: bool = False) -> list[Problem]:
     """Why this model cannot be exported as a flake (empty when it can)."""
     problems = []
+    if not HOSTNAME.fullmatch(model.system.hostname):  # it names files and the flake attribute
+        problems.append(Problem("system.hostname", "must be an RFC 1123 label (a-z, 0-9, '-') to name the flake"))
     if plan.layout != "erase" or plan.disk is None or not plan.partitions:
         problems.append(
             Problem(
@@ -131,8 +134,7 @@ def export_files(
     release = model.system.state_version
     common = {
         "host": host,
-        "host_text": host,
-        "device": _device(plan),
+        "device": plan.disk.stable_path if plan.disk else "",
         "luks": bool(model.encryption.enabled),
         "release": f"NixOS {release}",
         "uefi": plan.firmware == "uefi",
@@ -186,11 +188,6 @@ def export_flake(
 
 
 # -- disk-config.nix ------------------------------------------------------------------
-
-
-def _device(plan: Plan) -> str:
-    assert plan.disk is not None
-    return plan.disk.stable_path
 
 
 def _size(n: int) -> str:
@@ -254,8 +251,8 @@ def _content(part: PartSpec, model: InstallModel) -> dict[str, Any] | None:
 
 
 def _filesystem(fmt: str, mountpoint: str, options: list[str] | None, args: list[str] | None = None) -> dict:
-    out: dict[str, Any] = {"type": "filesystem", "format": fmt, "extraArgs": list(args or MKFS_ARGS[fmt])}
-    out["mountpoint"] = mountpoint
+    out: dict[str, Any] = {"type": "filesystem", "format": fmt, "extraArgs": list(args or MKFS_ARGS[fmt]),
+                           "mountpoint": mountpoint}
     if options:
         out["mountOptions"] = list(options)
     return out
@@ -264,7 +261,7 @@ def _filesystem(fmt: str, mountpoint: str, options: list[str] | None, args: list
 def _root_filesystem(fs: str) -> dict[str, Any]:
     if fs != "btrfs":
         return _filesystem(fs, "/", None)
-    subvolumes = {name: {"mountpoint": mountpoint, "mountOptions": list(BTRFS_OPTIONS)} for name, mountpoint in BTRFS_SUBVOLUMES}
+    subvolumes = {name: {"mountpoint": point, "mountOptions": list(BTRFS_OPTIONS)} for name, point in BTRFS_SUBVOLUMES}
     return {"type": "btrfs", "extraArgs": list(MKFS_ARGS["btrfs"]), "subvolumes": subvolumes}
 
 

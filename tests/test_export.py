@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import os
 import stat
 from pathlib import Path
 
@@ -389,7 +388,7 @@ def test_the_filter_check_can_fail():
     assert _unfiltered("x = {{ host | nix }};") == []
 
 
-def test_hostile_comment_text_stays_in_its_comment(tmp_path):
+def test_comment_and_path_helpers_refuse_hostile_text():
     from installer.export import nix_path as path_literal
     from installer.export import one_line
 
@@ -399,4 +398,9 @@ def test_hostile_comment_text_stays_in_its_comment(tmp_path):
     with pytest.raises(ValueError):
         path_literal("../etc/passwd")
     assert path_literal("hosts/my-host/disk-config.nix") == "./hosts/my-host/disk-config.nix"
-    assert os.sep == "/"
+
+
+def test_refused_for_a_hostname_that_cannot_name_files():
+    m = model_for("uefi", "ext4", False, "zram")
+    m.system.hostname = "../../etc"
+    assert refused(m) == ["system.hostname"]
