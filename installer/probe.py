@@ -279,9 +279,11 @@ def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop:
     blockdev: dict[str, dict[str, Any]] = storage.get("blockdev") or {}
     filesystems = storage.get("filesystem") or {}
     raw_mounts = udevdata.flatten_mounts(storage.get("mount") if isinstance(storage.get("mount"), list) else [])
-    by_number = {f"{rec.get('MAJOR')}:{rec.get('MINOR')}": dev for dev, rec in blockdev.items() if rec.get("MAJOR")}
     # The kernel keeps the name mount(2) was given: NixOS's stage 1 mounts /iso from
     # "/dev/root", a symlink gone by now; the device number still names the disk.
+    # Device-mapper devices keep their /dev/mapper name, as fileSystems needs it.
+    by_number = {f"{rec.get('MAJOR')}:{rec.get('MINOR')}": f"/dev/mapper/{rec['DM_NAME']}" if rec.get("DM_NAME") else dev
+                 for dev, rec in blockdev.items() if rec.get("MAJOR")}
     mounts = [Mount(source=m["source"] if m["source"] in blockdev else by_number.get(m["maj:min"], m["source"]),
                     target=m["target"], fstype=m["fstype"], options=m["options"]) for m in raw_mounts]
     mounted_at: dict[str, str] = {}

@@ -289,7 +289,10 @@ def test_open_luks_mapping_is_refused_and_recorded() -> None:
     dm = {"/dev/dm-0": {"DEVNAME": "/dev/dm-0", "DEVTYPE": "disk", "DEVPATH": "/devices/virtual/block/dm-0",
                         "DM_NAME": "cryptroot", "DM_UUID": "CRYPT-LUKS2-0123456789abcdef0123456789abcdef-cryptroot",
                         "slaves": ["/dev/sdb1"], "attrs": {"size": str(15 * GIB)}}}
-    machine = machine_from_data(_simple_with(extra={**_usb_stick(fstype="crypto_LUKS"), **dm}))
+    mount = {"source": "/dev/mapper/cryptroot", "target": "/mnt", "fstype": "ext4", "options": "rw", "maj:min": "253:0"}
+    dm["/dev/dm-0"].update(MAJOR="253", MINOR="0")
+    machine = machine_from_data(_simple_with(extra={**_usb_stick(fstype="crypto_LUKS"), **dm}, mounts=[mount]))
+    assert [(m.source, m.target) for m in machine.mounts if m.target == "/mnt"] == [("/dev/mapper/cryptroot", "/mnt")]
     assert machine.luks == {"cryptroot": "/dev/sdb1"}
     assert machine.disk("/dev/sdb").refused == "sdb1 backs the open mapping /dev/mapper/cryptroot"
     assert machine.disk("/dev/dm-0") is None
