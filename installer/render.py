@@ -36,6 +36,17 @@ SAFE_FILTERS = frozenset({"nix", "nix_attr", "nix_pkg"})
 # or to boot from a USB disk).
 DEFAULT_INITRD_MODULES = ("sd_mod", "usb_storage", "xhci_pci")
 
+# Drivers a disk on each bus needs in the initrd. Added to what the probe
+# found bound to the disk, so a recorded machine (or a probe that could not
+# read sysfs) still gets a bootable initrd for its disk.
+BUS_MODULES = {
+    "nvme": ("nvme",),
+    "sata": ("ahci",),
+    "usb": ("uas", "usb_storage"),
+    "virtio": ("virtio_blk", "virtio_pci"),
+    "mmc": ("mmc_block", "sdhci_pci"),
+}
+
 KVM_MODULES = {"intel": "kvm-intel", "amd": "kvm-amd"}
 
 
@@ -158,6 +169,7 @@ def initrd_modules(machine: Machine, plan: Plan) -> list[str]:
     modules = set(DEFAULT_INITRD_MODULES)
     for disk in disks:
         modules.update(disk.drivers)
+        modules.update(BUS_MODULES.get(disk.bus, ()))
     return sorted(modules)
 
 

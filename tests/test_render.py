@@ -310,6 +310,23 @@ def test_premounted_plan_uses_mounted_disks_drivers(tmp_path):
     assert hw["boot"]["initrd"]["availableKernelModules"] == ["nvme", "sd_mod", "usb_storage", "xhci_pci"]
 
 
+@pytest.mark.parametrize(
+    ("bus", "drivers", "expected"),
+    [
+        ("nvme", [], ["nvme"]),
+        ("sata", [], ["ahci"]),
+        ("usb", [], ["uas"]),
+        ("virtio", [], ["virtio_blk", "virtio_pci"]),
+        ("other", ["megaraid_sas"], ["megaraid_sas"]),
+    ],
+)
+def test_initrd_modules_from_bus_and_drivers(bus, drivers, expected):
+    disk = Disk(path="/dev/x", name="x", size=64 * GIB, bus=bus, drivers=drivers)
+    plan = Plan(layout="erase", firmware="uefi", loader="systemd-boot", identity=Identity.generate(seed=1), disk=disk)
+    modules = render_module.initrd_modules(Machine(disks=[disk]), plan)
+    assert modules == sorted(set(expected) | {"sd_mod", "usb_storage", "xhci_pci"})
+
+
 def test_multiline_ssh_key_entries_become_one_key_per_line(tmp_path):
     m = model_for("uefi", "ext4", False, "none", "none")
     a, b = ssh_key(comment="a@x"), ssh_key("ssh-rsa", "b@y")
