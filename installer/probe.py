@@ -58,7 +58,8 @@ def load_machine_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ProbeError(f"cannot read the machine file {path}: {err.strerror or err}") from err
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ProbeError(f"{path} is not a recorded machine (not JSON: {err})") from err
-    blockdev = data.get("storage", {}).get("blockdev") if isinstance(data, dict) and isinstance(data.get("storage"), dict) else None
+    storage = data.get("storage") if isinstance(data, dict) else None
+    blockdev = storage.get("blockdev") if isinstance(storage, dict) else None
     if not isinstance(blockdev, dict) or not all(isinstance(rec, dict) for rec in blockdev.values()):
         raise ProbeError(f"{path} is not a recorded machine (no storage.blockdev section of device records)")
     return data
@@ -320,7 +321,9 @@ def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop:
         if name.startswith(_LEFT_OUT) or (name.startswith("loop") and size == 0):
             continue
         # probert's sfdisk "label" alone would call a whole-disk FAT or an ISO "dos"/"PMBR"
-        table = rec.get("ID_PART_TABLE_TYPE") or ((rec.get("partitiontable") or {}).get("label", "") if parts_of[dev] else "")
+        table = rec.get("ID_PART_TABLE_TYPE") or ""
+        if not table and parts_of[dev]:
+            table = (rec.get("partitiontable") or {}).get("label", "")
         disk = Disk(
             path=dev, name=name, size=size, by_id=_by_id(rec), model=_model(rec),
             serial=rec.get("ID_SERIAL_SHORT") or (attrs.get("device/serial") or attrs.get("serial") or "").strip(),

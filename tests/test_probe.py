@@ -535,7 +535,8 @@ class TestLoopDevice:
                 1, ESP_TYPE, "EFI system", "BOOT", loop.esp_uuid, 512 * 1024**2)
             assert (root.number, root.type_guid, root.partlabel, root.fstype, root.label, root.uuid, root.partuuid) == (
                 2, LINUX_FS_TYPE, "nixos root", "ext4", "testroot", loop.root_uuid, loop.root_partuuid)
-            assert disk.holds == f"EFI system partition, Linux ext4 'testroot' ({human_size(root.size)}) (image {loop.image})"
+            root_size = human_size(root.size)
+            assert disk.holds == f"EFI system partition, Linux ext4 'testroot' ({root_size}) (image {loop.image})"
 
     def test_loop_refused_without_allow_loop_offered_with_it(self) -> None:
         with loop_disk() as loop:
