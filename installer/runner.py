@@ -47,10 +47,11 @@ MAX_PENDING = 100_000  # lines held for a slow consumer before reading pauses
 TAIL_LINES = 200
 PARTIAL_LIMIT = 1 << 16
 
-# Nix draws its one-line progress bar when stderr is a tty and TERM is not
-# "dumb" (libutil/terminal.cc isTTY); the bar prints no per-path lines. Its
-# plain logger prints one "copying path"/"building" line per item: the
-# counts `Progress` reads.
+# Nix draws its one-line progress bar when stderr is a tty, TERM is not
+# "dumb" and NO_COLOR is unset (libutil/terminal.cc isTTY); the bar prints no
+# per-path lines, and `nix build` (flake installs) then also drops to notice
+# verbosity (nix/main.cc). Its plain logger at info verbosity prints one
+# "copying path"/"building" line per item: the counts `Progress` reads.
 PLAIN_NIX_ENV = {"TERM": "dumb", "NO_COLOR": "1"}
 
 
@@ -266,7 +267,10 @@ class InstallRunner:
         self._data.set()
 
     def _drain_now(self) -> None:
-        if not self._eof.is_set():
+        # Whatever is still buffered, up to a bound: a leftover writer could go on forever.
+        for _ in range(16):
+            if self._eof.is_set():
+                return
             self._on_readable()
 
     async def _watch(self) -> None:
@@ -276,19 +280,29 @@ class InstallRunner:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.05)
         code = child.exitstatus if child.signalstatus is None else -child.signalstatus
-        try:
-            # What the child wrote before exiting is still in the pty.
-            await asyncio.wait_for(self._eof.wait(), timeout=2.0)
-        except asyncio.TimeoutError:
-            # A descendant that ignored the hangup still holds the pty: the
-            # install is over, so it is an orphan of ours. End it.
-            self._drain_now()
-            self._end_of_output()
-            leftovers = family(child.pid)
-            leftovers.pop(child.pid, None)
-            if leftovers:
-                self.log.line(f"=== killing leftover processes {sorted(leftovers)}")
-                signal_all(child.pid, leftovers, signal.SIGKILL)
+        # What the child wrote before exiting is still in the pty: read on
+        # until end of output. A paused reader resumes when the consumer
+        # takes its lines; only a quiet, still-open pty times out.
+        while not self._eof.is_set():
+            if self._paused:
+                self._data.clear()
+                await self._data.wait()
+                continue
+            seen = self.progress.lines
+            try:
+                await asyncio.wait_for(self._eof.wait(), timeout=2.0)
+            except asyncio.TimeoutError:
+                if self._paused or self.progress.lines != seen:
+                    continue
+                # A descendant that ignored the hangup still holds the pty:
+                # the install is over, so it is an orphan of ours. End it.
+                self._drain_now()
+                self._end_of_output()
+                leftovers = family(child.pid)
+                leftovers.pop(child.pid, None)
+                if leftovers:
+                    self.log.line(f"=== killing leftover processes {sorted(leftovers)}")
+                    signal_all(child.pid, leftovers, signal.SIGKILL)
         self.returncode = code
         self.log.line(f"=== run {self.run_number} exited with code {code} after {self.progress.elapsed:.1f} s")
         try:

@@ -319,6 +319,29 @@ async def test_a_descendant_holding_the_pty_does_not_hang_the_run_nor_outlive_it
 
 
 # -- throughput ------------------------------------------------------------------------
+async def test_a_slow_consumer_pauses_reading_and_loses_nothing(target, log, monkeypatch):
+    from installer import runner as runner_module
+
+    monkeypatch.setattr(runner_module, "MAX_PENDING", 500)
+    pauses = 0
+    original = runner_module.InstallRunner._pause
+
+    def counting_pause(self):
+        nonlocal pauses
+        pauses += 1
+        original(self)
+
+    monkeypatch.setattr(runner_module.InstallRunner, "_pause", counting_pause)
+    r = runner(target, log, PATHS=5000, DRVS=0)
+    count = 0
+    async for batch in r.batches():
+        count += len(batch)
+        await asyncio.sleep(0.05)  # a UI far slower than the output
+    assert pauses > 0
+    assert r.returncode == 0 and count == 1 + (1 + 5000) + 5000 + 4
+    assert r.progress.fetch_done == 5000
+
+
 @pytest.mark.slow
 async def test_200k_lines_stream_through_without_blocking_the_loop(target, log):
     paths = 200_000
