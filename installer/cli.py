@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 from installer.problems import ProblemsError
-from installer.session import DEFAULT_LOG, Options, Session
+from installer.logfile import DEFAULT_LOG
+from installer.session import Options, Session
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_REFUSED = 0, 1, 2, 3
 

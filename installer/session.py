@@ -18,6 +18,7 @@ from pathlib import Path
 from installer import answers
 from installer.hardware import Machine
 from installer.identity import Identity
+from installer.logfile import DEFAULT_LOG, LogFile, Redactor
 from installer.model import InstallModel, System
 from installer.plan import Plan, build_plan
 from installer.problems import Problem, ProblemsError, errors
@@ -25,7 +26,6 @@ from installer.validate import validate
 
 Log = Callable[[str], None]
 
-DEFAULT_LOG = "/tmp/nixos-tui-installer.log"
 
 
 @dataclass
@@ -56,6 +56,7 @@ class Session:
         self.identity = Identity.generate(self.options.seed)
         self._plan: Plan | None = None
         self._plan_key: str | None = None
+        self._log: LogFile | None = None
 
     # -- probing and defaults ------------------------------------------------
     def probe(self) -> Machine:
@@ -75,6 +76,9 @@ class Session:
             self.model.system.hostname = self.machine.hostname
         if self.model.system.timezone == defaults.timezone and self.machine.timezone:
             self.model.system.timezone = self.machine.timezone
+        from installer.diskmatch import apply_match
+
+        apply_match(self.model, self.machine)  # when no single disk matches, validate() says why
         if self.model.system.state_version == defaults.state_version:
             from installer.facts import state_version
 
@@ -198,6 +202,61 @@ class Session:
         else:
             argv = [os.environ.get("SHELL", "/bin/sh")]
         return subprocess.call(argv, cwd=self.options.target if os.path.isdir(self.options.target) else None)
+
+    # -- the log, nixos-install and passwords ---------------------------------
+    def log(self) -> LogFile:
+        """The run's 0600 log file; every secret the model holds is redacted from it."""
+        if self._log is None:
+            self._log = LogFile(self.options.log_path, redactor=Redactor())
+        self._log.redactor.add(*self.model.secrets())
+        return self._log
+
+    def hash_passwords(self) -> None:
+        """Replace typed passwords by their hashes once, so every later step
+        (and the log's redactor) knows the exact hash that will be set."""
+        from installer.passwords import hash_password
+
+        for account in [*self.model.users, self.model.root]:
+            if account.password and not account.password_hash:
+                account.password_hash = hash_password(account.password)
+        self.log()
+
+    def install_argv(self) -> list[str]:
+        from installer.runner import RunOptions, build_argv
+
+        return build_argv(self.options.target, RunOptions(), self.options.nixos_install)
+
+    def runner(self):
+        """A fresh nixos-install run (not started). Real mode only."""
+        from installer.runner import InstallRunner
+
+        if not self.options.real:
+            raise RuntimeError("nixos-install never runs in dry-run")
+        self.hash_passwords()
+        return InstallRunner(
+            self.install_argv(), target=self.options.target, log=self.log(), secrets=self.model.secrets()
+        )
+
+    def set_passwords(self, log: Log) -> list[str]:
+        """Set the accounts' passwords on the installed system (hashes on stdin)."""
+        accounts = [u.name for u in self.model.users] + ([] if self.model.root.disabled else ["root"])
+        if not self.options.real:
+            log(f"[dry-run] would set the passwords of {', '.join(accounts) or 'nobody'} with chpasswd -e")
+            if self.model.root.disabled:
+                log("[dry-run] would lock root's password")
+            return accounts
+        from installer.passwords import set_passwords
+
+        self.hash_passwords()
+        return set_passwords(self.model, self.options.target, self.options.nixos_enter, log)
+
+    def finish(self, log: Log) -> str:
+        """Copy the log into the installed system; returns where it went."""
+        if not self.options.real:
+            return self.options.log_path
+        copy = self.log().copy_to(self.options.target)
+        log(f"log copied to {copy}")
+        return str(copy)
 
     def check(self, *, secrets: bool) -> None:
         """Raise ProblemsError when the answers have errors (warnings pass)."""

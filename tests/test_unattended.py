@@ -1,0 +1,167 @@
+"""A whole unattended install on a real loop device, with the nixos-install stand-in.
+
+This host kernel has neither dm-crypt nor vfat mounts, so the layout here is
+BIOS + GRUB + ext4 + swap partition (the VM tests cover UEFI and LUKS). The
+secrets test runs the real CLI with known passwords and then searches every
+place a secret must never reach.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, ssh_key
+from loopdev import ROOT_MARKS, blkid, loop_device, run
+from installer.passwords import verify_password
+
+pytestmark = [*ROOT_MARKS, pytest.mark.slow]
+
+STANDINS = ROOT / "tests" / "standins"
+USER_PASSWORD = "Tr0ub4dor&3-user"
+ROOT_PASSWORD = "r00t-Secret-pw!"
+PASSPHRASE = "luks passphrase never seen"
+
+
+def answers(tmp_path: Path, device: str) -> Path:
+    (tmp_path / "luks.txt").write_text(PASSPHRASE + "\n")
+    path = tmp_path / "answers.toml"
+    path.write_text(
+        f"""
+[system]
+hostname = "fleet-01"
+timezone = "Europe/Paris"
+[boot]
+firmware = "bios"
+[disk]
+device = "{device}"
+filesystem = "ext4"
+swap = "partition"
+swap_size_mib = 512
+[encryption]
+enabled = false
+passphrase_file = "luks.txt"
+[[users]]
+name = "alice"
+description = "Alice"
+password = "{USER_PASSWORD}"
+ssh_keys = ["{ssh_key()}"]
+[root]
+disabled = false
+password = "{ROOT_PASSWORD}"
+"""
+    )
+    return path
+
+
+def installer(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "installer", "--allow-loop", *args],
+        capture_output=True, text=True, cwd=ROOT, stdin=subprocess.DEVNULL, timeout=300,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def data_extents(image: Path) -> list[tuple[int, int]]:
+    """The allocated (written) ranges of a sparse file: any write creates one."""
+    found, fd = [], os.open(image, os.O_RDONLY)
+    try:
+        size, offset = os.fstat(fd).st_size, 0
+        while offset < size:
+            try:
+                start = os.lseek(fd, offset, os.SEEK_DATA)
+            except OSError:
+                break
+            end = os.lseek(fd, start, os.SEEK_HOLE)
+            found.append((start, end))
+            offset = end
+    finally:
+        os.close(fd)
+    return found
+
+
+def test_without_yes_nothing_is_written(tmp_path):
+    target = tmp_path / "target"
+    target.mkdir()
+    with loop_device(tmp_path, size=12 * 1024**3, target=str(target)) as (device, image):
+        before = (image.stat().st_size, data_extents(image))
+        done = installer("--answers", str(answers(tmp_path, device)), "--target", str(target),
+                         "--log", str(tmp_path / "log"))
+        assert done.returncode == 0, done.stderr
+        assert "Nothing was written" in done.stdout
+        assert "wipefs" in done.stdout
+        assert (image.stat().st_size, data_extents(image)) == before == (12 * 1024**3, [])
+        assert list(target.iterdir()) == []
+
+
+@pytest.fixture
+def public_target():
+    """A target whose every parent is 0755, as nixos-install demands (pytest's tmp is 0700)."""
+    where = Path(tempfile.mkdtemp(prefix="nti-target-", dir="/var/tmp"))
+    where.chmod(0o755)
+    yield where
+    run("umount", "-R", "-l", str(where), check=False)
+    shutil.rmtree(where, ignore_errors=True)
+
+
+def test_unattended_install_keeps_every_secret_where_it_belongs(tmp_path, public_target):
+    target = public_target
+    record = tmp_path / "record.jsonl"
+    log = tmp_path / "install.log"
+    with loop_device(tmp_path, size=12 * 1024**3, target=str(target)) as (device, image):
+        done = installer(
+            "--answers", str(answers(tmp_path, device)), "--yes", "--target", str(target), "--log", str(log),
+            "--nixos-install", str(STANDINS / "nixos-install"), "--nixos-enter", str(STANDINS / "nixos-enter"),
+            env={"STANDIN_RECORD": str(record), "STANDIN_PATHS": "40", "STANDIN_DRVS": "2"},
+        )
+        output = done.stdout + done.stderr
+        assert done.returncode == 0, output
+
+        # Progress came from the stand-in's own lines, as plain text on stdout.
+        assert "== [3/5] nixos-install" in done.stdout
+        assert "40/40" in done.stdout
+
+        # The layout on the real device: BIOS boot, swap, ext4 root with the rendered UUID.
+        table = run("sgdisk", "-p", device)
+        assert "EF02" in table and "8200" in table and "8300" in table
+        root_tags = blkid(device + "p3")
+        assert root_tags["TYPE"] == "ext4" and root_tags["LABEL"] == "nixos"
+        hardware = (target / "etc/nixos/hardware-configuration.nix").read_text()
+        assert f'"/dev/disk/by-uuid/{root_tags["UUID"]}"' in hardware
+        config = (target / "etc/nixos/configuration.nix").read_text()
+        assert f'boot.loader.grub.device = "{device}"' in config
+
+        # The passwords were set through chpasswd -e: the shadow file holds hashes that verify.
+        shadow = {line.split(":")[0]: line.split(":")[1] for line in (target / "etc/shadow").read_text().splitlines()}
+        assert verify_password(USER_PASSWORD, shadow["alice"])
+        assert verify_password(ROOT_PASSWORD, shadow["root"])
+        hashes = [shadow["alice"], shadow["root"]]
+
+        # Nowhere else: not the log, not the stand-ins' argv/env, not any other file in the target,
+        # not the saved answers, not what the CLI printed.
+        secrets = [USER_PASSWORD, ROOT_PASSWORD, PASSPHRASE, *hashes]
+        places = {"stdout/stderr": output, "log": log.read_text(), "argv/env": record.read_text()}
+        for path in target.rglob("*"):
+            if path.is_file() and path != target / "etc/shadow":
+                places[str(path.relative_to(target))] = path.read_text(errors="replace")
+        assert "etc/nixos/answers.toml" in places
+        assert "var/log/nixos-tui-installer.log" in places
+        for where, text in places.items():
+            for secret in secrets:
+                assert secret not in text, f"a secret reached {where}"
+        assert oct(log.stat().st_mode & 0o777) == "0o600"
+        assert oct((target / "var/log/nixos-tui-installer.log").stat().st_mode & 0o777) == "0o600"
+
+        # The stand-in was called as the real nixos-install would be.
+        calls = [json.loads(line) for line in record.read_text().splitlines()]
+        install_call = next(c for c in calls if c["tool"] == "nixos-install")
+        assert install_call["argv"][1:] == ["--root", str(target), "--no-root-passwd"]
+        enter_calls = [c["argv"][1:] for c in calls if c["tool"] == "nixos-enter"]
+        assert ["--root", str(target), "-c", "chpasswd -e"] in enter_calls
