@@ -21,11 +21,18 @@ from installer.hardware import Disk, Machine, Mount, Partition
 
 GIB = 1024**3
 
-needs_root = [
+# `pytestmark = ROOT_MARKS` for a whole module, or `@needs_root` on one test.
+ROOT_MARKS = [
     pytest.mark.root,
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root for loop devices"),
     pytest.mark.skipif(shutil.which("losetup") is None, reason="needs losetup (util-linux)"),
 ]
+
+
+def needs_root(test):
+    for mark in ROOT_MARKS:
+        test = mark(test)
+    return test
 
 
 def kernel_has_vfat() -> bool:
@@ -122,7 +129,7 @@ def sgdisk_info(device: str, number: int) -> dict[str, str]:
 
 def machine_with_mounts(device: str, target: str, firmware: str = "uefi") -> Machine:
     """A Machine for `device` as the probe would see it, from blkid, sysfs and mountinfo."""
-    disk = disk_for(device)
+    disk = disk_for(device, table=blkid(device).get("PTTYPE", ""))
     name = disk.name
     block = Path(f"/sys/class/block/{name}")
     for sub in sorted(block.iterdir()):

@@ -1,0 +1,376 @@
+"""The executor on real loop devices: every layout this kernel can run, the safety
+checks before the first write, and undo after a failing step.
+
+This host's kernel cannot mount vfat and has no dm-crypt; the steps needing
+them are left out of the layout runs (everything else runs and is checked),
+and the tests that need them skip with the missing kernel feature named.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import os
+from pathlib import Path
+
+import pytest
+
+from installer.executor import Confirmation, ExecutionError, Refused, execute, undo
+from installer.hardware import Machine
+from installer.identity import Identity
+from installer.model import GIB, MIB, InstallModel
+from installer.plan import Plan, Step, build_plan
+from loopdev import (
+    NO_DM_CRYPT,
+    NO_VFAT,
+    ROOT_MARKS,
+    blkid,
+    disk_for,
+    kernel_has_dm_crypt,
+    kernel_has_vfat,
+    loop_device,
+    mounts_under,
+    release,
+    run,
+    sgdisk_info,
+)
+
+pytestmark = ROOT_MARKS
+
+PASSPHRASE = "correct horse battery staple"
+_LEFT: set[tuple[str, str]] = set()  # (device, target) of every loop device this module made
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _sweep():
+    """Whatever a failed test left behind is unmounted and detached at the end of the module."""
+    yield
+    for device, target in sorted(_LEFT):
+        release(device, target)
+
+
+@dataclasses.dataclass
+class Rig:
+    device: str
+    image: Path
+    target: str
+    lines: list[str]
+
+    def plan(self, firmware="uefi", fs="ext4", swap="none", luks=False, seed=None, **disk_kw) -> Plan:
+        m = InstallModel()
+        m.boot.firmware = firmware
+        m.disk.device = self.device
+        m.disk.filesystem = fs
+        m.disk.swap = swap
+        if luks:
+            m.encryption.enabled = True
+            m.encryption.passphrase = m.encryption.passphrase_confirm = PASSPHRASE
+        machine = Machine(firmware=firmware, disks=[disk_for(self.device, **disk_kw)])
+        # seed None: a fresh identity each run, as btrfs refuses a UUID another attached device has
+        return build_plan(m, machine, Identity.generate(seed), target=self.target)
+
+    def execute(self, plan: Plan, confirmation: Confirmation | None = None) -> None:
+        execute(
+            plan,
+            target=self.target,
+            secrets={"luks_passphrase": PASSPHRASE},
+            confirmation=confirmation or Confirmation.for_plan(plan),
+            log=self.lines.append,
+        )
+
+
+@pytest.fixture
+def rig(tmp_path):
+    target = tmp_path / "target"
+    target.mkdir()
+    with loop_device(tmp_path, size=12 * GIB, target=str(target)) as (device, image):
+        _LEFT.add((device, str(target)))
+        yield Rig(device, image, str(target), [])
+        _LEFT.discard((device, str(target)))
+
+
+def runnable(plan: Plan) -> Plan:
+    """The plan minus the steps this kernel cannot run (vfat mount, dm-crypt and what needs it)."""
+    steps = []
+    for step in plan.steps:
+        if not kernel_has_vfat() and step.action == "mount" and "vfat" in step.argv:
+            continue
+        if not kernel_has_dm_crypt() and plan.luks:
+            if step.action == "luks-open" or any(a.startswith("/dev/mapper/") for a in step.argv):
+                continue
+            if step.action in ("mount", "umount", "mkdir", "subvolume"):
+                continue  # the root filesystem inside LUKS never got made
+        steps.append(step)
+    return dataclasses.replace(plan, steps=steps)
+
+
+def image_digest(path: Path, leave_out: tuple[int, int] = (0, 0)) -> str:
+    """A hash of every allocated byte and where it is: any write to the image changes it.
+
+    `leave_out` (start, end) skips a byte range, e.g. a mounted filesystem that
+    updates its own superblock.
+    """
+    digest = hashlib.sha256()
+    size = path.stat().st_size
+    digest.update(str(size).encode())
+    with open(path, "rb") as f:
+        fd = f.fileno()
+        offset = 0
+        while offset < size:
+            try:
+                start = os.lseek(fd, offset, os.SEEK_DATA)
+            except OSError:
+                break
+            end = os.lseek(fd, start, os.SEEK_HOLE)
+            offset = end
+            for lo, hi in ((start, min(end, leave_out[0])), (max(start, leave_out[1]), end)):
+                if lo >= hi:
+                    continue
+                f.seek(lo)
+                digest.update(f"{lo}:{hi}".encode())
+                remaining = hi - lo
+                while remaining:
+                    chunk = f.read(min(remaining, 8 * MIB))
+                    digest.update(chunk)
+                    remaining -= len(chunk)
+    return digest.hexdigest()
+
+
+def mount_sources(target: str) -> dict[str, str]:
+    """mount point -> 'source[subvol]' for everything at or under target."""
+    found = {}
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        left, _, right = line.partition(" - ")
+        fields = left.split()
+        where, root = fields[4], fields[3]
+        if where == target or where.startswith(target + "/"):
+            source = right.split()[1]
+            found[where[len(target):] or "/"] = source + (f"[{root}]" if root != "/" else "")
+    return found
+
+
+def active_swaps() -> list[str]:
+    return [line.split()[0] for line in Path("/proc/swaps").read_text().splitlines()[1:]]
+
+
+def check_table(rig: Rig, plan: Plan) -> None:
+    """sgdisk shows the planned GUIDs, names, sectors (1 MiB aligned) and disk GUID."""
+    header = run("sgdisk", "-p", rig.device)
+    assert f"Disk identifier (GUID): {plan.identity.disk_guid.upper()}" in header
+    rows = [line.split() for line in header.splitlines() if line.strip()[:1].isdigit()]
+    assert [int(r[0]) for r in rows] == [p.number for p in plan.partitions]
+    for p in plan.partitions:
+        info = sgdisk_info(rig.device, p.number)
+        assert info["Partition GUID code"].split()[0] == p.type_guid.upper()
+        assert info["Partition name"] == f"'{p.name}'"
+        first = int(info["First sector"].split()[0])
+        last = int(info["Last sector"].split()[0])
+        assert first * 512 == p.start and first % 2048 == 0
+        assert (last + 1) * 512 == p.end and (last + 1) % 2048 == 0
+        if p.partuuid:
+            assert info["Partition unique GUID"] == p.partuuid.upper()
+    disk_bytes = int(Path(f"/sys/class/block/{os.path.basename(rig.device)}/size").read_text()) * 512
+    assert disk_bytes - plan.partitions[-1].end == MIB
+
+
+def check_filesystems(rig: Rig, plan: Plan) -> None:
+    """blkid reports the plan's UUIDs, labels and types; fileSystems/swap entries name real devices."""
+    ident = plan.identity
+    by_purpose = {p.purpose: blkid(p.path) for p in plan.partitions}
+    if "esp" in by_purpose:
+        esp = by_purpose["esp"]
+        assert (esp["TYPE"], esp["UUID"], esp["LABEL"], esp["VERSION"]) == ("vfat", ident.esp_volid, "BOOT", "FAT32")
+    if "boot" in by_purpose:
+        boot = by_purpose["boot"]
+        assert (boot["TYPE"], boot["UUID"], boot["LABEL"]) == ("ext4", ident.boot_uuid, "boot")
+    if "bios-boot" in by_purpose:
+        assert "TYPE" not in by_purpose["bios-boot"]
+    if "swap" in by_purpose:
+        swap = by_purpose["swap"]
+        if plan.luks:
+            assert "TYPE" not in swap and swap["PART_ENTRY_UUID"] == ident.swap_uuid
+        else:
+            assert (swap["TYPE"], swap["UUID"], swap["LABEL"]) == ("swap", ident.swap_uuid, "swap")
+    root = by_purpose["root"]
+    fstype = plan.filesystems[0].fstype
+    if plan.luks:
+        assert (root["TYPE"], root["UUID"]) == ("crypto_LUKS", ident.luks_uuid)
+        assert root["VERSION"] == "2"
+        run("cryptsetup", "open", "--test-passphrase", "--key-file=-", plan.partitions[-1].path, input=PASSPHRASE)
+        return
+    assert (root["TYPE"], root["UUID"], root["LABEL"]) == (fstype, ident.root_uuid, "nixos")
+    # every device the configuration will name exists with that fs type
+    uuids = {tags.get("UUID"): tags.get("TYPE") for tags in by_purpose.values()}
+    for entry in plan.filesystems:
+        assert entry.device.startswith("/dev/disk/by-uuid/")
+        assert uuids[entry.device.rsplit("/", 1)[1]] == entry.fstype
+    for swap in plan.swaps:
+        assert uuids[swap.device.rsplit("/", 1)[1]] == "swap"
+
+
+def check_mounts(rig: Rig, plan: Plan) -> None:
+    if plan.luks and not kernel_has_dm_crypt():
+        assert mount_sources(rig.target) == {}
+        return
+    root = plan.partitions[-1].path
+    expected = {"/": root}
+    if plan.filesystems[0].fstype == "btrfs":
+        expected = {"/": f"{root}[/@]", "/home": f"{root}[/@home]", "/nix": f"{root}[/@nix]"}
+        listing = run("btrfs", "subvolume", "list", rig.target)
+        assert sorted(line.split()[-1] for line in listing.splitlines()) == ["@", "@home", "@nix"]
+    if "boot" in {p.purpose for p in plan.partitions}:
+        expected["/boot"] = plan.partitions[1].path
+    if "esp" in {p.purpose for p in plan.partitions} and kernel_has_vfat():
+        expected["/boot"] = plan.partitions[0].path
+    assert mount_sources(rig.target) == expected
+    swap = [p.path for p in plan.partitions if p.purpose == "swap"]
+    assert [s for s in active_swaps() if s.startswith(rig.device + "p")] == ([] if plan.luks else swap)
+
+
+LAYOUTS = [
+    pytest.param(fw, fs, swap, False, id=f"{fw}-{fs}-swap-{swap}")
+    for fw, fs, swap in itertools.product(("uefi", "bios"), ("ext4", "btrfs", "xfs"), ("partition", "zram", "none"))
+] + [
+    # The filesystem inside LUKS cannot be made without dm-crypt, so two LUKS
+    # layouts cover what runs here (LUKS2 header, /boot, swap by PARTUUID);
+    # luksFormat's argon2 benchmark makes each take several seconds.
+    pytest.param(fw, fs, "partition", True, id=f"{fw}-{fs}-luks-swap-partition", marks=pytest.mark.slow)
+    for fw, fs in (("uefi", "ext4"), ("bios", "btrfs"))
+]
+
+
+@pytest.mark.parametrize("firmware,fs,swap,luks", LAYOUTS)
+def test_layout_on_a_loop_device(rig, firmware, fs, swap, luks):
+    plan = rig.plan(firmware=firmware, fs=fs, swap=swap, luks=luks)
+    rig.execute(runnable(plan))
+    check_table(rig, plan)
+    check_filesystems(rig, plan)
+    check_mounts(rig, plan)
+    assert all(PASSPHRASE not in line for line in rig.lines)
+    assert rig.lines[-1] == "partitioning, formatting and mounting done"
+
+
+@pytest.mark.skipif(not kernel_has_vfat(), reason=NO_VFAT)
+def test_the_esp_is_mounted_readable_by_root_only(rig):
+    plan = rig.plan(firmware="uefi", fs="ext4")
+    rig.execute(plan)
+    options = run("findmnt", "-n", "-o", "OPTIONS", f"{rig.target}/boot")
+    assert "fmask=0077" in options and "dmask=0077" in options
+
+
+@pytest.mark.skipif(not kernel_has_dm_crypt(), reason=NO_DM_CRYPT)
+def test_luks_root_is_opened_formatted_and_mounted(rig):
+    plan = rig.plan(firmware="bios", fs="btrfs", swap="partition", luks=True)
+    try:
+        rig.execute(plan)
+        assert mount_sources(rig.target)["/"] == "/dev/mapper/cryptroot[/@]"
+        assert blkid("/dev/mapper/cryptroot")["UUID"] == plan.identity.root_uuid
+    finally:
+        undo(plan, log=rig.lines.append)
+
+
+# -- nothing is written without a confirmation for exactly this disk -----------
+
+
+def test_no_confirmation_writes_nothing(rig):
+    run("sgdisk", "-n", "1:1M:+100M", "-c", "1:old", rig.device)  # something to lose
+    before = image_digest(rig.image)
+    plan = rig.plan()
+    for confirmation in (None, "yes", True):
+        with pytest.raises(Refused, match="explicit confirmation"):
+            execute(plan, target=rig.target, secrets={}, confirmation=confirmation, log=rig.lines.append)
+    with pytest.raises(TypeError):
+        Confirmation(rig.device, "", plan.disk.size)  # only for_plan() makes one
+    other = rig.plan(size=plan.disk.size - MIB)
+    with pytest.raises(Refused, match="confirmation was given for"):
+        rig.execute(plan, Confirmation.for_plan(other))
+    with pytest.raises(Refused, match="missing secret"):
+        luks = rig.plan(luks=True)
+        execute(luks, target=rig.target, secrets={}, confirmation=Confirmation.for_plan(luks), log=rig.lines.append)
+    assert rig.lines == []
+    assert image_digest(rig.image) == before
+    assert "'old'" in sgdisk_info(rig.device, 1)["Partition name"]
+
+
+def test_a_disk_with_a_mounted_partition_is_refused_at_the_last_check(rig, tmp_path):
+    run("sgdisk", "-n", "1:1M:+100M", "-n", "2:0:+100M", rig.device)
+    run("partx", "-u", rig.device, check=False)
+    run("mkfs.ext4", "-q", "-F", f"{rig.device}p1")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    _LEFT.add((rig.device, str(elsewhere)))
+    run("mount", f"{rig.device}p1", str(elsewhere))
+    p1 = (MIB, 101 * MIB)  # the mounted filesystem writes its own superblock; all else must stay
+    try:
+        plan = rig.plan()
+        before = image_digest(rig.image, leave_out=p1)
+        with pytest.raises(Refused, match=f"{rig.device}p1 is mounted at {elsewhere}"):
+            rig.execute(plan)
+    finally:
+        run("umount", str(elsewhere))
+    assert image_digest(rig.image, leave_out=p1) == before
+    assert sgdisk_info(rig.device, 2)["First sector"].startswith("206848")
+
+
+def test_a_disk_with_an_active_swap_is_refused(rig):
+    run("sgdisk", "-n", "1:1M:+100M", rig.device)
+    run("partx", "-u", rig.device, check=False)
+    run("mkswap", f"{rig.device}p1")
+    run("swapon", f"{rig.device}p1")
+    try:
+        with pytest.raises(Refused, match=f"{rig.device}p1 is an active swap"):
+            rig.execute(rig.plan())
+    finally:
+        run("swapoff", f"{rig.device}p1")
+
+
+def test_size_and_by_id_changes_are_refused(rig, tmp_path):
+    before = image_digest(rig.image)
+    real = disk_for(rig.device).size
+    with pytest.raises(Refused, match=r"is 12\.0 GiB now, but was 13\.0 GiB when chosen"):
+        rig.execute(rig.plan(size=real + GIB))
+    link = tmp_path / "by-id-link"
+    link.symlink_to("/dev/null")
+    with pytest.raises(Refused, match="now points at /dev/null"):
+        rig.execute(rig.plan(by_id=str(link)))
+    with pytest.raises(Refused, match="no longer exists"):
+        rig.execute(rig.plan(by_id=str(tmp_path / "gone")))
+    assert image_digest(rig.image) == before
+
+
+def test_the_plan_target_must_be_the_one_executed(rig):
+    plan = rig.plan()
+    with pytest.raises(Refused, match="plan was made for"):
+        execute(plan, target="/mnt", secrets={}, confirmation=Confirmation.for_plan(plan), log=rig.lines.append)
+
+
+# -- a failing step stops the run and undoes mounts and swap ---------------------
+
+
+def test_a_failing_step_raises_and_undoes_mounts_and_swap(rig):
+    plan = runnable(rig.plan(firmware="uefi", fs="btrfs", swap="partition"))
+    bad = Step("mkfs", "Format a partition that does not exist", ("mkfs.ext4", "-F", f"{rig.device}p9"))
+    plan = dataclasses.replace(plan, steps=[*plan.steps, bad])
+    with pytest.raises(ExecutionError) as excinfo:
+        rig.execute(plan)
+    assert excinfo.value.step is bad
+    assert f"{rig.device}p9" in excinfo.value.output
+    assert "Format a partition that does not exist failed" in str(excinfo.value)
+    assert mounts_under(rig.target) == []
+    assert not [s for s in active_swaps() if s.startswith(rig.device + "p")]
+    assert any(line.startswith("undo: umount") for line in rig.lines)
+    assert any(line == f"undo: swapoff {rig.device}p2: ok" for line in rig.lines)
+    # the disk is free again: the same plan (without the bad step) runs on a retry
+    rig.lines.clear()
+    rig.execute(runnable(rig.plan(firmware="uefi", fs="btrfs", swap="partition")))
+    assert mount_sources(rig.target)["/"] == f"{rig.device}p3[/@]"
+
+
+def test_undo_releases_a_finished_run_for_a_retry(rig):
+    plan = runnable(rig.plan(firmware="bios", fs="xfs", swap="partition"))
+    rig.execute(plan)
+    assert mounts_under(rig.target)
+    undo(plan, log=rig.lines.append)
+    assert mounts_under(rig.target) == []
+    assert not [s for s in active_swaps() if s.startswith(rig.device + "p")]
