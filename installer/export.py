@@ -30,7 +30,7 @@ from installer.model import GIB, MIB, InstallModel
 from installer.nixlit import nix, nix_attr_name
 from installer.plan import BTRFS_OPTIONS, BTRFS_SUBVOLUMES, LUKS_NAME, PartSpec, Plan, human_size
 from installer.problems import Problem, ProblemsError
-from installer.validate import HOSTNAME
+from installer.validate import HOSTNAME, STATE_VERSION
 
 if TYPE_CHECKING:
     import jinja2
@@ -68,6 +68,8 @@ def export_problems(model: InstallModel, plan: Plan, *, include_password_hashes:
     problems = []
     if not HOSTNAME.fullmatch(model.system.hostname):  # it names files and the flake attribute
         problems.append(Problem("system.hostname", "must be an RFC 1123 label (a-z, 0-9, '-') to name the flake"))
+    if not STATE_VERSION.fullmatch(model.system.state_version):  # it picks the nixpkgs branch
+        problems.append(Problem("system.state_version", "must be a NixOS release like 25.11 to pick nixpkgs"))
     if plan.layout != "erase" or plan.disk is None or not plan.partitions:
         problems.append(
             Problem(

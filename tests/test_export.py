@@ -404,3 +404,9 @@ def test_refused_for_a_hostname_that_cannot_name_files():
     m = model_for("uefi", "ext4", False, "zram")
     m.system.hostname = "../../etc"
     assert refused(m) == ["system.hostname"]
+
+
+def test_refused_for_a_state_version_that_is_no_release():
+    m = model_for("uefi", "ext4", False, "zram")
+    m.system.state_version = "unstable"
+    assert refused(m) == ["system.state_version"]
