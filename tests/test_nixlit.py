@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import settings
 from hypothesis import strategies as st
 
 from installer.nixlit import is_identifier, nix, nix_attr_name, nix_attr_path, nix_string
@@ -134,7 +133,6 @@ def test_attr_names_round_trip():
 def test_property_text_round_trips_exactly():
     """(a) nix(text) evaluates back to exactly `text`, for arbitrary Unicode without NUL."""
     texts = collect(TEXT)
-    assert len(texts) >= settings.default.max_examples * 0.9
     got = eval_json([nix(t) for t in texts])
     assert smallest_mismatches(list(zip(texts, got))) == []
 
