@@ -310,6 +310,16 @@ def test_premounted_plan_uses_mounted_disks_drivers(tmp_path):
     assert hw["boot"]["initrd"]["availableKernelModules"] == ["nvme", "sd_mod", "usb_storage", "xhci_pci"]
 
 
+def test_package_names_that_are_keywords_stay_selections(tmp_path):
+    m = model_for("uefi", "ext4", False, "none", "none")
+    m.software.packages = ["if", "or.in", "with-x", "a'b", "rec.let.then"]
+    assert validate(m) == []
+    files = render(m, machine(), hand_plan(m, Identity.generate(seed=8)))
+    assert 'pkgs."if"' in files["configuration.nix"]
+    cfg, _hw = evaluate_pair(tmp_path, files, packages=m.software.packages)
+    assert cfg["environment"]["systemPackages"] == m.software.packages
+
+
 @pytest.mark.parametrize(
     ("bus", "drivers", "expected"),
     [
