@@ -410,3 +410,49 @@ def test_refused_for_a_state_version_that_is_no_release():
     m = model_for("uefi", "ext4", False, "zram")
     m.system.state_version = "unstable"
     assert refused(m) == ["system.state_version"]
+
+
+# Option names each disko type declares (nix-community/disko lib/types/{disk,gpt,filesystem,
+# btrfs,luks,swap}.nix, read for this test); a misspelt option would fail disko's module check.
+DISKO_OPTIONS = {
+    "disk": {"type", "device", "content", "name", "imageName", "imageSize"},
+    "gpt": {"type", "device", "partitions", "efiGptPartitionFirst"},
+    "partition": {"type", "device", "priority", "name", "label", "size", "start", "end", "content", "alignment",
+                  "hybrid"},
+    "filesystem": {"type", "device", "extraArgs", "mountOptions", "mountpoint", "format"},
+    "btrfs": {"type", "device", "extraArgs", "mountOptions", "subvolumes", "mountpoint", "swap"},
+    "subvolume": {"name", "type", "extraArgs", "mountOptions", "mountpoint", "swap"},
+    "luks": {"type", "device", "name", "keyFile", "passwordFile", "askPassword", "settings", "additionalKeyFiles",
+             "initrdUnlock", "extraFormatArgs", "extraOpenArgs", "content"},
+    "swap": {"type", "device", "extraArgs", "randomEncryption", "resumeDevice", "priority", "discardPolicy",
+             "mountOptions"},
+}
+
+
+def _check_disko_names(node: dict, kind: str, where: str) -> int:
+    unknown = set(node) - DISKO_OPTIONS[kind]
+    assert not unknown, f"{where}: {sorted(unknown)} are not {kind} options in disko"
+    checked = 1
+    if kind == "gpt":
+        for name, part in node["partitions"].items():
+            checked += _check_disko_names(part, "partition", f"{where}.{name}")
+    elif kind == "btrfs":
+        for name, sub in node.get("subvolumes", {}).items():
+            checked += _check_disko_names(sub, "subvolume", f"{where}.{name}")
+    if "content" in node:
+        content = node["content"]
+        checked += _check_disko_names(content, content["type"], f"{where}.content")
+    return checked
+
+
+def test_disk_config_uses_only_disko_option_names(tmp_path):
+    dirs = []
+    for firmware, fs, luks, swap in [("uefi", "btrfs", True, "partition"), ("bios", "xfs", True, "partition"),
+                                     ("uefi", "ext4", False, "partition")]:
+        dirs.append(write(tmp_path, f"{firmware}{fs}", export_case(model_for(firmware, fs, luks, swap), firmware)))
+    exprs = [f"(import {nix_path(d / 'hosts/laptop/disk-config.nix')} {{ lib = {STUB_LIB}; }}).disko.devices.disk.main"
+             for d in dirs]
+    counts = [_check_disko_names(disk, "disk", "main") for disk in eval_json(exprs)]
+    assert counts == [12, 10, 8]  # every level was walked: disk, gpt, partitions, contents, subvolumes
+    with pytest.raises(AssertionError, match="mountoptions"):
+        _check_disko_names({"type": "filesystem", "format": "ext4", "mountoptions": []}, "filesystem", "x")
