@@ -413,19 +413,17 @@ def test_refused_for_a_state_version_that_is_no_release():
 
 
 # Option names each disko type declares (nix-community/disko lib/types/{disk,gpt,filesystem,
-# btrfs,luks,swap}.nix, read for this test); a misspelt option would fail disko's module check.
+# btrfs,luks,swap}.nix, read for this test; only the names seen there); a misspelt option would fail disko's module check.
 DISKO_OPTIONS = {
-    "disk": {"type", "device", "content", "name", "imageName", "imageSize"},
-    "gpt": {"type", "device", "partitions", "efiGptPartitionFirst"},
-    "partition": {"type", "device", "priority", "name", "label", "size", "start", "end", "content", "alignment",
-                  "hybrid"},
+    "disk": {"type", "device", "content"},
+    "gpt": {"type", "device", "partitions"},
+    "partition": {"type", "device", "priority", "name", "label", "size", "start", "end", "content"},
     "filesystem": {"type", "device", "extraArgs", "mountOptions", "mountpoint", "format"},
     "btrfs": {"type", "device", "extraArgs", "mountOptions", "subvolumes", "mountpoint", "swap"},
     "subvolume": {"name", "type", "extraArgs", "mountOptions", "mountpoint", "swap"},
     "luks": {"type", "device", "name", "keyFile", "passwordFile", "askPassword", "settings", "additionalKeyFiles",
              "initrdUnlock", "extraFormatArgs", "extraOpenArgs", "content"},
-    "swap": {"type", "device", "extraArgs", "randomEncryption", "resumeDevice", "priority", "discardPolicy",
-             "mountOptions"},
+    "swap": {"type", "device", "extraArgs", "randomEncryption", "resumeDevice"},
 }
 
 
