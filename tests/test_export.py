@@ -413,7 +413,8 @@ def test_refused_for_a_state_version_that_is_no_release():
 
 
 # Option names each disko type declares (nix-community/disko lib/types/{disk,gpt,filesystem,
-# btrfs,luks,swap}.nix, read for this test; only the names seen there); a misspelt option would fail disko's module check.
+# btrfs,luks,swap}.nix, read for this test; only the names seen there). A misspelt
+# option would fail disko's module check on the real install.
 DISKO_OPTIONS = {
     "disk": {"type", "device", "content"},
     "gpt": {"type", "device", "partitions"},
