@@ -257,28 +257,27 @@ def _fill(plan: Plan, model: InstallModel, disk: Disk, ident: Identity, target: 
     """The steps and the resulting fileSystems/LUKS/swap entries."""
     parts = {p.purpose: p for p in plan.partitions}
     luks = model.encryption.enabled
-    fs = model.disk.filesystem
-    who = disk_words(disk)
-    steps = plan.steps
-    add = lambda action, describe, argv=(), **kw: steps.append(Step(action, describe, tuple(argv), **kw))  # noqa: E731
 
+    def add(action: str, describe: str, argv=(), **kw) -> None:
+        plan.steps.append(Step(action, describe, tuple(argv), **kw))
+
+    _table_steps(plan, disk, ident, add)
+    root_dev = _format_steps(plan, parts, luks, model.disk.filesystem, ident, add)
+    _mount_steps(plan, parts, luks, model.disk.filesystem, root_dev, ident, target, add)
+
+
+def _table_steps(plan: Plan, disk: Disk, ident: Identity, add) -> None:
+    who = disk_words(disk)
     add("wipefs", f"Wipe old partition tables and signatures from {who}", ["wipefs", "-a", disk.path])
     sector = disk.logical_sector_size
     table = [
-        {
-            "number": p.number,
-            "name": p.name,
-            "type_guid": p.type_guid,
-            "start": p.start // sector,
-            "end": p.end // sector - 1,  # inclusive, as GPT and parted count
-        }
+        # end is inclusive, as GPT and parted count
+        {"number": p.number, "name": p.name, "type_guid": p.type_guid, "start": p.start // sector,
+         "end": p.end // sector - 1}
         for p in plan.partitions
     ]
-    add(
-        "partition",
-        f"Create a GPT partition table on {who}: everything on it will be erased",
-        call={"device": disk.path, "table": "gpt", "sector_size": sector, "partitions": table},
-    )
+    add("partition", f"Create a GPT partition table on {who}: everything on it will be erased",
+        call={"device": disk.path, "table": "gpt", "sector_size": sector, "partitions": table})
     # pyparted built against parted < 3.6 cannot set arbitrary type GUIDs, so
     # sgdisk sets the exact ones (and the disk GUID, and the PARTUUID the
     # configuration names an encrypted swap partition by).
@@ -290,52 +289,41 @@ def _fill(plan: Plan, model: InstallModel, disk: Disk, ident: Identity, target: 
     add("wait", "Wait for the kernel to show the new partitions", call={"device": disk.path, "nodes": nodes})
     add("wipefs", "Clear old signatures from the new partitions", ["wipefs", "-a", *nodes])
 
+
+def _format_steps(plan: Plan, parts: dict[str, PartSpec], luks: bool, fs: str, ident: Identity, add) -> str:
+    """mkfs, mkswap and LUKS steps; returns the device the root filesystem is made on."""
     if "esp" in parts:
-        esp = parts["esp"]
-        add(
-            "mkfs",
-            f"Format {esp.path} as FAT32 (label BOOT): the EFI system partition",
-            ["mkfs.fat", "-F", "32", "-n", "BOOT", "-i", ident.esp_volid_hex, esp.path],
-        )
+        esp = parts["esp"].path
+        add("mkfs", f"Format {esp} as FAT32 (label BOOT): the EFI system partition",
+            ["mkfs.fat", "-F", "32", "-n", "BOOT", "-i", ident.esp_volid_hex, esp])
     if "boot" in parts:
-        boot = parts["boot"]
-        add(
-            "mkfs",
-            f"Format {boot.path} as ext4 (label boot) for /boot",
-            ["mkfs.ext4", "-F", "-L", "boot", "-U", ident.boot_uuid, boot.path],
-        )
-    swap = parts.get("swap")
-    if swap and not luks:
-        add(
-            "mkfs",
-            f"Make {swap.path} a swap partition (label swap)",
-            ["mkswap", "-L", "swap", "-U", ident.swap_uuid, swap.path],
-        )
-    root = parts["root"]
-    root_dev = root.path
+        boot = parts["boot"].path
+        add("mkfs", f"Format {boot} as ext4 (label boot) for /boot",
+            ["mkfs.ext4", "-F", "-L", "boot", "-U", ident.boot_uuid, boot])
+    if "swap" in parts and not luks:  # random-key swap is set up at every boot, not now
+        swap = parts["swap"].path
+        add("mkfs", f"Make {swap} a swap partition (label swap)", ["mkswap", "-L", "swap", "-U", ident.swap_uuid, swap])
+    root_dev = parts["root"].path
     if luks:
-        add(
-            "luks-format",
-            f"Encrypt {root.path} with LUKS2 (the passphrase is asked at every boot)",
+        add("luks-format", f"Encrypt {root_dev} with LUKS2 (the passphrase is asked at every boot)",
             ["cryptsetup", "luksFormat", "--type", "luks2", "--uuid", ident.luks_uuid, "--batch-mode",
-             "--key-file=-", root.path],
-            stdin="luks_passphrase",
-        )
-        add(
-            "luks-open",
-            f"Unlock {root.path} as /dev/mapper/{LUKS_NAME}",
-            ["cryptsetup", "open", "--key-file=-", root.path, LUKS_NAME],
-            stdin="luks_passphrase",
-        )
-        root_dev = f"/dev/mapper/{LUKS_NAME}"
+             "--key-file=-", root_dev], stdin="luks_passphrase")
+        add("luks-open", f"Unlock {root_dev} as /dev/mapper/{LUKS_NAME}",
+            ["cryptsetup", "open", "--key-file=-", root_dev, LUKS_NAME], stdin="luks_passphrase")
         plan.luks.append(LuksEntry(LUKS_NAME, f"/dev/disk/by-uuid/{ident.luks_uuid}"))
+        root_dev = f"/dev/mapper/{LUKS_NAME}"
     mkfs = {
         "ext4": ["mkfs.ext4", "-F", "-L", "nixos", "-U", ident.root_uuid],
         "btrfs": ["mkfs.btrfs", "-f", "-L", "nixos", "-U", ident.root_uuid],
         "xfs": ["mkfs.xfs", "-f", "-L", "nixos", "-m", f"uuid={ident.root_uuid}"],
     }[fs]
     add("mkfs", f"Format {root_dev} as {fs} (label nixos) for /", [*mkfs, root_dev])
+    return root_dev
 
+
+def _mount_steps(plan: Plan, parts: dict[str, PartSpec], luks: bool, fs: str, root_dev: str, ident: Identity,
+                 target: str, add) -> None:
+    """Root first, then /boot, then the other btrfs subvolumes, then swap."""
     root_by_uuid = f"/dev/disk/by-uuid/{ident.root_uuid}"
     later: list[tuple[str, str, str]] = []  # btrfs subvolumes mounted after /boot
     if fs == "btrfs":
@@ -356,22 +344,22 @@ def _fill(plan: Plan, model: InstallModel, disk: Disk, ident: Identity, target: 
         plan.filesystems.append(FsEntry("/", root_by_uuid, fs))
         add("mount", f"Mount {root_dev} at {target}", ["mount", "-t", fs, root_dev, target])
 
+    if "esp" in parts or "boot" in parts:
+        add("mkdir", f"Create {target}/boot", ["mkdir", "-p", f"{target}/boot"])
     if "esp" in parts:
-        esp = parts["esp"]
         plan.filesystems.append(FsEntry("/boot", f"/dev/disk/by-uuid/{ident.esp_volid}", "vfat", ESP_OPTIONS))
-        add("mkdir", f"Create {target}/boot", ["mkdir", "-p", f"{target}/boot"])
         add("mount", f"Mount the EFI system partition at {target}/boot, readable by root only",
-            ["mount", "-t", "vfat", "-o", "umask=0077", esp.path, f"{target}/boot"])
+            ["mount", "-t", "vfat", "-o", "umask=0077", parts["esp"].path, f"{target}/boot"])
     if "boot" in parts:
-        boot = parts["boot"]
         plan.filesystems.append(FsEntry("/boot", f"/dev/disk/by-uuid/{ident.boot_uuid}", "ext4"))
-        add("mkdir", f"Create {target}/boot", ["mkdir", "-p", f"{target}/boot"])
-        add("mount", f"Mount {boot.path} at {target}/boot", ["mount", "-t", "ext4", boot.path, f"{target}/boot"])
+        add("mount", f"Mount {parts['boot'].path} at {target}/boot",
+            ["mount", "-t", "ext4", parts["boot"].path, f"{target}/boot"])
     for name, mountpoint, options in later:
         add("mkdir", f"Create {target}{mountpoint}", ["mkdir", "-p", f"{target}{mountpoint}"])
         add("mount", f"Mount subvolume {name} at {target}{mountpoint}",
             ["mount", "-t", "btrfs", "-o", options, root_dev, f"{target}{mountpoint}"])
 
+    swap = parts.get("swap")
     if swap and luks:
         plan.swaps.append(SwapEntry(f"/dev/disk/by-partuuid/{swap.partuuid}", random_encryption=True))
     elif swap:

@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import itertools
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,8 @@ class Rig:
     image: Path
     target: str
     lines: list[str]
+    model: InstallModel | None = None
+    machine: Machine | None = None
 
     def plan(self, firmware="uefi", fs="ext4", swap="none", luks=False, seed=None, **disk_kw) -> Plan:
         m = InstallModel()
@@ -67,6 +70,7 @@ class Rig:
             m.encryption.enabled = True
             m.encryption.passphrase = m.encryption.passphrase_confirm = PASSPHRASE
         machine = Machine(firmware=firmware, disks=[disk_for(self.device, **disk_kw)])
+        self.model, self.machine = m, machine
         # seed None: a fresh identity each run, as btrfs refuses a UUID another attached device has
         return build_plan(m, machine, Identity.generate(seed), target=self.target)
 
@@ -209,6 +213,32 @@ def check_filesystems(rig: Rig, plan: Plan) -> None:
         assert uuids[swap.device.rsplit("/", 1)[1]] == "swap"
 
 
+def check_rendered(rig: Rig, plan: Plan) -> None:
+    """hardware-configuration.nix names exactly the devices blkid reports, with their fs types."""
+    from installer.render import render
+
+    text = render(rig.model, rig.machine, plan)["hardware-configuration.nix"]
+    tags = [blkid(p.path) for p in plan.partitions]
+    by_uuid = {t["UUID"]: t.get("TYPE") for t in tags if "UUID" in t}
+    by_partuuid = {t["PART_ENTRY_UUID"] for t in tags}
+    inside_luks = plan.identity.root_uuid if plan.luks else None  # unreadable without dm-crypt here
+    named = re.findall(r'"/dev/disk/by-(uuid|partuuid)/([^"]+)"', text)
+    assert named
+    for kind, value in named:
+        if kind == "partuuid":
+            assert value in by_partuuid, value
+        elif value != inside_luks:
+            assert value in by_uuid, value
+    blocks = re.findall(r'fileSystems\."([^"]+)" = \{\s*device = "/dev/disk/by-uuid/([^"]+)";\s*fsType = "([^"]+)";', text)
+    assert sorted(b[0] for b in blocks) == sorted(f.mountpoint for f in plan.filesystems)
+    for _mountpoint, uuid, fstype in blocks:
+        if uuid != inside_luks:
+            assert by_uuid[uuid] == fstype
+    for entry in plan.luks:
+        assert f'boot.initrd.luks.devices."{entry.name}".device = "{entry.device}";' in text
+        assert by_uuid[entry.device.rsplit("/", 1)[1]] == "crypto_LUKS"
+
+
 def check_mounts(rig: Rig, plan: Plan) -> None:
     if plan.luks and not kernel_has_dm_crypt():
         assert mount_sources(rig.target) == {}
@@ -246,6 +276,7 @@ def test_layout_on_a_loop_device(rig, firmware, fs, swap, luks):
     rig.execute(runnable(plan))
     check_table(rig, plan)
     check_filesystems(rig, plan)
+    check_rendered(rig, plan)
     check_mounts(rig, plan)
     assert all(PASSPHRASE not in line for line in rig.lines)
     assert rig.lines[-1] == "partitioning, formatting and mounting done"
