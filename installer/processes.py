@@ -111,6 +111,9 @@ def signal_all(leader: int, victims: Mapping[int, int], sig: int) -> None:
     for pid, start in victims.items():
         if alive(pid, start):
             try:
-                os.kill(pid, sig)
+                # Group members already got it: a second SIGINT reads as
+                # "really, now" to many programs (Python's handler, Nix).
+                if os.getpgid(pid) != leader:
+                    os.kill(pid, sig)
             except (ProcessLookupError, PermissionError):
                 pass

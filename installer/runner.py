@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import concurrent.futures
 import errno
 import os
 import shlex
@@ -143,6 +144,7 @@ class InstallRunner:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watcher: asyncio.Task | None = None
         self._victims: dict[int, int] = {}
+        self._stopping: asyncio.Task | None = None
 
     @classmethod
     def for_target(
@@ -347,6 +349,8 @@ class InstallRunner:
         finally:
             self._consumers -= 1
 
+    lines = batches  # the name the install pane uses
+
     async def wait(self) -> int:
         """Wait for the run to end; its exit code (negative: killed by that signal)."""
         if self.child is None:
@@ -363,9 +367,32 @@ class InstallRunner:
         if self.running:
             os.write(self._fd, text.encode("utf-8"))
 
-    async def stop(self, grace: float = 3.0) -> int | None:
-        """Ctrl+C: SIGINT, then SIGTERM, then SIGKILL to the group and every descendant."""
-        if self.child is None or self._done.is_set():
+    def stop(self, grace: float = 3.0):
+        """Ctrl+C: SIGINT, then SIGTERM, then SIGKILL to the group and every descendant.
+
+        Starts the stop at once and returns something to await for the exit
+        code: an asyncio Task on the runner's loop, or, called from another
+        thread, a concurrent Future. A UI callback may call it and not wait.
+        """
+        try:
+            current = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        if self._loop is None or self.child is None:  # never started: nothing to stop
+            done = concurrent.futures.Future()
+            done.set_result(self.returncode)
+            return asyncio.wrap_future(done) if current is not None else done
+        if current is self._loop:
+            if self._stopping is None:
+                self._stopping = self._loop.create_task(self._stop(grace))
+            return self._stopping
+        return asyncio.run_coroutine_threadsafe(self._stop_from_thread(grace), self._loop)
+
+    async def _stop_from_thread(self, grace: float) -> int | None:
+        return await self.stop(grace)
+
+    async def _stop(self, grace: float) -> int | None:
+        if self._done.is_set():
             return self.returncode
         leader = self.child.pid
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):

@@ -265,8 +265,10 @@ async def wait_for_children(record: Path) -> list[int]:
     raise AssertionError("the stand-in never recorded its children")
 
 
-@pytest.mark.parametrize("ignore,expected", [("", 130), ("INT,TERM", -9)])
-async def test_stop_ends_the_whole_process_group_and_escapees(target, log, record, ignore, expected):
+@pytest.mark.parametrize(
+    "ignore,expected,how", [("", 130, "await"), ("INT,TERM", -9, "await"), ("", 130, "no-wait"), ("", 130, "thread")]
+)
+async def test_stop_ends_the_whole_process_group_and_escapees(target, log, record, ignore, expected, how):
     r = runner(target, log, RECORD=record, SPAWN=1, HANG=1, IGNORE=ignore, PATHS=10)
     consumer = asyncio.ensure_future(collect(r))
     children = await wait_for_children(record)
@@ -274,9 +276,15 @@ async def test_stop_ends_the_whole_process_group_and_escapees(target, log, recor
     assert stand_in == r.pid and records(record)[0]["sid"] == r.pid  # its own session and group
     await asyncio.sleep(0.2)
     assert not any(gone(pid) for pid in [stand_in, *children])
-    code = await r.stop(grace=0.5)
+    if how == "await":
+        code = await r.stop(grace=0.5)
+    elif how == "no-wait":
+        r.stop(grace=0.5)  # as a UI callback does
+        code = await r.wait()
+    else:
+        code = await asyncio.to_thread(lambda: r.stop(grace=0.5).result(timeout=30))
     await consumer
-    assert code == expected
+    assert code == expected == r.returncode
     # One sleep in the group, one that escaped into its own session: none left.
     for pid in [stand_in, *children]:
         for _ in range(100):
