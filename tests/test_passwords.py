@@ -182,3 +182,44 @@ def test_secrets_in_our_environment_do_not_reach_the_child(target, record, monke
     env = json.loads(record.read_text().splitlines()[0])["env"]
     assert "INSTALLER_ROOT_PASSWORD" not in env and "INNOCENT_LOOKING" not in env
     assert env["STANDIN_RECORD"] == str(record)
+
+
+# -- the whole path: install, passwords, log copy; then look for leaks ---------------
+async def test_install_then_passwords_leave_hashes_only_in_shadow(target, record, tmp_path):
+    from installer.runner import InstallRunner
+
+    (target / "etc" / "NIXOS").unlink()  # a fresh target: nixos-install makes it NixOS
+    (target / "etc" / "nixos").mkdir()
+    (target / "etc" / "nixos" / "configuration.nix").write_text("{ ... }: { }\n")
+    m = model(root_disabled=False)
+    m.encryption.enabled = True
+    m.encryption.passphrase = "luks-Pass phrase"
+    for account in [*m.users, m.root]:  # as the Session does before the run
+        if account.password and not account.password_hash:
+            account.password_hash = hash_password(account.password)
+    echo = tmp_path / "echo.txt"  # a tool that echoes the passphrase back
+    echo.write_text(f"unlocking with {m.encryption.passphrase}\n")
+    log = tmp_path / "install.log"
+    env = {**os.environ, "STANDIN_PATHS": "40", "STANDIN_ECHO_FILE": str(echo)}
+    runner = InstallRunner.for_target(str(target), command=str(ROOT / "tests" / "standins" / "nixos-install"),
+                                      log=log, secrets=m.secrets(), env=env)
+    assert await runner.wait() == 0
+    set_passwords(m, str(target), nixos_enter=NIXOS_ENTER, log=runner.log.line)
+    runner.log.copy_to(target)
+
+    plain = ["alice-Pa55", "bob-Pa55", "root-Pa55", "luks-Pass phrase"]
+    hashes = [h for h in m.secrets() if h.startswith("$")]
+    assert len(hashes) == 3
+    found = shadow(target)
+    assert verify_password("root-Pa55", found["root"]) and verify_password("alice-Pa55", found["alice"])
+    places = {"log": log.read_text(), "record": record.read_text()}
+    for path in target.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            places[str(path.relative_to(target))] = path.read_text(errors="replace")
+    assert "var/log/nixos-tui-installer.log" in places
+    assert "<redacted>" in places["log"]
+    for where, text in places.items():
+        for secret in plain:
+            assert secret not in text, f"{secret!r} leaked into {where}"
+        for secret in hashes:
+            assert where == "etc/shadow" or secret not in text, f"a hash leaked into {where}"
