@@ -13,7 +13,7 @@ import tomllib
 import typing
 from dataclasses import MISSING, fields
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, get_args
 
 import tomli_w
 
@@ -53,53 +53,52 @@ def load(path: str | os.PathLike, *, hash_passwords: bool = True) -> InstallMode
 
 
 def from_dict(data: dict, *, base: Path = Path("."), hash_passwords: bool = True) -> InstallModel:
-    problems: list[Problem] = []
+    """The model from answers data, or ProblemsError naming every bad key.
+
+    The JSON schema (generated from the model) checks the shape. When it
+    finds problems, the rest of the file is still built and checked by the
+    model's own rules, so one run lists every problem, not the first kind.
+    """
+    from installer.schema import validate_with_schema
+
+    problems = validate_with_schema(data)
+    bad = {p.field for p in problems}
     model = InstallModel()
-    for key in data:
-        if key not in SECTIONS and key != "users":
-            problems.append(Problem(key, f"unknown section; expected one of {', '.join([*SECTIONS, 'users'])}"))
     for name, cls in SECTIONS.items():
         table = data.get(name, {})
-        if not isinstance(table, dict):
-            problems.append(Problem(name, f"must be a table ([{name}])"))
-            continue
-        setattr(model, name, _fill(cls, table, name, problems))
-    users = data.get("users", [])
-    if not isinstance(users, list) or not all(isinstance(u, dict) for u in users):
-        problems.append(Problem("users", "must be a list of tables ([[users]])"))
-        users = []
-    model.users = [_fill(User, table, f"users[{i}]", problems) for i, table in enumerate(users)]
+        setattr(model, name, _build(cls, table if name not in bad else {}, name, bad))
+    users = data.get("users", []) if "users" not in bad else []
+    model.users = [_build(User, table, f"users[{i}]", bad) for i, table in enumerate(users)]
+    if problems:
+        from installer.validate import validate
+
+        more = [p for p in validate(model) if p.severity == "error" and not _secret_field(p.field)]
+        problems += [p for p in more if not any(_within(p.field, field) for field in bad)]
+        raise ProblemsError(problems)
     _secrets(model, users, data, base, problems, hash_passwords)
     if problems:
         raise ProblemsError(problems)
     return model
 
 
-def _fill(cls: type, table: dict, at: str, problems: list[Problem]):
+def _within(field: str, prefix: str) -> bool:
+    return field == prefix or field.startswith((prefix + ".", prefix + "["))
+
+
+def _secret_field(field: str) -> bool:
+    return field.rsplit(".", 1)[-1] in SECRET_FIELDS
+
+
+def _build(cls: type, table: dict, at: str, bad: set[str]):
+    """A dataclass from a table, leaving out keys the schema refused."""
     hints = typing.get_type_hints(cls)
-    allowed = {f.name for f in fields(cls) if f.name not in SECRET_FIELDS}
-    section = at.split("[")[0]
     values = {}
-    for key, value in table.items():
-        if key in SECRET_KEYS.get(section, set()):
+    for f in fields(cls):
+        where = f"{at}.{f.name}"
+        if f.name not in table or f.name in SECRET_FIELDS or any(_within(b, where) for b in bad):
             continue
-        if key not in allowed:
-            near = _closest(key, allowed)
-            hint = f" (did you mean {near}?)" if near else ""
-            problems.append(Problem(f"{at}.{key}", f"unknown key{hint}"))
-            continue
-        nested = _nested(hints[key])
-        if nested is not None:
-            if isinstance(value, dict):
-                values[key] = _fill(nested, value, f"{at}.{key}", problems)
-            else:
-                problems.append(Problem(f"{at}.{key}", f"must be a table ([{at}.{key}])"))
-            continue
-        message = _type_problem(value, hints[key])
-        if message:
-            problems.append(Problem(f"{at}.{key}", f"{message} (got {value!r})"))
-        else:
-            values[key] = value
+        nested = _nested(hints[f.name])
+        values[f.name] = _build(nested, table[f.name], where, bad) if nested else table[f.name]
     return cls(**values)
 
 
@@ -114,51 +113,15 @@ def _nested(hint: Any) -> type | None:
 NESTED = (DiskMatch,)
 
 
-def _type_problem(value: Any, hint: Any) -> str:
-    origin, args = get_origin(hint), get_args(hint)
-    if origin is Literal:
-        return "" if value in args else "must be one of " + ", ".join(repr(a) for a in args)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-        if value is None and type(None) in args:
-            return ""
-        inner = [a for a in args if a is not type(None)]
-        return _type_problem(value, inner[0])
-    if origin is list:
-        if not isinstance(value, list):
-            return "must be a list"
-        for item in value:
-            problem = _type_problem(item, args[0])
-            if problem:
-                return "every item " + problem
-        return ""
-    if hint is bool:
-        return "" if isinstance(value, bool) else "must be true or false"
-    if hint is int:
-        return "" if isinstance(value, int) and not isinstance(value, bool) else "must be a whole number"
-    if hint is str:
-        return "" if isinstance(value, str) else "must be a string in quotes"
-    return ""
-
-
-def _closest(key: str, allowed: set[str]) -> str:
-    import difflib
-
-    found = difflib.get_close_matches(key, sorted(allowed), n=1)
-    return found[0] if found else ""
-
-
 def _secrets(
     model: InstallModel, users: list[dict], data: dict, base: Path, problems: list[Problem], hash_passwords: bool
 ) -> None:
     for i, (table, account) in enumerate(zip(users, model.users, strict=True)):
-        _password(table, account, f"users[{i}]", problems, hash_passwords)
-    _password(data.get("root", {}) or {}, model.root, "root", problems, hash_passwords)
+        _password(table, account, hash_passwords)
+    _password(data.get("root", {}), model.root, hash_passwords)
     enc = data.get("encryption", {}) or {}
     if "passphrase_file" in enc:
         name = enc["passphrase_file"]
-        if not isinstance(name, str):
-            problems.append(Problem("encryption.passphrase_file", "must be a path in quotes"))
-            return
         path = base / name if not os.path.isabs(name) else Path(name)
         try:
             text = path.read_text(encoding="utf-8")
@@ -170,24 +133,12 @@ def _secrets(
         model.encryption.passphrase = model.encryption.passphrase_confirm = passphrase
 
 
-def _password(table: dict, account: User | Root, at: str, problems: list[Problem], hash_passwords: bool) -> None:
-    if not isinstance(table, dict):
-        return
-    hashed, plain = table.get("password_hash"), table.get("password")
-    if hashed is not None and plain is not None:
-        problems.append(Problem(f"{at}.password", "give either password or password_hash, not both"))
-        return
-    if hashed is not None:
-        if not isinstance(hashed, str) or not hashed.startswith("$"):
-            problems.append(
-                Problem(f"{at}.password_hash", "must be a crypt hash like '$y$...' (make one with mkpasswd)")
-            )
-            return
-        account.password_hash = hashed
-    elif plain is not None:
-        if not isinstance(plain, str):
-            problems.append(Problem(f"{at}.password", "must be a string in quotes"))
-            return
+def _password(table: dict, account: User | Root, hash_passwords: bool) -> None:
+    # The schema has already refused both keys at once and malformed hashes.
+    if "password_hash" in table:
+        account.password_hash = table["password_hash"]
+    elif "password" in table:
+        plain = table["password"]
         account.password = account.password_confirm = plain
         if hash_passwords and plain:
             from installer.passwords import hash_password

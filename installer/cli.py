@@ -37,6 +37,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-loop", action="store_true", help="offer loop devices (install into an image file)")
     p.add_argument("--log", metavar="FILE", default=DEFAULT_LOG, help=f"log file ({DEFAULT_LOG})")
     p.add_argument("--record-machine", metavar="FILE", help="write this machine's probe data to FILE and exit")
+    p.add_argument("--answers-schema", action="store_true", help="print the answers file's JSON Schema and exit")
+    p.add_argument("--export-flake", metavar="DIR", help="with --answers: write a flake with a disko layout to DIR")
+    p.add_argument(
+        "--export-password-hashes", action="store_true",
+        help="put password hashes in the exported flake (they end up in the world-readable Nix store)",
+    )
     p.add_argument("--seed", type=int, help=argparse.SUPPRESS)  # reproducible UUIDs for tests
     return p
 
@@ -56,6 +62,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.answers_schema:
+        from installer.schema import schema_text
+
+        print(schema_text(), end="")
+        return EXIT_OK
     if args.record_machine:
         from installer.probe import record_machine
 
@@ -76,8 +87,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"--machine: no such file: {args.machine}", file=sys.stderr)
         return EXIT_INVALID
     if not args.answers:
-        if args.plan or args.render or args.yes:
-            print("--plan, --render and --yes need --answers FILE", file=sys.stderr)
+        if args.plan or args.render or args.yes or args.export_flake:
+            print("--plan, --render, --export-flake and --yes need --answers FILE", file=sys.stderr)
             return EXIT_INVALID
         from screens.app import run_wizard  # Textual loads only for the wizard
 
@@ -88,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     session = Session(options, answers.load(args.answers))
     session.probe()
     session.apply_machine_defaults()
-    installing = args.yes and not (args.plan or args.render) and options.real
+    installing = args.yes and not (args.plan or args.render or args.export_flake) and options.real
     refused = _refused(session)
     if refused:
         print(refused, file=sys.stderr)
@@ -101,6 +112,11 @@ def run(args: argparse.Namespace) -> int:
         for name, text in session.render().items():
             (out / name).write_text(text, encoding="utf-8")
             print(out / name)
+        return EXIT_OK
+    if args.export_flake:
+        exported = session.export_flake(args.export_flake, include_password_hashes=args.export_password_hashes)
+        for name in exported.files:
+            print(Path(args.export_flake) / name)
         return EXIT_OK
     if args.plan or not installing:
         print_plan(session)

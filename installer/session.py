@@ -57,6 +57,7 @@ class Session:
         self._plan: Plan | None = None
         self._plan_key: str | None = None
         self._log: LogFile | None = None
+        self._matched = False  # the device came from a disk.match rule
 
     # -- probing and defaults ------------------------------------------------
     def probe(self) -> Machine:
@@ -78,7 +79,9 @@ class Session:
             self.model.system.timezone = self.machine.timezone
         from installer.diskmatch import apply_match
 
+        had_device = bool(self.model.disk.device)
         apply_match(self.model, self.machine)  # when no single disk matches, validate() says why
+        self._matched = not had_device and bool(self.model.disk.device)
         if self.model.system.state_version == defaults.state_version:
             from installer.facts import state_version
 
@@ -169,12 +172,32 @@ class Session:
         for name, text in files.items():
             (etc / name).write_text(text, encoding="utf-8")
             log(f"wrote {etc / name}")
-        answers.save(self.model, etc / "answers.toml")
+        answers.save(self.answers_model(), etc / "answers.toml")
         log(f"wrote {etc / 'answers.toml'}")
         return written
 
+    def answers_model(self) -> InstallModel:
+        """The answers as given: a disk found by a match rule is saved as the rule,
+        so the file replays on the next machine of a fleet."""
+        if not self._matched:
+            return self.model
+        import copy
+
+        saved = copy.deepcopy(self.model)
+        saved.disk.device = ""
+        return saved
+
     def save_answers(self, path: str | os.PathLike) -> None:
-        answers.save(self.model, path)
+        answers.save(self.answers_model(), path)
+
+    def export_flake(self, out_dir: str | os.PathLike, *, include_password_hashes: bool = False):
+        """A flake with a disko layout for nixos-anywhere; see installer.export."""
+        from installer.export import export_flake
+
+        assert self.machine is not None
+        return export_flake(
+            self.answers_model(), self.machine, self.plan(), out_dir, include_password_hashes=include_password_hashes
+        )
 
     # -- small real-machine actions the wizard offers ------------------------
     def apply_keymap(self, name: str) -> str:

@@ -56,17 +56,17 @@ def write(tmp_path, text: str):
 
 
 BAD = [
-    ('[system]\nhostnmae = "x"\n', "system.hostnmae", "did you mean hostname"),
+    ('[system]\nhostnmae = "x"\n', "system.hostnmae", "unknown key; expected one of hostname"),
     ('[disk]\nfilesystem = "zfs"\n', "disk.filesystem", "must be one of 'ext4', 'btrfs', 'xfs'"),
     ("[disk]\nswap_size_mib = \"4G\"\n", "disk.swap_size_mib", "whole number"),
     ("[software]\nssh_server = \"yes\"\n", "software.ssh_server", "true or false"),
     ("[software]\npackages = \"git vim\"\n", "software.packages", "must be a list"),
-    ("[software]\npackages = [1]\n", "software.packages", "every item must be a string"),
+    ("[software]\npackages = [1]\n", "software.packages[0]", "must be a string"),
     ("[[users]]\nname = \"a\"\npassword = \"x\"\npassword_hash = \"$y$1\"\n", "users[0].password", "not both"),
     ("[[users]]\nname = \"a\"\npassword_hash = \"plain\"\n", "users[0].password_hash", "crypt hash"),
     ('[encryption]\npassphrase_file = "nope.txt"\n', "encryption.passphrase_file", "cannot read"),
-    ("[desktop]\nname = \"gnome\"\n", "desktop", "unknown section"),
-    ("users = 3\n", "users", "list of tables"),
+    ("[desktop]\nname = \"gnome\"\n", "desktop", "unknown key; expected one of boot"),
+    ("users = 3\n", "users", "must be a list"),
     ("[system\n", "answers", "not valid TOML"),
 ]
 
@@ -84,7 +84,10 @@ def test_every_problem_listed_at_once(tmp_path):
     text = '[system]\nhostnmae = "x"\n[disk]\nfilesystem = "zfs"\nswap = 3\n'
     with pytest.raises(ProblemsError) as caught:
         answers.load(write(tmp_path, text))
-    assert {p.field for p in caught.value.problems} == {"system.hostnmae", "disk.filesystem", "disk.swap"}
+    # The schema's findings and the model's own rules (no disk chosen, nobody can administer
+    # the system) come in one list.
+    assert {p.field for p in caught.value.problems} == {
+        "system.hostnmae", "disk.filesystem", "disk.swap", "disk.device", "users"}
 
 
 def test_passphrase_file_relative_to_answers_and_final_newline_dropped(tmp_path):
@@ -102,4 +105,4 @@ def test_disk_match_rule_is_a_nested_table(tmp_path):
     assert again.disk.match == model.disk.match
     with pytest.raises(ProblemsError) as caught:
         answers.load(write(tmp_path, '[disk.match]\nbiggest = true\n'))
-    assert [p.field for p in caught.value.problems] == ["disk.match.biggest"]
+    assert "disk.match.biggest" in [p.field for p in caught.value.problems]

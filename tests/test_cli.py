@@ -109,3 +109,29 @@ def test_engine_never_imports_textual(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert "LOADED []" in done.stdout, done.stdout + done.stderr
+
+
+def test_answers_schema_is_the_checked_in_file():
+    done = cli("--answers-schema")
+    assert done.returncode == 0
+    assert done.stdout == (ROOT / "answers.schema.json").read_text()
+
+
+def test_readme_reference_is_generated_from_the_schema():
+    from installer.schema import with_reference
+
+    readme = (ROOT / "README.md").read_text()
+    assert with_reference(readme) == readme, "regenerate: .venv/bin/python -m installer.schema --readme README.md"
+    assert readme.index("make run") < readme.index("<!-- answers-reference:start -->")
+
+
+def test_export_flake_writes_a_flake_without_secrets(tmp_path):
+    out = tmp_path / "fleet"
+    done = cli("--answers", answers_for(tmp_path), "--machine", str(WIN11), "--export-flake", str(out))
+    assert done.returncode == 0, done.stderr
+    names = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    assert {"flake.nix", "hosts/nixos-laptop/disk-config.nix", "hosts/nixos-laptop/configuration.nix",
+            "hosts/nixos-laptop/hardware-configuration.nix", "README.md"} <= names
+    text = "".join((out / n).read_text() for n in names)
+    assert PASSPHRASE not in text and "$y$" not in text
+    assert 'passwordFile = "/tmp/secret.key"' in (out / "hosts/nixos-laptop/disk-config.nix").read_text()
