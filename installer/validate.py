@@ -212,8 +212,10 @@ def _users(model: InstallModel) -> list[Problem]:
             out.append(Problem(f"{at}.description", "a full name may not contain ':'"))
         if not user.password_hash:
             out += _secret_pair(f"{at}.password", user.password, user.password_confirm, "password")
-        for k, key in enumerate(user.ssh_keys):
-            message = ssh_key_problem(key)
+        for k, entry in enumerate(user.ssh_keys):
+            # A pasted block may hold several keys, one per line: each must be whole.
+            lines = [line for line in entry.splitlines() if line.strip()] or [entry]
+            message = next((m for m in map(ssh_key_problem, lines) if m), "")
             if message:
                 out.append(Problem(f"{at}.ssh_keys[{k}]", message))
     r = model.root

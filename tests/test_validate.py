@@ -62,6 +62,8 @@ RULES = [
     ("users[0].ssh_keys[0]", ssh_key(comment=""), "ssh-ed25519 not*base64", "users[0].ssh_keys[0]", "base64"),
     ("users[0].ssh_keys[0]", ssh_key(), ssh_key().replace("ssh-ed25519", "ssh-rsa", 1), "users[0].ssh_keys[0]",
      "does not match its type"),
+    ("users[0].ssh_keys[0]", ssh_key() + "\n" + ssh_key("ssh-rsa"), ssh_key() + "\nssh-ed25519 AAAA",
+     "users[0].ssh_keys[0]", "cut or damaged"),
     ("software.packages", ["firefox", "gnome.gnome-tweaks", "kdePackages.kate"], ["rm -rf"],
      "software.packages[0]", "not a package attribute name"),
     ("software.packages", ["hello"], ['hello"; evil'], "software.packages[0]", "not a package attribute name"),
