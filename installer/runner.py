@@ -113,6 +113,7 @@ class InstallRunner:
         env: Mapping[str, str] | None = None,
         batch_interval: float = BATCH_INTERVAL,
         run_number: int = 1,
+        earlier: Sequence[Progress] = (),
     ) -> None:
         self.argv = list(argv)
         self.target = target
@@ -127,6 +128,7 @@ class InstallRunner:
         self._base_env = env
         self.env = child_env(self.secrets, extra=PLAIN_NIX_ENV, base=env)
         self.progress = Progress()
+        self.earlier = list(earlier)  # the Progress of each earlier run (retries)
         self.tail: deque[str] = deque(maxlen=TAIL_LINES)
         self.returncode: int | None = None
         self.log_copy: Path | None = None
@@ -166,6 +168,11 @@ class InstallRunner:
         return self._done.is_set()
 
     @property
+    def runs(self) -> list[Progress]:
+        """Every run's progress, this one last: what a summary after retries adds up."""
+        return [*self.earlier, self.progress]
+
+    @property
     def log_path(self) -> Path:
         return self.log.path
 
@@ -192,7 +199,7 @@ class InstallRunner:
         # pexpect's close() sleeps 0.1 s by default: not on the event loop.
         self.child.delayafterclose = 0
         self.child.ptyproc.delayafterclose = 0
-        self.progress = Progress()
+        self.progress = Progress()  # elapsed counts from the spawn
         self._fd = self.child.child_fd
         os.set_blocking(self._fd, False)
         self._resume()
@@ -425,6 +432,7 @@ class InstallRunner:
         return InstallRunner(
             self.argv, target=self.target, log=self.log, secrets=self.secrets, env=self._base_env,
             batch_interval=self.batch_interval, run_number=self.run_number + 1,
+            earlier=[*self.earlier, self.progress],
         )
 
     # -- the unattended CLI -------------------------------------------------

@@ -135,6 +135,8 @@ async def test_failure_surfaces_exit_code_error_and_phase_then_retry_resumes(tar
     # Like Nix's store: the 49 paths copied before the failure are not fetched again.
     assert (second.progress.fetch_total, second.progress.fetch_done) == (71, 71)
     assert second.progress.phase == FINISHED
+    assert second.runs == [first.progress, second.progress]
+    assert sum(run.fetch_done for run in second.runs) == 120
     text = log.read_text()
     assert "run 1 exited with code 3" in text and "run 2 exited with code 0" in text
     assert text.count("copying path '") == 120
@@ -391,6 +393,34 @@ def test_run_sync_prints_plain_progress(target, log):
     assert "Building the system, fetched" in text
     assert text.splitlines()[-1].startswith("Installation finished, fetched 30/30 paths")
     assert "exited with code 0" in text and str(log) in text
+
+
+def test_ctrl_c_in_the_unattended_cli_stops_the_group(target, log, record):
+    code = (
+        "import sys\n"
+        "from installer.runner import InstallRunner\n"
+        f"r = InstallRunner.for_target({str(target)!r}, command={NIXOS_INSTALL!r}, log={str(log)!r})\n"
+        "try:\n"
+        "    r.run_sync()\n"
+        "except KeyboardInterrupt:\n"
+        "    sys.exit(r.returncode)\n"
+    )
+    cli = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL,
+                           env=env(RECORD=record, SPAWN=1, HANG=1, PATHS=10))
+    for _ in range(1000):
+        if record.exists() and any("children" in entry for entry in records(record)):
+            break
+        time.sleep(0.01)
+    pids = [records(record)[0]["pid"], *next(e["children"] for e in records(record) if "children" in e)]
+    time.sleep(0.3)
+    cli.send_signal(2)  # the person presses Ctrl+C: SIGINT reaches the installer, not the pty's group
+    assert cli.wait(timeout=30) == 130
+    for pid in pids:
+        for _ in range(100):
+            if gone(pid):
+                break
+            time.sleep(0.02)
+        assert gone(pid), f"process {pid} survived Ctrl+C"
 
 
 def test_run_sync_echo_prints_every_line(target, log):
