@@ -152,7 +152,7 @@ def export_files(
         f"{hosts}/disk-config.nix": env.get_template("flake/disk-config.nix.j2").render(
             **common, summary=_summary(plan), partitions=disko_partitions(model, plan)
         ),
-        f"{hosts}/configuration.nix": _without_grub_device(rendered["configuration.nix"], plan),
+        f"{hosts}/configuration.nix": rendered["configuration.nix"],
         f"{hosts}/hardware-configuration.nix": rendered["hardware-configuration.nix"],
         f"{hosts}/access.nix": env.get_template("flake/access.nix.j2").render(**access),
         "README.md": env.get_template("flake/README.md.j2").render(
@@ -286,20 +286,6 @@ def _summary(plan: Plan) -> list[str]:
 
 
 # -- configuration.nix and access.nix -------------------------------------------------
-
-
-def _without_grub_device(text: str, plan: Plan) -> str:
-    """configuration.nix for a disko layout on BIOS: no boot.loader.grub.device.
-
-    disko adds the disk to boot.loader.grub.devices for its EF02 partition;
-    NixOS folds grub.device into the same list, and the same disk twice fails
-    the "duplicated devices in mirroredBoots" assertion.
-    """
-    if plan.firmware != "bios" or plan.disk is None:
-        return text
-    line = f"  boot.loader.grub.device = {nix(plan.grub_device or plan.disk.stable_path)};\n"
-    note = "  # The disk GRUB is written to comes from disko (the EF02 partition in disk-config.nix).\n"
-    return text.replace(line, note)
 
 
 def _access(model: InstallModel, include_hashes: bool) -> dict[str, Any]:
