@@ -25,6 +25,7 @@ PHASES = (
 )
 MAX_LOG_LINES = 2000  # the file keeps everything; the widget keeps a screenful of history
 FLUSH_SECONDS = 1 / 30
+clock = time.monotonic  # tests freeze it, so a snapshot's elapsed time is stable
 
 
 class InstallScreen(StepScreen):
@@ -43,7 +44,7 @@ class InstallScreen(StepScreen):
         super().__init__()
         self.pending: collections.deque[str] = collections.deque()
         self.progress = None
-        self.started = time.monotonic()
+        self.started = clock()
         self.runner = None
         self.feed_progress = False
 
@@ -86,13 +87,15 @@ class InstallScreen(StepScreen):
 
     def show_progress(self) -> None:
         p = self.progress
-        elapsed = engine.elapsed(time.monotonic() - self.started)
+        elapsed = engine.elapsed(clock() - self.started)
         status = self.query_one("#status", Static)
         bar = self.query_one("#bar", ProgressBar)
         if p is None or not p.total:
+            # No count announced by Nix yet: no bar rather than a made-up one.
             status.update(f"{dict(PHASES).get(self.phase, '')}   elapsed {elapsed}")
-            bar.update(total=None)
+            bar.display = False
             return
+        bar.display = True
         bar.update(total=p.total, progress=p.done)
         current = p.current[:40]
         status.update(f"{p.done}/{p.total} items, {p.download_mib:.0f} MiB to fetch   {current}   "
@@ -164,7 +167,7 @@ class InstallScreen(StepScreen):
         from screens.done import DoneScreen
 
         self.app.exit_code = 0
-        self.app.push_screen(DoneScreen(self.progress, time.monotonic() - self.started))
+        self.app.push_screen(DoneScreen(self.progress, clock() - self.started))
 
     # -- actions -------------------------------------------------------------------
     @on(Button.Pressed, "#retry")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual import on
 from textual.app import ComposeResult
 from textual.events import Resize
@@ -57,7 +59,8 @@ class WelcomeScreen(StepScreen):
         if state == "ready":
             machine = self.session.machine
             disks = len(machine.offered_disks)
-            probe.update(f"Found {disks} disk(s) to install on ({machine.source}).")
+            source = "this machine" if machine.source == "live" else f"recorded: {Path(machine.source).name}"
+            probe.update(f"Found {disks} disk(s) to install on ({source}).")
             self.query_one("#firmware-label", Static).update(f"Firmware (detected: {machine.firmware.upper()}):")
             chosen = engine.firmware(self.session)
             self.query_one(f"#{chosen}", Radio).value = True

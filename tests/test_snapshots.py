@@ -1,0 +1,161 @@
+"""Snapshots of every wizard screen at 80x25 in the 16-colour ANSI theme.
+
+The recorded machine, a fixed seed and dry-run make every frame the same on
+every run. `tests/test_console_glyphs.py` scans these SVGs for characters
+the Linux console font lacks.
+"""
+
+from __future__ import annotations
+
+import pytest
+from test_screens_support import app_for, open_step, type_text, wait_ready
+
+from screens.confirm import ConfirmScreen
+from screens.disk import DiskScreen
+from screens.encryption import EncryptionScreen
+from screens.keyboard import KeyboardScreen
+from screens.review import ReviewScreen
+from screens.software import SoftwareScreen
+from screens.users import UsersScreen
+
+SIZE = (80, 25)
+
+
+def snap(snap_compare, app, before):
+    """snap_compare with blinking cursors held still, so frames are stable."""
+
+    async def steady(pilot):
+        await before(pilot)
+        await pilot.pause()
+        for widget in pilot.app.screen.query("Input, TextArea"):
+            widget.cursor_blink = False
+        await pilot.pause()
+
+    return snap_compare(app, terminal_size=SIZE, run_before=steady)
+
+
+@pytest.fixture(autouse=True)
+def sixteen_colours(monkeypatch):
+    monkeypatch.setenv("TEXTUAL_COLOR_SYSTEM", "standard")
+
+
+def test_welcome(snap_compare):
+    async def before(pilot):
+        await wait_ready(pilot)
+
+    assert snap(snap_compare, app_for(), before)
+
+
+@pytest.mark.parametrize("step", [KeyboardScreen, DiskScreen, EncryptionScreen, UsersScreen, SoftwareScreen],
+                         ids=lambda s: s.__name__)
+def test_step(snap_compare, step):
+    async def before(pilot):
+        await open_step(pilot, step)
+
+    assert snap(snap_compare, app_for(), before)
+
+
+def test_step_refused_with_messages(snap_compare):
+    """The Users step after a refused Next: every message under its field."""
+
+    async def before(pilot):
+        await open_step(pilot, UsersScreen)
+        await pilot.press("ctrl+u")
+        await type_text(pilot, "-bad-")
+        await pilot.press("f10")
+
+    assert snap(snap_compare, app_for(), before)
+
+
+def test_encryption_on(snap_compare):
+    async def before(pilot):
+        await open_step(pilot, EncryptionScreen)
+        await pilot.press("enter", "tab")
+        await type_text(pilot, "hunter2")
+
+    assert snap(snap_compare, app_for(), before)
+
+
+async def _valid(pilot):
+    from installer.model import User
+
+    await wait_ready(pilot)
+    model = pilot.app.session.model
+    model.disk.device = pilot.app.session.machine.offered_disks[0].path
+    model.users = [User(name="alice", description="Alice", password="wonderland", password_confirm="wonderland")]
+
+
+def test_review(snap_compare):
+    async def before(pilot):
+        await _valid(pilot)
+        pilot.app.push_screen(ReviewScreen())
+        for _ in range(100):
+            if pilot.app.screen.loaded:
+                break
+            await pilot.pause(0.05)
+
+    assert snap(snap_compare, app_for(), before)
+
+
+def test_confirm(snap_compare):
+    async def before(pilot):
+        await _valid(pilot)
+        pilot.app.push_screen(ConfirmScreen())
+        await pilot.pause()
+        await type_text(pilot, "sdz")
+        await pilot.press("enter")
+
+    assert snap(snap_compare, app_for(), before)
+
+
+def test_help(snap_compare):
+    async def before(pilot):
+        await open_step(pilot, DiskScreen)
+        await pilot.press("f1")
+
+    assert snap(snap_compare, app_for(), before)
+
+
+def test_quit_question(snap_compare):
+    async def before(pilot):
+        await wait_ready(pilot)
+        await pilot.press("ctrl+q")
+
+    assert snap(snap_compare, app_for(), before)
+
+
+def test_install_failure(snap_compare, monkeypatch):
+    """Install in dry-run with the executor failing: the failure and its actions."""
+    from test_screens_support import make_session
+
+    import screens.install
+
+    monkeypatch.setattr(screens.install, "clock", lambda: 1000.0)
+
+    session = make_session()
+
+    class Failing(type(session)):
+        failures = 1
+
+        def execute(self, confirmation, log):
+            if Failing.failures:
+                Failing.failures -= 1
+                log("[dry-run] 1. Erase the disk")
+                raise RuntimeError("wipefs: /dev/sdz: device busy")
+            super().execute(confirmation, log)
+
+    session.__class__ = Failing
+
+    async def before(pilot):
+        from screens.install import InstallScreen
+
+        await _valid(pilot)
+        pilot.app.confirmation = pilot.app.session.confirm(pilot.app.session.plan().disk.name)
+        pilot.app.push_screen(InstallScreen())
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if pilot.app.screen.query_one("#actions").display:
+                break
+        await pilot.pause(0.1)
+
+    assert snap(snap_compare, app_for(session), before)
