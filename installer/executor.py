@@ -12,6 +12,7 @@ fix the cause and run again.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -277,7 +278,11 @@ class _stderr_to:
 def _wait(step: Step) -> str:
     """Have the kernel re-read the table, then wait for the nodes (no udev needed: devtmpfs makes them)."""
     nodes = step.call["nodes"]
-    subprocess.run(["partx", "-u", step.call["device"]], capture_output=True)
+    subprocess.run(["partx", "-u", step.call["device"]], capture_output=True, stdin=subprocess.DEVNULL)
+    if shutil.which("udevadm") and os.path.isdir("/run/udev"):
+        # where udev runs (the ISO), let it finish probing the new partitions
+        # so it does not hold them open while mkfs starts
+        subprocess.run(["udevadm", "settle", "--timeout=10"], capture_output=True, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + PARTITION_WAIT_SECONDS
     while True:
         missing = [n for n in nodes if not os.path.exists(n)]

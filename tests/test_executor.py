@@ -324,6 +324,22 @@ def test_no_confirmation_writes_nothing(rig):
     assert "'old'" in sgdisk_info(rig.device, 1)["Partition name"]
 
 
+def test_a_dry_run_session_on_the_live_probe_leaves_the_loop_device_byte_identical(rig):
+    from installer.session import Options, Session
+
+    run("sgdisk", "-n", "1:1M:+100M", "-c", "1:old", rig.device)
+    before = image_digest(rig.image)
+    session = Session(Options(dry_run=True, allow_loop=True, target=rig.target))
+    session.probe()
+    session.model.disk.device = rig.device
+    session.model.boot.firmware = "uefi"
+    plan = session.plan()
+    assert plan.disk is not None and plan.disk.path == rig.device and plan.steps
+    session.execute(session.confirm(plan.disk.name), rig.lines.append)
+    assert len(rig.lines) == len(plan.steps) and all(line.startswith("[dry-run]") for line in rig.lines)
+    assert image_digest(rig.image) == before
+
+
 def test_a_disk_with_a_mounted_partition_is_refused_at_the_last_check(rig, tmp_path):
     run("sgdisk", "-n", "1:1M:+100M", "-n", "2:0:+100M", rig.device)
     run("partx", "-u", rig.device, check=False)
