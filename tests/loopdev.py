@@ -155,8 +155,11 @@ def machine_with_mounts(device: str, target: str, firmware: str = "uefi") -> Mac
     mounts = []
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         left, _, right = line.partition(" - ")
-        fstype, source, options = right.split()[:3]
-        where = left.split()[4]
+        fstype, source, super_options = right.split()[:3]
+        where, vfs_options = left.split()[4:6]
+        # findmnt's OPTIONS (what recorded machines hold): per-mount then filesystem
+        # options, so btrfs's subvol= and compress= are there
+        options = ",".join(dict.fromkeys(vfs_options.split(",") + super_options.split(",")))
         if where == target or where.startswith(target + "/"):
             mounts.append(Mount(source=source, target=where, fstype=fstype, options=options))
     swaps = [line.split()[0] for line in Path("/proc/swaps").read_text().splitlines()[1:]]

@@ -207,3 +207,28 @@ def test_real_mounts_on_a_loop_device_become_filesystems(tmp_path):
             ("/home", f"/dev/disk/by-uuid/{HOME_UUID}", "ext4"),
         ]
         assert plan.grub_device == device and plan.steps == []
+
+
+@needs_root
+def test_real_btrfs_subvolumes_keep_their_subvol_options(tmp_path):
+    target = tmp_path / "target"
+    target.mkdir()
+    with loop_device(tmp_path, size=4 * GIB, target=str(target)) as (device, _image):
+        run("sgdisk", "-n", "1:1M:+1M", "-t", "1:EF02", "-n", "2:0:0", "-t", "2:8300", device)
+        run("partx", "-u", device, check=False)
+        root = f"{device}p2"
+        run("mkfs.btrfs", "-q", "-f", "-U", ROOT_UUID, root)
+        run("mount", root, str(target))
+        for name in ("@", "@home"):
+            run("btrfs", "subvolume", "create", str(target / name))
+        run("umount", str(target))
+        run("mount", "-o", "subvol=@,compress=zstd,noatime", root, str(target))
+        (target / "home").mkdir()
+        run("mount", "-o", "subvol=@home,compress=zstd,noatime", root, str(target / "home"))
+        machine = machine_with_mounts(device, str(target), firmware="bios")
+        plan = build_plan(premounted(firmware="bios"), machine, IDENT, target=str(target))
+        by_uuid = f"/dev/disk/by-uuid/{ROOT_UUID}"
+        assert [(f.mountpoint, f.device, f.fstype, f.options) for f in plan.filesystems] == [
+            ("/", by_uuid, "btrfs", ("noatime", "compress=zstd:3", "subvol=@")),
+            ("/home", by_uuid, "btrfs", ("noatime", "compress=zstd:3", "subvol=@home")),
+        ]
