@@ -66,6 +66,9 @@ _FETCH = re.compile(
 )
 _BUILD = re.compile(r"^th(?:ese ([0-9]+) derivations|is derivation) will be built:")
 
+# First characters of every line _one acts on; anything else is skipped at once.
+_HEADS = frozenset("cbteispPmS/")
+
 STORE_DIR = "/nix/store/"
 _HASH_LEN = 32
 
@@ -109,6 +112,37 @@ class Progress:
     # -- reading --------------------------------------------------------------
     def feed(self, line: str) -> None:
         self.lines += 1
+        self._one(line)
+
+    def feed_lines(self, lines: list[str]) -> None:
+        """The same as feed() for each line, at a fraction of the cost per line.
+
+        The bulk of an install's output is "copying path" lines: they are
+        counted inline; any other line that could matter goes through _one,
+        after the pending copies, so the order-dependent bits (the current
+        item, the phase an error happened in) come out the same.
+        """
+        self.lines += len(lines)
+        copied, last = 0, None
+        one = self._one
+        for line in lines:
+            if line.startswith("copying path '"):
+                copied += 1
+                last = line
+            elif line and line[0] in _HEADS:
+                if last is not None:
+                    self._copied(copied, last)
+                    copied, last = 0, None
+                one(line)
+        if last is not None:
+            self._copied(copied, last)
+
+    def _copied(self, count: int, last: str) -> None:
+        self.fetch_done += count
+        end = last.find("'", 14)
+        self._current = last[14:end] if end > 0 else last[14:]
+
+    def _one(self, line: str) -> None:
         if not line:
             return
         head = line[0]

@@ -252,9 +252,7 @@ class InstallRunner:
 
     def _emit(self, lines: list[str]) -> None:
         self.log.write_text("\n".join(lines) + "\n", redacted=True)
-        feed = self.progress.feed
-        for line in lines:
-            feed(line)
+        self.progress.feed_lines(lines)
         self.tail.extend(lines)
         if self._consumers:
             self._pending.extend(lines)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from installer.progress import (
     BOOTLOADER,
@@ -157,6 +159,57 @@ def test_elapsed_and_summary():
     assert p.elapsed >= 65
     assert p.summary().startswith("Starting, fetched 0/2 paths (3.0 MiB), 1:0")
     assert format_elapsed(3725) == "1:02:05"
+
+
+POOL = [
+    f"copying path '/nix/store/{H}-a-1' from 'https://cache.nixos.org'...",
+    f"copying path '/nix/store/{H}-b-2' from 'https://cache.nixos.org' to 'local?root=/mnt'...",
+    f"building '/nix/store/{H}-c-3.drv'...",
+    "these 3 paths will be fetched (1.0 MiB download, 2.0 MiB unpacked):",
+    "this derivation will be built:",
+    f"  /nix/store/{H}-listed",
+    "copying channel...",
+    "building the configuration in /mnt/etc/nixos/configuration.nix...",
+    "installing the boot loader...",
+    "setting up /etc...",
+    "installation finished!",
+    "error: some failure",
+    "mount point /mnt doesn't exist",
+    "c> compiling",
+    "",
+    "copying path",
+]
+
+
+def state(p: Progress) -> dict:
+    return {k: v for k, v in vars(p).items() if k not in ("started", "finished_at")}
+
+
+@given(st.lists(st.sampled_from(POOL), max_size=60), st.lists(st.integers(1, 20), min_size=1, max_size=10))
+def test_feed_lines_is_feed_for_every_line(lines, cuts):
+    one, bulk = Progress(), Progress()
+    for line in lines:
+        one.feed(line)
+    i = 0
+    for n in cuts * (len(lines) + 1):
+        if i >= len(lines):
+            break
+        bulk.feed_lines(lines[i : i + n])
+        i += n
+    assert state(bulk) == state(one)
+
+
+def test_feed_lines_is_cheaper_still():
+    lines = [f"copying path '/nix/store/{H}-pkg{i}' from 'https://cache.nixos.org'..." for i in range(100_000)]
+    lines += [f"pkg{i}> compiling foo.c" for i in range(100_000)]
+    p = Progress()
+    start = time.perf_counter()
+    for i in range(0, len(lines), 2000):
+        p.feed_lines(lines[i : i + 2000])
+    took = time.perf_counter() - start
+    print(f"\nProgress.feed_lines: {len(lines) / took:,.0f} lines/s")
+    assert p.fetch_done == 100_000 and p.lines == 200_000
+    assert p.current == "pkg99999"
 
 
 def test_feed_is_cheap_per_line():
