@@ -268,6 +268,11 @@ def _fill(plan: Plan, model: InstallModel, disk: Disk, ident: Identity, target: 
 
 def _table_steps(plan: Plan, disk: Disk, ident: Identity, add) -> None:
     who = disk_words(disk)
+    old = [p.path for p in disk.partitions if p.path]
+    if old:
+        # Old RAID/LVM/filesystem signatures would otherwise come back to life
+        # when a new partition starts where an old one did.
+        add("wipefs", f"Wipe the signatures of the {len(old)} old partition(s) on {who}", ["wipefs", "-a", *old])
     add("wipefs", f"Wipe old partition tables and signatures from {who}", ["wipefs", "-a", disk.path])
     sector = disk.logical_sector_size
     table = [

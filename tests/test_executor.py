@@ -282,6 +282,25 @@ def test_layout_on_a_loop_device(rig, firmware, fs, swap, luks):
     assert rig.lines[-1] == "partitioning, formatting and mounting done"
 
 
+def test_a_disk_with_an_old_layout_is_wiped_and_repartitioned(rig):
+    from loopdev import machine_with_mounts
+
+    # an old install whose root starts exactly where the new root will: without
+    # wiping, blkid would still see the old ext4 inside the new partition
+    run("sgdisk", "-n", "1:1M:+1G", "-t", "1:EF00", "-n", "2:0:0", "-c", "2:ubuntu", rig.device)
+    run("partx", "-u", rig.device, check=False)
+    run("mkfs.ext4", "-q", "-F", "-L", "ubuntu", f"{rig.device}p2")
+    old = machine_with_mounts(rig.device, rig.target).disks[0]  # as the probe sees it
+    assert [p.fstype for p in old.partitions] == ["", "ext4"]
+    rig.plan(fs="xfs")
+    plan = build_plan(rig.model, Machine(firmware="uefi", disks=[old]), Identity.generate(), target=rig.target)
+    assert plan.steps[0].argv == ("wipefs", "-a", f"{rig.device}p1", f"{rig.device}p2")
+    rig.execute(runnable(plan))
+    check_table(rig, plan)
+    check_filesystems(rig, plan)
+    assert "ubuntu" not in run("blkid", "-p", f"{rig.device}p2", check=False)
+
+
 @pytest.mark.skipif(not kernel_has_vfat(), reason=NO_VFAT)
 def test_the_esp_is_mounted_readable_by_root_only(rig):
     plan = rig.plan(firmware="uefi", fs="ext4")

@@ -152,6 +152,17 @@ def test_uefi_ext4_steps_in_order_with_identity_uuids():
     assert "Samsung SSD 970 EVO 500GB" in plan.steps[1].describe
 
 
+def test_old_partitions_signatures_are_wiped_before_the_table():
+    from installer.hardware import Partition
+
+    used = Disk(path="/dev/sda", name="sda", size=64 * GIB, partitions=[
+        Partition("/dev/sda1", 1, GIB, fstype="linux_raid_member"), Partition("/dev/sda2", 2, GIB, fstype="LVM2_member"),
+    ])
+    plan = plan_for(device="/dev/sda", disk=used)
+    assert argvs(plan)[:2] == [("wipefs", "-a", "/dev/sda1", "/dev/sda2"), ("wipefs", "-a", "/dev/sda")]
+    assert plan.steps[2].action == "partition"
+
+
 def test_xfs_gets_its_uuid_through_m_uuid():
     plan = plan_for(fs="xfs")
     mkfs = [a for a in argvs(plan, "mkfs") if a[0] == "mkfs.xfs"]
