@@ -353,6 +353,12 @@ class InstallRunner:
             await self.wait()
         finally:
             self._consumers -= 1
+            if not self._consumers:
+                # A consumer that stopped early must not leave the child
+                # blocked on a full pty: read on, for the log and Progress.
+                self._pending = []
+                if self._paused and self._loop is not None:
+                    self._resume()
 
     lines = batches  # the name the install pane uses
 

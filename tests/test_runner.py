@@ -329,6 +329,18 @@ async def test_a_descendant_holding_the_pty_does_not_hang_the_run_nor_outlive_it
 
 
 # -- throughput ------------------------------------------------------------------------
+async def test_a_consumer_that_leaves_early_does_not_stall_the_install(target, log, monkeypatch):
+    from installer import runner as runner_module
+
+    monkeypatch.setattr(runner_module, "MAX_PENDING", 100)
+    r = runner(target, log, PATHS=3000, DRVS=0)
+    async for _batch in r.batches():
+        await asyncio.sleep(0.05)
+        break  # the pane was closed
+    assert await asyncio.wait_for(r.wait(), 60) == 0
+    assert r.progress.fetch_done == 3000
+
+
 async def test_a_slow_consumer_pauses_reading_and_loses_nothing(target, log, monkeypatch):
     from installer import runner as runner_module
 
