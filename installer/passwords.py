@@ -28,6 +28,7 @@ Log = Callable[[str], None]
 
 _CRYPT_DATA_SIZE = 32768  # sizeof(struct crypt_data) in libxcrypt
 _OUTPUT_SIZE = 256
+TIMEOUT = 300  # seconds for one nixos-enter (it runs the activation script first)
 _B64 = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
@@ -212,10 +213,12 @@ def _run(argv: list[str], stdin: str, log: Log | None, env: dict[str, str]) -> N
     try:
         done = subprocess.run(
             argv, input=stdin.encode("utf-8"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            env=env, start_new_session=True, check=False,
+            env=env, start_new_session=True, check=False, timeout=TIMEOUT,
         )
     except OSError as exc:
         raise PasswordError(f"could not run {argv[0]}: {exc.strerror}") from None
+    except subprocess.TimeoutExpired:
+        raise PasswordError(f"{shlex.join(argv)} did not finish in {TIMEOUT} s") from None
     output = done.stdout.decode("utf-8", "replace").splitlines()
     if log:
         for line in output:

@@ -69,6 +69,7 @@ _BUILD = re.compile(r"^th(?:ese ([0-9]+) derivations|is derivation) will be buil
 # First characters of every line _one acts on; anything else is skipped at once.
 _HEADS = frozenset("cbteispPmS/")
 
+MAX_ERRORS = 50
 STORE_DIR = "/nix/store/"
 _HASH_LEN = 32
 
@@ -104,6 +105,9 @@ class Progress:
     unpacked_mib: float = 0.0
     last_error: str | None = None
     error_phase: str | None = None
+    # Nix's first error is usually the cause ("builder for ... failed"); the
+    # last one the consequence ("1 dependencies of derivation ... failed").
+    errors: list[str] = field(default_factory=list)
     lines: int = 0
     started: float = field(default_factory=time.monotonic)
     finished_at: float | None = None
@@ -207,6 +211,12 @@ class Progress:
     def _error(self, line: str) -> None:
         self.last_error = line
         self.error_phase = self.phase
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(line)
+
+    @property
+    def first_error(self) -> str | None:
+        return self.errors[0] if self.errors else None
 
     # -- what the UI shows ----------------------------------------------------
     @property

@@ -223,3 +223,34 @@ async def test_install_then_passwords_leave_hashes_only_in_shadow(target, record
             assert secret not in text, f"{secret!r} leaked into {where}"
         for secret in hashes:
             assert where == "etc/shadow" or secret not in text, f"a hash leaked into {where}"
+
+
+def test_a_hanging_nixos_enter_is_a_clear_error(target, monkeypatch, tmp_path):
+    hang = tmp_path / "nixos-enter"
+    hang.write_text("#!/bin/sh\nexec sleep 60\n")
+    hang.chmod(0o755)
+    monkeypatch.setattr(passwords, "TIMEOUT", 0.5)
+    with pytest.raises(PasswordError, match="did not finish"):
+        set_passwords(model(root_disabled=True), str(target), nixos_enter=str(hang))
+
+
+# -- the nixos-enter stand-in is faithful to nixos-enter.sh -------------------------
+def test_standin_enter_takes_a_command_after_double_dash(target):
+    done = subprocess.run([NIXOS_ENTER, "--root", str(target), "--", "chpasswd", "-e"],
+                          input="dave:$6$x$y\n", capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert shadow(target)["dave"] == "$6$x$y"
+    assert done.stderr == "setting up /etc...\n"  # the activation script's output goes to stderr
+
+
+def test_standin_enter_silent_and_unknown_options(target):
+    done = subprocess.run([NIXOS_ENTER, "--root", str(target), "--silent", "-c", "true"], capture_output=True, text=True)
+    assert (done.returncode, done.stderr) == (0, "")
+    done = subprocess.run([NIXOS_ENTER, "--bogus"], capture_output=True, text=True)
+    assert (done.returncode, done.stdout) == (1, f"{NIXOS_ENTER}: unknown option `--bogus'\n")
+
+
+def test_standin_enter_refuses_plain_chpasswd(target):
+    done = subprocess.run([NIXOS_ENTER, "--root", str(target), "-c", "chpasswd"], input="u:plain\n",
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and not (target / "etc" / "shadow").exists()

@@ -119,6 +119,10 @@ def test_error_line_and_the_phase_it_failed_in():
     )
     assert p.last_error == "error: builder for '/nix/store/x.drv' failed with exit code 2"
     assert p.error_phase == BUILD
+    p.feed("error: 1 dependencies of derivation '/nix/store/y.drv' failed to build")
+    assert p.first_error == "error: builder for '/nix/store/x.drv' failed with exit code 2"
+    assert p.last_error.startswith("error: 1 dependencies")
+    assert len(p.errors) == 2
 
 
 @pytest.mark.parametrize(

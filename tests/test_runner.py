@@ -471,6 +471,26 @@ def test_standin_refuses_a_missing_mount_point():
     assert (done.returncode, done.stdout) == (1, "mount point /nonexistent/mnt doesn't exist\n")
 
 
+@pytest.mark.parametrize(
+    "args", [["--impure", "-I", "nixpkgs=/x"], ["--channel", "/nix/store/c-nixos"], ["--option", "cores", "4"],
+             ["-j", "2", "--cores", "1"], ["--no-root-password", "-v"], ["--keep-going", "--show-trace"]]
+)
+def test_standin_accepts_what_nixos_install_accepts(target, args):
+    done = subprocess.run([NIXOS_INSTALL, "--root", str(target), "--no-root-passwd", *args],
+                          capture_output=True, text=True, env=env(PATHS=2, DRVS=1), stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stdout
+    assert done.stdout.endswith("installation finished!\n")
+
+
+def test_standin_no_bootloader_and_system(target):
+    done = subprocess.run([NIXOS_INSTALL, "--root", str(target), "--no-root-passwd", "--no-bootloader",
+                           "--system", "/nix/store/" + "a" * 32 + "-nixos-system-x"],
+                          capture_output=True, text=True, env=env(PATHS=2))
+    assert done.returncode == 0
+    assert done.stdout == "installation finished!\n"  # nothing to build, no boot loader
+    assert (target / "etc" / "NIXOS").exists()
+
+
 def test_standin_max_jobs_zero_cannot_build(target):
     done = subprocess.run([NIXOS_INSTALL, "--root", str(target), "--no-root-passwd", "--max-jobs", "0"],
                           capture_output=True, text=True, env=env(DRVS=1))
