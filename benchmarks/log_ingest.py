@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+"""Figure 2, log ingestion: how fast the install pane absorbs nixos-install's output.
+
+The stand-in prints Nix-style lines as fast as it can (STANDIN_RATE=0);
+the real InstallRunner reads them from its pty and the real install pane
+(screens.install.InstallScreen, hosted by the InstallerApp, headless)
+writes them into its Log widget. Only the disk, config and password phases
+are skipped (a Session subclass): there is nothing to partition here.
+"Absorbed" means handed to `Log.write_lines`; the rate runs from pushing
+the pane to the last line reaching the widget.
+
+Floor: the same stand-in, same settings, piped into `cat >/dev/null`.
+A second run presses a key every ~10 ms through Pilot while streaming and
+measures press -> binding handler (p50/p99). RSS is read when 10k lines
+have reached the widget and again at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (PY, ROOT, STANDINS, Row, args, child_json, emit, percentile, rss_mib,  # noqa: E402
+                    run_child)
+
+GOAL_RATE = 100_000
+GOAL_KEY_P99_MS = 50.0
+GOAL_RSS = 1.2
+EARLY = 10_000
+
+
+def make_target() -> Path:
+    """A fresh root-owned 0755 target with a configuration, as nixos-install demands."""
+    where = Path(tempfile.mkdtemp(prefix="nti-bench-", dir="/var/tmp"))
+    where.chmod(0o755)
+    (where / "etc/nixos").mkdir(parents=True)
+    (where / "etc/nixos/configuration.nix").write_text("{ ... }: { }\n")
+    return where
+
+
+def standin_env(paths: int, rate: float = 0) -> dict[str, str]:
+    # The stand-in prints one "will be fetched" list line and one "copying path" line per path.
+    return {**os.environ, "STANDIN_PATHS": str(paths), "STANDIN_DRVS": "0", "STANDIN_RATE": str(rate)}
+
+
+def floor_run(paths: int) -> tuple[int, float]:
+    target = make_target()
+    try:
+        script = f"{STANDINS / 'nixos-install'} --root {target} --no-root-passwd | tee >(wc -l >&2) >/dev/null"
+        # wc counts the lines; `cat` alone would be the floor: time that separately.
+        counted = run_child(["bash", "-c", script], env=standin_env(paths))
+        lines = int(counted.stderr.strip().splitlines()[-1])
+        shutil.rmtree(target)
+        target = make_target()
+        plain = f"{STANDINS / 'nixos-install'} --root {target} --no-root-passwd | cat >/dev/null"
+        timed = run_child(["bash", "-c", plain], env=standin_env(paths))
+        if timed.returncode != 0:
+            raise SystemExit(f"floor failed: {timed.stderr[-2000:]}")
+        return lines, timed.wall
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
+
+
+# -- the child: the real pane, headless ------------------------------------------
+def child(paths: int, press_keys: bool) -> None:
+    import asyncio
+
+    from textual.binding import Binding
+    from textual.widgets import Log
+
+    from installer.session import Options, Session
+    from screens.app import InstallerApp
+    from screens.install import InstallScreen
+
+    target = make_target()
+    os.environ.update(standin_env(paths))
+    written = {"lines": 0, "last": 0.0, "rss_early": None}
+    original = Log.write_lines
+
+    def counting_write_lines(self, lines, *a, **kw):
+        lines = list(lines)
+        result = original(self, lines, *a, **kw)
+        written["lines"] += len(lines)
+        written["last"] = time.perf_counter()
+        if written["rss_early"] is None and written["lines"] >= EARLY:
+            written["rss_early"] = rss_mib()
+        return result
+
+    Log.write_lines = counting_write_lines
+
+    class PaneSession(Session):
+        """The real Session and runner; nothing to partition, write or set here."""
+
+        def execute(self, confirmation, log) -> None:
+            log("benchmark: nothing to partition")
+
+        def write_config(self, log) -> list[str]:
+            log("benchmark: the configuration is already in place")
+            return []
+
+        def set_passwords(self, log) -> list[str]:
+            return []
+
+        def finish(self, log) -> str:
+            return self.options.log_path
+
+    class PaneApp(InstallerApp):
+        CSS_PATH = str(ROOT / "screens" / "wizard.tcss")
+        BINDINGS = [Binding("f6", "bench_key", show=False)]
+
+        def on_mount(self) -> None:
+            self.theme = "ansi-dark"
+            self.confirmation = None
+            self.handled: list[float] = []
+
+        def action_bench_key(self) -> None:
+            self.handled.append(time.perf_counter())
+
+    options = Options(target=str(target), nixos_install=str(STANDINS / "nixos-install"),
+                      nixos_enter=str(STANDINS / "nixos-enter"), log_path=str(target.parent / (target.name + ".log")))
+    app = PaneApp(PaneSession(options))
+
+    async def drive() -> dict:
+        async with app.run_test(size=(80, 25)) as pilot:
+            start = time.perf_counter()
+            screen = InstallScreen()
+            await app.push_screen(screen)
+            sent: list[float] = []
+            presses: list[asyncio.Task] = []
+            runner_seen = None
+            while True:
+                runner_seen = runner_seen or screen.runner
+                if screen.phase in ("passwords", "finish") or screen.failed:
+                    if not screen.pending and time.perf_counter() - written["last"] > 0.2:
+                        break
+                if time.perf_counter() - start > 150:
+                    raise SystemExit("the pane did not finish in 150 s")
+                if press_keys and screen.phase == "nixos-install" and written["lines"]:
+                    # Pilot.press waits for the app to go idle, which it never does while
+                    # streaming: each press runs in its own task so one goes every ~10 ms.
+                    sent.append(time.perf_counter())
+                    presses.append(asyncio.create_task(pilot.press("f6")))
+                    await asyncio.sleep(0.01)
+                else:
+                    await asyncio.sleep(0.005)
+            if presses:
+                await asyncio.wait(presses, timeout=10)
+            if screen.failed:
+                raise SystemExit(f"the install pane failed in {screen.failed}")
+            handled = app.handled
+            latencies = [(h - s) * 1000 for s, h in zip(sent, handled)]
+            return {
+                "lines": written["lines"],
+                "seconds": written["last"] - start,
+                "rss_early": written["rss_early"],
+                "rss_end": rss_mib(),
+                "keys_sent": len(sent),
+                "keys_handled": len(handled),
+                "latencies": latencies,
+                "runner_lines": runner_seen.progress.lines if runner_seen is not None else None,
+            }
+
+    try:
+        result = asyncio.run(drive())
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
+        Path(options.log_path).unlink(missing_ok=True)
+    print(json.dumps(result), flush=True)
+
+
+def pane_run(paths: int, keys: bool) -> dict:
+    done = run_child([PY, __file__, "--child", "keys" if keys else "plain", "--size", str(paths)])
+    if done.returncode != 0:
+        raise SystemExit(f"the pane run failed: {done.stderr[-3000:]}")
+    return child_json(done)
+
+
+def measure(paths: int) -> list[Row]:
+    floor_lines, floor_wall = floor_run(paths)
+    plain = pane_run(paths, keys=False)
+    keyed = pane_run(paths, keys=True)
+    ours_rate = plain["lines"] / plain["seconds"]
+    floor_rate = floor_lines / floor_wall
+    lat = keyed["latencies"]
+    p50, p99 = (percentile(lat, 50), percentile(lat, 99)) if lat else (float("nan"), float("nan"))
+    keyed_rate = keyed["lines"] / keyed["seconds"]
+    rss_ratio = plain["rss_end"] / plain["rss_early"] if plain["rss_early"] else float("nan")
+    return [
+        Row("2a. log lines absorbed", ours_rate, floor_rate, "lines/s", f">= {GOAL_RATE:,} lines/s",
+            ours_rate >= GOAL_RATE,
+            note=f"{plain['lines']:,} lines into the widget in {plain['seconds']:.2f} s "
+                 f"(floor: {floor_lines:,} lines through cat in {floor_wall:.2f} s); "
+                 f"{keyed_rate:,.0f} lines/s while keys are pressed"),
+        Row("2b. key latency p99 while streaming", p99, None, "ms", f"p99 <= {GOAL_KEY_P99_MS:.0f} ms",
+            p99 <= GOAL_KEY_P99_MS,
+            note=f"p50 {p50:.1f} ms, max {max(lat, default=float('nan')):.1f} ms; "
+                 f"{keyed['keys_handled']}/{keyed['keys_sent']} keys handled"),
+        Row("2c. RSS after all lines / after 10k", plain["rss_end"], plain["rss_early"], "MiB",
+            f"ratio <= {GOAL_RSS}", rss_ratio <= GOAL_RSS,
+            note=f"{plain['rss_early']:.1f} MiB at {EARLY:,} lines, {plain['rss_end']:.1f} MiB at {plain['lines']:,}"),
+    ]
+
+
+def main() -> None:
+    a = args(__doc__)
+    paths = a.size or (6_000 if a.tiny else 100_000)  # about 2 lines per path
+    if a.child:
+        child(paths, press_keys=a.child == "keys")
+        return
+    emit(measure(paths), a.json)
+
+
+if __name__ == "__main__":
+    main()
