@@ -9,6 +9,7 @@ Other test modules may import these:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ import pytest
 from installer.hardware import Disk, Machine, Mount, Partition
 
 GIB = 1024**3
+MIB = 1024**2
 
 # `pytestmark = ROOT_MARKS` for a whole module, or `@needs_root` on one test.
 ROOT_MARKS = [
@@ -164,3 +166,52 @@ def machine_with_mounts(device: str, target: str, firmware: str = "uefi") -> Mac
             mounts.append(Mount(source=source, target=where, fstype=fstype, options=options))
     swaps = [line.split()[0] for line in Path("/proc/swaps").read_text().splitlines()[1:]]
     return Machine(firmware=firmware, disks=[disk], mounts=mounts, swaps=swaps)
+
+
+def image_digest(path: Path, leave_out: tuple[int, int] = (0, 0)) -> str:
+    """A hash of every allocated byte and where it is: any write to the image changes it.
+
+    `leave_out` (start, end) skips a byte range, e.g. a mounted filesystem that
+    updates its own superblock.
+    """
+    digest = hashlib.sha256()
+    size = path.stat().st_size
+    digest.update(str(size).encode())
+    with open(path, "rb") as f:
+        fd = f.fileno()
+        offset = 0
+        while offset < size:
+            try:
+                start = os.lseek(fd, offset, os.SEEK_DATA)
+            except OSError:
+                break
+            end = os.lseek(fd, start, os.SEEK_HOLE)
+            offset = end
+            for lo, hi in ((start, min(end, leave_out[0])), (max(start, leave_out[1]), end)):
+                if lo >= hi:
+                    continue
+                f.seek(lo)
+                digest.update(f"{lo}:{hi}".encode())
+                remaining = hi - lo
+                while remaining:
+                    chunk = f.read(min(remaining, 8 * MIB))
+                    digest.update(chunk)
+                    remaining -= len(chunk)
+    return digest.hexdigest()
+
+
+def mount_sources(target: str) -> dict[str, str]:
+    """mount point -> 'source[subvol]' for everything at or under target."""
+    found = {}
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        left, _, right = line.partition(" - ")
+        fields = left.split()
+        where, root = fields[4], fields[3]
+        if where == target or where.startswith(target + "/"):
+            source = right.split()[1]
+            found[where[len(target):] or "/"] = source + (f"[{root}]" if root != "/" else "")
+    return found
+
+
+def active_swaps() -> list[str]:
+    return [line.split()[0] for line in Path("/proc/swaps").read_text().splitlines()[1:]]

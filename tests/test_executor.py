@@ -9,7 +9,6 @@ and the tests that need them skip with the missing kernel feature named.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
 import os
 import re
@@ -26,11 +25,14 @@ from loopdev import (
     NO_DM_CRYPT,
     NO_VFAT,
     ROOT_MARKS,
+    active_swaps,
     blkid,
     disk_for,
     kernel_has_dm_crypt,
     kernel_has_vfat,
+    image_digest,
     loop_device,
+    mount_sources,
     mounts_under,
     release,
     run,
@@ -107,55 +109,6 @@ def runnable(plan: Plan) -> Plan:
                 continue  # the root filesystem inside LUKS never got made
         steps.append(step)
     return dataclasses.replace(plan, steps=steps)
-
-
-def image_digest(path: Path, leave_out: tuple[int, int] = (0, 0)) -> str:
-    """A hash of every allocated byte and where it is: any write to the image changes it.
-
-    `leave_out` (start, end) skips a byte range, e.g. a mounted filesystem that
-    updates its own superblock.
-    """
-    digest = hashlib.sha256()
-    size = path.stat().st_size
-    digest.update(str(size).encode())
-    with open(path, "rb") as f:
-        fd = f.fileno()
-        offset = 0
-        while offset < size:
-            try:
-                start = os.lseek(fd, offset, os.SEEK_DATA)
-            except OSError:
-                break
-            end = os.lseek(fd, start, os.SEEK_HOLE)
-            offset = end
-            for lo, hi in ((start, min(end, leave_out[0])), (max(start, leave_out[1]), end)):
-                if lo >= hi:
-                    continue
-                f.seek(lo)
-                digest.update(f"{lo}:{hi}".encode())
-                remaining = hi - lo
-                while remaining:
-                    chunk = f.read(min(remaining, 8 * MIB))
-                    digest.update(chunk)
-                    remaining -= len(chunk)
-    return digest.hexdigest()
-
-
-def mount_sources(target: str) -> dict[str, str]:
-    """mount point -> 'source[subvol]' for everything at or under target."""
-    found = {}
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        left, _, right = line.partition(" - ")
-        fields = left.split()
-        where, root = fields[4], fields[3]
-        if where == target or where.startswith(target + "/"):
-            source = right.split()[1]
-            found[where[len(target):] or "/"] = source + (f"[{root}]" if root != "/" else "")
-    return found
-
-
-def active_swaps() -> list[str]:
-    return [line.split()[0] for line in Path("/proc/swaps").read_text().splitlines()[1:]]
 
 
 def check_table(rig: Rig, plan: Plan) -> None:
