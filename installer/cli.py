@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -43,8 +44,23 @@ def parser() -> argparse.ArgumentParser:
         "--export-password-hashes", action="store_true",
         help="put password hashes in the exported flake (they end up in the world-readable Nix store)",
     )
+    nix = p.add_argument_group("nixos-install options")
+    nix.add_argument("--max-jobs", metavar="N", type=_jobs, help="build jobs in parallel (a number or 'auto')")
+    nix.add_argument("--cores", metavar="N", type=int, help="cores per build job (0: all)")
+    nix.add_argument("--keep-going", action="store_true", help="keep building what does not depend on a failure")
+    nix.add_argument("--show-trace", action="store_true", help="show Nix evaluation traces on errors")
+    nix.add_argument("--offline", action="store_true", help="use no binary cache: build or copy from the ISO only")
     p.add_argument("--seed", type=int, help=argparse.SUPPRESS)  # reproducible UUIDs for tests
     return p
+
+
+def _jobs(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a number of jobs or 'auto'") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,6 +98,11 @@ def run(args: argparse.Namespace) -> int:
         nixos_enter=args.nixos_enter,
         log_path=args.log,
         seed=args.seed,
+        max_jobs=args.max_jobs,
+        cores=args.cores,
+        keep_going=args.keep_going,
+        show_trace=args.show_trace,
+        offline=args.offline,
     )
     if args.machine and not Path(args.machine).is_file():
         print(f"--machine: no such file: {args.machine}", file=sys.stderr)
@@ -148,4 +169,4 @@ def print_plan(session: Session) -> None:
         print(f"     {step.shown()}")
     etc = os.path.join(session.options.target, "etc/nixos")
     print(f"  +. write configuration.nix and hardware-configuration.nix to {etc}")
-    print(f"  +. {session.options.nixos_install} --root {session.options.target} --no-root-passwd")
+    print(f"  +. {shlex.join(session.install_argv())}")

@@ -38,6 +38,11 @@ class Options:
     nixos_enter: str = "nixos-enter"
     log_path: str = DEFAULT_LOG
     seed: int | None = None  # reproducible UUIDs, for tests and comparisons
+    max_jobs: int | str | None = None  # nixos-install --max-jobs (a number or "auto")
+    cores: int | None = None  # nixos-install --cores
+    keep_going: bool = False
+    show_trace: bool = False
+    offline: bool = False  # no substituters: build or copy from the ISO's store only
 
     @property
     def real(self) -> bool:
@@ -247,7 +252,11 @@ class Session:
     def install_argv(self) -> list[str]:
         from installer.runner import RunOptions, build_argv
 
-        return build_argv(self.options.target, RunOptions(), self.options.nixos_install)
+        o = self.options
+        run = RunOptions(
+            max_jobs=o.max_jobs, cores=o.cores, keep_going=o.keep_going, show_trace=o.show_trace, offline=o.offline
+        )
+        return build_argv(o.target, run, o.nixos_install)
 
     def runner(self):
         """A fresh nixos-install run (not started). Real mode only."""

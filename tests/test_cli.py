@@ -135,3 +135,11 @@ def test_export_flake_writes_a_flake_without_secrets(tmp_path):
     text = "".join((out / n).read_text() for n in names)
     assert PASSPHRASE not in text and "$y$" not in text
     assert 'passwordFile = "/tmp/secret.key"' in (out / "hosts/nixos-laptop/disk-config.nix").read_text()
+
+
+def test_nixos_install_options_reach_its_command_line(tmp_path):
+    done = cli("--answers", answers_for(tmp_path), "--machine", str(WIN11), "--plan", "--max-jobs", "auto",
+               "--cores", "2", "--keep-going", "--offline")
+    assert done.returncode == 0, done.stderr
+    assert "nixos-install --root /mnt --no-root-passwd --max-jobs auto --cores 2 --keep-going --option substituters ''" in done.stdout
+    assert cli("--max-jobs", "many").returncode == 2
