@@ -192,7 +192,8 @@ def _users(storage: dict[str, Any], blockdev: dict[str, Any]) -> tuple[dict[str,
             raids.setdefault(dev, {}).setdefault("devices", members)
     # sorted: an IMSM member names its volume (md126) before the container (md127)
     for array, info in sorted(raids.items()):
-        level = info.get("raidlevel") or (blockdev.get(array) or {}).get("MD_LEVEL", "")
+        rec = blockdev.get(array) or {}
+        level = info.get("raidlevel") or rec.get("MD_LEVEL") or (rec.get("attrs") or {}).get("md/level", "")
         for member in info.get("devices") or []:
             name = os.path.basename(array) + (f" ({level})" if level else "")
             ctx.raid_of.setdefault(member, name)
@@ -209,8 +210,12 @@ def _users(storage: dict[str, Any], blockdev: dict[str, Any]) -> tuple[dict[str,
         for backing in (info or {}).get("blkdevs_used") or []:
             luks[name] = backing
     for dev, rec in blockdev.items():
+        if not os.path.basename(dev).startswith("dm-"):
+            continue
         mapper = rec.get("DM_NAME")
         for backing in rec.get("slaves") or []:
+            if rec.get("DM_VG_NAME"):
+                ctx.vg_of.setdefault(backing, rec["DM_VG_NAME"])
             if mapper and rec.get("DM_UUID", "").startswith("CRYPT-LUKS"):
                 luks.setdefault(mapper, backing)
             in_use.setdefault(backing, f"backs the open mapping /dev/mapper/{mapper or os.path.basename(dev)}")

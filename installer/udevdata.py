@@ -50,7 +50,7 @@ KEEP_PROP_PREFIXES = ("ID_FS_", "ID_PART_ENTRY_", "ID_PART_TABLE_", "MD_")
 KEEP_ATTRS = (
     "size", "ro", "removable", "capability", "partition", "start",
     "queue/rotational", "queue/logical_block_size",
-    "device/model", "device/serial", "serial", "loop/backing_file",
+    "device/model", "device/serial", "serial", "loop/backing_file", "md/level",
 )
 KEEP_RECORD_KEYS = ("drivers", "slaves")
 KEEP_STORAGE = ("filesystem", "mount", "dmcrypt", "lvm", "os")

@@ -304,6 +304,22 @@ def test_open_luks_mapping_is_refused_and_recorded() -> None:
     assert machine.disk("/dev/dm-0") is None
 
 
+def test_live_style_md_and_lvm_records_name_their_members() -> None:
+    """What the live probe records without udev: slaves/ links and sysfs md/level."""
+    stick = _usb_stick(fstype="linux_raid_member")
+    md = {"/dev/md0": {"DEVNAME": "/dev/md0", "DEVTYPE": "disk", "DEVPATH": "/devices/virtual/block/md0",
+                       "slaves": ["/dev/sdb1"], "attrs": {"size": str(16 * GIB), "md/level": "raid1"}}}
+    machine = machine_from_data(_simple_with(extra={**stick, **md}))
+    assert machine.disk("/dev/sdb").refused == "sdb1 is part of the active RAID array md0"
+    assert machine.disk("/dev/sdb").holds == "RAID member of md0 (raid1) (16 GiB), free space 16 GiB"
+    lv = {"/dev/dm-1": {"DEVNAME": "/dev/dm-1", "DEVTYPE": "disk", "DEVPATH": "/devices/virtual/block/dm-1",
+                        "DM_NAME": "vg0-root", "DM_VG_NAME": "vg0", "slaves": ["/dev/sdb1"], "attrs": {"size": "1"}}}
+    machine = machine_from_data(_simple_with(extra={**_usb_stick(fstype="LVM2_member"), **lv}))
+    assert machine.disk("/dev/sdb").refused == "sdb1 backs the open mapping /dev/mapper/vg0-root"
+    assert machine.disk("/dev/sdb").holds.startswith("LVM physical volume of volume group 'vg0' (16 GiB)")
+    assert machine.luks == {}
+
+
 def test_dmcrypt_section_alone_names_the_mapping() -> None:
     data = _simple_with(extra=_usb_stick(fstype="crypto_LUKS"))
     data["storage"]["dmcrypt"] = {"cryptroot": {"blkdevs_used": ["/dev/sdb1"]}}
@@ -580,8 +596,10 @@ class TestLoopDevice:
 
     def test_too_small_loop_is_refused_with_numbers(self) -> None:
         with loop_disk("8G") as loop:
-            disk = probe(allow_loop=True).disk(loop.dev)
-            assert disk is not None and disk.refused == "too small: 8 GiB, needs at least 10 GiB"
+            machine = probe(allow_loop=True)
+            disk = machine.disk(loop.dev)
+            assert disk is not None, [d.path for d in machine.disks]
+            assert disk.refused == "too small: 8 GiB, needs at least 10 GiB", disk
 
     def test_mounted_partition_refuses_the_disk(self) -> None:
         with loop_disk() as loop, tempfile.TemporaryDirectory(dir="/var/tmp") as where:
