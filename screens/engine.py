@@ -79,29 +79,34 @@ def run_nixos_install(screen, session, log) -> int:
 
     The runner streams on the event loop (its reads are async), so the
     coroutine runs there while this worker thread waits for its exit code.
+    A retry continues the earlier run's record (nixos-install is idempotent).
     """
     from installer.progress import Progress
 
-    if not hasattr(session, "runner") and not session.options.real:
-        # Until the Session has its runner: a dry run only says what it would run.
-        log(f"[dry-run] would run: {session.options.nixos_install} --root {session.options.target} --no-root-passwd")
+    if not session.options.real:
+        argv = session.install_argv() if hasattr(session, "install_argv") else [session.options.nixos_install]
+        log("[dry-run] would run: " + " ".join(argv))
+        screen.progress = Progress()
         return 0
-    runner = session.runner()
-    screen.runner = runner
-    own = getattr(runner, "progress", None)
-    screen.progress = own or Progress()
-    screen.feed_progress = own is None  # the pane counts lines only when the runner does not
+    runner = screen.last_runner.retry() if screen.last_runner is not None else session.runner()
+    screen.runner = screen.last_runner = runner
+    screen.progress = runner.progress
     try:
-        return screen.app.call_from_thread(_stream, runner, log)
+        return screen.app.call_from_thread(_stream, runner, screen.show_lines)
     finally:
         screen.runner = None
 
 
-async def _stream(runner, log) -> int:
+async def _stream(runner, show) -> int:
     async for batch in runner.lines():
-        for line in batch:
-            log(line)
+        show(batch)
     return await runner.wait()
+
+
+def log_file(session):
+    """The Session's 0600 log file (secrets redacted), or None before it has one."""
+    method = getattr(session, "log", None)
+    return method() if method is not None else None
 
 
 def session_step(session, name: str, log) -> None:

@@ -46,7 +46,8 @@ class InstallScreen(StepScreen):
         self.progress = None
         self.started = clock()
         self.runner = None
-        self.feed_progress = False
+        self.last_runner = None
+        self.file = None
 
     def body(self) -> ComposeResult:
         yield Static("", id="phases", markup=False)
@@ -65,23 +66,27 @@ class InstallScreen(StepScreen):
         self.query_one("#nav").display = False
         self.query_one("#actions").display = False
         self.query_one("#failure").display = False
+        self.file = engine.log_file(self.session)
         self.set_interval(FLUSH_SECONDS, self.flush)
         self.show_phases()
         self.run_install()
 
     # -- the log: lines from any thread, written in batches -----------------------
     def log_line(self, text: str) -> None:
-        """Called from workers and the runner: cheap, thread-safe (deque.append)."""
+        """The engine steps' log callback (from a worker): to the file and the pane."""
+        if self.file is not None:
+            self.file.line(text)
         self.pending.append(text)
+
+    def show_lines(self, lines: list[str]) -> None:
+        """A batch from the runner, which has written it to the file already."""
+        self.pending.extend(lines)
 
     def flush(self) -> None:
         if self.pending:
             batch = []
             while self.pending and len(batch) < 20000:
                 batch.append(self.pending.popleft())
-            if self.progress is not None and self.feed_progress:
-                for line in batch:
-                    self.progress.feed(line)
             self.query_one("#log", Log).write_lines(batch)
         self.show_progress()
 

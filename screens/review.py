@@ -79,8 +79,17 @@ class ReviewScreen(StepScreen):
         except Exception as err:
             self.app.call_from_thread(self.show, f"Could not prepare the plan: {err}", {})
             return
-        text = "What will happen:\n" + "\n".join(f"  {line}" for line in lines)
+        text = self.choices() + "\nWhat will happen:\n" + "\n".join(f"  {line}" for line in lines)
         self.app.call_from_thread(self.show, text, files)
+
+    def choices(self) -> str:
+        """The answers that are not visible in the disk steps, in one glance."""
+        m = self.model
+        users = ", ".join(f"{u.name}{' (admin)' if u.admin else ''}" for u in m.users) or "none"
+        return (f"Hostname: {m.system.hostname}   Users: {users}   Root login: "
+                f"{'disabled' if m.root.disabled else 'password'}\n"
+                f"Keymap: {m.system.keymap}   Locale: {m.system.locale}   Timezone: {m.system.timezone}\n"
+                f"Desktop: {m.software.desktop}   Encryption: {'LUKS' if m.encryption.enabled else 'none'}")
 
     def show(self, text: str, files: dict[str, str]) -> None:
         self.query_one("#steps", Static).update(text)
