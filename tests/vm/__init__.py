@@ -1,0 +1,1 @@
+"""The VM end-to-end installs: image build, QEMU runs, host-side checks."""

@@ -1,0 +1,103 @@
+#!/bin/bash
+# Build the small Debian VM the end-to-end installs run in, cached.
+#
+# Usage: build-image.sh CACHE_DIR WHEELS_DIR  -> prints the image directory on stdout
+#
+# The image directory (CACHE_DIR/image-KEY) holds vmlinuz, initrd.img and
+# rootfs.img. KEY is a hash of this script, vm-init and the names of the
+# dependency wheels, so the image is rebuilt only when one of them changes.
+# The project's dependencies are installed into the image's venv here (pip
+# under TCG costs a minute per run); each run adds only the project's wheel. No loop device is used: the root filesystem
+# is made with `mkfs.ext4 -d` straight from the debootstrap tree.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+cache=$(mkdir -p "$1" && cd "$1" && pwd)
+wheels=$(cd "$2" && pwd)
+deps=$(cd "$wheels" && ls -1 ./*.whl | grep -v '/nixos_tui_installer-' | sort)
+key=$( (cat "$here/build-image.sh" "$here/vm-init"; echo "$deps") | sha256sum | cut -c1-16)
+out="$cache/image-$key"
+
+exec 9>"$cache/build.lock"
+flock 9
+if [ -f "$out/done" ]; then
+	echo "$out"
+	exit 0
+fi
+
+# The mirror this machine's apt already uses (deb822 or one-line sources).
+mirror=$(grep -hoE 'https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null \
+	| grep -v security | head -n1 | tr -d ' ' || true)
+mirror=${mirror:-http://deb.debian.org/debian}
+
+packages=(
+	linux-image-amd64 initramfs-tools udev kmod
+	python3 python3-venv
+	cryptsetup-bin dosfstools e2fsprogs btrfs-progs xfsprogs
+	util-linux mount fdisk gdisk parted libparted2 libudev1
+)
+
+work="$cache/build-$key.tmp"
+# debootstrap can leave /proc (or more) mounted inside the tree; never let
+# rm -rf walk into a mounted filesystem.
+unmount_tree() {
+	{ grep -o " $work/[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m"; done
+	if grep -q " $work/" /proc/mounts; then
+		echo "still mounted under $work; not deleting it" >&2
+		return 1
+	fi
+}
+trap 'unmount_tree || true' EXIT
+unmount_tree
+rm -rf "$work"
+mkdir -p "$work" "$cache/debs"
+root="$work/rootfs"
+{
+	echo "building VM image $key from $mirror"
+	debootstrap --variant=minbase --cache-dir="$cache/debs" \
+		--include="$(IFS=,; echo "${packages[*]}")" \
+		bookworm "$root" "$mirror"
+} >&2
+
+# A small initrd: only what is needed to find an ext4 root on virtio.
+cat >"$root/etc/initramfs-tools/conf.d/vm" <<'EOF'
+MODULES=list
+EOF
+printf '%s\n' virtio_pci virtio_blk ext4 crc32c_generic >>"$root/etc/initramfs-tools/modules"
+kver=$(basename "$(ls -d "$root"/lib/modules/*)")
+chroot "$root" update-initramfs -c -k "$kver" >&2
+
+# The installer runs from a venv made here once; each run only adds wheels.
+chroot "$root" python3 -m venv /opt/venv >&2
+mkdir -p "$root/tmp/wheels"
+(cd "$wheels" && cp $deps "$root/tmp/wheels/")
+chroot "$root" /bin/sh -c 'cd /tmp/wheels && /opt/venv/bin/pip install -q --no-index --find-links . ./*.whl' >&2
+rm -rf "$root/tmp/wheels"
+
+install -m 0755 "$here/vm-init" "$root/sbin/vm-init"
+mkdir -p "$root/share" "$root/mnt"
+echo vmtest >"$root/etc/hostname"
+: >"$root/etc/fstab"
+
+cp "$root/boot/vmlinuz-$kver" "$work/vmlinuz"
+cp "$root/boot/initrd.img-$kver" "$work/initrd.img"
+
+unmount_tree
+
+# Trim what a headless virtio guest never loads, then pack the tree.
+rm -rf "$root"/usr/share/{doc,man,info,locale} "$root"/var/cache/apt/archives/*.deb "$root"/boot/*
+for d in drivers/gpu drivers/media drivers/net/wireless drivers/infiniband drivers/staging sound \
+	drivers/bluetooth drivers/isdn drivers/input/touchscreen drivers/iio; do
+	rm -rf "$root/lib/modules/$kver/kernel/$d"
+done
+chroot "$root" depmod -a "$kver" >&2
+size_mib=$(($(du -sm "$root" | cut -f1) * 5 / 4 + 256))
+mkfs.ext4 -q -F -L vmroot -d "$root" "$work/rootfs.img" "${size_mib}M" >&2
+unmount_tree
+rm -rf "$root"
+touch "$work/done"
+rm -rf "$out"
+mv "$work" "$out"
+# Older images are stale once the script changed.
+find "$cache" -maxdepth 1 -name 'image-*' ! -name "image-$key" -exec rm -rf {} + 2>/dev/null || true
+echo "$out"
