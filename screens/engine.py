@@ -81,16 +81,15 @@ def run_nixos_install(screen, session, log) -> int:
     coroutine runs there while this worker thread waits for its exit code.
     A retry continues the earlier run's record (nixos-install is idempotent).
     """
-    from installer.progress import Progress
-
-    if not session.options.real:
-        argv = session.install_argv() if hasattr(session, "install_argv") else [session.options.nixos_install]
-        log("[dry-run] would run: " + " ".join(argv))
-        screen.progress = Progress()
+    try:
+        runner = screen.last_runner.retry() if screen.last_runner is not None else session.runner()
+    except RuntimeError:
+        if session.options.real:
+            raise
+        # The Session refuses to run nixos-install in a dry run: say what would run.
+        log("[dry-run] would run: " + " ".join(session.install_argv()))
         return 0
-    runner = screen.last_runner.retry() if screen.last_runner is not None else session.runner()
     screen.runner = screen.last_runner = runner
-    screen.progress = runner.progress
     try:
         return screen.app.call_from_thread(_stream, runner, screen.show_lines)
     finally:

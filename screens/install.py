@@ -43,11 +43,15 @@ class InstallScreen(StepScreen):
     def __init__(self) -> None:
         super().__init__()
         self.pending: collections.deque[str] = collections.deque()
-        self.progress = None
         self.started = clock()
         self.runner = None
         self.last_runner = None
         self.file = None
+
+    @property
+    def progress(self):
+        """The runner's own count (it starts a new one when it spawns), or None."""
+        return self.last_runner.progress if self.last_runner is not None else None
 
     def body(self) -> ComposeResult:
         yield Static("", id="phases", markup=False)
