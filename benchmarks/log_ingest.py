@@ -6,8 +6,9 @@ the real InstallRunner reads them from its pty and the real install pane
 (screens.install.InstallScreen, hosted by the InstallerApp, headless)
 writes them into its Log widget. Only the disk, config and password phases
 are skipped (a Session subclass): there is nothing to partition here.
-"Absorbed" means handed to `Log.write_lines`; the rate runs from pushing
-the pane to the last line reaching the widget.
+"Absorbed": the runner's lines, counted when the last one ("installation
+finished!") is in the Log widget and the pane holds nothing back; the rate
+runs from pushing the pane to that last `Log.write_lines`.
 
 Floor: the same stand-in, same settings, piped into `cat >/dev/null`.
 A second run presses a key every ~10 ms through Pilot while streaming and
@@ -88,8 +89,6 @@ def child(paths: int, press_keys: bool) -> None:
         result = original(self, lines, *a, **kw)
         written["lines"] += len(lines)
         written["last"] = time.perf_counter()
-        if written["rss_early"] is None and written["lines"] >= EARLY:
-            written["rss_early"] = rss_mib()
         return result
 
     Log.write_lines = counting_write_lines
@@ -134,13 +133,21 @@ def child(paths: int, press_keys: bool) -> None:
             sent: list[float] = []
             presses: list[asyncio.Task] = []
             runner_seen = None
+            log = screen.query_one("#log", Log)
             while True:
                 runner_seen = runner_seen or screen.runner
-                if screen.phase in ("passwords", "finish") or screen.failed:
-                    if not screen.pending and time.perf_counter() - written["last"] > 0.2:
+                if written["rss_early"] is None and runner_seen and runner_seen.progress.lines >= EARLY:
+                    written["rss_early"] = rss_mib()
+                if screen.failed:
+                    break
+                if not app.is_running:
+                    raise SystemExit("the app stopped while streaming (an exception in the pane?)")
+                # Absorbed: the stand-in's last line is in the widget and nothing waits to be written.
+                if screen.phase in ("passwords", "finish") and not screen.pending:
+                    if any("installation finished!" in line for line in log.lines[-20:]):
                         break
-                if time.perf_counter() - start > 150:
-                    raise SystemExit("the pane did not finish in 150 s")
+                if time.perf_counter() - start > 120:
+                    raise SystemExit("the pane did not finish in 120 s")
                 if press_keys and screen.phase == "nixos-install" and written["lines"]:
                     # Pilot.press waits for the app to go idle, which it never does while
                     # streaming: each press runs in its own task so one goes every ~10 ms.
@@ -156,14 +163,14 @@ def child(paths: int, press_keys: bool) -> None:
             handled = app.handled
             latencies = [(h - s) * 1000 for s, h in zip(sent, handled)]
             return {
-                "lines": written["lines"],
+                "lines": runner_seen.progress.lines,
+                "widget_lines": written["lines"],
                 "seconds": written["last"] - start,
                 "rss_early": written["rss_early"],
                 "rss_end": rss_mib(),
                 "keys_sent": len(sent),
                 "keys_handled": len(handled),
                 "latencies": latencies,
-                "runner_lines": runner_seen.progress.lines if runner_seen is not None else None,
             }
 
     try:
@@ -194,7 +201,7 @@ def measure(paths: int) -> list[Row]:
     return [
         Row("2a. log lines absorbed", ours_rate, floor_rate, "lines/s", f">= {GOAL_RATE:,} lines/s",
             ours_rate >= GOAL_RATE,
-            note=f"{plain['lines']:,} lines into the widget in {plain['seconds']:.2f} s "
+            note=f"{plain['lines']:,} lines from the runner, the last one in the widget after {plain['seconds']:.2f} s "
                  f"(floor: {floor_lines:,} lines through cat in {floor_wall:.2f} s); "
                  f"{keyed_rate:,.0f} lines/s while keys are pressed"),
         Row("2b. key latency p99 while streaming", p99, None, "ms", f"p99 <= {GOAL_KEY_P99_MS:.0f} ms",

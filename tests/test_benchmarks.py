@@ -69,7 +69,7 @@ def test_environment_is_printed_above_the_table(tiny_run):
 def test_figures_measured_what_they_claim(tiny_run):
     """The notes carry the counts behind each figure: lines really reached the widget, keys were handled."""
     out = tiny_run.stdout
-    absorbed = re.search(r"([\d,]+) lines into the widget", out)
+    absorbed = re.search(r"([\d,]+) lines from the runner, the last one in the widget", out)
     assert absorbed and int(absorbed.group(1).replace(",", "")) >= 12_000, out
     keys = re.search(r"(\d+)/(\d+) keys handled", out)
     assert keys and int(keys.group(2)) > 0 and keys.group(1) == keys.group(2), out
