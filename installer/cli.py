@@ -14,6 +14,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from installer.probe import ProbeError
 from installer.problems import ProblemsError
 from installer.logfile import DEFAULT_LOG
 from installer.session import Options, Session
@@ -67,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return run(args)
+    except ProbeError as err:
+        print(f"cannot read the machine: {err}", file=sys.stderr)
+        return EXIT_INVALID
     except ProblemsError as err:
         print("The answers have problems:", file=sys.stderr)
         for problem in err.problems:
@@ -86,7 +90,11 @@ def run(args: argparse.Namespace) -> int:
     if args.record_machine:
         from installer.probe import record_machine
 
-        record_machine(args.record_machine)
+        try:
+            record_machine(args.record_machine)
+        except OSError as err:
+            print(f"cannot write {args.record_machine}: {err.strerror or err}", file=sys.stderr)
+            return EXIT_FAILED
         print(f"recorded this machine in {args.record_machine}")
         return EXIT_OK
     options = Options(

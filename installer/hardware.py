@@ -37,6 +37,7 @@ class Partition:
     uuid: str = ""
     partuuid: str = ""
     mountpoint: str = ""
+    description: str = ""  # what it holds, in words: "Windows (NTFS, 237 GiB)"
 
 
 @dataclass

@@ -346,6 +346,8 @@ def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop:
             whole = Partition(path=dev, number=0, size=size, fstype=fstype, fsversion=version, label=label, uuid=uuid,
                               mountpoint=disk.mountpoint)
         disk.holds = describe_disk(disk, ctx, whole)
+        for part in disk.partitions:
+            part.description = describe_partition(part, disk, ctx)
         if disk.kind == "loop" and attrs.get("loop/backing_file"):
             disk.holds = f"{disk.holds} (image {attrs['loop/backing_file']})"
         disk.refused = _refusal(disk, allow_loop=allow_loop, boot_medium=boot_medium, swaps=swaps,
@@ -356,11 +358,4 @@ def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop:
         firmware=firmware, cpu_vendor=facts.get("cpu_vendor", ""), virtualisation=facts.get("virtualisation", "none"),
         disks=disks, mounts=mounts, swaps=swaps, luks=luks, boot_medium=boot_medium, source=source,
     )
-    machine._describe_context = ctx  # type: ignore[attr-defined]  # for partition_descriptions
     return machine
-
-
-def partition_descriptions(machine: Machine, disk: Disk) -> list[tuple[Partition, str]]:
-    """Each partition of the disk with its description, for the wizard's detail view."""
-    ctx = getattr(machine, "_describe_context", None)
-    return [(p, describe_partition(p, disk, ctx)) for p in disk.partitions]

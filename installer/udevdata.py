@@ -139,6 +139,11 @@ def mount_tree(mountinfo: str) -> list[Record]:
         dash = fields.index("-")
         mount_id, parent, majmin, target, options = fields[0], fields[1], fields[2], fields[4], fields[5]
         fstype, source = fields[dash + 1], fields[dash + 2] if len(fields) > dash + 2 else ""
+        # As findmnt shows them: the mount's own options, then the filesystem's
+        # (btrfs keeps subvol= and compress= there, which the config must repeat).
+        own = options.split(",")
+        extra = fields[dash + 3].split(",") if len(fields) > dash + 3 else []
+        options = ",".join(own + [o for o in extra if o not in own and o not in ("rw", "ro")])
         source = _unescape_mount(source)
         if source.startswith("/dev/") and os.path.islink(source):
             source = os.path.realpath(source)  # /dev/disk/by-label/... -> /dev/sdb1

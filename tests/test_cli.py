@@ -143,3 +143,17 @@ def test_nixos_install_options_reach_its_command_line(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "nixos-install --root /mnt --no-root-passwd --max-jobs auto --cores 2 --keep-going --option substituters ''" in done.stdout
     assert cli("--max-jobs", "many").returncode == 2
+
+
+def test_unreadable_machine_file_exits_2_with_a_message(tmp_path):
+    bad = tmp_path / "machine.json"
+    bad.write_text("{not json")
+    done = cli("--answers", answers_for(tmp_path), "--machine", str(bad), "--plan")
+    assert done.returncode == 2
+    assert "cannot read the machine" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_record_machine_into_a_missing_directory_fails_cleanly(tmp_path):
+    done = cli("--record-machine", str(tmp_path / "no" / "such" / "dir.json"))
+    assert done.returncode == 1
+    assert "cannot write" in done.stderr and "Traceback" not in done.stderr

@@ -25,7 +25,7 @@ import pytest
 from installer import udevdata
 from installer.describe import describe_partition, human_size
 from installer.hardware import ESP_TYPE, LINUX_FS_TYPE, Partition
-from installer.probe import ProbeError, machine_from_data, partition_descriptions, probe, record_machine
+from installer.probe import ProbeError, machine_from_data, probe, record_machine
 
 ROOT = Path(__file__).resolve().parent.parent
 MACHINES = ROOT / "tests" / "fixtures" / "machines"
@@ -172,7 +172,7 @@ def test_partition_descriptions_name_windows_pieces() -> None:
     machine = probe(fixture("win10"))
     sda = machine.disk("/dev/sda")
     assert sda is not None
-    assert [text for _, text in partition_descriptions(machine, sda)] == [
+    assert [text for _, text in ((p, p.description) for p in sda.partitions)] == [
         "EFI system partition (Windows Boot Manager)", "Microsoft reserved partition",
         "Windows (BitLocker-encrypted, 79 GiB)", "Windows recovery (508 MiB)",
     ]
@@ -182,7 +182,7 @@ def test_partition_descriptions_on_mbr_with_logical_partitions() -> None:
     machine = probe(fixture("threebuntu-on-msdos"))
     sda = machine.disk("/dev/sda")
     assert sda is not None
-    texts = dict((p.number, t) for p, t in partition_descriptions(machine, sda))
+    texts = dict((p.number, t) for p, t in ((p, p.description) for p in sda.partitions))
     assert texts[2] == "extended partition (holds the logical partitions)"
     assert texts[6] == "Ubuntu 22.04 LTS (ext4, 56 GiB)"
     assert [p.type_guid for p in sda.partitions] == ["0x83", "0x5", "0xef", "0x83", "0x83"]
@@ -644,3 +644,12 @@ class TestLoopDevice:
                     and not m.source.startswith("/dev/loop")] == [
                 (m.source, m.target, m.fstype) for m in live.mounts if m.source.startswith("/dev/")
                 and not m.source.startswith("/dev/loop")]
+
+
+def test_mount_options_include_the_filesystems_own_as_findmnt_shows_them() -> None:
+    from installer.udevdata import mount_tree
+
+    line = ("36 1 0:33 /@ /mnt rw,noatime shared:1 - btrfs /dev/loop3p3 "
+            "rw,compress=zstd:3,space_cache=v2,subvolid=256,subvol=/@\n")
+    (root,) = mount_tree(line)
+    assert root["options"] == "rw,noatime,compress=zstd:3,space_cache=v2,subvolid=256,subvol=/@"
