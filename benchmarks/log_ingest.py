@@ -113,7 +113,10 @@ def child(paths: int, press_keys: bool) -> None:
         CSS_PATH = str(ROOT / "screens" / "wizard.tcss")
         BINDINGS = [Binding("f6", "bench_key", show=False)]
 
-        def on_mount(self) -> None:
+        def on_mount(self, event) -> None:
+            # Textual also calls the base class's handler unless told not to:
+            # no Welcome screen, no probe here.
+            event.prevent_default()
             self.theme = "ansi-dark"
             self.confirmation = None
             self.handled: list[float] = []
