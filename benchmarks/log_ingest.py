@@ -153,6 +153,12 @@ def child(paths: int, press_keys: bool) -> None:
         def action_bench_key(self) -> None:
             self.handled.append(time.perf_counter())
 
+    class Pane(InstallScreen):
+        """The real pane; only what comes after it (the Done screen) is left out."""
+
+        def finished(self) -> None:
+            self.app.exit_code = 0
+
     options = Options(target=str(target), nixos_install=str(STANDINS / "nixos-install"),
                       nixos_enter=str(STANDINS / "nixos-enter"), log_path=str(target.parent / (target.name + ".log")))
     app = PaneApp(PaneSession(options))
@@ -160,7 +166,7 @@ def child(paths: int, press_keys: bool) -> None:
     async def drive() -> dict:
         async with app.run_test(size=(80, 25)) as pilot:
             start = time.perf_counter()
-            screen = InstallScreen()
+            screen = Pane()
             await app.push_screen(screen)
             sent: list[float] = []
             presses: list[asyncio.Task] = []
