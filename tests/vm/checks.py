@@ -92,8 +92,12 @@ class Checker:
                 chunk = src.read(min(left, 4 * MIB))
                 if not chunk:
                     break
-                dst.write(chunk)
+                if chunk.count(0) == len(chunk):
+                    dst.seek(len(chunk), os.SEEK_CUR)  # keep the copy as sparse as the image
+                else:
+                    dst.write(chunk)
                 left -= len(chunk)
+            dst.truncate(size)
         return out
 
     def blkid(self, path: Path) -> dict[str, str]:
@@ -207,7 +211,7 @@ class Checker:
                     f"LUKS UUID {uuid and uuid.group(1)} != planned {self.ident.luks_uuid}")
         slots = re.findall(r"^\s+(\d+): luks2$", text, re.M)
         self.expect(len(slots) == 1, f"expected one keyslot, found {slots}")
-        (self.run.results.parent / "luksDump.txt").write_text(text)
+        (self.run.dir / "luksDump.txt").write_text(text)
 
     def check_inside_luks(self) -> None:
         ids = dict(line.split("=", 1) for line in self.result("blkid-cryptroot").splitlines() if "=" in line)
