@@ -57,6 +57,11 @@ class InstallerApp(App[int]):
         super().__init__()
         self.session = session
         self.exit_code = 0
+        self.confirmation = None
+        self.reboot_requested = False
+        # After a failure past the disk phase, installing again must not
+        # partition again: the phase to continue from.
+        self.install_resume = "disk"
 
     def on_mount(self) -> None:
         # Only ANSI colours: the Linux console has 16 of them.
@@ -130,6 +135,10 @@ def run_wizard(session) -> int:
     """Run the wizard on `session`; the process exit code."""
     app = InstallerApp(session)
     result = app.run()
+    if app.reboot_requested:
+        from screens import engine
+
+        engine.reboot(session)
     if result is None:
         return app.return_code or app.exit_code
     return int(result)

@@ -129,6 +129,10 @@ class StepScreen(Screen):
 
     @on(Input.Submitted)
     def _input_submitted(self, event: Input.Submitted) -> None:
+        self.input_submitted(event)
+
+    def input_submitted(self, event: Input.Submitted) -> None:
+        """Enter in a field: on to the next one (Confirm overrides: Enter confirms)."""
         self.focus_next()
 
     @on(Button.Pressed, "#next")

@@ -50,8 +50,7 @@ class ConfirmScreen(StepScreen):
     def store(self, field: str, value: str) -> None:
         pass  # the typed word is never part of the model
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
+    def input_submitted(self, event: Input.Submitted) -> None:
         self.action_next()
 
     def action_next(self) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from textual import on, work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SuspendNotSupported
 from textual.containers import Horizontal
 from textual.widgets import Button, OptionList, RadioSet, Static
 from textual.widgets.option_list import Option
@@ -154,8 +154,12 @@ class DiskScreen(StepScreen):
             self.notify("Highlight a disk first.", severity="warning")
             return
         disk = options.get_option_at_index(options.highlighted).id
-        with self.app.suspend():
-            self.session.run_partitioner(event.button.id, disk)
+        try:
+            with self.app.suspend():
+                self.session.run_partitioner(event.button.id, disk)
+        except SuspendNotSupported:
+            self.notify("This terminal cannot hand the screen to another program.", severity="error")
+            return
         self.app.probe_state = "probing"
         self.reprobe()
 

@@ -56,13 +56,12 @@ class DoneScreen(Screen):
         if not self.app.session.options.real:
             self.notify("Dry run: not rebooting.")
             return
-        self.app.exit(0, message="reboot")
         self.app.reboot_requested = True
+        self.app.exit(0)
 
     @on(Button.Pressed, "#shell")
     def _shell(self) -> None:
-        with self.app.suspend():
-            self.app.session.shell()
+        engine.shell(self.app, self.app.session)
 
     @on(Button.Pressed, "#quit")
     def _quit(self) -> None:

@@ -117,3 +117,25 @@ def session_step(session, name: str, log) -> None:
         log(f"[dry-run] would {name.replace('_', ' ')}")
         return
     method(log)
+
+
+def shell(app, session) -> None:
+    """A shell (in the target once installed), with the terminal handed over."""
+    from textual.app import SuspendNotSupported
+
+    try:
+        with app.suspend():
+            session.shell()
+    except SuspendNotSupported:
+        app.notify("This terminal cannot hand the screen to a shell.", severity="error")
+
+
+def reboot(session) -> None:
+    """Reboot once the wizard has given the terminal back (see the report: Session.reboot)."""
+    method = getattr(session, "reboot", None)
+    if method is not None:
+        method()
+    elif session.options.real:
+        import subprocess
+
+        subprocess.call(["systemctl", "reboot"])

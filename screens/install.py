@@ -73,7 +73,10 @@ class InstallScreen(StepScreen):
         self.file = engine.log_file(self.session)
         self.set_interval(FLUSH_SECONDS, self.flush)
         self.show_phases()
-        self.run_install()
+        start = self.app.install_resume
+        if start != "disk":
+            self.log_line(f"The disk is already prepared; continuing with: {dict(PHASES)[start]}")
+        self.run_install(start)
 
     # -- the log: lines from any thread, written in batches -----------------------
     def log_line(self, text: str) -> None:
@@ -171,6 +174,9 @@ class InstallScreen(StepScreen):
         self.query_one("#actions").display = True
         self.query_one("#retry").focus()
         self.app.exit_code = 1
+        if key != "disk":
+            # Back to review and on again re-writes the (maybe edited) config, never the disk.
+            self.app.install_resume = "config"
 
     def finished(self) -> None:
         from screens.done import DoneScreen
@@ -195,8 +201,7 @@ class InstallScreen(StepScreen):
 
     @on(Button.Pressed, "#shell")
     def _shell(self) -> None:
-        with self.app.suspend():
-            self.session.shell()
+        engine.shell(self.app, self.session)
 
     @on(Button.Pressed, "#save-log")
     def _save_log(self) -> None:

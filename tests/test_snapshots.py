@@ -159,3 +159,23 @@ def test_install_failure(snap_compare, monkeypatch):
         await pilot.pause(0.1)
 
     assert snap(snap_compare, app_for(session), before)
+
+
+def test_done(snap_compare, monkeypatch):
+    """The Done screen after a dry-run install."""
+    import screens.install
+
+    monkeypatch.setattr(screens.install, "clock", lambda: 1000.0)
+
+    async def before(pilot):
+        from screens.install import InstallScreen
+
+        await _valid(pilot)
+        pilot.app.confirmation = pilot.app.session.confirm(pilot.app.session.plan().disk.name)
+        pilot.app.push_screen(InstallScreen())
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if type(pilot.app.screen).__name__ == "DoneScreen":
+                break
+
+    assert snap(snap_compare, app_for(), before)

@@ -43,6 +43,7 @@ class Tmux:
         while time.monotonic() < deadline:
             shown = self.screen()
             if all(t in shown for t in texts):
+                time.sleep(0.5)  # the step focuses its first field once mounted
                 return shown
             time.sleep(0.2)
         raise AssertionError(f"{texts} not on screen:\n{shown}")

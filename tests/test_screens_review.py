@@ -1,0 +1,79 @@
+"""Review and Confirm: edits must parse before going on; only the disk's exact
+short name makes the confirmation that lets the install start."""
+
+from __future__ import annotations
+
+from test_screens_support import app_for, message_of, type_text, wait_ready
+
+from installer.model import User
+from screens.confirm import ConfirmScreen
+from screens.done import DoneScreen
+from screens.install import InstallScreen
+from screens.review import NixArea, ReviewScreen
+
+SIZE = (80, 25)
+
+
+async def valid(pilot):
+    await wait_ready(pilot)
+    session = pilot.app.session
+    session.model.disk.device = session.machine.offered_disks[0].path
+    session.model.users = [User(name="alice", password="wonderland", password_confirm="wonderland")]
+
+
+async def until(pilot, condition, seconds=60.0):
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("timed out")
+
+
+async def test_review_edit_must_parse_and_is_what_gets_installed(tmp_path):
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        await valid(pilot)
+        app.push_screen(ReviewScreen())
+        screen = app.screen
+        await until(pilot, lambda: screen.loaded)
+        steps = str(screen.query_one("#steps").content)
+        for line in app.session.review_lines():
+            assert line in steps
+        area = screen.query_one("#edit-configuration-nix", NixArea)
+        assert area.text == app.session.render()["configuration.nix"]
+        area.focus()
+        await pilot.press("ctrl+home")
+        await type_text(pilot, "{ broken")
+        await until(pilot, lambda: message_of(screen, "files.configuration.nix") != "")
+        await pilot.press("tab", "f10")
+        assert app.screen is screen and app.focused is area
+        for _ in "{ broken":
+            await pilot.press("backspace")
+        await until(pilot, lambda: message_of(screen, "files.configuration.nix") == "")
+        await type_text(pilot, "# checked by hand\n")
+        await until(pilot, lambda: app.session.render()["configuration.nix"].startswith("# checked by hand"))
+        await pilot.press("tab", "f10")
+        assert isinstance(app.screen, ConfirmScreen)
+
+
+async def test_confirm_needs_the_exact_disk_name_then_installs():
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        await valid(pilot)
+        app.push_screen(ConfirmScreen())
+        await pilot.pause()
+        screen = app.screen
+        name = app.session.plan().disk.name
+        assert f"'{name}'" in str(screen.query_one("#prompt").content)
+        await type_text(pilot, name.upper())
+        await pilot.press("enter")
+        assert app.screen is screen and app.confirmation is None
+        assert name in message_of(screen, "confirm")
+        await pilot.press("ctrl+u")
+        await type_text(pilot, name)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.confirmation is not None
+        assert isinstance(app.screen, (InstallScreen, DoneScreen))
+        await until(pilot, lambda: isinstance(app.screen, DoneScreen))
+        assert "Dry run finished" in str(app.screen.query_one("#summary").content)
