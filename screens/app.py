@@ -119,6 +119,11 @@ class InstallerApp(App[int]):
 
         def answered(yes: bool | None) -> None:
             if yes:
+                # Never leave nixos-install running behind the installer.
+                for screen in self.screen_stack:
+                    runner = getattr(screen, "runner", None)
+                    if runner is not None and runner.running:
+                        runner.kill_now()
                 self.exit(self.exit_code)
 
         self.push_screen(AskScreen("Quit the installer? Nothing more will be done.", yes="Quit"), answered)

@@ -263,3 +263,35 @@ async def test_quit_refused_during_a_disk_write():
         app.writing = False
         await pilot.press("ctrl+q")
         assert type(app.screen).__name__ == "AskScreen"
+
+
+async def test_welcome_warns_when_not_root_in_real_mode(monkeypatch):
+    from test_screens_support import BuiltSession
+
+    from installer.session import Options
+    from screens import engine
+
+    monkeypatch.setattr(engine, "is_root", lambda: False)
+    app = app_for(BuiltSession(Options(dry_run=False, log_path="/tmp/nixos-tui-installer-test.log")))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        warnings = app.screen.query_one("#warnings")
+        assert warnings.display and "not root" in str(warnings.content)
+        assert "DRY RUN" not in str(app.screen.query_one("#header").content)
+        assert "REAL INSTALL" in str(app.screen.query_one("#mode").content)
+
+
+async def test_keymap_is_applied_through_the_session():
+    app = app_for()
+    applied = []
+    app.session.apply_keymap = lambda name: applied.append(name) or f"loaded {name}"
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_step(pilot, KeyboardScreen)
+        await pilot.press("ctrl+u")
+        await type_text(pilot, "fr")
+        for _ in range(40):
+            if "loaded fr" in str(screen.query_one("#keymap-status").content):
+                break
+            await pilot.pause(0.05)
+        assert "loaded fr" in str(screen.query_one("#keymap-status").content)
+        assert applied[-1] == "fr" and "f" not in applied  # only known keymaps are loaded
