@@ -146,6 +146,22 @@ class DiskScreen(StepScreen):
             lines.append(f"  {part.number}. {part.name:<10} {engine.mib(part.size):>10}  {part.purpose:<9} {part.fstype}")
         return "\n".join(lines)
 
+    def ready(self) -> bool:
+        """The planner may refuse what validation let through (nothing mounted at the target)."""
+        try:
+            self.session.plan()
+        except ProblemsError as err:
+            general = self.query_one("#general", Static)
+            general.update("\n".join(p.message for p in err.problems))
+            general.display = True
+            self.app.bell()
+            self.query_one("#f-disk-layout").focus()
+            return False
+        except Exception as err:
+            self.notify(f"The plan could not be made: {err}", severity="error")
+            return False
+        return True
+
     # -- partition editors -------------------------------------------------------
     @on(Button.Pressed, "#cfdisk, #gdisk")
     def _partitioner(self, event: Button.Pressed) -> None:

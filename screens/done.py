@@ -16,9 +16,9 @@ from screens.base import StepHeader
 class DoneScreen(Screen):
     BINDINGS = [Binding("escape", "noop", show=False)]
 
-    def __init__(self, progress, seconds: float) -> None:
+    def __init__(self, runs: list, seconds: float) -> None:
         super().__init__()
-        self.progress = progress
+        self.runs = runs  # each nixos-install run's Progress (more than one after Retry)
         self.seconds = seconds
 
     def compose(self) -> ComposeResult:
@@ -37,9 +37,12 @@ class DoneScreen(Screen):
         session = self.app.session
         lines = ["NixOS is installed." if session.options.real else "Dry run finished: nothing was written."]
         lines.append(f"Time taken: {engine.elapsed(self.seconds)}")
-        p = self.progress
-        if p is not None and p.total:
-            lines.append(f"Paths fetched: {p.fetch_done}, built: {p.build_done}, {p.download_mib:.0f} MiB downloaded")
+        if self.runs:
+            fetched = sum(p.fetch_done for p in self.runs)
+            built = sum(p.build_done for p in self.runs)
+            mib = sum(p.download_mib for p in self.runs)
+            tries = f" in {len(self.runs)} runs of nixos-install" if len(self.runs) > 1 else ""
+            lines.append(f"Paths fetched: {fetched}, built: {built}, {mib:.0f} MiB downloaded{tries}")
         lines.append(f"The log: {session.options.log_path}")
         if session.options.real:
             lines.append(f"A copy: {session.options.target}/var/log/nixos-tui-installer.log")

@@ -182,7 +182,7 @@ class InstallScreen(StepScreen):
         from screens.done import DoneScreen
 
         self.app.exit_code = 0
-        self.app.push_screen(DoneScreen(self.progress, clock() - self.started))
+        self.app.push_screen(DoneScreen(self.last_runner.runs if self.last_runner is not None else [], clock() - self.started))
 
     # -- actions -------------------------------------------------------------------
     @on(Button.Pressed, "#retry")

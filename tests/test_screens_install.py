@@ -131,4 +131,7 @@ async def test_failure_shows_phase_and_retry_completes(target, tmp_path):
         await until(pilot, lambda: isinstance(app.screen, DoneScreen))
         assert pane.last_runner is not first and pane.last_runner.returncode == 0
         assert pane.last_runner.run_number == 2
+        fetched = sum(p.fetch_done for p in pane.last_runner.runs)
+        assert f"Paths fetched: {fetched}" in str(app.screen.query_one("#summary").content)
+        assert "in 2 runs" in str(app.screen.query_one("#summary").content)
     assert "installation finished!" in log.read_text()

@@ -295,3 +295,23 @@ async def test_keymap_is_applied_through_the_session():
             await pilot.pause(0.05)
         assert "loaded fr" in str(screen.query_one("#keymap-status").content)
         assert applied[-1] == "fr" and "f" not in applied  # only known keymaps are loaded
+
+
+async def test_disk_premounted_with_nothing_mounted_is_refused_with_the_planner_message():
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_step(pilot, DiskScreen)
+        await pilot.press("tab", "down", "enter")  # layout: use what is mounted
+        assert app.session.model.disk.layout == "premounted"
+        await pilot.press("f10")
+        assert app.screen is screen and app.focused.id == "f-disk-layout"
+        general = screen.query_one("#general")
+        assert general.display and str(general.content)
+        from installer.problems import ProblemsError
+
+        try:
+            app.session.plan()
+        except ProblemsError as err:
+            assert err.problems[0].message in str(general.content)
+        else:
+            raise AssertionError("the recorded machine has nothing mounted at the target")
