@@ -77,3 +77,31 @@ async def test_confirm_needs_the_exact_disk_name_then_installs():
         assert isinstance(app.screen, (InstallScreen, DoneScreen))
         await until(pilot, lambda: isinstance(app.screen, DoneScreen))
         assert "Dry run finished" in str(app.screen.query_one("#summary").content)
+
+
+async def test_nothing_is_written_before_the_confirmation(monkeypatch):
+    """A real-mode session walked through every step to Confirm: no write is called."""
+    from test_screens_support import BuiltSession
+
+    from installer.session import Options
+
+    calls = []
+    session = BuiltSession(Options(dry_run=False, seed=7, log_path="/tmp/nixos-tui-installer-test.log"))
+    for name in ("execute", "write_config", "set_passwords", "finish", "runner", "run_partitioner", "shell"):
+        monkeypatch.setattr(session, name, lambda *a, _n=name, **k: calls.append(_n))
+    monkeypatch.setattr(session, "apply_keymap", lambda name: "")
+    app = app_for(session)
+    async with app.run_test(size=SIZE) as pilot:
+        await valid(pilot)
+        while not isinstance(app.screen, ConfirmScreen):
+            before = app.screen
+            await pilot.press("f10")
+            if isinstance(app.screen, ReviewScreen):
+                await until(pilot, lambda: app.screen.loaded)
+                await pilot.press("f10")
+            assert app.screen is not before, before
+        await type_text(pilot, "wrong")
+        await pilot.press("enter")
+        assert isinstance(app.screen, ConfirmScreen)
+    assert calls == []
+    assert app.confirmation is None
