@@ -58,9 +58,10 @@ class UsersScreen(StepScreen):
         "The hostname names this computer on the network. The username is suggested from the full "
         "name until you edit it. An administrator may run commands as root with sudo; with root "
         "login disabled at least one user must be an administrator. Paste SSH public keys (the "
-        "line from your id_ed25519.pub) to log in over SSH without a password. Ctrl+N adds a user."
+        "line from your id_ed25519.pub) to log in over SSH without a password. Ctrl+N adds a user; "
+        "F8 removes the user whose field has the focus."
     )
-    BINDINGS = [("ctrl+n", "add_user", "Add user")]
+    BINDINGS = [("ctrl+n", "add_user", "Add user"), ("f8", "remove_user", "Remove user")]
 
     def __init__(self) -> None:
         super().__init__()
@@ -158,3 +159,18 @@ class UsersScreen(StepScreen):
         users = self.query_one("#users", Vertical)
         await users.mount_all(user_block(index, self.model.users[index]))
         self.query_one(f"#f-users-{index}-description").focus()
+
+    async def action_remove_user(self) -> None:
+        field = getattr(self.focused, "field", "") or ""
+        if not field.startswith("users[") or len(self.model.users) < 2:
+            self.app.bell()
+            return
+        index = int(field[6:].split("]")[0])
+        del self.model.users[index]
+        self.named_by_hand = {i - (i > index) for i in self.named_by_hand if i != index}
+        self.touched = {t for t in self.touched if not t.startswith("users[")}
+        users = self.query_one("#users", Vertical)
+        await users.remove_children()
+        await users.mount_all([w for i, user in enumerate(self.model.users) for w in user_block(i, user)])
+        self.query_one(f"#f-users-{min(index, len(self.model.users) - 1)}-description").focus()
+        self.refresh_problems()

@@ -216,6 +216,13 @@ async def test_users_values_survive_and_add_user():
         assert again.query_one("#f-users-0-description").value == "Alice Liddell"
         assert again.query_one("#f-users-1-name").value == "bob"
         assert again.query_one("#f-users-0-password").value == "wonderland"
+        # F8 removes the user whose field has the focus.
+        again.query_one("#f-users-0-name").focus()
+        await pilot.press("f8")
+        await pilot.pause()
+        assert [u.name for u in app.session.model.users] == ["bob"]
+        assert again.query_one("#f-users-0-name").value == "bob"
+        assert not again.query("#f-users-1-name")
 
 
 async def test_software_packages_validated():
