@@ -54,7 +54,8 @@ class VmRun:
 
 def missing_host_tools() -> list[str]:
     """What this host lacks to run the VM tests (empty when it can)."""
-    missing = [t for t in (QEMU, "debootstrap", "sgdisk", "cryptsetup", "blkid", "fsck.fat", "mkfs.ext4", "timeout")
+    missing = [t for t in (QEMU, "debootstrap", "sgdisk", "cryptsetup", "blkid", "fsck.fat", "e2fsck", "mkfs.ext4",
+                           "timeout", "nix-instantiate")
                if shutil.which(t) is None]
     missing += [str(p) for p in (OVMF_CODE, OVMF_VARS) if not p.exists()]
     if os.geteuid() != 0:
@@ -118,21 +119,20 @@ def undeclared_runtime_requirements() -> list[str]:
 
 
 def answers_text(mode: str) -> str:
-    """UEFI: LUKS + btrfs + swap partition; BIOS: LUKS + ext4 with a separate /boot."""
+    """UEFI: LUKS + btrfs + swap partition; BIOS: LUKS + ext4 with a separate /boot.
+
+    There is no [boot] table: the installer must see the firmware itself
+    (/sys/firmware/efi) and choose systemd-boot or GRUB from it.
+    """
     if mode == "uefi":
-        boot = 'firmware = "uefi"\nloader = "systemd-boot"'
         disk = 'filesystem = "btrfs"\nswap = "partition"\nswap_size_mib = 512'
     else:
-        boot = 'firmware = "bios"\nloader = "grub"'
         disk = 'filesystem = "ext4"\nswap = "zram"'
     return f"""\
 [system]
 hostname = "vm-{mode}"
 timezone = "Europe/Berlin"
 keymap = "us"
-
-[boot]
-{boot}
 
 [disk]
 device = "{BY_ID}"
