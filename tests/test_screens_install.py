@@ -93,7 +93,7 @@ async def test_pane_streams_a_flood_while_keys_work(target, tmp_path):
     assert "wonderland" not in text
 
 
-async def test_ctrl_c_asks_then_stops_the_process_group_and_retry_finishes(target, tmp_path):
+async def test_ctrl_c_asks_then_stops_the_process_group(target, tmp_path):
     log = tmp_path / "install.log"
     app = app_for(session_with_standin(target, log, PATHS=50, HANG=1, SPAWN=1))
     async with app.run_test(size=SIZE) as pilot:
