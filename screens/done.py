@@ -29,6 +29,7 @@ class DoneScreen(Screen):
             yield Static(self.summary(), id="summary", markup=False)
         with Horizontal(id="nav"):
             yield Button("Reboot", id="reboot", compact=True, variant="primary")
+            yield Button("View log", id="view-log", compact=True)
             yield Button("Shell", id="shell", compact=True)
             yield Button("Quit", id="quit", compact=True)
         yield Footer()
@@ -61,6 +62,12 @@ class DoneScreen(Screen):
             return
         self.app.reboot_requested = True
         self.app.exit(0)
+
+    @on(Button.Pressed, "#view-log")
+    def _view_log(self) -> None:
+        from screens.modals import LogScreen
+
+        self.app.push_screen(LogScreen(self.app.session.options.log_path))
 
     @on(Button.Pressed, "#shell")
     def _shell(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -59,3 +59,38 @@ class AskScreen(ModalScreen[bool]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+
+class LogScreen(ModalScreen[None]):
+    """The end of the install log, read from the file (which keeps every line)."""
+
+    BINDINGS = [Binding("escape,q", "close", "Close")]
+    TAIL = 2000
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import Log
+
+        with Vertical(id="dialog", classes="wide"):
+            yield Static(f"Log: {self.path}  (Esc closes)", classes="dialog-title", markup=False)
+            yield Log(max_lines=self.TAIL, id="log-view")
+
+    def on_mount(self) -> None:
+        self.load()
+
+    @work(thread=True)
+    def load(self) -> None:
+        from collections import deque
+
+        try:
+            with open(self.path, encoding="utf-8", errors="replace") as f:
+                lines = list(deque(f, maxlen=self.TAIL))
+        except OSError as err:
+            lines = [f"cannot read {self.path}: {err}"]
+        self.app.call_from_thread(self.query_one("#log-view").write_lines, [l.rstrip("\n") for l in lines])
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -77,6 +77,15 @@ async def test_confirm_needs_the_exact_disk_name_then_installs():
         assert isinstance(app.screen, (InstallScreen, DoneScreen))
         await until(pilot, lambda: isinstance(app.screen, DoneScreen))
         assert "Dry run finished" in str(app.screen.query_one("#summary").content)
+        # View log: the file's lines, in a modal.
+        app.screen.query_one("#view-log").focus()
+        await pilot.press("enter")
+        assert type(app.screen).__name__ == "LogScreen"
+        view = app.screen.query_one("#log-view")
+        await until(pilot, lambda: view.line_count > 0)
+        assert any("[dry-run]" in line for line in view.lines)
+        await pilot.press("escape")
+        assert isinstance(app.screen, DoneScreen)
 
 
 async def test_nothing_is_written_before_the_confirmation(monkeypatch):
