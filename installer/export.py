@@ -365,22 +365,9 @@ EXPORT_FILTERS = frozenset({"nix", "nix_attr", "nix_block", "nix_path", "sh", "o
 
 @cache
 def environment() -> jinja2.Environment:
-    import jinja2
+    from installer.render import new_environment
 
-    from installer.render import templates_dir
-
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
+    return new_environment(
+        {"nix": nix, "nix_attr": nix_attr_name, "nix_block": nix_block, "nix_path": nix_path,
+         "sh": shlex.quote, "one_line": one_line}
     )
-    env.filters["nix"] = nix
-    env.filters["nix_attr"] = nix_attr_name
-    env.filters["nix_block"] = nix_block
-    env.filters["nix_path"] = nix_path
-    env.filters["sh"] = shlex.quote
-    env.filters["one_line"] = one_line
-    return env

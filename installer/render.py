@@ -58,9 +58,12 @@ def templates_dir() -> Path:
     return Path(sys.prefix) / "share" / "nixos-tui-installer" / "templates"
 
 
-@cache
-def environment() -> jinja2.Environment:
-    """The one Jinja environment, built on first use (importing this module stays cheap)."""
+def new_environment(filters: dict) -> jinja2.Environment:
+    """A strict Jinja environment over templates/ with the given filters.
+
+    A missing value stops rendering with Jinja's own message, even when it
+    goes straight into a filter (str() of StrictUndefined raises).
+    """
     import jinja2
 
     env = jinja2.Environment(
@@ -71,20 +74,25 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+
     def strict(convert):
-        # A missing value must stop rendering with Jinja's own message, even
-        # when it goes straight into a filter: str() of StrictUndefined raises.
-        def apply(value):
+        def apply(value, *args):
             if isinstance(value, jinja2.Undefined):
                 str(value)
-            return convert(value)
+            return convert(value, *args)
 
         return apply
 
-    env.filters["nix"] = strict(nix)
-    env.filters["nix_attr"] = strict(nix_attr_name)
-    env.filters["nix_pkg"] = strict(lambda path: nix_attr_path(path, "pkgs"))
+    env.filters.update({name: strict(convert) for name, convert in filters.items()})
     return env
+
+
+@cache
+def environment() -> jinja2.Environment:
+    """The one environment of the NixOS files, built on first use (importing stays cheap)."""
+    return new_environment(
+        {"nix": nix, "nix_attr": nix_attr_name, "nix_pkg": lambda path: nix_attr_path(path, "pkgs")}
+    )
 
 
 @dataclass(frozen=True)
