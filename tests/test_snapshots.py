@@ -36,6 +36,9 @@ def snap(snap_compare, app, before):
 
 @pytest.fixture(autouse=True)
 def sixteen_colours(monkeypatch):
+    # Textual reads this once at import, so it only matters for a subprocess;
+    # the 16 colours in these snapshots come from the app's own "ansi-dark"
+    # theme (ANSI colours only), which is what the Linux console gets too.
     monkeypatch.setenv("TEXTUAL_COLOR_SYSTEM", "standard")
 
 
