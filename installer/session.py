@@ -9,6 +9,7 @@ workers; it never knows a screen exists.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -94,12 +95,20 @@ class Session:
 
     # -- checking, planning, rendering ---------------------------------------
     def validate(self, prefix: str | None = None, *, secrets: bool = True) -> list[Problem]:
+        """The model's problems, plus the planner's refusals once the machine is
+        known (a disk too small, nothing mounted at the target), so each shows
+        at its field like any other problem."""
         problems = validate(self.model, self.machine)
+        if self.machine is not None and not any(_within(p.field, "disk") for p in errors(problems)):
+            try:
+                self.plan()
+            except ProblemsError as refused:
+                problems += refused.problems
         if not secrets:
             problems = [p for p in problems if not _is_secret_field(p.field)]
         if prefix is None:
             return problems
-        return [p for p in problems if p.field == prefix or p.field.startswith((prefix + ".", prefix + "["))]
+        return [p for p in problems if _within(p.field, prefix)]
 
     def plan(self) -> Plan:
         """The plan for the current answers; rebuilt only when they changed."""
@@ -133,16 +142,19 @@ class Session:
         return []
 
     # -- the explicit confirmation and the writes ----------------------------
-    def confirm(self, typed_name: str):
-        """The token that allows writing to the disk, only for its exact short name."""
+    def confirm_word(self) -> str:
+        """What the person types to confirm: the disk's short name, or "install"
+        when nothing will be erased (the premounted layout)."""
+        plan = self.plan()
+        return plan.disk.name if plan.disk is not None and plan.steps else "install"
+
+    def confirm(self, typed: str):
+        """The token that allows writing to the disk, only for the exact confirm word."""
         from installer.executor import Confirmation
 
-        plan = self.plan()
-        if plan.disk is None:
-            return Confirmation.for_plan(plan)
-        if typed_name.strip() != plan.disk.name:
+        if typed.strip() != self.confirm_word():
             return None
-        return Confirmation.for_plan(plan)
+        return Confirmation.for_plan(self.plan())
 
     def execute(self, confirmation, log: Log) -> None:
         plan = self.plan()
@@ -222,6 +234,13 @@ class Session:
             return 0
         return subprocess.call([tool, disk_path])
 
+    def reboot(self) -> str:
+        """Restart into the new system (real mode); call after the wizard has exited."""
+        if not self.options.real:
+            return "[dry-run] would reboot"
+        done = subprocess.run(["systemctl", "reboot"], capture_output=True, text=True)
+        return done.stderr.strip() if done.returncode else ""
+
     def shell(self) -> int:
         """An interactive shell: inside the target once it is installed."""
         installed = (Path(self.options.target) / "etc/NIXOS").exists()
@@ -263,7 +282,7 @@ class Session:
         from installer.runner import InstallRunner
 
         if not self.options.real:
-            raise RuntimeError("nixos-install never runs in dry-run")
+            raise DryRun(f"[dry-run] would run: {shlex.join(self.install_argv())}")
         self.hash_passwords()
         return InstallRunner(
             self.install_argv(), target=self.options.target, log=self.log(), secrets=self.model.secrets()
@@ -295,6 +314,14 @@ class Session:
         found = errors(self.validate(secrets=secrets))
         if found:
             raise ProblemsError(found)
+
+
+def _within(field: str, prefix: str) -> bool:
+    return field == prefix or field.startswith((prefix + ".", prefix + "["))
+
+
+class DryRun(RuntimeError):
+    """Raised where only a real run could go on (nixos-install in dry-run)."""
 
 
 def _is_secret_field(name: str) -> bool:
