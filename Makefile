@@ -9,11 +9,12 @@ MACHINE ?= tests/fixtures/machines/win11-along-ubuntu.json
 # Debian packages the installer and its tests use: libparted for pyparted, Nix
 # to check the generated files, the partitioning/mkfs/LUKS tools the executor
 # runs, mkpasswd (whois) for password hashes, kbd for loadkeys, tmux for the
-# real-terminal test.
+# real-terminal test; QEMU, OVMF and debootstrap for the end-to-end VM installs.
 SYSTEM_PACKAGES := python3-venv libparted-dev pkg-config nix-bin gdisk parted fdisk \
-	dosfstools e2fsprogs btrfs-progs xfsprogs cryptsetup-bin util-linux whois kbd tmux
+	dosfstools e2fsprogs btrfs-progs xfsprogs cryptsetup-bin util-linux whois kbd tmux \
+	qemu-system-x86 ovmf debootstrap
 
-.PHONY: install system-packages run test test-fast lint bench clean
+.PHONY: install system-packages run test test-fast test-vm bench clean
 
 install: system-packages $(VENV)/.installed
 
@@ -39,8 +40,12 @@ test: install
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -n 2 --dist loadgroup -q
 
+# The VM installs alone (make test runs them too, on one worker beside the rest).
+test-vm: install
+	$(PY) -m pytest -q -m vm tests/test_vm.py
+
 test-fast: install
-	$(PY) -m pytest -n 2 -q -m 'not root and not slow'
+	$(PY) -m pytest -n 2 -q -m 'not root and not slow and not vm'
 
 bench: install
 	$(PY) benchmarks/run.py
