@@ -6,11 +6,8 @@ from textual.app import ComposeResult
 from textual.widgets import Input, Static
 
 from installer.problems import ProblemsError
-from screens import engine
 from screens.base import StepScreen
 from screens.widgets import FieldMessage
-
-PREMOUNTED_WORD = "install"
 
 
 class ConfirmScreen(StepScreen):
@@ -30,18 +27,22 @@ class ConfirmScreen(StepScreen):
         yield FieldMessage("confirm")
 
     def on_mount(self) -> None:
-        super().on_mount()
+        erases = False
         try:
-            self.word = engine.confirm_word(self.session) or PREMOUNTED_WORD
+            self.word = self.session.confirm_word()
             lines = self.session.review_lines()
+            disk = self.session.plan().disk
+            erases = disk is not None and self.word == disk.name
         except ProblemsError as err:
             self.word = ""
             lines = [p.message for p in err.problems]
         self.query_one("#what", Static).update("\n".join(lines))
-        if self.word == PREMOUNTED_WORD:
-            prompt = f"Type '{PREMOUNTED_WORD}' and press Enter to install into {self.session.options.target}:"
-        else:
+        if not self.word:
+            prompt = "Go back and fix the problems above first."
+        elif erases:
             prompt = f"To erase the disk, type its name '{self.word}' and press Enter:"
+        else:
+            prompt = f"Type '{self.word}' and press Enter to install into {self.session.options.target}:"
         if not self.session.options.real:
             prompt += "\n(dry run: nothing is written)"
         self.query_one("#prompt", Static).update(prompt)
@@ -57,8 +58,8 @@ class ConfirmScreen(StepScreen):
         typed = self.query_one("#f-confirm", Input).value.strip()
         message = self.query_one(FieldMessage)
         token = None
-        if self.word and (self.word != PREMOUNTED_WORD or typed == PREMOUNTED_WORD):
-            token = self.session.confirm(typed if self.word != PREMOUNTED_WORD else "")
+        if self.word:
+            token = self.session.confirm(typed)
         if token is None:
             message.show(f"Type exactly '{self.word}' to go on, or Esc to go back.", "error")
             self.app.bell()

@@ -71,7 +71,6 @@ class DiskScreen(StepScreen):
 
     def on_mount(self) -> None:
         self.fill_disks()
-        super().on_mount()
         self.sync()
         self.query_one("#f-disk-device").focus()
 

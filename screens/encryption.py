@@ -56,7 +56,6 @@ class EncryptionScreen(StepScreen):
         yield Static("", id="keymap-note", classes="hint", markup=False)
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.query_one("#keymap-note", Static).update(
             f"You will type this passphrase at every boot, with the '{self.model.system.keymap}' keymap."
         )

@@ -10,9 +10,10 @@ import os
 
 from installer import catalog
 from installer.problems import Problem
+from installer.session import DryRun
 from installer.validate import suggest_username  # noqa: F401  (re-exported for the screens)
 
-__all__ = ["catalog", "suggest_username", "problems", "confirm_word", "is_root", "firmware"]
+__all__ = ["catalog", "suggest_username", "problems", "is_root", "firmware"]
 
 
 def problems(session, prefixes: tuple[str, ...]) -> list[Problem]:
@@ -23,12 +24,6 @@ def problems(session, prefixes: tuple[str, ...]) -> list[Problem]:
 
 def _under(prefix: str, field: str) -> bool:
     return field == prefix or field.startswith((prefix + ".", prefix + "["))
-
-
-def confirm_word(session) -> str:
-    """What the person must type on the Confirm step: the disk's short name."""
-    plan = session.plan()
-    return plan.disk.name if plan.disk is not None else ""
 
 
 def is_root() -> bool:
@@ -83,11 +78,9 @@ def run_nixos_install(screen, session, log) -> int:
     """
     try:
         runner = screen.last_runner.retry() if screen.last_runner is not None else session.runner()
-    except RuntimeError:
-        if session.options.real:
-            raise
+    except DryRun as said:
         # The Session refuses to run nixos-install in a dry run: say what would run.
-        log("[dry-run] would run: " + " ".join(session.install_argv()))
+        log(str(said))
         return 0
     screen.runner = screen.last_runner = runner
     try:
@@ -102,23 +95,6 @@ async def _stream(runner, show) -> int:
     return await runner.wait()
 
 
-def log_file(session):
-    """The Session's 0600 log file (secrets redacted), or None before it has one."""
-    method = getattr(session, "log", None)
-    return method() if method is not None else None
-
-
-def session_step(session, name: str, log) -> None:
-    """set_passwords / finish: the Session's, once it has them (see the report)."""
-    method = getattr(session, name, None)
-    if method is None:
-        if session.options.real:
-            raise RuntimeError(f"this installer build cannot {name.replace('_', ' ')} yet")
-        log(f"[dry-run] would {name.replace('_', ' ')}")
-        return
-    method(log)
-
-
 def shell(app, session) -> None:
     """A shell (in the target once installed), with the terminal handed over."""
     from textual.app import SuspendNotSupported
@@ -131,11 +107,7 @@ def shell(app, session) -> None:
 
 
 def reboot(session) -> None:
-    """Reboot once the wizard has given the terminal back (see the report: Session.reboot)."""
-    method = getattr(session, "reboot", None)
-    if method is not None:
-        method()
-    elif session.options.real:
-        import subprocess
-
-        subprocess.call(["systemctl", "reboot"])
+    """Reboot once the wizard has given the terminal back; say why when it cannot."""
+    said = session.reboot()
+    if said:
+        print(said)

@@ -66,11 +66,10 @@ class InstallScreen(StepScreen):
             yield Button("Save log", id="save-log", compact=True)
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.query_one("#nav").display = False
         self.query_one("#actions").display = False
         self.query_one("#failure").display = False
-        self.file = engine.log_file(self.session)
+        self.file = self.session.log()
         self.set_interval(FLUSH_SECONDS, self.flush)
         self.show_phases()
         start = self.app.install_resume
@@ -158,9 +157,9 @@ class InstallScreen(StepScreen):
         elif key == "nixos-install":
             return engine.run_nixos_install(self, session, self.log_line) == 0
         elif key == "passwords":
-            engine.session_step(session, "set_passwords", self.log_line)
+            session.set_passwords(self.log_line)
         elif key == "finish":
-            engine.session_step(session, "finish", self.log_line)
+            session.finish(self.log_line)
         return True
 
     def show_failure(self, key: str) -> None:

@@ -45,7 +45,6 @@ class KeyboardScreen(StepScreen):
                 yield FieldMessage("system.xkb_variant")
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.query_one("#f-system-keymap").focus()
 
     def variants(self, layout: str) -> dict[str, str]:

@@ -56,7 +56,6 @@ class ReviewScreen(StepScreen):
         yield Static("", id="saved", classes="hint", markup=False)
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.load()
         self.query_one("#next").focus()
 

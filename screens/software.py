@@ -49,7 +49,6 @@ class SoftwareScreen(StepScreen):
         yield FieldMessage("software.packages")
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.query_one(RadioSet).focus()
 
     def store(self, field: str, value: str) -> None:

@@ -105,7 +105,6 @@ class UsersScreen(StepScreen):
                 yield FieldMessage("root.password_confirm")
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.sync_root()
         self.query_one("#f-system-hostname").focus()
 

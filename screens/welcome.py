@@ -43,7 +43,6 @@ class WelcomeScreen(StepScreen):
             yield Radio("BIOS (legacy)", id="bios")
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.query_one("#back").display = False
         self.query_one("#mode", Static).update(
             "DRY RUN: the installer only shows what it would do; it touches nothing."
