@@ -7,32 +7,35 @@ else. Blocking engine calls run in thread workers.
 
 from __future__ import annotations
 
+import importlib
+
 from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
 
-from screens.confirm import ConfirmScreen
-from screens.disk import DiskScreen
-from screens.encryption import EncryptionScreen
-from screens.install import InstallScreen
-from screens.keyboard import KeyboardScreen
-from screens.review import ReviewScreen
-from screens.software import SoftwareScreen
-from screens.users import UsersScreen
 from screens.welcome import WelcomeScreen
 
+# The steps in order, as (module, class): only the first is imported up front;
+# each later one is imported when first pushed, which keeps start-up short.
 STEPS = (
-    WelcomeScreen,
-    KeyboardScreen,
-    DiskScreen,
-    EncryptionScreen,
-    UsersScreen,
-    SoftwareScreen,
-    ReviewScreen,
-    ConfirmScreen,
-    InstallScreen,
+    ("welcome", "WelcomeScreen"),
+    ("keyboard", "KeyboardScreen"),
+    ("disk", "DiskScreen"),
+    ("encryption", "EncryptionScreen"),
+    ("users", "UsersScreen"),
+    ("software", "SoftwareScreen"),
+    ("review", "ReviewScreen"),
+    ("confirm", "ConfirmScreen"),
+    ("install", "InstallScreen"),
 )
+STEP_NAMES = [name for _, name in STEPS]
+
+
+def step_class(index: int) -> type:
+    module, name = STEPS[index]
+    return getattr(importlib.import_module(f"screens.{module}"), name)
+
 
 # Key names as the console can draw them (Textual's defaults use arrows and U+23CE).
 KEY_NAMES = {"escape": "Esc", "enter": "Enter", "tab": "Tab", "up": "Up", "down": "Down", "left": "Left",
@@ -62,10 +65,11 @@ class InstallerApp(App[int]):
         # After a failure past the disk phase, installing again must not
         # partition again: the phase to continue from.
         self.install_resume = "disk"
+        # Only ANSI colours: the Linux console has 16 of them. Set here, not in
+        # on_mount, so the CSS is not parsed a second time for a new theme.
+        self.theme = "ansi-dark"
 
     def on_mount(self) -> None:
-        # Only ANSI colours: the Linux console has 16 of them.
-        self.theme = "ansi-dark"
         self.push_screen(WelcomeScreen())
         self.call_after_refresh(self.probe)
 
@@ -92,13 +96,14 @@ class InstallerApp(App[int]):
 
     # -- steps -----------------------------------------------------------------
     def step_number(self, step: type) -> tuple[int, int]:
-        return (STEPS.index(step) + 1 if step in STEPS else len(STEPS)), len(STEPS)
+        name = step.__name__
+        return (STEP_NAMES.index(name) + 1 if name in STEP_NAMES else len(STEPS)), len(STEPS)
 
     def next_step(self) -> None:
-        current = type(self.screen)
-        index = STEPS.index(current) if current in STEPS else len(STEPS) - 1
+        current = type(self.screen).__name__
+        index = STEP_NAMES.index(current) if current in STEP_NAMES else len(STEPS) - 1
         if index + 1 < len(STEPS):
-            self.push_screen(STEPS[index + 1]())
+            self.push_screen(step_class(index + 1)())
 
     def previous_step(self) -> None:
         # The first pushed screen sits on Textual's default screen: never pop that.

@@ -47,6 +47,7 @@ class InstallScreen(StepScreen):
         self.runner = None
         self.last_runner = None
         self.file = None
+        self.status_text = ""
 
     @property
     def progress(self):
@@ -90,10 +91,12 @@ class InstallScreen(StepScreen):
 
     def flush(self) -> None:
         if self.pending:
-            batch = []
-            while self.pending and len(batch) < 20000:
-                batch.append(self.pending.popleft())
-            self.query_one("#log", Log).write_lines(batch)
+            # The file has every line already; the pane keeps only the last
+            # MAX_LOG_LINES, so lines it would drop at once are never drawn.
+            # popleft, not clear(): worker threads append while this runs.
+            pending = self.pending
+            batch = [pending.popleft() for _ in range(len(pending))]
+            self.query_one("#log", Log).write_lines(batch[-MAX_LOG_LINES:])
         self.show_progress()
 
     def show_progress(self) -> None:
@@ -103,14 +106,22 @@ class InstallScreen(StepScreen):
         bar = self.query_one("#bar", ProgressBar)
         if p is None or not p.total:
             # No count announced by Nix yet: no bar rather than a made-up one.
-            status.update(f"{dict(PHASES).get(self.phase, '')}   elapsed {elapsed}")
+            self._status(status, f"{dict(PHASES).get(self.phase, '')}   elapsed {elapsed}")
             bar.display = False
             return
         bar.display = True
-        bar.update(total=p.total, progress=p.done)
+        # Repainting only on change keeps keys responsive while lines stream.
+        if (bar.total, bar.progress) != (p.total, p.done):
+            bar.update(total=p.total, progress=p.done)
         current = p.current[:40]
-        status.update(f"{p.done}/{p.total} items, {p.download_mib:.0f} MiB to fetch   {current}   "
-                      f"elapsed {elapsed}")
+        self._status(status, f"{p.done}/{p.total} items, {p.download_mib:.0f} MiB to fetch   {current}   "
+                             f"elapsed {elapsed}")
+
+    def _status(self, status: Static, text: str) -> None:
+        """#status is one line high (wizard.tcss): new text never changes its size."""
+        if text != self.status_text:
+            self.status_text = text
+            status.update(text, layout=False)
 
     def show_phases(self) -> None:
         names = [key for key, _ in PHASES]
