@@ -94,3 +94,44 @@ class LogScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+class PathScreen(ModalScreen["str | None"]):
+    """Ask for a directory (the flake export); Enter takes it, Esc cancels."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, question: str, default: str, action: str = "OK") -> None:
+        super().__init__()
+        self.question = question
+        self.default = default
+        self.action = action
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import Input
+
+        with Vertical(id="dialog"):
+            yield Static(self.question, markup=False, id="question")
+            yield Input(self.default, id="path", compact=True)
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel", compact=True)
+                yield Button(self.action, id="ok", compact=True, variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#path").focus()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self._answer() if event.button.id == "ok" else self.dismiss(None)
+
+    def on_input_submitted(self, event) -> None:
+        self._answer()
+
+    def _answer(self) -> None:
+        from textual.widgets import Input
+
+        path = self.query_one("#path", Input).value.strip()
+        self.dismiss(path or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -3,6 +3,8 @@ and saving the answers file."""
 
 from __future__ import annotations
 
+import os
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -53,6 +55,7 @@ class ReviewScreen(StepScreen):
         with Horizontal(id="save"):
             yield Input(DEFAULT_ANSWERS, id="answers-path", compact=True)
             yield Button("Save answers", id="save-answers", compact=True)
+            yield Button("Export flake", id="export-flake", compact=True)
         yield Static("", id="saved", classes="hint", markup=False)
 
     def on_mount(self) -> None:
@@ -133,6 +136,43 @@ class ReviewScreen(StepScreen):
             saved.update(f"Could not save to {path}: {err}")
             return
         saved.update(f"Saved the answers (without passwords) to {path}.")
+
+    # -- the flake export (nixos-anywhere + disko) --------------------------------
+    def export_default(self) -> str:
+        """/root in a real run (it survives on the ISO's tmpfs until reboot); /tmp in a dry run."""
+        if self.session.options.real:
+            return "/root/nixos-flake"
+        import tempfile
+
+        return os.path.join(tempfile.gettempdir(), "nixos-flake")
+
+    @on(Button.Pressed, "#export-flake")
+    def _export_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        from screens.modals import PathScreen
+
+        def chosen(path: str | None) -> None:
+            if path:
+                self.query_one("#saved", Static).update(f"Exporting the flake to {path}...")
+                self.export(path)
+
+        self.app.push_screen(
+            PathScreen("Write a flake (with a disko disk layout) for nixos-anywhere into:",
+                       self.export_default(), action="Export"),
+            chosen,
+        )
+
+    @work(thread=True, exclusive=True, group="export")
+    def export(self, path: str) -> None:
+        try:
+            done = self.session.export_flake(path)
+        except ProblemsError as err:
+            text = "The flake was not written:\n" + "\n".join(f"  {p.message}" for p in err.problems)
+        except Exception as err:
+            text = f"Could not export the flake to {path}: {err}"
+        else:
+            text = f"Wrote the flake to {done.out_dir}: " + ", ".join(done.files)
+        self.app.call_from_thread(self.query_one("#saved", Static).update, text)
 
     def ready(self) -> bool:
         if not self.loaded:

@@ -114,3 +114,46 @@ async def test_nothing_is_written_before_the_confirmation(monkeypatch):
         assert isinstance(app.screen, ConfirmScreen)
     assert calls == []
     assert app.confirmation is None
+
+
+async def _export_through_the_dialog(pilot, screen, out) -> str:
+    app = pilot.app
+    await until(pilot, lambda: screen.loaded)
+    screen.query_one("#export-flake").focus()
+    await pilot.press("enter")
+    await until(pilot, lambda: app.screen is not screen)
+    field = app.screen.query_one("#path")
+    assert field.value == screen.export_default() and field.value.startswith("/tmp")  # dry run: a tmp dir
+    field.value = str(out)
+    await pilot.press("enter")
+    await until(pilot, lambda: app.screen is screen and "Exporting" not in str(screen.query_one("#saved").content))
+    return str(screen.query_one("#saved").content)
+
+
+async def test_export_flake_writes_files_that_nix_parses(tmp_path):
+    import subprocess
+
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        await valid(pilot)
+        app.session.model.users[0].ssh_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk0Vb5yH5cTf0q alice@laptop"]
+        app.session.model.software.ssh_server = True
+        app.push_screen(ReviewScreen())
+        said = await _export_through_the_dialog(pilot, app.screen, tmp_path / "flake")
+    assert said.startswith("Wrote the flake"), said
+    written = sorted(p for p in (tmp_path / "flake").rglob("*.nix"))
+    assert any(p.name == "flake.nix" for p in written) and any(p.name == "disk-config.nix" for p in written), written
+    for path in written:
+        assert path.name in said
+        done = subprocess.run(["nix-instantiate", "--parse", str(path)], capture_output=True, text=True)
+        assert done.returncode == 0, (path, done.stderr)
+
+
+async def test_export_flake_refusal_is_shown_not_raised(tmp_path):
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        await valid(pilot)  # no SSH key: nobody could log in to the exported machine
+        app.push_screen(ReviewScreen())
+        said = await _export_through_the_dialog(pilot, app.screen, tmp_path / "flake")
+    assert said.startswith("The flake was not written"), said
+    assert not (tmp_path / "flake" / "flake.nix").exists()
