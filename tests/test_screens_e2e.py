@@ -6,10 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from test_screens_support import HAVE_PROBE, MACHINE_FILE, ROOT, BuiltSession, app_for, type_text, wait_ready
+from test_screens_support import MACHINE_FILE, ROOT, app_for, type_text, wait_ready
 
-from installer import answers
-from installer.session import Options
 from screens.review import NixArea, ReviewScreen
 
 SIZE = (80, 25)
@@ -83,25 +81,19 @@ async def drive_to_review(pilot, answers_path) -> dict[str, str]:
 
 
 def cli_render(saved, out) -> dict[str, str]:
-    """What `--answers saved --machine same --render DIR` writes."""
-    if HAVE_PROBE:
-        done = subprocess.run(
-            [sys.executable, "-m", "installer", "--answers", str(saved), "--machine", str(MACHINE_FILE),
-             "--seed", "7", "--render", str(out)],
-            cwd=ROOT, capture_output=True, text=True, timeout=120,
-        )
-        assert done.returncode == 0, done.stderr
-        return {p.name: p.read_text() for p in out.iterdir()}
-    # Until the live probe lands the machine is built in code, which a
-    # subprocess cannot see: the same Session path the CLI takes, in-process.
-    session = BuiltSession(Options(dry_run=True, seed=7), answers.load(saved))
-    session.probe()
-    session.apply_machine_defaults()
-    return session.render()
+    """What `--answers saved --machine same --render DIR` writes, from the real CLI."""
+    done = subprocess.run(
+        [sys.executable, "-m", "installer", "--answers", str(saved), "--machine", str(MACHINE_FILE),
+         "--seed", "7", "--render", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return {p.name: p.read_text() for p in out.iterdir()}
 
 
 async def test_wizard_by_keystrokes_renders_what_the_cli_renders(tmp_path):
     saved = tmp_path / "answers.toml"
+    assert MACHINE_FILE.exists(), "the wizard and the CLI must read the same recorded machine"
     app = app_for()
     async with app.run_test(size=SIZE) as pilot:
         shown = await drive_to_review(pilot, saved)
