@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -31,7 +31,9 @@ class StepScreen(Screen):
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("f1", "help", "Help"),
-        Binding("f10", "next", "Next"),
+        # priority: run as the app reads the key, so keys typed right after F10
+        # go to the step it opens, not to this step's focused widget.
+        Binding("f10", "next", "Next", priority=True),
     ]
 
     def __init__(self) -> None:
@@ -70,6 +72,19 @@ class StepScreen(Screen):
         self.query_one("#general", Static).display = False
         if self.PREFIXES:
             self.refresh_problems()
+
+    def on_key(self, event: events.Key) -> None:
+        """A key typed while the step was opening (a fast typist, tmux send-keys)
+        reaches the screen itself, since nothing had focus yet: hand it to the
+        field that has focus now. An Input stops every printable key it sees, so
+        a printable key here with an Input focused never went through it."""
+        target = self.focused
+        if isinstance(target, Input) and event.is_printable and not getattr(event, "rerouted", False):
+            event.stop()
+            event.prevent_default()
+            again = events.Key(event.key, event.character)
+            again.rerouted = True
+            target.post_message(again)
 
     # -- the engine's messages -------------------------------------------------
     def problems(self):
