@@ -13,24 +13,6 @@ from installer.hardware import Disk, Machine
 from installer.model import GIB, DiskMatch, InstallModel
 from installer.problems import Problem
 
-_BY_ID = "/dev/disk/by-id/"
-
-
-def find_disk(name: str, machine: Machine) -> Disk | None:
-    """The disk `name` points at: a /dev path, a /dev/disk/by-id/ link, a by-id
-    link's bare name, or a short kernel name ("sda", "nvme0n1")."""
-    name = name.strip()
-    if not name:
-        return None
-    short = name.removeprefix("/dev/")
-    for disk in machine.disks:
-        by_id_name = disk.by_id.removeprefix(_BY_ID) if disk.by_id else ""
-        if name in (disk.path, disk.by_id) or short == disk.name:
-            return disk
-        if by_id_name and name.removeprefix(_BY_ID) == by_id_name:
-            return disk
-    return None
-
 
 def describe_rule(match: DiskMatch) -> str:
     """The rule as the answers file writes it, e.g. `ssd = true, size_min_gib = 100`."""

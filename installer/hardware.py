@@ -14,6 +14,7 @@ Bus = Literal["nvme", "sata", "scsi", "usb", "virtio", "mmc", "loop", "other"]
 Virtualisation = Literal["qemu", "virtualbox", "vmware", "hyperv", "none"]
 
 MIN_DISK_BYTES = 10 * 1024**3
+BY_ID = "/dev/disk/by-id/"
 
 ESP_TYPE = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"
 BIOS_BOOT_TYPE = "21686148-6449-6e6f-744e-656564454649"
@@ -45,7 +46,7 @@ class Disk:
     path: str  # /dev/nvme0n1
     name: str  # nvme0n1
     size: int  # bytes
-    by_id: str = ""  # the most stable /dev/disk/by-id/ link, or ""
+    by_id: str = ""  # the most stable /dev/disk/by-id/ link, or "": what the wizard shows and the config names
     model: str = ""
     serial: str = ""
     bus: Bus = "other"
@@ -60,6 +61,9 @@ class Disk:
     mountpoint: str = ""  # a filesystem on the whole disk, mounted
     refused: str = ""  # why it is not offered, in words for a person; "" when offered
     holds: str = ""  # what is on it today, in words for a person
+    # Every /dev/disk/by-id/ link udev made for it (by_id among them): an answers
+    # file may name the disk by any of them, e.g. its wwn- or nvme-eui. link.
+    by_id_links: list[str] = field(default_factory=list)
 
     @property
     def offered(self) -> bool:
@@ -92,10 +96,16 @@ class Machine:
     timezone: str = "UTC"
     source: str = "live"  # "live" or the recorded machine file's path
 
-    def disk(self, path: str) -> Disk | None:
-        """The disk named by its /dev path, by-id link or short name."""
+    def disk(self, name: str) -> Disk | None:
+        """The disk `name` points at: /dev/sda, sda, any of its /dev/disk/by-id/ links, or
+        such a link's bare name (ata-QEMU_HARDDISK_QM00001). The one place disks are looked up by name."""
+        name = name.strip()
+        if not name:
+            return None
+        short = name.removeprefix("/dev/")
+        link = name if name.startswith(BY_ID) else BY_ID + name
         for disk in self.disks:
-            if path in (disk.path, disk.name, disk.by_id):
+            if name == disk.path or short == disk.name or link in (disk.by_id, *disk.by_id_links):
                 return disk
         return None
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from installer import udevdata
 from installer.describe import Context, describe_disk, describe_partition, human_size
-from installer.hardware import MIN_DISK_BYTES, Disk, Machine, Mount, Partition
+from installer.hardware import BY_ID, MIN_DISK_BYTES, Disk, Machine, Mount, Partition
 
 # Where live systems mount the medium they booted from: NixOS (/iso), Ubuntu
 # (/cdrom), dracut/Fedora, Arch, Debian live.
@@ -111,19 +111,19 @@ def _bus(name: str, rec: dict[str, Any]) -> str:
     return "other"
 
 
-def _by_id(rec: dict[str, Any]) -> str:
-    """The /dev/disk/by-id link named for the bus and serial, chosen the same way every time."""
+def _by_id_links(rec: dict[str, Any]) -> list[str]:
+    """The disk's /dev/disk/by-id links, the one named for the bus and serial first, chosen the same way every time."""
     links = [udevdata.udev_decode(link) for link in rec.get("DEVLINKS", "").split()]
-    ids = [link for link in links if link.startswith("/dev/disk/by-id/")]
+    ids = [link for link in links if link.startswith(BY_ID)]
 
     def rank(link: str) -> tuple[int, int, int, str]:
-        base = link.removeprefix("/dev/disk/by-id/")
+        base = link.removeprefix(BY_ID)
         order = next((i for i, prefix in enumerate(_BY_ID_ORDER) if base.startswith(prefix)), len(_BY_ID_ORDER))
         # nvme-eui./nvme-uuid. name the namespace, not the drive a person bought
         synthetic = int(bool(re.match(r"nvme-(eui|uuid|nguid)\.", base)) or base.startswith("wwn-"))
         return (synthetic, order, len(base), base)
 
-    return min(ids, key=rank) if ids else ""
+    return sorted(set(ids), key=rank)
 
 
 def _model(rec: dict[str, Any]) -> str:
@@ -329,8 +329,9 @@ def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop:
         table = rec.get("ID_PART_TABLE_TYPE") or ""
         if not table and parts_of[dev]:
             table = (rec.get("partitiontable") or {}).get("label", "")
+        links = _by_id_links(rec)
         disk = Disk(
-            path=dev, name=name, size=size, by_id=_by_id(rec), model=_model(rec),
+            path=dev, name=name, size=size, by_id=links[0] if links else "", by_id_links=links, model=_model(rec),
             serial=rec.get("ID_SERIAL_SHORT") or (attrs.get("device/serial") or attrs.get("serial") or "").strip(),
             bus=_bus(name, rec),  # type: ignore[arg-type]
             rotational=attrs.get("queue/rotational") == "1", removable=attrs.get("removable") == "1",

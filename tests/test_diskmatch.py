@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from installer.diskmatch import describe_rule, find_disk, resolve
+from installer.diskmatch import describe_rule, resolve
 from installer.hardware import Disk, Machine, Partition
 from installer.model import GIB, DiskMatch
 from conftest import MACHINES
@@ -111,10 +111,11 @@ def test_empty_rule_matches_a_single_disk_only():
         ("/dev/sdz", None),
         ("", None),
         ("/dev/disk/by-id/nvme-Samsung", None),  # a prefix of a link is not the link
+        ("/dev/disk/by-id/", None),
     ],
 )
-def test_find_disk(workstation, name, found):
-    disk = find_disk(name, workstation)
+def test_machine_disk_resolves_every_name(workstation, name, found):
+    disk = workstation.disk(name)
     assert (disk.name if disk else None) == found
 
 
@@ -153,10 +154,11 @@ def test_largest_on_every_recorded_machine(path):
         assert disk is None and "make the rule stricter" in why
     # Every offered disk is found again by each of its names.
     for d in offered:
-        assert find_disk(d.path, machine) is d
-        assert find_disk(d.name, machine) is d
-        if d.by_id:
-            assert find_disk(d.by_id, machine) is d
+        assert machine.disk(d.path) is d
+        assert machine.disk(d.name) is d
+        for link in d.by_id_links:
+            assert machine.disk(link) is d
+            assert machine.disk(link.removeprefix("/dev/disk/by-id/")) is d
 
 
 @pytest.mark.skipif(not RECORDED, reason="no recorded machines in tests/fixtures/machines yet")

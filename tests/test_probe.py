@@ -163,6 +163,47 @@ def test_by_id_and_bus(name: str, dev: str, by_id: str, bus: str) -> None:
     assert (disk.by_id, disk.bus, disk.stable_path) == (by_id, bus, by_id or dev)
 
 
+@pytest.mark.parametrize(("name", "dev", "named"), [
+    ("win11-along-ubuntu", "/dev/sda", "ata-QEMU_HARDDISK_QM00001"),  # the bare by-id name the README allows
+    ("simple", "/dev/sda", "/dev/disk/by-id/scsi-0ATA_QEMU_HARDDISK_QM00001"),  # not the shown link
+    ("imsm", "/dev/sdb", "/dev/disk/by-id/wwn-0x5000039fedcc17ce"),
+    ("imsm", "/dev/sdb", "wwn-0x5000039fedcc17ce"),
+    ("imsm", "/dev/nvme1n1", "/dev/disk/by-id/nvme-eui.1718774241910001001b444a444601b7"),
+    ("imsm", "/dev/nvme1n1", "nvme1n1"),
+    ("imsm", "/dev/nvme1n1", "/dev/nvme1n1"),
+])
+def test_every_by_id_link_names_the_disk(name: str, dev: str, named: str) -> None:
+    machine = probe(fixture(name))
+    disk = machine.disk(named)
+    assert disk is not None and disk.path == dev
+
+
+def test_all_links_are_kept_and_the_stable_one_is_shown() -> None:
+    nvme = probe(fixture("imsm")).disk("/dev/nvme1n1")
+    assert nvme.by_id_links == ["/dev/disk/by-id/nvme-A400_NVMe_SanDisk_256GB_171877424191",
+                                "/dev/disk/by-id/nvme-eui.1718774241910001001b444a444601b7"]
+    assert nvme.stable_path == nvme.by_id == nvme.by_id_links[0]
+    sdb = probe(fixture("imsm")).disk("/dev/sdb")
+    assert sdb.by_id == "/dev/disk/by-id/ata-TOSHIBA_DT01ACA100_Z6NVLPBMS" and len(sdb.by_id_links) == 6
+
+
+def test_a_disk_named_by_a_bare_or_secondary_link_validates_and_plans() -> None:
+    from conftest import valid_model
+    from installer.identity import Identity
+    from installer.plan import build_plan
+    from installer.validate import validate
+
+    machine = probe(fixture("imsm"))
+    for named in ("wwn-0x5000039fedcc17ce", "/dev/disk/by-id/scsi-35000039fedcc17ce"):
+        model = valid_model()
+        model.boot.firmware, model.boot.loader = "bios", "grub"
+        model.disk.device = named
+        assert [p for p in validate(model, machine) if p.field.startswith("disk")] == []
+        plan = build_plan(model, machine, Identity.generate(1))
+        assert plan.disk.path == "/dev/sdb"
+        assert plan.grub_device == "/dev/disk/by-id/ata-TOSHIBA_DT01ACA100_Z6NVLPBMS"  # the stable link
+
+
 def test_removable_usb_stick() -> None:
     sdc = probe(fixture("imsm")).disk("/dev/sdc")
     assert sdc is not None and sdc.removable and sdc.bus == "usb"
