@@ -137,14 +137,15 @@ def describe_disk(disk: Disk, context: Context | None = None, whole: Partition |
     """
     if disk.kind == "cdrom":
         return "optical drive"
-    if whole is not None and not disk.partitions:
-        return describe_partition(whole, disk, context)
+    if not disk.partitions:
+        # A fresh partition table is all free space, which "empty" already says.
+        return describe_partition(whole, disk, context) if whole is not None else "empty"
     shown = [p for p in sorted(disk.partitions, key=lambda p: p.start)
              if (p.type_guid not in _MINOR_TYPES or (p.type_guid == MSR_TYPE and p.fstype))
              and (p.fstype or p.size >= FREE_SPACE_MIN)]  # tiny unformatted ones are boot-loader slack
     parts = [describe_partition(p, disk, context) for p in shown]
     parts += [f"free space {human_size(gap)}" for gap in free_gaps(disk)]
     if not parts:
-        return "empty" if not disk.partitions else "only reserved partitions"
+        return "only reserved partitions"
     return ", ".join(parts)
 

@@ -332,6 +332,14 @@ def test_active_swap_is_refused() -> None:
     assert machine.disk("/dev/sdb").refused == "sdb1 is active swap"
 
 
+@pytest.mark.parametrize("table", ["gpt", "dos"])
+def test_a_partition_table_without_partitions_is_empty(table: str) -> None:
+    data = _simple_with()
+    data["storage"]["blockdev"]["/dev/sda"]["ID_PART_TABLE_TYPE"] = table
+    sda = machine_from_data(data).disk("/dev/sda")
+    assert (sda.table, sda.partitions, sda.holds) == (table, [], "empty")
+
+
 def test_open_luks_mapping_is_refused_and_recorded() -> None:
     dm = {"/dev/dm-0": {"DEVNAME": "/dev/dm-0", "DEVTYPE": "disk", "DEVPATH": "/devices/virtual/block/dm-0",
                         "DM_NAME": "cryptroot", "DM_UUID": "CRYPT-LUKS2-0123456789abcdef0123456789abcdef-cryptroot",
@@ -627,6 +635,14 @@ class TestLoopDevice:
                 2, LINUX_FS_TYPE, "nixos root", "ext4", "testroot", loop.root_uuid, loop.root_partuuid)
             root_size = human_size(root.size)
             assert disk.holds == f"EFI system partition, Linux ext4 'testroot' ({root_size}) (image {loop.image})"
+
+    def test_an_empty_gpt_is_empty(self, tmp_path: Path) -> None:
+        from loopdev import loop_device
+
+        with loop_device(tmp_path, size=12 * GIB) as (dev, image):
+            sh("sgdisk", "-o", dev)
+            disk = probe(allow_loop=True).disk(dev)
+            assert (disk.table, disk.partitions, disk.holds) == ("gpt", [], f"empty (image {image})")
 
     def test_loop_refused_without_allow_loop_offered_with_it(self) -> None:
         with loop_disk() as loop:
