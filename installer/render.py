@@ -1,7 +1,7 @@
 """Render configuration.nix and hardware-configuration.nix from the model and plan.
 
-The templates live in the repository's top-level `templates/` (a wheel install
-carries them to share/nixos-tui-installer/templates). The Jinja environment is
+The templates live in the repository's top-level `templates/`; a wheel carries
+them inside the package as installer/templates/. The Jinja environment is
 strict (an unknown name is an error, not an empty string), escapes nothing by
 itself, and offers the filters that make values Nix-safe: every `{{ ... }}` in
 a template ends in one of SAFE_FILTERS, which tests/test_render.py enforces.
@@ -9,7 +9,6 @@ a template ends in one of SAFE_FILTERS, which tests/test_render.py enforces.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -51,11 +50,17 @@ KVM_MODULES = {"intel": "kvm-intel", "amd": "kvm-amd"}
 
 
 def templates_dir() -> Path:
-    """The checkout's templates/, or the copy a wheel installed under sys.prefix."""
-    here = Path(__file__).resolve().parent.parent / "templates"
-    if (here / TEMPLATE_NAMES["configuration.nix"]).is_file():
-        return here
-    return Path(sys.prefix) / "share" / "nixos-tui-installer" / "templates"
+    """The templates next to the code: installed, the package's own copy; in a checkout, templates/.
+
+    The installed copy comes first: a site-packages may hold some other
+    project's top-level `templates/`.
+    """
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "templates", package.parent / "templates"):
+        if (candidate / TEMPLATE_NAMES["configuration.nix"]).is_file():
+            return candidate
+    raise FileNotFoundError(f"the installer's templates are missing (looked in {package / 'templates'} and "
+                            f"{package.parent / 'templates'}): reinstall nixos-tui-installer")
 
 
 def new_environment(filters: dict) -> jinja2.Environment:
