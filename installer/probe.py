@@ -339,7 +339,8 @@ def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop:
             logical_sector_size=_int(attrs.get("queue/logical_block_size"), 512) or 512,
             table=table,
             partitions=sorted(parts_of[dev], key=lambda p: (p.number, p.path)),
-            drivers=list(rec.get("drivers") or []), kind=_kind(name, rec), mountpoint=mounted_at.get(dev, ""),
+            drivers=list(rec.get("drivers") or []) or udevdata.devpath_modules(rec.get("DEVPATH", "")),
+            kind=_kind(name, rec), mountpoint=mounted_at.get(dev, ""),
         )
         fstype, version, label, uuid = _fs(dev, rec, filesystems, mounted_type.get(dev, ""))
         whole = None

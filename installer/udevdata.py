@@ -17,7 +17,9 @@ ID_PART_ENTRY_* from `blkid -p`, DM_NAME/DM_UUID from sysfs. Our additions to
 probert's format, all optional when reading:
 
 - per blockdev record: "drivers" (kernel modules bound along the device's
-  sysfs parents, nearest first) and "slaves" (the devices a dm/md device sits on);
+  sysfs parents, nearest first; when absent or empty the probe reads the
+  controller off DEVPATH, see `devpath_modules`) and "slaves" (the devices a
+  dm/md device sits on, from sysfs slaves/);
 - attrs "size" is in bytes (as probert stores it), "start" in 512-byte sectors
   (as sysfs has it);
 - a top-level "machine" object with facts probert does not record:
@@ -60,6 +62,27 @@ KEEP_RAID = ("devices", "spare_devices", "raidlevel", "container", "MD_NAME", "D
 # never needs to name.
 _GENERIC_DRIVERS = {"usb", "hub", "pcieport", "scsi_mod", "port", "serial8250"}
 _DRIVER_MODULE = {"sd": "sd_mod", "sr": "sr_mod"}
+
+
+# Controller modules read off a disk's sysfs path, for records without driver
+# links (probert's recordings; a live sysfs without them, as in a container).
+# First match wins; the patterns go from the most to the least specific.
+_DEVPATH_MODULES = (
+    (re.compile(r"/virtio\d+/host\d+/"), ("virtio_scsi", "virtio_pci", "sd_mod")),
+    (re.compile(r"/virtio\d+/block/"), ("virtio_blk", "virtio_pci")),
+    (re.compile(r"/nvme(\d+|-subsystem)/"), ("nvme",)),
+    (re.compile(r"/usb\d+/"), ("xhci_pci", "usb_storage", "uas", "sd_mod")),
+    (re.compile(r"/ata\d+/"), ("ahci", "sd_mod")),
+    (re.compile(r"/mmc_host/"), ("sdhci_pci", "mmc_block")),
+)
+
+
+def devpath_modules(devpath: str) -> list[str]:
+    """The initrd modules a disk at this sysfs DEVPATH needs, as far as the path tells."""
+    for pattern, modules in _DEVPATH_MODULES:
+        if pattern.search(devpath):
+            return list(modules)
+    return []
 
 
 # -- udev string encoding ------------------------------------------------------

@@ -435,7 +435,38 @@ def test_drivers_are_read_from_the_record() -> None:
     data = _simple_with()
     data["storage"]["blockdev"]["/dev/sda"]["drivers"] = ["sd_mod", "ahci"]
     assert machine_from_data(data).disk("/dev/sda").drivers == ["sd_mod", "ahci"]
-    assert probe(fixture("simple")).disk("/dev/sda").drivers == []  # probert does not record drivers
+    data["storage"]["blockdev"]["/dev/sda"]["drivers"] = []  # a live sysfs without driver links
+    assert machine_from_data(data).disk("/dev/sda").drivers == ["ahci", "sd_mod"]
+
+
+# probert does not record drivers: the controller is read off DEVPATH
+@pytest.mark.parametrize(("name", "dev", "modules"), [
+    ("nvme-over-tcp", "/dev/sda", ["virtio_scsi", "virtio_pci", "sd_mod"]),  # .../virtio6/host0/target0:0:0/...
+    ("virtio", "/dev/vda", ["virtio_blk", "virtio_pci"]),
+    ("lp1999173-raid1", "/dev/vda", ["virtio_blk", "virtio_pci"]),
+    ("simple", "/dev/sda", ["ahci", "sd_mod"]),
+    ("imsm", "/dev/sdc", ["xhci_pci", "usb_storage", "uas", "sd_mod"]),
+    ("win11-and-free-space", "/dev/sdb", ["xhci_pci", "usb_storage", "uas", "sd_mod"]),
+    ("imsm", "/dev/nvme0n1", ["nvme"]),
+    ("nvme-over-tcp", "/dev/nvme1n1", ["nvme"]),  # /devices/virtual/nvme-subsystem/...
+    ("recorded-loop-host", "/dev/vda", ["virtio_blk", "virtio_pci"]),  # ours: recorded from sysfs, kept
+])
+def test_initrd_modules_from_the_devpath_when_no_driver_was_recorded(name: str, dev: str, modules: list[str]) -> None:
+    assert probe(fixture(name), allow_loop=True).disk(dev).drivers == modules
+
+
+def test_the_virtio_scsi_disk_boots_with_virtio_scsi_in_the_initrd() -> None:
+    from conftest import valid_model
+    from installer.identity import Identity
+    from installer.plan import build_plan
+    from installer.render import render
+
+    machine = probe(fixture("nvme-over-tcp"))
+    model = valid_model()
+    model.disk.device = "/dev/sda"
+    text = render(model, machine, build_plan(model, machine, Identity.generate(1)))["hardware-configuration.nix"]
+    modules = re.search(r"boot\.initrd\.availableKernelModules = \[([^\]]*)\]", text).group(1).split()
+    assert {'"virtio_scsi"', '"virtio_pci"', '"sd_mod"'} <= set(modules)
 
 
 @pytest.mark.parametrize(("content", "message"), [
