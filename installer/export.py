@@ -30,7 +30,7 @@ from installer.model import GIB, MIB, InstallModel
 from installer.nixlit import nix, nix_attr_name
 from installer.plan import BTRFS_OPTIONS, BTRFS_SUBVOLUMES, LUKS_NAME, PartSpec, Plan, human_size
 from installer.problems import Problem, ProblemsError
-from installer.validate import HOSTNAME, STATE_VERSION
+from installer.validate import HOSTNAME
 
 if TYPE_CHECKING:
     import jinja2
@@ -68,8 +68,6 @@ def export_problems(model: InstallModel, plan: Plan, *, include_password_hashes:
     problems = []
     if not HOSTNAME.fullmatch(model.system.hostname):  # it names files and the flake attribute
         problems.append(Problem("system.hostname", "must be an RFC 1123 label (a-z, 0-9, '-') to name the flake"))
-    if not STATE_VERSION.fullmatch(model.system.state_version):  # it picks the nixpkgs branch
-        problems.append(Problem("system.state_version", "must be a NixOS release like 25.11 to pick nixpkgs"))
     if plan.layout != "erase" or plan.disk is None or not plan.partitions:
         problems.append(
             Problem(
@@ -112,10 +110,14 @@ def export_files(
     *,
     include_password_hashes: bool = False,
     host_platform: str | None = None,
+    nixpkgs_branch: str | None = None,
 ) -> dict[str, str]:
     """Every exported file's text, keyed by its path relative to the output directory.
 
-    Raises ProblemsError when the model cannot be exported (see export_problems).
+    nixpkgs follows the running ISO's branch (installer.facts.nixpkgs_branch):
+    the files use that release's option names, whatever system.stateVersion
+    says. Raises ProblemsError when the model cannot be exported (see
+    export_problems).
     """
     problems = export_problems(model, plan, include_password_hashes=include_password_hashes)
     if problems:
@@ -126,6 +128,10 @@ def export_files(
         from installer.facts import host_platform as detect
 
         host_platform = detect()
+    if nixpkgs_branch is None:
+        from installer.facts import nixpkgs_branch as running_branch
+
+        nixpkgs_branch = running_branch()
     host = model.system.hostname
     hosts = f"hosts/{host}"
     rendered = render(model, machine, plan, include_filesystems=False, host_platform=host_platform)
@@ -133,20 +139,18 @@ def export_files(
     modules = [f"{hosts}/disk-config.nix", f"{hosts}/configuration.nix", f"{hosts}/hardware-configuration.nix",
                f"{hosts}/access.nix"]
     env = environment()
-    release = model.system.state_version
     common = {
         "host": host,
         "device": plan.disk.stable_path if plan.disk else "",
         "luks": bool(model.encryption.enabled),
-        "release": f"NixOS {release}",
+        "branch": nixpkgs_branch,
         "uefi": plan.firmware == "uefi",
     }
     files = {
         "flake.nix": env.get_template("flake/flake.nix.j2").render(
             **common,
             description=f"NixOS on {host}, exported by nixos-tui-installer",
-            nixpkgs_url=f"github:NixOS/nixpkgs/nixos-{release}",
-            system=host_platform,
+            nixpkgs_url=f"github:NixOS/nixpkgs/{nixpkgs_branch}",
             modules=modules,
         ),
         f"{hosts}/disk-config.nix": env.get_template("flake/disk-config.nix.j2").render(
@@ -172,10 +176,12 @@ def export_flake(
     *,
     include_password_hashes: bool = False,
     host_platform: str | None = None,
+    nixpkgs_branch: str | None = None,
 ) -> Exported:
     """Write the flake into out_dir (created when missing). Raises ProblemsError when refused."""
     files = export_files(
-        model, machine, plan, include_password_hashes=include_password_hashes, host_platform=host_platform
+        model, machine, plan, include_password_hashes=include_password_hashes, host_platform=host_platform,
+        nixpkgs_branch=nixpkgs_branch,
     )
     out = Path(out_dir)
     for name, text in files.items():

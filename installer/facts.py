@@ -1,9 +1,11 @@
 """Facts about the running installer system that the generated files record.
 
 `state_version()` is the NixOS release of the running ISO (what
-nixos-generate-config writes as system.stateVersion); `host_platform()` is the
-Nix system double of this CPU. Both fall back to safe defaults off NixOS, so
-tests and `--machine` runs on any host give stable answers.
+nixos-generate-config writes as system.stateVersion); `nixpkgs_branch()` is
+the nixpkgs branch of that release, which an exported flake follows;
+`host_platform()` is the Nix system double of this CPU. All fall back to safe
+defaults off NixOS, so tests and `--machine` runs on any host give stable
+answers.
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ _PLATFORMS = {
 }
 DEFAULT_PLATFORM = "x86_64-linux"
 
+# The release whose option names the templates use: the flake's nixpkgs when
+# the running release is unknown (off NixOS). Older branches lack some of
+# those options (services.xserver.xkb, services.desktopManager.gnome, ...).
+TEMPLATES_RELEASE = "25.11"
+
 
 def release_of(version_text: str) -> str:
     """The "YY.MM" release in `nixos-version` output such as "25.11.20251120.abc (Xantusia)"; "" if none."""
@@ -35,15 +42,38 @@ def release_of(version_text: str) -> str:
     return match.group(1) if match else ""
 
 
-def state_version(run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> str:
-    """The running NixOS release, or DEFAULT_STATE_VERSION when it cannot be found."""
+def nixos_version(run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> str:
+    """What `nixos-version` prints on the running system; "" off NixOS."""
     try:
         done = run(["nixos-version"], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
-        return DEFAULT_STATE_VERSION
-    if done.returncode != 0:
-        return DEFAULT_STATE_VERSION
-    return release_of(done.stdout) or DEFAULT_STATE_VERSION
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def state_version(run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> str:
+    """The running NixOS release, or DEFAULT_STATE_VERSION when it cannot be found."""
+    return release_of(nixos_version(run)) or DEFAULT_STATE_VERSION
+
+
+def branch_of(version_text: str) -> str:
+    """The nixpkgs branch a `nixos-version` output comes from ("" if it names no release).
+
+    A "pre" version (26.05pre123.abc) is unstable before that release exists.
+    """
+    release = release_of(version_text)
+    if not release:
+        return ""
+    return "nixos-unstable" if version_text.strip()[len(release):].startswith("pre") else f"nixos-{release}"
+
+
+def nixpkgs_branch(run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> str:
+    """The nixpkgs branch of the running ISO, for an exported flake; the templates' release off NixOS.
+
+    Not system.stateVersion: that records the release a system was first
+    installed with, and may be older than the options the files use.
+    """
+    return branch_of(nixos_version(run)) or f"nixos-{TEMPLATES_RELEASE}"
 
 
 def host_platform(machine: str | None = None) -> str:

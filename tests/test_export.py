@@ -10,6 +10,7 @@ import pytest
 
 from conftest import MACHINES, ssh_key, valid_model
 from installer.export import EXPORT_FILTERS, environment, export_files, export_flake, export_problems
+from installer.facts import nixpkgs_branch
 from installer.hardware import Disk, Machine
 from installer.identity import Identity
 from installer.model import GIB, InstallModel
@@ -153,13 +154,17 @@ def test_flake_evaluates_with_stub_inputs(tmp_path):
     expr = (
         f"let f = import {flake}; out = f.outputs {{ self = {{ }}; nixpkgs = {{ lib.nixosSystem = a: a; }};"
         f" disko = {{ nixosModules.disko = \"the disko module\"; }}; }};"
-        f" sys = out.nixosConfigurations.laptop; in {{ inherit (f) inputs description; system = sys.system;"
+        f" sys = out.nixosConfigurations.laptop; in {{ inherit (f) inputs description; args = builtins.attrNames sys;"
         f" modules = map (m: if builtins.isPath m then toString m else m) sys.modules; }}"
     )
-    (got,) = eval_json([expr])
-    assert got["inputs"]["nixpkgs"] == {"url": "github:NixOS/nixpkgs/nixos-25.11"}
-    assert got["inputs"]["disko"] == {"url": "github:nix-community/disko", "inputs": {"nixpkgs": {"follows": "nixpkgs"}}}
-    assert got["system"] == "x86_64-linux"
+    hw = module_value(d / "hosts/laptop/hardware-configuration.nix", module_args())
+    got, hardware = eval_json([expr, hw])
+    assert got["inputs"]["nixpkgs"] == {"url": f"github:NixOS/nixpkgs/{nixpkgs_branch()}"}
+    assert got["inputs"]["disko"] == {"url": "github:nix-community/disko/latest",
+                                      "inputs": {"nixpkgs": {"follows": "nixpkgs"}}}
+    # nixosSystem without `system`: the platform comes from the modules, as nixpkgs' flake prefers.
+    assert got["args"] == ["modules"]
+    assert hardware["nixpkgs"]["hostPlatform"] == "x86_64-linux"
     assert got["modules"][0] == "the disko module"
     host = str((d / "hosts" / "laptop").resolve())
     assert got["modules"][1:] == [f"{host}/disk-config.nix", f"{host}/configuration.nix",
@@ -168,10 +173,23 @@ def test_flake_evaluates_with_stub_inputs(tmp_path):
         assert Path(path).is_file()
 
 
-def test_nixpkgs_follows_the_state_version():
+@pytest.mark.parametrize(
+    ("running", "branch"),
+    [("26.05.20260601.1234567 (Yarara)", "nixos-26.05"), ("26.11pre904545.f45a5b6 (Z)", "nixos-unstable"),
+     ("", "nixos-25.11")],
+)
+def test_nixpkgs_follows_the_running_release_not_the_state_version(monkeypatch, running, branch):
+    """The files use the running ISO's option names; an old stateVersion must not pin an old nixpkgs."""
+    from installer import facts
+
+    monkeypatch.setattr(facts, "nixos_version", lambda *a, **k: running)
     m = model_for("uefi", "ext4", False, "none")
-    m.system.state_version = "26.05"
-    assert 'nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";' in export_case(m, "uefi")["flake.nix"]
+    m.system.state_version = "24.05"
+    files = export_case(m, "uefi")
+    assert f'nixpkgs.url = "github:NixOS/nixpkgs/{branch}";' in files["flake.nix"]
+    assert "24.05" not in files["flake.nix"]
+    assert 'system.stateVersion = "24.05";' in files["hosts/laptop/configuration.nix"]
+    assert f"`{branch}`" in files["README.md"]
 
 
 def test_configuration_and_hardware_leave_the_disk_to_disko(tmp_path):
@@ -404,12 +422,6 @@ def test_refused_for_a_hostname_that_cannot_name_files():
     m = model_for("uefi", "ext4", False, "zram")
     m.system.hostname = "../../etc"
     assert refused(m) == ["system.hostname"]
-
-
-def test_refused_for_a_state_version_that_is_no_release():
-    m = model_for("uefi", "ext4", False, "zram")
-    m.system.state_version = "unstable"
-    assert refused(m) == ["system.state_version"]
 
 
 # Option names each disko type declares (nix-community/disko lib/types/{disk,gpt,filesystem,

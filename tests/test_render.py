@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from nixeval import collect, eval_json, module_args, module_value, parse_files, smallest_mismatches
 
 from installer import render as render_module
-from installer.facts import host_platform, release_of, state_version
+from installer.facts import TEMPLATES_RELEASE, branch_of, host_platform, nixpkgs_branch, release_of, state_version
 from installer.hardware import Disk, Machine
 from installer.identity import Identity
 from installer.model import InstallModel
@@ -518,6 +518,34 @@ def test_state_version_falls_back():
     assert state_version(missing) == "25.11"
     assert state_version(fails) == "25.11"
     assert state_version(works) == "26.05"
+
+
+@pytest.mark.parametrize(
+    ("text", "branch"),
+    [
+        ("25.11.20251120.abcdef0 (Xantusia)", "nixos-25.11"),
+        ("26.05.20260601.1234567 (Yarara)", "nixos-26.05"),
+        ("26.05pre904545.f45a5b6 (Yarara)", "nixos-unstable"),
+        ("garbage", ""),
+    ],
+)
+def test_branch_of(text, branch):
+    assert branch_of(text) == branch
+
+
+def test_nixpkgs_branch_is_the_running_release_or_the_templates_one():
+    import subprocess
+
+    def version(text):
+        return lambda *a, **k: subprocess.CompletedProcess(a, 0, text, "")
+
+    def missing(*a, **k):
+        raise FileNotFoundError("nixos-version")
+
+    assert nixpkgs_branch(version("26.05.20260601.1234567 (Yarara)\n")) == "nixos-26.05"
+    assert nixpkgs_branch(version("26.11pre1.abc (Z)\n")) == "nixos-unstable"
+    # Off NixOS: the release whose option names the templates use.
+    assert nixpkgs_branch(missing) == f"nixos-{TEMPLATES_RELEASE}" == "nixos-25.11"
 
 
 def test_host_platform_names():
