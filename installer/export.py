@@ -364,9 +364,13 @@ def one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-# The filters whose output is safe where the flake templates put it: Nix
-# literals, shell words (README commands), and one-line text (comments).
-EXPORT_FILTERS = frozenset({"nix", "nix_attr", "nix_block", "nix_path", "sh", "one_line"})
+# What each filter's output is safe as, whatever its input (tests/test_render.py
+# holds every template to it by file type): a Nix literal or path anywhere in
+# a .nix file; one-line text only inside a `#` comment of a .nix file, or as
+# Markdown prose; a shell word in the README's commands.
+NIX_FILTERS = frozenset({"nix", "nix_attr", "nix_block", "nix_path"})
+LINE_FILTERS = frozenset({"one_line"})
+SHELL_FILTERS = frozenset({"sh"})
 
 
 @cache

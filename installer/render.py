@@ -4,7 +4,9 @@ The templates live in the repository's top-level `templates/`; a wheel carries
 them inside the package as installer/templates/. The Jinja environment is
 strict (an unknown name is an error, not an empty string), escapes nothing by
 itself, and offers the filters that make values Nix-safe: every `{{ ... }}` in
-a template ends in one of SAFE_FILTERS, which tests/test_render.py enforces.
+a .nix template ends in one of SAFE_FILTERS (or, for the flake export, one of
+installer.export's filters where its file type allows), which
+tests/test_render.py enforces for every templates/**/*.j2.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import MACHINES, ssh_key, valid_model
-from installer.export import EXPORT_FILTERS, environment, export_files, export_flake, export_problems
+from installer.export import export_files, export_flake, export_problems
 from installer.facts import nixpkgs_branch
 from installer.hardware import Disk, Machine
 from installer.identity import Identity
@@ -17,7 +17,6 @@ from installer.model import GIB, InstallModel
 from installer.nixlit import nix
 from installer.plan import build_plan
 from installer.problems import ProblemsError
-from installer.render import templates_dir
 from nixeval import eval_json, module_args, module_value, nix_path, parse_files
 
 BY_ID = "/dev/disk/by-id/nvme-Samsung_SSD_980_PRO_1TB_S5GXNX0T2"
@@ -375,35 +374,6 @@ def test_export_from_a_recorded_machine(tmp_path):
     (got,) = eval_json([f"(import {nix_path(d / 'hosts/laptop/disk-config.nix')} {{ lib = {STUB_LIB}; }})"
                         ".disko.devices.disk.main.device"])
     assert got == disk.by_id
-
-
-def _unfiltered(source: str) -> list[str]:
-    from jinja2 import nodes
-
-    bad = []
-    for output in environment().parse(source).find_all(nodes.Output):
-        for expr in output.nodes:
-            if isinstance(expr, nodes.TemplateData):
-                continue
-            if not (isinstance(expr, nodes.Filter) and expr.name in EXPORT_FILTERS):
-                bad.append(f"line {expr.lineno}")
-    return bad
-
-
-FLAKE_TEMPLATES = sorted((templates_dir() / "flake").glob("*.j2"))
-
-
-@pytest.mark.parametrize("template", FLAKE_TEMPLATES, ids=lambda p: p.name)
-def test_flake_templates_filter_every_interpolation(template):
-    source = template.read_text(encoding="utf-8")
-    assert "{{" in source
-    assert _unfiltered(source) == []
-
-
-def test_the_filter_check_can_fail():
-    assert _unfiltered("x = {{ model.system.hostname }};") == ["line 1"]
-    assert _unfiltered("x = {{ host | upper }};") == ["line 1"]
-    assert _unfiltered("x = {{ host | nix }};") == []
 
 
 def test_comment_and_path_helpers_refuse_hostile_text():

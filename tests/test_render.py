@@ -10,6 +10,7 @@ from conftest import ssh_key, valid_model
 from hypothesis import strategies as st
 from nixeval import collect, eval_json, module_args, module_value, parse_files, smallest_mismatches
 
+from installer import export as export_module
 from installer import render as render_module
 from installer.facts import TEMPLATES_RELEASE, branch_of, host_platform, nixpkgs_branch, release_of, state_version
 from installer.hardware import Disk, Machine
@@ -345,11 +346,41 @@ def test_multiline_ssh_key_entries_become_one_key_per_line(tmp_path):
     assert cfg["users"]["users"]["alice"]["openssh"]["authorizedKeys"]["keys"] == [a, b]
 
 
-# ---- every interpolation goes through a Nix-safe filter ----------------------
+# ---- every interpolation goes through a filter safe for its file type ----------
+
+# Nix literals anywhere in a .nix file: the NixOS files' filters and the flake's.
+NIX_FILTERS = SAFE_FILTERS | export_module.NIX_FILTERS
+TEMPLATES = sorted(templates_dir().rglob("*.j2"))
 
 
-def unsafe_outputs(source: str, trusted: frozenset[str] = frozenset()) -> list[str]:
-    """Each `{{ ... }}` in a template that does not end in a SAFE_FILTERS filter.
+def allowed_filters(name: str, source: str):
+    """For a template file name: line number -> the filters allowed there.
+
+    .nix: Nix filters; one_line too, but only on a `#` comment line outside
+    any Nix string (one line of text cannot end the comment, but inside
+    a string `${` or a quote could). .md (the flake's README): prose and
+    shell words. Any other kind of template needs a rule here first.
+    """
+    if name.endswith(".nix.j2"):
+        lines = source.splitlines()
+        comment = export_module.LINE_FILTERS
+        return lambda n: NIX_FILTERS | (comment if _nix_comment_line(lines, n) else frozenset())
+    if name.endswith(".md.j2"):
+        return lambda n: export_module.LINE_FILTERS | export_module.SHELL_FILTERS
+    raise AssertionError(f"{name}: no filter rule for this kind of template; add one to allowed_filters")
+
+
+def _nix_comment_line(lines: list[str], lineno: int) -> bool:
+    import re
+
+    if not lines[lineno - 1].lstrip().startswith("#"):
+        return False
+    code = "\n".join(re.sub(r"\\.", "", line) for line in lines[: lineno - 1] if not line.lstrip().startswith("#"))
+    return code.count('"') % 2 == 0 and code.count("''") % 2 == 0  # no string left open above
+
+
+def unsafe_outputs(source: str, trusted: frozenset[str] = frozenset(), allowed=lambda lineno: SAFE_FILTERS) -> list[str]:
+    """Each `{{ ... }}` in a template that does not end in a filter allowed on its line.
 
     An expression is allowed unfiltered only when every name in it is in
     `trusted`, a closed list of values no user can influence.
@@ -362,7 +393,7 @@ def unsafe_outputs(source: str, trusted: frozenset[str] = frozenset()) -> list[s
         for expr in output.nodes:
             if isinstance(expr, nodes.TemplateData):
                 continue
-            if isinstance(expr, nodes.Filter) and expr.name in SAFE_FILTERS:
+            if isinstance(expr, nodes.Filter) and expr.name in allowed(expr.lineno):
                 continue
             names = {n.name for n in expr.find_all(nodes.Name)}
             if isinstance(expr, nodes.Name):
@@ -377,11 +408,51 @@ def _describe(expr) -> str:
     return type(expr).__name__ + (f" {expr.name}" if hasattr(expr, "name") else "")
 
 
-@pytest.mark.parametrize("template", sorted(render_module.TEMPLATE_NAMES.values()))
+def test_every_template_is_checked():
+    names = {p.relative_to(templates_dir()).as_posix() for p in TEMPLATES}
+    assert set(render_module.TEMPLATE_NAMES.values()) | {"flake/flake.nix.j2", "flake/README.md.j2"} <= names
+
+
+@pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: p.relative_to(templates_dir()).as_posix())
 def test_templates_filter_every_interpolation(template):
-    source = (templates_dir() / template).read_text(encoding="utf-8")
+    source = template.read_text(encoding="utf-8")
     assert "{{" in source
-    assert unsafe_outputs(source) == []
+    assert unsafe_outputs(source, allowed=allowed_filters(template.name, source)) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "snippet"),
+    [
+        ("x.nix.j2", "x = {{ host | one_line }};"),
+        ("x.nix.j2", "x = 1; # {{ host | one_line }}"),
+        ("x.nix.j2", "x = ''\n  # {{ host | one_line }}\n'';"),
+        ("x.nix.j2", 'x = "\n  # {{ host | one_line }}\n";'),
+        ("x.nix.j2", "# {{ host | sh }}"),
+        ("x.nix.j2", "x = {{ host | sh }};"),
+        ("x.md.j2", "Host {{ host | nix }}"),
+        ("x.md.j2", "Host {{ host }}"),
+    ],
+)
+def test_the_filter_check_knows_the_file_type(name, snippet):
+    assert unsafe_outputs(snippet, allowed=allowed_filters(name, snippet)) != []
+
+
+@pytest.mark.parametrize(
+    ("name", "snippet"),
+    [
+        ("x.nix.j2", "# {{ host | one_line }}\nx = {{ host | nix }};"),
+        ("x.nix.j2", 'x = "a \\" b";\n  # {{ host | one_line }}'),
+        ("x.nix.j2", "{{ disk | nix_block(8) }} {{ path | nix_path }} {{ p | nix_pkg }}"),
+        ("x.md.j2", "`git commit -m {{ host | sh }}` for {{ host | one_line }}"),
+    ],
+)
+def test_the_filter_check_accepts_each_file_types_filters(name, snippet):
+    assert unsafe_outputs(snippet, allowed=allowed_filters(name, snippet)) == []
+
+
+def test_the_filter_check_needs_a_rule_for_a_new_file_type():
+    with pytest.raises(AssertionError, match="no filter rule"):
+        allowed_filters("setup.sh.j2", "{{ x | sh }}")
 
 
 @pytest.mark.parametrize(
