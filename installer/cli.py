@@ -45,6 +45,7 @@ def parser() -> argparse.ArgumentParser:
         "--export-password-hashes", action="store_true",
         help="put password hashes in the exported flake (they end up in the world-readable Nix store)",
     )
+    p.add_argument("--force", action="store_true", help="with --export-flake: replace the files already in DIR")
     nix = p.add_argument_group("nixos-install options")
     nix.add_argument("--max-jobs", metavar="N", type=_jobs, help="build jobs in parallel (a number or 'auto')")
     nix.add_argument("--cores", metavar="N", type=int, help="cores per build job (0: all)")
@@ -112,6 +113,9 @@ def run(args: argparse.Namespace) -> int:
         show_trace=args.show_trace,
         offline=args.offline,
     )
+    if args.force and not args.export_flake:
+        print("--force only goes with --export-flake", file=sys.stderr)
+        return EXIT_INVALID
     if args.machine and not Path(args.machine).is_file():
         print(f"--machine: no such file: {args.machine}", file=sys.stderr)
         return EXIT_INVALID
@@ -143,7 +147,16 @@ def run(args: argparse.Namespace) -> int:
             print(out / name)
         return EXIT_OK
     if args.export_flake:
-        exported = session.export_flake(args.export_flake, include_password_hashes=args.export_password_hashes)
+        from installer.export import ExistingFiles
+
+        try:
+            exported = session.export_flake(
+                args.export_flake, include_password_hashes=args.export_password_hashes, overwrite=args.force
+            )
+        except ExistingFiles as err:
+            print(f"refusing to replace what {err.out_dir} holds: {', '.join(err.names)}; nothing was written "
+                  "(--force replaces them)", file=sys.stderr)
+            return EXIT_REFUSED
         for name in exported.files:
             print(Path(args.export_flake) / name)
         return EXIT_OK

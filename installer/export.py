@@ -60,6 +60,35 @@ class Exported:
     files: tuple[str, ...]
 
 
+class ExistingFiles(FileExistsError):
+    """The output directory already holds files the export would replace; nothing was written."""
+
+    def __init__(self, out_dir: Path, names: list[str]):
+        self.out_dir = out_dir
+        self.names = names
+        super().__init__(f"{out_dir} already holds {', '.join(names)}; nothing was written")
+
+
+def flake_paths(hostname: str) -> tuple[str, ...]:
+    """The files an export writes for this host, relative to the output directory, in writing order."""
+    hosts = f"hosts/{hostname}"
+    return ("flake.nix", f"{hosts}/disk-config.nix", f"{hosts}/configuration.nix",
+            f"{hosts}/hardware-configuration.nix", f"{hosts}/access.nix", "README.md", ".gitignore")
+
+
+def existing_files(model: InstallModel, out_dir: str | os.PathLike) -> list[str]:
+    """Which of the export's files out_dir already holds (a dangling link counts: writing would follow it)."""
+    return [name for name in flake_paths(model.system.hostname) if os.path.lexists(Path(out_dir) / name)]
+
+
+def exportable_hashes(model: InstallModel) -> list[str]:
+    """The accounts whose password hash an export with include_password_hashes would write."""
+    names = [u.name for u in model.users if u.password_hash or u.password]
+    if not model.root.disabled and (model.root.password_hash or model.root.password):
+        names.append("root")
+    return names
+
+
 # -- checks ----------------------------------------------------------------------
 
 
@@ -133,11 +162,10 @@ def export_files(
 
         nixpkgs_branch = running_branch()
     host = model.system.hostname
-    hosts = f"hosts/{host}"
+    flake, disk_config, configuration, hardware, access_nix, readme, gitignore = flake_paths(host)
     rendered = render(model, machine, plan, include_filesystems=False, host_platform=host_platform)
     access = _access(model, include_password_hashes)
-    modules = [f"{hosts}/disk-config.nix", f"{hosts}/configuration.nix", f"{hosts}/hardware-configuration.nix",
-               f"{hosts}/access.nix"]
+    modules = [disk_config, configuration, hardware, access_nix]
     env = environment()
     common = {
         "host": host,
@@ -147,23 +175,23 @@ def export_files(
         "uefi": plan.firmware == "uefi",
     }
     files = {
-        "flake.nix": env.get_template("flake/flake.nix.j2").render(
+        flake: env.get_template("flake/flake.nix.j2").render(
             **common,
             description=f"NixOS on {host}, exported by nixos-tui-installer",
             nixpkgs_url=f"github:NixOS/nixpkgs/{nixpkgs_branch}",
             modules=modules,
         ),
-        f"{hosts}/disk-config.nix": env.get_template("flake/disk-config.nix.j2").render(
+        disk_config: env.get_template("flake/disk-config.nix.j2").render(
             **common, summary=_summary(plan), partitions=disko_partitions(model, plan)
         ),
-        f"{hosts}/configuration.nix": rendered["configuration.nix"],
-        f"{hosts}/hardware-configuration.nix": rendered["hardware-configuration.nix"],
-        f"{hosts}/access.nix": env.get_template("flake/access.nix.j2").render(**access),
-        "README.md": env.get_template("flake/README.md.j2").render(
+        configuration: rendered["configuration.nix"],
+        hardware: rendered["hardware-configuration.nix"],
+        access_nix: env.get_template("flake/access.nix.j2").render(**access),
+        readme: env.get_template("flake/README.md.j2").render(
             **common, **access, ssh_server=model.software.ssh_server,
             access_words="password hashes" if access["hashed"] else "SSH keys",
         ),
-        ".gitignore": "# The disk passphrase for nixos-anywhere / disko-install: never commit it.\nsecret.key\nresult\n",
+        gitignore: "# The disk passphrase for nixos-anywhere / disko-install: never commit it.\nsecret.key\nresult\n",
     }
     return files
 
@@ -175,21 +203,35 @@ def export_flake(
     out_dir: str | os.PathLike,
     *,
     include_password_hashes: bool = False,
+    overwrite: bool = False,
     host_platform: str | None = None,
     nixpkgs_branch: str | None = None,
 ) -> Exported:
-    """Write the flake into out_dir (created when missing). Raises ProblemsError when refused."""
+    """Write the flake into out_dir (created when missing).
+
+    Raises ProblemsError when the model cannot be exported, and ExistingFiles
+    (before writing anything) when out_dir already holds one of the files,
+    unless overwrite: it may be a flake the person has changed since.
+    """
     files = export_files(
         model, machine, plan, include_password_hashes=include_password_hashes, host_platform=host_platform,
         nixpkgs_branch=nixpkgs_branch,
     )
     out = Path(out_dir)
+    if not overwrite:
+        found = existing_files(model, out)
+        if found:
+            raise ExistingFiles(out, found)
+    # O_EXCL unless replacing: a file appearing since the check is not clobbered either.
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
     for name, text in files.items():
         path = out / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        # 0600 for everything: the directory may hold hashes, and it names the
-        # disks and users; the owner decides who else may read it.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(path, flags, 0o600)
+        # 0600 for everything, a replaced file too: the directory may hold
+        # hashes, and it names the disks and users; the owner decides who else
+        # may read it.
+        os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
     return Exported(out, tuple(files))

@@ -207,14 +207,39 @@ class Session:
     def save_answers(self, path: str | os.PathLike) -> None:
         answers.save(self.answers_model(), path)
 
-    def export_flake(self, out_dir: str | os.PathLike, *, include_password_hashes: bool = False):
-        """A flake with a disko layout for nixos-anywhere; see installer.export."""
+    def export_flake(self, out_dir: str | os.PathLike, *, include_password_hashes: bool = False,
+                     overwrite: bool = False):
+        """A flake with a disko layout for nixos-anywhere; see installer.export.
+
+        Raises ProblemsError when refused (export_problems), and
+        installer.export.ExistingFiles, with nothing written, when out_dir
+        holds files an export writes (export_conflicts), unless overwrite.
+        """
         from installer.export import export_flake
 
         assert self.machine is not None
         return export_flake(
-            self.answers_model(), self.machine, self.plan(), out_dir, include_password_hashes=include_password_hashes
+            self.answers_model(), self.machine, self.plan(), out_dir, include_password_hashes=include_password_hashes,
+            overwrite=overwrite,
         )
+
+    def export_problems(self, *, include_password_hashes: bool = False) -> list:
+        """Why export_flake would refuse (e.g. no SSH key without password hashes); empty when it would not."""
+        from installer.export import export_problems
+
+        return export_problems(self.answers_model(), self.plan(), include_password_hashes=include_password_hashes)
+
+    def export_conflicts(self, out_dir: str | os.PathLike) -> list[str]:
+        """The files in out_dir that export_flake would only replace with overwrite=True."""
+        from installer.export import existing_files
+
+        return existing_files(self.answers_model(), out_dir)
+
+    def exportable_hashes(self) -> list[str]:
+        """The accounts whose password hash include_password_hashes=True would put in the flake."""
+        from installer.export import exportable_hashes
+
+        return exportable_hashes(self.model)
 
     # -- small real-machine actions the wizard offers ------------------------
     def apply_keymap(self, name: str) -> str:

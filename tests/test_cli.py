@@ -137,6 +137,22 @@ def test_export_flake_writes_a_flake_without_secrets(tmp_path):
     assert 'passwordFile = "/tmp/secret.key"' in (out / "hosts/nixos-laptop/disk-config.nix").read_text()
 
 
+def test_export_flake_refuses_to_replace_files_without_force(tmp_path):
+    out = tmp_path / "fleet"
+    args = ("--answers", answers_for(tmp_path), "--machine", str(WIN11), "--export-flake", str(out))
+    assert cli(*args).returncode == 0
+    (out / "flake.nix").write_text("# edited by hand\n")
+    again = cli(*args)
+    assert again.returncode == 3
+    assert "refusing to replace" in again.stderr and "flake.nix" in again.stderr and "--force" in again.stderr
+    assert "Traceback" not in again.stderr
+    assert (out / "flake.nix").read_text() == "# edited by hand\n"
+    forced = cli(*args, "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert (out / "flake.nix").read_text().startswith("# flake.nix")
+    assert cli("--answers", answers_for(tmp_path), "--machine", str(WIN11), "--plan", "--force").returncode == 2
+
+
 def test_nixos_install_options_reach_its_command_line(tmp_path):
     done = cli("--answers", answers_for(tmp_path), "--machine", str(WIN11), "--plan", "--max-jobs", "auto",
                "--cores", "2", "--keep-going", "--offline")

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from conftest import MACHINES, ssh_key, valid_model
-from installer.export import export_files, export_flake, export_problems
+from installer.export import (
+    ExistingFiles, existing_files, export_files, export_flake, export_problems, exportable_hashes, flake_paths,
+)
 from installer.facts import nixpkgs_branch
 from installer.hardware import Disk, Machine
 from installer.identity import Identity
@@ -437,3 +439,58 @@ def test_disk_config_uses_only_disko_option_names(tmp_path):
     assert counts == [12, 10, 8]  # every level was walked: disk, gpt, partitions, contents, subvolumes
     with pytest.raises(AssertionError, match="mountoptions"):
         _check_disko_names({"type": "filesystem", "format": "ext4", "mountoptions": []}, "filesystem", "x")
+
+
+# -- an existing directory -----------------------------------------------------------
+
+
+def exported_once(tmp_path: Path) -> tuple[InstallModel, Machine, object, Path]:
+    m = model_for("uefi", "ext4", False, "zram")
+    mach = machine()
+    plan = build_plan(m, mach, Identity.generate(4))
+    out = tmp_path / "flake"
+    export_flake(m, mach, plan, out, host_platform="x86_64-linux")
+    return m, mach, plan, out
+
+
+def test_an_export_never_replaces_files_unless_asked(tmp_path):
+    m, mach, plan, out = exported_once(tmp_path)
+    (out / "flake.nix").write_text("# my own changes\n")
+    before = tree_of(out)
+    with pytest.raises(ExistingFiles) as err:
+        export_flake(m, mach, plan, out, host_platform="x86_64-linux")
+    assert err.value.names == list(flake_paths("laptop")) == existing_files(m, out)
+    assert "flake.nix" in str(err.value) and "nothing was written" in str(err.value)
+    assert tree_of(out) == before
+    # Asked to: every file is the export's again, and private again.
+    (out / "README.md").chmod(0o644)
+    export_flake(m, mach, plan, out, overwrite=True, host_platform="x86_64-linux")
+    assert (out / "flake.nix").read_text().startswith("# flake.nix")
+    assert all(stat.S_IMODE((out / n).stat().st_mode) == 0o600 for n in flake_paths("laptop"))
+
+
+def test_one_existing_file_stops_the_whole_export(tmp_path):
+    m = model_for("uefi", "ext4", False, "zram")
+    mach = machine()
+    out = tmp_path / "flake"
+    out.mkdir()
+    (out / "README.md").write_text("notes of mine\n")
+    (out / ".gitignore").symlink_to(tmp_path / "nowhere")  # writing would follow a dangling link
+    with pytest.raises(ExistingFiles) as err:
+        export_flake(m, mach, build_plan(m, mach, Identity.generate(4)), out, host_platform="x86_64-linux")
+    assert err.value.names == ["README.md", ".gitignore"]
+    assert sorted(p.name for p in out.iterdir()) == [".gitignore", "README.md"]
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_exportable_hashes_names_the_accounts_with_a_password():
+    m = model_for("uefi", "ext4", False, "zram")
+    assert exportable_hashes(m) == ["alice", "root"]
+    m.root.disabled = True
+    assert exportable_hashes(m) == ["alice"]
+    m.users[0].password = m.users[0].password_hash = None
+    assert exportable_hashes(m) == []
+
+
+def tree_of(d: Path) -> dict[str, bytes]:
+    return {p.relative_to(d).as_posix(): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
