@@ -15,6 +15,7 @@ Virtualisation = Literal["qemu", "virtualbox", "vmware", "hyperv", "none"]
 
 MIN_DISK_BYTES = 10 * 1024**3
 BY_ID = "/dev/disk/by-id/"
+MAPPER = "/dev/mapper/"
 
 ESP_TYPE = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"
 BIOS_BOOT_TYPE = "21686148-6449-6e6f-744e-656564454649"
@@ -91,6 +92,9 @@ class Machine:
     mounts: list[Mount] = field(default_factory=list)
     swaps: list[str] = field(default_factory=list)  # active swap devices
     luks: dict[str, str] = field(default_factory=dict)  # mapper name -> backing device
+    # The device-mapper stack: /dev/mapper/NAME -> the devices it sits on, each a
+    # /dev/mapper/ name or a partition (LVM on LUKS: vg-root -> cryptlvm -> sda2).
+    dm_slaves: dict[str, list[str]] = field(default_factory=dict)
     boot_medium: str = ""  # the disk holding the running ISO, e.g. /dev/sdb
     hostname: str = "nixos"
     timezone: str = "UTC"
@@ -108,6 +112,26 @@ class Machine:
             if name == disk.path or short == disk.name or link in (disk.by_id, *disk.by_id_links):
                 return disk
         return None
+
+    def stack(self, device: str) -> list[str]:
+        """`device` and everything under it in the device-mapper stack, top first."""
+        seen: list[str] = []
+        todo = [device]
+        while todo:
+            dev = todo.pop(0)
+            if dev in seen:
+                continue
+            seen.append(dev)
+            todo += self.dm_slaves.get(dev, [])
+            name = dev.removeprefix(MAPPER)
+            if dev.startswith(MAPPER) and name in self.luks:
+                todo.append(self.luks[name])
+        return seen
+
+    def luks_under(self, device: str) -> list[str]:
+        """The open LUKS mappings `device` sits on (itself included), top first."""
+        names = [dev.removeprefix(MAPPER) for dev in self.stack(device) if dev.startswith(MAPPER)]
+        return [name for name in names if name in self.luks]
 
     @property
     def offered_disks(self) -> list[Disk]:

@@ -1,7 +1,8 @@
 """"I partitioned it myself": read and check what is mounted under the target.
 
-The probe has filled `machine.mounts`, `machine.swaps`, `machine.luks` and
-the disks' partitions; this module turns what sits under the target into
+The probe has filled `machine.mounts`, `machine.swaps`, `machine.luks`, the
+device-mapper stack (`machine.dm_slaves`: LVM on LUKS is walked down to the
+LUKS partition) and the disks' partitions; this module turns what sits under the target into
 fileSystems/swapDevices/LUKS entries, named by UUID like
 nixos-generate-config does, and refuses with a message saying what to mount
 when a piece is missing. Nothing here writes anything, so the plan has no
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import posixpath
 
-from installer.hardware import BIOS_BOOT_TYPE, ESP_TYPE, Disk, Machine, Mount, Partition
+from installer.hardware import BIOS_BOOT_TYPE, ESP_TYPE, MAPPER, Disk, Machine, Mount, Partition
 from installer.identity import Identity
 from installer.model import InstallModel
 from installer.plan import ESP_OPTIONS, boot_choice, FsEntry, LuksEntry, Plan, SwapEntry
@@ -80,8 +81,8 @@ def premounted_plan(model: InstallModel, machine: Machine, identity: Identity, t
             options = _btrfs_options(mount.options)
         plan.filesystems.append(FsEntry(mountpoint, device, mount.fstype, options))
 
-    _swaps(model, machine, target, plan, problems)
-    if model.encryption.enabled and root is not None and not plan.luks:
+    _swaps(model, machine, target, mounts, plan, problems)
+    if model.encryption.enabled and root is not None and not machine.luks_under(root.source):
         problems.append(
             Problem(
                 "encryption.enabled",
@@ -89,6 +90,14 @@ def premounted_plan(model: InstallModel, machine: Machine, identity: Identity, t
                 "mount the filesystem inside it, or turn encryption off",
             )
         )
+    if plan.loader == "grub" and firmware == "bios" and root is not None:
+        # GRUB reads the kernels from /boot before anything is unlocked, and
+        # cannot read LUKS2 (argon2) at all: /boot must be outside LUKS.
+        if boot is None and machine.luks_under(root.source):
+            problems.append(Problem(FIELD, f"GRUB cannot read the encrypted root: mount an unencrypted /boot at {boot_at}"))
+        elif boot is not None and machine.luks_under(boot.source):
+            problems.append(Problem(FIELD, f"GRUB cannot read the encrypted /boot ({boot.source}): mount an "
+                                    f"unencrypted /boot at {boot_at}"))
     if plan.loader == "grub":
         plan.grub_device = "nodev" if firmware == "uefi" else _grub_disk(model, machine, mounts, problems)
     if errors(problems):
@@ -133,22 +142,31 @@ def _disk_of(machine: Machine, source: str) -> Disk | None:
     return None
 
 
-def _mapper_name(source: str) -> str:
-    return source[len("/dev/mapper/"):] if source.startswith("/dev/mapper/") else ""
+def _disks_under(machine: Machine, source: str) -> list[Disk]:
+    """The disks a device lives on, through LVM and LUKS down to the partitions."""
+    found: list[Disk] = []
+    for dev in machine.stack(source):
+        disk = _disk_of(machine, dev)
+        if disk is not None and disk not in found:
+            found.append(disk)
+    return found
 
 
 def _device_name(machine: Machine, source: str, plan: Plan, problems: list[Problem]) -> str:
-    """by-uuid when the probe knows the UUID; a LUKS mapping also records its backing device."""
-    name = _mapper_name(source)
-    if name and name in machine.luks:
+    """by-uuid when the probe knows the UUID. Every LUKS mapping under the source
+    (itself, or below LVM: vg-root on cryptlvm) is recorded with its backing device,
+    so the initrd unlocks it before it looks for the filesystem."""
+    for name in machine.luks_under(source):
         backing = machine.luks[name]
         part = _partition(machine, backing)
+        if any(e.name == name for e in plan.luks):
+            continue
         if part is None or not part.uuid:
             problems.append(
-                Problem(FIELD, f"{source} is open from {backing}, but its LUKS UUID is unknown; "
+                Problem(FIELD, f"{MAPPER}{name} is open from {backing}, but its LUKS UUID is unknown; "
                         "is the backing device a partition of a local disk?")
             )
-        elif not any(e.name == name for e in plan.luks):
+        else:
             plan.luks.append(LuksEntry(name, f"/dev/disk/by-uuid/{part.uuid}"))
     part = _partition(machine, source)
     if part is not None and part.uuid:
@@ -169,38 +187,51 @@ def _btrfs_options(options: str) -> tuple[str, ...]:
     return tuple(kept)
 
 
-def _swaps(model: InstallModel, machine: Machine, target: str, plan: Plan, problems: list[Problem]) -> None:
+def _swaps(model: InstallModel, machine: Machine, target: str, mounts: dict[str, Mount], plan: Plan,
+           problems: list[Problem]) -> None:
+    """Active swap on the disks the new system is mounted from, or a swap file inside it.
+
+    Like Calamares and subiquity, swap elsewhere (another disk, a USB drive, the
+    boot medium) is not taken: the installed system would wait for it at every
+    boot once that disk is gone.
+    """
+    ours = [disk for mount in mounts.values() for disk in _disks_under(machine, mount.source)]
+    left_out = []
     for source in machine.swaps:
         if source.startswith("/dev/zram"):
             continue  # the ISO's compressed RAM, not part of the new system
         if target != "/" and source.startswith(target + "/"):
             plan.swaps.append(SwapEntry(source[len(target):]))  # a swap file inside the new system
             continue
-        if _partition(machine, source) is None and not _mapper_name(source):
+        disks = _disks_under(machine, source)
+        if not disks:
             plan.warnings.append(Problem("disk.swap", f"active swap {source} is not on a local disk; left out", "warning"))
-            continue
-        plan.swaps.append(SwapEntry(_device_name(machine, source, plan, problems)))
+        elif not any(disk in ours for disk in disks):
+            left_out.append(source)
+            names = ", ".join(d.path for d in disks)
+            plan.warnings.append(
+                Problem("disk.swap", f"active swap {source} is on {names}, not on a disk the new system is mounted "
+                        "from; left out", "warning")
+            )
+        else:
+            plan.swaps.append(SwapEntry(_device_name(machine, source, plan, problems)))
     plan.zram = model.disk.swap == "zram"
     if model.disk.swap == "partition" and not plan.swaps:
-        problems.append(
-            Problem("disk.swap", "no swap is active; run swapon on your swap partition, or choose zram or no swap")
-        )
+        if left_out:
+            message = (f"the active swap ({', '.join(left_out)}) is not on a disk the new system is mounted from; "
+                       "run swapon on a swap partition there, or choose zram or no swap")
+        else:
+            message = "no swap is active; run swapon on your swap partition, or choose zram or no swap"
+        problems.append(Problem("disk.swap", message))
 
 
 def _grub_disk(model: InstallModel, machine: Machine, mounts: dict[str, Mount], problems: list[Problem]) -> str:
     """The disk GRUB goes on: the one chosen, else the one holding /boot or /."""
     disk = machine.disk(model.disk.device) if model.disk.device else None
     for mountpoint in ("/boot", "/"):
-        if disk is not None:
-            break
         mount = mounts.get(mountpoint)
-        if mount is None:
-            continue
-        source = mount.source
-        name = _mapper_name(source)
-        if name in machine.luks:
-            source = machine.luks[name]
-        disk = _disk_of(machine, source)
+        if disk is None and mount is not None:
+            disk = next(iter(_disks_under(machine, mount.source)), None)
     if disk is None:
         problems.append(Problem("disk.device", "choose the disk GRUB should be installed on"))
         return ""

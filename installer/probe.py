@@ -206,25 +206,50 @@ def _users(storage: dict[str, Any], blockdev: dict[str, Any]) -> tuple[dict[str,
             ctx.vg_of[pv] = vg
             if vg in active_vgs:
                 in_use.setdefault(pv, f"is in the active LVM volume group '{vg}'")
+    mapper = _mapper_names(blockdev)
     for name, info in (storage.get("dmcrypt") or {}).items():
         for backing in (info or {}).get("blkdevs_used") or []:
-            luks[name] = backing
+            luks[name] = mapper.get(backing, backing)
     for dev, rec in blockdev.items():
         if not os.path.basename(dev).startswith("dm-"):
             continue
-        mapper = rec.get("DM_NAME")
+        name = rec.get("DM_NAME")
         for backing in rec.get("slaves") or []:
             if rec.get("DM_VG_NAME"):
                 ctx.vg_of.setdefault(backing, rec["DM_VG_NAME"])
-            if mapper and rec.get("DM_UUID", "").startswith("CRYPT-LUKS"):
-                luks.setdefault(mapper, backing)
-            in_use.setdefault(backing, f"backs the open mapping /dev/mapper/{mapper or os.path.basename(dev)}")
+            if name and rec.get("DM_UUID", "").startswith("CRYPT-LUKS"):
+                luks.setdefault(name, mapper.get(backing, backing))
+            in_use.setdefault(backing, f"backs the open mapping /dev/mapper/{name or os.path.basename(dev)}")
     for mapper, backing in luks.items():
         in_use.setdefault(backing, f"backs the open LUKS mapping /dev/mapper/{mapper}")
     for dev, info in (storage.get("os") or {}).items():
         if info.get("long"):
             ctx.os_names[dev] = info["long"]
     return in_use, luks, ctx
+
+
+def _mapper_names(blockdev: dict[str, Any]) -> dict[str, str]:
+    """/dev/dm-N -> /dev/mapper/NAME: sysfs and /proc/swaps use the first, fileSystems the second."""
+    return {dev: f"/dev/mapper/{rec['DM_NAME']}" for dev, rec in blockdev.items() if rec.get("DM_NAME")}
+
+
+def _dm_slaves(storage: dict[str, Any], blockdev: dict[str, Any]) -> dict[str, list[str]]:
+    """/dev/mapper/NAME -> the devices it sits on: from the records' sysfs slaves (ours), else
+    from probert's lvm (an LV sits on its VG's PVs) and dmcrypt sections."""
+    mapper = _mapper_names(blockdev)
+    pvs = (storage.get("lvm") or {}).get("physical_volumes") or {}
+    stack: dict[str, list[str]] = {}
+    for dev, rec in blockdev.items():
+        if dev not in mapper:
+            continue
+        below = rec.get("slaves") or (pvs.get(rec["DM_VG_NAME"]) if rec.get("DM_LV_NAME") and rec.get("DM_VG_NAME") else [])
+        if below:
+            stack[mapper[dev]] = [mapper.get(b, b) for b in below]
+    for name, info in (storage.get("dmcrypt") or {}).items():
+        used = (info or {}).get("blkdevs_used") or []
+        if used:
+            stack.setdefault(f"/dev/mapper/{name}", [mapper.get(b, b) for b in used])
+    return stack
 
 
 def _host_disk(dev: str, parent: dict[str, str], blockdev: dict[str, Any], mounts: list[Mount], depth: int = 0) -> str:
@@ -310,7 +335,8 @@ def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop:
                 parts_of[owner].append(_partition(dev, rec, filesystems, mounted_at, mounted_type))
 
     in_use, luks, ctx = _users(storage, blockdev)
-    swaps = list(facts.get("swaps") or [])
+    mapper = _mapper_names(blockdev)
+    swaps = [mapper.get(swap, swap) for swap in facts.get("swaps") or []]  # LVM swap shows as /dev/dm-N
     boot_medium = _boot_medium(mounts, parent, blockdev, facts.get("boot_medium", ""))
     if "firmware" in facts:
         firmware = facts["firmware"]
@@ -358,6 +384,7 @@ def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop:
 
     machine = Machine(
         firmware=firmware, cpu_vendor=facts.get("cpu_vendor", ""), virtualisation=facts.get("virtualisation", "none"),
-        disks=disks, mounts=mounts, swaps=swaps, luks=luks, boot_medium=boot_medium, source=source,
+        disks=disks, mounts=mounts, swaps=swaps, luks=luks, dm_slaves=_dm_slaves(storage, blockdev),
+        boot_medium=boot_medium, source=source,
     )
     return machine

@@ -232,3 +232,170 @@ def test_real_btrfs_subvolumes_keep_their_subvol_options(tmp_path):
             ("/", by_uuid, "btrfs", ("noatime", "compress=zstd:3", "subvol=@")),
             ("/home", by_uuid, "btrfs", ("noatime", "compress=zstd:3", "subvol=@home")),
         ]
+
+
+# -- stacked mappings: LVM on LUKS, read from a recorded machine -----------------
+
+BOOT_UUID = "7e3f5a2b-1c4d-4e6f-9a8b-0c1d2e3f4a5b"
+SDA = "/devices/pci0000:00/0000:00:1f.2/ata1/host0/target0:0:0/0:0:0:0/block/sda"
+
+
+def _lvm_on_luks(*, probert: bool, boot_mounted: bool = True) -> dict:
+    """sda: 1 BIOS boot, 2 ext4 /boot, 3 LUKS2 'cryptlvm' holding VG 'vg' with LVs root and swap.
+
+    probert=False: records as our live probe makes them (sysfs slaves/ of each dm
+    device); probert=True: as subiquity's probert does (no slaves; lvm and dmcrypt sections).
+    """
+    def part(n: int, size_gib: float, type_guid: str, **props) -> tuple[str, dict]:
+        return f"/dev/sda{n}", {"DEVNAME": f"/dev/sda{n}", "DEVTYPE": "partition", "DEVPATH": f"{SDA}/sda{n}",
+                                "ID_PART_ENTRY_NUMBER": str(n), "ID_PART_ENTRY_TYPE": type_guid, "MAJOR": "8",
+                                "MINOR": str(n), "attrs": {"size": str(int(size_gib * GIB)), "partition": str(n)},
+                                **props}
+
+    def dm(n: int, name: str, uuid: str, slaves: list[str], **props) -> tuple[str, dict]:
+        rec = {"DEVNAME": f"/dev/dm-{n}", "DEVTYPE": "disk", "DEVPATH": f"/devices/virtual/block/dm-{n}",
+               "DM_NAME": name, "DM_UUID": uuid, "MAJOR": "253", "MINOR": str(n), "attrs": {"size": str(40 * GIB)},
+               **props}
+        if not probert:
+            rec["slaves"] = slaves
+        return f"/dev/dm-{n}", rec
+
+    blockdev = dict([
+        ("/dev/sda", {"DEVNAME": "/dev/sda", "DEVTYPE": "disk", "DEVPATH": SDA, "ID_BUS": "ata", "MAJOR": "8",
+                      "MINOR": "0", "ID_PART_TABLE_TYPE": "gpt", "DEVLINKS": "/dev/disk/by-id/ata-DISK_1",
+                      "attrs": {"size": str(100 * GIB)}}),
+        part(1, 1 / 1024, BIOS_BOOT_TYPE),
+        part(2, 1, LINUX_FS_TYPE, ID_FS_TYPE="ext4", ID_FS_UUID=BOOT_UUID),
+        part(3, 98, LINUX_FS_TYPE, ID_FS_TYPE="crypto_LUKS", ID_FS_UUID=LUKS_UUID, ID_FS_VERSION="2"),
+        dm(0, "cryptlvm", "CRYPT-LUKS2-9f1c2d3e4b5a46978a1bc2d3e4f5a6b7-cryptlvm", ["/dev/sda3"],
+           ID_FS_TYPE="LVM2_member"),
+        dm(1, "vg-root", "LVM-abc-root", ["/dev/dm-0"], DM_VG_NAME="vg", DM_LV_NAME="root",
+           ID_FS_TYPE="ext4", ID_FS_UUID=ROOT_UUID),
+        dm(2, "vg-swap", "LVM-abc-swap", ["/dev/dm-0"], DM_VG_NAME="vg", DM_LV_NAME="swap",
+           ID_FS_TYPE="swap", ID_FS_UUID=SWAP_UUID),
+    ])
+    mounts = [{"source": "/dev/mapper/vg-root", "target": "/mnt", "fstype": "ext4", "options": "rw", "maj:min": "253:1"}]
+    if boot_mounted:
+        mounts.append({"source": "/dev/sda2", "target": "/mnt/boot", "fstype": "ext4", "options": "rw", "maj:min": "8:2"})
+    storage = {"blockdev": blockdev, "mount": mounts}
+    if probert:
+        storage["dmcrypt"] = {"cryptlvm": {"blkdevs_used": ["/dev/sda3"]}}
+        storage["lvm"] = {"physical_volumes": {"vg": ["/dev/dm-0"]},
+                          "logical_volumes": {"vg/root": {"volgroup": "vg"}, "vg/swap": {"volgroup": "vg"}}}
+    # /proc/swaps names an LV by its dm-N node
+    return {"storage": storage, "machine": {"firmware": "bios", "swaps": ["/dev/dm-2"]}}
+
+
+@pytest.mark.parametrize("probert", [False, True], ids=["sysfs-slaves", "probert-sections"])
+def test_lvm_on_luks_keeps_the_luks_device_and_grub_goes_on_its_disk(probert):
+    from installer.probe import machine_from_data
+
+    machine = machine_from_data(_lvm_on_luks(probert=probert))
+    assert machine.luks == {"cryptlvm": "/dev/sda3"}
+    assert machine.stack("/dev/mapper/vg-root") == ["/dev/mapper/vg-root", "/dev/mapper/cryptlvm", "/dev/sda3"]
+    assert machine.swaps == ["/dev/mapper/vg-swap"]
+    plan = build_plan(premounted(firmware="bios", swap="partition", luks=True), machine, IDENT)
+    assert [(e.name, e.device) for e in plan.luks] == [("cryptlvm", f"/dev/disk/by-uuid/{LUKS_UUID}")]
+    assert [(f.mountpoint, f.device) for f in plan.filesystems] == [
+        ("/", "/dev/mapper/vg-root"), ("/boot", f"/dev/disk/by-uuid/{BOOT_UUID}")]
+    assert [s.device for s in plan.swaps] == ["/dev/mapper/vg-swap"]
+    assert plan.grub_device == "/dev/disk/by-id/ata-DISK_1"
+
+
+def test_lvm_on_luks_reaches_the_rendered_initrd():
+    from installer.probe import machine_from_data
+    from installer.render import render
+
+    machine = machine_from_data(_lvm_on_luks(probert=False))
+    model = premounted(firmware="bios", luks=True)
+    text = render(model, machine, build_plan(model, machine, IDENT))["hardware-configuration.nix"]
+    assert f'boot.initrd.luks.devices."cryptlvm".device = "/dev/disk/by-uuid/{LUKS_UUID}";' in text
+
+
+def test_bios_grub_refuses_an_encrypted_root_without_an_unencrypted_boot():
+    from installer.probe import machine_from_data
+
+    machine = machine_from_data(_lvm_on_luks(probert=False, boot_mounted=False))
+    with pytest.raises(ProblemsError) as excinfo:
+        build_plan(premounted(firmware="bios", luks=True), machine, IDENT)
+    assert [(p.field, p.message) for p in excinfo.value.problems] == [
+        ("disk.layout", "GRUB cannot read the encrypted root: mount an unencrypted /boot at /mnt/boot")]
+    # the plain LUKS case, and /boot inside the same LUKS container
+    crypt = Partition("/dev/sda2", 2, 90 * GIB, 0, LINUX_FS_TYPE, "root", "crypto_LUKS", uuid=LUKS_UUID)
+    bios = Partition("/dev/sda1", 1, MIB, MIB, BIOS_BOOT_TYPE, "bios", "")
+    luks_root = good_machine(firmware="bios", disks=[disk(bios, crypt)], luks={"cryptroot": "/dev/sda2"}, swaps=[],
+                             mounts=[Mount("/dev/mapper/cryptroot", "/mnt", "ext4")])
+    assert messages(premounted(firmware="bios", luks=True), luks_root) == [
+        "GRUB cannot read the encrypted root: mount an unencrypted /boot at /mnt/boot"]
+    luks_root.dm_slaves = {"/dev/mapper/vg-boot": ["/dev/mapper/cryptroot"]}
+    luks_root.mounts.append(Mount("/dev/mapper/vg-boot", "/mnt/boot", "ext4"))
+    assert messages(premounted(firmware="bios", luks=True), luks_root) == [
+        "GRUB cannot read the encrypted /boot (/dev/mapper/vg-boot): mount an unencrypted /boot at /mnt/boot"]
+    # UEFI reads the kernels from the ESP: the same encrypted root is fine there
+    uefi = good_machine(disks=[disk(ESP, crypt)], luks={"cryptroot": "/dev/sda2"}, swaps=[],
+                        mounts=[Mount("/dev/mapper/cryptroot", "/mnt", "ext4"), Mount("/dev/sda1", "/mnt/boot", "vfat")])
+    assert build_plan(premounted(luks=True, loader="grub"), uefi, IDENT).grub_device == "nodev"
+
+
+# -- swap: only what belongs to the new system --------------------------------------
+
+OTHER = Disk(path="/dev/sdb", name="sdb", size=2000 * GIB, removable=True, table="gpt",
+             partitions=[Partition("/dev/sdb2", 2, 8 * GIB, 0, LINUX_SWAP_TYPE, "", "swap", uuid="aaaa-bbbb")])
+
+
+def test_active_swap_on_another_disk_is_left_out_with_a_warning():
+    machine = good_machine(disks=[disk(ESP, ROOT, HOME, SWAP), OTHER], swaps=["/dev/sda4", "/dev/sdb2"])
+    plan = build_plan(premounted(swap="partition"), machine, IDENT)
+    assert [s.device for s in plan.swaps] == [f"/dev/disk/by-uuid/{SWAP_UUID}"]
+    assert [(w.field, w.severity, w.message) for w in plan.warnings] == [
+        ("disk.swap", "warning",
+         "active swap /dev/sdb2 is on /dev/sdb, not on a disk the new system is mounted from; left out")]
+
+
+def test_swap_partition_chosen_but_the_only_active_swap_is_elsewhere():
+    machine = good_machine(disks=[disk(ESP, ROOT, HOME), OTHER], swaps=["/dev/sdb2"])
+    assert messages(premounted(swap="partition"), machine) == [
+        "the active swap (/dev/sdb2) is not on a disk the new system is mounted from; "
+        "run swapon on a swap partition there, or choose zram or no swap"]
+    plan = build_plan(premounted(swap="zram"), machine, IDENT)
+    assert plan.swaps == [] and plan.zram
+
+
+def test_swap_that_is_not_on_a_local_disk_is_left_out():
+    plan = build_plan(premounted(), good_machine(swaps=["/dev/nbd0"]), IDENT)
+    assert plan.swaps == []
+    assert [w.message for w in plan.warnings] == ["active swap /dev/nbd0 is not on a local disk; left out"]
+
+
+# -- the remaining messages -----------------------------------------------------------
+
+
+def test_a_luks_mapping_on_an_unknown_device_has_no_uuid_to_name():
+    machine = good_machine(
+        mounts=[Mount("/dev/mapper/cryptroot", "/mnt", "ext4"), Mount("/dev/sda1", "/mnt/boot", "vfat")],
+        luks={"cryptroot": "/dev/sdc1"}, swaps=[],
+    )
+    assert messages(premounted(luks=True), machine) == [
+        "/dev/mapper/cryptroot is open from /dev/sdc1, but its LUKS UUID is unknown; "
+        "is the backing device a partition of a local disk?"]
+
+
+def test_grub_needs_a_disk_when_root_is_on_no_known_disk():
+    machine = good_machine(firmware="bios", mounts=[Mount("/dev/nbd0p1", "/mnt", "ext4")], swaps=[])
+    with pytest.raises(ProblemsError) as excinfo:
+        build_plan(premounted(firmware="bios"), machine, IDENT)
+    assert [(p.field, p.message) for p in excinfo.value.problems] == [
+        ("disk.device", "choose the disk GRUB should be installed on")]
+    m = premounted(firmware="bios")
+    m.disk.device = "ata-DISK_1"  # naming the disk answers it (and it still needs its BIOS boot partition)
+    (message,) = messages(m, machine)
+    assert "needs a 1 MiB BIOS boot partition" in message
+
+
+def test_an_esp_that_is_on_no_known_partition_is_a_warning_not_a_refusal():
+    machine = good_machine(mounts=[Mount("/dev/sda2", "/mnt", "ext4"), Mount("/dev/sdz1", "/mnt/boot", "vfat")],
+                           swaps=[])
+    plan = build_plan(premounted(), machine, IDENT)
+    assert [(w.field, w.severity, w.message) for w in plan.warnings] == [
+        ("disk.layout", "warning", "could not check that /dev/sdz1 is an EFI system partition")]
+    assert plan.filesystems[1].device == "/dev/sdz1"
