@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from conftest import CI_EXAMPLES, in_ci
 from installer.nixlit import nix, nix_string
 
 NIX_INSTANTIATE = shutil.which("nix-instantiate") or "/usr/bin/nix-instantiate"
@@ -160,8 +161,14 @@ def collect(strategy, **settings_kw) -> list:
     gather()
     wanted = settings_kw.get("max_examples", settings.default.max_examples)
     # Hypothesis stops early only when it runs out of distinct inputs; none of
-    # these strategies should, so a short run means the property was not tested.
-    assert len(found) >= 0.9 * wanted, f"only {len(found)} of {wanted} examples were generated"
+    # these strategies should, so a short run means the property was not
+    # tested. CI holds the full count (the issue asks for 2,000 each); a
+    # developer's quick run may fall a little short.
+    if in_ci() and "max_examples" not in settings_kw:
+        # The profile conftest loads; a process that skipped it would test 100 and say nothing.
+        assert wanted >= CI_EXAMPLES, f"CI=true but hypothesis runs {wanted} examples, not {CI_EXAMPLES}"
+    need = wanted if in_ci() else int(0.9 * wanted)
+    assert len(found) >= need, f"only {len(found)} of {wanted} examples were generated (at least {need} needed)"
     return found
 
 

@@ -167,3 +167,38 @@ def test_round_trip_check_can_fail():
     naive = '"' + "${builtins.toString 1}" + '"'
     assert eval_json([naive]) == ["1"]  # interpolated, not the text
     assert nix("${builtins.toString 1}") != naive
+
+
+# -- the strength of the property tests ----------------------------------------------
+
+
+@pytest.mark.parametrize(("ci", "examples"), [("true", 2000), ("1", 2000), ("false", 200), (None, 200)])
+def test_ci_selects_the_full_strength_profile(ci, examples):
+    """`make test` under CI (CI=true) runs 2,000 examples per property; xdist workers load conftest alike."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if k != "CI"} | ({"CI": ci} if ci is not None else {})
+    done = subprocess.run(
+        [sys.executable, "-c", "import conftest; from hypothesis import settings; print(settings.default.max_examples)"],
+        cwd=Path(__file__).parent, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) == examples
+
+
+@pytest.mark.parametrize("ci", [True, False])
+def test_collect_refuses_a_short_run(monkeypatch, ci):
+    """95 distinct values for 100 wanted: enough for a developer's run (90%), not for CI (all)."""
+    import nixeval
+
+    monkeypatch.setattr(nixeval, "in_ci", lambda: ci)
+    if ci:
+        with pytest.raises(AssertionError, match="only 95 of 100"):
+            collect(st.integers(0, 94), max_examples=100, database=None)
+    else:
+        assert len(collect(st.integers(0, 94), max_examples=100, database=None)) == 95
+    with pytest.raises(AssertionError, match="only 2 of 100"):
+        collect(st.booleans(), max_examples=100, database=None)
