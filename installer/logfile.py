@@ -8,6 +8,7 @@ first: a password echoed by some tool never reaches the disk.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Iterable
@@ -17,7 +18,9 @@ DEFAULT_LOG = "/tmp/nixos-tui-installer.log"
 TARGET_LOG = "var/log/nixos-tui-installer.log"  # relative to the target root
 REDACTED = "<redacted>"
 
-_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+# O_NONBLOCK: opening a FIFO planted where the file should go fails (ENXIO)
+# instead of waiting for a reader; on a regular file it changes nothing.
+_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 
 
 class Redactor:
@@ -120,6 +123,27 @@ class LogFile:
         destination.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
         if destination.is_symlink():
             destination.unlink()
+        self._copy_into(destination)
+        return destination
+
+    def save_copy(self, destination: str | os.PathLike) -> Path:
+        """Copy the whole log to a place the person chose (a directory: the log's
+        own name in it), as a private file: created 0600, never through a
+        symlink, never over another user's file. Raises OSError saying why."""
+        where = Path(os.path.expanduser(os.fspath(destination)))
+        if where.is_dir():
+            where = where / self.path.name
+        try:
+            self._copy_into(where)
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                raise OSError(err.errno, f"{where} is a symbolic link; not following it") from None
+            if err.errno == errno.ENXIO:
+                raise OSError(err.errno, f"{where} is not a regular file") from None
+            raise
+        return where
+
+    def _copy_into(self, destination: Path) -> None:
         out = open_private(destination, append=False)
         try:
             with open(self.path, "rb") as source:
@@ -127,4 +151,3 @@ class LogFile:
                     _write_all(out, chunk)
         finally:
             os.close(out)
-        return destination

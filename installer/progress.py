@@ -109,6 +109,8 @@ class Progress:
     # last one the consequence ("1 dependencies of derivation ... failed").
     errors: list[str] = field(default_factory=list)
     lines: int = 0
+    run_number: int = 1  # which run of nixos-install this is (1, then 2 after a Retry, ...)
+    returncode: int | None = None  # its exit code once it ended (negative: killed by that signal)
     started: float = field(default_factory=time.monotonic)
     finished_at: float | None = None
     _current: str = ""  # the raw store path; named lazily, the UI asks ~30x/s

@@ -42,11 +42,21 @@ from installer.progress import Progress
 from installer.termtext import clean_lines, rewrite
 
 READ_SIZE = 65536
-DRAIN_LIMIT = 1 << 18  # bytes read per wake-up: measured <20 ms before the loop gets a turn
+# Bytes read per wake-up. A key travels through several loop turns (app,
+# screen, widget), each waiting for this callback: measured under a flood,
+# 256 KiB per wake-up gave key p99 ~60-90 ms, 16 KiB ~10-25 ms, at the same
+# lines/s (the pty hands out at most ~4 KiB per read anyway).
+DRAIN_LIMIT = 1 << 14
 BATCH_INTERVAL = 1 / 30
-MAX_PENDING = 100_000  # lines held for a slow consumer before reading pauses
+# Lines held for a consumer that wants every line (the CLI's echo) before
+# reading pauses: the child then waits on the full pty, nothing is lost.
+MAX_PENDING = 20_000
 TAIL_LINES = 200
 PARTIAL_LIMIT = 1 << 16
+# Output after the last newline that stays unchanged this long, with nothing
+# else arriving, is a question waiting for an answer (Nix's simple logger
+# and nixos-install's echos only ever write whole lines).
+PROMPT_QUIET = 0.5
 
 # Nix draws its one-line progress bar when stderr is a tty, TERM is not
 # "dumb" and NO_COLOR is unset (libutil/terminal.cc isTTY); the bar prints no
@@ -136,7 +146,9 @@ class InstallRunner:
         self._fd = -1
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._partial = ""
+        self._partial_at = 0.0  # loop time the partial line last changed
         self._pending: list[str] = []
+        self._keep: int | None = None  # a consumer that only needs the last N lines
         self._consumers = 0
         self._reading = False
         self._paused = False
@@ -181,6 +193,16 @@ class InstallRunner:
         """Output after the last newline (a prompt waits there), cleaned and redacted."""
         return clean_lines(self._partial, self.log.redactor)[-1] if self._partial else ""
 
+    def waiting_prompt(self, quiet: float = PROMPT_QUIET) -> str:
+        """The prompt when the child has printed nothing else for `quiet` seconds: it waits
+        for an answer (send() it). "" while output flows or none is pending."""
+        if not self._partial or not self.running or self._loop is None:
+            return ""
+        if self._loop.time() - self._partial_at < quiet:
+            return ""
+        prompt = self.prompt
+        return prompt if prompt.strip() else ""
+
     # -- starting ---------------------------------------------------------------
     async def start(self) -> None:
         if self.child is not None:
@@ -199,7 +221,7 @@ class InstallRunner:
         # pexpect's close() sleeps 0.1 s by default: not on the event loop.
         self.child.delayafterclose = 0
         self.child.ptyproc.delayafterclose = 0
-        self.progress = Progress()  # elapsed counts from the spawn
+        self.progress = Progress(run_number=self.run_number)  # elapsed counts from the spawn
         self._fd = self.child.child_fd
         os.set_blocking(self._fd, False)
         self._resume()
@@ -243,6 +265,7 @@ class InstallRunner:
 
     def _consume(self, text: str) -> None:
         text = self._partial + text
+        self._partial_at = self._loop.time()
         cut = text.rfind("\n")
         if cut < 0:
             self._partial = text if len(text) < PARTIAL_LIMIT else rewrite(text)[-PARTIAL_LIMIT:]
@@ -255,9 +278,19 @@ class InstallRunner:
         self.progress.feed_lines(lines)
         self.tail.extend(lines)
         if self._consumers:
-            self._pending.extend(lines)
-            if len(self._pending) > MAX_PENDING:
-                self._pause()
+            pending, keep = self._pending, self._keep
+            if keep is None:
+                pending.extend(lines)
+                if len(pending) > MAX_PENDING:
+                    self._pause()
+            elif len(lines) >= keep:
+                self._pending = lines[-keep:]
+            else:
+                pending.extend(lines)
+                # Trimmed in steps of `keep`, not per line: the log file and
+                # Progress have every line; this consumer shows the last `keep`.
+                if len(pending) > 2 * keep:
+                    del pending[:-keep]
         self._data.set()
 
     def _end_of_output(self) -> None:
@@ -310,7 +343,7 @@ class InstallRunner:
                 if leftovers:
                     self.log.line(f"=== killing leftover processes {sorted(leftovers)}")
                     signal_all(child.pid, leftovers, signal.SIGKILL)
-        self.returncode = code
+        self.returncode = self.progress.returncode = code
         self.log.line(f"=== run {self.run_number} exited with code {code} after {self.progress.elapsed:.1f} s")
         try:
             self.child.close(force=False)
@@ -325,12 +358,18 @@ class InstallRunner:
         self._data.set()
 
     # -- what the UI calls ----------------------------------------------------
-    async def batches(self) -> AsyncIterator[list[str]]:
+    async def batches(self, keep: int | None = None) -> AsyncIterator[list[str]]:
         """Yield lists of new lines, at most once per batch_interval, until the run ends.
 
-        Starts the run if needed. A slow consumer gets bigger batches.
+        Starts the run if needed. A slow consumer gets bigger batches; one
+        that passes `keep` (a widget that shows only its last `keep` lines)
+        gets at most the last `keep` lines of each batch and never holds up
+        the child; without it, reading pauses while MAX_PENDING lines wait.
         """
+        if keep is not None and keep < 1:
+            raise ValueError("keep is a number of lines (>= 1)")
         self._consumers += 1
+        self._keep = keep
         try:
             if self.child is None:
                 await self.start()
@@ -346,6 +385,8 @@ class InstallRunner:
                 if wait > 0:
                     await asyncio.sleep(wait)
                 batch, self._pending = self._pending, []
+                if keep is not None and len(batch) > keep:
+                    del batch[:-keep]
                 if self._paused:
                     self._resume()
                 last = self._loop.time()
@@ -354,6 +395,7 @@ class InstallRunner:
         finally:
             self._consumers -= 1
             if not self._consumers:
+                self._keep = None
                 # A consumer that stopped early must not leave the child
                 # blocked on a full pty: read on, for the log and Progress.
                 self._pending = []

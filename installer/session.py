@@ -64,6 +64,7 @@ class Session:
         self._plan_key: str | None = None
         self._log: LogFile | None = None
         self._matched = False  # the device came from a disk.match rule
+        self._last_run = None  # the latest nixos-install runner: the next one continues its record
 
     # -- probing and defaults ------------------------------------------------
     def probe(self) -> Machine:
@@ -303,15 +304,25 @@ class Session:
         return build_argv(o.target, run, o.nixos_install)
 
     def runner(self):
-        """A fresh nixos-install run (not started). Real mode only."""
+        """The next nixos-install run (not started). Real mode only.
+
+        Each run continues the record of the runs before it in this session
+        (a Retry, or Back to review and on): a summary counts every run."""
         from installer.runner import InstallRunner
 
         if not self.options.real:
             raise DryRun(f"[dry-run] would run: {shlex.join(self.install_argv())}")
         self.hash_passwords()
-        return InstallRunner(
-            self.install_argv(), target=self.options.target, log=self.log(), secrets=self.model.secrets()
+        last = self._last_run
+        if last is not None and last.running:
+            raise RuntimeError("nixos-install is still running")
+        # A run that never started (nixos-install missing) has nothing to count.
+        earlier = [] if last is None else (last.runs if last.pid is not None else last.earlier)
+        self._last_run = InstallRunner(
+            self.install_argv(), target=self.options.target, log=self.log(), secrets=self.model.secrets(),
+            run_number=len(earlier) + 1, earlier=earlier,
         )
+        return self._last_run
 
     def set_passwords(self, log: Log) -> list[str]:
         """Set the accounts' passwords on the installed system (hashes on stdin)."""

@@ -203,6 +203,35 @@ def test_log_file_refuses_a_planted_symlink(tmp_path):
         LogFile(tmp_path / "install.log")
 
 
+def test_saving_a_copy_of_the_log_is_private_and_refuses_links_and_fifos(tmp_path):
+    with LogFile(tmp_path / "install.log", redactor=Redactor(["s3cret"])) as f:
+        f.line("the s3cret stays out")
+        # Into a directory: the log's own name, 0600 from the start.
+        (tmp_path / "usb").mkdir()
+        saved = f.save_copy(tmp_path / "usb")
+        assert saved == tmp_path / "usb" / "install.log"
+        assert saved.read_text() == "the <redacted> stays out\n"
+        assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+        # Over an older, looser copy: replaced, tightened.
+        older = tmp_path / "old.log"
+        older.write_text("older and longer text\n" * 10)
+        older.chmod(0o644)
+        assert f.save_copy(older) == older
+        assert older.read_text() == "the <redacted> stays out\n"
+        assert stat.S_IMODE(older.stat().st_mode) == 0o600
+        # A planted symlink is not followed; a FIFO does not hang the save.
+        (tmp_path / "elsewhere").write_text("untouched")
+        (tmp_path / "link.log").symlink_to(tmp_path / "elsewhere")
+        with pytest.raises(OSError, match="symbolic link"):
+            f.save_copy(tmp_path / "link.log")
+        assert (tmp_path / "elsewhere").read_text() == "untouched"
+        os.mkfifo(tmp_path / "fifo")
+        with pytest.raises(OSError, match="not a regular file"):
+            f.save_copy(tmp_path / "fifo")
+        with pytest.raises(OSError):
+            f.save_copy(tmp_path / "missing-dir" / "x.log")
+
+
 def test_log_file_tightens_an_existing_loose_file(tmp_path):
     path = tmp_path / "install.log"
     path.write_text("old\n")
@@ -315,6 +344,32 @@ async def test_a_prompt_without_newline_is_visible_and_can_be_answered(log):
     assert await consumer == ["Proceed? [y/n] got y"]
 
 
+async def test_a_prompt_waits_only_once_the_output_is_quiet(log):
+    # Lines pour out first (chunks often end mid-line), then a question waits.
+    script = "i=0; while [ $i -lt 3000 ]; do echo line $i; i=$((i+1)); done; printf 'Username: '; read a; echo ok"
+    r = InstallRunner(["sh", "-c", script], log=log)
+    seen_while_streaming = []
+    consumer_lines = []
+
+    async def consume():
+        async for batch in r.batches():
+            consumer_lines.extend(batch)
+            seen_while_streaming.append(r.waiting_prompt())
+
+    consumer = asyncio.ensure_future(consume())
+    for _ in range(1000):
+        if r.waiting_prompt(quiet=0.3):
+            break
+        await asyncio.sleep(0.01)
+    assert r.waiting_prompt(quiet=0.3) == "Username: "
+    assert r.waiting_prompt(quiet=60) == ""  # not quiet for that long yet
+    r.send("alice\n")
+    await consumer
+    assert consumer_lines[-1] == "Username: ok"
+    assert r.waiting_prompt(quiet=0) == ""  # the run is over
+    assert not any(seen_while_streaming[:-1])
+
+
 async def test_a_descendant_holding_the_pty_does_not_hang_the_run_nor_outlive_it(log):
     r = InstallRunner(["sh", "-c", "trap '' HUP; sleep 30 & echo $!"], log=log)
     lines = await asyncio.wait_for(collect(r), 20)
@@ -362,6 +417,40 @@ async def test_a_slow_consumer_pauses_reading_and_loses_nothing(target, log, mon
     assert pauses > 0
     assert r.returncode == 0 and count == 1 + (1 + 5000) + 5000 + 4
     assert r.progress.fetch_done == 5000
+
+
+async def test_a_consumer_that_keeps_the_last_lines_never_holds_up_the_child(target, log, monkeypatch):
+    """The pane shows only its last lines: it never pauses the reading, never
+    holds more than a bounded backlog, and the file and the counts lose nothing."""
+    from installer import runner as runner_module
+
+    pauses, backlog = 0, 0
+    original_pause, original_emit = runner_module.InstallRunner._pause, runner_module.InstallRunner._emit
+
+    def counting_pause(self):
+        nonlocal pauses
+        pauses += 1
+        original_pause(self)
+
+    def measuring_emit(self, lines):
+        nonlocal backlog
+        original_emit(self, lines)
+        backlog = max(backlog, len(self._pending))
+
+    monkeypatch.setattr(runner_module, "MAX_PENDING", 500)
+    monkeypatch.setattr(runner_module.InstallRunner, "_pause", counting_pause)
+    monkeypatch.setattr(runner_module.InstallRunner, "_emit", measuring_emit)
+    r = runner(target, log, PATHS=5000, DRVS=0)
+    batches = []
+    async for batch in r.batches(keep=50):
+        batches.append(batch)
+        await asyncio.sleep(0.05)  # a UI far slower than the output
+    assert r.returncode == 0
+    assert pauses == 0 and 0 < backlog <= 2 * 50
+    assert all(len(batch) <= 50 for batch in batches)
+    assert batches[-1][-1] == "installation finished!"
+    assert r.progress.fetch_done == r.progress.fetch_total == 5000
+    assert log.read_text().count("copying path '") == 5000
 
 
 @pytest.mark.slow
