@@ -12,11 +12,13 @@ import os
 import shlex
 import shutil
 import subprocess
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from installer import answers
+from installer.edits import Edit, StaleEdit
 from installer.hardware import Machine
 from installer.identity import Identity
 from installer.logfile import DEFAULT_LOG, LogFile, Redactor
@@ -26,7 +28,6 @@ from installer.problems import Problem, ProblemsError, errors
 from installer.validate import validate
 
 Log = Callable[[str], None]
-
 
 
 @dataclass
@@ -56,12 +57,17 @@ class Session:
     options: Options = field(default_factory=Options)
     model: InstallModel = field(default_factory=InstallModel)
     machine: Machine | None = None
-    edited: dict[str, str] = field(default_factory=dict)  # file name -> text the person edited
+    edits: dict[str, Edit] = field(default_factory=dict)  # file name -> the person's edit
 
     def __post_init__(self) -> None:
         self.identity = Identity.generate(self.options.seed)
         self._plan: Plan | None = None
         self._plan_key: str | None = None
+        self._files: dict[str, str] = {}
+        self._files_key: str | None = None
+        # Nix's verdict per text: the wizard checks as the person types, then
+        # again on Next, and the same text need not start nix-instantiate twice.
+        self._parsed: OrderedDict[str, str] = OrderedDict()
         self._log: LogFile | None = None
         self._matched = False  # the device came from a disk.match rule
         self._last_run = None  # the latest nixos-install runner: the next one continues its record
@@ -72,6 +78,10 @@ class Session:
         from installer.probe import probe
 
         self.machine = probe(self.options.machine_file, allow_loop=self.options.allow_loop, target=self.options.target)
+        # The plan was made from the machine as it was (before cfdisk, before
+        # a mount in a shell): make it again from what is there now.
+        self._plan = self._plan_key = None
+        self._files_key = None
         return self.machine
 
     def apply_machine_defaults(self) -> None:
@@ -125,21 +135,72 @@ class Session:
 
         return summary_lines(self.plan())
 
-    def render(self) -> dict[str, str]:
+    def generated(self) -> dict[str, str]:
+        """The files as generated from the answers, without the person's edits."""
         from installer.render import render
 
         assert self.machine is not None
-        files = render(self.model, self.machine, self.plan())
-        return {**files, **self.edited}
+        plan = self.plan()
+        if self._files_key != self._plan_key:
+            self._files = render(self.model, self.machine, plan)
+            self._files_key = self._plan_key
+        return dict(self._files)
 
-    def set_edited(self, name: str, text: str) -> list[Problem]:
-        """Keep the person's edit of a generated file, if it parses as Nix."""
+    def render(self) -> dict[str, str]:
+        """The files that get installed: the generated ones, or the person's
+        edit of one. Refused while an edit was made from an older version of
+        its file (see `stale_edits`): neither can be installed without asking."""
+        files = self.generated()
+        stale = self.stale_edits()
+        if stale:
+            raise ProblemsError([
+                Problem(f"files.{s.name}", f"{s.name} was edited before the answers changed; "
+                        "review it again and keep the edit or use the new file")
+                for s in stale
+            ])
+        return {**files, **{name: edit.text for name, edit in self.edits.items()}}
+
+    def stale_edits(self) -> list[StaleEdit]:
+        """Edits whose generated file has changed since they were made."""
+        files = self.generated()
+        return [StaleEdit(name, edit.text, edit.base, files[name])
+                for name, edit in self.edits.items() if files.get(name) != edit.base]
+
+    def keep_edit(self, name: str) -> None:
+        """Install the person's edit as it is, though its file was generated anew."""
+        self.edits[name].base = self.generated()[name]
+
+    def drop_edit(self, name: str) -> None:
+        """Install the generated file instead of the person's edit."""
+        self.edits.pop(name, None)
+
+    def parse_problems(self, name: str, text: str) -> list[Problem]:
+        """Nix's parse error for an edit of file `name`, if any; stores nothing."""
         from installer.nixcheck import parse_problem
 
-        message = parse_problem(text)
-        if message:
-            return [Problem(f"files.{name}", message)]
-        self.edited[name] = text
+        message = self._parsed.get(text)
+        if message is None:
+            message = parse_problem(text)
+            self._parsed[text] = message
+            while len(self._parsed) > 16:
+                self._parsed.popitem(last=False)
+        return [Problem(f"files.{name}", message)] if message else []
+
+    def set_edited(self, name: str, text: str) -> list[Problem]:
+        """Keep the person's edit of a generated file, if it parses as Nix.
+        The generated text itself is no edit; an edit keeps the file it was
+        first made from, so typing on never hides that the file changed."""
+        files = self.generated()
+        if name not in files:
+            raise KeyError(f"no generated file {name}")
+        if text == files[name]:
+            self.edits.pop(name, None)
+            return []
+        problems = self.parse_problems(name, text)
+        if problems:
+            return problems
+        earlier = self.edits.get(name)
+        self.edits[name] = Edit(text, earlier.base if earlier is not None else files[name])
         return []
 
     # -- the explicit confirmation and the writes ----------------------------

@@ -1,4 +1,5 @@
-"""Small modal dialogs: F1 help and yes/no questions (quit, stop the install)."""
+"""Small modal dialogs: F1 help, yes/no questions (quit, stop the install), the
+log, a directory to export to, and an edit the answers changed under."""
 
 from __future__ import annotations
 
@@ -135,3 +136,39 @@ class PathScreen(ModalScreen["str | None"]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class StaleEditScreen(ModalScreen["str | None"]):
+    """A file the person edited was generated anew since (the answers changed):
+    keep the edit, or use the new file. Answers "keep", "new", or None (Esc:
+    decide later; Next asks again, nothing stale is ever installed)."""
+
+    BINDINGS = [Binding("escape", "answer(None)", "Later"), Binding("k", "answer('keep')", "Keep my edit"),
+                Binding("u", "answer('new')", "Use the new file")]
+
+    def __init__(self, name: str, changes: list[str]) -> None:
+        super().__init__()
+        self.file_name = name
+        self.changes = changes
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(f"{self.file_name} changed under your edit", classes="dialog-title", markup=False)
+            yield Static("Your answers changed after you edited this file, so it was generated again.\n"
+                         "What changed in the generated file:", markup=False)
+            yield Static("\n".join(self.changes) or "(only spacing)", id="changes", markup=False)
+            yield Static("Keep my edit: install your text as it is, without these changes.\n"
+                         "Use the new file: your edit is dropped.", classes="hint", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button("Keep my edit (K)", id="keep", compact=True)
+                yield Button("Use the new file (U)", id="new", compact=True, variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#new", Button).focus()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id)
+
+    def action_answer(self, choice: str | None) -> None:
+        self.dismiss(choice)

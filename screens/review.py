@@ -19,6 +19,10 @@ FILES = ("configuration.nix", "hardware-configuration.nix")
 DEFAULT_ANSWERS = "/tmp/nixos-answers.toml"
 
 
+def tab_id(name: str) -> str:
+    return "tab-" + name.replace(".", "-")
+
+
 class NixArea(TextArea):
     """One generated file; what is here when you go on is what gets installed."""
 
@@ -35,21 +39,24 @@ class ReviewScreen(StepScreen):
     HELP = (
         "Read what will be done to the disk. The two files are the NixOS configuration that will be "
         "installed; you may edit them here (Tab leaves the editor). An edit is checked with the Nix "
-        "parser and must parse before you can go on. Save the answers to repeat this install "
-        "unattended later (passwords are never saved)."
+        "parser and must parse before you can go on. If you change an answer after editing a file, "
+        "you are asked whether to keep your edit or use the newly generated file. Save the answers "
+        "to repeat this install unattended later (passwords are never saved)."
     )
+    CHECK_DELAY = 0.4  # seconds of no typing before the background parse check
 
     def __init__(self) -> None:
         super().__init__()
         self.edit_problems: dict[str, str] = {}
         self._debounce: dict[str, Timer] = {}
         self.loaded = False
+        self.asking = False
 
     def body(self) -> ComposeResult:
         yield Static("Preparing the plan...", id="steps", markup=False)
         with TabbedContent(id="files"):
             for name in FILES:
-                with TabPane(name, id="tab-" + name.replace(".", "-")):
+                with TabPane(name, id=tab_id(name)):
                     yield NixArea(name)
                     yield FieldMessage(f"files.{name}")
         with Horizontal(id="save"):
@@ -67,12 +74,16 @@ class ReviewScreen(StepScreen):
 
         return [Problem(field, message) for field, message in self.edit_problems.items()]
 
+    def area(self, name: str) -> NixArea:
+        return next(a for a in self.query(NixArea) if a.file_name == name)
+
     @work(thread=True, exclusive=True, group="review")
     def load(self) -> None:
         """Plan and render off the event loop: the renderer reads templates."""
         try:
             lines = self.session.review_lines()
-            files = self.session.render()
+            files = self.session.generated()
+            stale = self.session.stale_edits()
         except ProblemsError as err:
             text = "The answers have problems; go back (Esc) and fix them:\n" + "\n".join(
                 f"  {p.field}: {p.message}" for p in err.problems)
@@ -81,8 +92,10 @@ class ReviewScreen(StepScreen):
         except Exception as err:
             self.app.call_from_thread(self.show, f"Could not prepare the plan: {err}", {})
             return
+        # A stale edit is shown as the person left it until they choose.
+        files.update({name: edit.text for name, edit in self.session.edits.items()})
         text = self.choices() + "\nWhat will happen:\n" + "\n".join(f"  {line}" for line in lines)
-        self.app.call_from_thread(self.show, text, files)
+        self.app.call_from_thread(self.show, text, files, stale)
 
     def choices(self) -> str:
         """The answers that are not visible in the disk steps, in one glance."""
@@ -93,13 +106,46 @@ class ReviewScreen(StepScreen):
                 f"Keymap: {m.system.keymap}   Locale: {m.system.locale}   Timezone: {m.system.timezone}\n"
                 f"Desktop: {m.software.desktop}   Encryption: {'LUKS' if m.encryption.enabled else 'none'}")
 
-    def show(self, text: str, files: dict[str, str]) -> None:
+    def show(self, text: str, files: dict[str, str], stale=()) -> None:
         self.query_one("#steps", Static).update(text)
         for area in self.query(NixArea):
-            with area.prevent(TextArea.Changed):
-                area.text = files.get(area.file_name, "")
+            self._set_text(area, files.get(area.file_name, ""))
         self.loaded = bool(files)
+        if stale:
+            self.ask_stale(list(stale))
 
+    def _set_text(self, area: NixArea, text: str) -> None:
+        with area.prevent(TextArea.Changed):
+            area.text = text
+
+    # -- an edit the answers changed under -----------------------------------------
+    def ask_stale(self, stale: list) -> None:
+        """Ask, file by file, whether to keep each edit made before the answers changed."""
+        from screens.modals import StaleEditScreen
+
+        if self.asking or not stale:
+            return
+        first, rest = stale[0], stale[1:]
+        self.asking = True
+
+        def answered(choice: str | None) -> None:
+            self.asking = False
+            saved = self.query_one("#saved", Static)
+            if choice == "keep":
+                self.session.keep_edit(first.name)
+                saved.update(f"Kept your edit of {first.name}; the changed answers are not in it.")
+            elif choice == "new":
+                self.session.drop_edit(first.name)
+                self._set_text(self.area(first.name), first.now)
+                saved.update(f"{first.name} is the newly generated file; your edit was dropped.")
+            else:
+                saved.update(f"Your edit of {first.name} predates your last answers: Next asks again.")
+                return
+            self.ask_stale(rest)
+
+        self.app.push_screen(StaleEditScreen(first.name, first.changes()), answered)
+
+    # -- editing: checked as the person types, and for certain on Next -------------
     @on(TextArea.Changed)
     def _edited(self, event: TextArea.Changed) -> None:
         area = event.text_area
@@ -109,20 +155,62 @@ class ReviewScreen(StepScreen):
         if old is not None:
             old.stop()
         # The Nix parser is a process: check when typing pauses, in a worker.
-        self._debounce[area.file_name] = self.set_timer(0.4, lambda: self.check(area.file_name, area.text))
+        name = area.file_name
+        self._debounce[name] = self.set_timer(self.CHECK_DELAY, lambda: self.check(name, area.text))
 
-    @work(thread=True, group="check")
     def check(self, name: str, text: str) -> None:
-        found = self.session.set_edited(name, text)
-        self.app.call_from_thread(self._checked, name, found)
+        # exclusive: a newer check of the same file supersedes the older one.
+        self.run_worker(lambda: self._parse(name, text), group=f"check-{name}", exclusive=True, thread=True)
 
-    def _checked(self, name: str, found: list) -> None:
+    def _parse(self, name: str, text: str) -> None:
+        found = self.session.parse_problems(name, text)
+        self.app.call_from_thread(self._checked, name, text, found)
+
+    def _checked(self, name: str, text: str, found: list) -> None:
+        # Checks can finish out of order, and the text may have changed since:
+        # only the text still in the editor is ever stored.
+        if not self.is_attached or self.area(name).text != text:
+            return
+        if not found:
+            found = self.session.set_edited(name, text)  # parsed just now: no second nix-instantiate
+        self._show_check(name, found)
+
+    def _show_check(self, name: str, found: list) -> None:
         if found:
             self.edit_problems[f"files.{name}"] = found[0].message
         else:
             self.edit_problems.pop(f"files.{name}", None)
         self.show_all = True
         self.refresh_problems()
+
+    def flush_edits(self) -> None:
+        """Store (or refuse) what each editor holds now, not when typing paused."""
+        for timer in self._debounce.values():
+            timer.stop()
+        self._debounce.clear()
+        for area in self.query(NixArea):
+            self._show_check(area.file_name, self.session.set_edited(area.file_name, area.text))
+
+    def action_next(self) -> None:
+        if not self.loaded:
+            self.app.bell()
+            return
+        self.flush_edits()
+        stale = self.session.stale_edits()
+        if stale:
+            self.app.bell()
+            self.ask_stale(stale)
+            return
+        super().action_next()
+
+    def focus_field(self, field: str) -> None:
+        """A file's editor sits in a tab: show that tab, then focus the editor."""
+        for area in self.query(NixArea):
+            if area.field == field:
+                self.query_one(TabbedContent).active = tab_id(area.file_name)
+                self.call_after_refresh(super().focus_field, field)
+                return
+        super().focus_field(field)
 
     @on(Button.Pressed, "#save-answers")
     @on(Input.Submitted, "#answers-path")

@@ -157,3 +157,169 @@ async def test_export_flake_refusal_is_shown_not_raised(tmp_path):
         said = await _export_through_the_dialog(pilot, app.screen, tmp_path / "flake")
     assert said.startswith("The flake was not written"), said
     assert not (tmp_path / "flake" / "flake.nix").exists()
+
+
+# -- edits made before the answers changed ------------------------------------------
+
+
+async def _edit_then_change_hostname(pilot, hostname: str):
+    """Edit configuration.nix on Review, walk back to Users, change the hostname
+    with keys, walk forward again: the new Review screen is returned."""
+    app = pilot.app
+    await valid(pilot)
+    app.push_screen(ReviewScreen())
+    screen = app.screen
+    await until(pilot, lambda: screen.loaded)
+    area = screen.query_one("#edit-configuration-nix", NixArea)
+    area.focus()
+    await pilot.press("ctrl+home")
+    await type_text(pilot, "# mine\n")
+    await pilot.press("tab", "f10")
+    assert isinstance(app.screen, ConfirmScreen)
+    assert app.session.render()["configuration.nix"].startswith("# mine\n")
+    app.pop_screen()  # Confirm
+    app.pop_screen()  # Review
+    await pilot.pause()
+    from screens.users import UsersScreen
+
+    app.push_screen(UsersScreen())
+    await pilot.pause()
+    assert app.focused.id == "f-system-hostname"
+    await pilot.press("ctrl+u")
+    await type_text(pilot, hostname)
+    await pilot.press("f10")
+    assert type(app.screen).__name__ == "SoftwareScreen"
+    await pilot.press("f10")
+    await until(pilot, lambda: type(app.screen).__name__ == "StaleEditScreen")
+    review = app.screen_stack[-2]
+    assert isinstance(review, ReviewScreen)
+    return review
+
+
+async def test_an_edit_made_before_the_hostname_changed_asks_and_can_use_the_new_file():
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        old_host = app.session.model.system.hostname
+        review = await _edit_then_change_hostname(pilot, "otherbox")
+        question = app.screen
+        changes = str(question.query_one("#changes").content)
+        assert f'-  networking.hostName = "{old_host}";' in changes and '"otherbox"' in changes, changes
+        # Nothing stale can be installed while the question is open.
+        from installer.problems import ProblemsError
+
+        try:
+            app.session.render()
+        except ProblemsError as err:
+            assert err.problems[0].field == "files.configuration.nix"
+        else:
+            raise AssertionError("a stale edit was rendered for install")
+        await pilot.press("u")
+        assert app.screen is review
+        files = app.session.render()
+        assert '"otherbox"' in files["configuration.nix"] and "# mine" not in files["configuration.nix"]
+        assert review.query_one("#edit-configuration-nix", NixArea).text == files["configuration.nix"]
+        await pilot.press("f10")
+        assert isinstance(app.screen, ConfirmScreen)
+
+
+async def test_an_edit_made_before_the_hostname_changed_can_be_kept_and_esc_asks_again():
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        review = await _edit_then_change_hostname(pilot, "otherbox")
+        await pilot.press("escape")  # decide later: Next asks again
+        assert app.screen is review
+        await pilot.press("f10")
+        assert type(app.screen).__name__ == "StaleEditScreen"
+        await pilot.press("k")
+        assert app.screen is review
+        kept = app.session.render()["configuration.nix"]
+        assert kept.startswith("# mine\n") and '"otherbox"' not in kept
+        assert review.query_one("#edit-configuration-nix", NixArea).text == kept
+        await pilot.press("f10")
+        assert isinstance(app.screen, ConfirmScreen)
+
+
+# -- the edit check: Next stores or refuses what the editor holds now ----------------
+
+
+async def _review_without_background_checks(pilot):
+    app = pilot.app
+    await valid(pilot)
+    app.push_screen(ReviewScreen())
+    screen = app.screen
+    screen.CHECK_DELAY = 3600  # only Next checks: no background check can win the race
+    await until(pilot, lambda: screen.loaded)
+    area = screen.query_one("#edit-configuration-nix", NixArea)
+    area.focus()
+    await pilot.press("ctrl+home")
+    return screen, area
+
+
+async def test_next_right_after_typing_stores_the_edit():
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        screen, area = await _review_without_background_checks(pilot)
+        await type_text(pilot, "# typed fast\n")
+        await pilot.press("tab", "f10")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.session.render()["configuration.nix"].startswith("# typed fast\n")
+
+
+async def test_next_right_after_typing_refuses_an_edit_that_does_not_parse():
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        screen, area = await _review_without_background_checks(pilot)
+        await type_text(pilot, "{ broken")
+        await pilot.press("tab", "f10")
+        await pilot.pause()
+        assert app.screen is screen and app.focused is area
+        message = message_of(screen, "files.configuration.nix")
+        assert message and message == app.session.parse_problems("configuration.nix", area.text)[0].message
+        assert "broken" not in app.session.render()["configuration.nix"]
+
+
+async def test_refused_edit_in_the_second_tab_is_shown_and_focused():
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        screen, _ = await _review_without_background_checks(pilot)
+        hardware = screen.query_one("#edit-hardware-configuration-nix", NixArea)
+        hardware.text = "{ broken" + hardware.text  # typed in its tab, which is not the one shown now
+        await pilot.press("f10")
+        await pilot.pause()
+        assert app.screen is screen and app.focused is hardware
+        assert message_of(screen, "files.hardware-configuration.nix")
+
+
+async def test_a_slow_check_of_older_text_never_overwrites_a_newer_edit():
+    import threading
+
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        await valid(pilot)
+        app.push_screen(ReviewScreen())
+        screen = app.screen
+        screen.CHECK_DELAY = 0.01
+        await until(pilot, lambda: screen.loaded)
+        area = screen.query_one("#edit-configuration-nix", NixArea)
+        generated = area.text
+        older, newer = "# older\n" + generated, "# newer\n" + generated
+        release = threading.Event()
+        checked = []
+
+        def parse_problems(name, text):
+            if text == older:
+                release.wait(30)  # the older check finishes last
+            checked.append(text)
+            return []
+
+        app.session.parse_problems = parse_problems
+        area.text = older
+        await until(pilot, lambda: any(w.is_running for w in screen.workers if w.group.startswith("check")))
+        area.text = newer
+        await until(pilot, lambda: newer in checked)
+        await until(pilot, lambda: app.session.edits.get("configuration.nix") is not None)
+        release.set()
+        await until(pilot, lambda: older in checked)
+        await pilot.pause(0.1)
+        assert app.session.render()["configuration.nix"] == newer

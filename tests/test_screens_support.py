@@ -71,7 +71,7 @@ async def wait_ready(pilot) -> None:
 
 
 async def type_text(pilot, text: str) -> None:
-    await pilot.press(*[("space" if c == " " else c) for c in text])
+    await pilot.press(*[{" ": "space", "\n": "enter"}.get(c, c) for c in text])
 
 
 def message_of(screen, field: str) -> str:

@@ -1,0 +1,68 @@
+"""The Session's side of the wizard's edits: an edit keeps the generated file
+it was made from and is never installed once that file changed."""
+
+from __future__ import annotations
+
+import pytest
+from test_screens_support import make_session
+
+from installer.problems import ProblemsError
+
+CONFIG = "configuration.nix"
+
+
+def ready_session():
+    from installer.model import User
+
+    session = make_session()
+    session.probe()
+    session.apply_machine_defaults()
+    session.model.disk.device = session.machine.offered_disks[0].path
+    session.model.users = [User(name="alice", password="wonderland", password_confirm="wonderland")]
+    return session
+
+
+def test_an_edit_is_installed_until_the_answers_change_under_it():
+    session = ready_session()
+    generated = session.generated()[CONFIG]
+    assert session.set_edited(CONFIG, "# mine\n" + generated) == []
+    assert session.render()[CONFIG] == "# mine\n" + generated
+    session.model.system.hostname = "otherbox"
+    [stale] = session.stale_edits()
+    assert stale.name == CONFIG and stale.was == generated and '"otherbox"' in stale.now
+    assert any(line.startswith("+") and "otherbox" in line for line in stale.changes())
+    with pytest.raises(ProblemsError) as refused:
+        session.render()
+    assert refused.value.problems[0].field == f"files.{CONFIG}"
+    # Typing on in the stale edit does not make it current.
+    assert session.set_edited(CONFIG, "# mine, more\n" + generated) == []
+    assert session.stale_edits()
+    session.keep_edit(CONFIG)
+    assert session.render()[CONFIG] == "# mine, more\n" + generated
+
+
+def test_using_the_new_file_drops_the_edit():
+    session = ready_session()
+    generated = session.generated()[CONFIG]
+    session.set_edited(CONFIG, "# mine\n" + generated)
+    session.model.system.hostname = "otherbox"
+    session.drop_edit(CONFIG)
+    assert session.stale_edits() == []
+    assert '"otherbox"' in session.render()[CONFIG] and "# mine" not in session.render()[CONFIG]
+
+
+def test_the_generated_text_is_no_edit_and_an_unparseable_edit_is_not_kept():
+    session = ready_session()
+    generated = session.generated()[CONFIG]
+    assert session.set_edited(CONFIG, generated) == [] and session.edits == {}
+    found = session.set_edited(CONFIG, "{ broken")
+    assert found and found[0].field == f"files.{CONFIG}" and session.edits == {}
+    with pytest.raises(KeyError):
+        session.set_edited("flake.nix", "{ }")
+
+
+def test_probing_again_plans_from_the_new_machine():
+    session = ready_session()
+    first = session.plan()
+    session.probe()
+    assert session.plan() is not first
