@@ -12,6 +12,7 @@ from textual.timer import Timer
 from textual.widgets import Button, Input, Static, TabbedContent, TabPane, TextArea
 
 from installer.problems import ProblemsError
+from screens import nixsyntax
 from screens.base import StepScreen
 from screens.widgets import FieldMessage
 
@@ -31,6 +32,9 @@ class NixArea(TextArea):
                          compact=True, tab_behavior="focus")
         self.file_name = name
         self.field = f"files.{name}"
+
+    def on_mount(self) -> None:
+        nixsyntax.highlight(self)
 
 
 class ReviewScreen(StepScreen):

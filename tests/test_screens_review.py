@@ -323,3 +323,33 @@ async def test_a_slow_check_of_older_text_never_overwrites_a_newer_edit():
         await until(pilot, lambda: older in checked)
         await pilot.pause(0.1)
         assert app.session.render()["configuration.nix"] == newer
+
+
+async def test_the_files_are_highlighted_as_nix_in_console_colours():
+    from rich.color import ColorType
+
+    from screens import nixsyntax
+
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        await valid(pilot)
+        app.push_screen(ReviewScreen())
+        screen = app.screen
+        await until(pilot, lambda: screen.loaded)
+        await pilot.pause()
+        area = screen.query_one("#edit-configuration-nix", NixArea)
+        assert area.language == "nix" and area.theme == nixsyntax.THEME
+        lines = area.text.splitlines()
+        comment = next(i for i, line in enumerate(lines) if line.startswith("#"))
+        string = next(i for i, line in enumerate(lines) if "networking.hostName" in line)
+
+        async def colours(row: int) -> set[str]:
+            area.scroll_to(y=row, animate=False)
+            await pilot.pause()
+            strip = area.render_line(row - area.scroll_offset.y)
+            return {seg.style.color.name for seg in strip if seg.style and seg.style.color and seg.text.strip()}
+
+        assert "bright_black" in await colours(comment)
+        assert "green" in await colours(string)
+        for style in nixsyntax.CONSOLE_THEME.syntax_styles.values():
+            assert style.color.type == ColorType.STANDARD and style.color.number < 16
