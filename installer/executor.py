@@ -1,9 +1,11 @@
 """Run a plan on the real disk: the only place (with the runner) that writes.
 
 `execute()` needs a `Confirmation` made by an explicit confirm action for
-exactly the plan's disk, re-checks that the disk is still the one chosen
-(same size and by-id link, nothing on it mounted, no swap or mapping on it)
-just before the first write, then runs the steps in order. Secrets go to a
+exactly the plan's disk, re-checks just before the first write that the
+disk is still the one chosen (same size and by-id link, nothing on it
+mounted, no swap or mapping on it) and that the plan's own names are free
+(its LUKS mapping not open, nothing mounted at or under the target), checks
+that every program a step runs is installed, then runs the steps in order. Secrets go to a
 command's stdin only and are blanked out of anything logged. When a step
 fails, what was mounted, swapped on or unlocked is undone so the person can
 fix the cause and run again.
@@ -33,10 +35,28 @@ class Refused(Exception):
 class ExecutionError(Exception):
     """A step failed; `step` is the Step and `output` what the command printed (secrets blanked)."""
 
-    def __init__(self, step: Step, output: str):
+    def __init__(self, step: Step, output: str, message: str = ""):
         self.step = step
         self.output = output
-        super().__init__(f"{step.describe} failed: {step.shown()}\n{output}".rstrip())
+        super().__init__(message or f"{step.describe} failed: {step.shown()}\n{output}".rstrip())
+
+
+class MissingTool(ExecutionError):
+    """A program or Python module a step needs is not installed; found before anything was written."""
+
+    def __init__(self, step: Step, what: str):
+        needed = step.describe[:1].lower() + step.describe[1:]
+        super().__init__(step, what, f"{what}, needed to {needed}; nothing was written")
+
+
+# Where the tools come from (the package name is the same in nixpkgs and Debian
+# unless noted), so the message says what to install.
+PACKAGES = {
+    "sgdisk": "gptfdisk (Debian: gdisk)", "mkfs.fat": "dosfstools", "mkfs.ext4": "e2fsprogs",
+    "mkfs.btrfs": "btrfs-progs", "btrfs": "btrfs-progs", "mkfs.xfs": "xfsprogs", "cryptsetup": "cryptsetup",
+    "wipefs": "util-linux", "partx": "util-linux", "mount": "util-linux", "umount": "util-linux",
+    "swapon": "util-linux", "mkswap": "util-linux", "mkdir": "coreutils",
+}
 
 
 @dataclass(frozen=True)
@@ -75,6 +95,7 @@ def execute(
     log: Log,
     sys_root: str = "/sys",
     proc_root: str = "/proc",
+    dev_root: str = "/dev",
 ) -> None:
     """Run every step of the plan, or refuse / stop and undo. See the module docstring."""
     if not isinstance(confirmation, Confirmation):
@@ -92,8 +113,12 @@ def execute(
         return
     assert plan.disk is not None
     reasons = disk_in_use(plan.disk, sys_root=sys_root, proc_root=proc_root)
+    reasons += target_in_use(plan, proc_root=proc_root, dev_root=dev_root)
     if reasons:
         raise Refused(f"refusing to write to {plan.disk.path}: " + "; ".join(reasons))
+    missing_tool = _missing_tool(plan)
+    if missing_tool is not None:
+        raise missing_tool
 
     hidden = [s for s in secrets.values() if s]
     done = _Undo()
@@ -165,6 +190,38 @@ def disk_in_use(disk, *, sys_root: str = "/sys", proc_root: str = "/proc") -> li
     return reasons
 
 
+def target_in_use(plan: Plan, *, proc_root: str = "/proc", dev_root: str = "/dev") -> list[str]:
+    """Reasons the plan's own names are taken: its LUKS mapping is open (an earlier
+    run?) or something is mounted at or under the target already."""
+    reasons = []
+    for step in plan.steps:
+        name = step.argv[-1] if step.action == "luks-open" else ""
+        if name and os.path.lexists(os.path.join(dev_root, "mapper", name)):
+            reasons.append(f"/dev/mapper/{name} is already open; close it first (cryptsetup close {name})")
+    target = plan.target.rstrip("/") or "/"
+    under = [(where, source) for _, source, where in _mountinfo(proc_root)
+             if where == target or where.startswith(target.rstrip("/") + "/")]
+    for where, source in under:
+        reasons.append(f"{source} is already mounted at {where}; unmount it first (umount -R {target})")
+    return reasons
+
+
+def _missing_tool(plan: Plan) -> MissingTool | None:
+    """The first step whose program (or pyparted) is not installed, checked before the first write."""
+    for step in plan.steps:
+        if step.action == "partition":
+            try:
+                import parted  # noqa: F401
+            except ImportError as error:
+                return MissingTool(step, f"pyparted (the Python module 'parted') cannot be imported: {error}")
+        tools = list(step.argv[:1]) + (["partx"] if step.action == "wait" else [])
+        for tool in tools:
+            if shutil.which(tool) is None:
+                package = PACKAGES.get(tool)
+                return MissingTool(step, f"{tool} is not installed" + (f" (package {package})" if package else ""))
+    return None
+
+
 def _read(path: str) -> str:
     try:
         with open(path) as f:
@@ -223,8 +280,8 @@ def _run(step: Step, secrets: dict[str, str]) -> str:
             text=True,
             stdin=None if stdin is not None else subprocess.DEVNULL,
         )
-    except OSError as error:  # the tool is missing or cannot start
-        raise ExecutionError(step, str(error)) from None
+    except OSError as error:  # removed or broken since the check before the first write
+        raise ExecutionError(step, f"cannot run {step.argv[0]}: {error}") from None
     output = (done.stdout + done.stderr).strip()
     if done.returncode != 0:
         raise ExecutionError(step, output or f"exit status {done.returncode}")
@@ -233,7 +290,10 @@ def _run(step: Step, secrets: dict[str, str]) -> str:
 
 def _partition(step: Step) -> str:
     """A new GPT with exactly the planned sectors and names, through pyparted."""
-    import parted
+    try:
+        import parted
+    except ImportError as error:  # checked before the first write; kept for a module broken meanwhile
+        raise ExecutionError(step, f"pyparted (the Python module 'parted') cannot be imported: {error}") from None
 
     call = step.call
     # libparted runs `udevadm settle` through the shell; keep its chatter off
@@ -278,11 +338,14 @@ class _stderr_to:
 def _wait(step: Step) -> str:
     """Have the kernel re-read the table, then wait for the nodes (no udev needed: devtmpfs makes them)."""
     nodes = step.call["nodes"]
-    subprocess.run(["partx", "-u", step.call["device"]], capture_output=True, stdin=subprocess.DEVNULL)
-    if shutil.which("udevadm") and os.path.isdir("/run/udev"):
-        # where udev runs (the ISO), let it finish probing the new partitions
-        # so it does not hold them open while mkfs starts
-        subprocess.run(["udevadm", "settle", "--timeout=10"], capture_output=True, stdin=subprocess.DEVNULL)
+    try:
+        subprocess.run(["partx", "-u", step.call["device"]], capture_output=True, stdin=subprocess.DEVNULL)
+        if shutil.which("udevadm") and os.path.isdir("/run/udev"):
+            # where udev runs (the ISO), let it finish probing the new partitions
+            # so it does not hold them open while mkfs starts
+            subprocess.run(["udevadm", "settle", "--timeout=10"], capture_output=True, stdin=subprocess.DEVNULL)
+    except OSError as error:
+        raise ExecutionError(step, f"cannot run partx: {error}") from None
     deadline = time.monotonic() + PARTITION_WAIT_SECONDS
     while True:
         missing = [n for n in nodes if not os.path.exists(n)]
@@ -318,8 +381,11 @@ class _Undo:
         commands += [["umount", m] for m in reversed(self.mounted)]
         commands += [["cryptsetup", "close", name] for name in reversed(self.opened)]
         for argv in commands:
-            done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-            status = "ok" if done.returncode == 0 else (done.stderr.strip() or f"exit {done.returncode}")
+            try:
+                done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+                status = "ok" if done.returncode == 0 else (done.stderr.strip() or f"exit {done.returncode}")
+            except OSError as error:
+                status = f"cannot run {argv[0]}: {error}"
             log(f"undo: {' '.join(argv)}: {status}")
         self.mounted.clear()
         self.swapped.clear()

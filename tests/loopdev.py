@@ -74,19 +74,59 @@ def _on(node: str, device: str) -> bool:
     return node == device or node.startswith(device + "p")
 
 
+def mappings_on(device: str) -> list[tuple[str, str]]:
+    """(dm-N, mapper name) of the device-mapper devices on `device` or its partitions
+    (an open LUKS container, LVM on it), the topmost first: the order to close them."""
+    block = Path(f"/sys/class/block/{os.path.basename(device)}")
+    if not block.is_dir():
+        return []
+    found: list[tuple[str, str]] = []
+
+    def walk(node: Path) -> None:
+        holders = node / "holders"
+        for holder in sorted(holders.iterdir()) if holders.is_dir() else ():
+            above = Path(f"/sys/class/block/{holder.name}")
+            walk(above)
+            entry = (holder.name, (above / "dm" / "name").read_text().strip() if (above / "dm" / "name").exists() else "")
+            if entry not in found:
+                found.append(entry)
+
+    for node in [block, *(p for p in sorted(block.iterdir()) if (p / "partition").exists())]:
+        walk(node)
+    return found
+
+
+def _ok(*argv: str) -> bool:
+    return subprocess.run(list(argv), capture_output=True).returncode == 0
+
+
+def _unmount(where: str) -> None:
+    # a plain umount releases the device at once, so a mapping under it can be closed next
+    if not _ok("umount", where):
+        run("umount", "-l", where, check=False)
+
+
 def release(device: str, target: str | None = None) -> None:
-    """Undo everything a test may have left on `device`: swaps, mounts, the loop itself."""
+    """Undo everything a test may have left on `device`: swaps, mounts, open LUKS/dm
+    mappings on it, the loop itself."""
+    mappings = mappings_on(device)
+    nodes = {f"/dev/{dm}" for dm, _ in mappings} | {f"/dev/mapper/{name}" for _, name in mappings if name}
     for line in Path("/proc/swaps").read_text().splitlines()[1:]:
         name = line.split()[0]
-        if _on(name, device):
+        if _on(name, device) or name in nodes:
             run("swapoff", name, check=False)
     if target:
         for where in mounts_under(target):
-            run("umount", "-l", where, check=False)
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+            _unmount(where)
+    for line in reversed(Path("/proc/self/mountinfo").read_text().splitlines()):
         left, _, right = line.partition(" - ")
-        if right.split()[1:2] and _on(right.split()[1], device):
-            run("umount", "-l", left.split()[4], check=False)
+        source = right.split()[1] if right.split()[1:2] else ""
+        if source and (_on(source, device) or source in nodes):
+            _unmount(left.split()[4])
+    for dm, name in mappings:
+        # an open LUKS container would make the next run's `cryptsetup open ... cryptroot` fail
+        if not _ok("cryptsetup", "close", name or dm):
+            run("dmsetup", "remove", "--retry", name or dm, check=False)
     run("losetup", "-d", device, check=False)
 
 
