@@ -13,6 +13,36 @@ from screens import engine
 from screens.base import StepHeader
 
 
+MAX_RUN_LINES = 6
+
+
+def run_lines(runs: list) -> list[str]:
+    """What nixos-install fetched and built, counted from Nix's per-item lines.
+
+    Download sizes are only ever Nix's announcement for one run ("these N
+    paths will be fetched (X MiB download ...)"); a Retry announces again
+    what is still missing, so announcements are shown per run, never added.
+    """
+    if not runs:
+        return []
+    fetched = sum(p.fetch_done for p in runs)
+    built = sum(p.build_done for p in runs)
+    if len(runs) == 1:
+        p = runs[0]
+        return [f"Paths fetched: {fetched} ({p.download_mib:.0f} MiB download), built: {built}"]
+    lines = [f"Paths fetched: {fetched}, built: {built}, in {len(runs)} runs of nixos-install:"]
+    shown = runs[-MAX_RUN_LINES:]
+    if len(runs) > len(shown):
+        lines.append(f"  ({len(runs) - len(shown)} earlier runs are in the log)")
+    for p in shown:
+        code = p.returncode
+        end = "finished" if code == 0 else (f"stopped by signal {-code}" if code is not None and code < 0
+                                            else f"exited {code}")
+        lines.append(f"  run {p.run_number}: {p.fetch_done}/{p.fetch_total} paths fetched "
+                     f"({p.download_mib:.0f} MiB announced), {p.build_done}/{p.build_total} built, {end}")
+    return lines
+
+
 class DoneScreen(Screen):
     BINDINGS = [Binding("escape", "noop", show=False)]
 
@@ -38,12 +68,7 @@ class DoneScreen(Screen):
         session = self.app.session
         lines = ["NixOS is installed." if session.options.real else "Dry run finished: nothing was written."]
         lines.append(f"Time taken: {engine.elapsed(self.seconds)}")
-        if self.runs:
-            fetched = sum(p.fetch_done for p in self.runs)
-            built = sum(p.build_done for p in self.runs)
-            mib = sum(p.download_mib for p in self.runs)
-            tries = f" in {len(self.runs)} runs of nixos-install" if len(self.runs) > 1 else ""
-            lines.append(f"Paths fetched: {fetched}, built: {built}, {mib:.0f} MiB downloaded{tries}")
+        lines += run_lines(self.runs)
         lines.append(f"The log: {session.options.log_path}")
         if session.options.real:
             lines.append(f"A copy: {session.options.target}/var/log/nixos-tui-installer.log")

@@ -55,18 +55,11 @@ def elapsed(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-def save_log(session) -> str:
-    """Copy the log next to the answers, where a person can find it later."""
-    import shutil
-
-    source = session.options.log_path
-    target = "/tmp/nixos-tui-installer-saved.log"
-    try:
-        shutil.copyfile(source, target)
-        os.chmod(target, 0o600)
-    except OSError:
-        return ""
-    return target
+def save_log(session, destination: str) -> str:
+    """Copy the whole log where the person asked (a directory, or a file name):
+    a private 0600 file, never written through a symlink. Blocking: call from
+    a worker. Raises OSError with the reason."""
+    return str(session.log().save_copy(destination))
 
 
 def run_nixos_install(screen, session, log) -> int:
@@ -74,23 +67,26 @@ def run_nixos_install(screen, session, log) -> int:
 
     The runner streams on the event loop (its reads are async), so the
     coroutine runs there while this worker thread waits for its exit code.
-    A retry continues the earlier run's record (nixos-install is idempotent).
+    The Session's next run continues the earlier runs' record (a Retry, or
+    Back to review and on; nixos-install is idempotent).
     """
     try:
-        runner = screen.last_runner.retry() if screen.last_runner is not None else session.runner()
+        runner = session.runner()
     except DryRun as said:
         # The Session refuses to run nixos-install in a dry run: say what would run.
         log(str(said))
         return 0
     screen.runner = screen.last_runner = runner
     try:
-        return screen.app.call_from_thread(_stream, runner, screen.show_lines)
+        return screen.app.call_from_thread(_stream, runner, screen.show_lines, screen.LOG_LINES)
     finally:
         screen.runner = None
 
 
-async def _stream(runner, show) -> int:
-    async for batch in runner.lines():
+async def _stream(runner, show, keep: int) -> int:
+    # The pane shows its last `keep` lines: the runner hands it no more than
+    # that and never waits for it; the log file and the counts get every line.
+    async for batch in runner.lines(keep=keep):
         show(batch)
     return await runner.wait()
 

@@ -4,6 +4,7 @@ when something fails. The Session does the work; this only shows it."""
 from __future__ import annotations
 
 import collections
+import os
 import time
 
 from textual import on, work
@@ -11,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.reactive import reactive
-from textual.widgets import Button, Log, ProgressBar, Static
+from textual.widgets import Button, Input, Log, ProgressBar, Static
 
 from screens import engine
 from screens.base import StepScreen
@@ -25,7 +26,32 @@ PHASES = (
 )
 MAX_LOG_LINES = 2000  # the file keeps everything; the widget keeps a screenful of history
 FLUSH_SECONDS = 1 / 30
+FAILURE_ERROR_CHARS = 300  # Nix's first error line, shown whole up to about four screen lines
 clock = time.monotonic  # tests freeze it, so a snapshot's elapsed time is stable
+
+# Words that say a prompt wants a secret: the answer is typed unseen.
+_SECRET_PROMPTS = ("password", "passphrase", "pin:", "token")
+
+
+class PromptBar(Horizontal):
+    """A question from nixos-install (or a program it runs) and the answer line."""
+
+    DEFAULT_CSS = """
+    PromptBar {
+        height: 1;
+        display: none;
+    }
+    PromptBar > Static {
+        width: auto;
+        max-width: 50%;
+        color: ansi_bright_yellow;
+        text-style: bold;
+        margin-right: 1;
+    }
+    PromptBar > Input {
+        width: 1fr;
+    }
+    """
 
 
 class InstallScreen(StepScreen):
@@ -33,21 +59,35 @@ class InstallScreen(StepScreen):
     HELP = (
         "The log shows everything the installer runs; the full log is in the file named below. "
         "nixos-install may take a long time while it downloads. If it fails (e.g. the network "
-        "dropped), Retry runs it again: it continues where it stopped. Ctrl+C asks, then stops it."
+        "dropped), Retry runs it again: it continues where it stopped. Ctrl+C asks, then stops it. "
+        "If a program asks a question (a password for a private flake input, say), it shows above "
+        "the actions: type the answer and press Enter."
     )
-    BINDINGS = [Binding("escape", "noop", show=False), Binding("f10", "noop", show=False)]
+    BINDINGS = [
+        Binding("escape", "noop", show=False),
+        Binding("f10", "noop", show=False),
+        # Shown only while nixos-install runs (check_action). The app's own
+        # Ctrl+C binding comes first and asks this screen to stop the same way.
+        Binding("ctrl+c", "stop", "Stop", priority=True),
+    ]
+    LOG_LINES = MAX_LOG_LINES  # what the runner needs to hand this pane per batch
 
     phase = reactive("")
     failed = reactive("")
 
     def __init__(self) -> None:
         super().__init__()
-        self.pending: collections.deque[str] = collections.deque()
+        # Bounded: lines the widget would drop at once are never kept (the file has them).
+        self.pending: collections.deque[str] = collections.deque(maxlen=MAX_LOG_LINES)
         self.started = clock()
         self.runner = None
         self.last_runner = None
         self.file = None
         self.status_text = ""
+        self.error_text = ""  # why a phase other than nixos-install failed
+        self.stop_requested = False
+        self.asked = ""  # the question shown in the prompt bar
+        self._showing_stop = False
 
     @property
     def progress(self):
@@ -59,6 +99,9 @@ class InstallScreen(StepScreen):
         yield ProgressBar(id="bar", show_eta=False)
         yield Static("", id="status", markup=False)
         yield Log(max_lines=MAX_LOG_LINES, id="log", auto_scroll=True)
+        with PromptBar(id="prompt"):
+            yield Static("", id="question", markup=False)
+            yield Input(id="answer", compact=True)
         yield Static("", id="failure", classes="message -error", markup=False)
         with Horizontal(id="actions"):
             yield Button("Retry", id="retry", compact=True, variant="primary")
@@ -78,6 +121,13 @@ class InstallScreen(StepScreen):
             self.log_line(f"The disk is already prepared; continuing with: {dict(PHASES)[start]}")
         self.run_install(start)
 
+    def on_unmount(self) -> None:
+        # However the pane goes away (the app quits, or fails), nixos-install
+        # must not run on behind the installer.
+        runner = self.runner
+        if runner is not None and runner.running:
+            runner.kill_now()
+
     # -- the log: lines from any thread, written in batches -----------------------
     def log_line(self, text: str) -> None:
         """The engine steps' log callback (from a worker): to the file and the pane."""
@@ -91,31 +141,36 @@ class InstallScreen(StepScreen):
 
     def flush(self) -> None:
         if self.pending:
-            # The file has every line already; the pane keeps only the last
-            # MAX_LOG_LINES, so lines it would drop at once are never drawn.
             # popleft, not clear(): worker threads append while this runs.
             pending = self.pending
             batch = [pending.popleft() for _ in range(len(pending))]
-            self.query_one("#log", Log).write_lines(batch[-MAX_LOG_LINES:])
+            self.query_one("#log", Log).write_lines(batch)
         self.show_progress()
+        self.show_prompt()
+        running = self.runner is not None
+        if running != self._showing_stop:
+            self._showing_stop = running
+            self.refresh_bindings()
 
     def show_progress(self) -> None:
         p = self.progress
         elapsed = engine.elapsed(clock() - self.started)
         status = self.query_one("#status", Static)
         bar = self.query_one("#bar", ProgressBar)
-        if p is None or not p.total:
+        during_install = self.phase == "nixos-install" and p is not None
+        if not during_install or not p.total:
             # No count announced by Nix yet: no bar rather than a made-up one.
-            self._status(status, f"{dict(PHASES).get(self.phase, '')}   elapsed {elapsed}")
+            title = p.phase_title if during_install else dict(PHASES).get(self.phase, "")
+            self._status(status, f"{title}   elapsed {elapsed}")
             bar.display = False
             return
         bar.display = True
         # Repainting only on change keeps keys responsive while lines stream.
         if (bar.total, bar.progress) != (p.total, p.done):
             bar.update(total=p.total, progress=p.done)
-        current = p.current[:40]
-        self._status(status, f"{p.done}/{p.total} items, {p.download_mib:.0f} MiB to fetch   {current}   "
-                             f"elapsed {elapsed}")
+        # Clipped at the screen's edge: the item's name goes last.
+        self._status(status, f"{p.phase_title}  {p.done}/{p.total} items  {p.download_mib:.0f} MiB to fetch  "
+                             f"{elapsed}  {p.current}")
 
     def _status(self, status: Static, text: str) -> None:
         """#status is one line high (wizard.tcss): new text never changes its size."""
@@ -138,6 +193,44 @@ class InstallScreen(StepScreen):
         if self.is_mounted:
             self.show_phases()
 
+    # -- a question from nixos-install ------------------------------------------------
+    # With --no-root-passwd and Nix's plain logger (TERM=dumb: its ask() says
+    # "no" without asking, e.g. to a flake's nixConfig settings) nixos-install
+    # itself asks nothing. But the pty is the controlling terminal of all it
+    # runs: git or ssh fetching a private flake input ask for a password or a
+    # host key there. Unanswered, the install would hang without a word.
+    def show_prompt(self) -> None:
+        runner = self.runner
+        question = runner.waiting_prompt() if runner is not None else ""
+        if question == self.asked:
+            return
+        self.asked = question
+        bar = self.query_one("#prompt", PromptBar)
+        answer = self.query_one("#answer", Input)
+        if question:
+            self.query_one("#question", Static).update(f"nixos-install asks: {question.strip()}")
+            answer.password = any(word in question.lower() for word in _SECRET_PROMPTS)
+            answer.value = ""
+            bar.display = True
+            answer.focus()
+        else:
+            bar.display = False
+
+    @on(Input.Submitted, "#answer")
+    def _answer(self, event: Input.Submitted) -> None:
+        event.stop()
+        runner = self.runner
+        if runner is not None and self.asked:
+            # Typed into the pty only: never logged, never shown (a password's
+            # echo is off in the asking program).
+            runner.send(event.value + "\n")
+        event.input.value = ""
+        self.asked = ""
+        self.query_one("#prompt", PromptBar).display = False
+
+    def input_submitted(self, event: Input.Submitted) -> None:
+        """Enter in the answer line is handled above; nothing else here takes input."""
+
     # -- the work ---------------------------------------------------------------
     @work(thread=True, exclusive=True, group="install")
     def run_install(self, start: str = "disk") -> None:
@@ -148,6 +241,7 @@ class InstallScreen(StepScreen):
             try:
                 ok = self.run_phase(key)
             except Exception as err:  # shown in the pane, never a traceback
+                self.error_text = str(err)
                 self.log_line(f"error: {err}")
                 ok = False
             if not ok:
@@ -173,15 +267,45 @@ class InstallScreen(StepScreen):
             session.finish(self.log_line)
         return True
 
+    def failure_text(self, key: str) -> str:
+        """What failed and why, in Nix's own words when nixos-install failed."""
+        log_path = self.session.options.log_path
+        p = self.progress
+        if key == "nixos-install" and self.last_runner is not None and p.returncode is not None:
+            code = p.returncode
+            doing = p.phase_title[:1].lower() + p.phase_title[1:]
+            if self.stop_requested:
+                head = f"nixos-install was stopped while {doing}"
+            elif code < 0:
+                head = f"nixos-install was killed by signal {-code} while {doing}"
+            else:
+                head = f"nixos-install exited {code} while {doing}"
+            error = p.first_error or p.last_error
+            if error:
+                if len(error) > FAILURE_ERROR_CHARS:
+                    error = error[: FAILURE_ERROR_CHARS - 3] + "..."
+                head += f": {error}"
+            retry = "Retry goes on where it stopped."
+        else:
+            head = f"Failed while: {dict(PHASES)[key]}"
+            if self.error_text:
+                head += f": {self.error_text}"
+            retry = "Retry runs this step again."
+        return f"{head}\nThe whole log: {log_path}. {retry}"
+
     def show_failure(self, key: str) -> None:
         self.failed = key
         self.show_phases()
-        title = dict(PHASES)[key]
-        log_path = self.session.options.log_path
+        self.flush()  # the last lines are in the widget before the focus moves
+        self.query_one("#prompt", PromptBar).display = False
+        self.asked = ""
         failure = self.query_one("#failure", Static)
-        failure.update(f"Failed while: {title}. The whole log is in {log_path}.")
+        failure.update(self.failure_text(key))
         failure.display = True
         self.query_one("#actions").display = True
+        # The message takes rows from the log: once laid out, its end (Nix's
+        # last words) goes back in view.
+        self.call_after_refresh(self.query_one("#log", Log).scroll_end, animate=False)
         self.query_one("#retry").focus()
         self.app.exit_code = 1
         if key != "disk":
@@ -192,7 +316,8 @@ class InstallScreen(StepScreen):
         from screens.done import DoneScreen
 
         self.app.exit_code = 0
-        self.app.push_screen(DoneScreen(self.last_runner.runs if self.last_runner is not None else [], clock() - self.started))
+        runs = self.last_runner.runs if self.last_runner is not None else []
+        self.app.push_screen(DoneScreen(runs, clock() - self.started))
 
     # -- actions -------------------------------------------------------------------
     @on(Button.Pressed, "#retry")
@@ -201,7 +326,9 @@ class InstallScreen(StepScreen):
         self.query_one("#failure").display = False
         start = self.failed or "disk"
         self.failed = ""
-        self.run_install(start if start != "disk" else "disk")
+        self.error_text = ""
+        self.stop_requested = False
+        self.run_install(start)
 
     @on(Button.Pressed, "#to-review")
     def _to_review(self) -> None:
@@ -215,11 +342,45 @@ class InstallScreen(StepScreen):
 
     @on(Button.Pressed, "#save-log")
     def _save_log(self) -> None:
-        path = engine.save_log(self.session)
-        self.notify(f"Log saved to {path}." if path else "Could not save the log.")
+        from screens.modals import PathScreen
+
+        def chosen(path: str | None) -> None:
+            if path:
+                self.save_log_to(path)
+
+        self.app.push_screen(PathScreen("Save a copy of the whole log to (a directory or a file name):",
+                                        self.save_log_default(), action="Save"), chosen)
+
+    def save_log_default(self) -> str:
+        """The installed system's /var/log once it exists (it survives the reboot),
+        else the directory the installer was started in. A dry run never
+        suggests writing into the target."""
+        options = self.session.options
+        var_log = os.path.join(options.target, "var/log")
+        if options.real and os.path.isdir(var_log):
+            return var_log
+        return os.getcwd()
+
+    @work(thread=True, group="save-log")
+    def save_log_to(self, path: str) -> None:
+        try:
+            saved = engine.save_log(self.session, path)
+        except OSError as err:
+            why = err.strerror or str(err)
+            self.app.call_from_thread(self.notify, f"The log was not saved to {path}: {why}", severity="error")
+            return
+        self.app.call_from_thread(self.notify, f"Log saved to {saved}.")
 
     def action_noop(self) -> None:
         """Esc and Next mean nothing while installing."""
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "stop":
+            return self.runner is not None
+        return True
+
+    def action_stop(self) -> None:
+        self.request_stop()
 
     def request_stop(self) -> None:
         """Ctrl+C: ask, then stop nixos-install's whole process group."""
@@ -234,6 +395,7 @@ class InstallScreen(StepScreen):
 
         def answered(yes: bool | None) -> None:
             if yes and self.runner is not None:
+                self.stop_requested = True
                 self.runner.stop()
 
         self.app.push_screen(AskScreen("Stop nixos-install? You can run it again (Retry) later.", yes="Stop"),

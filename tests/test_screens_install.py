@@ -1,63 +1,97 @@
-"""The install pane against the real runner and the faithful nixos-install
-stand-in: a flood of lines while keys are pressed, Ctrl+C, and Retry."""
+"""The install pane against the real Session, runner and the faithful
+nixos-install / nixos-enter stand-ins: a flood of lines while keys are
+pressed, a question from nixos-install, failure, Retry, Back to review,
+Save log, Ctrl+C and quitting.
+
+The Session is in real mode on a recorded machine; only the disk phase is
+left out (there is no disk to partition here): the configuration is really
+written to a temporary target, nixos-install is the stand-in, the passwords
+are really set through the nixos-enter stand-in, the log is really copied.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import stat
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
-from test_screens_support import ROOT, app_for, make_session, wait_ready
+from test_screens_support import ROOT, BuiltSession, app_for, wait_ready
 
 from installer.model import User
 from installer.processes import alive
-from installer.runner import InstallRunner, RunOptions
+from installer.session import Options
 from screens.done import DoneScreen
 from screens.install import MAX_LOG_LINES, InstallScreen
 
-NIXOS_INSTALL = str(ROOT / "tests" / "standins" / "nixos-install")
+STANDINS = ROOT / "tests" / "standins"
 SIZE = (80, 25)
+PASSWORD = "wonderland-Secret-1"
+
+
+class PaneSession(BuiltSession):
+    """The real Session (real mode); the disk phase only says it was skipped."""
+
+    def execute(self, confirmation, log) -> None:
+        assert confirmation is not None, "the disk phase needs the explicit confirmation"
+        log("test: no disk is partitioned here")
+
+
+def pane_session(target, log) -> PaneSession:
+    return PaneSession(Options(
+        dry_run=False, seed=7, target=str(target), log_path=str(log),
+        nixos_install=str(STANDINS / "nixos-install"), nixos_enter=str(STANDINS / "nixos-enter"),
+    ))
+
+
+def make_target() -> Path:
+    """An install root the stand-in accepts: every parent at least o+rx (pytest's tmp is 0700)."""
+    path = Path(tempfile.mkdtemp(prefix="pane-target-"))
+    path.chmod(0o755)
+    return path
 
 
 @pytest.fixture
 def target():
-    """An install root the stand-in accepts: 0755, with a configuration."""
-    path = Path(tempfile.mkdtemp(prefix="pane-target-"))
-    path.chmod(0o755)
-    (path / "etc" / "nixos").mkdir(parents=True)
-    (path / "etc" / "nixos" / "configuration.nix").write_text("{ ... }: { }\n")
+    path = make_target()
     yield path
     shutil.rmtree(path)
 
 
-def session_with_standin(target, log, **standin):
-    """A dry-run Session (nothing touches a disk) whose nixos-install is the stand-in."""
-    session = make_session(log_path=str(log))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STANDIN_")}
-    env.update({f"STANDIN_{k}": str(v) for k, v in standin.items()})
+@pytest.fixture
+def standin(monkeypatch):
+    """Set the stand-in's knobs in the environment the installer passes on."""
+    for name in list(os.environ):
+        if name.startswith("STANDIN_"):
+            monkeypatch.delenv(name)
 
-    class WithStandin(type(session)):
-        def runner(self):
-            return InstallRunner.for_target(str(target), RunOptions(), command=NIXOS_INSTALL, log=self.log(),
-                                            env=env)
+    def configure(**knobs):
+        for name, value in knobs.items():
+            monkeypatch.setenv(f"STANDIN_{name}", str(value))
 
-    session.__class__ = WithStandin
-    return session
+    return configure
+
+
+def prepare(app) -> None:
+    """The answers a person gave before Confirm, and the confirmation itself."""
+    session = app.session
+    session.model.disk.device = session.machine.offered_disks[0].path
+    session.model.users = [User(name="alice", password=PASSWORD, password_confirm=PASSWORD)]
+    app.confirmation = session.confirm(session.confirm_word())
+    assert app.confirmation is not None
 
 
 async def start_install(pilot):
-    app = pilot.app
     await wait_ready(pilot)
-    session = app.session
-    session.model.disk.device = session.machine.offered_disks[0].path
-    session.model.users = [User(name="alice", password="wonderland", password_confirm="wonderland")]
-    app.confirmation = session.confirm(session.plan().disk.name)
-    assert app.confirmation is not None
-    app.push_screen(InstallScreen())
+    prepare(pilot.app)
+    pilot.app.push_screen(InstallScreen())
     await pilot.pause()
-    return app.screen
+    return pilot.app.screen
 
 
 async def until(pilot, condition, seconds=120.0):
@@ -68,34 +102,80 @@ async def until(pilot, condition, seconds=120.0):
     raise AssertionError("timed out")
 
 
-async def test_pane_streams_a_flood_while_keys_work(target, tmp_path):
+def failed(pane) -> bool:
+    return bool(pane.query_one("#actions").display)
+
+
+def text_of(widget) -> str:
+    return str(widget.content)
+
+
+async def test_pane_streams_a_flood_while_keys_work_and_no_secret_reaches_the_log(target, tmp_path, standin):
     log = tmp_path / "install.log"
+    record = tmp_path / "record.jsonl"
+    echo = tmp_path / "echo.txt"
+    # A program that prints the password it was given (it happens): the pane
+    # and the log must show it redacted.
+    echo.write_text(f"debug: user alice password {PASSWORD}\n")
     paths = 100_000  # each path is listed, then copied: about 200,000 lines
     # 20,000 item lines a second: the copying alone lasts seconds, keys must get through.
-    app = app_for(session_with_standin(target, log, PATHS=paths, DRVS=3, RATE=20000))
+    standin(PATHS=paths, DRVS=3, RATE=20000, ECHO_FILE=echo, RECORD=record)
+    app = app_for(pane_session(target, log))
     async with app.run_test(size=SIZE) as pilot:
         pane = await start_install(pilot)
         await until(pilot, lambda: pane.progress is not None and pane.progress.fetch_done > 0)
+        runner = pane.runner
+        # The runner hands the pane only the lines its widget can show: it never
+        # holds up nixos-install for the pane, nor piles up lines for it.
+        assert runner._keep == MAX_LOG_LINES
         # Keys are handled while the lines pour in: help opens and closes.
         await pilot.press("f1")
         assert type(app.screen).__name__ == "HelpScreen"
-        assert pane.runner is not None and pane.runner.running
+        assert runner.running
         await pilot.press("escape")
         assert app.screen is pane
         await until(pilot, lambda: isinstance(app.screen, DoneScreen))
         widget = pane.query_one("#log")
         assert widget.line_count <= MAX_LOG_LINES
         assert pane.progress.fetch_done == pane.progress.fetch_total == paths
-        summary = str(app.screen.query_one("#summary").content)
-        assert f"Paths fetched: {paths}" in summary
+        summary = text_of(app.screen.query_one("#summary"))
+        assert f"Paths fetched: {paths} (" in summary
+        hashed = app.session.model.users[0].password_hash
     text = log.read_text()
     assert text.count("copying path '") == paths  # the file keeps every line
-    assert "wonderland" not in text
+    assert f"debug: user alice password <redacted>" in text
+    shadow = (target / "etc/shadow").read_text()
+    assert f"alice:{hashed}:" in shadow  # set, as a hash, through chpasswd -e
+    for secret in (PASSWORD, hashed):
+        assert secret not in text
+        assert secret not in record.read_text()  # the stand-ins' argv and environment
+        assert secret not in (target / "var/log/nixos-tui-installer.log").read_text()
 
 
-async def test_ctrl_c_asks_then_stops_the_process_group(target, tmp_path):
+async def test_the_status_names_nixos_installs_phase_and_ctrl_c_is_shown_while_it_runs(target, tmp_path, standin):
     log = tmp_path / "install.log"
-    app = app_for(session_with_standin(target, log, PATHS=50, HANG=1, SPAWN=1))
+    standin(PATHS=30, DRVS=0, STALL_AT="copying:12")
+    app = app_for(pane_session(target, log))
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await start_install(pilot)
+        await until(pilot, lambda: pane.progress is not None and pane.progress.fetch_done == 12
+                    and "12/30" in pane.status_text)
+        assert pane.status_text.startswith("Building the system  12/30 items")
+        shown = pane.active_bindings["ctrl+c"].binding
+        assert shown.show and shown.description == "Stop"
+        await pilot.press("ctrl+c", "y")
+        await until(pilot, lambda: failed(pane))
+        assert text_of(pane.query_one("#failure")).startswith("nixos-install was stopped while building the system")
+        # Stopped: nothing to stop any more, so the footer no longer offers it.
+        await pilot.pause(0.1)
+        binding = pane.active_bindings.get("ctrl+c")
+        assert binding is None or not binding.binding.show
+
+
+async def test_ctrl_c_asks_then_stops_the_process_group(target, tmp_path, standin):
+    log = tmp_path / "install.log"
+    standin(PATHS=50, HANG=1, SPAWN=1)
+    app = app_for(pane_session(target, log))
     async with app.run_test(size=SIZE) as pilot:
         pane = await start_install(pilot)
         await until(pilot, lambda: pane.runner is not None and pane.runner.running
@@ -106,32 +186,198 @@ async def test_ctrl_c_asks_then_stops_the_process_group(target, tmp_path):
         await pilot.press("n")
         assert runner.running
         await pilot.press("ctrl+c", "y")
-        await until(pilot, lambda: runner.finished and pane.query_one("#actions").display)
+        await until(pilot, lambda: runner.finished and failed(pane))
         assert runner.returncode != 0
         # No process of the group (nor the stand-in's escaped children) is left running.
         assert runner._victims, "the stand-in's children were found and signalled"
         assert not [pid for pid, start in runner._victims.items() if alive(pid, start)]
-        failure = str(pane.query_one("#failure").content)
-        assert "Install NixOS" in failure and str(log) in failure
+        failure = text_of(pane.query_one("#failure"))
+        assert "nixos-install was stopped while" in failure and str(log) in failure
         assert app.focused.id == "retry"
 
 
-async def test_failure_shows_phase_and_retry_completes(target, tmp_path):
+async def test_failure_says_what_nix_said_offers_every_action_and_retry_completes(target, tmp_path, standin):
     log = tmp_path / "install.log"
-    app = app_for(session_with_standin(target, log, PATHS=20, FAIL_AT="copying:5", EXIT=7, FAIL_ONCE=1))
+    standin(PATHS=20, DRVS=3, FAIL_AT="copying:5", EXIT=7, FAIL_ONCE=1)
+    app = app_for(pane_session(target, log))
     async with app.run_test(size=SIZE) as pilot:
         pane = await start_install(pilot)
-        await until(pilot, lambda: pane.query_one("#actions").display)
+        await until(pilot, lambda: failed(pane))
         first = pane.last_runner
         assert first.returncode == 7
-        assert "Install NixOS" in str(pane.query_one("#failure").content)
-        assert "[!] Install NixOS" in str(pane.query_one("#phases").content)
+        failure = text_of(pane.query_one("#failure"))
+        assert failure.startswith("nixos-install exited 7 while building the system: error: unable to download "
+                                  "'https://cache.nixos.org/nar/")
+        assert str(log) in failure
+        assert "[!] Install NixOS" in text_of(pane.query_one("#phases"))
+        # The last lines, ending with Nix's error, are in view.
+        widget = pane.query_one("#log")
+        await pilot.pause(0.1)
+        assert list(widget.lines[-5:]) == list(first.tail)[-5:]
+        assert widget.lines[-1] == first.progress.last_error
+        assert widget.scroll_offset.y == widget.max_scroll_y
         assert "installation finished!" not in log.read_text()
-        await pilot.press("enter")  # Retry has the focus
+        # Every action is there and reachable with Tab alone.
+        assert app.focused.id == "retry"
+        seen = []
+        for _ in range(8):
+            await pilot.press("tab")
+            seen.append(app.focused.id)
+            if app.focused.id == "retry":
+                break
+        assert {"to-review", "shell", "save-log"} <= set(seen) and seen[-1] == "retry"
+        for name in ("retry", "to-review", "shell", "save-log"):
+            assert pane.query_one(f"#{name}").display and pane.query_one(f"#{name}").region.area
+        await pilot.press("enter")  # Retry
         await until(pilot, lambda: isinstance(app.screen, DoneScreen))
-        assert pane.last_runner is not first and pane.last_runner.returncode == 0
-        assert pane.last_runner.run_number == 2
-        fetched = sum(p.fetch_done for p in pane.last_runner.runs)
-        assert f"Paths fetched: {fetched}" in str(app.screen.query_one("#summary").content)
-        assert "in 2 runs" in str(app.screen.query_one("#summary").content)
+        second = pane.last_runner
+        assert second is not first and second.returncode == 0 and second.run_number == 2
+        summary = text_of(app.screen.query_one("#summary"))
+    p1, p2 = first.progress, second.progress
+    assert (p1.fetch_done, p1.fetch_total, p2.fetch_done, p2.fetch_total) == (4, 20, 16, 16)
+    assert "Paths fetched: 20, built: 3, in 2 runs of nixos-install" in summary
+    assert f"run 1: 4/20 paths fetched ({p1.download_mib:.0f} MiB announced), 0/3 built, exited 7" in summary
+    assert f"run 2: 16/16 paths fetched ({p2.download_mib:.0f} MiB announced), 3/3 built, finished" in summary
+    # Run 2 announced again what run 1 had not fetched: never added up as "downloaded".
+    assert "downloaded" not in summary
     assert "installation finished!" in log.read_text()
+
+
+async def test_back_to_review_after_a_failure_keeps_the_earlier_runs(target, tmp_path, standin):
+    log = tmp_path / "install.log"
+    standin(PATHS=20, DRVS=1, FAIL_AT="copying:5", EXIT=7, FAIL_ONCE=1)
+    app = app_for(pane_session(target, log))
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await start_install(pilot)
+        await until(pilot, lambda: failed(pane))
+        pane.query_one("#to-review").press()
+        await until(pilot, lambda: app.screen is not pane)
+        assert app.install_resume == "config"
+        # On through Review and Confirm again: a new pane.
+        app.push_screen(InstallScreen())
+        await pilot.pause()
+        second_pane = app.screen
+        await until(pilot, lambda: isinstance(app.screen, DoneScreen))
+        summary = text_of(app.screen.query_one("#summary"))
+        assert second_pane.last_runner.run_number == 2
+    assert "Paths fetched: 20, built: 1, in 2 runs of nixos-install" in summary
+    assert "run 1: 4/20 paths fetched" in summary and "exited 7" in summary
+    assert "run 2: 16/16 paths fetched" in summary
+
+
+async def test_a_question_from_nixos_install_is_shown_and_answered_unseen(target, tmp_path, standin, monkeypatch):
+    """Without --no-root-passwd, nixos-install asks for root's password on its
+    terminal (the pty): the pane shows the question and sends the answer."""
+    log = tmp_path / "install.log"
+    standin(PATHS=3, DRVS=0)
+    session = pane_session(target, log)
+    monkeypatch.setattr(type(session), "install_argv",
+                        lambda self: [a for a in BuiltSession.install_argv(self) if a != "--no-root-passwd"])
+    app = app_for(session)
+    answer = "Root-Answer-77"
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await start_install(pilot)
+        bar, field = pane.query_one("#prompt"), pane.query_one("#answer")
+        for question in ("New password:", "Retype new password:"):
+            await until(pilot, lambda: bar.display and question in text_of(pane.query_one("#question")))
+            assert text_of(pane.query_one("#question")) == f"nixos-install asks: {question}"
+            assert app.focused is field and field.password  # typed unseen
+            await pilot.press(*answer, "enter")
+            await until(pilot, lambda: not bar.display or question not in text_of(pane.query_one("#question")))
+        await until(pilot, lambda: isinstance(app.screen, DoneScreen))
+    text = log.read_text()
+    assert "passwd: password updated successfully" in text
+    assert answer not in text
+
+
+async def test_save_log_asks_where_and_writes_a_private_copy(target, tmp_path, standin):
+    log = tmp_path / "install.log"
+    standin(FAIL_AT="start")
+    app = app_for(pane_session(target, log))
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await start_install(pilot)
+        await until(pilot, lambda: failed(pane))
+        said = []
+        pane.notify = lambda message, **kw: said.append((message, kw.get("severity")))
+
+        async def save_to(where: str):
+            pane.query_one("#save-log").press()
+            await until(pilot, lambda: type(app.screen).__name__ == "PathScreen")
+            field = app.screen.query_one("#path")
+            default = field.value
+            field.value = where
+            await pilot.press("enter")
+            await until(pilot, lambda: len(said) > count)
+            return default
+
+        # The default: the installed system's /var/log (it survives the reboot).
+        count = 0
+        (tmp_path / "usb").mkdir()
+        default = await save_to(str(tmp_path / "usb"))
+        assert default == str(target / "var/log")
+        saved = tmp_path / "usb" / "install.log"
+        assert said[-1] == (f"Log saved to {saved}.", None)
+        assert saved.read_bytes() == log.read_bytes()
+        assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+        # A symlink planted where the copy should go is not followed: said, not written.
+        count = len(said)
+        (tmp_path / "elsewhere").write_text("untouched")
+        (tmp_path / "usb" / "link.log").symlink_to(tmp_path / "elsewhere")
+        await save_to(str(tmp_path / "usb" / "link.log"))
+        message, severity = said[-1]
+        assert severity == "error" and "symbolic link" in message
+        assert (tmp_path / "elsewhere").read_text() == "untouched"
+        assert app.screen is pane and failed(pane)
+
+
+# -- quitting while nixos-install runs: in a process of its own, to see it end ------
+def quit_while_installing(target: str, log: str, record: str) -> None:
+    """Run the wizard's pane headless, quit with Ctrl+Q while nixos-install runs."""
+    import asyncio
+
+    async def drive():
+        app = app_for(pane_session(target, log))
+        async with app.run_test(size=SIZE) as pilot:
+            pane = await start_install(pilot)
+            await until(pilot, lambda: pane.runner is not None and pane.progress.fetch_done == 5)
+            await pilot.press("ctrl+q")
+            await until(pilot, lambda: type(app.screen).__name__ == "AskScreen")
+            await pilot.press("y")
+            print(json.dumps({"quit": True}), flush=True)
+
+    asyncio.run(drive())
+
+
+def test_quitting_during_nixos_install_ends_the_program_and_its_process_group(target, tmp_path):
+    log, record = tmp_path / "install.log", tmp_path / "record.jsonl"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STANDIN_")}
+    env.update(STANDIN_PATHS="5", STANDIN_DRVS="0", STANDIN_HANG="1", STANDIN_SPAWN="1", STANDIN_RECORD=str(record))
+    code = ("import sys; sys.path.insert(0, 'tests'); import test_screens_install as t; "
+            f"t.quit_while_installing({str(target)!r}, {str(log)!r}, {str(record)!r})")
+    try:
+        done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=90, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as hung:
+        raise AssertionError(f"the installer did not end after Quit: {hung.stderr}") from None
+    assert done.returncode == 0 and '"quit": true' in done.stdout, done.stderr[-3000:]
+    entries = [json.loads(line) for line in record.read_text().splitlines()]
+    pids = [entries[0]["pid"], *next(e["children"] for e in entries if "children" in e)]
+    for pid in pids:
+        assert gone(pid), f"process {pid} outlived the installer"
+
+
+def gone(pid: int, seconds: float = 5.0) -> bool:
+    """Dead (a zombie at most) within `seconds`: SIGKILL takes effect a moment after it is sent."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+        except OSError:
+            return True
+        if state == b"Z":
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
