@@ -1,9 +1,12 @@
 """A whole unattended install on a real loop device, with the nixos-install stand-in.
 
 This host kernel has neither dm-crypt nor vfat mounts, so the layout here is
-BIOS + GRUB + ext4 + swap partition (the VM tests cover UEFI and LUKS). The
-secrets test runs the real CLI with known passwords and then searches every
-place a secret must never reach.
+BIOS + GRUB + ext4 + swap partition (the VM tests cover UEFI and LUKS end to
+end). The secrets test runs the real CLI with known passwords and then
+searches every place a secret must never reach. The LUKS test goes as far as
+the kernel allows: luksFormat works on the loop partition, opening it needs
+dm-crypt; up to there the passphrase must reach cryptsetup's stdin exactly
+and nothing else.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, ssh_key
-from loopdev import ROOT_MARKS, blkid, loop_device, run
+from loopdev import ROOT_MARKS, blkid, kernel_has_dm_crypt, loop_device, run
 from installer.passwords import verify_password
 
 pytestmark = [*ROOT_MARKS, pytest.mark.slow]
@@ -30,7 +33,7 @@ ROOT_PASSWORD = "r00t-Secret-pw!"
 PASSPHRASE = "luks passphrase never seen"
 
 
-def answers(tmp_path: Path, device: str) -> Path:
+def answers(tmp_path: Path, device: str, encrypted: bool = False) -> Path:
     (tmp_path / "luks.txt").write_text(PASSPHRASE + "\n")
     path = tmp_path / "answers.toml"
     path.write_text(
@@ -46,7 +49,7 @@ filesystem = "ext4"
 swap = "partition"
 swap_size_mib = 512
 [encryption]
-enabled = false
+enabled = {"true" if encrypted else "false"}
 passphrase_file = "luks.txt"
 [[users]]
 name = "alice"
@@ -165,3 +168,87 @@ def test_unattended_install_keeps_every_secret_where_it_belongs(tmp_path, public
         assert install_call["argv"][1:] == ["--root", str(target), "--no-root-passwd"]
         enter_calls = [c["argv"][1:] for c in calls if c["tool"] == "nixos-enter"]
         assert ["--root", str(target), "-c", "chpasswd -e"] in enter_calls
+
+
+def recording_wrapper(tmp_path: Path, tool: str) -> Path:
+    """A directory with `tool` that appends its argv and environment (JSON, 0600) to
+    tmp_path/<tool>.jsonl, then runs the real one with the same stdin."""
+    real = shutil.which(tool)
+    assert real, f"{tool} is not installed"
+    where = tmp_path / "bin"
+    where.mkdir(exist_ok=True)
+    wrapper = where / tool
+    wrapper.write_text(
+        f"#!{sys.executable}\n"
+        "import json, os, sys\n"
+        f"fd = os.open({str(tmp_path / (tool + '.jsonl'))!r}, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)\n"
+        "os.write(fd, (json.dumps({'argv': sys.argv, 'env': dict(os.environ)}) + '\\n').encode())\n"
+        "os.close(fd)\n"
+        f"os.execv({real!r}, [{real!r}, *sys.argv[1:]])\n"
+    )
+    wrapper.chmod(0o755)
+    return where
+
+
+def passphrase_unlocks(node: str, passphrase: str) -> bool:
+    """cryptsetup's own check of a passphrase against the keyslots (no dm-crypt needed)."""
+    done = subprocess.run(["cryptsetup", "open", "--test-passphrase", "--key-file=-", node],
+                          input=passphrase.encode(), capture_output=True)
+    return done.returncode == 0
+
+
+def test_unattended_luks_install_feeds_the_passphrase_on_stdin_only(tmp_path, public_target):
+    target = public_target
+    record = tmp_path / "record.jsonl"
+    log = tmp_path / "install.log"
+    wrappers = recording_wrapper(tmp_path, "cryptsetup")
+    with loop_device(tmp_path, size=12 * 1024**3, target=str(target)) as (device, image):
+        done = installer(
+            "--answers", str(answers(tmp_path, device, encrypted=True)), "--yes", "--target", str(target),
+            "--log", str(log), "--nixos-install", str(STANDINS / "nixos-install"),
+            "--nixos-enter", str(STANDINS / "nixos-enter"),
+            env={"STANDIN_RECORD": str(record), "STANDIN_PATHS": "10", "STANDIN_DRVS": "1",
+                 "PATH": f"{wrappers}:{os.environ['PATH']}"},
+        )
+        output = done.stdout + done.stderr
+        calls = [json.loads(line) for line in (tmp_path / "cryptsetup.jsonl").read_text().splitlines()]
+        commands = [c["argv"][1] for c in calls]
+        assert commands[:2] == ["luksFormat", "open"], commands
+
+        # The root partition holds a LUKS2 container, and the passphrase from the
+        # answers file (without the editor's final newline) unlocks it.
+        root = calls[0]["argv"][-1]  # BIOS with LUKS: /boot stays unencrypted, before swap and root
+        assert root.startswith(device + "p") and calls[1]["argv"][-2] == root
+        assert blkid(root)["TYPE"] == "crypto_LUKS"
+        assert passphrase_unlocks(root, PASSPHRASE)
+        assert not passphrase_unlocks(root, PASSPHRASE + "\n")
+        if kernel_has_dm_crypt():
+            assert done.returncode == 0, output
+            # Past the open: the layout was made inside the container, and the
+            # generated configuration unlocks it by UUID at boot.
+            hardware = (target / "etc/nixos/hardware-configuration.nix").read_text()
+            assert f'"/dev/disk/by-uuid/{blkid(root)["UUID"]}"' in hardware
+        else:
+            # No dm-crypt here: opening fails, the install stops there and says so.
+            assert done.returncode == 1, output
+            assert "failed:" in done.stdout and "device-mapper" in output
+            assert not (target / "etc/nixos").exists()
+
+        # Wherever the install got, the passphrase went to cryptsetup's stdin only:
+        # not its argv, not its environment, not the log, not what was printed,
+        # not any file under the target, not the LUKS header in the clear.
+        places = {"stdout/stderr": output, "log": log.read_text(),
+                  "cryptsetup argv/env": (tmp_path / "cryptsetup.jsonl").read_text()}
+        if record.exists():
+            places["stand-ins argv/env"] = record.read_text()
+        for path in target.rglob("*"):
+            if path.is_file() and path != target / "etc/shadow":
+                places[str(path.relative_to(target))] = path.read_text(errors="replace")
+        with open(root, "rb") as f:
+            header = f.read(16 * 1024**2)
+        assert PASSPHRASE.encode() not in header, "the passphrase is in the LUKS header in the clear"
+        for where, text in places.items():
+            for secret in (PASSPHRASE, USER_PASSWORD, ROOT_PASSWORD):
+                assert secret not in text, f"a secret reached {where}"
+        assert all("--key-file=-" in call["argv"] for call in calls[:2])
+        assert oct(log.stat().st_mode & 0o777) == "0o600"
