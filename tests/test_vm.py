@@ -75,7 +75,8 @@ def _install(mode: str, image, runs) -> vmrun.VmRun:
     if mode not in runs:
         img, wheels = image
         run = vmrun.run_install(mode, image=img, wheels=wheels)
-        _note(f"{mode} run: {run.seconds:.0f} s (accelerator {' '.join(vmrun.accel_args())})")
+        _note(f"{mode} run: {run.seconds:.0f} s (accelerator {' '.join(vmrun.accel_args())}; "
+              f"KDF memory {run.pbkdf_memory or 'product default'} KiB; guest phases {vmrun.guest_phases(run)})")
         runs[mode] = run
     return runs[mode]
 
@@ -95,10 +96,19 @@ def test_checks_catch_a_wrong_expectation(image, runs):
     right = checks.expected_identity(run)
     wrong = dataclasses.replace(right, luks_uuid="00000000-0000-4000-8000-000000000000",
                                 root_uuid="11111111-1111-4111-8111-111111111111")
+    assert checks.check(run, right) == []  # the same install, expected right, passes
     failures = checks.check(run, wrong)
     joined = "\n".join(failures)
     assert "LUKS UUID" in joined and "root filesystem UUID" in joined, joined
     assert "the files name UUIDs" in joined and "boot.initrd.luks.devices" in joined, joined
+    assert "in the guest: holds ('crypto_LUKS'" in joined, joined
+    # A UEFI install checked as if it were the BIOS one: layout, firmware and loader all refused.
+    as_bios = "\n".join(checks.check(dataclasses.replace(run, mode="bios")))
+    assert "partition 1 (bios)" in as_bios and "the installer recorded [boot]" in as_bios, as_bios
+    assert "BIOS loader" in as_bios, as_bios
+    if run.pbkdf_memory:  # a keyslot not made by the test's cheaper KDF is noticed
+        slow = "\n".join(checks.check(dataclasses.replace(run, pbkdf_memory=run.pbkdf_memory * 2)))
+        assert "keyslot argon2 memory" in slow, slow
 
 
 def test_scan_sparse_finds_a_needle_across_chunks_and_holes(tmp_path):
@@ -141,3 +151,22 @@ def test_missing_prerequisites_fail_the_full_suite_and_skip_otherwise(tmp_path, 
         assert done.returncode == 1 and "2 error" in done.stdout, done.stdout
     else:
         assert done.returncode == 0 and "2 skipped" in done.stdout, done.stdout
+
+
+def test_dependency_wheels_are_the_venvs_versions_and_nothing_else(tmp_path):
+    """Two versions of one package in the share would break the image's `pip install ./*.whl`."""
+    from importlib import metadata
+
+    from packaging.version import Version
+
+    pins = vmrun.runtime_pins()
+    assert pins["textual"] == Version(metadata.version("textual"))
+    assert {"rich", "jinja2", "markupsafe", "pyparted", "jsonschema"} <= set(pins)  # the closure, not the top level
+    assert "linkify-it-py" in pins  # textual asks for markdown-it-py[linkify]: extras are followed
+    assert "pytest" not in pins and "hypothesis" not in pins  # test tools stay out of the image
+    textual = pins["textual"]
+    for name in (f"textual-{textual}-py3-none-any.whl", "textual-0.1.0-py3-none-any.whl",
+                 "nixos_tui_installer-0.1.0-py3-none-any.whl", "leftover_dep-1.0-py3-none-any.whl", "junk.whl"):
+        (tmp_path / name).write_bytes(b"")
+    assert vmrun.prune_wheels(tmp_path, pins) == {"textual"}
+    assert [p.name for p in tmp_path.iterdir()] == [f"textual-{textual}-py3-none-any.whl"]

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import subprocess
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,8 @@ BIOS_BOOT = "21686148-6449-6E6F-744E-656564454649"
 LINUX_FS = "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
 LINUX_SWAP = "0657FD6D-A4AB-43C4-84E5-0933C84B4F4F"
 LINUX_LUKS = "CA7D7CCB-63ED-4C53-861C-1742536059CC"
+# A host tool on a disk image finishes in seconds; a hung one must not hang the suite.
+TOOL_TIMEOUT = 120
 UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|\b[0-9A-F]{4}-[0-9A-F]{4}\b")
 
 
@@ -100,8 +103,15 @@ class Checker:
             dst.truncate(size)
         return out
 
+    def tool(self, argv: list[str]) -> subprocess.CompletedProcess:
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=TOOL_TIMEOUT, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            self.fail(f"{' '.join(argv)} took longer than {TOOL_TIMEOUT} s")
+            return subprocess.CompletedProcess(argv, 124, "", "timed out")
+
     def blkid(self, path: Path) -> dict[str, str]:
-        done = subprocess.run(["blkid", "-p", "-o", "export", str(path)], capture_output=True, text=True)
+        done = self.tool(["blkid", "-p", "-o", "export", str(path)])
         return dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
 
     # -- the checks ------------------------------------------------------------
@@ -111,10 +121,12 @@ class Checker:
         if self.partinfo:
             self.check_boot_partitions()
             self.check_luks()
+        self.check_partitions_in_the_guest()
         self.check_inside_luks()
         self.check_mounts()
         self.check_firmware_and_loader()
         self.check_rendered_files()
+        self.check_exported_flake()
         self.check_no_passphrase()
         return self.failures
 
@@ -127,6 +139,8 @@ class Checker:
                     f"guest.sh status {self.result('guest.rc').strip() or 'missing'}; guest.log tail:\n"
                     f"{self.result('guest.log')[-3000:]}")
         self.expect(self.result("plan.rc").strip() == "0", f"--plan failed: {self.result('plan.err')[-2000:]}")
+        self.expect(self.result("render.rc").strip() == "0",
+                    f"--render exited {self.result('render.rc').strip() or 'missing'}: {self.result('render.err')[-2000:]}")
         self.expect(self.result("cli.rc").strip() == "0",
                     f"the unattended install exited {self.result('cli.rc').strip() or 'missing'}:\n"
                     f"{self.result('cli.out')[-2000:]}\n{self.result('cli.err')[-3000:]}")
@@ -135,10 +149,10 @@ class Checker:
 
     def check_gpt(self) -> None:
         disk = str(self.run.disk)
-        pttype = subprocess.run(["blkid", "-p", "-o", "value", "-s", "PTTYPE", disk], capture_output=True, text=True)
+        pttype = self.tool(["blkid", "-p", "-o", "value", "-s", "PTTYPE", disk])
         if not self.expect(pttype.stdout.strip() == "gpt", f"no GPT on the target disk ({pttype.stdout.strip()!r})"):
             return
-        table = subprocess.run(["sgdisk", "-p", disk], capture_output=True, text=True)
+        table = self.tool(["sgdisk", "-p", disk])
         guid = re.search(r"Disk identifier \(GUID\): (\S+)", table.stdout)
         self.expect(bool(guid) and guid.group(1).lower() == self.ident.disk_guid,
                     f"disk GUID {guid and guid.group(1)} != planned {self.ident.disk_guid}")
@@ -150,7 +164,7 @@ class Checker:
         last_usable = int(re.search(r"last usable sector is (\d+)", table.stdout).group(1))
         start = MIB // SECTOR
         for part in want:
-            out = subprocess.run(["sgdisk", "-i", str(part.number), disk], capture_output=True, text=True).stdout
+            out = self.tool(["sgdisk", "-i", str(part.number), disk]).stdout
             field = lambda label: (re.search(rf"^{label}: (.*)$", out, re.M) or [None, ""])[1].strip()  # noqa: E731
             info = {
                 "type": field("Partition GUID code").split()[0] if field("Partition GUID code") else "",
@@ -186,7 +200,7 @@ class Checker:
             self.expect(ids.get("UUID") == self.ident.esp_volid, f"ESP volume id {ids.get('UUID')} != planned "
                                                                   f"{self.ident.esp_volid}")
             self.expect(ids.get("LABEL") == "BOOT", f"ESP label {ids.get('LABEL')!r} != 'BOOT'")
-            fsck = subprocess.run(["fsck.fat", "-n", str(esp)], capture_output=True, text=True)
+            fsck = self.tool(["fsck.fat", "-n", str(esp)])
             self.expect(fsck.returncode == 0, f"fsck.fat -n on the ESP failed: {fsck.stdout}{fsck.stderr}")
         else:
             boot = self.extract(2)
@@ -194,14 +208,14 @@ class Checker:
             self.expect(ids.get("TYPE") == "ext4", f"/boot is not ext4: {ids}")
             self.expect(ids.get("UUID") == self.ident.boot_uuid,
                         f"/boot UUID {ids.get('UUID')} != planned {self.ident.boot_uuid}")
-            fsck = subprocess.run(["e2fsck", "-fn", str(boot)], capture_output=True, text=True)
+            fsck = self.tool(["e2fsck", "-fn", str(boot)])
             self.expect(fsck.returncode == 0, f"e2fsck -fn on /boot failed: {fsck.stdout}{fsck.stderr}")
             bios = self.blkid(self.extract(1))
             self.expect("TYPE" not in bios, f"the BIOS boot partition holds a filesystem: {bios}")
 
     def check_luks(self) -> None:
         header = self.extract(3, limit=16 * MIB)
-        dump = subprocess.run(["cryptsetup", "luksDump", str(header)], capture_output=True, text=True)
+        dump = self.tool(["cryptsetup", "luksDump", str(header)])
         if not self.expect(dump.returncode == 0, f"no LUKS header on partition 3: {dump.stderr}"):
             return
         text = dump.stdout
@@ -211,7 +225,49 @@ class Checker:
                     f"LUKS UUID {uuid and uuid.group(1)} != planned {self.ident.luks_uuid}")
         slots = re.findall(r"^\s+(\d+): luks2$", text, re.M)
         self.expect(len(slots) == 1, f"expected one keyslot, found {slots}")
+        memory = re.search(r"^\s+Memory:\s+(\d+)", text, re.M)
+        if self.run.pbkdf_memory:  # the guest's test-only cryptsetup shim made the keyslot
+            self.expect(bool(memory) and int(memory.group(1)) == self.run.pbkdf_memory,
+                        f"keyslot argon2 memory {memory and memory.group(1)}, expected the test's "
+                        f"{self.run.pbkdf_memory} KiB: was the shim on PATH?")
+        # The shim, not the product, lowers the cost: the installer's luksFormat names no KDF option.
+        formats = [line for line in self.result("plan.txt").splitlines() if "cryptsetup luksFormat" in line]
+        self.expect(len(formats) == 1 and not re.search(r"--pbkdf|--iter-time", formats[0]),
+                    f"the plan's luksFormat: {formats}")
         (self.run.dir / "luksDump.txt").write_text(text)
+
+    def check_partitions_in_the_guest(self) -> None:
+        """What the guest's kernel and udev saw behind the by-id names the files use."""
+        seen: dict[int, dict[str, str]] = {}
+        current = None
+        for line in self.result("blkid-parts").splitlines():
+            head = re.match(rf"# {re.escape(BY_ID)}-part(\d+)$", line)
+            if head:
+                current = seen.setdefault(int(head.group(1)), {})
+            elif current is not None and "=" in line:
+                key, _, value = line.partition("=")
+                current[key] = value
+        want = expected_layout(self.run.mode, self.ident)
+        if not self.expect(sorted(seen) == [p.number for p in want],
+                           f"the guest's {BY_ID}-part*: {sorted(seen)}:\n{self.result('blkid-parts')[-2000:]}"):
+            return
+        i = self.ident
+        content = {  # partition name -> (TYPE, UUID) blkid must find; None: no signature at all
+            "ESP": ("vfat", i.esp_volid), "bios": None, "boot": ("ext4", i.boot_uuid),
+            "swap": None,  # random-key swap: set up at every boot, nothing written now
+            "root": ("crypto_LUKS", i.luks_uuid),
+        }
+        for part in want:
+            ids = seen[part.number]
+            where = f"{BY_ID}-part{part.number} in the guest"
+            self.expect(ids.get("PART_ENTRY_NAME") == part.name, f"{where}: name {ids.get('PART_ENTRY_NAME')!r}")
+            self.expect(ids.get("PART_ENTRY_TYPE", "").upper() == part.type_guid,
+                        f"{where}: type {ids.get('PART_ENTRY_TYPE')}, expected {part.type_guid}")
+            if part.partuuid:
+                self.expect(ids.get("PART_ENTRY_UUID", "").lower() == part.partuuid,
+                            f"{where}: PARTUUID {ids.get('PART_ENTRY_UUID')} != planned {part.partuuid}")
+            found = (ids["TYPE"], ids.get("UUID")) if "TYPE" in ids else None
+            self.expect(found == content[part.name], f"{where}: holds {found}, expected {content[part.name]}")
 
     def check_inside_luks(self) -> None:
         ids = dict(line.split("=", 1) for line in self.result("blkid-cryptroot").splitlines() if "=" in line)
@@ -257,10 +313,26 @@ class Checker:
                         f"/boot partition not mounted at /mnt/boot: {boot}")
 
     def check_firmware_and_loader(self) -> None:
+        """The VM's firmware as the guest sees it, and as the installer detected it (the answers leave it out)."""
+        uefi = self.run.mode == "uefi"
         self.expect(self.result("firmware").strip() == self.run.mode,
                     f"guest saw firmware {self.result('firmware').strip()!r} in a {self.run.mode} VM")
-        self.expect((self.run.mode == "uefi") == bool(self.result("efivars")),
-                    "efivarfs presence does not match the firmware mode")
+        self.expect(uefi == bool(self.result("efivars")), "efivarfs presence does not match the firmware mode")
+        # The installer's detection, from what it wrote: the answers it recorded in the target ...
+        saved = self.run.results / "target-etc-nixos" / "answers.toml"
+        try:
+            boot = tomllib.loads(saved.read_text()).get("boot", {})
+        except (OSError, tomllib.TOMLDecodeError) as err:
+            self.fail(f"no readable answers.toml in the target's /etc/nixos: {err}")
+            boot = {}
+        self.expect(boot.get("firmware") == self.run.mode, f"the installer recorded [boot] {boot}, not {self.run.mode}")
+        self.expect(boot.get("loader") in (None, "systemd-boot" if uefi else "grub"),
+                    f"the installer recorded loader {boot.get('loader')!r} on {self.run.mode}")
+        # ... and the plan it printed and executed: an ESP on UEFI, a BIOS boot partition on BIOS.
+        for name, text in (("plan.txt", self.result("plan.txt")), ("install.log", self.result("install.log"))):
+            self.expect(("mkfs.fat" in text) == uefi, f"{name}: {'no' if uefi else 'an'} ESP format step")
+            self.expect((BIOS_BOOT in text.upper()) == (not uefi),
+                        f"{name}: {'a' if uefi else 'no'} BIOS boot partition on {self.run.mode}")
 
     def check_rendered_files(self) -> None:
         from nixeval import eval_json, module_args, module_value
@@ -317,6 +389,37 @@ class Checker:
             self.expect("systemd-boot" not in loader, f"systemd-boot configured on BIOS: {loader}")
         plan = self.result("plan.txt")
         self.expect(i.luks_uuid in plan and i.root_uuid in plan, "--plan does not show the planned UUIDs")
+
+    def check_exported_flake(self) -> None:
+        """--export-flake from the installed wheel: its flake templates, the plan's layout in disko's format."""
+        from nixeval import NixError, eval_json, nix_path, parse_files
+
+        if not self.expect(self.result("export.rc").strip() == "0",
+                           f"--export-flake exited {self.result('export.rc').strip() or 'missing'}: "
+                           f"{self.result('export.err')[-2000:]}"):
+            return
+        flake = self.run.results / "flake"
+        host = f"vm-{self.run.mode}"
+        files = sorted(p for p in flake.rglob("*.nix"))
+        names = {p.relative_to(flake).as_posix() for p in files}
+        want = {"flake.nix", *(f"hosts/{host}/{n}" for n in
+                               ("disk-config.nix", "configuration.nix", "hardware-configuration.nix", "access.nix"))}
+        if not self.expect(names == want, f"exported .nix files {sorted(names)}"):
+            return
+        try:
+            parse_files(files)
+            (disk,) = eval_json([f"(import {nix_path(flake / 'hosts' / host / 'disk-config.nix')}"
+                                 " { lib = { mkDefault = x: x; }; }).disko.devices.disk.main"])
+        except NixError as err:
+            self.fail(f"the exported flake does not parse or evaluate: {err}")
+            return
+        self.expect(disk.get("device") == BY_ID, f"disko device {disk.get('device')}")
+        parts = disk.get("content", {}).get("partitions", {})
+        self.expect(sorted(parts) == sorted(p.name for p in expected_layout(self.run.mode, self.ident)),
+                    f"disko partitions {sorted(parts)}")
+        root = parts.get("root", {}).get("content", {})
+        self.expect(root.get("type") == "luks" and root.get("passwordFile") == "/tmp/secret.key",
+                    f"disko root: {root}")
 
     def check_no_passphrase(self) -> None:
         secret = self.run.passphrase.encode()

@@ -31,7 +31,14 @@ TARGET_SIZE = 12 * 1024**3
 BY_ID = "/dev/disk/by-id/virtio-target0"
 # A hung guest always ends: TCG boots in ~20 s and installs in ~30 s here.
 GUEST_TIMEOUT = int(os.environ.get("VMTEST_TIMEOUT", "600"))
+# debootstrap from the mirror, or pyparted compiling: slow, but never forever.
+IMAGE_TIMEOUT = 1800
+WHEEL_TIMEOUT = 1200
 MODES = ("uefi", "bios")
+# argon2id memory (KiB) for the guest's luksFormat: the product's default
+# (up to 1 GiB, 2 s) costs most of a TCG run. VMTEST_PRODUCT_KDF=1 keeps the
+# product's KDF, to measure what this saves.
+TEST_PBKDF_MEMORY = None if os.environ.get("VMTEST_PRODUCT_KDF") == "1" else 32768
 
 
 @dataclass
@@ -44,6 +51,7 @@ class VmRun:
     seed: int
     passphrase: str = field(repr=False)
     answers: str
+    pbkdf_memory: int | None = None  # None: the product's own KDF cost
     seconds: float = 0.0
     qemu_rc: int | None = None
 
@@ -75,47 +83,99 @@ def build_image(cache: Path = CACHE, wheels: Path | None = None) -> Path:
     """The cached image directory (vmlinuz, initrd.img, rootfs.img), its venv holding the dependencies."""
     wheels = wheels or build_wheels(cache)
     out = subprocess.run([str(HERE / "build-image.sh"), str(cache), str(wheels)], check=True,
-                         stdout=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, text=True, timeout=IMAGE_TIMEOUT)
     return Path(out.stdout.strip().splitlines()[-1])
 
 
 def build_wheels(cache: Path = CACHE) -> Path:
-    """Wheels of the project and all its dependencies, for `pip --no-index` in the VM.
+    """Wheels of the project and of exactly the dependency versions this venv runs, for `pip --no-index`.
 
-    Dependency wheels stay in the cache (pyparted compiles once); the
-    project's own wheel is rebuilt every time so the VM runs this tree.
+    Dependency wheels stay in the cache (pyparted compiles once); any other
+    wheel there is removed, so the image's `pip install ./*.whl` never sees
+    two versions of a package. The project's own wheel is rebuilt every time,
+    from a copy of the tree, so the VM runs this tree.
     """
+    from packaging.utils import canonicalize_name, parse_wheel_filename
+
+    import wheelbuild
+
     wheels = cache / "wheels"
     wheels.mkdir(parents=True, exist_ok=True)
-    for old in wheels.glob("nixos_tui_installer-*.whl"):
-        old.unlink()
-    build = cache / "wheel-build"
-    shutil.rmtree(build, ignore_errors=True)
-    done = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--find-links", str(wheels), "-w", str(wheels), str(ROOT),
-         *undeclared_runtime_requirements()],
-        cwd=cache, capture_output=True, text=True,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"pip wheel failed:\n{done.stdout}{done.stderr}")
-    shutil.rmtree(ROOT / "build", ignore_errors=True)
+    pins = runtime_pins()
+    project = canonicalize_name(wheelbuild.project()["project"]["name"])
+    have = prune_wheels(wheels, pins)
+    missing = [f"{name}=={version}" for name, version in sorted(pins.items()) if name not in have]
+    if missing:
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), *missing],
+            cwd=cache, capture_output=True, text=True, timeout=WHEEL_TIMEOUT,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"pip wheel {' '.join(missing)} failed:\n{done.stdout}{done.stderr}")
+    wheelbuild.build_wheel(wheels, cache / "src")
+    names = sorted(parse_wheel_filename(w.name)[0] for w in wheels.glob("*.whl"))
+    if names != sorted({*pins, project}):
+        raise RuntimeError(f"the wheel set {names} is not the pinned dependencies {sorted(pins)} plus {project}")
     return wheels
 
 
-def undeclared_runtime_requirements() -> list[str]:
-    """Packages the engine imports at run time that pyproject does not declare.
+def prune_wheels(wheels: Path, pins: dict) -> set[str]:
+    """Delete every wheel in `wheels` that is not one of `pins` (name -> Version); the names kept."""
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-    installer/schema.py imports jsonschema when an answers file is loaded,
-    but pyproject lists it only under [test]: a pip-installed CLI then fails
-    with ModuleNotFoundError (found by this VM test, reported to the lead).
-    Until the dependency is declared, the VM gets it as an extra wheel.
+    kept: set[str] = set()
+    for whl in sorted(wheels.glob("*.whl")):
+        try:
+            name, version, _build, _tags = parse_wheel_filename(whl.name)
+        except InvalidWheelFilename:
+            whl.unlink()
+            continue
+        if pins.get(name) == version and name not in kept:
+            kept.add(name)
+        else:
+            whl.unlink()  # the project's old wheel, another version, or no longer a dependency
+    return kept
+
+
+def runtime_pins() -> dict[str, "Version"]:
+    """The installed version of every package the project needs at run time (its dependencies' closure).
+
+    Read from this venv's metadata, following extras and markers as pip
+    would, so the VM runs the versions the rest of the tests ran.
     """
-    import tomllib
+    from importlib import metadata
 
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    declared = {re.split(r"[<>=!~\[ ;]", d, maxsplit=1)[0].lower() for d in deps}
-    imports = (ROOT / "installer" / "schema.py").read_text() if (ROOT / "installer" / "schema.py").exists() else ""
-    return ["jsonschema"] if "import jsonschema" in imports and "jsonschema" not in declared else []
+    from packaging.markers import default_environment
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+    from packaging.version import Version
+
+    import wheelbuild
+
+    env = default_environment()
+    todo = [Requirement(r) for r in wheelbuild.project()["project"]["dependencies"]]
+    todo = [r for r in todo if r.marker is None or r.marker.evaluate({**env, "extra": ""})]
+    pins: dict[str, Version] = {}
+    seen: set[tuple[str, frozenset[str]]] = set()
+    while todo:
+        req = todo.pop()
+        name = canonicalize_name(req.name)
+        if (name, frozenset(req.extras)) in seen:
+            continue
+        seen.add((name, frozenset(req.extras)))
+        try:
+            dist = metadata.distribution(req.name)
+        except metadata.PackageNotFoundError:
+            raise RuntimeError(f"{req.name} (needed by the installer) is not installed in {sys.prefix}") from None
+        version = Version(dist.version)
+        if not req.specifier.contains(version, prereleases=True):
+            raise RuntimeError(f"{req.name} {version} is installed, but {req} is required")
+        pins[name] = version
+        for text in dist.requires or []:
+            sub = Requirement(text)
+            if sub.marker is None or any(sub.marker.evaluate({**env, "extra": e}) for e in ("", *req.extras)):
+                todo.append(sub)
+    return pins
 
 
 def answers_text(mode: str) -> str:
@@ -179,10 +239,22 @@ def prepare(mode: str, cache: Path, wheels: Path) -> VmRun:
     (share / "input" / "answers.toml").write_text(answers)
     (share / "input" / "passphrase").write_text(passphrase)  # no newline: cryptsetup reads the file as is
     (share / "input" / "seed").write_text(str(seed))
+    if TEST_PBKDF_MEMORY:
+        (share / "input" / "pbkdf-memory").write_text(str(TEST_PBKDF_MEMORY))
     disk = run_dir / "target.img"
     with open(disk, "wb") as f:
         f.truncate(TARGET_SIZE)
-    return VmRun(mode, run_dir, share, disk, run_dir / "console.log", seed, passphrase, answers)
+    return VmRun(mode, run_dir, share, disk, run_dir / "console.log", seed, passphrase, answers, TEST_PBKDF_MEMORY)
+
+
+def guest_phases(run: VmRun) -> dict[str, float]:
+    """Seconds each phase of guest.sh took (its `=== name (uptime)` marks), boot included as "boot"."""
+    marks = re.findall(r"^=== (\S+) \(([\d.]+)s\)$", (run.results / "guest.log").read_text(errors="replace")
+                       if (run.results / "guest.log").exists() else "", re.M)
+    times = {"boot": float(marks[0][1])} if marks else {}
+    for (name, at), (_next, later) in zip(marks, marks[1:]):
+        times[name] = round(float(later) - float(at), 1)
+    return times
 
 
 def qemu_argv(run: VmRun, image: Path) -> list[str]:
@@ -233,10 +305,12 @@ def run_install(mode: str, cache: Path = CACHE, image: Path | None = None, wheel
 
 if __name__ == "__main__":
     # Manual use: python tests/vm/vmrun.py [uefi|bios ...]
+    sys.path.insert(0, str(ROOT / "tests"))  # wheelbuild, as under pytest
     t = time.monotonic()
     whl = build_wheels()
     img = build_image(wheels=whl)
     print(f"image: {img} ({time.monotonic() - t:.0f} s)")
     for m in sys.argv[1:] or MODES:
         r = run_install(m, image=img, wheels=whl)
-        print(f"{m}: qemu rc {r.qemu_rc} in {r.seconds:.0f} s; results in {r.results}")
+        print(f"{m}: qemu rc {r.qemu_rc} in {r.seconds:.0f} s (KDF memory {r.pbkdf_memory or 'product default'}; "
+              f"guest phases {guest_phases(r)}); results in {r.results}")
