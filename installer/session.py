@@ -14,6 +14,7 @@ import shutil
 import subprocess
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,10 @@ from installer.problems import Problem, ProblemsError, errors
 from installer.validate import validate
 
 Log = Callable[[str], None]
+# Hands the terminal to a child program and takes it back (the wizard's
+# App.suspend); the unattended CLI owns the terminal already.
+Handover = Callable[[], AbstractContextManager]
+PARTITIONERS = ("cfdisk", "gdisk", "fdisk", "parted")
 
 
 @dataclass
@@ -71,6 +76,9 @@ class Session:
         self._log: LogFile | None = None
         self._matched = False  # the device came from a disk.match rule
         self._last_run = None  # the latest nixos-install runner: the next one continues its record
+        # The disk steps an earlier install carried out before failing later:
+        # installing again the same plan goes on from the configuration.
+        self._prepared: list | None = None
 
     # -- probing and defaults ------------------------------------------------
     def probe(self) -> Machine:
@@ -206,9 +214,30 @@ class Session:
     # -- the explicit confirmation and the writes ----------------------------
     def confirm_word(self) -> str:
         """What the person types to confirm: the disk's short name, or "install"
-        when nothing will be erased (the premounted layout)."""
+        when nothing will be erased (the premounted layout, or a disk an
+        earlier attempt prepared for this very plan)."""
         plan = self.plan()
-        return plan.disk.name if plan.disk is not None and plan.steps else "install"
+        erases = plan.disk is not None and plan.steps and self.resume_phase() == "disk"
+        return plan.disk.name if erases else "install"
+
+    def resume_phase(self) -> str:
+        """Where installing starts: "disk", or "config" after a failure past the
+        disk phase, as long as the plan is still the one carried out then
+        (other disk choices since mean partitioning again)."""
+        if self._prepared is None:
+            return "disk"
+        try:
+            steps = self.plan().steps
+        except ProblemsError:
+            return "disk"
+        return "config" if steps == self._prepared else "disk"
+
+    def set_resume_phase(self, phase: str) -> None:
+        """"config": the disk phase of the current plan is done; "disk": start over."""
+        if phase == "disk":
+            self._prepared = None
+        else:
+            self._prepared = list(self.plan().steps)
 
     def confirm(self, typed: str):
         """The token that allows writing to the disk, only for the exact confirm word."""
@@ -313,13 +342,27 @@ class Session:
         done = subprocess.run(["loadkeys", name], capture_output=True, text=True)
         return done.stderr.strip() if done.returncode else ""
 
-    def run_partitioner(self, tool: str, disk_path: str) -> int:
-        """Hand the terminal to cfdisk/gdisk on the disk; the caller re-probes after."""
-        if tool not in ("cfdisk", "gdisk", "fdisk", "parted"):
+    def run_partitioner(self, tool: str, disk_path: str, handover: Handover = nullcontext) -> int:
+        """Hand the terminal to cfdisk/gdisk on the disk; the caller re-probes after.
+        A dry run opens nothing: it raises DryRun before taking the terminal."""
+        if tool not in PARTITIONERS:
             raise ValueError(f"unknown partitioner {tool}")
+        argv = [tool, disk_path]
         if not self.options.real:
-            return 0
-        return subprocess.call([tool, disk_path])
+            raise DryRun(f"[dry-run] would run: {shlex.join(argv)} (nothing was opened)")
+        return _handed_over(handover, argv)
+
+    def disk_shell(self, handover: Handover = nullcontext) -> int:
+        """A shell to partition, format and mount by hand at the target (the
+        "use what is mounted" layout); the caller re-probes after. A dry run
+        opens nothing: it raises DryRun before taking the terminal."""
+        target = self.options.target
+        argv = [os.environ.get("SHELL") or "/bin/sh"]
+        if not self.options.real:
+            raise DryRun(f"[dry-run] would open a shell ({argv[0]}) to prepare {target} (nothing was opened)")
+        banner = (f"Partition, format and mount the new system at {target} (e.g. cfdisk, mkfs.ext4, "
+                  f"mount /dev/sdX2 {target}); type 'exit' to go back to the installer.")
+        return _handed_over(handover, argv, cwd=target if os.path.isdir(target) else None, banner=banner)
 
     def reboot(self) -> str:
         """Restart into the new system (real mode); call after the wizard has exited."""
@@ -411,6 +454,25 @@ class Session:
         found = errors(self.validate(secrets=secrets))
         if found:
             raise ProblemsError(found)
+
+
+def _handed_over(handover: Handover, argv: list[str], cwd: str | None = None, banner: str = "") -> int:
+    """Run `argv` on the terminal `handover` lends. A failure to start is raised
+    only after the terminal is given back (a raise inside the wizard's
+    suspend would leave the app's screen switched off)."""
+    if shutil.which(argv[0]) is None:
+        raise FileNotFoundError(f"{argv[0]} is not installed")
+    failed: OSError | None = None
+    with handover():
+        if banner:
+            print(banner, flush=True)
+        try:
+            code = subprocess.call(argv, cwd=cwd)
+        except OSError as err:
+            failed = err
+    if failed is not None:
+        raise failed
+    return code
 
 
 def _within(field: str, prefix: str) -> bool:

@@ -62,9 +62,10 @@ class InstallerApp(App[int]):
         self.exit_code = 0
         self.confirmation = None
         self.reboot_requested = False
-        # After a failure past the disk phase, installing again must not
-        # partition again: the phase to continue from.
         self.install_resume = "disk"
+        # The console keymap loadkeys last loaded: leaving the Keyboard step
+        # again with the same one runs nothing.
+        self.loaded_keymap = ""
         # Only ANSI colours: the Linux console has 16 of them. Set here, not in
         # on_mount, so the CSS is not parsed a second time for a new theme.
         self.theme = "ansi-dark"
@@ -72,6 +73,18 @@ class InstallerApp(App[int]):
     def on_mount(self) -> None:
         self.push_screen(WelcomeScreen())
         self.call_after_refresh(self.probe)
+
+    # After a failure past the disk phase, installing again must not partition
+    # again: the phase to continue from. The Session keeps it, with the plan it
+    # belongs to, so Confirm can say what will happen and other disk choices
+    # made since mean partitioning again.
+    @property
+    def install_resume(self) -> str:
+        return self.session.resume_phase()
+
+    @install_resume.setter
+    def install_resume(self, phase: str) -> None:
+        self.session.set_resume_phase(phase)
 
     def get_key_display(self, binding: Binding) -> str:
         key = binding.key_display or binding.key.split(",")[0]
@@ -117,24 +130,53 @@ class InstallerApp(App[int]):
 
     # -- quitting ----------------------------------------------------------------
     def action_request_quit(self) -> None:
+        from screens.modals import AskScreen
+
+        if isinstance(self.screen, AskScreen):
+            self.bell()  # a question is open (Quit, Stop): it is answered first
+            return
         if self.writing:
             self.notify("The disk is being written; quitting now would leave it half done.", severity="error")
             return
-        from screens.modals import AskScreen
 
         def answered(yes: bool | None) -> None:
             if yes:
                 # Never leave nixos-install running behind the installer.
-                for screen in self.screen_stack:
-                    runner = getattr(screen, "runner", None)
-                    if runner is not None and runner.running:
-                        runner.kill_now()
+                for runner in self.running_installs():
+                    runner.kill_now()
                 self.exit(self.exit_code)
 
-        self.push_screen(AskScreen("Quit the installer? Nothing more will be done.", yes="Quit"), answered)
+        self.push_screen(AskScreen(self.quit_question(), yes="Quit"), answered)
+
+    def running_installs(self) -> list:
+        runners = [getattr(screen, "runner", None) for screen in self.screen_stack]
+        return [r for r in runners if r is not None and r.running]
+
+    def quit_question(self) -> str:
+        """Quit? and what quitting now means, for where the install is."""
+        if self.running_installs():
+            return ("Quit the installer? nixos-install is running: it will be stopped, and the new "
+                    "system will not be complete.")
+        if not self.session.options.real:
+            return "Quit the installer? This is a dry run: nothing was written."
+        if any(type(s).__name__ == "DoneScreen" for s in self.screen_stack):
+            return "Quit the installer? NixOS is installed; reboot to start it."
+        if self.confirmation is not None:
+            return ("Quit the installer? The install has not finished: the disk was changed, but the "
+                    "new system is not complete.")
+        return "Quit the installer? Nothing has been written to any disk."
 
     def action_interrupt(self) -> None:
-        stop = getattr(self.screen, "request_stop", None)
+        """Ctrl+C: the install pane's Stop question, else the Quit question."""
+        from textual.screen import ModalScreen
+
+        from screens.modals import AskScreen
+
+        if isinstance(self.screen, AskScreen):
+            self.bell()  # Stop or Quit is asked already: a second question would hide the first
+            return
+        step = next((s for s in reversed(self.screen_stack) if not isinstance(s, ModalScreen)), None)
+        stop = getattr(step, "request_stop", None)
         if stop is not None:
             stop()
         else:

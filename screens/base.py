@@ -14,7 +14,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Static
 
 from screens import engine
-from screens.widgets import FieldMessage, field_id, field_matches
+from screens.widgets import Advance, FieldMessage, field_id, field_matches
 
 
 class StepHeader(Static):
@@ -23,7 +23,7 @@ class StepHeader(Static):
 
 class StepScreen(Screen):
     TITLE_TEXT: ClassVar[str] = ""
-    HELP: ClassVar[str] = "Enter or Tab moves forward, Esc goes back, Ctrl+Q quits."
+    HELP: ClassVar[str] = "Enter or Tab moves forward, Space toggles, Esc goes back, Ctrl+Q quits."
     # The model fields this step validates, as prefixes of Problem.field.
     PREFIXES: ClassVar[tuple[str, ...]] = ()
     NEXT_LABEL: ClassVar[str] = "Next"
@@ -148,7 +148,25 @@ class StepScreen(Screen):
 
     def input_submitted(self, event: Input.Submitted) -> None:
         """Enter in a field: on to the next one (Confirm overrides: Enter confirms)."""
-        self.focus_next()
+        self.advance()
+
+    @on(Advance)
+    def _advance(self, event: Advance) -> None:
+        event.stop()
+        self.advance()
+
+    def advance(self) -> None:
+        """Enter: focus the step's next field; from its last field, go to the
+        next step (never onto Back, where a second Enter would go back)."""
+        chain = self.focus_chain
+        body = self.query_one("#body")
+        current = self.focused
+        following = chain[chain.index(current) + 1:] if current in chain else []
+        after = next((w for w in following if body in w.ancestors), None)
+        if after is None:
+            self.action_next()
+        else:
+            after.focus()
 
     @on(Button.Pressed, "#next")
     def _next_pressed(self) -> None:

@@ -27,20 +27,27 @@ class ConfirmScreen(StepScreen):
         yield FieldMessage("confirm")
 
     def on_mount(self) -> None:
-        erases = False
+        erases = resumes = False
         try:
             self.word = self.session.confirm_word()
             lines = self.session.review_lines()
             disk = self.session.plan().disk
             erases = disk is not None and self.word == disk.name
+            resumes = self.session.resume_phase() != "disk"
         except ProblemsError as err:
             self.word = ""
             lines = [p.message for p in err.problems]
+        if resumes:
+            # A late phase failed: the disk is as the first attempt left it.
+            lines = ["Done by the first attempt, and not done again:"] + [f"  {line}" for line in lines]
         self.query_one("#what", Static).update("\n".join(lines))
         if not self.word:
             prompt = "Go back and fix the problems above first."
         elif erases:
             prompt = f"To erase the disk, type its name '{self.word}' and press Enter:"
+        elif resumes:
+            prompt = (f"The disk is not touched again. Type '{self.word}' and press Enter to write the "
+                      "configuration and run nixos-install again:")
         else:
             prompt = f"Type '{self.word}' and press Enter to install into {self.session.options.target}:"
         if not self.session.options.real:

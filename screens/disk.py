@@ -9,21 +9,38 @@ from textual.widgets import Button, OptionList, RadioSet, Static
 from textual.widgets.option_list import Option
 
 from installer.problems import ProblemsError
+from installer.session import DryRun
 from screens import engine
 from screens.base import StepScreen
-from screens.widgets import FieldInput, FieldMessage, Radio, field_id
+from screens.widgets import Choices, FieldInput, FieldMessage, Radio, field_id
 
 LAYOUTS = {"erase": "Erase the whole disk and install", "premounted": "Use what is mounted at the target"}
 SWAPS = {"zram": "zram (compressed RAM)", "partition": "swap partition", "none": "none"}
+LIST_ROWS = 4  # offered disks shown at once; more scroll
+REFUSED_ROWS = 3  # refused disks listed under them, always in view
 
 
-def disk_line(disk) -> str:
-    what = disk.holds or "empty"
-    model = (disk.model or "disk")[:22]
-    line = f"{disk.name:<9} {engine.human_size(disk.size):>9}  {disk.bus:<6} {model:<22} {what}"
-    if disk.refused:
-        line += f"\n          not offered: {disk.refused}"
-    return line
+def columns(name: str, size: str, bus: str, model: str, what: str, width: int) -> str:
+    """One row of the disk table, cut with "..." to fit `width` (never wrapped)."""
+    return cut(f"{name:<8} {size:>9}  {bus:<6} {cut(model, 20):<20} {what}", width)
+
+
+def cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 3, 0)].rstrip() + "..."
+
+
+def disk_line(disk, width: int) -> str:
+    what = f"not offered: {disk.refused}" if disk.refused else disk.holds or "empty"
+    return columns(disk.name, engine.human_size(disk.size), disk.bus, disk.model or "disk", what, width)
+
+
+def refused_lines(disks, width: int) -> list[str]:
+    """The disks never offered, with why; the last row sums up any that do not fit."""
+    if len(disks) <= REFUSED_ROWS:
+        return [disk_line(d, width) for d in disks]
+    shown = [disk_line(d, width) for d in disks[: REFUSED_ROWS - 1]]
+    rest = disks[REFUSED_ROWS - 1:]
+    return shown + [cut(f"and {len(rest)} more not offered: " + ", ".join(d.name for d in rest) + " (F1)", width)]
 
 
 class DiskScreen(StepScreen):
@@ -33,18 +50,21 @@ class DiskScreen(StepScreen):
         "Up/Down chooses the disk. 'Erase' makes a new partition table on it: everything on that disk "
         "is lost (you confirm by typing its name later). 'Use what is mounted' installs into the "
         "filesystems you mounted at the target yourself (e.g. after cfdisk, mkfs and mount in a shell). "
-        "cfdisk/gdisk open the partition editor on the highlighted disk; the disks are probed again "
-        "when you quit it. Disks holding this ISO or mounted filesystems are never offered."
+        "cfdisk/gdisk open the partition editor on the highlighted disk; Shell opens a shell to "
+        "format and mount by hand. The disks are probed again when you quit either. Disks holding "
+        "this ISO, mounted filesystems or too small to hold NixOS are never offered; they are listed "
+        "under the others with the reason."
     )
 
     def body(self) -> ComposeResult:
         d = self.model.disk
-        yield Static("Disk                 size   bus    model                  holds today", classes="label")
+        yield Static(columns("Disk", "size", "bus", "model", "holds today", 200), classes="label", markup=False)
         disks = OptionList(id="f-disk-device", compact=True, markup=False)
         disks.field = "disk.device"
         yield disks
+        yield Static("", id="refused", markup=False)
         yield FieldMessage("disk.device")
-        with RadioSet(id="f-disk-layout") as layouts:
+        with Choices(id="f-disk-layout") as layouts:
             layouts.field = "disk.layout"
             for key, text in LAYOUTS.items():
                 yield Radio(text, d.layout == key, id=f"layout-{key}")
@@ -53,12 +73,14 @@ class DiskScreen(StepScreen):
             yield Static("Partition it yourself:", classes="label")
             yield Button("cfdisk", id="cfdisk", compact=True)
             yield Button("gdisk", id="gdisk", compact=True)
+            yield Button("Shell", id="shell", compact=True)
+        yield Static("", id="tool-status", classes="hint", markup=False)
         with Horizontal(classes="columns"):
-            with RadioSet(id="f-disk-filesystem") as filesystems:
+            with Choices(id="f-disk-filesystem") as filesystems:
                 filesystems.field = "disk.filesystem"
                 for fs in ("ext4", "btrfs", "xfs"):
                     yield Radio(fs, d.filesystem == fs, id=f"fs-{fs}")
-            with RadioSet(id="f-disk-swap") as swaps:
+            with Choices(id="f-disk-swap") as swaps:
                 swaps.field = "disk.swap"
                 for key, text in SWAPS.items():
                     yield Radio(text, d.swap == key, id=f"swap-{key}")
@@ -75,31 +97,36 @@ class DiskScreen(StepScreen):
         self.query_one("#f-disk-device").focus()
 
     def fill_disks(self) -> None:
+        """Offered disks in the list, one row each; refused ones under it, where
+        they stay in view (a disabled option could not be scrolled to)."""
         machine = self.session.machine
         options = self.query_one("#f-disk-device", OptionList)
+        refused = self.query_one("#refused", Static)
         options.clear_options()
         if machine is None:
             return
-        options.add_options(Option(disk_line(d), id=d.path, disabled=bool(d.refused)) for d in machine.disks)
-        chosen = machine.disk(self.model.disk.device) if self.model.disk.device else None
-        offered = [i for i, d in enumerate(machine.disks) if not d.refused]
-        if chosen is not None and not chosen.refused:
-            options.highlighted = machine.disks.index(chosen)
+        width = max(self.app.size.width - 4, 40)  # the body's padding and a scrollbar
+        offered = [d for d in machine.disks if not d.refused]
+        options.add_options(Option(disk_line(d, width), id=d.path) for d in offered)
+        options.styles.height = min(LIST_ROWS, max(1, len(offered)))
+        lines = refused_lines([d for d in machine.disks if d.refused], width)
+        refused.update("\n".join(lines))
+        refused.display = bool(lines)
+        chosen = next((i for i, d in enumerate(offered) if d.path == self.model.disk.device), None)
+        if chosen is not None:
+            options.highlighted = chosen
         elif offered and self.model.disk.layout == "erase":
-            options.highlighted = offered[0]
-        options.styles.height = min(6, max(1, sum(2 if d.refused else 1 for d in machine.disks)))
+            options.highlighted = 0
 
     @on(OptionList.OptionHighlighted, "#f-disk-device")
     def _disk(self, event: OptionList.OptionHighlighted) -> None:
-        if event.option.disabled:
-            return
         self.model.disk.device = event.option.id or ""
         self.touched.add("disk.device")
         self.sync()
 
     @on(OptionList.OptionSelected, "#f-disk-device")
     def _disk_chosen(self) -> None:
-        self.focus_next()
+        self.advance()
 
     @on(RadioSet.Changed)
     def _radio(self, event: RadioSet.Changed) -> None:
@@ -142,7 +169,8 @@ class DiskScreen(StepScreen):
             return f"Install into what is mounted at {self.session.options.target}: {mounts}"
         lines = [f"New partition table on {plan.disk.path if plan.disk else '?'} (GPT):"]
         for part in plan.partitions:
-            lines.append(f"  {part.number}. {part.name:<10} {engine.mib(part.size):>10}  {part.purpose:<9} {part.fstype}")
+            size = engine.human_size(part.size)
+            lines.append(f"  {part.number}. {part.name:<10} {size:>10}  {part.purpose:<9} {part.fstype}")
         return "\n".join(lines)
 
     def ready(self) -> bool:
@@ -161,33 +189,51 @@ class DiskScreen(StepScreen):
             return False
         return True
 
-    # -- partition editors -------------------------------------------------------
-    @on(Button.Pressed, "#cfdisk, #gdisk")
-    def _partitioner(self, event: Button.Pressed) -> None:
+    # -- partitioning by hand -------------------------------------------------------
+    @on(Button.Pressed, "#cfdisk, #gdisk, #shell")
+    def _by_hand(self, event: Button.Pressed) -> None:
+        tool = event.button.id or ""
+        if tool == "shell":
+            self.hand_over(tool, lambda: self.session.disk_shell(self.app.suspend))
+            return
         options = self.query_one("#f-disk-device", OptionList)
         if options.highlighted is None:
-            self.notify("Highlight a disk first.", severity="warning")
+            self.say("Highlight a disk first.")
             return
-        disk = options.get_option_at_index(options.highlighted).id
+        disk = options.get_option_at_index(options.highlighted).id or ""
+        self.hand_over(tool, lambda: self.session.run_partitioner(tool, disk, self.app.suspend))
+
+    def hand_over(self, tool: str, run) -> None:
+        """Run a Session method that hands the terminal over; probe again after."""
         try:
-            with self.app.suspend():
-                self.session.run_partitioner(event.button.id, disk)
-        except SuspendNotSupported:
-            self.notify("This terminal cannot hand the screen to another program.", severity="error")
+            code = run()
+        except DryRun as said:
+            self.say(str(said))
             return
+        except SuspendNotSupported:
+            self.say(f"This terminal cannot hand the screen to {tool}: nothing was opened.")
+            return
+        except OSError as err:
+            self.say(f"Could not run {tool}: {err}")
+            return
+        self.say(f"{tool} exited{f' with status {code}' if code else ''}; probing the disks again...")
         self.app.probe_state = "probing"
         self.reprobe()
+
+    def say(self, text: str) -> None:
+        self.query_one("#tool-status", Static).update(text)
 
     @work(thread=True, exclusive=True, group="probe")
     def reprobe(self) -> None:
         try:
             self.session.probe()
-        except Exception as err:
-            self.app.call_from_thread(self.notify, f"Could not probe again: {err}", severity="error")
+        except Exception as err:  # the disks as they were stay on the screen
+            self.app.call_from_thread(self._reprobed, f"Could not probe again: {err}")
             return
         self.app.call_from_thread(self._reprobed)
 
-    def _reprobed(self) -> None:
+    def _reprobed(self, failure: str = "") -> None:
         self.app.probe_state = "ready"
         self.fill_disks()
         self.sync()
+        self.say(failure or "Probed the disks again.")

@@ -9,11 +9,14 @@ from __future__ import annotations
 import os
 
 from installer import catalog
+# One size format on every step, the planner's (binary units), so the Disk
+# step and Review say the same size for the same disk.
+from installer.plan import human_size  # noqa: F401  (re-exported for the screens)
 from installer.problems import Problem
 from installer.session import DryRun
 from installer.validate import suggest_username  # noqa: F401  (re-exported for the screens)
 
-__all__ = ["catalog", "suggest_username", "problems", "is_root", "firmware"]
+__all__ = ["catalog", "suggest_username", "human_size", "problems", "is_root", "firmware"]
 
 
 def problems(session, prefixes: tuple[str, ...]) -> list[Problem]:
@@ -35,18 +38,6 @@ def firmware(session) -> str:
     if session.model.boot.firmware:
         return session.model.boot.firmware
     return session.machine.firmware if session.machine is not None else "uefi"
-
-
-def human_size(size: int) -> str:
-    """Bytes as disk vendors and people say them: 500.1 GB, 16.0 GB (decimal)."""
-    for unit, scale in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6)):
-        if size >= scale:
-            return f"{size / scale:.1f} {unit}"
-    return f"{size} B"
-
-
-def mib(size: int) -> str:
-    return f"{size // (1024 * 1024)} MiB" if size < 10 * 1024**3 else f"{size / 1024**3:.1f} GiB"
 
 
 def elapsed(seconds: float) -> str:

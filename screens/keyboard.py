@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
@@ -58,15 +58,39 @@ class KeyboardScreen(StepScreen):
             selects = [f for f in self.query(FilterSelect) if f.field == "system.xkb_variant"]
             if selects:
                 selects[0].set_items(self.variants(self.model.system.xkb_layout))
-        if field == "system.keymap" and self.model.system.keymap in engine.catalog.keymaps():
-            self.apply_keymap(self.model.system.keymap)
 
     @on(FilterSelect.Picked)
     def _picked(self, event: FilterSelect.Picked) -> None:
         self.touched.add(event.field)
+        if event.field == "system.keymap":
+            self.apply_keymap(event.value)  # the Input's Changed may not have reached the model yet
 
-    @work(thread=True, exclusive=True, group="keymap")
-    def apply_keymap(self, name: str) -> None:
-        # loadkeys is quick, but it is a process: never on the event loop.
-        message = self.session.apply_keymap(name) or f"Keymap {name} is active."
-        self.app.call_from_thread(self.query_one("#keymap-status", Static).update, message)
+    # Typing "de-latin1" passes through "de", a keymap too: loadkeys runs only
+    # when a keymap is picked or the step is left, never per keystroke.
+    def action_next(self) -> None:
+        super().action_next()
+        if self.app.screen is not self:
+            self.apply_keymap()
+
+    def action_back(self) -> None:
+        self.apply_keymap()
+        super().action_back()
+
+    def apply_keymap(self, name: str | None = None) -> None:
+        name = name or self.model.system.keymap
+        if name not in engine.catalog.keymaps() or name == self.app.loaded_keymap:
+            return
+        self.app.loaded_keymap = name
+        # On the app, not this screen: going back removes the screen, and the
+        # keymap must still load. loadkeys is a process: never on the event loop.
+        self.app.run_worker(lambda: self._load(name), group="keymap", exclusive=True, thread=True)
+
+    def _load(self, name: str) -> None:
+        said = self.session.apply_keymap(name)  # "" when loaded
+        self.app.call_from_thread(self._loaded, name, said)
+
+    def _loaded(self, name: str, said: str) -> None:
+        if self.is_attached:
+            self.query_one("#keymap-status", Static).update(said or f"Keymap {name} is active.")
+        if said and self.app.screen is not self:
+            self.app.notify(said)  # left the step: a failure (or the dry run's note) shows where the person is

@@ -24,8 +24,9 @@ class HelpScreen(ModalScreen[None]):
             yield Static(f"Help: {self.title_text}", classes="dialog-title")
             yield Static(self.text, markup=False, id="help-text")
             yield Static(
-                "Keys: Tab/Enter next field, Shift+Tab previous, Esc back, F10 next step,\n"
-                "F1 this help, Ctrl+Q quit.  Press Esc to close.",
+                "Keys: Enter or Tab next field (Enter on the last one: next step),\n"
+                "Space toggles or picks, Shift+Tab previous field, Esc back a step,\n"
+                "F10 next step, F1 this help, Ctrl+Q quit.  Press Esc to close.",
                 classes="hint",
             )
 
@@ -154,7 +155,7 @@ class StaleEditScreen(ModalScreen["str | None"]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static(f"{self.file_name} changed under your edit", classes="dialog-title", markup=False)
-            yield Static("Your answers changed after you edited this file, so it was generated again.\n"
+            yield Static("Your answers changed after you edited it, so it was generated again.\n"
                          "What changed in the generated file:", markup=False)
             yield Static("\n".join(self.changes) or "(only spacing)", id="changes", markup=False)
             yield Static("Keep my edit: install your text as it is, without these changes.\n"

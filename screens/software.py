@@ -8,7 +8,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Checkbox, RadioSet, Static
 
 from screens.base import StepScreen
-from screens.widgets import Check, FieldInput, FieldMessage, Radio
+from screens.widgets import Check, Choices, FieldInput, FieldMessage, Radio
 
 DESKTOPS = {"none": "None (console only)", "gnome": "GNOME", "plasma": "KDE Plasma", "xfce": "Xfce"}
 TOGGLES = {
@@ -33,7 +33,7 @@ class SoftwareScreen(StepScreen):
         with Horizontal(classes="columns"):
             with Vertical():
                 yield Static("Desktop", classes="label")
-                with RadioSet(id="f-software-desktop") as desktops:
+                with Choices(id="f-software-desktop") as desktops:
                     desktops.field = "software.desktop"
                     for key, text in DESKTOPS.items():
                         yield Radio(text, s.desktop == key, id=f"desktop-{key}")

@@ -11,7 +11,7 @@ from textual.widgets import RadioSet, Static
 
 from screens import engine
 from screens.base import StepScreen
-from screens.widgets import Radio
+from screens.widgets import Choices, Radio
 
 INTRO = (
     "This installs NixOS on this computer, step by step:\n"
@@ -38,7 +38,7 @@ class WelcomeScreen(StepScreen):
         yield Static("", id="warnings", classes="message -warning", markup=False)
         yield Static("Probing the disks...", id="probe", markup=False)
         yield Static("Firmware (detected: probing):", id="firmware-label", markup=False)
-        with RadioSet(id="f-boot-firmware"):
+        with Choices(id="f-boot-firmware"):
             yield Radio("UEFI", id="uefi")
             yield Radio("BIOS (legacy)", id="bios")
 

@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.content import Content
-from textual.widgets import Checkbox, Input, OptionList, RadioButton, Static
+from textual.widgets import Checkbox, Input, OptionList, RadioButton, RadioSet, Static
 from textual.widgets.option_list import Option
 
 _FIELD_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
@@ -65,16 +65,55 @@ class _Marked:
         return Content.assemble(self.BUTTON_LEFT, (self.MARK if self.value else " ", style), self.BUTTON_RIGHT)
 
 
+class Advance(Message):
+    """Enter in a field: the step moves on to its next field (or to the next
+    step from its last one). Posted after the field's own change, so the step
+    has stored the value before it moves."""
+
+
 class Radio(_Marked, RadioButton):
     """A radio button drawn "(*)" instead of with U+25CF."""
 
     BUTTON_LEFT, BUTTON_RIGHT, MARK = "(", ")", "*"
 
 
+class Choices(RadioSet):
+    """A RadioSet where Space picks the highlighted option and Enter picks it
+    and moves on, like Enter in every other field (Textual's Enter only picks)."""
+
+    BINDINGS = [
+        Binding("space", "toggle_button", "Pick", show=False),
+        Binding("enter", "pick_and_advance", "Pick and go on", show=False),
+    ]
+
+    _advance_on_change = False
+
+    def action_pick_and_advance(self) -> None:
+        highlighted = self._nodes[self._selected] if self._selected is not None else None
+        if isinstance(highlighted, RadioButton) and not highlighted.value:
+            # Move on once our Changed has gone up to the step, not before.
+            self._advance_on_change = True
+            highlighted.toggle()
+        else:
+            self.post_message(Advance())
+
+    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
+        if self._advance_on_change:
+            self._advance_on_change = False
+            self.post_message(Advance())
+
+
 class Check(_Marked, Checkbox):
-    """A checkbox drawn "[X]"."""
+    """A checkbox drawn "[X]": Space toggles it, Enter moves on (Textual's Enter toggles)."""
 
     BUTTON_LEFT, BUTTON_RIGHT, MARK = "[", "]", "X"
+    BINDINGS = [
+        Binding("space", "toggle_button", "Toggle", show=False),
+        Binding("enter", "advance", "Next field", show=False),
+    ]
+
+    def action_advance(self) -> None:
+        self.post_message(Advance())
 
 
 class FieldMessage(Static):
@@ -116,7 +155,8 @@ class FilterSelect(Vertical):
 
     The Input's text is the value (so the engine validates exactly what was
     typed); Enter completes it to the highlighted entry, a second Enter moves
-    on.
+    on. `Picked` says the person settled on an entry (completed, or Enter on
+    an exact one), as opposed to a prefix on the way to one.
     """
 
     DEFAULT_CSS = """
@@ -195,9 +235,12 @@ class FilterSelect(Vertical):
             event.stop()  # the first Enter completes; the next one moves on
             self.query_one(FilterInput).value = choice
             self.post_message(self.Picked(self.field, choice))
+        elif event.value in self.items:
+            self.post_message(self.Picked(self.field, event.value))  # an exact entry: picked, and Enter goes on
 
     @on(OptionList.OptionSelected)
     def _clicked(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         if event.option.id is not None:
             self.query_one(FilterInput).value = event.option.id
+            self.post_message(self.Picked(self.field, event.option.id))

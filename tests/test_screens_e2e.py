@@ -13,10 +13,14 @@ from screens.review import NixArea, ReviewScreen
 SIZE = (80, 25)
 
 
-async def next_step(pilot, expected: str) -> None:
-    await pilot.press("f10")
+async def on_step(pilot, expected: str) -> None:
     await pilot.pause()
     assert type(pilot.app.screen).__name__ == expected, pilot.app.screen
+
+
+async def next_step(pilot, expected: str) -> None:
+    await pilot.press("f10")
+    await on_step(pilot, expected)
 
 
 async def retype(pilot, text: str) -> None:
@@ -25,11 +29,12 @@ async def retype(pilot, text: str) -> None:
 
 
 async def drive_to_review(pilot, answers_path) -> dict[str, str]:
+    """Enter moves on from field to field, and from a step's last field to the
+    next step; Space toggles and picks; F10 goes on from anywhere."""
     app = pilot.app
     await wait_ready(pilot)
-    await pilot.press("tab", "enter")  # Welcome: from the firmware choice to Next
-    await pilot.pause()
-    assert type(app.screen).__name__ == "KeyboardScreen"
+    await pilot.press("enter")  # Welcome: the detected firmware, and on
+    await on_step(pilot, "KeyboardScreen")
     await retype(pilot, "de-latin1")
     await pilot.press("enter")
     await retype(pilot, "de_DE.UTF-8")
@@ -37,16 +42,20 @@ async def drive_to_review(pilot, answers_path) -> dict[str, str]:
     await retype(pilot, "de")
     await pilot.press("enter")
     await retype(pilot, "nodeadkeys")
+    await pilot.press("enter")  # the last field: on to the Disk step
+    await on_step(pilot, "DiskScreen")
+    # The disk, then the layout (Enter keeps each and moves on, to cfdisk);
+    # past gdisk and Shell to the filesystem: Down, and Enter picks btrfs.
+    await pilot.press("enter", "enter", "tab", "tab", "tab", "down", "enter")
+    assert app.focused.id == "f-disk-swap"
+    await pilot.press("enter")  # swap is the last field in use: on to Encryption
+    await on_step(pilot, "EncryptionScreen")
+    await pilot.press("space", "enter")
+    await type_text(pilot, "open sesame 42")
     await pilot.press("enter")
-    await next_step(pilot, "DiskScreen")
-    # layout, cfdisk, gdisk, then the filesystem: Down moves, Enter picks btrfs.
-    await pilot.press("tab", "tab", "tab", "tab", "down", "enter")
-    await next_step(pilot, "EncryptionScreen")
-    await pilot.press("enter", "tab")
     await type_text(pilot, "open sesame 42")
-    await pilot.press("tab")
-    await type_text(pilot, "open sesame 42")
-    await next_step(pilot, "UsersScreen")
+    await pilot.press("enter")
+    await on_step(pilot, "UsersScreen")
     await retype(pilot, "laptop")
     await pilot.press("tab")
     await retype(pilot, "Europe/Berlin")
@@ -57,11 +66,12 @@ async def drive_to_review(pilot, answers_path) -> dict[str, str]:
     await pilot.press("tab")
     await type_text(pilot, "wonderland")
     await next_step(pilot, "SoftwareScreen")
-    await pilot.press("down", "down", "enter")  # desktop: Plasma
-    await pilot.press("tab", "enter")  # SSH server on
+    await pilot.press("down", "down", "enter")  # desktop: Plasma, and on to the SSH server
+    await pilot.press("space")  # SSH server on
     await pilot.press("tab", "tab", "tab", "tab")
     await type_text(pilot, "git htop")
-    await next_step(pilot, "ReviewScreen")
+    await pilot.press("enter")
+    await on_step(pilot, "ReviewScreen")
     screen = app.screen
     for _ in range(100):
         if screen.loaded:

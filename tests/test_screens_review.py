@@ -353,3 +353,50 @@ async def test_the_files_are_highlighted_as_nix_in_console_colours():
         assert "green" in await colours(string)
         for style in nixsyntax.CONSOLE_THEME.syntax_styles.values():
             assert style.color.type == ColorType.STANDARD and style.color.number < 16
+
+
+async def test_confirm_after_a_late_failure_says_the_disk_is_not_touched_again():
+    from test_screens_support import make_session
+
+    session = make_session()
+
+    class FailingOnce(type(session)):
+        failures = 1
+
+        def write_config(self, log):
+            if FailingOnce.failures:
+                FailingOnce.failures -= 1
+                raise RuntimeError("disk full")
+            return super().write_config(log)
+
+    session.__class__ = FailingOnce
+    app = app_for(session)
+    async with app.run_test(size=SIZE) as pilot:
+        await valid(pilot)
+        name = app.session.plan().disk.name
+        app.push_screen(ReviewScreen())
+        await until(pilot, lambda: app.screen.loaded)
+        await pilot.press("f10")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert f"To erase the disk, type its name '{name}'" in str(app.screen.query_one("#prompt").content)
+        await type_text(pilot, name)
+        await pilot.press("enter")
+        install = app.screen
+        assert isinstance(install, InstallScreen)
+        await until(pilot, lambda: install.query_one("#actions").display)
+        install.query_one("#to-review").focus()
+        await pilot.press("enter")
+        assert isinstance(app.screen, ReviewScreen)
+        await pilot.press("f10")
+        confirm = app.screen
+        assert isinstance(confirm, ConfirmScreen)
+        prompt = str(confirm.query_one("#prompt").content)
+        assert "erase" not in prompt.lower() and "not touched again" in prompt and "'install'" in prompt
+        assert str(confirm.query_one("#what").content).startswith("Done by the first attempt, and not done again")
+        await type_text(pilot, name)  # the disk's name is no longer the word
+        await pilot.press("enter")
+        assert app.screen is confirm
+        await pilot.press("ctrl+u")
+        await type_text(pilot, "install")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, DoneScreen))

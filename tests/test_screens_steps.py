@@ -24,6 +24,14 @@ from screens.welcome import WelcomeScreen
 SIZE = (80, 25)
 
 
+async def until(pilot, condition, seconds=30.0):
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("timed out")
+
+
 async def test_welcome_shows_dry_run_firmware_and_step_indicator():
     app = app_for()
     async with app.run_test(size=SIZE) as pilot:
@@ -34,12 +42,25 @@ async def test_welcome_shows_dry_run_firmware_and_step_indicator():
         assert "1/9 Welcome" in header and "DRY RUN" in header
         assert "UEFI" in str(screen.query_one("#firmware-label").content)
         assert not screen.query_one("#warnings").display
-        # Override the firmware: BIOS is two keys away.
-        await pilot.press("down", "enter")
+        # Override the firmware: Down highlights BIOS, Space picks it and stays.
+        await pilot.press("down", "space")
         assert app.session.model.boot.firmware == "bios"
-        await pilot.press("f10")
+        assert app.screen is screen
+        # Enter on the last field goes on to the next step.
+        await pilot.press("enter")
         assert isinstance(app.screen, KeyboardScreen)
         assert "2/9 Keyboard" in str(app.screen.query_one("#header").content)
+        assert app.session.model.boot.firmware == "bios"
+
+
+async def test_welcome_enter_picks_the_highlighted_firmware_and_goes_on():
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        assert app.session.model.boot.firmware == "uefi"
+        await pilot.press("down", "enter")
+        assert isinstance(app.screen, KeyboardScreen)
+        assert app.session.model.boot.firmware == "bios"
 
 
 async def test_welcome_warns_when_the_terminal_is_too_small():
@@ -68,8 +89,7 @@ async def test_keyboard_invalid_keymap_shows_engine_message_and_refuses_next():
         await pilot.press("enter")
         assert app.session.model.system.keymap == "de-latin1"
         assert message_of(screen, "system.keymap") == ""
-        assert "loadkeys de-latin1" in str(screen.query_one("#keymap-status").content) or \
-            "de-latin1" in str(screen.query_one("#keymap-status").content)
+        await until(pilot, lambda: "loadkeys de-latin1" in str(screen.query_one("#keymap-status").content))
 
 
 async def test_keyboard_values_survive_back_and_forth():
@@ -106,10 +126,33 @@ async def test_disk_refused_disk_is_not_selectable_and_preview_follows():
         assert plan.disk.path in preview
         for part in plan.partitions:
             assert part.name in preview
-        # The refusal reason is shown in the list.
+
+
+async def test_disk_rows_fit_one_line_and_refused_disks_are_in_view_with_the_reason():
+    """win11-along-ubuntu (make run's machine): a long "holds" text, and the
+    DVD drive that is never offered; both readable at 80x25 without scrolling."""
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_step(pilot, DiskScreen)
+        machine = app.session.machine
+        offered = machine.offered_disks
+        refused = [d for d in machine.disks if d.refused]
         options = screen.query_one("#f-disk-device")
-        shown = "\n".join(str(options.get_option_at_index(i).prompt) for i in range(options.option_count))
-        assert refused[0].refused in shown
+        assert options.option_count == len(offered)
+        assert options.region.height == len(offered)  # one row per disk, however long what it holds
+        for i, disk in enumerate(offered):
+            prompt = str(options.get_option_at_index(i).prompt)
+            assert prompt.startswith(disk.name) and len(prompt) <= 76 and "\n" not in prompt
+            assert prompt.endswith("...") or prompt.endswith(disk.holds)
+        shown = screen.query_one("#refused")
+        region = shown.region
+        assert region.height == len(refused) and app.screen.region.contains_region(region)
+        # Nothing scrolls or covers it: the terminal cell at each of its rows is this widget.
+        for y in range(region.y, region.bottom):
+            assert app.screen.get_widget_at(region.x, y)[0] is shown
+        text = str(shown.content)
+        for disk in refused:
+            assert disk.name in text and f"not offered: {disk.refused}" in text, text
 
 
 async def test_disk_swap_size_message_and_next_refused():
@@ -136,7 +179,7 @@ async def test_encryption_mismatch_refused_then_accepted_and_kept():
     app = app_for()
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_step(pilot, EncryptionScreen)
-        await pilot.press("enter")  # the checkbox has focus: turn encryption on
+        await pilot.press("space")  # the checkbox has focus: turn encryption on
         assert app.session.model.encryption.enabled
         await pilot.press("tab")
         await type_text(pilot, "correct horse battery")
@@ -288,20 +331,42 @@ async def test_welcome_warns_when_not_root_in_real_mode(monkeypatch):
         assert "REAL INSTALL" in str(app.screen.query_one("#mode").content)
 
 
-async def test_keymap_is_applied_through_the_session():
+async def test_keymap_loads_only_when_picked_or_when_leaving_the_step():
     app = app_for()
     applied = []
     app.session.apply_keymap = lambda name: applied.append(name) or f"loaded {name}"
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_step(pilot, KeyboardScreen)
         await pilot.press("ctrl+u")
+        await type_text(pilot, "de-latin1")  # on the way it reads "de", a keymap of its own
+        await pilot.pause()
+        assert applied == []
+        await pilot.press("enter")  # an exact name: picked, and on to the locale
+        await until(pilot, lambda: "loaded de-latin1" in str(screen.query_one("#keymap-status").content))
+        assert applied == ["de-latin1"] and app.focused.id == "f-system-locale"
+        # Typed and not picked: loaded when the step is left.
+        screen.query_one("#f-system-keymap").focus()
+        await pilot.press("ctrl+u")
         await type_text(pilot, "fr")
-        for _ in range(40):
-            if "loaded fr" in str(screen.query_one("#keymap-status").content):
-                break
-            await pilot.pause(0.05)
-        assert "loaded fr" in str(screen.query_one("#keymap-status").content)
-        assert applied[-1] == "fr" and "f" not in applied  # only known keymaps are loaded
+        await pilot.pause()
+        assert applied == ["de-latin1"]
+        await pilot.press("f10")
+        assert isinstance(app.screen, DiskScreen)
+        await until(pilot, lambda: applied[-1:] == ["fr"])
+        # Through the step again with the same keymap: nothing runs.
+        await pilot.press("escape")
+        await pilot.press("f10")
+        await pilot.pause(0.1)
+        assert applied == ["de-latin1", "fr"]
+        # Back (Esc) with another keymap loads it as well.
+        await pilot.press("escape")
+        app.screen.query_one("#f-system-keymap").focus()
+        await pilot.press("ctrl+u")
+        await type_text(pilot, "us")
+        await pilot.press("escape")
+        assert isinstance(app.screen, WelcomeScreen)
+        await until(pilot, lambda: applied[-1:] == ["us"])
+        assert applied == ["de-latin1", "fr", "us"]
 
 
 async def test_disk_premounted_with_nothing_mounted_is_refused_with_the_planner_message():
@@ -324,3 +389,290 @@ async def test_disk_premounted_with_nothing_mounted_is_refused_with_the_planner_
         # the step's general message when no field of this step holds it.
         shown = [str(w.content) for w in screen.query(".message") if w.display]
         assert any(refusal in text for text in shown), shown
+
+
+# -- Enter moves on, Space toggles --------------------------------------------------
+
+
+async def test_encryption_enter_on_the_checkbox_moves_on_and_space_toggles():
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_step(pilot, EncryptionScreen)
+        assert app.focused.id == "f-encryption-enabled"
+        await pilot.press("space")
+        assert app.session.model.encryption.enabled
+        await pilot.press("enter")  # moves on; does not switch encryption off again
+        assert app.session.model.encryption.enabled
+        assert app.focused.id == "f-encryption-passphrase"
+        await type_text(pilot, "correct horse battery")
+        await pilot.press("enter")
+        assert app.focused.id == "f-encryption-passphrase_confirm"
+        await type_text(pilot, "correct horse battery")
+        await pilot.press("enter")  # the last field: Enter is Next
+        assert isinstance(app.screen, UsersScreen)
+        await pilot.press("escape")
+        assert app.screen is screen and app.session.model.encryption.enabled
+
+
+async def test_encryption_off_enter_on_the_checkbox_is_next():
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_step(pilot, EncryptionScreen)
+        await pilot.press("enter")  # the passphrase fields are off: nothing else to fill in
+        assert isinstance(app.screen, UsersScreen)
+        assert not app.session.model.encryption.enabled
+
+
+# -- values survive going back and forth ---------------------------------------------
+
+
+async def test_disk_values_survive_back_and_forth():
+    app = app_for(make_session(recorded=False))  # two disks to choose from
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_step(pilot, DiskScreen)
+        second = app.session.machine.offered_disks[1]
+        assert app.focused.id == "f-disk-device"
+        await pilot.press("down", "enter")  # the second disk; Enter goes on to the layout
+        assert app.session.model.disk.device == second.path and app.focused.id == "f-disk-layout"
+        screen.query_one("#f-disk-filesystem").focus()
+        await pilot.press("down", "space")  # btrfs
+        await pilot.press("tab", "down", "space")  # swap: a partition
+        await pilot.press("tab")
+        assert app.focused.id == "f-disk-swap_size_mib"
+        await pilot.press("ctrl+u")
+        await type_text(pilot, "2048")
+        await pilot.press("f10")
+        assert isinstance(app.screen, EncryptionScreen)
+        await pilot.press("escape")
+        back = app.screen
+        assert back is screen
+        d = app.session.model.disk
+        assert (d.device, d.filesystem, d.swap, d.swap_size_mib) == (second.path, "btrfs", "partition", 2048)
+        options = back.query_one("#f-disk-device")
+        assert options.get_option_at_index(options.highlighted).id == second.path
+        assert back.query_one("#fs-btrfs").value and back.query_one("#swap-partition").value
+        assert back.query_one("#f-disk-swap_size_mib").value == "2048"
+        # A fresh Disk step (as after Back from further on) shows the same.
+        app.pop_screen()
+        app.push_screen(DiskScreen())
+        await pilot.pause()
+        again = app.screen
+        options = again.query_one("#f-disk-device")
+        assert options.get_option_at_index(options.highlighted).id == second.path
+        assert again.query_one("#fs-btrfs").value and again.query_one("#swap-partition").value
+        assert again.query_one("#f-disk-swap_size_mib").value == "2048"
+        assert app.session.model.disk.device == second.path
+
+
+async def test_software_values_survive_back_and_forth():
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_step(pilot, SoftwareScreen)
+        await pilot.press("down", "down", "down", "enter")  # Xfce, and on to the first toggle
+        assert app.session.model.software.desktop == "xfce"
+        assert app.focused.id == "f-software-ssh_server"
+        await pilot.press("space", "tab", "space")  # SSH on, NetworkManager flipped
+        networkmanager = app.session.model.software.networkmanager
+        screen.query_one("#f-software-packages").focus()
+        await type_text(pilot, "git htop")
+        await pilot.press("f10")
+        assert type(app.screen).__name__ == "ReviewScreen"
+        await pilot.press("escape")
+        assert app.screen is screen
+        app.pop_screen()
+        app.push_screen(SoftwareScreen())
+        await pilot.pause()
+        again = app.screen
+        s = app.session.model.software
+        assert (s.desktop, s.ssh_server, s.networkmanager, s.packages) == ("xfce", True, networkmanager, ["git", "htop"])
+        assert again.query_one("#desktop-xfce").value and not again.query_one("#desktop-none").value
+        assert again.query_one("#f-software-ssh_server").value is True
+        assert again.query_one("#f-software-networkmanager").value is networkmanager
+        assert again.query_one("#f-software-packages").value == "git htop"
+
+
+# -- one size format -----------------------------------------------------------------
+
+
+async def test_disk_step_and_review_give_the_same_sizes():
+    from installer.plan import human_size
+
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_step(pilot, DiskScreen)
+        disk = app.session.machine.offered_disks[0]
+        options = screen.query_one("#f-disk-device")
+        row = str(options.get_option_at_index(0).prompt)
+        review = "\n".join(app.session.review_lines())
+        assert human_size(disk.size) in row and human_size(disk.size) in review
+        preview = str(screen.query_one("#preview").content)
+        for part in app.session.plan().partitions:
+            assert human_size(part.size) in preview and human_size(part.size) in review
+
+
+# -- partitioning by hand ------------------------------------------------------------
+
+
+async def test_disk_shell_in_a_dry_run_says_nothing_was_opened(monkeypatch):
+    app = app_for()
+    taken = []
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_step(pilot, DiskScreen)
+        monkeypatch.setattr(app, "suspend", lambda: taken.append("suspend"))
+        screen.query_one("#shell").focus()
+        await pilot.press("enter")
+        status = str(screen.query_one("#tool-status").content)
+        assert "[dry-run]" in status and "nothing was opened" in status
+        screen.query_one("#cfdisk").focus()
+        await pilot.press("enter")
+        status = str(screen.query_one("#tool-status").content)
+        assert "cfdisk /dev/sda" in status and "nothing was opened" in status
+    assert taken == []
+
+
+def _real_session_with_stubs(calls, handover_used: bool):
+    from test_screens_support import BuiltSession
+
+    from installer.session import Options
+
+    session = BuiltSession(Options(dry_run=False, seed=7, log_path="/tmp/nixos-tui-installer-test.log"))
+    probe = session.probe
+
+    def counted_probe():
+        calls.append("probe")
+        return probe()
+
+    def disk_shell(handover):
+        if handover_used:
+            with handover():
+                calls.append("shell ran")
+        else:
+            calls.append("shell ran")
+        return 0
+
+    def run_partitioner(tool, disk, handover):
+        calls.append(f"{tool} {disk}")
+        return 0
+
+    session.probe = counted_probe
+    session.disk_shell = disk_shell
+    session.run_partitioner = run_partitioner
+    session.apply_keymap = lambda name: ""
+    return session
+
+
+async def test_disk_shell_runs_the_session_shell_then_probes_again():
+    calls = []
+    app = app_for(_real_session_with_stubs(calls, handover_used=False))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_step(pilot, DiskScreen)
+        assert calls == ["probe"]
+        screen.query_one("#shell").focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: "Probed the disks again" in str(screen.query_one("#tool-status").content))
+        assert calls == ["probe", "shell ran", "probe"]
+        assert app.probe_state == "ready"
+        screen.query_one("#f-disk-device").focus()
+        await pilot.press("down")  # the second disk
+        screen.query_one("#gdisk").focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: calls.count("probe") == 3)
+        assert calls[3] == f"gdisk {app.session.machine.offered_disks[1].path}"
+
+
+async def test_disk_shell_where_the_terminal_cannot_be_handed_over_says_so():
+    """run_test's headless driver cannot suspend (App.suspend raises
+    SuspendNotSupported there): the step says nothing was opened."""
+    calls = []
+    app = app_for(_real_session_with_stubs(calls, handover_used=True))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_step(pilot, DiskScreen)
+        screen.query_one("#shell").focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        status = str(screen.query_one("#tool-status").content)
+        assert "cannot hand the screen" in status and "nothing was opened" in status
+        assert calls == ["probe"]  # no shell ran, no probe again
+        assert app.screen is screen
+
+
+# -- Ctrl+C and Ctrl+Q ---------------------------------------------------------------
+
+
+def asked(app) -> list[str]:
+    return [str(s.query_one("#question").content) for s in app.screen_stack if type(s).__name__ == "AskScreen"]
+
+
+async def test_ctrl_c_or_ctrl_q_with_a_question_open_asks_nothing_more():
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_step(pilot, SoftwareScreen)
+        await pilot.press("ctrl+c")
+        assert len(asked(app)) == 1
+        await pilot.press("ctrl+c", "ctrl+q")
+        assert len(asked(app)) == 1
+        await pilot.press("n")
+        assert isinstance(app.screen, SoftwareScreen) and asked(app) == []
+
+
+async def test_ctrl_c_on_the_install_pane_asks_stop_once_and_never_quit_on_top():
+    from screens.base import StepScreen
+    from screens.modals import AskScreen
+
+    class Pane(StepScreen):
+        """Stands in for the install pane: Ctrl+C asks to stop what runs."""
+
+        def request_stop(self) -> None:
+            self.app.push_screen(AskScreen("Stop nixos-install?", yes="Stop"))
+
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_step(pilot, Pane)
+        await pilot.press("ctrl+c")
+        assert asked(app) == ["Stop nixos-install?"]
+        await pilot.press("ctrl+c")
+        await pilot.press("ctrl+q")
+        assert asked(app) == ["Stop nixos-install?"]
+        # A help window over the pane does not turn Ctrl+C into Quit.
+        await pilot.press("n", "f1", "ctrl+c")
+        assert asked(app) == ["Stop nixos-install?"]
+
+
+async def test_the_quit_question_says_what_quitting_does_now():
+    from test_screens_support import BuiltSession
+
+    from installer.session import Options
+    from screens.base import StepScreen
+
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("ctrl+q")
+        assert asked(app) == ["Quit the installer? This is a dry run: nothing was written."]
+
+    class Running:
+        running = True
+
+        def kill_now(self) -> None:
+            killed.append(True)
+
+    class Pane(StepScreen):
+        runner = Running()
+
+    killed = []
+    real = BuiltSession(Options(dry_run=False, log_path="/tmp/nixos-tui-installer-test.log"))
+    app = app_for(real)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("ctrl+q")
+        assert asked(app) == ["Quit the installer? Nothing has been written to any disk."]
+        await pilot.press("n")
+        app.confirmation = object()
+        app.push_screen(Pane())
+        await pilot.pause()
+        await pilot.press("ctrl+q")
+        [question] = asked(app)
+        assert "nixos-install is running: it will be stopped" in question and "Nothing" not in question
+        await pilot.press("y")
+        await pilot.pause()
+    assert killed == [True]

@@ -1,5 +1,7 @@
-"""The Session's side of the wizard's edits: an edit keeps the generated file
-it was made from and is never installed once that file changed."""
+"""The Session's side of the wizard's edits and hand-overs: an edit keeps the
+generated file it was made from and is never installed once that file
+changed; a dry run opens no partitioner or shell; a late failure resumes
+without partitioning only for the plan that was carried out."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import pytest
 from test_screens_support import make_session
 
 from installer.problems import ProblemsError
+from installer.session import DryRun
 
 CONFIG = "configuration.nix"
 
@@ -59,6 +62,35 @@ def test_the_generated_text_is_no_edit_and_an_unparseable_edit_is_not_kept():
     assert found and found[0].field == f"files.{CONFIG}" and session.edits == {}
     with pytest.raises(KeyError):
         session.set_edited("flake.nix", "{ }")
+
+
+def test_a_dry_run_opens_no_partitioner_and_no_shell():
+    session = ready_session()
+    taken = []
+
+    def handover():
+        taken.append("terminal")
+        raise AssertionError("a dry run must not take the terminal")
+
+    with pytest.raises(DryRun, match="cfdisk /dev/sda.*nothing was opened"):
+        session.run_partitioner("cfdisk", "/dev/sda", handover)
+    with pytest.raises(DryRun, match="nothing was opened"):
+        session.disk_shell(handover)
+    with pytest.raises(ValueError):
+        session.run_partitioner("rm", "/dev/sda", handover)
+    assert taken == []
+
+
+def test_a_late_failure_resumes_after_the_disk_only_for_the_same_plan():
+    session = ready_session()
+    disk = session.plan().disk.name
+    assert session.resume_phase() == "disk" and session.confirm_word() == disk
+    session.set_resume_phase("config")  # the disk phase of this plan was done
+    assert session.resume_phase() == "config" and session.confirm_word() == "install"
+    session.model.system.hostname = "otherbox"  # not a disk choice: still no partitioning
+    assert session.resume_phase() == "config"
+    session.model.disk.filesystem = "xfs"  # another disk layout: partition again
+    assert session.resume_phase() == "disk" and session.confirm_word() == disk
 
 
 def test_probing_again_plans_from_the_new_machine():

@@ -73,7 +73,7 @@ def test_step_refused_with_messages(snap_compare):
 def test_encryption_on(snap_compare):
     async def before(pilot):
         await open_step(pilot, EncryptionScreen)
-        await pilot.press("enter", "tab")
+        await pilot.press("space", "enter")  # Space turns it on, Enter goes on to the passphrase
         await type_text(pilot, "hunter2")
 
     assert snap(snap_compare, app_for(), before)
@@ -180,5 +180,63 @@ def test_done(snap_compare, monkeypatch):
             await pilot.pause(0.05)
             if type(pilot.app.screen).__name__ == "DoneScreen":
                 break
+
+    assert snap(snap_compare, app_for(), before)
+
+
+def test_log_view(snap_compare):
+    """The log modal (Done's View log) over the Done screen's log file."""
+    from pathlib import Path
+
+    log = Path("/tmp/nixos-tui-installer-snapshot.log")
+    log.write_text("".join(f"[dry-run] {n}. step {n} of the plan\n" for n in range(1, 31)), encoding="utf-8")
+
+    async def before(pilot):
+        from screens.modals import LogScreen
+
+        await open_step(pilot, SoftwareScreen)
+        pilot.app.push_screen(LogScreen(str(log)))
+        view = None
+        for _ in range(100):
+            await pilot.pause(0.02)
+            view = pilot.app.screen.query("#log-view")
+            if view and view.first().line_count:
+                break
+        await pilot.pause()
+
+    assert snap(snap_compare, app_for(), before)
+
+
+def test_export_path_question(snap_compare, monkeypatch):
+    """Review's Export flake: the directory question over the Review step."""
+    monkeypatch.setattr(ReviewScreen, "export_default", lambda self: "/tmp/nixos-flake")
+
+    async def before(pilot):
+        await _valid(pilot)
+        pilot.app.push_screen(ReviewScreen())
+        for _ in range(100):
+            if pilot.app.screen.loaded:
+                break
+            await pilot.pause(0.05)
+        pilot.app.screen.query_one("#export-flake").focus()
+        await pilot.press("enter")
+        await pilot.pause()
+
+    assert snap(snap_compare, app_for(), before)
+
+
+def test_stale_edit_question(snap_compare):
+    """Review after the hostname changed under an edit of configuration.nix."""
+
+    async def before(pilot):
+        await _valid(pilot)
+        session = pilot.app.session
+        session.set_edited("configuration.nix", "# mine\n" + session.generated()["configuration.nix"])
+        session.model.system.hostname = "otherbox"
+        pilot.app.push_screen(ReviewScreen())
+        for _ in range(100):
+            if type(pilot.app.screen).__name__ == "StaleEditScreen":
+                break
+            await pilot.pause(0.05)
 
     assert snap(snap_compare, app_for(), before)

@@ -77,13 +77,16 @@ def test_wizard_in_tmux_to_review_and_quit(tmux, tmp_path):
                    check=True, env=env, timeout=20)
     tmux.wait_for("1/9 Welcome", "Found 1 disk")
     assert tmux("display", "-p", "-t", "w", "#{alternate_on}").strip() == "1"
-    tmux.keys("F10")
+    tmux.keys("Enter")  # the firmware choice is the step's only field: Enter is Next
     tmux.wait_for("2/9 Keyboard")
     tmux.keys("F10")
-    tmux.wait_for("3/9 Disk", "sda")
+    shown = tmux.wait_for("3/9 Disk", "sda")
+    # The refused DVD drive is on screen with its reason, the disk on one row.
+    assert "sr0" in shown and "not offered: optical drive" in shown
+    assert any(line.lstrip().startswith("sda") and "GiB" in line for line in shown.splitlines())
     tmux.keys("F10")
     tmux.wait_for("4/9 Encryption")
-    tmux.keys("F10")
+    tmux.keys("Enter")  # encryption stays off (Space would toggle it): Enter is Next
     tmux.wait_for("5/9 System", "Full name")
     time.sleep(1)  # the step focuses its first field once mounted
     tmux.keys("C-u")
