@@ -34,8 +34,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--render", metavar="DIR", help="write configuration.nix and hardware-configuration.nix to DIR")
     p.add_argument("--target", metavar="DIR", default="/mnt", help="where the new system is mounted (/mnt)")
     p.add_argument("--yes", action="store_true", help="allow an unattended run to write to the disk")
-    p.add_argument("--nixos-install", metavar="CMD", default="nixos-install", help=argparse.SUPPRESS)
-    p.add_argument("--nixos-enter", metavar="CMD", default="nixos-enter", help=argparse.SUPPRESS)
+    p.add_argument("--nixos-install", metavar="CMD", default="nixos-install",
+                   help="the nixos-install command to run (nixos-install; wrappers and tests point elsewhere)")
+    p.add_argument("--nixos-enter", metavar="CMD", default="nixos-enter",
+                   help="the nixos-enter command that sets passwords in the new system (nixos-enter)")
     p.add_argument("--allow-loop", action="store_true", help="offer loop devices (install into an image file)")
     p.add_argument("--log", metavar="FILE", default=DEFAULT_LOG, help=f"log file ({DEFAULT_LOG})")
     p.add_argument("--record-machine", metavar="FILE", help="write this machine's probe data to FILE and exit")
@@ -93,6 +95,9 @@ def run(args: argparse.Namespace) -> int:
 
         try:
             record_machine(args.record_machine)
+        except ProbeError as err:
+            print(f"cannot record this machine: {err}", file=sys.stderr)
+            return EXIT_FAILED
         except OSError as err:
             print(f"cannot write {args.record_machine}: {err.strerror or err}", file=sys.stderr)
             return EXIT_FAILED
@@ -164,6 +169,9 @@ def run(args: argparse.Namespace) -> int:
         print_plan(session)
         if not args.plan and not args.yes:
             print("\nNothing was written. Run again with --yes to install.")
+        elif not args.plan:
+            why = "--machine reads a recorded machine" if args.machine else "this is a dry run (--dry-run)"
+            print(f"\nNothing was written: {why}, so --yes installs nothing.")
         return EXIT_OK
     from installer.unattended import install
 

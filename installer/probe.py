@@ -39,13 +39,13 @@ _BY_ID_ORDER = ("ata-", "nvme-", "virtio-", "usb-", "scsi-", "mmc-", "ieee1394-"
 
 
 class ProbeError(ValueError):
-    """A machine file that cannot be read as a recorded machine; the message says why."""
+    """A machine that cannot be read (a bad recorded file, or the live probe failing); the message says why."""
 
 
 def probe(machine_file: str | os.PathLike[str] | None = None, *, allow_loop: bool = False, target: str = "/mnt") -> Machine:
     """The machine's disks, mounts and facts: live, or from a recorded file."""
     if machine_file is None:
-        return machine_from_data(udevdata.live_data(), source="live", allow_loop=allow_loop, target=target)
+        return machine_from_data(_live_data(), source="live", allow_loop=allow_loop, target=target)
     return machine_from_data(load_machine_file(machine_file), source=str(machine_file), allow_loop=allow_loop,
                              target=target)
 
@@ -66,9 +66,20 @@ def load_machine_file(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def record_machine(path: str | os.PathLike[str]) -> None:
-    """Write this machine in the recorded format, for a bug report or a test fixture."""
-    data = udevdata.live_data()
-    Path(path).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    """Write this machine in the recorded format, for a bug report or a test fixture.
+
+    ProbeError when the machine cannot be read, OSError when the file cannot be written."""
+    text = json.dumps(_live_data(), indent=1, sort_keys=True) + "\n"
+    Path(path).write_text(text)
+
+
+def _live_data() -> dict[str, Any]:
+    try:
+        return udevdata.live_data()
+    except ImportError as err:
+        raise ProbeError(f"pyudev cannot be imported ({err}); install it to probe this machine") from err
+    except Exception as err:  # pyudev and sysfs fail in many ways; the person needs the words, not a traceback
+        raise ProbeError(f"probing this machine failed: {type(err).__name__}: {err}") from err
 
 
 # -- records -> Machine ----------------------------------------------------------

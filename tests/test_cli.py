@@ -14,10 +14,12 @@ WIN11 = MACHINES / "win11-along-ubuntu.json"
 PASSPHRASE = "correct horse battery staple"
 
 
-def cli(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTUAL")}
+def cli(*args: str, cwd=ROOT, env: dict | None = None, code: str | None = None) -> subprocess.CompletedProcess:
+    """The CLI in a subprocess; `code` replaces `-m installer` with a script that calls main() itself."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("TEXTUAL")} | (env or {})
+    start = ["-c", code, *args] if code else ["-m", "installer", *args]
     return subprocess.run(
-        [sys.executable, "-m", "installer", *args], capture_output=True, text=True, cwd=cwd, env=env,
+        [sys.executable, *start], capture_output=True, text=True, cwd=cwd, env=environ,
         stdin=subprocess.DEVNULL, timeout=120,
     )
 
@@ -59,7 +61,21 @@ def test_plan_redacts_every_secret(tmp_path):
 def test_without_yes_prints_the_plan_and_writes_nothing(tmp_path):
     done = cli("--answers", answers_for(tmp_path), "--machine", str(WIN11))
     assert done.returncode == 0, done.stderr
-    assert "Nothing was written" in done.stdout
+    assert "Nothing was written. Run again with --yes to install." in done.stdout
+
+
+def test_yes_on_a_recorded_machine_says_nothing_was_written(tmp_path):
+    done = cli("--answers", answers_for(tmp_path), "--machine", str(WIN11), "--yes")
+    assert done.returncode == 0, done.stderr
+    assert "Nothing was written: --machine reads a recorded machine, so --yes installs nothing." in done.stdout
+    assert "Run again with --yes" not in done.stdout
+
+
+def test_help_lists_every_option_of_the_issue():
+    done = cli("--help")
+    for option in ("--machine", "--dry-run", "--answers", "--plan", "--render", "--target", "--yes",
+                   "--nixos-install", "--nixos-enter", "--allow-loop", "--log", "--record-machine"):
+        assert option in done.stdout, option
 
 
 def test_bad_answers_exit_2_listing_every_problem(tmp_path):
@@ -80,11 +96,16 @@ def test_bad_answers_exit_2_listing_every_problem(tmp_path):
     assert "Traceback" not in done.stderr
 
 
-def test_refused_disk_exits_3(tmp_path):
-    # sr0 holds the running installer medium on the recorded machine.
-    done = cli("--answers", answers_for(tmp_path, device="/dev/sr0"), "--machine", str(WIN11), "--plan")
-    assert done.returncode in (2, 3), done.stderr
-    assert "sr0" in done.stderr
+@pytest.mark.parametrize(("machine", "device", "reason"), [
+    ("booted-from-rp.json", "/dev/vda", "refusing to use /dev/vda: holds the running installer"),
+    ("imsm.json", "/dev/sda", "refusing to use /dev/sda: sda2 is mounted at /"),
+    ("win11-along-ubuntu.json", "/dev/sr0", "refusing to use /dev/sr0: optical drive"),
+])
+@pytest.mark.parametrize("mode", [["--plan"], []], ids=["plan", "no-yes"])
+def test_refused_disk_exits_3(tmp_path, machine, device, reason, mode):
+    done = cli("--answers", answers_for(tmp_path, device=device), "--machine", str(MACHINES / machine), *mode)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert reason in done.stderr and "Traceback" not in done.stderr
 
 
 def test_flags_needing_answers_exit_2():
@@ -173,3 +194,96 @@ def test_record_machine_into_a_missing_directory_fails_cleanly(tmp_path):
     done = cli("--record-machine", str(tmp_path / "no" / "such" / "dir.json"))
     assert done.returncode == 1
     assert "cannot write" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("fake", "words"), [
+    ("raise ImportError('libudev.so.1: cannot open shared object file')",
+     "cannot record this machine: pyudev cannot be imported (libudev.so.1: cannot open shared object file)"),
+    ("class Context:\n    def __init__(self):\n        raise RuntimeError('no /sys/class/block')\n",
+     "cannot record this machine: probing this machine failed: RuntimeError: no /sys/class/block"),
+])
+def test_record_machine_when_probing_fails_says_why(tmp_path, fake, words):
+    fakes = tmp_path / "fakes"
+    (fakes / "pyudev").mkdir(parents=True)
+    (fakes / "pyudev" / "__init__.py").write_text(fake)
+    out = tmp_path / "machine.json"
+    done = cli("--record-machine", str(out), env={"PYTHONPATH": str(fakes)})
+    assert done.returncode == 1
+    assert words in done.stderr and "Traceback" not in done.stderr
+    assert not out.exists()
+
+
+# -- unattended --yes: the disk changes between planning and the first write --------
+
+# The CLI as `python -m installer` runs it, except that the first plan made also
+# changes the disk, as a person (or an automounter) might while the run goes on.
+CHANGE_AFTER_PLANNING = """
+import subprocess, sys
+from installer import session
+from installer.cli import main
+
+planned = session.Session.plan
+changes = {changes!r}
+
+def plan(self):
+    made = planned(self)
+    while changes:
+        subprocess.run(changes.pop(0), check=True)
+    return made
+
+session.Session.plan = plan
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def unattended_answers(tmp_path, device: str) -> str:
+    path = tmp_path / "answers.toml"
+    path.write_text(f"""
+[boot]
+firmware = "bios"
+[disk]
+device = "{device}"
+filesystem = "ext4"
+swap = "none"
+[[users]]
+name = "alice"
+password_hash = "$y$j9T$adRGRQYJHEV9CAs89LbJU/$gDvIDSJ2V/7SfEYoI7JDPiZPxPX/jC7egPkieq3x0pC"
+""")
+    return str(path)
+
+
+@pytest.mark.root
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root for loop devices")
+@pytest.mark.parametrize("change", ["mounted", "grown"])
+def test_yes_refuses_with_exit_3_when_the_disk_changed_after_planning(tmp_path, change):
+    from loopdev import GIB, image_digest, loop_device, run
+
+    target, elsewhere = tmp_path / "target", tmp_path / "elsewhere"
+    target.mkdir()
+    elsewhere.mkdir()
+    with loop_device(tmp_path, size=12 * GIB, target=str(target)) as (device, image):
+        run("sgdisk", "-n", "1:1M:+100M", "-c", "1:old", device)
+        run("partx", "-u", device, check=False)
+        run("mkfs.ext4", "-q", "-F", f"{device}p1")
+        before = image_digest(image)
+        if change == "mounted":  # read-only, without the journal: the mount itself writes nothing
+            changes = [["mount", "-o", "ro,noload", f"{device}p1", str(elsewhere)]]
+            undo = [["umount", str(elsewhere)]]
+            words = f"{device}p1 is mounted at {elsewhere}"
+        else:
+            changes = [["truncate", "-s", str(13 * GIB), str(image)], ["losetup", "-c", device]]
+            undo = [["truncate", "-s", str(12 * GIB), str(image)], ["losetup", "-c", device]]
+            words = f"{device} is 13.0 GiB now, but was 12.0 GiB when chosen"
+        try:
+            done = cli("--answers", unattended_answers(tmp_path, device), "--yes", "--allow-loop",
+                       "--target", str(target), "--log", str(tmp_path / "install.log"),
+                       "--nixos-install", str(ROOT / "tests/standins/nixos-install"),
+                       "--nixos-enter", str(ROOT / "tests/standins/nixos-enter"),
+                       code=CHANGE_AFTER_PLANNING.format(changes=changes))
+        finally:
+            for argv in undo:
+                run(*argv, check=False)
+        assert done.returncode == 3, done.stdout + done.stderr
+        assert f"refused: refusing to write to {device}: {words}" in done.stdout
+        assert "Traceback" not in done.stderr
+        assert image_digest(image) == before
