@@ -21,7 +21,8 @@ from installer.problems import Problem
 
 HOSTNAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 USERNAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
-STATE_VERSION = re.compile(r"\d{2}\.\d{2}")
+# NixOS releases come out in May and November: 24.05, 24.11, 25.05, ...
+STATE_VERSION = re.compile(r"\d{2}\.(05|11)")
 ATTR = r"[A-Za-z_][A-Za-z0-9_'-]*"
 ATTR_PATH = re.compile(rf"{ATTR}(\.{ATTR})*")
 
@@ -122,7 +123,8 @@ def _system(model: InstallModel) -> list[Problem]:
             if variant and variant not in known:
                 out.append(Problem("system.xkb_variant", f"{variant!r} is not a variant of {s.xkb_layout!r}"))
     if not STATE_VERSION.fullmatch(s.state_version):
-        out.append(Problem("system.state_version", f"{s.state_version!r} is not a NixOS release like 25.11"))
+        out.append(Problem("system.state_version",
+                           f"{s.state_version!r} is not a NixOS release (YY.05 or YY.11, e.g. 25.11)"))
     return out
 
 

@@ -42,6 +42,8 @@ RULES = [
     ("system.xkb_layout", "fr", "qwertz", "system.xkb_layout", "not an xkb layout"),
     ("system.xkb_variant", "", "bogus", "system.xkb_variant", "not a variant"),
     ("system.state_version", "26.05", "26", "system.state_version", "not a NixOS release"),
+    ("system.state_version", "24.11", "25.10", "system.state_version", "not a NixOS release (YY.05 or YY.11"),
+    ("system.state_version", "25.05", "25.5", "system.state_version", "not a NixOS release"),
     ("users[0].name", "_svc-1", "1alice", "users[0].name", "start with a-z"),
     ("users[0].name", "a" * 32, "a" * 33, "users[0].name", "at most 32"),
     ("users[0].name", "bob", "Alice", "users[0].name", "a-z"),
