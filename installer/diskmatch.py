@@ -27,6 +27,8 @@ def describe_rule(match: DiskMatch) -> str:
         parts.append(f"size_max_gib = {match.size_max_gib}")
     if match.largest:
         parts.append("largest = true")
+    if match.removable:
+        parts.append("removable = true")
     return ", ".join(parts) or "any disk"
 
 
@@ -35,15 +37,23 @@ def _size(disk: Disk) -> str:
     return f"{gib:.0f} GiB" if gib >= 10 else f"{gib:.1f} GiB"
 
 
-def _kind(disk: Disk) -> str:
-    return "HDD" if disk.rotational else "SSD"
+def removable(disk: Disk) -> bool:
+    """A disk that may be unplugged: a USB drive (an HDD in a USB case says removable=0) or a card."""
+    return disk.removable or disk.bus == "usb"
+
+
+def _line(disk: Disk) -> str:
+    """One disk as the messages list it: `sdc 14 GiB SSD, USB "SanDisk Ultra"`."""
+    kind = "HDD" if disk.rotational else "SSD"
+    if removable(disk):
+        kind += ", USB" if disk.bus == "usb" else ", removable"
+    return f"{disk.name} {_size(disk)} {kind}" + (f' "{disk.model}"' if disk.model else "")
 
 
 def _offer_text(disks: list[Disk]) -> str:
     if not disks:
         return "no disk is offered on this machine"
-    listed = ", ".join(f"{d.name} {_size(d)} {_kind(d)}" + (f' "{d.model}"' if d.model else "") for d in disks)
-    return f"offered: {listed}"
+    return "offered: " + ", ".join(_line(d) for d in disks)
 
 
 def _fits(match: DiskMatch, disk: Disk) -> bool:
@@ -63,23 +73,32 @@ def resolve(match: DiskMatch, machine: Machine) -> tuple[Disk | None, str]:
 
     Refused disks (the boot medium, disks with mounted partitions, ...) are
     never candidates, so a rule cannot select what the wizard would refuse.
+    Removable disks are candidates only with `removable = true`: an answers
+    file replayed on a machine with a USB backup drive plugged in must not
+    erase it because it is the largest.
     """
     offered = machine.offered_disks
     rule = describe_rule(match)
-    found = [d for d in offered if _fits(match, d)]
+    fitting = [d for d in offered if _fits(match, d)]
+    found = [d for d in fitting if match.removable or not removable(d)]
     if not found:
-        return None, f"no disk matches {rule} ({_offer_text(offered)})"
+        why = f"no disk matches {rule} ({_offer_text(offered)})"
+        unplugged = [d for d in fitting if d not in found]
+        if unplugged:
+            why += (f"; removable disks are left out unless the rule says removable = true: "
+                    + ", ".join(_line(d) for d in unplugged))
+        return None, why
     if match.largest and len(found) > 1:
         biggest = max(d.size for d in found)
         top = [d for d in found if d.size == biggest]
         if len(top) > 1:
-            names = ", ".join(d.name for d in top)
-            return None, f"{len(top)} disks match {rule} with the same size: {names}; make the rule stricter"
+            listed = ", ".join(_line(d) for d in top)
+            return None, f"{len(top)} disks match {rule} with the same size: {listed}; make the rule stricter"
         found = top
     if len(found) > 1:
-        names = ", ".join(d.name for d in found)
+        listed = ", ".join(_line(d) for d in found)
         return None, (
-            f"{len(found)} disks match {rule}: {names}; make the rule stricter (or add largest = true, or name the device)"
+            f"{len(found)} disks match {rule}: {listed}; make the rule stricter (or add largest = true, or name the device)"
         )
     return found[0], ""
 

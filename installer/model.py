@@ -70,6 +70,7 @@ class DiskMatch:
     model: str = ""  # a substring of the disk's model, case-insensitive
     size_min_gib: int = 0
     size_max_gib: int = 0  # 0: no limit
+    removable: bool = False  # USB and other removable disks may match too (never by default)
 
 
 @dataclass

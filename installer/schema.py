@@ -53,6 +53,8 @@ DESCRIPTIONS: dict[str, str] = {
     "disk.match.model": "part of the disk's model name (case does not matter)",
     "disk.match.size_min_gib": "at least this many GiB",
     "disk.match.size_max_gib": "at most this many GiB (0: no limit)",
+    "disk.match.removable": "`true`: USB and other removable disks may match too; left out otherwise, "
+                            "so a plugged-in backup drive is never picked",
     "disk.layout": "erase the disk, or use what is mounted at the target",
     "disk.filesystem": "root filesystem (btrfs: subvolumes `@`, `@home`, `@nix`)",
     "disk.swap": "swap kind",

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from installer.diskmatch import describe_rule, resolve
+from installer.diskmatch import describe_rule, removable, resolve
 from installer.hardware import Disk, Machine, Partition
 from installer.model import GIB, DiskMatch
 from conftest import MACHINES
 
 
-def _disk(name: str, gib: float, *, rotational=False, model="", refused="", by_id="") -> Disk:
+def _disk(name: str, gib: float, *, rotational=False, model="", refused="", by_id="", bus="other",
+          removable=False) -> Disk:
     return Disk(
         path=f"/dev/{name}",
         name=name,
@@ -19,12 +20,14 @@ def _disk(name: str, gib: float, *, rotational=False, model="", refused="", by_i
         model=model,
         rotational=rotational,
         refused=refused,
+        bus=bus,
+        removable=removable,
     )
 
 
 @pytest.fixture
 def workstation() -> Machine:
-    """Two NVMe SSDs of one model, a big HDD, a USB stick holding the ISO."""
+    """Two NVMe SSDs of one model, a big HDD, a USB stick holding the ISO, a bigger USB backup drive."""
     return Machine(
         disks=[
             _disk("nvme0n1", 476.9, model="Samsung SSD 980 PRO 512GB",
@@ -32,7 +35,10 @@ def workstation() -> Machine:
             _disk("nvme1n1", 931.5, model="Samsung SSD 980 PRO 1TB",
                   by_id="/dev/disk/by-id/nvme-Samsung_SSD_980_PRO_1TB_S5GXNX0T2"),
             _disk("sda", 3726, rotational=True, model="WDC WD40EFRX-68N32N0"),
-            _disk("sdb", 28.9, model="SanDisk Ultra", refused="it holds the running installer"),
+            _disk("sdb", 28.9, model="SanDisk Ultra", refused="it holds the running installer", bus="usb",
+                  removable=True),
+            # a USB hard disk case says removable=0: the bus is what tells
+            _disk("sdc", 7452, rotational=True, model="WD Elements 25A3", bus="usb"),
         ]
     )
 
@@ -59,7 +65,20 @@ def test_rule_picks_the_one_disk(workstation, rule, picked):
 def test_ambiguous_rule_is_refused_naming_the_candidates(workstation):
     disk, why = resolve(DiskMatch(model="Samsung"), workstation)
     assert disk is None
-    assert why.startswith('2 disks match model = "Samsung": nvme0n1, nvme1n1; make the rule stricter')
+    assert why.startswith('2 disks match model = "Samsung": nvme0n1 477 GiB SSD "Samsung SSD 980 PRO 512GB", '
+                          'nvme1n1 932 GiB SSD "Samsung SSD 980 PRO 1TB"; make the rule stricter')
+
+
+def test_a_usb_backup_drive_is_never_picked_unless_the_rule_allows_removable_disks(workstation):
+    assert resolve(DiskMatch(largest=True), workstation)[0].name == "sda"
+    assert resolve(DiskMatch(ssd=False, size_min_gib=5000), workstation)[0] is None
+    disk, why = resolve(DiskMatch(model="WD Elements"), workstation)
+    assert disk is None
+    assert why.endswith('; removable disks are left out unless the rule says removable = true: '
+                        'sdc 7452 GiB HDD, USB "WD Elements 25A3"')
+    assert resolve(DiskMatch(largest=True, removable=True), workstation)[0].name == "sdc"
+    assert resolve(DiskMatch(model="WD Elements", removable=True), workstation)[0].name == "sdc"
+    assert describe_rule(DiskMatch(largest=True, removable=True)) == "largest = true, removable = true"
 
 
 def test_refused_disk_is_never_a_candidate(workstation):
@@ -76,14 +95,14 @@ def test_no_match_lists_what_is_offered(workstation):
     disk, why = resolve(DiskMatch(ssd=False, size_min_gib=5000), workstation)
     assert disk is None
     assert why.startswith("no disk matches ssd = false, size_min_gib = 5000 (offered: ")
-    assert "sda 3726 GiB HDD" in why and "nvme1n1 932 GiB SSD" in why
+    assert "sda 3726 GiB HDD" in why and "nvme1n1 932 GiB SSD" in why and 'sdc 7452 GiB HDD, USB "WD' in why
 
 
 def test_largest_tie_is_ambiguous():
     machine = Machine(disks=[_disk("sda", 500), _disk("sdb", 500), _disk("sdc", 100)])
     disk, why = resolve(DiskMatch(largest=True), machine)
     assert disk is None
-    assert "2 disks match largest = true with the same size: sda, sdb" in why
+    assert "2 disks match largest = true with the same size: sda 500 GiB SSD, sdb 500 GiB SSD" in why
 
 
 def test_no_offered_disk_at_all():
@@ -142,12 +161,13 @@ def _recorded(name: str) -> Machine:
 def test_largest_on_every_recorded_machine(path):
     machine = _recorded(path.name)
     offered = machine.offered_disks
+    candidates = [d for d in offered if not removable(d)]
     disk, why = resolve(DiskMatch(largest=True), machine)
-    if not offered:
-        assert disk is None and "no disk is offered" in why
+    if not candidates:
+        assert disk is None and ("no disk is offered" in why if not offered else "removable = true" in why)
         return
-    biggest = max(d.size for d in offered)
-    top = [d for d in offered if d.size == biggest]
+    biggest = max(d.size for d in candidates)
+    top = [d for d in candidates if d.size == biggest]
     if len(top) == 1:
         assert disk is top[0] and why == ""
     else:
@@ -168,8 +188,12 @@ def test_model_rule_on_every_recorded_machine(path):
     for d in machine.offered_disks:
         if not d.model:
             continue
-        same = [o for o in machine.offered_disks if d.model.casefold() in o.model.casefold()]
         disk, why = resolve(DiskMatch(model=d.model), machine)
+        if removable(d):
+            assert disk is None and "removable = true" in why
+            assert resolve(DiskMatch(model=d.model, removable=True), machine)[0] is d
+            continue
+        same = [o for o in machine.offered_disks if d.model.casefold() in o.model.casefold() and not removable(o)]
         if len(same) == 1:
             assert disk is d, why
         else:
@@ -182,9 +206,11 @@ def test_model_rule_on_every_recorded_machine(path):
     [
         # sda (same model) holds the running system's mounted root: only sdb is left.
         ("imsm.json", DiskMatch(model="toshiba"), "sdb"),
-        # The two NVMe disks are RAID members and sda is mounted: sdb beats the 14 GiB USB stick.
+        # The two NVMe disks are RAID members and sda is mounted: sdb (the 14 GiB USB stick is not a candidate).
         ("imsm.json", DiskMatch(largest=True), "sdb"),
-        ("imsm.json", DiskMatch(size_max_gib=100), "sdc"),
+        ("imsm.json", DiskMatch(size_max_gib=100, removable=True), "sdc"),
+        ("imsm.json", DiskMatch(removable=True), None),  # sdb and the stick
+        ("imsm.json", DiskMatch(), "sdb"),
         ("many-nics-and-disks.json", DiskMatch(model="QEMU HARDDISK"), "sda"),
         ("nvme-over-tcp.json", DiskMatch(largest=True), "sda"),  # nvme1n1 is too small, so not offered
         ("lp1999173-raid1.json", DiskMatch(largest=True), "vda"),  # vdb is an active RAID member
@@ -194,15 +220,18 @@ def test_model_rule_on_every_recorded_machine(path):
 )
 def test_recorded_machine_picks(machine_file, rule, picked):
     disk, why = resolve(rule, _recorded(machine_file))
-    assert why == "" and disk is not None and disk.name == picked
+    assert (disk.name if disk else None) == picked, why
 
 
 @pytest.mark.skipif(not RECORDED, reason="no recorded machines in tests/fixtures/machines yet")
 @pytest.mark.parametrize(
     "machine_file, rule, words",
     [
-        ("many-nics-and-disks.json", DiskMatch(largest=True), "4 disks match largest = true with the same size: sda, vda, vdb, vdc"),
-        ("many-nics-and-disks.json", DiskMatch(size_min_gib=10), "4 disks match size_min_gib = 10: sda, vda, vdb, vdc"),
+        ("many-nics-and-disks.json", DiskMatch(largest=True), '4 disks match largest = true with the same size: '
+                  'sda 20 GiB SSD "QEMU HARDDISK", vda 20 GiB SSD, vdb 20 GiB SSD, vdc 20 GiB SSD'),
+        ("many-nics-and-disks.json", DiskMatch(size_min_gib=10), "4 disks match size_min_gib = 10: sda 20 GiB"),
+        ("imsm.json", DiskMatch(size_max_gib=100), 'removable disks are left out unless the rule says removable = '
+         'true: sdc 14 GiB SSD, USB "Ultra USB 3.0"'),
         ("imsm.json", DiskMatch(model="SanDisk 256GB"), 'no disk matches model = "SanDisk 256GB" (offered: sdb 932 GiB'),
         ("nvme-over-tcp.json", DiskMatch(model="Linux"), 'no disk matches model = "Linux" (offered: sda 10 GiB HDD'),
         ("booted-from-rp.json", DiskMatch(largest=True), "no disk is offered on this machine"),
@@ -229,7 +258,8 @@ def test_apply_match_fills_the_device(workstation):
     assert apply_match(model, workstation) is None and model.disk.device == "/dev/sda"
     model = InstallModel(disk=DiskChoice(match=DiskMatch(model="Samsung")))
     problem = apply_match(model, workstation)
-    assert problem is not None and problem.field == "disk.match" and "nvme0n1, nvme1n1" in problem.message
+    assert problem is not None and problem.field == "disk.match"
+    assert "nvme0n1 477 GiB SSD" in problem.message and "nvme1n1 932 GiB SSD" in problem.message
     assert model.disk.device == ""
     model = InstallModel(disk=DiskChoice(layout="premounted", match=DiskMatch(model="Samsung")))
     assert apply_match(model, workstation) is None and model.disk.device == ""

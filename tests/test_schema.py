@@ -41,7 +41,7 @@ def test_schema_has_every_model_key_and_secret_key():
         assert set(obj["properties"]) == expected, section
         assert obj["additionalProperties"] is False
     match = schema()["$defs"]["DiskMatch"]["properties"]
-    assert set(match) == {"largest", "ssd", "model", "size_min_gib", "size_max_gib"}
+    assert set(match) == {"largest", "ssd", "model", "size_min_gib", "size_max_gib", "removable"}
     assert props["disk"]["properties"]["match"] == {"$ref": "#/$defs/DiskMatch"}
     assert props["disk"]["properties"]["filesystem"]["enum"] == ["ext4", "btrfs", "xfs"]
     assert props["boot"]["properties"]["firmware"]["enum"] == ["uefi", "bios"]
