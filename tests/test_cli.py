@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -287,3 +288,34 @@ def test_yes_refuses_with_exit_3_when_the_disk_changed_after_planning(tmp_path, 
         assert f"refused: refusing to write to {device}: {words}" in done.stdout
         assert "Traceback" not in done.stderr
         assert image_digest(image) == before
+
+
+def test_an_ambiguous_match_rule_exits_2_listing_the_disks(tmp_path):
+    import re
+
+    path = answers_for(tmp_path)
+    text = re.sub(r"(?m)^device = .*\n", "", Path(path).read_text())
+    Path(path).write_text(text.replace("# [disk.match]\n# largest = true", "[disk.match]\nlargest = true"))
+    done = cli("--answers", path, "--machine", str(MACHINES / "many-nics-and-disks.json"), "--plan")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert ('disk.match: 4 disks match largest = true with the same size: sda 20 GiB SSD "QEMU HARDDISK", '
+            "vda 20 GiB SSD, vdb 20 GiB SSD, vdc 20 GiB SSD") in done.stderr
+
+
+def test_premounted_lvm_on_luks_renders_the_luks_device_and_grub_disk(tmp_path):
+    import json
+
+    from test_premounted import LUKS_UUID, _lvm_on_luks
+
+    machine = tmp_path / "machine.json"
+    machine.write_text(json.dumps(_lvm_on_luks(probert=True)))
+    text = Path(answers_for(tmp_path)).read_text().replace('layout = "erase"', 'layout = "premounted"')
+    text = text.replace('swap = "partition"', 'swap = "zram"').replace("# firmware = \"uefi\"", 'firmware = "bios"')
+    (tmp_path / "answers.toml").write_text(text)
+    out = tmp_path / "out"
+    done = cli("--answers", str(tmp_path / "answers.toml"), "--machine", str(machine), "--render", str(out))
+    assert done.returncode == 0, done.stderr
+    hardware = (out / "hardware-configuration.nix").read_text()
+    assert f'boot.initrd.luks.devices."cryptlvm".device = "/dev/disk/by-uuid/{LUKS_UUID}";' in hardware
+    assert '"/dev/mapper/vg-root"' in hardware
+    assert 'boot.loader.grub.device = "/dev/disk/by-id/ata-DISK_1";' in (out / "configuration.nix").read_text()
