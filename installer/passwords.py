@@ -244,11 +244,12 @@ def set_passwords(
 
     entries = _entries(model)
     env = child_env(secrets=[h for _, h in entries] + model.secrets())
-    if entries:
+    # One nixos-enter for everything: each one runs the new system's
+    # activation script first (seconds on a real install).
+    commands = (["chpasswd -e"] if entries else []) + (["passwd -l root"] if model.root.disabled else [])
+    if commands:
         stdin = "".join(f"{name}:{hashed}\n" for name, hashed in entries)
-        _run(_argv(nixos_enter, target, "chpasswd -e"), stdin, log, env)
-    if model.root.disabled:
-        _run(_argv(nixos_enter, target, "passwd -l root"), "", log, env)
+        _run(_argv(nixos_enter, target, " && ".join(commands)), stdin, log, env)
     return [name for name, _ in entries]
 
 

@@ -137,7 +137,7 @@ def test_disabled_root_is_locked(target, record):
     assert found["root"] == "!$6$old$hash"
     assert verify_password("alice-Pa55", found["alice"])
     commands = [json.loads(line)["argv"][-1] for line in record.read_text().splitlines()]
-    assert commands == ["chpasswd -e", "passwd -l root"]
+    assert commands == ["chpasswd -e && passwd -l root"]  # one nixos-enter: one activation
 
 
 def test_only_root_locked_when_nobody_has_a_password(target, record):
@@ -160,6 +160,15 @@ def test_unknown_user_is_reported_by_chpasswd(target):
     with pytest.raises(PasswordError) as err:
         set_passwords(model(root_disabled=False), str(target), nixos_enter=NIXOS_ENTER)
     assert "changes ignored" in str(err.value)
+
+
+def test_a_failed_chpasswd_leaves_root_as_it_was(target):
+    # `chpasswd -e && passwd -l root` in one nixos-enter: the lock runs only after the hashes went in.
+    (target / "etc" / "passwd").write_text("root:x:0:0::/root:/bin/sh\nalice:x:1000:100::/home/alice:/bin/sh\n")
+    (target / "etc" / "shadow").write_text("root:$6$old$hash:1::::::\n")
+    with pytest.raises(PasswordError, match="changes ignored"):
+        set_passwords(model(root_disabled=True), str(target), nixos_enter=NIXOS_ENTER)
+    assert shadow(target)["root"] == "$6$old$hash"
 
 
 def test_a_colon_in_a_name_cannot_forge_a_line(target):
