@@ -346,7 +346,7 @@ async def test_a_prompt_without_newline_is_visible_and_can_be_answered(log):
 
 async def test_a_prompt_waits_only_once_the_output_is_quiet(log):
     # Lines pour out first (chunks often end mid-line), then a question waits.
-    script = "i=0; while [ $i -lt 3000 ]; do echo line $i; i=$((i+1)); done; printf 'Username: '; read a; echo ok"
+    script = "i=0; while [ $i -lt 3000 ]; do echo line $i; i=$((i+1)); done; printf 'Username: '; read a; sleep 1; echo ok"
     r = InstallRunner(["sh", "-c", script], log=log)
     seen_while_streaming = []
     consumer_lines = []
@@ -364,6 +364,8 @@ async def test_a_prompt_waits_only_once_the_output_is_quiet(log):
     assert r.waiting_prompt(quiet=0.3) == "Username: "
     assert r.waiting_prompt(quiet=60) == ""  # not quiet for that long yet
     r.send("alice\n")
+    await asyncio.sleep(0.4)  # answered: the same question is not asked again meanwhile
+    assert r.waiting_prompt(quiet=0.3) == ""
     await consumer
     assert consumer_lines[-1] == "Username: ok"
     assert r.waiting_prompt(quiet=0) == ""  # the run is over
