@@ -24,6 +24,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # scripts run as `python benchmarks/x.py`: the repo's packages first
 PY = sys.executable
 STANDINS = ROOT / "tests" / "standins"
+
+
+def standin_env(**knobs: object) -> dict[str, str]:
+    """Our environment plus STANDIN_* knobs, with this Python's own directory first
+    in PATH: the stand-ins start with `#!/usr/bin/env python3`, and on a host
+    where that is a version manager's shim (pyenv: ~100 ms a start) the shim,
+    not the installer, would be measured. Floor and ours get the same PATH."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STANDIN_")}
+    env["PATH"] = os.pathsep.join([os.path.join(sys.base_prefix, "bin"), env.get("PATH", "")])
+    env.update({f"STANDIN_{k}": str(v) for k, v in knobs.items()})
+    return env
 MACHINES = ROOT / "tests" / "fixtures" / "machines"
 
 

@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import PY, STANDINS, Row, args, emit, median, run_child  # noqa: E402
+from common import PY, STANDINS, Row, args, emit, median, run_child, standin_env  # noqa: E402
 
 GOAL = 1.03
 ANSWERS = """\
@@ -92,7 +92,7 @@ class Premounted:
 
 
 def measure(paths: int, rate: float, runs: int) -> list[Row]:
-    env = {**os.environ, "STANDIN_PATHS": str(paths), "STANDIN_DRVS": "0", "STANDIN_RATE": str(rate)}
+    env = standin_env(PATHS=paths, DRVS=0, RATE=rate)
     ours, floor = [], []
     with Premounted() as disk:
         answers = disk.work / "answers.toml"

@@ -29,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (PY, ROOT, STANDINS, Row, args, child_json, emit, percentile, rss_mib,  # noqa: E402
                     run_child)
+from common import standin_env as _standin_env  # noqa: E402
 
 GOAL_RATE = 100_000
 GOAL_KEY_P99_MS = 50.0
@@ -47,7 +48,7 @@ def make_target() -> Path:
 
 def standin_env(paths: int, rate: float = 0) -> dict[str, str]:
     # The stand-in prints one "will be fetched" list line and one "copying path" line per path.
-    return {**os.environ, "STANDIN_PATHS": str(paths), "STANDIN_DRVS": "0", "STANDIN_RATE": str(rate)}
+    return _standin_env(PATHS=paths, DRVS=0, RATE=rate)
 
 
 def floor_run(paths: int) -> tuple[int, float]:
