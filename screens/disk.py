@@ -40,7 +40,7 @@ def refused_lines(disks, width: int) -> list[str]:
         return [disk_line(d, width) for d in disks]
     shown = [disk_line(d, width) for d in disks[: REFUSED_ROWS - 1]]
     rest = disks[REFUSED_ROWS - 1:]
-    return shown + [cut(f"and {len(rest)} more not offered: " + ", ".join(d.name for d in rest) + " (F1)", width)]
+    return shown + [cut(f"and {len(rest)} more not offered: " + ", ".join(d.name for d in rest), width)]
 
 
 class DiskScreen(StepScreen):
@@ -51,9 +51,9 @@ class DiskScreen(StepScreen):
         "is lost (you confirm by typing its name later). 'Use what is mounted' installs into the "
         "filesystems you mounted at the target yourself (e.g. after cfdisk, mkfs and mount in a shell). "
         "cfdisk/gdisk open the partition editor on the highlighted disk; Shell opens a shell to "
-        "format and mount by hand. The disks are probed again when you quit either. Disks holding "
-        "this ISO, mounted filesystems or too small to hold NixOS are never offered; they are listed "
-        "under the others with the reason."
+        "format and mount by hand. The disks are probed again when you quit either. A disk that "
+        "cannot take NixOS (this ISO's, one in use, an optical drive, one too small) is never "
+        "offered; it is listed under the others with the reason."
     )
 
     def body(self) -> ComposeResult:

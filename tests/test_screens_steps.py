@@ -676,3 +676,14 @@ async def test_the_quit_question_says_what_quitting_does_now():
         await pilot.press("y")
         await pilot.pause()
     assert killed == [True]
+
+
+def test_more_refused_disks_than_rows_are_summed_up_in_the_last_row():
+    from installer.hardware import Disk
+    from screens.disk import REFUSED_ROWS, refused_lines
+
+    disks = [Disk(path=f"/dev/sr{i}", name=f"sr{i}", size=10**9, bus="sata", refused="optical drive")
+             for i in range(REFUSED_ROWS + 2)]
+    lines = refused_lines(disks, 76)
+    assert len(lines) == REFUSED_ROWS and all(len(line) <= 76 for line in lines)
+    assert lines[-1] == "and 3 more not offered: sr2, sr3, sr4"
