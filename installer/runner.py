@@ -47,7 +47,6 @@ READ_SIZE = 65536
 # 256 KiB per wake-up gave key p99 ~60-90 ms, 16 KiB ~10-25 ms, at the same
 # lines/s (the pty hands out at most ~4 KiB per read anyway).
 DRAIN_LIMIT = 1 << 14
-GATHER = 0.002
 BATCH_INTERVAL = 1 / 30
 # Lines held for a consumer that wants every line (the CLI's echo) before
 # reading pauses: the child then waits on the full pty, nothing is lost.
@@ -155,7 +154,6 @@ class InstallRunner:
         self._consumers = 0
         self._reading = False
         self._paused = False
-        self._gathering: asyncio.TimerHandle | None = None
         self._data = asyncio.Event()
         self._eof = asyncio.Event()
         self._done = asyncio.Event()
@@ -266,15 +264,6 @@ class InstallRunner:
             self._consume(self._decoder.decode(b"".join(chunks)))
         if eof:
             self._end_of_output()
-        elif chunks and size < DRAIN_LIMIT and GATHER and self._reading:
-            self._loop.remove_reader(self._fd)
-            self._reading = False
-            self._gathering = self._loop.call_later(GATHER, self._gathered)
-
-    def _gathered(self) -> None:
-        self._gathering = None
-        if not self._paused:
-            self._resume()
 
     def _consume(self, text: str) -> None:
         text = self._partial + text
@@ -313,9 +302,6 @@ class InstallRunner:
         if self._reading:
             self._loop.remove_reader(self._fd)
             self._reading = False
-        if self._gathering is not None:
-            self._gathering.cancel()
-            self._gathering = None
         rest = self._partial + self._decoder.decode(b"", final=True)
         self._partial = ""
         if rest:
