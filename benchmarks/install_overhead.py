@@ -9,7 +9,9 @@ nixos-install stand-in prints ~20,000 lines paced by STANDIN_RATE to take
 a fixed ~5 s. The floor is the same stand-in alone, same settings, same
 target. The whole CLI is timed: start-up, live probe, validation, password
 hashing, config writing, the pty, nixos-enter for the passwords, the log
-copy. Needs root (losetup, mount).
+copy. Needs root (losetup, mount). Both runs find this Python's own
+directory first in PATH (common.standin_env), so the stand-ins' start-up is
+not a version manager's shim.
 """
 
 from __future__ import annotations
