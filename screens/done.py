@@ -12,7 +12,6 @@ from textual.widgets import Button, Footer, Static
 from screens import engine
 from screens.base import StepHeader
 
-
 MAX_RUN_LINES = 6
 
 
