@@ -245,8 +245,7 @@ class ReviewScreen(StepScreen):
 
         def chosen(path: str | None) -> None:
             if path:
-                self.query_one("#saved", Static).update(f"Exporting the flake to {path}...")
-                self.export(path)
+                self.ask_replace(path)
 
         self.app.push_screen(
             PathScreen("Write a flake (with a disko disk layout) for nixos-anywhere into:",
@@ -254,10 +253,57 @@ class ReviewScreen(StepScreen):
             chosen,
         )
 
+    def ask_replace(self, path: str) -> None:
+        """Files already in the directory are replaced only when the person says so."""
+        from screens.modals import AskScreen
+
+        existing = self.session.export_conflicts(path)
+        if not existing:
+            self.ask_hashes(path, overwrite=False)
+            return
+
+        def answered(replace: bool | None) -> None:
+            if replace:
+                self.ask_hashes(path, overwrite=True)
+            else:
+                self.query_one("#saved", Static).update(f"Nothing was exported: {path} already holds files.")
+
+        self.app.push_screen(
+            AskScreen(f"{path} already holds {', '.join(existing)}.\nReplace them with the new flake?",
+                      yes="Replace", no="Keep them"),
+            answered,
+        )
+
+    def ask_hashes(self, path: str, *, overwrite: bool) -> None:
+        """Without an SSH key nobody could log in to a machine installed from
+        the flake: then, and only then, offer the password hashes, saying
+        where they would end up."""
+        from screens.modals import AskScreen
+
+        accounts = self.session.exportable_hashes()
+        if not accounts or not self.session.export_problems():
+            self.export(path, include_password_hashes=False, overwrite=overwrite)
+            return
+
+        def answered(include: bool | None) -> None:
+            self.export(path, include_password_hashes=bool(include), overwrite=overwrite)
+
+        self.app.push_screen(
+            AskScreen(
+                "Nobody has an SSH key, so the flake needs the password hashes of "
+                f"{', '.join(accounts)} to log in.\nThey end up in the Nix store, which every user "
+                "of the machine can read. Put them in the flake?",
+                yes="Put hashes in", no="No",
+            ),
+            answered,
+        )
+
     @work(thread=True, exclusive=True, group="export")
-    def export(self, path: str) -> None:
+    def export(self, path: str, *, include_password_hashes: bool = False, overwrite: bool = False) -> None:
+        self.app.call_from_thread(self.query_one("#saved", Static).update, f"Exporting the flake to {path}...")
         try:
-            done = self.session.export_flake(path)
+            done = self.session.export_flake(path, include_password_hashes=include_password_hashes,
+                                             overwrite=overwrite)
         except ProblemsError as err:
             text = "The flake was not written:\n" + "\n".join(f"  {p.message}" for p in err.problems)
         except Exception as err:

@@ -116,7 +116,11 @@ async def test_nothing_is_written_before_the_confirmation(monkeypatch):
     assert app.confirmation is None
 
 
-async def _export_through_the_dialog(pilot, screen, out) -> str:
+async def _export_through_the_dialog(pilot, screen, out, answers=()) -> tuple[str, list[str]]:
+    """Export to `out` with keys; each question asked on the way gets the next
+    of `answers` ("y" or "n"). Returns what Review says and the questions asked."""
+    from screens.modals import AskScreen
+
     app = pilot.app
     await until(pilot, lambda: screen.loaded)
     screen.query_one("#export-flake").focus()
@@ -126,8 +130,23 @@ async def _export_through_the_dialog(pilot, screen, out) -> str:
     assert field.value == screen.export_default() and field.value.startswith("/tmp")  # dry run: a tmp dir
     field.value = str(out)
     await pilot.press("enter")
+    asked = []
+    for answer in answers:
+        await until(pilot, lambda: isinstance(app.screen, AskScreen))
+        asked.append(str(app.screen.query_one("#question").content))
+        await pilot.press(answer)
     await until(pilot, lambda: app.screen is screen and "Exporting" not in str(screen.query_one("#saved").content))
-    return str(screen.query_one("#saved").content)
+    assert not isinstance(app.screen, AskScreen)
+    return str(screen.query_one("#saved").content), asked
+
+
+async def _review_with_key(pilot):
+    app = pilot.app
+    await valid(pilot)
+    app.session.model.users[0].ssh_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk0Vb5yH5cTf0q alice@laptop"]
+    app.session.model.software.ssh_server = True
+    app.push_screen(ReviewScreen())
+    return app.screen
 
 
 async def test_export_flake_writes_files_that_nix_parses(tmp_path):
@@ -135,16 +154,15 @@ async def test_export_flake_writes_files_that_nix_parses(tmp_path):
 
     app = app_for()
     async with app.run_test(size=SIZE) as pilot:
-        await valid(pilot)
-        app.session.model.users[0].ssh_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk0Vb5yH5cTf0q alice@laptop"]
-        app.session.model.software.ssh_server = True
-        app.push_screen(ReviewScreen())
-        said = await _export_through_the_dialog(pilot, app.screen, tmp_path / "flake")
+        screen = await _review_with_key(pilot)
+        said, asked = await _export_through_the_dialog(pilot, screen, tmp_path / "flake")
     assert said.startswith("Wrote the flake"), said
+    assert asked == []  # an SSH key: no question about password hashes
     written = sorted(p for p in (tmp_path / "flake").rglob("*.nix"))
     assert any(p.name == "flake.nix" for p in written) and any(p.name == "disk-config.nix" for p in written), written
     for path in written:
         assert path.name in said
+        assert "hashedPassword" not in path.read_text()
         done = subprocess.run(["nix-instantiate", "--parse", str(path)], capture_output=True, text=True)
         assert done.returncode == 0, (path, done.stderr)
 
@@ -154,9 +172,40 @@ async def test_export_flake_refusal_is_shown_not_raised(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await valid(pilot)  # no SSH key: nobody could log in to the exported machine
         app.push_screen(ReviewScreen())
-        said = await _export_through_the_dialog(pilot, app.screen, tmp_path / "flake")
+        said, asked = await _export_through_the_dialog(pilot, app.screen, tmp_path / "flake", answers=["n"])
     assert said.startswith("The flake was not written"), said
+    assert len(asked) == 1 and "password hashes of alice" in asked[0] and "every user" in asked[0], asked
     assert not (tmp_path / "flake" / "flake.nix").exists()
+
+
+async def test_export_flake_with_password_hashes_when_the_person_says_so(tmp_path):
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        await valid(pilot)  # no SSH key, but a password
+        app.push_screen(ReviewScreen())
+        said, asked = await _export_through_the_dialog(pilot, app.screen, tmp_path / "flake", answers=["y"])
+        hashed = app.session.model.users[0].password_hash
+    assert said.startswith("Wrote the flake"), said
+    assert len(asked) == 1
+    texts = "".join(p.read_text() for p in (tmp_path / "flake").rglob("*.nix"))
+    assert "hashedPassword" in texts and "correct horse" not in texts
+    assert hashed is None or hashed in texts
+
+
+async def test_export_flake_asks_before_replacing_files(tmp_path):
+    out = tmp_path / "flake"
+    out.mkdir()
+    (out / "flake.nix").write_text("# mine\n")
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _review_with_key(pilot)
+        said, asked = await _export_through_the_dialog(pilot, screen, out, answers=["n"])
+        assert said.startswith("Nothing was exported"), said
+        assert "flake.nix" in asked[0]
+        assert (out / "flake.nix").read_text() == "# mine\n" and not (out / "hosts").exists()
+        said, asked = await _export_through_the_dialog(pilot, screen, out, answers=["y"])
+    assert said.startswith("Wrote the flake"), said
+    assert "nixosConfigurations" in (out / "flake.nix").read_text()
 
 
 # -- edits made before the answers changed ------------------------------------------
