@@ -14,8 +14,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from installer.probe import ProbeError
-from installer.problems import ProblemsError
+from installer.problems import ProbeError, ProblemsError
 from installer.logfile import DEFAULT_LOG
 from installer.session import Options, Session
 

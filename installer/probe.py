@@ -29,6 +29,7 @@ from typing import Any
 from installer import udevdata
 from installer.describe import Context, describe_disk, describe_partition, human_size
 from installer.hardware import BY_ID, MIN_DISK_BYTES, Disk, Machine, Mount, Partition
+from installer.problems import ProbeError
 
 # Where live systems mount the medium they booted from: NixOS (/iso), Ubuntu
 # (/cdrom), dracut/Fedora, Arch, Debian live.
@@ -37,9 +38,6 @@ BOOT_MEDIUM_TARGETS = ("/iso", "/cdrom", "/run/initramfs/live", "/run/archiso/bo
 _LEFT_OUT = ("zram", "ram", "fd", "dm-", "md", "nbd")
 _BY_ID_ORDER = ("ata-", "nvme-", "virtio-", "usb-", "scsi-", "mmc-", "ieee1394-", "memstick-")
 
-
-class ProbeError(ValueError):
-    """A machine that cannot be read (a bad recorded file, or the live probe failing); the message says why."""
 
 
 def probe(machine_file: str | os.PathLike[str] | None = None, *, allow_loop: bool = False, target: str = "/mnt") -> Machine:

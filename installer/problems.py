@@ -26,3 +26,7 @@ class ProblemsError(Exception):
     def __init__(self, problems: list[Problem]):
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
+
+
+class ProbeError(ValueError):
+    """A machine that cannot be read (a bad recorded file, or the live probe failing); the message says why."""

@@ -17,16 +17,19 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from installer import answers
 from installer.edits import Edit, StaleEdit
-from installer.hardware import Machine
 from installer.identity import Identity
 from installer.logfile import DEFAULT_LOG, LogFile, Redactor
 from installer.model import InstallModel, System
-from installer.plan import Plan, build_plan
 from installer.problems import Problem, ProblemsError, errors
-from installer.validate import validate
+
+# The answers file, the validator and the planner load on first use, not at
+# import: the wizard's first frame needs none of them.
+if TYPE_CHECKING:
+    from installer.hardware import Machine
+    from installer.plan import Plan
 
 Log = Callable[[str], None]
 # Hands the terminal to a child program and takes it back (the wizard's
@@ -117,6 +120,8 @@ class Session:
         """The model's problems, plus the planner's refusals once the machine is
         known (a disk too small, nothing mounted at the target), so each shows
         at its field like any other problem."""
+        from installer.validate import validate
+
         problems = validate(self.model, self.machine)
         if self.machine is not None and not any(_within(p.field, "disk") for p in errors(problems)):
             try:
@@ -134,6 +139,8 @@ class Session:
         assert self.machine is not None, "probe() first"
         key = repr((self.model, self.options.target))
         if self._plan is None or key != self._plan_key:
+            from installer.plan import build_plan
+
             self._plan = build_plan(self.model, self.machine, self.identity, target=self.options.target)
             self._plan_key = key
         return self._plan
@@ -280,6 +287,8 @@ class Session:
         for name, text in files.items():
             (etc / name).write_text(text, encoding="utf-8")
             log(f"wrote {etc / name}")
+        from installer import answers
+
         answers.save(self.answers_model(), etc / "answers.toml")
         log(f"wrote {etc / 'answers.toml'}")
         return written
@@ -296,6 +305,8 @@ class Session:
         return saved
 
     def save_answers(self, path: str | os.PathLike) -> None:
+        from installer import answers
+
         answers.save(self.answers_model(), path)
 
     def export_flake(self, out_dir: str | os.PathLike, *, include_password_hashes: bool = False,
@@ -484,5 +495,7 @@ class DryRun(RuntimeError):
 
 
 def _is_secret_field(name: str) -> bool:
+    from installer.answers import SECRET_FIELDS
+
     leaf = name.rsplit(".", 1)[-1]
-    return leaf in answers.SECRET_FIELDS
+    return leaf in SECRET_FIELDS

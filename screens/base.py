@@ -71,7 +71,9 @@ class StepScreen(Screen):
     def on_mount(self) -> None:
         self.query_one("#general", Static).display = False
         if self.PREFIXES:
-            self.refresh_problems()
+            # After the first paint: a new step shows no message until a field
+            # is touched, and validating (zoneinfo, locales) costs start-up time.
+            self.call_after_refresh(self.refresh_problems)
 
     def on_key(self, event: events.Key) -> None:
         """A key typed while the step was opening (a fast typist, tmux send-keys)
