@@ -9,12 +9,25 @@ from __future__ import annotations
 import os
 
 from installer import catalog
-# One size format on every step, the planner's (binary units), so the Disk
-# step and Review say the same size for the same disk.
-from installer.plan import human_size  # noqa: F401  (re-exported for the screens)
 from installer.problems import Problem
 from installer.session import DryRun
-from installer.validate import suggest_username  # noqa: F401  (re-exported for the screens)
+
+# The planner and the validator load on first use (after the first frame),
+# not when the first step is imported.
+
+
+def human_size(size: int) -> str:
+    """One size format on every step, the planner's (binary units), so the Disk
+    step and Review say the same size for the same disk."""
+    from installer.plan import human_size
+
+    return human_size(size)
+
+
+def suggest_username(full_name: str) -> str:
+    from installer.validate import suggest_username
+
+    return suggest_username(full_name)
 
 __all__ = ["catalog", "suggest_username", "human_size", "problems", "is_root", "firmware"]
 
