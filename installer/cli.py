@@ -136,7 +136,9 @@ def run(args: argparse.Namespace) -> int:
     session = Session(options, answers.load(args.answers))
     session.probe()
     session.apply_machine_defaults()
-    installing = args.yes and not (args.plan or args.render or args.export_flake) and options.real
+    # With --yes and no --plan/--render/--export-flake: install, or, on a dry
+    # run or a recorded machine, walk every phase saying what would be done.
+    installing = args.yes and not (args.plan or args.render or args.export_flake)
     refused = _refused(session)
     if refused:
         print(refused, file=sys.stderr)
@@ -166,11 +168,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.plan or not installing:
         print_plan(session)
-        if not args.plan and not args.yes:
+        if not args.plan:
             print("\nNothing was written. Run again with --yes to install.")
-        elif not args.plan:
-            why = "--machine reads a recorded machine" if args.machine else "this is a dry run (--dry-run)"
-            print(f"\nNothing was written: {why}, so --yes installs nothing.")
         return EXIT_OK
     from installer.unattended import install
 

@@ -61,5 +61,9 @@ def install(session: Session, plan) -> int:
         return 1
     phase(5)
     where = session.finish(say)
+    if not session.options.real:
+        why = "--machine reads a recorded machine" if session.options.machine_file else "this is a dry run"
+        say(f"Nothing was written: {why}. Log: {where}.")
+        return 0
     say(f"Installation finished. Log: {where}. Remove the installation medium and reboot.")
     return 0

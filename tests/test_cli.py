@@ -65,11 +65,29 @@ def test_without_yes_prints_the_plan_and_writes_nothing(tmp_path):
     assert "Nothing was written. Run again with --yes to install." in done.stdout
 
 
-def test_yes_on_a_recorded_machine_says_nothing_was_written(tmp_path):
-    done = cli("--answers", answers_for(tmp_path), "--machine", str(WIN11), "--yes")
+@pytest.mark.parametrize("mode", ["--machine", "--dry-run"])
+def test_yes_on_a_dry_run_walks_every_phase_and_writes_nothing(tmp_path, mode):
+    """--yes on a recorded machine or a dry run goes through the whole install
+    saying what each phase would do, and ends saying nothing was written."""
+    target = tmp_path / "target"
+    target.mkdir()
+    log = tmp_path / "install.log"
+    where = ["--machine", str(WIN11)] if mode == "--machine" else ["--dry-run", "--machine", str(WIN11)]
+    done = cli("--answers", answers_for(tmp_path), *where, "--yes", "--target", str(target), "--log", str(log))
     assert done.returncode == 0, done.stderr
-    assert "Nothing was written: --machine reads a recorded machine, so --yes installs nothing." in done.stdout
-    assert "Run again with --yes" not in done.stdout
+    out = done.stdout
+    phases = [out.index(f"== [{n}/5]") for n in range(1, 6)]
+    assert phases == sorted(phases)
+    assert "[dry-run] 1. Wipe the signatures" in out and "cryptsetup luksFormat" in out
+    assert f"[dry-run] would write {target}/etc/nixos/configuration.nix" in out
+    assert "[dry-run] would run: nixos-install --root" in out
+    assert "[dry-run] would set the passwords of alice" in out
+    why = "--machine reads a recorded machine"
+    assert out.rstrip().endswith(f"Nothing was written: {why}. Log: {log}."), out[-300:]
+    assert "Installation finished" not in out and "Run again with --yes" not in out
+    assert list(target.iterdir()) == []
+    assert PASSPHRASE not in out + done.stderr + log.read_text()
+    assert "$y$" not in log.read_text()
 
 
 def test_help_lists_every_option_of_the_issue():
