@@ -36,22 +36,14 @@ _SECRET_PROMPTS = ("password", "passphrase", "pin:", "token")
 class PromptBar(Horizontal):
     """A question from nixos-install (or a program it runs) and the answer line."""
 
-    DEFAULT_CSS = """
-    PromptBar {
-        height: 1;
-        display: none;
-    }
-    PromptBar > Static {
-        width: auto;
-        max-width: 50%;
-        color: ansi_bright_yellow;
-        text-style: bold;
-        margin-right: 1;
-    }
-    PromptBar > Input {
-        width: 1fr;
-    }
-    """
+
+class TailLog(Log):
+    """The live log. When it loses rows (a failure message or a question shows
+    below it), its end, Nix's last words, stays in view."""
+
+    def on_resize(self) -> None:
+        if self.auto_scroll:
+            self.scroll_end(animate=False)
 
 
 class InstallScreen(StepScreen):
@@ -98,7 +90,7 @@ class InstallScreen(StepScreen):
         yield Static("", id="phases", markup=False)
         yield ProgressBar(id="bar", show_eta=False)
         yield Static("", id="status", markup=False)
-        yield Log(max_lines=MAX_LOG_LINES, id="log", auto_scroll=True)
+        yield TailLog(max_lines=MAX_LOG_LINES, id="log", auto_scroll=True)
         with PromptBar(id="prompt"):
             yield Static("", id="question", markup=False)
             yield Input(id="answer", compact=True)
@@ -303,9 +295,6 @@ class InstallScreen(StepScreen):
         failure.update(self.failure_text(key))
         failure.display = True
         self.query_one("#actions").display = True
-        # The message takes rows from the log: once laid out, its end (Nix's
-        # last words) goes back in view.
-        self.call_after_refresh(self.query_one("#log", Log).scroll_end, animate=False)
         self.query_one("#retry").focus()
         self.app.exit_code = 1
         if key != "disk":

@@ -159,11 +159,6 @@ class FilterSelect(Vertical):
     an exact one), as opposed to a prefix on the way to one.
     """
 
-    DEFAULT_CSS = """
-    FilterSelect { height: auto; }
-    FilterSelect > OptionList { height: 5; }
-    """
-
     class Picked(Message):
         def __init__(self, field: str, value: str) -> None:
             super().__init__()
