@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from functools import lru_cache
 
 
+@lru_cache(maxsize=16)
 def parse_problem(text: str) -> str:
     """Nix's own parse error for `text`, or "" when it parses."""
     nix = shutil.which("nix-instantiate")

@@ -12,7 +12,6 @@ import os
 import shlex
 import shutil
 import subprocess
-from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -73,10 +72,8 @@ class Session:
         self._plan_key: str | None = None
         self._files: dict[str, str] = {}
         self._files_key: str | None = None
-        # Nix's verdict per text: the wizard checks as the person types, then
-        # again on Next, and the same text need not start nix-instantiate twice.
-        self._parsed: OrderedDict[str, str] = OrderedDict()
         self._log: LogFile | None = None
+        self.loaded_keymap = ""  # what loadkeys last loaded on this console
         self._matched = False  # the device came from a disk.match rule
         self._last_run = None  # the latest nixos-install runner: the next one continues its record
         # The disk steps an earlier install carried out before failing later:
@@ -165,7 +162,6 @@ class Session:
         """The files that get installed: the generated ones, or the person's
         edit of one. Refused while an edit was made from an older version of
         its file (see `stale_edits`): neither can be installed without asking."""
-        files = self.generated()
         stale = self.stale_edits()
         if stale:
             raise ProblemsError([
@@ -173,7 +169,12 @@ class Session:
                         "review it again and keep the edit or use the new file")
                 for s in stale
             ])
-        return {**files, **{name: edit.text for name, edit in self.edits.items()}}
+        return self.shown_files()
+
+    def shown_files(self) -> dict[str, str]:
+        """The generated files with the person's edits in place, stale or not:
+        what Review shows (render() is what may be installed)."""
+        return {**self.generated(), **{name: edit.text for name, edit in self.edits.items()}}
 
     def stale_edits(self) -> list[StaleEdit]:
         """Edits whose generated file has changed since they were made."""
@@ -190,15 +191,12 @@ class Session:
         self.edits.pop(name, None)
 
     def parse_problems(self, name: str, text: str) -> list[Problem]:
-        """Nix's parse error for an edit of file `name`, if any; stores nothing."""
+        """Nix's parse error for an edit of file `name`, if any; stores nothing.
+        The wizard checks as the person types, then again on Next: the same
+        text does not start nix-instantiate twice (nixcheck caches)."""
         from installer.nixcheck import parse_problem
 
-        message = self._parsed.get(text)
-        if message is None:
-            message = parse_problem(text)
-            self._parsed[text] = message
-            while len(self._parsed) > 16:
-                self._parsed.popitem(last=False)
+        message = parse_problem(text)
         return [Problem(f"files.{name}", message)] if message else []
 
     def set_edited(self, name: str, text: str) -> list[Problem]:
@@ -252,6 +250,9 @@ class Session:
 
         if typed.strip() != self.confirm_word():
             return None
+        # The files that will be installed must be final before the disk is
+        # touched: a stale edit raises here, not after partitioning.
+        self.render()
         return Confirmation.for_plan(self.plan())
 
     def execute(self, confirmation, log: Log) -> None:
@@ -345,13 +346,21 @@ class Session:
 
     # -- small real-machine actions the wizard offers ------------------------
     def apply_keymap(self, name: str) -> str:
-        """Load the console keymap now, so passwords typed later use it."""
+        """Load the console keymap now, so passwords typed later use it; "" when
+        it is loaded. The one loaded last is not loaded again; a failed one is
+        tried again next time."""
+        if name == self.loaded_keymap:
+            return ""
         if not self.options.real:
+            self.loaded_keymap = name
             return f"[dry-run] would run: loadkeys {name}"
         if shutil.which("loadkeys") is None:
             return "loadkeys is not available; the keymap applies after install"
         done = subprocess.run(["loadkeys", name], capture_output=True, text=True)
-        return done.stderr.strip() if done.returncode else ""
+        if done.returncode:
+            return done.stderr.strip() or f"loadkeys {name} failed"
+        self.loaded_keymap = name
+        return ""
 
     def run_partitioner(self, tool: str, disk_path: str, handover: Handover = nullcontext) -> int:
         """Hand the terminal to cfdisk/gdisk on the disk; the caller re-probes after.

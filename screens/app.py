@@ -66,9 +66,6 @@ class InstallerApp(App[int]):
         self.confirmation = None
         self.reboot_requested = False
         self.install_resume = "disk"
-        # The console keymap loadkeys last loaded: leaving the Keyboard step
-        # again with the same one runs nothing.
-        self.loaded_keymap = ""
 
     def on_mount(self) -> None:
         self.push_screen(WelcomeScreen())

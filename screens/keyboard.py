@@ -78,9 +78,8 @@ class KeyboardScreen(StepScreen):
 
     def apply_keymap(self, name: str | None = None) -> None:
         name = name or self.model.system.keymap
-        if name not in engine.catalog.keymaps() or name == self.app.loaded_keymap:
+        if name not in engine.catalog.keymaps() or name == self.session.loaded_keymap:
             return
-        self.app.loaded_keymap = name
         # On the app, not this screen: going back removes the screen, and the
         # keymap must still load. loadkeys is a process: never on the event loop.
         self.app.run_worker(lambda: self._load(name), group="keymap", exclusive=True, thread=True)

@@ -86,7 +86,7 @@ class ReviewScreen(StepScreen):
         """Plan and render off the event loop: the renderer reads templates."""
         try:
             lines = self.session.review_lines()
-            files = self.session.generated()
+            files = self.session.shown_files()  # a stale edit shows as the person left it until they choose
             stale = self.session.stale_edits()
         except ProblemsError as err:
             text = "The answers have problems; go back (Esc) and fix them:\n" + "\n".join(
@@ -96,8 +96,6 @@ class ReviewScreen(StepScreen):
         except Exception as err:
             self.app.call_from_thread(self.show, f"Could not prepare the plan: {err}", {})
             return
-        # A stale edit is shown as the person left it until they choose.
-        files.update({name: edit.text for name, edit in self.session.edits.items()})
         text = self.choices() + "\nWhat will happen:\n" + "\n".join(f"  {line}" for line in lines)
         self.app.call_from_thread(self.show, text, files, stale)
 
@@ -188,7 +186,11 @@ class ReviewScreen(StepScreen):
         self.refresh_problems()
 
     def flush_edits(self) -> None:
-        """Store (or refuse) what each editor holds now, not when typing paused."""
+        """Store (or refuse) what each editor holds now, not when typing paused.
+        On the event loop, on purpose: Next must not move on before the edit is
+        stored, and keys typed after Next must not land in the editor. Only a
+        text typed in the last CHECK_DELAY is not parsed yet (one short
+        nix-instantiate); the rest comes from nixcheck's cache."""
         for timer in self._debounce.values():
             timer.stop()
         self._debounce.clear()

@@ -334,7 +334,13 @@ async def test_welcome_warns_when_not_root_in_real_mode(monkeypatch):
 async def test_keymap_loads_only_when_picked_or_when_leaving_the_step():
     app = app_for()
     applied = []
-    app.session.apply_keymap = lambda name: applied.append(name) or f"loaded {name}"
+
+    def apply_keymap(name: str) -> str:  # as the Session's: what loaded is remembered
+        applied.append(name)
+        app.session.loaded_keymap = name
+        return f"loaded {name}"
+
+    app.session.apply_keymap = apply_keymap
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_step(pilot, KeyboardScreen)
         await pilot.press("ctrl+u")

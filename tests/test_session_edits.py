@@ -98,3 +98,60 @@ def test_probing_again_plans_from_the_new_machine():
     first = session.plan()
     session.probe()
     assert session.plan() is not first
+
+
+def test_confirm_refuses_while_an_edit_is_stale():
+    """No path hands out the token that erases the disk while the files that
+    will be installed are not final."""
+    session = ready_session()
+    session.set_edited(CONFIG, session.generated()[CONFIG] + "\n# mine\n")
+    session.model.system.hostname = "otherbox"
+    with pytest.raises(ProblemsError, match="edited before the answers changed"):
+        session.confirm(session.confirm_word())
+    session.keep_edit(CONFIG)
+    assert session.confirm(session.confirm_word()) is not None
+
+
+def test_shown_files_keep_a_stale_edit_in_view():
+    session = ready_session()
+    mine = session.generated()[CONFIG] + "\n# mine\n"
+    session.set_edited(CONFIG, mine)
+    session.model.system.hostname = "otherbox"
+    assert session.shown_files()[CONFIG] == mine
+    with pytest.raises(ProblemsError):
+        session.render()
+
+
+def fake_loadkeys(tmp_path, monkeypatch, code: int):
+    calls = tmp_path / "calls"
+    tool = tmp_path / "bin" / "loadkeys"
+    tool.parent.mkdir(exist_ok=True)
+    tool.write_text(f'#!/bin/sh\necho "$@" >> {calls}\necho "loadkeys: cannot open $1" >&2\nexit {code}\n')
+    tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tool.parent}:/usr/bin:/bin")
+    return calls
+
+
+def real_session():
+    from installer.session import Options, Session
+
+    return Session(Options(dry_run=False))
+
+
+def test_a_loaded_keymap_is_not_loaded_again(tmp_path, monkeypatch):
+    calls = fake_loadkeys(tmp_path, monkeypatch, 0)
+    session = real_session()
+    assert session.apply_keymap("de-latin1") == ""
+    assert session.apply_keymap("de-latin1") == ""
+    assert session.apply_keymap("fr") == ""
+    assert calls.read_text().split() == ["de-latin1", "fr"]
+    assert session.loaded_keymap == "fr"
+
+
+def test_a_keymap_that_failed_is_tried_again(tmp_path, monkeypatch):
+    calls = fake_loadkeys(tmp_path, monkeypatch, 1)
+    session = real_session()
+    assert session.apply_keymap("de-latin1") == "loadkeys: cannot open de-latin1"
+    assert session.apply_keymap("de-latin1") == "loadkeys: cannot open de-latin1"
+    assert calls.read_text().split() == ["de-latin1", "de-latin1"]
+    assert session.loaded_keymap == ""
