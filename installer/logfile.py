@@ -49,9 +49,13 @@ class Redactor:
 
 
 def open_private(path: str | os.PathLike, *, append: bool = True) -> int:
-    """Open (or create) a regular file only its owner can read; returns the fd."""
-    flags = _FLAGS | (os.O_APPEND if append else os.O_TRUNC)
-    fd = os.open(path, flags, 0o600)
+    """Open (or create) a regular file only its owner can read; returns the fd.
+
+    append=False empties the file, but only once it is known to be ours: an
+    O_TRUNC in the open itself would empty another user's file (root may
+    open anything) before the refusal below.
+    """
+    fd = os.open(path, _FLAGS | (os.O_APPEND if append else 0), 0o600)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
@@ -60,6 +64,8 @@ def open_private(path: str | os.PathLike, *, append: bool = True) -> int:
             raise OSError(f"{path} belongs to another user")
         # An older file may have been created with a looser mode.
         os.fchmod(fd, 0o600)
+        if not append:
+            os.ftruncate(fd, 0)
     except BaseException:
         os.close(fd)
         raise
