@@ -153,16 +153,19 @@ def run(args: argparse.Namespace) -> int:
             print(out / name)
         return EXIT_OK
     if args.export_flake:
-        from installer.export import ExistingFiles
+        from installer.export import ExistingFiles, ExportStopped
 
         try:
             exported = session.export_flake(
                 args.export_flake, include_password_hashes=args.export_password_hashes, overwrite=args.force
             )
         except ExistingFiles as err:
-            print(f"refusing to replace what {err.out_dir} holds: {', '.join(err.names)}; nothing was written "
+            print(f"refusing to replace what {err.out_dir} holds: {', '.join(err.names)}; {err.outcome} "
                   "(--force replaces them)", file=sys.stderr)
             return EXIT_REFUSED
+        except ExportStopped as err:
+            print(err, file=sys.stderr)
+            return EXIT_FAILED
         for name in exported.files:
             print(Path(args.export_flake) / name)
         return EXIT_OK

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from installer.hardware import Machine
+from installer.logfile import open_private
 from installer.model import GIB, MIB, InstallModel
 from installer.nixlit import nix, nix_attr_name
 from installer.plan import BTRFS_OPTIONS, BTRFS_SUBVOLUMES, LUKS_NAME, PartSpec, Plan, human_size
@@ -60,13 +61,40 @@ class Exported:
     files: tuple[str, ...]
 
 
-class ExistingFiles(FileExistsError):
-    """The output directory already holds files the export would replace; nothing was written."""
+def _outcome(written: tuple[str, ...]) -> str:
+    if not written:
+        return "nothing was written"
+    return f"only {_words(list(written))} {'was' if len(written) == 1 else 'were'} written"
 
-    def __init__(self, out_dir: Path, names: list[str]):
+
+class ExistingFiles(FileExistsError):
+    """The output directory already holds files the export would replace.
+
+    Found before writing, `written` is empty; a file that appeared while the
+    export was writing stops it there, and `written` names what it wrote.
+    """
+
+    def __init__(self, out_dir: Path, names: list[str], written: tuple[str, ...] = ()):
         self.out_dir = out_dir
         self.names = names
-        super().__init__(f"{out_dir} already holds {', '.join(names)}; nothing was written")
+        self.written = written
+        self.outcome = _outcome(written)
+        super().__init__(f"{out_dir} already holds {', '.join(names)}; {self.outcome}")
+
+
+class ExportStopped(OSError):
+    """A file of the export could not be written (a link, another user's file, a full disk...);
+    `written` names the files written before it."""
+
+    def __init__(self, out_dir: Path, name: str, written: tuple[str, ...], err: OSError):
+        self.out_dir = out_dir
+        self.name = name
+        self.written = written
+        self.outcome = _outcome(written)
+        super().__init__(err.errno, f"cannot write {out_dir / name}: {err.strerror or err}; {self.outcome}")
+
+    def __str__(self) -> str:  # without OSError's "[Errno N]": shown as it is
+        return self.strerror
 
 
 def flake_paths(hostname: str) -> tuple[str, ...]:
@@ -211,7 +239,9 @@ def export_flake(
 
     Raises ProblemsError when the model cannot be exported, and ExistingFiles
     (before writing anything) when out_dir already holds one of the files,
-    unless overwrite: it may be a flake the person has changed since.
+    unless overwrite: it may be a flake the person has changed since. A file
+    that cannot be written stops the export with ExistingFiles (it appeared
+    since the check) or ExportStopped, both naming the files written before.
     """
     files = export_files(
         model, machine, plan, include_password_hashes=include_password_hashes, host_platform=host_platform,
@@ -222,19 +252,28 @@ def export_flake(
         found = existing_files(model, out)
         if found:
             raise ExistingFiles(out, found)
-    # O_EXCL unless replacing: a file appearing since the check is not clobbered either.
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
+    written: list[str] = []
     for name, text in files.items():
         path = out / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, flags, 0o600)
-        # 0600 for everything, a replaced file too: the directory may hold
-        # hashes, and it names the disks and users; the owner decides who else
-        # may read it.
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    return Exported(out, tuple(files))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                # 0600 for everything, a replaced file too: the directory may
+                # hold hashes, and it names the disks and users; the owner
+                # decides who else may read it. Never through a link, never
+                # over another user's file; new unless replacing, so a file
+                # that appeared since the check is not clobbered either.
+                fd = open_private(path, append=False, new=not overwrite)
+            except FileExistsError:
+                raise ExistingFiles(out, [name], tuple(written)) from None
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except ExistingFiles:
+            raise
+        except OSError as err:
+            raise ExportStopped(out, name, tuple(written), err) from None
+        written.append(name)
+    return Exported(out, tuple(written))
 
 
 # -- disk-config.nix ------------------------------------------------------------------

@@ -48,20 +48,30 @@ class Redactor:
         return text
 
 
-def open_private(path: str | os.PathLike, *, append: bool = True) -> int:
+def open_private(path: str | os.PathLike, *, append: bool = True, new: bool = False) -> int:
     """Open (or create) a regular file only its owner can read; returns the fd.
 
     append=False empties the file, but only once it is known to be ours: an
     O_TRUNC in the open itself would empty another user's file (root may
-    open anything) before the refusal below.
+    open anything) before the refusal below. new=True creates the file or
+    raises FileExistsError, whatever is in its place (a link included).
+    Other refusals are OSErrors whose strerror says why.
     """
-    fd = os.open(path, _FLAGS | (os.O_APPEND if append else 0), 0o600)
+    flags = _FLAGS | (os.O_EXCL if new else os.O_APPEND if append else 0)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise OSError(err.errno, f"{path} is a symbolic link; not following it") from None
+        if err.errno == errno.ENXIO:
+            raise OSError(err.errno, f"{path} is not a regular file") from None
+        raise
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise OSError(f"{path} is not a regular file")
+            raise OSError(errno.EINVAL, f"{path} is not a regular file")
         if info.st_uid != os.geteuid():
-            raise OSError(f"{path} belongs to another user")
+            raise OSError(errno.EPERM, f"{path} belongs to another user")
         # An older file may have been created with a looser mode.
         os.fchmod(fd, 0o600)
         if not append:
@@ -139,14 +149,7 @@ class LogFile:
         where = Path(os.path.expanduser(os.fspath(destination)))
         if where.is_dir():
             where = where / self.path.name
-        try:
-            self._copy_into(where)
-        except OSError as err:
-            if err.errno == errno.ELOOP:
-                raise OSError(err.errno, f"{where} is a symbolic link; not following it") from None
-            if err.errno == errno.ENXIO:
-                raise OSError(err.errno, f"{where} is not a regular file") from None
-            raise
+        self._copy_into(where)
         return where
 
     def _copy_into(self, destination: Path) -> None:

@@ -193,6 +193,52 @@ def test_export_flake_refuses_to_replace_files_without_force(tmp_path):
     assert cli("--answers", answers_for(tmp_path), "--machine", str(WIN11), "--plan", "--force").returncode == 2
 
 
+FILE_APPEARS_WHILE_EXPORTING = """
+import sys
+from pathlib import Path
+from installer import export
+from installer.cli import main
+
+opened = export.open_private
+
+def open_private(path, **kw):
+    if Path(path).name == "README.md":  # another program got there first
+        Path(path).write_text("written meanwhile")
+    return opened(path, **kw)
+
+export.open_private = open_private
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_export_flake_stopped_by_a_file_appearing_meanwhile_says_what_it_wrote(tmp_path):
+    out = tmp_path / "fleet"
+    done = cli("--answers", answers_for(tmp_path), "--machine", str(WIN11), "--export-flake", str(out),
+               code=FILE_APPEARS_WHILE_EXPORTING)
+    assert done.returncode == 3, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "refusing to replace what" in done.stderr and "README.md" in done.stderr
+    assert "nothing was written" not in done.stderr
+    assert "only flake.nix, hosts/nixos-laptop/disk-config.nix," in done.stderr
+    assert (out / "README.md").read_text() == "written meanwhile"
+
+
+def test_export_flake_with_force_refuses_a_link_and_exits_1(tmp_path):
+    out = tmp_path / "fleet"
+    args = ("--answers", answers_for(tmp_path), "--machine", str(WIN11), "--export-flake", str(out), "--force")
+    assert cli(*args).returncode == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_text("mine")
+    (out / ".gitignore").unlink()
+    (out / ".gitignore").symlink_to(elsewhere)
+    done = cli(*args)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"cannot write {out / '.gitignore'}: {out / '.gitignore'} is a symbolic link" in done.stderr
+    assert "were written" in done.stderr
+    assert elsewhere.read_text() == "mine"
+
+
 def test_nixos_install_options_reach_its_command_line(tmp_path):
     done = cli("--answers", answers_for(tmp_path), "--machine", str(WIN11), "--plan", "--max-jobs", "auto",
                "--cores", "2", "--keep-going", "--offline")

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import MACHINES, ssh_key, valid_model
 from installer.export import (
-    ExistingFiles, existing_files, export_files, export_flake, export_problems, exportable_hashes, flake_paths,
+    ExistingFiles, ExportStopped, existing_files, export_files, export_flake, export_problems, exportable_hashes, flake_paths,
 )
 from installer.facts import nixpkgs_branch
 from installer.hardware import Disk, Machine
@@ -494,3 +494,47 @@ def test_exportable_hashes_names_the_accounts_with_a_password():
 
 def tree_of(d: Path) -> dict[str, bytes]:
     return {p.relative_to(d).as_posix(): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+def test_replacing_never_follows_a_link_in_the_directory(tmp_path):
+    m, mach, plan, out = exported_once(tmp_path)
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("not the export's\n")
+    elsewhere.chmod(0o644)
+    (out / "README.md").unlink()
+    (out / "README.md").symlink_to(elsewhere)
+    with pytest.raises(ExportStopped) as err:
+        export_flake(m, mach, plan, out, overwrite=True, host_platform="x86_64-linux")
+    assert elsewhere.read_text() == "not the export's\n"
+    assert stat.S_IMODE(elsewhere.stat().st_mode) == 0o644
+    assert err.value.name == "README.md"
+    assert err.value.written == flake_paths("laptop")[:5]
+    assert "symbolic link" in str(err.value) and "only flake.nix" in str(err.value)
+    assert not str(err.value).startswith("[Errno")
+
+
+def test_a_file_appearing_while_writing_stops_the_export_saying_what_was_written(tmp_path, monkeypatch):
+    import installer.export
+
+    m = model_for("uefi", "ext4", False, "zram")
+    mach = machine()
+    out = tmp_path / "flake"
+    late = flake_paths("laptop")[4]
+    opened = installer.export.open_private
+
+    def someone_else_writes_first(path, **kw):
+        # Another program creates the file between the check and its turn.
+        if Path(path) == out / late:
+            Path(path).write_text("written meanwhile\n")
+        return opened(path, **kw)
+
+    monkeypatch.setattr(installer.export, "open_private", someone_else_writes_first)
+    with pytest.raises(ExistingFiles) as err:
+        export_flake(m, mach, build_plan(m, mach, Identity.generate(4)), out, host_platform="x86_64-linux")
+    assert (out / late).read_text() == "written meanwhile\n"
+    assert err.value.names == [late]
+    assert err.value.written == flake_paths("laptop")[:4]
+    assert "nothing was written" not in str(err.value)
+    assert "only flake.nix, hosts/laptop/disk-config.nix, hosts/laptop/configuration.nix and " \
+           "hosts/laptop/hardware-configuration.nix were written" in str(err.value)
+    assert not (out / "README.md").exists()
