@@ -109,12 +109,17 @@ def existing_files(model: InstallModel, out_dir: str | os.PathLike) -> list[str]
     return [name for name in flake_paths(model.system.hostname) if os.path.lexists(Path(out_dir) / name)]
 
 
+def _accounts_with_passwords(model: InstallModel) -> list[tuple[str, str | None, str | None]]:
+    """(name, password_hash, password) of each account that has either; root unless disabled."""
+    accounts = [(u.name, u.password_hash, u.password) for u in model.users]
+    if not model.root.disabled:
+        accounts.append(("root", model.root.password_hash, model.root.password))
+    return [account for account in accounts if account[1] or account[2]]
+
+
 def exportable_hashes(model: InstallModel) -> list[str]:
     """The accounts whose password hash an export with include_password_hashes would write."""
-    names = [u.name for u in model.users if u.password_hash or u.password]
-    if not model.root.disabled and (model.root.password_hash or model.root.password):
-        names.append("root")
-    return names
+    return [name for name, _, _ in _accounts_with_passwords(model)]
 
 
 # -- checks ----------------------------------------------------------------------
@@ -378,14 +383,8 @@ def _summary(plan: Plan) -> list[str]:
 def _access(model: InstallModel, include_hashes: bool) -> dict[str, Any]:
     hashed = []
     if include_hashes:
-        for user in model.users:
-            found = _hash_of(user.password_hash, user.password)
-            if found:
-                hashed.append({"name": user.name, "hash": found})
-        if not model.root.disabled:
-            found = _hash_of(model.root.password_hash, model.root.password)
-            if found:
-                hashed.append({"name": "root", "hash": found})
+        hashed = [{"name": name, "hash": _hash_of(password_hash, password)}
+                  for name, password_hash, password in _accounts_with_passwords(model)]
     hashed_names = {a["name"] for a in hashed}
     admins = [u.name for u in model.users if u.admin]
     key_users = [u.name for u in model.users if any(k.strip() for k in u.ssh_keys)]
@@ -405,11 +404,10 @@ def _access(model: InstallModel, include_hashes: bool) -> dict[str, Any]:
 def _hash_of(password_hash: str | None, password: str | None) -> str:
     if password_hash:
         return password_hash
-    if password:
-        from installer.passwords import hash_password
+    from installer.passwords import hash_password
 
-        return hash_password(password)
-    return ""
+    assert password, "_accounts_with_passwords gives a hash or a password"
+    return hash_password(password)
 
 
 def _words(names: list[str]) -> str:

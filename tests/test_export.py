@@ -492,6 +492,23 @@ def test_exportable_hashes_names_the_accounts_with_a_password():
     assert exportable_hashes(m) == []
 
 
+@pytest.mark.parametrize("root_disabled", [False, True])
+@pytest.mark.parametrize("user_has", ["hash", "password", "nothing"])
+def test_the_accounts_offered_are_the_accounts_written(root_disabled, user_has):
+    import re
+
+    m = model_for("uefi", "ext4", False, "zram")
+    m.root.disabled = root_disabled
+    if user_has != "hash":
+        m.users[0].password_hash = None
+    if user_has == "nothing":
+        m.users[0].password = m.users[0].password_confirm = None
+    access = export_case(m, "uefi", include_password_hashes=True)["hosts/laptop/access.nix"]
+    written = re.findall(r"^  users\.users\.(\w+)\.hashedPassword = ", access, re.M)
+    assert written == exportable_hashes(m)
+    assert ("alice" in written) == (user_has != "nothing") and ("root" in written) == (not root_disabled)
+
+
 def tree_of(d: Path) -> dict[str, bytes]:
     return {p.relative_to(d).as_posix(): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
 
