@@ -21,8 +21,11 @@ from installer.problems import Problem
 
 HOSTNAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 USERNAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
-# NixOS releases come out in May and November: 24.05, 24.11, 25.05, ...
-STATE_VERSION = re.compile(r"\d{2}\.(05|11)")
+# NixOS releases: a few irregular ones, then March and September up to
+# 20.09, then May and November from 21.05 on (24.05, 24.11, 25.05, ...).
+OLD_RELEASES = ("13.10", "14.04", "14.12", "15.09", "16.03", "16.09", "17.03", "17.09", "18.03", "18.09",
+                "19.03", "19.09", "20.03", "20.09")
+STATE_VERSION = re.compile("|".join([*(r.replace(".", r"\.") for r in OLD_RELEASES), r"(2[1-9]|[3-9]\d)\.(05|11)"]))
 ATTR = r"[A-Za-z_][A-Za-z0-9_'-]*"
 ATTR_PATH = re.compile(rf"{ATTR}(\.{ATTR})*")
 
@@ -124,7 +127,8 @@ def _system(model: InstallModel) -> list[Problem]:
                 out.append(Problem("system.xkb_variant", f"{variant!r} is not a variant of {s.xkb_layout!r}"))
     if not STATE_VERSION.fullmatch(s.state_version):
         out.append(Problem("system.state_version",
-                           f"{s.state_version!r} is not a NixOS release (YY.05 or YY.11, e.g. 25.11)"))
+                           f"{s.state_version!r} is not a NixOS release (YY.05 or YY.11 from 21.05 on, e.g. "
+                           "25.11; before: 13.10, 14.04, 14.12, then YY.03 and YY.09 from 15.09 to 20.09)"))
     return out
 
 

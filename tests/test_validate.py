@@ -42,7 +42,8 @@ RULES = [
     ("system.xkb_layout", "fr", "qwertz", "system.xkb_layout", "not an xkb layout"),
     ("system.xkb_variant", "", "bogus", "system.xkb_variant", "not a variant"),
     ("system.state_version", "26.05", "26", "system.state_version", "not a NixOS release"),
-    ("system.state_version", "24.11", "25.10", "system.state_version", "not a NixOS release (YY.05 or YY.11"),
+    ("system.state_version", "24.11", "25.10", "system.state_version",
+     "not a NixOS release (YY.05 or YY.11 from 21.05 on"),
     ("system.state_version", "25.05", "25.5", "system.state_version", "not a NixOS release"),
     ("users[0].name", "_svc-1", "1alice", "users[0].name", "start with a-z"),
     ("users[0].name", "a" * 32, "a" * 33, "users[0].name", "at most 32"),
@@ -91,6 +92,35 @@ def test_rule(path, good, bad, field, words):
     problems = [p for p in validate(model) if p.field == field]
     assert problems, f"no problem reported at {field}"
     assert any(words in p.message for p in problems), [p.message for p in problems]
+
+
+# Written out from the NixOS release history, not from the validator's list.
+RELEASES = ["13.10", "14.04", "14.12", "15.09", "16.03", "16.09", "17.03", "17.09", "18.03", "18.09", "19.03",
+            "19.09", "20.03", "20.09", "21.05", "21.11", "22.05", "22.11", "23.05", "23.11", "24.05", "24.11",
+            "25.05", "25.11", "26.05", "30.11", "99.05"]
+NOT_RELEASES = ["13.05", "14.05", "15.03", "15.11", "16.05", "17.11", "19.05", "20.05", "20.11", "21.03", "21.09",
+                "22.03", "25.09", "25.10", "00.05", "12.11", "25.5", "25.011", "125.05", "25.05 ", "25-05", "unstable",
+                "26"]
+
+
+@pytest.mark.parametrize("release", RELEASES)
+def test_every_real_release_is_a_state_version(release):
+    from installer.schema import validate_with_schema
+
+    model = valid_model()
+    model.system.state_version = release
+    assert [p for p in validate(model) if p.field == "system.state_version"] == []
+    assert validate_with_schema({"system": {"state_version": release}}) == []
+
+
+@pytest.mark.parametrize("text", NOT_RELEASES)
+def test_a_version_nixos_never_had_is_refused(text):
+    from installer.schema import validate_with_schema
+
+    model = valid_model()
+    model.system.state_version = text
+    assert [p.field for p in validate(model) if p.field == "system.state_version"] == ["system.state_version"]
+    assert [p.field for p in validate_with_schema({"system": {"state_version": text}})] == ["system.state_version"]
 
 
 def test_duplicate_usernames():
