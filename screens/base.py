@@ -149,7 +149,11 @@ class StepScreen(Screen):
         self.input_submitted(event)
 
     def input_submitted(self, event: Input.Submitted) -> None:
-        """Enter in a field: on to the next one (Confirm overrides: Enter confirms)."""
+        """Enter in an Input that edits no field (Confirm overrides: Enter confirms)."""
+        self.advance()
+
+    def field_entered(self, field: Widget) -> None:
+        """Enter in a field (FieldInput calls this as it handles the key): on to the next one."""
         self.advance()
 
     @on(Advance)
@@ -168,7 +172,7 @@ class StepScreen(Screen):
         if after is None:
             self.action_next()
         else:
-            after.focus()
+            self.set_focus(after)  # now, not after a message (Widget.focus): see FieldInput
 
     @on(Button.Pressed, "#next")
     def _next_pressed(self) -> None:

@@ -65,15 +65,18 @@ class UsersScreen(StepScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        # Usernames the person typed themselves are never overwritten by a suggestion.
-        self.named_by_hand: set[int] = set()
+        # The username each user's field got from a suggestion. A field that
+        # holds anything else was typed by the person and is never overwritten.
+        # Read from the field, not from the order of Changed messages: keys
+        # typed fast into the username arrive before the full name's Changed.
+        self.suggested: dict[int, str] = {}
 
     def body(self) -> ComposeResult:
         if not self.model.users:
             self.model.users.append(User())
         for i, user in enumerate(self.model.users):
-            if user.name and user.name != engine.suggest_username(user.description):
-                self.named_by_hand.add(i)
+            if user.name == engine.suggest_username(user.description):
+                self.suggested[i] = user.name
         s = self.model.system
         with Horizontal(classes="columns"):
             with Vertical():
@@ -114,16 +117,15 @@ class UsersScreen(StepScreen):
                 widget.disabled = self.model.root.disabled
 
     def after_change(self, field: str) -> None:
-        if field.endswith(".name") and field.startswith("users["):
-            self.named_by_hand.add(int(field[6:].split("]")[0]))
         if field.endswith(".description"):
             index = int(field[6:].split("]")[0])
-            if index not in self.named_by_hand:
+            name_input = self.query_one(f"#f-users-{index}-name", FieldInput)
+            if name_input.value == self.suggested.get(index, ""):
                 suggestion = engine.suggest_username(self.model.users[index].description)
-                name_input = self.query_one(f"#f-users-{index}-name", FieldInput)
                 with name_input.prevent(FieldInput.Changed):
                     name_input.value = suggestion
                 self.model.users[index].name = suggestion
+                self.suggested[index] = suggestion
                 self.touched.add(f"users[{index}].name")
 
     @on(Checkbox.Changed)
@@ -166,7 +168,7 @@ class UsersScreen(StepScreen):
             return
         index = int(field[6:].split("]")[0])
         del self.model.users[index]
-        self.named_by_hand = {i - (i > index) for i in self.named_by_hand if i != index}
+        self.suggested = {i - (i > index): name for i, name in self.suggested.items() if i != index}
         self.touched = {t for t in self.touched if not t.startswith("users[")}
         users = self.query_one("#users", Vertical)
         await users.remove_children()

@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
@@ -32,12 +32,43 @@ def field_matches(field: str, problem_field: str) -> bool:
 
 
 class FieldInput(Input):
-    """An Input bound to one dotted model field."""
+    """An Input bound to one dotted model field.
+
+    Textual runs key bindings (the Input's Enter, the screen's Tab) only when
+    the key has bubbled up to the App, after this field has already taken the
+    keys typed right behind it. So Tab, Shift+Tab and Enter move the focus
+    here, as this field handles the key, and each key queued behind them goes
+    on to the widget that has the focus by then: a fast typist on a slow
+    machine (or tmux send-keys) types into the right field.
+    """
 
     def __init__(self, field: str, value: str = "", **kw) -> None:
         kw.setdefault("compact", True)
         super().__init__(value, id=field_id(field), **kw)
         self.field = field
+
+    def enter(self) -> None:
+        """Enter: on to the next field, as the step decides."""
+        entered = getattr(self.screen, "field_entered", None)
+        if entered is not None:
+            entered(self)
+        else:  # not on a wizard step: a plain Input's Enter
+            self.post_message(self.Submitted(self, self.value))
+
+    async def _on_key(self, event: events.Key) -> None:
+        moves = {"tab": self.screen.focus_next, "shift+tab": self.screen.focus_previous, "enter": self.enter}
+        # The screen's focus, not has_focus: that follows a Blur message later.
+        focused = self.screen.focused
+        if focused is self and event.key in moves:
+            event.stop()
+            event.prevent_default()
+            moves[event.key]()
+        elif focused is not None and focused is not self:
+            event.stop()
+            event.prevent_default()
+            focused.post_message(events.Key(event.key, event.character))
+        else:
+            await super()._on_key(event)
 
 
 class SecretInput(FieldInput):
@@ -149,6 +180,13 @@ class FilterInput(FieldInput):
         if isinstance(parent, FilterSelect):
             parent.move(delta)
 
+    def enter(self) -> None:
+        # The first Enter completes the typed text to the highlighted entry;
+        # Enter on an entry moves on.
+        parent = self.parent
+        if not isinstance(parent, FilterSelect) or parent.enter():
+            super().enter()
+
 
 class FilterSelect(Vertical):
     """Type to filter a long list (keymaps, locales, timezones); Enter picks.
@@ -223,15 +261,18 @@ class FilterSelect(Vertical):
         self.value = event.value
         self.refilter(event.value)
 
-    @on(Input.Submitted)
-    def _submitted(self, event: Input.Submitted) -> None:
+    def enter(self) -> bool:
+        """Enter in the filter: complete the text to the highlighted entry and
+        stay (False), or move on (True), picking the entry typed exactly."""
+        typed = self.query_one(FilterInput)
         choice = self.highlighted_value()
-        if choice is not None and choice != event.value:
-            event.stop()  # the first Enter completes; the next one moves on
-            self.query_one(FilterInput).value = choice
+        if choice is not None and choice != typed.value:
+            typed.value = choice
             self.post_message(self.Picked(self.field, choice))
-        elif event.value in self.items:
-            self.post_message(self.Picked(self.field, event.value))  # an exact entry: picked, and Enter goes on
+            return False
+        if typed.value in self.items:
+            self.post_message(self.Picked(self.field, typed.value))
+        return True
 
     @on(OptionList.OptionSelected)
     def _clicked(self, event: OptionList.OptionSelected) -> None:

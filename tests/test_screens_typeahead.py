@@ -1,0 +1,46 @@
+"""Keys typed right after Tab or Enter, in one burst (a fast typist on a slow
+machine, a paste, tmux send-keys), land in the field that has focus by then."""
+
+from __future__ import annotations
+
+from textual import events
+
+from screens.users import UsersScreen
+from test_screens_support import app_for, open_step
+
+SIZE = (80, 25)
+
+
+def burst(app, keys) -> None:
+    """Queue every key at once, as a terminal delivers a fast burst: none is
+    handled before the next one is posted."""
+    for key in keys:
+        app.post_message(events.Key(key, key if len(key) == 1 else None))
+
+
+async def test_keys_after_tab_go_to_the_next_field():
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_step(pilot, UsersScreen)
+        screen.query_one("#f-users-0-name").focus()
+        await pilot.pause()
+        burst(app, ["z", "o", "e", "tab", *"pw1", "tab", *"pw1"])
+        await pilot.pause(0.3)
+        values = {w.id: w.value for w in screen.query("Input")}
+        assert values["f-users-0-name"] == "zoe"
+        assert values["f-users-0-password"] == "pw1"
+        assert values["f-users-0-password_confirm"] == "pw1"
+        assert app.session.model.users[0].password == "pw1"
+
+
+async def test_keys_after_enter_go_to_the_next_field():
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_step(pilot, UsersScreen)
+        screen.query_one("#f-users-0-description").focus()
+        await pilot.pause()
+        burst(app, [*"Ann", "enter", "x", "y"])
+        await pilot.pause(0.3)
+        values = {w.id: w.value for w in screen.query("Input")}
+        assert values["f-users-0-description"] == "Ann"
+        assert app.focused.id == "f-users-0-name" and values["f-users-0-name"] == "xy"
