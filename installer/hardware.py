@@ -91,9 +91,10 @@ class Machine:
     disks: list[Disk] = field(default_factory=list)
     mounts: list[Mount] = field(default_factory=list)
     swaps: list[str] = field(default_factory=list)  # active swap devices
-    luks: dict[str, str] = field(default_factory=dict)  # mapper name -> backing device
+    luks: dict[str, str] = field(default_factory=dict)  # open LUKS mapping name -> backing device
     # The device-mapper stack: /dev/mapper/NAME -> the devices it sits on, each a
     # /dev/mapper/ name or a partition (LVM on LUKS: vg-root -> cryptlvm -> sda2).
+    # Every mapping in `luks` is here too, on its backing device.
     dm_slaves: dict[str, list[str]] = field(default_factory=dict)
     boot_medium: str = ""  # the disk holding the running ISO, e.g. /dev/sdb
     hostname: str = "nixos"
@@ -123,9 +124,6 @@ class Machine:
                 continue
             seen.append(dev)
             todo += self.dm_slaves.get(dev, [])
-            name = dev.removeprefix(MAPPER)
-            if dev.startswith(MAPPER) and name in self.luks:
-                todo.append(self.luks[name])
         return seen
 
     def luks_under(self, device: str) -> list[str]:

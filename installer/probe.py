@@ -28,7 +28,7 @@ from typing import Any
 
 from installer import udevdata
 from installer.describe import Context, describe_disk, describe_partition, human_size
-from installer.hardware import BY_ID, MIN_DISK_BYTES, Disk, Machine, Mount, Partition
+from installer.hardware import BY_ID, MAPPER, MIN_DISK_BYTES, Disk, Machine, Mount, Partition
 from installer.problems import ProbeError
 
 # Where live systems mount the medium they booted from: NixOS (/iso), Ubuntu
@@ -189,8 +189,9 @@ def _parent_of(dev: str, rec: dict[str, Any], disks: dict[str, dict[str, Any]]) 
     return match.group(1) if match and match.group(1) in disks else None
 
 
-def _users(storage: dict[str, Any], blockdev: dict[str, Any]) -> tuple[dict[str, str], dict[str, str], Context]:
-    """Who sits on which device: {member: why it is in use}, {mapper: backing device}, description context."""
+def _users(storage: dict[str, Any], blockdev: dict[str, Any],
+           mapper: dict[str, str]) -> tuple[dict[str, str], dict[str, str], Context]:
+    """Who sits on which device: {member: why it is in use}, {LUKS mapping name: backing device}, description context."""
     in_use: dict[str, str] = {}
     luks: dict[str, str] = {}
     ctx = Context()
@@ -215,7 +216,6 @@ def _users(storage: dict[str, Any], blockdev: dict[str, Any]) -> tuple[dict[str,
             ctx.vg_of[pv] = vg
             if vg in active_vgs:
                 in_use.setdefault(pv, f"is in the active LVM volume group '{vg}'")
-    mapper = _mapper_names(blockdev)
     for name, info in (storage.get("dmcrypt") or {}).items():
         for backing in (info or {}).get("blkdevs_used") or []:
             luks[name] = mapper.get(backing, backing)
@@ -228,9 +228,9 @@ def _users(storage: dict[str, Any], blockdev: dict[str, Any]) -> tuple[dict[str,
                 ctx.vg_of.setdefault(backing, rec["DM_VG_NAME"])
             if name and rec.get("DM_UUID", "").startswith("CRYPT-LUKS"):
                 luks.setdefault(name, mapper.get(backing, backing))
-            in_use.setdefault(backing, f"backs the open mapping /dev/mapper/{name or os.path.basename(dev)}")
-    for mapper, backing in luks.items():
-        in_use.setdefault(backing, f"backs the open LUKS mapping /dev/mapper/{mapper}")
+            in_use.setdefault(backing, f"backs the open mapping {MAPPER}{name or os.path.basename(dev)}")
+    for name, backing in luks.items():
+        in_use.setdefault(backing, f"backs the open LUKS mapping {MAPPER}{name}")
     for dev, info in (storage.get("os") or {}).items():
         if info.get("long"):
             ctx.os_names[dev] = info["long"]
@@ -239,13 +239,14 @@ def _users(storage: dict[str, Any], blockdev: dict[str, Any]) -> tuple[dict[str,
 
 def _mapper_names(blockdev: dict[str, Any]) -> dict[str, str]:
     """/dev/dm-N -> /dev/mapper/NAME: sysfs and /proc/swaps use the first, fileSystems the second."""
-    return {dev: f"/dev/mapper/{rec['DM_NAME']}" for dev, rec in blockdev.items() if rec.get("DM_NAME")}
+    return {dev: f"{MAPPER}{rec['DM_NAME']}" for dev, rec in blockdev.items() if rec.get("DM_NAME")}
 
 
-def _dm_slaves(storage: dict[str, Any], blockdev: dict[str, Any]) -> dict[str, list[str]]:
+def _dm_slaves(storage: dict[str, Any], blockdev: dict[str, Any], mapper: dict[str, str],
+               luks: dict[str, str]) -> dict[str, list[str]]:
     """/dev/mapper/NAME -> the devices it sits on: from the records' sysfs slaves (ours), else
-    from probert's lvm (an LV sits on its VG's PVs) and dmcrypt sections."""
-    mapper = _mapper_names(blockdev)
+    from probert's lvm section (an LV sits on its VG's PVs); every open LUKS mapping on its
+    backing device, so the stack is the one place to walk down from a mount."""
     pvs = (storage.get("lvm") or {}).get("physical_volumes") or {}
     stack: dict[str, list[str]] = {}
     for dev, rec in blockdev.items():
@@ -254,10 +255,8 @@ def _dm_slaves(storage: dict[str, Any], blockdev: dict[str, Any]) -> dict[str, l
         below = rec.get("slaves") or (pvs.get(rec["DM_VG_NAME"]) if rec.get("DM_LV_NAME") and rec.get("DM_VG_NAME") else [])
         if below:
             stack[mapper[dev]] = [mapper.get(b, b) for b in below]
-    for name, info in (storage.get("dmcrypt") or {}).items():
-        used = (info or {}).get("blkdevs_used") or []
-        if used:
-            stack.setdefault(f"/dev/mapper/{name}", [mapper.get(b, b) for b in used])
+    for name, backing in luks.items():
+        stack.setdefault(MAPPER + name, [backing])
     return stack
 
 
@@ -322,7 +321,8 @@ def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop:
     # The kernel keeps the name mount(2) was given: NixOS's stage 1 mounts /iso from
     # "/dev/root", a symlink gone by now; the device number still names the disk.
     # Device-mapper devices keep their /dev/mapper name, as fileSystems needs it.
-    by_number = {f"{rec.get('MAJOR')}:{rec.get('MINOR')}": f"/dev/mapper/{rec['DM_NAME']}" if rec.get("DM_NAME") else dev
+    mapper = _mapper_names(blockdev)
+    by_number = {f"{rec.get('MAJOR')}:{rec.get('MINOR')}": mapper.get(dev, dev)
                  for dev, rec in blockdev.items() if rec.get("MAJOR")}
     mounts = [Mount(source=m["source"] if m["source"] in blockdev else by_number.get(m["maj:min"], m["source"]),
                     target=m["target"], fstype=m["fstype"], options=m["options"]) for m in raw_mounts]
@@ -343,8 +343,7 @@ def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop:
                 parent[dev] = owner
                 parts_of[owner].append(_partition(dev, rec, filesystems, mounted_at, mounted_type))
 
-    in_use, luks, ctx = _users(storage, blockdev)
-    mapper = _mapper_names(blockdev)
+    in_use, luks, ctx = _users(storage, blockdev, mapper)
     swaps = [mapper.get(swap, swap) for swap in facts.get("swaps") or []]  # LVM swap shows as /dev/dm-N
     boot_medium = _boot_medium(mounts, parent, blockdev, facts.get("boot_medium", ""))
     if "firmware" in facts:
@@ -393,7 +392,8 @@ def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop:
 
     machine = Machine(
         firmware=firmware, cpu_vendor=facts.get("cpu_vendor", ""), virtualisation=facts.get("virtualisation", "none"),
-        disks=disks, mounts=mounts, swaps=swaps, luks=luks, dm_slaves=_dm_slaves(storage, blockdev),
+        disks=disks, mounts=mounts, swaps=swaps, luks=luks,
+        dm_slaves=_dm_slaves(storage, blockdev, mapper, luks),
         boot_medium=boot_medium, source=source,
     )
     return machine

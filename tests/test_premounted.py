@@ -46,6 +46,11 @@ def messages(model: InstallModel, machine: Machine, target="/mnt") -> list[str]:
     return [p.message for p in excinfo.value.problems]
 
 
+def opened(**mappings: str) -> dict:
+    """Open LUKS mappings as the probe records them: by name, and in the device-mapper stack."""
+    return {"luks": mappings, "dm_slaves": {f"/dev/mapper/{name}": [backing] for name, backing in mappings.items()}}
+
+
 def good_machine(**kw) -> Machine:
     values = dict(
         firmware="uefi",
@@ -140,7 +145,7 @@ def test_luks_root_records_the_backing_partition_and_encryption_without_luks_is_
             Mount("/dev/mapper/cryptroot", "/mnt", "btrfs", "rw,noatime,compress=zstd:3,space_cache=v2,subvol=/@"),
             Mount("/dev/sda1", "/mnt/boot", "vfat"),
         ],
-        luks={"cryptroot": "/dev/sda2", "unrelated": "/dev/sdc1"},
+        **opened(cryptroot="/dev/sda2", unrelated="/dev/sdc1"),
         swaps=[],
     )
     plan = build_plan(premounted(luks=True), machine, IDENT)
@@ -323,16 +328,16 @@ def test_bios_grub_refuses_an_encrypted_root_without_an_unencrypted_boot():
     # the plain LUKS case, and /boot inside the same LUKS container
     crypt = Partition("/dev/sda2", 2, 90 * GIB, 0, LINUX_FS_TYPE, "root", "crypto_LUKS", uuid=LUKS_UUID)
     bios = Partition("/dev/sda1", 1, MIB, MIB, BIOS_BOOT_TYPE, "bios", "")
-    luks_root = good_machine(firmware="bios", disks=[disk(bios, crypt)], luks={"cryptroot": "/dev/sda2"}, swaps=[],
+    luks_root = good_machine(firmware="bios", disks=[disk(bios, crypt)], **opened(cryptroot="/dev/sda2"), swaps=[],
                              mounts=[Mount("/dev/mapper/cryptroot", "/mnt", "ext4")])
     assert messages(premounted(firmware="bios", luks=True), luks_root) == [
         "GRUB cannot read the encrypted root: mount an unencrypted /boot at /mnt/boot"]
-    luks_root.dm_slaves = {"/dev/mapper/vg-boot": ["/dev/mapper/cryptroot"]}
+    luks_root.dm_slaves["/dev/mapper/vg-boot"] = ["/dev/mapper/cryptroot"]
     luks_root.mounts.append(Mount("/dev/mapper/vg-boot", "/mnt/boot", "ext4"))
     assert messages(premounted(firmware="bios", luks=True), luks_root) == [
         "GRUB cannot read the encrypted /boot (/dev/mapper/vg-boot): mount an unencrypted /boot at /mnt/boot"]
     # UEFI reads the kernels from the ESP: the same encrypted root is fine there
-    uefi = good_machine(disks=[disk(ESP, crypt)], luks={"cryptroot": "/dev/sda2"}, swaps=[],
+    uefi = good_machine(disks=[disk(ESP, crypt)], **opened(cryptroot="/dev/sda2"), swaps=[],
                         mounts=[Mount("/dev/mapper/cryptroot", "/mnt", "ext4"), Mount("/dev/sda1", "/mnt/boot", "vfat")])
     assert build_plan(premounted(luks=True, loader="grub"), uefi, IDENT).grub_device == "nodev"
 
@@ -373,7 +378,7 @@ def test_swap_that_is_not_on_a_local_disk_is_left_out():
 def test_a_luks_mapping_on_an_unknown_device_has_no_uuid_to_name():
     machine = good_machine(
         mounts=[Mount("/dev/mapper/cryptroot", "/mnt", "ext4"), Mount("/dev/sda1", "/mnt/boot", "vfat")],
-        luks={"cryptroot": "/dev/sdc1"}, swaps=[],
+        **opened(cryptroot="/dev/sdc1"), swaps=[],
     )
     assert messages(premounted(luks=True), machine) == [
         "/dev/mapper/cryptroot is open from /dev/sdc1, but its LUKS UUID is unknown; "

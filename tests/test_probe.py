@@ -349,6 +349,7 @@ def test_open_luks_mapping_is_refused_and_recorded() -> None:
     machine = machine_from_data(_simple_with(extra={**_usb_stick(fstype="crypto_LUKS"), **dm}, mounts=[mount]))
     assert [(m.source, m.target) for m in machine.mounts if m.target == "/mnt"] == [("/dev/mapper/cryptroot", "/mnt")]
     assert machine.luks == {"cryptroot": "/dev/sdb1"}
+    assert machine.dm_slaves == {"/dev/mapper/cryptroot": ["/dev/sdb1"]}
     assert machine.disk("/dev/sdb").refused == "sdb1 backs the open mapping /dev/mapper/cryptroot"
     assert machine.disk("/dev/dm-0") is None
 
@@ -375,6 +376,9 @@ def test_dmcrypt_section_alone_names_the_mapping() -> None:
     machine = machine_from_data(data)
     assert machine.luks == {"cryptroot": "/dev/sdb1"}
     assert machine.disk("/dev/sdb").refused == "sdb1 backs the open LUKS mapping /dev/mapper/cryptroot"
+    # The stack walks down to the backing partition from the device-mapper records alone.
+    assert machine.dm_slaves == {"/dev/mapper/cryptroot": ["/dev/sdb1"]}
+    assert machine.stack("/dev/mapper/cryptroot") == ["/dev/mapper/cryptroot", "/dev/sdb1"]
 
 
 def test_read_only_and_loop_rules() -> None:
