@@ -72,8 +72,9 @@ def premounted_plan(model: InstallModel, machine: Machine, identity: Identity, t
                     )
                 )
 
-    for mountpoint, mount in sorted(mounts.items(), key=lambda kv: (kv[0].count("/"), kv[0])):
-        device = _device_name(machine, mount.source, plan, problems)
+    in_order = sorted(mounts.items(), key=lambda kv: (kv[0].count("/"), kv[0]))
+    for mountpoint, mount in in_order:
+        device = _device_name(machine, mount.source)
         options: tuple[str, ...] = ()
         if mount.fstype == "vfat" and mountpoint == "/boot":
             options = ESP_OPTIONS
@@ -81,7 +82,8 @@ def premounted_plan(model: InstallModel, machine: Machine, identity: Identity, t
             options = _btrfs_options(mount.options)
         plan.filesystems.append(FsEntry(mountpoint, device, mount.fstype, options))
 
-    _swaps(model, machine, target, mounts, plan, problems)
+    swapped = _swaps(model, machine, target, mounts, plan, problems)
+    _unlock(machine, [mount.source for _, mount in in_order] + swapped, plan, problems)
     if model.encryption.enabled and root is not None and not machine.luks_under(root.source):
         problems.append(
             Problem(
@@ -152,15 +154,14 @@ def _disks_under(machine: Machine, source: str) -> list[Disk]:
     return found
 
 
-def _device_name(machine: Machine, source: str, plan: Plan, problems: list[Problem]) -> str:
-    """by-uuid when the probe knows the UUID. Every LUKS mapping under the source
-    (itself, or below LVM: vg-root on cryptlvm) is recorded with its backing device,
-    so the initrd unlocks it before it looks for the filesystem."""
-    for name in machine.luks_under(source):
+def _unlock(machine: Machine, sources: list[str], plan: Plan, problems: list[Problem]) -> None:
+    """Every LUKS mapping under the sources (itself, or below LVM: vg-root on cryptlvm)
+    becomes a LUKS entry naming its backing device, so the initrd unlocks it before it
+    looks for the filesystems; each mapping once, however many mounts sit on it."""
+    names = dict.fromkeys(name for source in sources for name in machine.luks_under(source))
+    for name in names:
         backing = machine.luks[name]
         part = _partition(machine, backing)
-        if any(e.name == name for e in plan.luks):
-            continue
         if part is None or not part.uuid:
             problems.append(
                 Problem(FIELD, f"{MAPPER}{name} is open from {backing}, but its LUKS UUID is unknown; "
@@ -168,6 +169,10 @@ def _device_name(machine: Machine, source: str, plan: Plan, problems: list[Probl
             )
         else:
             plan.luks.append(LuksEntry(name, f"/dev/disk/by-uuid/{part.uuid}"))
+
+
+def _device_name(machine: Machine, source: str) -> str:
+    """by-uuid when the probe knows the UUID."""
     part = _partition(machine, source)
     if part is not None and part.uuid:
         return f"/dev/disk/by-uuid/{part.uuid}"
@@ -188,8 +193,9 @@ def _btrfs_options(options: str) -> tuple[str, ...]:
 
 
 def _swaps(model: InstallModel, machine: Machine, target: str, mounts: dict[str, Mount], plan: Plan,
-           problems: list[Problem]) -> None:
-    """Active swap on the disks the new system is mounted from, or a swap file inside it.
+           problems: list[Problem]) -> list[str]:
+    """Active swap on the disks the new system is mounted from, or a swap file inside it;
+    returns the swap devices taken.
 
     Like Calamares and subiquity, swap elsewhere (another disk, a USB drive, the
     boot medium) is not taken: the installed system would wait for it at every
@@ -197,6 +203,7 @@ def _swaps(model: InstallModel, machine: Machine, target: str, mounts: dict[str,
     """
     ours = [disk for mount in mounts.values() for disk in _disks_under(machine, mount.source)]
     left_out = []
+    taken = []
     for source in machine.swaps:
         if source.startswith("/dev/zram"):
             continue  # the ISO's compressed RAM, not part of the new system
@@ -214,7 +221,8 @@ def _swaps(model: InstallModel, machine: Machine, target: str, mounts: dict[str,
                         "from; left out", "warning")
             )
         else:
-            plan.swaps.append(SwapEntry(_device_name(machine, source, plan, problems)))
+            taken.append(source)
+            plan.swaps.append(SwapEntry(_device_name(machine, source)))
     plan.zram = model.disk.swap == "zram"
     if model.disk.swap == "partition" and not plan.swaps:
         if left_out:
@@ -223,6 +231,7 @@ def _swaps(model: InstallModel, machine: Machine, target: str, mounts: dict[str,
         else:
             message = "no swap is active; run swapon on your swap partition, or choose zram or no swap"
         problems.append(Problem("disk.swap", message))
+    return taken
 
 
 def _grub_disk(model: InstallModel, machine: Machine, mounts: dict[str, Mount], problems: list[Problem]) -> str:

@@ -385,6 +385,20 @@ def test_a_luks_mapping_on_an_unknown_device_has_no_uuid_to_name():
         "is the backing device a partition of a local disk?"]
 
 
+def test_an_unknown_luks_device_under_several_mounts_is_reported_once():
+    # LVM on LUKS: root, /home and the swap are LVs of one container opened from an unknown device.
+    stack = opened(cryptlvm="/dev/nbd0")
+    stack["dm_slaves"].update({f"/dev/mapper/vg-{lv}": ["/dev/mapper/cryptlvm"] for lv in ("root", "home", "swap")})
+    machine = good_machine(
+        mounts=[Mount("/dev/mapper/vg-root", "/mnt", "ext4"), Mount("/dev/sda1", "/mnt/boot", "vfat"),
+                Mount("/dev/mapper/vg-home", "/mnt/home", "ext4")],
+        swaps=["/dev/mapper/vg-swap"], **stack,
+    )
+    assert messages(premounted(luks=True), machine) == [
+        "/dev/mapper/cryptlvm is open from /dev/nbd0, but its LUKS UUID is unknown; "
+        "is the backing device a partition of a local disk?"]
+
+
 def test_grub_needs_a_disk_when_root_is_on_no_known_disk():
     machine = good_machine(firmware="bios", mounts=[Mount("/dev/nbd0p1", "/mnt", "ext4")], swaps=[])
     with pytest.raises(ProblemsError) as excinfo:
