@@ -37,15 +37,10 @@ def _size(disk: Disk) -> str:
     return f"{gib:.0f} GiB" if gib >= 10 else f"{gib:.1f} GiB"
 
 
-def removable(disk: Disk) -> bool:
-    """A disk that may be unplugged: a USB drive (an HDD in a USB case says removable=0) or a card."""
-    return disk.removable or disk.bus == "usb"
-
-
 def _line(disk: Disk) -> str:
     """One disk as the messages list it: `sdc 14 GiB SSD, USB "SanDisk Ultra"`."""
     kind = "HDD" if disk.rotational else "SSD"
-    if removable(disk):
+    if disk.detachable:
         kind += ", USB" if disk.bus == "usb" else ", removable"
     return f"{disk.name} {_size(disk)} {kind}" + (f' "{disk.model}"' if disk.model else "")
 
@@ -80,13 +75,13 @@ def resolve(match: DiskMatch, machine: Machine) -> tuple[Disk | None, str]:
     offered = machine.offered_disks
     rule = describe_rule(match)
     fitting = [d for d in offered if _fits(match, d)]
-    found = [d for d in fitting if match.removable or not removable(d)]
+    found = [d for d in fitting if match.removable or not d.detachable]
     if not found:
         why = f"no disk matches {rule} ({_offer_text(offered)})"
-        unplugged = [d for d in fitting if d not in found]
-        if unplugged:
+        detachable = [d for d in fitting if d not in found]
+        if detachable:
             why += (f"; removable disks are left out unless the rule says removable = true: "
-                    + ", ".join(_line(d) for d in unplugged))
+                    + ", ".join(_line(d) for d in detachable))
         return None, why
     if match.largest and len(found) > 1:
         biggest = max(d.size for d in found)

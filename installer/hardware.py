@@ -71,6 +71,12 @@ class Disk:
         return not self.refused
 
     @property
+    def detachable(self) -> bool:
+        """It may be unplugged: a USB drive (an HDD in a USB case says removable=0) or a card.
+        `removable` alone is the kernel's flag."""
+        return self.removable or self.bus == "usb"
+
+    @property
     def stable_path(self) -> str:
         return self.by_id or self.path
 

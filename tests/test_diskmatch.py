@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from installer.diskmatch import describe_rule, removable, resolve
+from installer.diskmatch import describe_rule, resolve
 from installer.hardware import Disk, Machine, Partition
 from installer.model import GIB, DiskMatch
 from conftest import MACHINES
@@ -161,7 +161,7 @@ def _recorded(name: str) -> Machine:
 def test_largest_on_every_recorded_machine(path):
     machine = _recorded(path.name)
     offered = machine.offered_disks
-    candidates = [d for d in offered if not removable(d)]
+    candidates = [d for d in offered if not d.detachable]
     disk, why = resolve(DiskMatch(largest=True), machine)
     if not candidates:
         assert disk is None and ("no disk is offered" in why if not offered else "removable = true" in why)
@@ -189,11 +189,11 @@ def test_model_rule_on_every_recorded_machine(path):
         if not d.model:
             continue
         disk, why = resolve(DiskMatch(model=d.model), machine)
-        if removable(d):
+        if d.detachable:
             assert disk is None and "removable = true" in why
             assert resolve(DiskMatch(model=d.model, removable=True), machine)[0] is d
             continue
-        same = [o for o in machine.offered_disks if d.model.casefold() in o.model.casefold() and not removable(o)]
+        same = [o for o in machine.offered_disks if d.model.casefold() in o.model.casefold() and not o.detachable]
         if len(same) == 1:
             assert disk is d, why
         else:
