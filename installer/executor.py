@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from installer.hardware import MAPPER
 from installer.plan import Plan, Step, human_size
 
 Log = Callable[[str], None]
@@ -112,8 +113,9 @@ def execute(
         log(f"nothing to partition: using what is mounted at {plan.target}")
         return
     assert plan.disk is not None
-    reasons = disk_in_use(plan.disk, sys_root=sys_root, proc_root=proc_root)
-    reasons += target_in_use(plan, proc_root=proc_root, dev_root=dev_root)
+    mounts = _mountinfo(proc_root)
+    reasons = disk_in_use(plan.disk, mounts, sys_root=sys_root, proc_root=proc_root)
+    reasons += target_in_use(plan, mounts, dev_root=dev_root)
     if reasons:
         raise Refused(f"refusing to write to {plan.disk.path}: " + "; ".join(reasons))
     missing_tool = _missing_tool(plan)
@@ -142,23 +144,30 @@ def execute(
 
 def undo(plan: Plan, *, log: Log, proc_root: str = "/proc") -> None:
     """Best effort, for a retry: swap off, unmount and lock what the plan set up."""
-    mounted = set(_mountinfo_targets(proc_root))
+    mounted = {where for _, _, where in _mountinfo(proc_root)}
     state = _Undo()
+    state.opened = [name for name in _plan_mappings(plan) if os.path.exists(MAPPER + name)]
     for step in plan.steps:
         if step.action == "swapon":
             state.swapped.append(step.argv[-1])
-        elif step.action == "luks-open" and os.path.exists(f"/dev/mapper/{step.argv[-1]}"):
-            state.opened.append(step.argv[-1])
         elif step.action == "mount" and step.argv[-1] in mounted and step.argv[-1] not in state.mounted:
             state.mounted.append(step.argv[-1])
     state.run(log)
 
 
+def _plan_mappings(plan: Plan) -> list[str]:
+    """The names of the LUKS mappings the plan opens (its luks-open steps end with the name)."""
+    return [step.argv[-1] for step in plan.steps if step.action == "luks-open"]
+
+
 # -- the disk is still the one chosen and nothing uses it ----------------------
 
 
-def disk_in_use(disk, *, sys_root: str = "/sys", proc_root: str = "/proc") -> list[str]:
-    """Reasons not to write to `disk` now; empty when it is free and unchanged."""
+Mounts = list[tuple[str, str, str]]  # (major:minor, source, mount point), as _mountinfo reads them
+
+
+def disk_in_use(disk, mounts: Mounts, *, sys_root: str = "/sys", proc_root: str = "/proc") -> list[str]:
+    """Reasons not to write to `disk` now, given the mounts; empty when it is free and unchanged."""
     name = disk.name or os.path.basename(disk.path)
     block = os.path.join(sys_root, "class/block", name)
     if not os.path.isdir(block):
@@ -181,7 +190,7 @@ def disk_in_use(disk, *, sys_root: str = "/sys", proc_root: str = "/proc") -> li
         holders = os.path.join(here, "holders")
         for holder in sorted(os.listdir(holders)) if os.path.isdir(holders) else ():
             reasons.append(f"/dev/{n} is in use by {holder} (an open LUKS, LVM or RAID device)")
-    for majmin, source, where in _mountinfo(proc_root):
+    for majmin, source, where in mounts:
         if majmin in numbers or source in nodes:
             reasons.append(f"{source} is mounted at {where}")
     for swap in _active_swaps(proc_root):
@@ -190,16 +199,15 @@ def disk_in_use(disk, *, sys_root: str = "/sys", proc_root: str = "/proc") -> li
     return reasons
 
 
-def target_in_use(plan: Plan, *, proc_root: str = "/proc", dev_root: str = "/dev") -> list[str]:
-    """Reasons the plan's own names are taken: its LUKS mapping is open (an earlier
-    run?) or something is mounted at or under the target already."""
+def target_in_use(plan: Plan, mounts: Mounts, *, dev_root: str = "/dev") -> list[str]:
+    """Reasons the plan's own names are taken, given the mounts: its LUKS mapping is
+    open (an earlier run?) or something is mounted at or under the target already."""
     reasons = []
-    for step in plan.steps:
-        name = step.argv[-1] if step.action == "luks-open" else ""
-        if name and os.path.lexists(os.path.join(dev_root, "mapper", name)):
-            reasons.append(f"/dev/mapper/{name} is already open; close it first (cryptsetup close {name})")
+    for name in _plan_mappings(plan):
+        if os.path.lexists(os.path.join(dev_root, "mapper", name)):
+            reasons.append(f"{MAPPER}{name} is already open; close it first (cryptsetup close {name})")
     target = plan.target.rstrip("/") or "/"
-    under = [(where, source) for _, source, where in _mountinfo(proc_root)
+    under = [(where, source) for _, source, where in mounts
              if where == target or where.startswith(target.rstrip("/") + "/")]
     for where, source in under:
         reasons.append(f"{source} is already mounted at {where}; unmount it first (umount -R {target})")
@@ -237,7 +245,7 @@ def _unescape(text: str) -> str:
     return text
 
 
-def _mountinfo(proc_root: str) -> list[tuple[str, str, str]]:
+def _mountinfo(proc_root: str) -> Mounts:
     """(major:minor, source, mount point) of every mount."""
     found = []
     for line in _read(os.path.join(proc_root, "self/mountinfo")).splitlines():
@@ -246,10 +254,6 @@ def _mountinfo(proc_root: str) -> list[tuple[str, str, str]]:
         if len(fields) >= 5 and len(rest) >= 2:
             found.append((fields[2], _unescape(rest[1]), _unescape(fields[4])))
     return found
-
-
-def _mountinfo_targets(proc_root: str) -> list[str]:
-    return [where for _, _, where in _mountinfo(proc_root)]
 
 
 def _active_swaps(proc_root: str) -> list[str]:

@@ -419,7 +419,7 @@ def test_an_open_mapping_with_the_plans_luks_name_is_refused(rig, tmp_path):
     plan = rig.plan(luks=True)
     with pytest.raises(Refused, match=r"/dev/mapper/cryptroot is already open; close it first \(cryptsetup close cryptroot\)"):
         rig.execute(plan, dev_root=str(dev))
-    assert target_in_use(rig.plan(), dev_root=str(dev)) == []  # without LUKS the name is not the plan's
+    assert target_in_use(rig.plan(), [], dev_root=str(dev)) == []  # without LUKS the name is not the plan's
     assert rig.lines == [] and image_digest(rig.image) == before
 
 
