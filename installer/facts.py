@@ -14,6 +14,7 @@ import platform
 import re
 import subprocess
 from collections.abc import Callable
+from functools import cache
 
 from installer.model import DEFAULT_STATE_VERSION
 
@@ -42,8 +43,17 @@ def release_of(version_text: str) -> str:
     return match.group(1) if match else ""
 
 
-def nixos_version(run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> str:
-    """What `nixos-version` prints on the running system; "" off NixOS."""
+Run = Callable[..., subprocess.CompletedProcess]
+
+
+def nixos_version(run: Run | None = None) -> str:
+    """What `nixos-version` prints on the running system; "" off NixOS.
+
+    Without `run`, asked once per process: the running release does not
+    change, and both state_version() and nixpkgs_branch() need it.
+    """
+    if run is None:
+        return _running_nixos_version()
     try:
         done = run(["nixos-version"], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
@@ -51,7 +61,12 @@ def nixos_version(run: Callable[..., subprocess.CompletedProcess] = subprocess.r
     return done.stdout.strip() if done.returncode == 0 else ""
 
 
-def state_version(run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> str:
+@cache
+def _running_nixos_version() -> str:
+    return nixos_version(subprocess.run)
+
+
+def state_version(run: Run | None = None) -> str:
     """The running NixOS release, or DEFAULT_STATE_VERSION when it cannot be found."""
     return release_of(nixos_version(run)) or DEFAULT_STATE_VERSION
 
@@ -67,7 +82,7 @@ def branch_of(version_text: str) -> str:
     return "nixos-unstable" if version_text.strip()[len(release):].startswith("pre") else f"nixos-{release}"
 
 
-def nixpkgs_branch(run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> str:
+def nixpkgs_branch(run: Run | None = None) -> str:
     """The nixpkgs branch of the running ISO, for an exported flake; the templates' release off NixOS.
 
     Not system.stateVersion: that records the release a system was first
