@@ -72,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         return run(args)
     except ProbeError as err:
         print(f"cannot read the machine: {err}", file=sys.stderr)
-        return EXIT_INVALID
+        # A recorded machine file that cannot be read is a bad argument; a
+        # live probe that fails is a failure while running.
+        return EXIT_INVALID if args.machine else EXIT_FAILED
     except ProblemsError as err:
         print("The answers have problems:", file=sys.stderr)
         for problem in err.problems:

@@ -37,17 +37,6 @@ SAFE_FILTERS = frozenset({"nix", "nix_attr", "nix_pkg"})
 # or to boot from a USB disk).
 DEFAULT_INITRD_MODULES = ("sd_mod", "usb_storage", "xhci_pci")
 
-# Drivers a disk on each bus needs in the initrd. Added to what the probe
-# found bound to the disk, so a recorded machine (or a probe that could not
-# read sysfs) still gets a bootable initrd for its disk.
-BUS_MODULES = {
-    "nvme": ("nvme",),
-    "sata": ("ahci",),
-    "usb": ("uas", "usb_storage"),
-    "virtio": ("virtio_blk", "virtio_pci"),
-    "mmc": ("mmc_block", "sdhci_pci"),
-}
-
 KVM_MODULES = {"intel": "kvm-intel", "amd": "kvm-amd"}
 
 
@@ -179,12 +168,15 @@ def _grub_device(plan: Plan, firmware: str) -> str:
 
 
 def initrd_modules(machine: Machine, plan: Plan) -> list[str]:
-    """Kernel modules the initrd may need: the install disks' drivers plus the PC defaults."""
+    """Kernel modules the initrd may need: the install disks' drivers plus the PC defaults.
+
+    The probe gives every disk its drivers: the ones bound to it in sysfs, or,
+    when none were recorded, the controller read off its DEVPATH.
+    """
     disks = [plan.disk] if plan.disk is not None else _disks_in_use(machine, plan)
     modules = set(DEFAULT_INITRD_MODULES)
     for disk in disks:
         modules.update(disk.drivers)
-        modules.update(BUS_MODULES.get(disk.bus, ()))
     return sorted(modules)
 
 

@@ -255,6 +255,26 @@ def test_unreadable_machine_file_exits_2_with_a_message(tmp_path):
     assert "cannot read the machine" in done.stderr and "Traceback" not in done.stderr
 
 
+LIVE_PROBE_FAILS = """
+import sys
+from installer import udevdata
+from installer.cli import main
+
+def live_data():
+    raise PermissionError("/sys/block: Permission denied")
+
+udevdata.live_data = live_data
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_failing_live_probe_exits_1_with_a_message(tmp_path):
+    done = cli("--answers", answers_for(tmp_path), "--plan", code=LIVE_PROBE_FAILS)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "cannot read the machine: probing this machine failed: PermissionError" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_record_machine_into_a_missing_directory_fails_cleanly(tmp_path):
     done = cli("--record-machine", str(tmp_path / "no" / "such" / "dir.json"))
     assert done.returncode == 1

@@ -459,6 +459,14 @@ def test_initrd_modules_from_the_devpath_when_no_driver_was_recorded(name: str, 
     assert probe(fixture(name), allow_loop=True).disk(dev).drivers == modules
 
 
+@pytest.mark.parametrize("path", sorted(MACHINES.glob("*.json")), ids=lambda p: p.stem)
+def test_every_recorded_disk_names_its_initrd_drivers(path: Path) -> None:
+    """The initrd gets its disk modules only from Disk.drivers: no disk may come without them."""
+    for disk in probe(path, allow_loop=True).disks:
+        if disk.kind == "disk":
+            assert disk.drivers, f"{path.name}: {disk.name} ({disk.bus}) has no drivers"
+
+
 def test_the_virtio_scsi_disk_boots_with_virtio_scsi_in_the_initrd() -> None:
     from conftest import valid_model
     from installer.identity import Identity

@@ -322,20 +322,15 @@ def test_package_names_that_are_keywords_stay_selections(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("bus", "drivers", "expected"),
-    [
-        ("nvme", [], ["nvme"]),
-        ("sata", [], ["ahci"]),
-        ("usb", [], ["uas"]),
-        ("virtio", [], ["virtio_blk", "virtio_pci"]),
-        ("other", ["megaraid_sas"], ["megaraid_sas"]),
-    ],
+    ("bus", "drivers"),
+    [("nvme", ["nvme"]), ("sata", ["ahci", "sd_mod"]), ("virtio", ["virtio_blk", "virtio_pci"]),
+     ("scsi", ["megaraid_sas", "sd_mod"]), ("other", [])],
 )
-def test_initrd_modules_from_bus_and_drivers(bus, drivers, expected):
+def test_initrd_modules_are_the_disks_drivers_and_the_pc_defaults(bus, drivers):
     disk = Disk(path="/dev/x", name="x", size=64 * GIB, bus=bus, drivers=drivers)
     plan = Plan(layout="erase", firmware="uefi", loader="systemd-boot", identity=Identity.generate(seed=1), disk=disk)
     modules = render_module.initrd_modules(Machine(disks=[disk]), plan)
-    assert modules == sorted(set(expected) | {"sd_mod", "usb_storage", "xhci_pci"})
+    assert modules == sorted(set(drivers) | {"sd_mod", "usb_storage", "xhci_pci"})
 
 
 def test_multiline_ssh_key_entries_become_one_key_per_line(tmp_path):
