@@ -149,8 +149,9 @@ class InstallRunner:
         self._partial_at = 0.0  # loop time the partial line last changed
         self._chunks = 0  # output chunks read so far
         self._answered = -1  # _chunks when send() last answered: that prompt is not asked again
-        self._pending: list[str] = []
-        self._keep: int | None = None  # a consumer that only needs the last N lines
+        # Lines the consumer has not taken yet; bounded (maxlen) for a consumer
+        # that only shows its last N lines, unbounded (reading pauses) otherwise.
+        self._pending: deque[str] = deque()
         self._consumers = 0
         self._reading = False
         self._paused = False
@@ -281,19 +282,11 @@ class InstallRunner:
         self.progress.feed_lines(lines)
         self.tail.extend(lines)
         if self._consumers:
-            pending, keep = self._pending, self._keep
-            if keep is None:
-                pending.extend(lines)
-                if len(pending) > MAX_PENDING:
-                    self._pause()
-            elif len(lines) >= keep:
-                self._pending = lines[-keep:]
-            else:
-                pending.extend(lines)
-                # Trimmed in steps of `keep`, not per line: the log file and
-                # Progress have every line; this consumer shows the last `keep`.
-                if len(pending) > 2 * keep:
-                    del pending[:-keep]
+            # The log file and Progress have every line by now; a bounded
+            # deque drops what its consumer would never show.
+            self._pending.extend(lines)
+            if self._pending.maxlen is None and len(self._pending) > MAX_PENDING:
+                self._pause()
         self._data.set()
 
     def _end_of_output(self) -> None:
@@ -391,7 +384,7 @@ class InstallRunner:
         if keep is not None and keep < 1:
             raise ValueError("keep is a number of lines (>= 1)")
         self._consumers += 1
-        self._keep = keep
+        self._pending = deque(self._pending, maxlen=keep)
         try:
             if self.child is None:
                 await self.start()
@@ -406,9 +399,8 @@ class InstallRunner:
                 wait = last + self.batch_interval - self._loop.time()
                 if wait > 0:
                     await asyncio.sleep(wait)
-                batch, self._pending = self._pending, []
-                if keep is not None and len(batch) > keep:
-                    del batch[:-keep]
+                batch = list(self._pending)
+                self._pending.clear()
                 if self._paused:
                     self._resume()
                 last = self._loop.time()
@@ -417,10 +409,9 @@ class InstallRunner:
         finally:
             self._consumers -= 1
             if not self._consumers:
-                self._keep = None
                 # A consumer that stopped early must not leave the child
                 # blocked on a full pty: read on, for the log and Progress.
-                self._pending = []
+                self._pending = deque()
                 if self._paused and self._loop is not None:
                     self._resume()
 
@@ -431,7 +422,7 @@ class InstallRunner:
         if self.child is None:
             await self.start()
         if not self._consumers:
-            self._pending = []
+            self._pending.clear()
             if self._paused:
                 self._resume()
         await self._done.wait()

@@ -448,7 +448,7 @@ async def test_a_consumer_that_keeps_the_last_lines_never_holds_up_the_child(tar
         batches.append(batch)
         await asyncio.sleep(0.05)  # a UI far slower than the output
     assert r.returncode == 0
-    assert pauses == 0 and 0 < backlog <= 2 * 50
+    assert pauses == 0 and 0 < backlog <= 50  # never more than it shows
     assert all(len(batch) <= 50 for batch in batches)
     assert batches[-1][-1] == "installation finished!"
     assert r.progress.fetch_done == r.progress.fetch_total == 5000
