@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from installer.hardware import BIOS_BOOT_TYPE, ESP_TYPE, LINUX_SWAP_TYPE, XBOOTLDR_TYPE, Disk, Partition
+from installer.units import human_size
 
 MSR_TYPE = "e3c9e316-0b5c-4db8-817d-f92df00215ae"
 MS_BASIC_DATA_TYPE = "ebd0a0a2-b9e5-4433-87c0-68b6b72699c7"
@@ -36,16 +37,6 @@ class Context:
     os_names: dict[str, str] = field(default_factory=dict)  # partition path -> "Ubuntu 22.04 LTS" (os-prober)
     raid_of: dict[str, str] = field(default_factory=dict)  # member path -> "md127 (raid1)"
     vg_of: dict[str, str] = field(default_factory=dict)  # PV path -> volume group name
-
-
-def human_size(size: int) -> str:
-    """Binary units, short: 512 MiB, 1.5 GiB, 237 GiB, 1.8 TiB."""
-    for unit, scale in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
-        if size >= scale:
-            value = size / scale
-            text = f"{value:.0f}" if value >= 10 else f"{value:.1f}".removesuffix(".0")
-            return f"{text} {unit}"
-    return f"{size} B"
 
 
 def _windows_disk(disk: Disk) -> bool:

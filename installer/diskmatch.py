@@ -12,6 +12,7 @@ from __future__ import annotations
 from installer.hardware import Disk, Machine
 from installer.model import GIB, DiskMatch, InstallModel
 from installer.problems import Problem
+from installer.units import human_size
 
 
 def describe_rule(match: DiskMatch) -> str:
@@ -32,17 +33,13 @@ def describe_rule(match: DiskMatch) -> str:
     return ", ".join(parts) or "any disk"
 
 
-def _size(disk: Disk) -> str:
-    gib = disk.size / GIB
-    return f"{gib:.0f} GiB" if gib >= 10 else f"{gib:.1f} GiB"
-
-
 def _line(disk: Disk) -> str:
     """One disk as the messages list it: `sdc 14 GiB SSD, USB "SanDisk Ultra"`."""
     kind = "HDD" if disk.rotational else "SSD"
     if disk.detachable:
         kind += ", USB" if disk.bus == "usb" else ", removable"
-    return f"{disk.name} {_size(disk)} {kind}" + (f' "{disk.model}"' if disk.model else "")
+    size = human_size(disk.size, "GiB")  # the unit the rules count in
+    return f"{disk.name} {size} {kind}" + (f' "{disk.model}"' if disk.model else "")
 
 
 def _offer_text(disks: list[Disk]) -> str:

@@ -22,7 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from installer.hardware import MAPPER
-from installer.plan import Plan, Step, human_size
+from installer.plan import Plan, Step
+from installer.units import human_size
 
 Log = Callable[[str], None]
 PARTITION_WAIT_SECONDS = 20.0
@@ -175,7 +176,10 @@ def disk_in_use(disk, mounts: Mounts, *, sys_root: str = "/sys", proc_root: str 
     reasons = []
     size = int(_read(os.path.join(block, "size")) or 0) * 512
     if size != disk.size:
-        reasons.append(f"{disk.path} is {human_size(size)} now, but was {human_size(disk.size)} when chosen")
+        now, then = human_size(size), human_size(disk.size)
+        if now == then:  # rounded alike: the bytes say what changed
+            now, then = f"{size} bytes", f"{disk.size} bytes"
+        reasons.append(f"{disk.path} is {now} now, but was {then} when chosen")
     if disk.by_id:
         if not os.path.exists(disk.by_id):
             reasons.append(f"{disk.by_id} no longer exists")

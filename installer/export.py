@@ -29,8 +29,9 @@ from installer.hardware import Machine
 from installer.logfile import open_private
 from installer.model import GIB, MIB, InstallModel
 from installer.nixlit import nix, nix_attr_name
-from installer.plan import BTRFS_OPTIONS, BTRFS_SUBVOLUMES, LUKS_NAME, PartSpec, Plan, human_size
+from installer.plan import BTRFS_OPTIONS, BTRFS_SUBVOLUMES, LUKS_NAME, PartSpec, Plan
 from installer.problems import Problem, ProblemsError
+from installer.units import human_size
 from installer.validate import HOSTNAME
 
 if TYPE_CHECKING:

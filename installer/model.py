@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from installer.units import GIB, MIB  # noqa: F401  (the model's sizes are in these units; taken from here)
+
 Firmware = Literal["uefi", "bios"]
 Loader = Literal["systemd-boot", "grub"]
 Layout = Literal["erase", "premounted"]
@@ -25,8 +27,6 @@ FILESYSTEMS: tuple[Filesystem, ...] = ("ext4", "btrfs", "xfs")
 SWAP_KINDS: tuple[SwapKind, ...] = ("none", "zram", "partition")
 DESKTOPS: tuple[Desktop, ...] = ("none", "gnome", "plasma", "xfce")
 
-MIB = 1024 * 1024
-GIB = 1024 * MIB
 
 DEFAULT_STATE_VERSION = "25.11"
 

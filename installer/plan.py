@@ -25,6 +25,7 @@ from installer.hardware import (
 from installer.identity import Identity
 from installer.model import GIB, MIB, InstallModel
 from installer.problems import Problem, ProblemsError
+from installer.units import human_size
 
 # The smallest root worth installing NixOS on: a minimal system plus a
 # couple of generations fits; a desktop needs more, but that is a choice.
@@ -128,17 +129,6 @@ def partition_path(disk_path: str, number: int) -> str:
     """The kernel's name for a partition: sda -> sda1, nvme0n1/loop0/mmcblk0 -> ...p1."""
     sep = "p" if disk_path[-1:].isdigit() else ""
     return f"{disk_path}{sep}{number}"
-
-
-def human_size(n: int) -> str:
-    """Binary units, as partitioning tools show them: '512 MiB', '1.0 GiB', '1.8 TiB'."""
-    if n >= 1024 * GIB:
-        return f"{n / (1024 * GIB):.1f} TiB"
-    if n >= GIB:
-        return f"{n / GIB:.1f} GiB"
-    if n >= MIB:
-        return f"{n // MIB} MiB"
-    return f"{n // 1024} KiB"
 
 
 def disk_words(disk: Disk) -> str:

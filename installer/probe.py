@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from installer import udevdata
-from installer.describe import Context, describe_disk, describe_partition, human_size
+from installer.describe import Context, describe_disk, describe_partition
 from installer.hardware import BY_ID, MAPPER, MIN_DISK_BYTES, Disk, Machine, Mount, Partition
 from installer.problems import ProbeError
+from installer.units import human_size
 
 # Where live systems mount the medium they booted from: NixOS (/iso), Ubuntu
 # (/cdrom), dracut/Fedora, Arch, Debian live.

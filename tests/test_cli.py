@@ -358,7 +358,7 @@ def test_yes_refuses_with_exit_3_when_the_disk_changed_after_planning(tmp_path, 
         else:
             changes = [["truncate", "-s", str(13 * GIB), str(image)], ["losetup", "-c", device]]
             undo = [["truncate", "-s", str(12 * GIB), str(image)], ["losetup", "-c", device]]
-            words = f"{device} is 13.0 GiB now, but was 12.0 GiB when chosen"
+            words = f"{device} is 13 GiB now, but was 12 GiB when chosen"
         try:
             done = cli("--answers", unattended_answers(tmp_path, device), "--yes", "--allow-loop",
                        "--target", str(target), "--log", str(tmp_path / "install.log"),

@@ -392,7 +392,7 @@ def test_a_disk_with_an_active_swap_is_refused(rig):
 def test_size_and_by_id_changes_are_refused(rig, tmp_path):
     before = image_digest(rig.image)
     real = disk_for(rig.device).size
-    with pytest.raises(Refused, match=r"is 12\.0 GiB now, but was 13\.0 GiB when chosen"):
+    with pytest.raises(Refused, match=r"is 12 GiB now, but was 13 GiB when chosen"):
         rig.execute(rig.plan(size=real + GIB))
     link = tmp_path / "by-id-link"
     link.symlink_to("/dev/null")
@@ -515,3 +515,18 @@ def test_undo_releases_a_finished_run_for_a_retry(rig):
     undo(plan, log=rig.lines.append)
     assert mounts_under(rig.target) == []
     assert not [s for s in active_swaps() if s.startswith(rig.device + "p")]
+
+
+def test_a_size_change_too_small_to_show_in_gib_is_given_in_bytes(tmp_path):
+    from installer.executor import disk_in_use
+    from installer.hardware import Disk
+
+    block = tmp_path / "class/block/sdz"
+    block.mkdir(parents=True)
+    chosen = Disk(path="/dev/sdz", name="sdz", size=100 * GIB)
+    (block / "size").write_text(f"{(100 * GIB + MIB) // 512}\n")  # grown by 1 MiB
+    assert disk_in_use(chosen, [], sys_root=str(tmp_path), proc_root=str(tmp_path)) == [
+        f"/dev/sdz is {100 * GIB + MIB} bytes now, but was {100 * GIB} bytes when chosen"]
+    (block / "size").write_text(f"{(101 * GIB) // 512}\n")
+    assert disk_in_use(chosen, [], sys_root=str(tmp_path), proc_root=str(tmp_path)) == [
+        "/dev/sdz is 101 GiB now, but was 100 GiB when chosen"]
