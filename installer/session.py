@@ -314,9 +314,11 @@ class Session:
                      overwrite: bool = False):
         """A flake with a disko layout for nixos-anywhere; see installer.export.
 
-        Raises ProblemsError when refused (export_problems), and
-        installer.export.ExistingFiles, with nothing written, when out_dir
-        holds files an export writes (export_conflicts), unless overwrite.
+        Raises ProblemsError when refused (export_problems);
+        installer.export.ExistingFiles when out_dir holds files an export
+        writes (export_conflicts; nothing written), unless overwrite, or when
+        one appears while writing (its .written says what was); and
+        installer.export.ExportStopped when a file cannot be written.
         """
         from installer.export import export_flake
 
