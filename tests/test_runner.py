@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
+from procstat import gone
 
 from installer.logfile import LogFile, Redactor
 from installer.progress import BOOTLOADER, BUILD, CHANNEL, ETC, FINISHED, STARTING
@@ -278,14 +279,6 @@ def test_child_env_drops_secret_names_and_values():
 
 
 # -- the process group --------------------------------------------------------------
-def gone(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
-    except OSError:
-        return True
-    return state == b"Z"  # dead, waiting for a parent that is not us to reap it
-
-
 async def wait_for_children(record: Path) -> list[int]:
     for _ in range(500):
         if record.exists():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from test_screens_support import MACHINE_FILE, ROOT, app_for, type_text, wait_ready
+from test_screens_support import MACHINE_FILE, ROOT, app_for, type_text, until, wait_ready
 
 from screens.review import NixArea, ReviewScreen
 
@@ -73,11 +73,7 @@ async def drive_to_review(pilot, answers_path) -> dict[str, str]:
     await pilot.press("enter")
     await on_step(pilot, "ReviewScreen")
     screen = app.screen
-    for _ in range(100):
-        if screen.loaded:
-            break
-        await pilot.pause(0.05)
-    assert screen.loaded
+    await until(pilot, lambda: screen.loaded)
     for _ in range(12):
         if app.focused is not None and app.focused.id == "answers-path":
             break

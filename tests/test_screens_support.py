@@ -62,12 +62,29 @@ def make_session(**options) -> Session:
 async def wait_ready(pilot) -> None:
     """Until the probe worker is done and the screen settled."""
     app = pilot.app
-    for _ in range(200):
-        if app.probe_state in ("ready",) or app.probe_state.startswith("failed"):
-            break
-        await pilot.pause(0.02)
+    await until(pilot, lambda: app.probe_state == "ready" or app.probe_state.startswith("failed"))
     await pilot.pause()
     assert app.probe_state == "ready", app.probe_state
+
+
+async def until(pilot, condition, seconds: float = 120.0) -> None:
+    """Pause until `condition()` holds. Never falls through: a condition that
+    does not hold within `seconds` fails the test, naming where it was written."""
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    if condition():
+        return
+    code = condition.__code__
+    raise AssertionError(f"timed out after {seconds:g} s waiting for the condition at "
+                         f"{Path(code.co_filename).name}:{code.co_firstlineno}")
+
+
+def showing(app, screen_type) -> bool:
+    """A `screen_type` is on top and mounted: composed, its on_mount run, so
+    its widgets can be queried (it is on top a moment before that)."""
+    return isinstance(app.screen, screen_type) and app.screen.is_mounted
 
 
 async def type_text(pilot, text: str) -> None:
@@ -93,6 +110,14 @@ async def open_step(pilot, step):
     await pilot.pause()
     assert isinstance(pilot.app.screen, step)
     return pilot.app.screen
+
+
+def pane_settled(pane) -> bool:
+    """The install pane's state is final on screen: every line handed to it is
+    in the log widget, what is shown is laid out, and the log's end is in view."""
+    log = pane.query_one("#log")
+    shown = [w for w in pane.query("#log, #failure, #actions") if w.display]
+    return not pane.pending and all(w.region.height for w in shown) and log.scroll_offset.y == log.max_scroll_y
 
 
 def app_for(session=None, **options):

@@ -8,12 +8,14 @@ the Linux console font lacks.
 from __future__ import annotations
 
 import pytest
-from test_screens_support import app_for, open_step, type_text, wait_ready
+from test_screens_support import app_for, open_step, pane_settled, showing, type_text, until, wait_ready
 
 from screens.confirm import ConfirmScreen
 from screens.disk import DiskScreen
+from screens.done import DoneScreen
 from screens.encryption import EncryptionScreen
 from screens.keyboard import KeyboardScreen
+from screens.modals import StaleEditScreen
 from screens.review import ReviewScreen
 from screens.software import SoftwareScreen
 from screens.users import UsersScreen
@@ -92,10 +94,7 @@ def test_review(snap_compare):
     async def before(pilot):
         await _valid(pilot)
         pilot.app.push_screen(ReviewScreen())
-        for _ in range(100):
-            if pilot.app.screen.loaded:
-                break
-            await pilot.pause(0.05)
+        await until(pilot, lambda: pilot.app.screen.loaded)
 
     assert snap(snap_compare, app_for(), before)
 
@@ -155,11 +154,9 @@ def test_install_failure(snap_compare, monkeypatch):
         await _valid(pilot)
         pilot.app.confirmation = pilot.app.session.confirm(pilot.app.session.plan().disk.name)
         pilot.app.push_screen(InstallScreen())
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if pilot.app.screen.query_one("#actions").display:
-                break
-        await pilot.pause(0.1)
+        await pilot.pause()
+        pane = pilot.app.screen
+        await until(pilot, lambda: pane.query_one("#actions").display and pane_settled(pane))
 
     assert snap(snap_compare, app_for(session), before)
 
@@ -176,10 +173,7 @@ def test_done(snap_compare, monkeypatch):
         await _valid(pilot)
         pilot.app.confirmation = pilot.app.session.confirm(pilot.app.session.plan().disk.name)
         pilot.app.push_screen(InstallScreen())
-        for _ in range(200):
-            await pilot.pause(0.05)
-            if type(pilot.app.screen).__name__ == "DoneScreen":
-                break
+        await until(pilot, lambda: showing(pilot.app, DoneScreen))
 
     assert snap(snap_compare, app_for(), before)
 
@@ -196,13 +190,7 @@ def test_log_view(snap_compare):
 
         await open_step(pilot, SoftwareScreen)
         pilot.app.push_screen(LogScreen(str(log)))
-        view = None
-        for _ in range(100):
-            await pilot.pause(0.02)
-            view = pilot.app.screen.query("#log-view")
-            if view and view.first().line_count:
-                break
-        await pilot.pause()
+        await until(pilot, lambda: [v.line_count for v in pilot.app.screen.query("#log-view")] == [30])
 
     assert snap(snap_compare, app_for(), before)
 
@@ -214,10 +202,7 @@ def test_export_path_question(snap_compare, monkeypatch):
     async def before(pilot):
         await _valid(pilot)
         pilot.app.push_screen(ReviewScreen())
-        for _ in range(100):
-            if pilot.app.screen.loaded:
-                break
-            await pilot.pause(0.05)
+        await until(pilot, lambda: pilot.app.screen.loaded)
         pilot.app.screen.query_one("#export-flake").focus()
         await pilot.press("enter")
         await pilot.pause()
@@ -234,9 +219,6 @@ def test_stale_edit_question(snap_compare):
         session.set_edited("configuration.nix", "# mine\n" + session.generated()["configuration.nix"])
         session.model.system.hostname = "otherbox"
         pilot.app.push_screen(ReviewScreen())
-        for _ in range(100):
-            if type(pilot.app.screen).__name__ == "StaleEditScreen":
-                break
-            await pilot.pause(0.05)
+        await until(pilot, lambda: showing(pilot.app, StaleEditScreen))
 
     assert snap(snap_compare, app_for(), before)

@@ -14,15 +14,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_screens_install import pane_session, prepare
-from test_screens_support import app_for, wait_ready
+from test_screens_install import pane_session, standin, start_install  # noqa: F401 - standin: a fixture
+from test_screens_support import app_for, pane_settled, until
 from test_snapshots import sixteen_colours, snap  # noqa: F401 - the fixture is used by name
 
 from screens.install import InstallScreen
 
 
 @pytest.fixture
-def fixed(monkeypatch, request):
+def fixed(monkeypatch, request, standin):
     """A target and a log at fixed paths (both appear on screen), and the stand-in's knobs."""
     import screens.install
 
@@ -34,13 +34,9 @@ def fixed(monkeypatch, request):
     log.unlink(missing_ok=True)
     target.mkdir(mode=0o755)
     target.chmod(0o755)
-    for env in list(__import__("os").environ):
-        if env.startswith("STANDIN_"):
-            monkeypatch.delenv(env)
 
     def knobs(**values):
-        for key, value in values.items():
-            monkeypatch.setenv(f"STANDIN_{key}", str(value))
+        standin(**values)
         return pane_session(target, log)
 
     yield knobs
@@ -49,17 +45,9 @@ def fixed(monkeypatch, request):
 
 
 async def open_pane(pilot, ready) -> InstallScreen:
-    await wait_ready(pilot)
-    prepare(pilot.app)
-    pilot.app.push_screen(InstallScreen())
-    pane = pilot.app.screen
-    for _ in range(400):
-        await pilot.pause(0.05)
-        if ready(pane) and not pane.pending:
-            break
-    else:
-        raise AssertionError("the pane never reached the state to snapshot")
-    await pilot.pause(0.2)  # the last flush painted
+    """The pane once it reached the state to snapshot, and settled in it."""
+    pane = await start_install(pilot)
+    await until(pilot, lambda: ready(pane) and pane_settled(pane))
     return pane
 
 
