@@ -3,12 +3,14 @@ short name makes the confirmation that lets the install start."""
 
 from __future__ import annotations
 
-from test_screens_support import app_for, message_of, type_text, wait_ready
+from test_screens_support import BuiltSession, app_for, message_of, showing, type_text, until, wait_ready
 
 from installer.model import User
+from installer.session import Options
 from screens.confirm import ConfirmScreen
 from screens.done import DoneScreen
 from screens.install import InstallScreen
+from screens.modals import AskScreen, StaleEditScreen
 from screens.review import NixArea, ReviewScreen
 
 SIZE = (80, 25)
@@ -19,14 +21,6 @@ async def valid(pilot):
     session = pilot.app.session
     session.model.disk.device = session.machine.offered_disks[0].path
     session.model.users = [User(name="alice", password="wonderland", password_confirm="wonderland")]
-
-
-async def until(pilot, condition, seconds=60.0):
-    for _ in range(int(seconds / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("timed out")
 
 
 async def test_review_edit_must_parse_and_is_what_gets_installed(tmp_path):
@@ -75,7 +69,7 @@ async def test_confirm_needs_the_exact_disk_name_then_installs():
         await pilot.pause()
         assert app.confirmation is not None
         assert isinstance(app.screen, (InstallScreen, DoneScreen))
-        await until(pilot, lambda: isinstance(app.screen, DoneScreen))
+        await until(pilot, lambda: showing(app, DoneScreen))
         assert "Dry run finished" in str(app.screen.query_one("#summary").content)
         # View log: the file's lines, in a modal.
         app.screen.query_one("#view-log").focus()
@@ -90,10 +84,6 @@ async def test_confirm_needs_the_exact_disk_name_then_installs():
 
 async def test_nothing_is_written_before_the_confirmation(monkeypatch):
     """A real-mode session walked through every step to Confirm: no write is called."""
-    from test_screens_support import BuiltSession
-
-    from installer.session import Options
-
     calls = []
     session = BuiltSession(Options(dry_run=False, seed=7, log_path="/tmp/nixos-tui-installer-test.log"))
     for name in ("execute", "write_config", "set_passwords", "finish", "runner", "run_partitioner", "shell"):
@@ -119,8 +109,6 @@ async def test_nothing_is_written_before_the_confirmation(monkeypatch):
 async def _export_through_the_dialog(pilot, screen, out, answers=()) -> tuple[str, list[str]]:
     """Export to `out` with keys; each question asked on the way gets the next
     of `answers` ("y" or "n"). Returns what Review says and the questions asked."""
-    from screens.modals import AskScreen
-
     app = pilot.app
     await until(pilot, lambda: screen.loaded)
     screen.query_one("#export-flake").focus()
@@ -132,7 +120,7 @@ async def _export_through_the_dialog(pilot, screen, out, answers=()) -> tuple[st
     await pilot.press("enter")
     asked = []
     for answer in answers:
-        await until(pilot, lambda: isinstance(app.screen, AskScreen))
+        await until(pilot, lambda: showing(app, AskScreen))
         asked.append(str(app.screen.query_one("#question").content))
         await pilot.press(answer)
     await until(pilot, lambda: app.screen is screen and "Exporting" not in str(screen.query_one("#saved").content))
@@ -182,14 +170,17 @@ async def test_export_flake_with_password_hashes_when_the_person_says_so(tmp_pat
     app = app_for()
     async with app.run_test(size=SIZE) as pilot:
         await valid(pilot)  # no SSH key, but a password
+        # Hashed now (as the install does first), so the hash the flake must hold is known.
+        app.session.hash_passwords()
+        hashed = app.session.model.users[0].password_hash
+        assert hashed
         app.push_screen(ReviewScreen())
         said, asked = await _export_through_the_dialog(pilot, app.screen, tmp_path / "flake", answers=["y"])
-        hashed = app.session.model.users[0].password_hash
     assert said.startswith("Wrote the flake"), said
     assert len(asked) == 1
     texts = "".join(p.read_text() for p in (tmp_path / "flake").rglob("*.nix"))
-    assert "hashedPassword" in texts and "correct horse" not in texts
-    assert hashed is None or hashed in texts
+    assert f'users.users.alice.hashedPassword = "{hashed}";' in texts
+    assert "wonderland" not in texts
 
 
 async def test_export_flake_asks_before_replacing_files(tmp_path):
@@ -239,7 +230,7 @@ async def _edit_then_change_hostname(pilot, hostname: str):
     await pilot.press("f10")
     assert type(app.screen).__name__ == "SoftwareScreen"
     await pilot.press("f10")
-    await until(pilot, lambda: type(app.screen).__name__ == "StaleEditScreen")
+    await until(pilot, lambda: showing(app, StaleEditScreen))
     review = app.screen_stack[-2]
     assert isinstance(review, ReviewScreen)
     return review
@@ -354,23 +345,30 @@ async def test_a_slow_check_of_older_text_never_overwrites_a_newer_edit():
         generated = area.text
         older, newer = "# older\n" + generated, "# newer\n" + generated
         release = threading.Event()
-        checked = []
+        delivered = []
 
         def parse_problems(name, text):
             if text == older:
                 release.wait(30)  # the older check finishes last
-            checked.append(text)
             return []
 
+        # The newer check cancels the older worker, but a thread runs on to the
+        # end regardless: what counts is when its result reached the screen.
+        show_result = screen._checked
+
+        def checked(name, text, found):
+            show_result(name, text, found)
+            delivered.append(text)
+
         app.session.parse_problems = parse_problems
+        screen._checked = checked
         area.text = older
         await until(pilot, lambda: any(w.is_running for w in screen.workers if w.group.startswith("check")))
         area.text = newer
-        await until(pilot, lambda: newer in checked)
-        await until(pilot, lambda: app.session.edits.get("configuration.nix") is not None)
+        await until(pilot, lambda: newer in delivered)
+        assert app.session.render()["configuration.nix"] == newer
         release.set()
-        await until(pilot, lambda: older in checked)
-        await pilot.pause(0.1)
+        await until(pilot, lambda: older in delivered)
         assert app.session.render()["configuration.nix"] == newer
 
 
@@ -404,22 +402,22 @@ async def test_the_files_are_highlighted_as_nix_in_console_colours():
             assert style.color.type == ColorType.STANDARD and style.color.number < 16
 
 
+class FailingOnce(BuiltSession):
+    """The real Session (a dry run) whose first write of the configuration fails."""
+
+    def __init__(self, options) -> None:
+        super().__init__(options)
+        self.failures = 1
+
+    def write_config(self, log):
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("disk full")
+        return super().write_config(log)
+
+
 async def test_confirm_after_a_late_failure_says_the_disk_is_not_touched_again():
-    from test_screens_support import make_session
-
-    session = make_session()
-
-    class FailingOnce(type(session)):
-        failures = 1
-
-        def write_config(self, log):
-            if FailingOnce.failures:
-                FailingOnce.failures -= 1
-                raise RuntimeError("disk full")
-            return super().write_config(log)
-
-    session.__class__ = FailingOnce
-    app = app_for(session)
+    app = app_for(FailingOnce(Options(dry_run=True, seed=7, log_path="/tmp/nixos-tui-installer-test.log")))
     async with app.run_test(size=SIZE) as pilot:
         await valid(pilot)
         name = app.session.plan().disk.name
@@ -448,4 +446,4 @@ async def test_confirm_after_a_late_failure_says_the_disk_is_not_touched_again()
         await pilot.press("ctrl+u")
         await type_text(pilot, "install")
         await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, DoneScreen))
+        await until(pilot, lambda: showing(app, DoneScreen))
