@@ -106,21 +106,26 @@ class DiskScreen(StepScreen):
         if machine is None:
             return
         width = max(self.app.size.width - 4, 40)  # the body's padding and a scrollbar
-        offered = [d for d in machine.disks if not d.refused]
+        offered = machine.offered_disks
         options.add_options(Option(disk_line(d, width), id=d.path) for d in offered)
         options.styles.height = min(LIST_ROWS, max(1, len(offered)))
         lines = refused_lines([d for d in machine.disks if d.refused], width)
         refused.update("\n".join(lines))
         refused.display = bool(lines)
-        chosen = next((i for i, d in enumerate(offered) if d.path == self.model.disk.device), None)
-        if chosen is not None:
-            options.highlighted = chosen
+        # The answers may name the disk by any of its names (a by-id link, say).
+        chosen = machine.disk(self.model.disk.device)
+        if chosen in offered:
+            options.highlighted = offered.index(chosen)
         elif offered and self.model.disk.layout == "erase":
             options.highlighted = 0
 
     @on(OptionList.OptionHighlighted, "#f-disk-device")
     def _disk(self, event: OptionList.OptionHighlighted) -> None:
-        self.model.disk.device = event.option.id or ""
+        machine = self.session.machine
+        named = machine.disk(self.model.disk.device) if machine is not None else None
+        if named is None or named.path != event.option.id:
+            # Another disk. The one already chosen keeps the name the answers gave it.
+            self.model.disk.device = event.option.id or ""
         self.touched.add("disk.device")
         self.sync()
 

@@ -11,6 +11,7 @@ from test_screens_support import (
     message_of,
     open_step,
     type_text,
+    until,
     wait_ready,
 )
 
@@ -22,14 +23,6 @@ from screens.users import UsersScreen
 from screens.welcome import WelcomeScreen
 
 SIZE = (80, 25)
-
-
-async def until(pilot, condition, seconds=30.0):
-    for _ in range(int(seconds / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("timed out")
 
 
 async def test_welcome_shows_dry_run_firmware_and_step_indicator():
@@ -111,21 +104,35 @@ async def test_keyboard_values_survive_back_and_forth():
         assert screen.query_one("#f-system-locale").value == "fr_FR.UTF-8"
 
 
-async def test_disk_refused_disk_is_not_selectable_and_preview_follows():
-    app = app_for()
+async def test_disk_preview_follows_the_highlighted_disk():
+    app = app_for(make_session(recorded=False))  # two disks offered
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_step(pilot, DiskScreen)
-        machine = app.session.machine
-        refused = [d for d in machine.disks if d.refused]
-        assert refused, "the recorded machine should have a refused disk"
-        for _ in range(len(machine.disks) + 2):
+        first, second = app.session.machine.offered_disks
+        for disk in (first, second):
+            assert app.session.model.disk.device == disk.path
+            preview = str(screen.query_one("#preview").content)
+            plan = app.session.plan()
+            assert plan.disk.path == disk.path and f"New partition table on {disk.path} " in preview
+            for part in plan.partitions:
+                assert part.name in preview
             await pilot.press("down")
-            assert app.session.model.disk.device not in {d.path for d in refused}
-        preview = str(screen.query_one("#preview").content)
-        plan = app.session.plan()
-        assert plan.disk.path in preview
-        for part in plan.partitions:
-            assert part.name in preview
+
+
+async def test_disk_named_by_an_id_link_in_the_answers_highlights_its_row_and_keeps_that_name():
+    app = app_for(make_session(recorded=False))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        first, second = app.session.machine.offered_disks
+        model = app.session.model
+        model.disk.device = second.by_id
+        screen = await open_step(pilot, DiskScreen)
+        options = screen.query_one("#f-disk-device")
+        assert options.get_option_at_index(options.highlighted).id == second.path
+        assert model.disk.device == second.by_id  # an answers file saved again still says by-id
+        assert app.session.plan().disk.path == second.path
+        await pilot.press("up")
+        assert model.disk.device == first.path
 
 
 async def test_disk_rows_fit_one_line_and_refused_disks_are_in_view_with_the_reason():
@@ -331,6 +338,11 @@ async def test_welcome_warns_when_not_root_in_real_mode(monkeypatch):
         assert "REAL INSTALL" in str(app.screen.query_one("#mode").content)
 
 
+async def keymaps_loaded(pilot) -> None:
+    """Until every keymap worker the keys so far started has run (none started: at once)."""
+    await until(pilot, lambda: not [w for w in pilot.app.workers if w.group == "keymap" and not w.is_finished])
+
+
 async def test_keymap_loads_only_when_picked_or_when_leaving_the_step():
     app = app_for()
     applied = []
@@ -345,7 +357,7 @@ async def test_keymap_loads_only_when_picked_or_when_leaving_the_step():
         screen = await open_step(pilot, KeyboardScreen)
         await pilot.press("ctrl+u")
         await type_text(pilot, "de-latin1")  # on the way it reads "de", a keymap of its own
-        await pilot.pause()
+        await keymaps_loaded(pilot)
         assert applied == []
         await pilot.press("enter")  # an exact name: picked, and on to the locale
         await until(pilot, lambda: "loaded de-latin1" in str(screen.query_one("#keymap-status").content))
@@ -354,7 +366,7 @@ async def test_keymap_loads_only_when_picked_or_when_leaving_the_step():
         screen.query_one("#f-system-keymap").focus()
         await pilot.press("ctrl+u")
         await type_text(pilot, "fr")
-        await pilot.pause()
+        await keymaps_loaded(pilot)
         assert applied == ["de-latin1"]
         await pilot.press("f10")
         assert isinstance(app.screen, DiskScreen)
@@ -362,7 +374,7 @@ async def test_keymap_loads_only_when_picked_or_when_leaving_the_step():
         # Through the step again with the same keymap: nothing runs.
         await pilot.press("escape")
         await pilot.press("f10")
-        await pilot.pause(0.1)
+        await keymaps_loaded(pilot)
         assert applied == ["de-latin1", "fr"]
         # Back (Esc) with another keymap loads it as well.
         await pilot.press("escape")
