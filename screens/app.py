@@ -65,23 +65,10 @@ class InstallerApp(App[int]):
         self.exit_code = 0
         self.confirmation = None
         self.reboot_requested = False
-        self.install_resume = "disk"
 
     def on_mount(self) -> None:
         self.push_screen(WelcomeScreen())
         self.call_after_refresh(self.probe)
-
-    # After a failure past the disk phase, installing again must not partition
-    # again: the phase to continue from. The Session keeps it, with the plan it
-    # belongs to, so Confirm can say what will happen and other disk choices
-    # made since mean partitioning again.
-    @property
-    def install_resume(self) -> str:
-        return self.session.resume_phase()
-
-    @install_resume.setter
-    def install_resume(self, phase: str) -> None:
-        self.session.set_resume_phase(phase)
 
     def get_key_display(self, binding: Binding) -> str:
         key = binding.key_display or binding.key.split(",")[0]
@@ -126,11 +113,18 @@ class InstallerApp(App[int]):
             self.pop_screen()
 
     # -- quitting ----------------------------------------------------------------
+    def _question_open(self) -> bool:
+        """A question (Quit, Stop) is open: it is answered first, since a second
+        one would hide it."""
+        from screens.modals import AskScreen
+
+        return isinstance(self.screen, AskScreen)
+
     def action_request_quit(self) -> None:
         from screens.modals import AskScreen
 
-        if isinstance(self.screen, AskScreen):
-            self.bell()  # a question is open (Quit, Stop): it is answered first
+        if self._question_open():
+            self.bell()
             return
         if self.writing:
             self.notify("The disk is being written; quitting now would leave it half done.", severity="error")
@@ -151,12 +145,14 @@ class InstallerApp(App[int]):
 
     def quit_question(self) -> str:
         """Quit? and what quitting now means, for where the install is."""
+        from screens.done import DoneScreen
+
         if self.running_installs():
             return ("Quit the installer? nixos-install is running: it will be stopped, and the new "
                     "system will not be complete.")
         if not self.session.options.real:
             return "Quit the installer? This is a dry run: nothing was written."
-        if any(type(s).__name__ == "DoneScreen" for s in self.screen_stack):
+        if any(isinstance(s, DoneScreen) for s in self.screen_stack):
             return "Quit the installer? NixOS is installed; reboot to start it."
         if self.confirmation is not None:
             return ("Quit the installer? The install has not finished: the disk was changed, but the "
@@ -167,10 +163,8 @@ class InstallerApp(App[int]):
         """Ctrl+C: the install pane's Stop question, else the Quit question."""
         from textual.screen import ModalScreen
 
-        from screens.modals import AskScreen
-
-        if isinstance(self.screen, AskScreen):
-            self.bell()  # Stop or Quit is asked already: a second question would hide the first
+        if self._question_open():
+            self.bell()
             return
         step = next((s for s in reversed(self.screen_stack) if not isinstance(s, ModalScreen)), None)
         stop = getattr(step, "request_stop", None)

@@ -66,13 +66,14 @@ def save_log(session, destination: str) -> str:
     return str(session.log().save_copy(destination))
 
 
-def run_nixos_install(screen, session, log) -> int:
+def run_nixos_install(screen, session, log, keep: int) -> int:
     """Run nixos-install through the Session's runner; called from a thread worker.
 
     The runner streams on the event loop (its reads are async), so the
     coroutine runs there while this worker thread waits for its exit code.
     The Session's next run continues the earlier runs' record (a Retry, or
-    Back to review and on; nixos-install is idempotent).
+    Back to review and on; nixos-install is idempotent). The screen shows
+    its last `keep` lines.
     """
     try:
         runner = session.runner()
@@ -82,7 +83,7 @@ def run_nixos_install(screen, session, log) -> int:
         return 0
     screen.runner = screen.last_runner = runner
     try:
-        return screen.app.call_from_thread(_stream, runner, screen.show_lines, screen.LOG_LINES)
+        return screen.app.call_from_thread(_stream, runner, screen.show_lines, keep)
     finally:
         screen.runner = None
 

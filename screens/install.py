@@ -62,10 +62,12 @@ class InstallScreen(StepScreen):
         # Ctrl+C binding comes first and asks this screen to stop the same way.
         Binding("ctrl+c", "stop", "Stop", priority=True),
     ]
-    LOG_LINES = MAX_LOG_LINES  # what the runner needs to hand this pane per batch
 
     phase = reactive("")
     failed = reactive("")
+    # Whether nixos-install runs, as the footer last showed it (Stop or not).
+    # Set on the event loop by flush(); `runner` itself changes in the worker thread.
+    stoppable = reactive(False, repaint=False, bindings=True)
 
     def __init__(self) -> None:
         super().__init__()
@@ -79,7 +81,6 @@ class InstallScreen(StepScreen):
         self.error_text = ""  # why a phase other than nixos-install failed
         self.stop_requested = False
         self.asked = ""  # the question shown in the prompt bar
-        self._showing_stop = False
 
     @property
     def progress(self):
@@ -108,7 +109,9 @@ class InstallScreen(StepScreen):
         self.file = self.session.log()
         self.set_interval(FLUSH_SECONDS, self.flush)
         self.show_phases()
-        start = self.app.install_resume
+        # After a failure past the disk phase the Session says to continue
+        # with the configuration: installing again never partitions again.
+        start = self.session.resume_phase()
         if start != "disk":
             self.log_line(f"The disk is already prepared; continuing with: {dict(PHASES)[start]}")
         self.run_install(start)
@@ -139,10 +142,7 @@ class InstallScreen(StepScreen):
             self.query_one("#log", Log).write_lines(batch)
         self.show_progress()
         self.show_prompt()
-        running = self.runner is not None
-        if running != self._showing_stop:
-            self._showing_stop = running
-            self.refresh_bindings()
+        self.stoppable = self.runner is not None
 
     def show_progress(self) -> None:
         p = self.progress
@@ -252,7 +252,7 @@ class InstallScreen(StepScreen):
         elif key == "config":
             session.write_config(self.log_line)
         elif key == "nixos-install":
-            return engine.run_nixos_install(self, session, self.log_line) == 0
+            return engine.run_nixos_install(self, session, self.log_line, keep=MAX_LOG_LINES) == 0
         elif key == "passwords":
             session.set_passwords(self.log_line)
         elif key == "finish":
@@ -299,7 +299,7 @@ class InstallScreen(StepScreen):
         self.app.exit_code = 1
         if key != "disk":
             # Back to review and on again re-writes the (maybe edited) config, never the disk.
-            self.app.install_resume = "config"
+            self.session.set_resume_phase("config")
 
     def finished(self) -> None:
         from screens.done import DoneScreen
@@ -365,7 +365,7 @@ class InstallScreen(StepScreen):
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "stop":
-            return self.runner is not None
+            return self.stoppable
         return True
 
     def action_stop(self) -> None:
