@@ -24,6 +24,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # scripts run as `python benchmarks/x.py`: the repo's packages first
 PY = sys.executable
 STANDINS = ROOT / "tests" / "standins"
+MACHINES = ROOT / "tests" / "fixtures" / "machines"
+
+
+def largest_machine() -> Path:
+    """The largest recorded machine (most disks, partitions, mounts): the worst case for probe/plan/render."""
+    return max(MACHINES.glob("*.json"), key=lambda p: p.stat().st_size)
 
 
 def standin_env(**knobs: object) -> dict[str, str]:
@@ -35,12 +41,6 @@ def standin_env(**knobs: object) -> dict[str, str]:
     env["PATH"] = os.pathsep.join([os.path.join(sys.base_prefix, "bin"), env.get("PATH", "")])
     env.update({f"STANDIN_{k}": str(v) for k, v in knobs.items()})
     return env
-MACHINES = ROOT / "tests" / "fixtures" / "machines"
-
-
-def largest_machine() -> Path:
-    """The largest recorded machine (most disks, partitions, mounts): the worst case for probe/plan/render."""
-    return max(MACHINES.glob("*.json"), key=lambda p: p.stat().st_size)
 
 
 @dataclass
