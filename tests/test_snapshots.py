@@ -153,9 +153,9 @@ def test_install_failure(snap_compare, monkeypatch):
 
         await _valid(pilot)
         pilot.app.confirmation = pilot.app.session.confirm(pilot.app.session.plan().disk.name)
-        pilot.app.push_screen(InstallScreen())
+        pane = InstallScreen()
+        pilot.app.push_screen(pane)
         await pilot.pause()
-        pane = pilot.app.screen
         await until(pilot, lambda: pane.query_one("#actions").display and pane_settled(pane))
 
     assert snap(snap_compare, app_for(session), before)
