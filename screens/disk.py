@@ -172,7 +172,11 @@ class DiskScreen(StepScreen):
         if plan.layout == "premounted":
             mounts = ", ".join(f"{f.mountpoint} ({f.fstype})" for f in plan.filesystems) or "nothing mounted yet"
             return f"Install into what is mounted at {self.session.options.target}: {mounts}"
-        lines = [f"New partition table on {plan.disk.path if plan.disk else '?'} (GPT):"]
+        lines = []
+        if plan.disk is not None:
+            # The row above is cut to the screen's width; what is lost is said whole.
+            lines.append(f"Now on {plan.disk.name}, all of it erased: {plan.disk.holds or 'nothing recognised'}")
+        lines.append(f"New partition table on {plan.disk.path if plan.disk else '?'} (GPT):")
         for part in plan.partitions:
             size = engine.human_size(part.size)
             lines.append(f"  {part.number}. {part.name:<10} {size:>10}  {part.purpose:<9} {part.fstype}")

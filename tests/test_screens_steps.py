@@ -114,6 +114,8 @@ async def test_disk_preview_follows_the_highlighted_disk():
             preview = str(screen.query_one("#preview").content)
             plan = app.session.plan()
             assert plan.disk.path == disk.path and f"New partition table on {disk.path} " in preview
+            # What the disk holds is said whole (its row in the list is cut to the width).
+            assert f"Now on {disk.name}, all of it erased: {disk.holds}" in preview
             for part in plan.partitions:
                 assert part.name in preview
             await pilot.press("down")

@@ -44,3 +44,19 @@ async def test_keys_after_enter_go_to_the_next_field():
         values = {w.id: w.value for w in screen.query("Input")}
         assert values["f-users-0-description"] == "Ann"
         assert app.focused.id == "f-users-0-name" and values["f-users-0-name"] == "xy"
+
+
+async def test_a_long_entry_in_a_filtered_list_takes_one_row():
+    """A variant's long description is cut at the edge, never wrapped into a
+    row that reads like another entry."""
+    from screens.keyboard import KeyboardScreen
+    from screens.widgets import FilterSelect
+
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_step(pilot, KeyboardScreen)
+        variants = next(f for f in screen.query(FilterSelect) if f.field == "system.xkb_variant")
+        options = variants.query_one("OptionList")
+        long = [o for o in options._options if len(str(o.prompt)) > options.size.width]
+        assert long, "the fixture has no entry longer than the list is wide"
+        assert options.virtual_size.height == options.option_count
