@@ -60,3 +60,34 @@ def test_replaced_widgets_draw_safe_glyphs():
     assert all(console_safe(c) for c in Radio.BUTTON_LEFT + Radio.MARK + Radio.BUTTON_RIGHT)
     assert all(console_safe(c) for c in Check.BUTTON_LEFT + Check.MARK + Check.BUTTON_RIGHT)
     # SecretInput's '*' mask is checked in a Pilot test (test_screens_steps).
+
+
+STYLE = re.compile(r"\.(terminal-r\d+) \{ fill: (#[0-9a-f]{6})")
+USED_CLASS = re.compile(r'class="(terminal-r\d+)"')
+RECT_FILL = re.compile(r'<rect fill="(#[0-9a-f]{6})"')
+
+
+def drawn_colours(svg: str) -> set[str]:
+    """The colours a snapshot draws: its text's classes and its cells' backgrounds
+    (not the style entries no text uses, nor the window frame's circles)."""
+    fills = dict(STYLE.findall(svg))
+    return {fills[name] for name in USED_CLASS.findall(svg)} | set(RECT_FILL.findall(svg))
+
+
+def test_every_snapshot_draws_only_the_16_console_colours():
+    """The theme gives only ANSI colours, so each cell is one of the 16 the
+    Linux console has (as the SVG export paints them), never a blend; or one
+    of them dimmed (SGR 2, which the console has: the export paints it as the
+    colour 40% of the way to the cell's background)."""
+    from rich.color import blend_rgb
+    from rich.terminal_theme import SVG_EXPORT_THEME as theme
+
+    colours = [theme.background_color, theme.foreground_color] + [theme.ansi_colors[i] for i in range(16)]
+    palette = {c.hex for c in colours}
+    palette |= {blend_rgb(c, background, 0.4).hex for c in colours for background in colours}
+    sample = ('.terminal-r1 { fill: #1984e9 }\n.terminal-r2 { fill: #123456 }\n'
+              '<rect fill="#654321" x="0"/><text class="terminal-r1">x</text>')
+    assert drawn_colours(sample) == {"#1984e9", "#654321"}  # r2 is declared, not drawn
+    files = sorted(SNAPSHOTS.rglob("*.svg"))
+    bad = {p.name: sorted(drawn_colours(p.read_text(encoding="utf-8")) - palette) for p in files}
+    assert not {name: extra for name, extra in bad.items() if extra}, bad
