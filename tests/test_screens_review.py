@@ -23,13 +23,22 @@ async def valid(pilot):
     session.model.users = [User(name="alice", password="wonderland", password_confirm="wonderland")]
 
 
+async def open_review(pilot, check_delay: float | None = None):
+    """A valid model, then Review, loaded; `check_delay` replaces the pause
+    after typing before the background parse check."""
+    await valid(pilot)
+    pilot.app.push_screen(ReviewScreen())
+    screen = pilot.app.screen
+    if check_delay is not None:
+        screen.CHECK_DELAY = check_delay
+    await until(pilot, lambda: screen.loaded)
+    return screen
+
+
 async def test_review_edit_must_parse_and_is_what_gets_installed(tmp_path):
     app = app_for()
     async with app.run_test(size=SIZE) as pilot:
-        await valid(pilot)
-        app.push_screen(ReviewScreen())
-        screen = app.screen
-        await until(pilot, lambda: screen.loaded)
+        screen = await open_review(pilot)
         steps = str(screen.query_one("#steps").content)
         for line in app.session.review_lines():
             assert line in steps
@@ -206,10 +215,7 @@ async def _edit_then_change_hostname(pilot, hostname: str):
     """Edit configuration.nix on Review, walk back to Users, change the hostname
     with keys, walk forward again: the new Review screen is returned."""
     app = pilot.app
-    await valid(pilot)
-    app.push_screen(ReviewScreen())
-    screen = app.screen
-    await until(pilot, lambda: screen.loaded)
+    screen = await open_review(pilot)
     area = screen.query_one("#edit-configuration-nix", NixArea)
     area.focus()
     await pilot.press("ctrl+home")
@@ -284,12 +290,7 @@ async def test_an_edit_made_before_the_hostname_changed_can_be_kept_and_esc_asks
 
 
 async def _review_without_background_checks(pilot):
-    app = pilot.app
-    await valid(pilot)
-    app.push_screen(ReviewScreen())
-    screen = app.screen
-    screen.CHECK_DELAY = 3600  # only Next checks: no background check can win the race
-    await until(pilot, lambda: screen.loaded)
+    screen = await open_review(pilot, check_delay=3600)  # only Next checks: no background check can win the race
     area = screen.query_one("#edit-configuration-nix", NixArea)
     area.focus()
     await pilot.press("ctrl+home")
@@ -336,11 +337,7 @@ async def test_a_slow_check_of_older_text_never_overwrites_a_newer_edit():
 
     app = app_for()
     async with app.run_test(size=SIZE) as pilot:
-        await valid(pilot)
-        app.push_screen(ReviewScreen())
-        screen = app.screen
-        screen.CHECK_DELAY = 0.01
-        await until(pilot, lambda: screen.loaded)
+        screen = await open_review(pilot, check_delay=0.01)
         area = screen.query_one("#edit-configuration-nix", NixArea)
         generated = area.text
         older, newer = "# older\n" + generated, "# newer\n" + generated
@@ -379,10 +376,7 @@ async def test_the_files_are_highlighted_as_nix_in_console_colours():
 
     app = app_for()
     async with app.run_test(size=SIZE) as pilot:
-        await valid(pilot)
-        app.push_screen(ReviewScreen())
-        screen = app.screen
-        await until(pilot, lambda: screen.loaded)
+        screen = await open_review(pilot)
         await pilot.pause()
         area = screen.query_one("#edit-configuration-nix", NixArea)
         assert area.language == "nix" and area.theme == nixsyntax.THEME

@@ -6,27 +6,34 @@ from __future__ import annotations
 from textual import events
 
 from screens.users import UsersScreen
-from test_screens_support import app_for, open_step
+from test_screens_support import app_for, open_step, until
 
 SIZE = (80, 25)
 
 
-def burst(app, keys) -> None:
-    """Queue every key at once, as a terminal delivers a fast burst: none is
-    handled before the next one is posted."""
+async def burst_into(pilot, screen, field: str, keys: list[str]) -> dict[str, str]:
+    """Focus `field`, then queue every key at once, as a terminal delivers a
+    fast burst (none is handled before the next one is posted). Returns the
+    step's Input values once every printable key has landed somewhere."""
+    screen.query_one(f"#{field}").focus()
+    await pilot.pause()
+
+    def typed() -> int:
+        return sum(len(w.value) for w in screen.query("Input"))
+
+    before = typed()
     for key in keys:
-        app.post_message(events.Key(key, key if len(key) == 1 else None))
+        pilot.app.post_message(events.Key(key, key if len(key) == 1 else None))
+    await until(pilot, lambda: typed() == before + sum(len(k) == 1 for k in keys))
+    await pilot.pause()
+    return {w.id: w.value for w in screen.query("Input")}
 
 
 async def test_keys_after_tab_go_to_the_next_field():
     app = app_for()
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_step(pilot, UsersScreen)
-        screen.query_one("#f-users-0-name").focus()
-        await pilot.pause()
-        burst(app, ["z", "o", "e", "tab", *"pw1", "tab", *"pw1"])
-        await pilot.pause(0.3)
-        values = {w.id: w.value for w in screen.query("Input")}
+        values = await burst_into(pilot, screen, "f-users-0-name", ["z", "o", "e", "tab", *"pw1", "tab", *"pw1"])
         assert values["f-users-0-name"] == "zoe"
         assert values["f-users-0-password"] == "pw1"
         assert values["f-users-0-password_confirm"] == "pw1"
@@ -37,11 +44,8 @@ async def test_keys_after_enter_go_to_the_next_field():
     app = app_for()
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_step(pilot, UsersScreen)
-        screen.query_one("#f-users-0-description").focus()
-        await pilot.pause()
-        burst(app, [*"Ann", "enter", "x", "y"])
-        await pilot.pause(0.3)
-        values = {w.id: w.value for w in screen.query("Input")}
+        # "Ann" also suggests the username "ann", which the typed "xy" replaces.
+        values = await burst_into(pilot, screen, "f-users-0-description", [*"Ann", "enter", "x", "y"])
         assert values["f-users-0-description"] == "Ann"
         assert app.focused.id == "f-users-0-name" and values["f-users-0-name"] == "xy"
 
