@@ -13,8 +13,14 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.reactive import Reactive, reactive
+from textual.scrollbar import ScrollBar
 
 from screens.welcome import WelcomeScreen
+from screens.widgets import HalfBlockScrollBarRender
+
+# Every scrollbar, drawn with glyphs the console font has (Textual's
+# documented way to change how scrollbars are drawn).
+ScrollBar.renderer = HalfBlockScrollBarRender
 
 # The steps in order, as (module, class): only the first is imported up front;
 # each later one is imported when first pushed, which keeps start-up short.

@@ -16,6 +16,7 @@ from textual.widgets import Button, Input, Log, ProgressBar, Static
 
 from screens import engine
 from screens.base import StepScreen
+from screens.widgets import BlockProgressBar
 
 PHASES = (
     ("disk", "Partition, format and mount"),
@@ -89,7 +90,7 @@ class InstallScreen(StepScreen):
 
     def body(self) -> ComposeResult:
         yield Static("", id="phases", markup=False)
-        yield ProgressBar(id="bar", show_eta=False)
+        yield BlockProgressBar(id="bar", show_eta=False)
         yield Static("", id="status", markup=False)
         yield TailLog(max_lines=MAX_LOG_LINES, id="log", auto_scroll=True)
         with PromptBar(id="prompt"):

@@ -1,7 +1,10 @@
 """Small widgets the steps share, each safe for the Linux console font.
 
-Textual's own Input masks passwords with U+2022 and RadioButton draws
-U+25CF; neither glyph is in the console font, so both are replaced here.
+The ISO's console uses the kernel's built-in font, whose map is IBM code
+page 437 (drivers/tty/vt/cp437.uni): single and double box lines, full and
+half blocks and shades, but no heavy lines and no eighth blocks. Textual
+draws its RadioButton with U+25CF, its scrollbar thumbs with eighth blocks
+and its ProgressBar with heavy lines, so those are drawn here instead.
 """
 
 from __future__ import annotations
@@ -9,13 +12,16 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.text import Text
 from textual import events, on
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.content import Content
-from textual.widgets import Checkbox, Input, OptionList, RadioButton, RadioSet, Static
+from textual.renderables.bar import Bar
+from textual.scrollbar import ScrollBarRender
+from textual.widgets import Checkbox, Input, OptionList, ProgressBar, RadioButton, RadioSet, Static
 from textual.widgets.option_list import Option
 
 _FIELD_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
@@ -280,3 +286,47 @@ class FilterSelect(Vertical):
         if event.option.id is not None:
             self.query_one(FilterInput).value = event.option.id
             self.post_message(self.Picked(self.field, event.option.id))
+
+
+class HalfBlockScrollBarRender(ScrollBarRender):
+    """Scrollbar thumbs whose ends move by half a cell (U+2584, U+258C) rather
+    than by an eighth (U+2581-2587, U+2589-258F, none of them in CP437).
+
+    ScrollBarRender draws the first and last cell of the thumb with
+    bars[len - 1 - k] for the k-th of len steps into the cell; with two steps,
+    a thumb starting or ending halfway through a cell draws the half block."""
+
+    VERTICAL_BARS = ["\u2584", " "]
+    HORIZONTAL_BARS = ["\u258c", " "]
+
+
+class BlockBar(Bar):
+    """A progress bar of full blocks on shade (U+2588, U+2591, half cells
+    U+258C/U+2590): Textual's Bar draws heavy lines, which CP437 lacks, and a
+    filled block reads as done even where two colours look alike."""
+
+    FULL, LEFT_HALF, RIGHT_HALF, EMPTY = "\u2588", "\u258c", "\u2590", "\u2591"
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        highlight = console.get_style(self.highlight_style)
+        background = console.get_style(self.background_style)
+        width = self.width or options.max_width
+        start, end = self.highlight_range
+        # Half a cell is the finest step these glyphs draw.
+        start, end = round(max(start, 0) * 2) / 2, round(min(end, width) * 2) / 2
+        bar = Text(end="")
+        for cell in range(width):
+            covered = min(end, cell + 1) - max(start, cell)
+            if covered >= 1:
+                bar.append(self.FULL, highlight)
+            elif covered <= 0:
+                bar.append(self.EMPTY, background)
+            else:
+                bar.append(self.RIGHT_HALF if start > cell else self.LEFT_HALF, highlight)
+        yield bar
+
+
+class BlockProgressBar(ProgressBar):
+    """A ProgressBar drawn with BlockBar."""
+
+    BAR_RENDERABLE = BlockBar

@@ -1,9 +1,11 @@
 """Every character the wizard draws must exist in the Linux console font:
-ASCII, Latin-1, box drawing (U+2500-257F) and block elements (U+2580-259F).
+exactly the characters the kernel's cp437.uni maps
+(tests/fixtures/console-font/cp437.uni, read by tests/consolefont.py).
 
-Scans the text of every snapshot SVG (tests/__snapshots__), and also renders
-each widget class whose glyphs Textual hard-codes, so a new snapshot is not
-needed to catch a regression.
+Scans the text of every snapshot SVG (tests/__snapshots__), renders each
+renderable whose glyphs Textual hard-codes and the wizard replaces, and
+checks the border kind of every widget on every step, focused or not, so a
+new snapshot is not needed to catch a regression.
 """
 
 from __future__ import annotations
@@ -12,14 +14,13 @@ import html
 import re
 from pathlib import Path
 
+import pytest
+from consolefont import CONSOLE_CHARS, console_safe, read_table, unsafe
+from rich.console import Console
+
 SNAPSHOTS = Path(__file__).resolve().parent / "__snapshots__"
 TEXT = re.compile(r"<text\b[^>]*>(.*?)</text>", re.S)
 TAG = re.compile(r"<[^>]+>")
-
-
-def console_safe(char: str) -> bool:
-    code = ord(char)
-    return 0x20 <= code <= 0x7E or 0xA0 <= code <= 0xFF or 0x2500 <= code <= 0x259F
 
 
 def svg_text(svg: str) -> str:
@@ -27,13 +28,28 @@ def svg_text(svg: str) -> str:
     return "".join(html.unescape(TAG.sub("", m.group(1))).replace("\n", "") for m in TEXT.finditer(svg))
 
 
+def test_the_table_is_code_page_437():
+    table = read_table()
+    assert sorted(table) == list(range(0x01, 0x100))
+    for byte in [*range(0x20, 0x7F), *range(0x80, 0x100)]:
+        assert bytes([byte]).decode("cp437") in table[byte], hex(byte)
+    # The kernel's glyphs for the control positions, which the codec leaves as controls.
+    assert "".join(table[b][0] for b in [*range(0x01, 0x20), 0x7F]) == \
+        "\u263a\u263b\u2665\u2666\u2663\u2660\u2022\u25d8\u25cb\u25d9\u2642\u2640\u266a\u266b\u263c\u25b6\u25c0" \
+        "\u2195\u203c\u00b6\u00a7\u25ac\u21a8\u2191\u2193\u2192\u2190\u221f\u2194\u25b2\u25bc\u2302"
+    assert len(CONSOLE_CHARS) == 302  # 255 glyphs, 47 more code points the kernel maps onto them
+
+
 def test_the_check_itself_rejects_what_the_console_lacks():
-    for bad in ("\u2022", "\u25cf", "\u25bc", "\u23ce", "\u2026", "\u256d"[:0] + "\u2800", "\U0001f600"):
+    lacking = ("\u25cf", "\u23ce", "\u2026", "\u2800", "\U0001f600", "\u256d", "\u2501", "\u2503", "\u250f",
+               "\u2578", "\u257a", "\u2581", "\u2586", "\u258e", "\u258f", "\u258a", "\u2594", "\u00b9", "\u00be")
+    for bad in lacking:
         assert not console_safe(bad), repr(bad)
-    for good in ("a", "\u00e9", "\u2501", "\u2578", "\u258c", "\u2590", "\u2503"):
+    for good in ("a", "\u00e9", "\u2500", "\u2502", "\u2550", "\u2551", "\u2554", "\u2588", "\u2584", "\u2580",
+                 "\u258c", "\u2590", "\u2591", "\u2592", "\u2593", "\u2022", "\u25bc", "\u00c0"):
         assert console_safe(good), repr(good)
-    sample = '<text class="r1" x="0" y="20" textLength="24" clip-path="url(#c)">&#160;\u2022</text>'
-    assert [c for c in svg_text(sample) if not console_safe(c)] == ["\u2022"]
+    sample = '<text class="r1" x="0" y="20" textLength="24" clip-path="url(#c)">&#160;\u2501</text>'
+    assert unsafe(svg_text(sample)) == ["U+2501 \u2501"]
 
 
 def test_every_snapshot_uses_only_console_glyphs():
@@ -43,9 +59,9 @@ def test_every_snapshot_uses_only_console_glyphs():
     for path in files:
         text = svg_text(path.read_text(encoding="utf-8"))
         assert text.strip(), path
-        found = sorted({c for c in text if not console_safe(c)})
+        found = unsafe(text)
         if found:
-            bad[path.name] = [f"U+{ord(c):04X} {c}" for c in found]
+            bad[path.name] = found
     assert not bad, bad
 
 
@@ -60,6 +76,128 @@ def test_replaced_widgets_draw_safe_glyphs():
     assert all(console_safe(c) for c in Radio.BUTTON_LEFT + Radio.MARK + Radio.BUTTON_RIGHT)
     assert all(console_safe(c) for c in Check.BUTTON_LEFT + Check.MARK + Check.BUTTON_RIGHT)
     # SecretInput's '*' mask is checked in a Pilot test (test_screens_steps).
+
+
+def drawn(renderable, width: int = 20) -> str:
+    console = Console(width=width, color_system=None, legacy_windows=False)
+    with console.capture() as capture:
+        console.print(renderable)
+    return capture.get()
+
+
+def test_the_progress_bar_draws_blocks_and_shade():
+    from textual.renderables.bar import Bar
+    from textual.widgets import ProgressBar
+
+    from screens.widgets import BlockBar, BlockProgressBar
+
+    assert unsafe(drawn(Bar(highlight_range=(0, 7.5), width=10)))  # Textual's own: heavy lines
+    assert issubclass(BlockProgressBar, ProgressBar) and BlockProgressBar.BAR_RENDERABLE is BlockBar
+    assert drawn(BlockBar(highlight_range=(0, 0), width=10)).strip() == "\u2591" * 10
+    assert drawn(BlockBar(highlight_range=(0, 7.5), width=10)).strip() == "\u2588" * 7 + "\u258c" + "\u2591" * 2
+    assert drawn(BlockBar(highlight_range=(2.5, 5), width=10)).strip() == "\u2591" * 2 + "\u2590\u2588\u2588" + "\u2591" * 5
+    assert drawn(BlockBar(highlight_range=(0, 10), width=10)).strip() == "\u2588" * 10
+
+
+@pytest.mark.parametrize("vertical", [True, False])
+def test_scrollbar_thumbs_draw_half_blocks(vertical):
+    from textual.scrollbar import ScrollBar, ScrollBarRender
+
+    import screens.app  # noqa: F401  (sets the renderer every scrollbar uses)
+    from screens.widgets import HalfBlockScrollBarRender
+
+    assert ScrollBar.renderer is HalfBlockScrollBarRender
+
+    def glyphs(render) -> str:
+        seen = set()
+        for position in [x / 8 for x in range(0, 8 * 30)]:
+            bar = render.render_bar(size=10, virtual_size=40, window_size=10, position=position, vertical=vertical)
+            seen.update("".join(segment.text for segment in bar.segments if not segment.control).replace("\n", ""))
+        return "".join(sorted(seen))
+
+    assert unsafe(glyphs(ScrollBarRender))  # Textual's own: eighth blocks
+    assert glyphs(HalfBlockScrollBarRender) == (" \u2584" if vertical else " \u258c")
+
+
+def safe_border_kinds() -> set[str]:
+    """The border kinds (wizard.tcss `border: <kind>`) whose glyphs are all in the font."""
+    from textual._border import BORDER_CHARS
+
+    return {kind for kind, rows in BORDER_CHARS.items() if all(console_safe(c) for row in rows for c in row)}
+
+
+def test_the_safe_border_kinds():
+    assert {"solid", "double", "ascii", "thick", "block", "none", ""} <= safe_border_kinds()
+    assert not {"heavy", "dashed", "round", "tall", "wide", "panel", "hkey", "vkey", "tab"} & safe_border_kinds()
+
+
+def test_the_stylesheet_names_only_safe_border_kinds():
+    css = (Path(__file__).resolve().parent.parent / "screens" / "wizard.tcss").read_text()
+    kinds = re.findall(r"\bborder(?:-top|-right|-bottom|-left)?:\s*([a-z]+)", css)
+    assert kinds, "the dialogs have a border"
+    assert set(kinds) <= safe_border_kinds(), set(kinds) - safe_border_kinds()
+
+
+def widget_borders(screen) -> dict[str, set[str]]:
+    """Each widget's border kinds, as computed now (focus changes them)."""
+    found = {}
+    for widget in screen.query("*"):
+        if not widget.display:
+            continue
+        kinds = {edge[0] for edge in widget.styles.border if edge[0] not in ("", "none", "hidden")}
+        kinds |= {edge[0] for edge in widget.styles.outline if edge[0] not in ("", "none", "hidden")}
+        if kinds:
+            found[f"{type(widget).__name__}#{widget.id}"] = kinds
+    return found
+
+
+STEPS_AND_DIALOGS = ["KeyboardScreen", "DiskScreen", "EncryptionScreen", "UsersScreen", "SoftwareScreen",
+                     "ReviewScreen", "ConfirmScreen", "HelpScreen", "AskScreen", "PathScreen"]
+
+
+@pytest.mark.parametrize("name", STEPS_AND_DIALOGS)
+async def test_every_widget_draws_a_safe_border_focused_or_not(name):
+    """Textual's default CSS gives many widgets a `tall` border (U+258A,
+    U+258E) when focused; every widget of every step, with each in turn
+    focused, draws only safe border kinds."""
+    from test_screens_support import app_for, open_step, until, wait_ready
+
+    import screens.confirm
+    import screens.disk
+    import screens.encryption
+    import screens.keyboard
+    import screens.modals
+    import screens.review
+    import screens.software
+    import screens.users
+
+    modules = [screens.keyboard, screens.disk, screens.encryption, screens.users, screens.software,
+               screens.review, screens.confirm, screens.modals]
+    screen_class = next(getattr(m, name) for m in modules if hasattr(m, name))
+    app = app_for()
+    async with app.run_test(size=(80, 25)) as pilot:
+        if screen_class.__module__ == "screens.modals":
+            await wait_ready(pilot)
+            args = {"HelpScreen": ("Help", "Keys."), "AskScreen": ("Quit?",), "PathScreen": ("Where?", "/tmp/x")}[name]
+            app.push_screen(screen_class(*args))
+            await pilot.pause()
+        else:
+            await open_step(pilot, screen_class)
+        screen = app.screen
+        await until(pilot, lambda: screen.is_mounted)
+        await pilot.pause()
+        safe = safe_border_kinds()
+        bad = {}
+        focusable = [w for w in screen.query("*") if w.focusable]
+        assert focusable or name == "HelpScreen"
+        for widget in [None, *focusable]:
+            if widget is not None:
+                widget.focus()
+                await pilot.pause()
+            for where, kinds in widget_borders(screen).items():
+                if kinds - safe:
+                    bad[(getattr(widget, "id", None), where)] = kinds - safe
+        assert not bad, bad
 
 
 STYLE = re.compile(r"\.(terminal-r\d+) \{ fill: (#[0-9a-f]{6})")
