@@ -147,6 +147,13 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_REFUSED
     session.check(secrets=installing)
     plan = session.plan()
+    if installing:
+        missing = session.preflight()
+        if missing:
+            print("Cannot install; nothing was written:", file=sys.stderr)
+            for problem in missing:
+                print(f"  {problem}", file=sys.stderr)
+            return EXIT_INVALID
     if args.render:
         out = Path(args.render)
         out.mkdir(parents=True, exist_ok=True)

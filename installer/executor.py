@@ -1,14 +1,17 @@
 """Run a plan on the real disk: the only place (with the runner) that writes.
 
 `execute()` needs a `Confirmation` made by an explicit confirm action for
-exactly the plan's disk, re-checks just before the first write that the
-disk is still the one chosen (same size and by-id link, nothing on it
+exactly the plan's disk. Its first step re-reads the medium and refuses
+unless it is the one confirmed (installer.medium: table and partition ids,
+filesystem UUIDs, serial/WWN, the first and last MiB), then re-checks that
+the disk is still the one chosen (same size and by-id link, nothing on it
 mounted, no swap or mapping on it) and that the plan's own names are free
-(its LUKS mapping not open, nothing mounted at or under the target), checks
-that every program a step runs is installed, then runs the steps in order. Secrets go to a
-command's stdin only and are blanked out of anything logged. When a step
-fails, what was mounted, swapped on or unlocked is undone so the person can
-fix the cause and run again.
+(its LUKS mapping not open, nothing mounted at or under the target), that
+the target is a directory and that every program a step runs is installed,
+then runs the steps in order. Secrets go to a command's stdin only and are
+blanked out of anything logged. When a step fails, or the run is
+interrupted (Ctrl+C, SIGTERM, SIGHUP), what was mounted, swapped on or
+unlocked is undone so the person can fix the cause and run again.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from installer.hardware import MAPPER
+from installer.medium import Medium, MediumGone, changes, read_medium
 from installer.plan import Plan, Step
 from installer.units import human_size
 
@@ -63,23 +67,38 @@ PACKAGES = {
 
 @dataclass(frozen=True)
 class Confirmation:
-    """The person's "yes, erase this disk", bound to the disk's path, by-id link and size."""
+    """The person's "yes, erase this disk", bound to the disk's path, by-id link and
+    size, and to the medium in it as read at the moment of confirming (`medium`)."""
 
     path: str
     by_id: str
     size: int
     _key: object = field(default=None, repr=False, compare=False)
+    # What the medium looked like when confirmed; after the executor wrote to it,
+    # what it left there (a Retry of a failed disk phase goes on from that).
+    medium: Medium | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self._key is not _KEY:
             raise TypeError("a Confirmation is made only by Confirmation.for_plan() on an explicit confirm")
 
     @classmethod
-    def for_plan(cls, plan: Plan) -> Confirmation:
+    def for_plan(cls, plan: Plan, *, read: bool = True, sys_root: str = "/sys") -> Confirmation:
+        """The token for the plan's disk. `read`: record the medium now (a dry run or a
+        recorded machine has none to read; the executor refuses a token without it)."""
         disk = plan.disk
         if disk is None:
             return cls("", "", 0, _KEY)
-        return cls(disk.path, disk.by_id, disk.size, _KEY)
+        medium = None
+        if read and plan.steps:
+            try:
+                medium = read_medium(disk.path, sys_root=sys_root)
+            except MediumGone:
+                medium = None  # the executor refuses: nothing to compare with
+        return cls(disk.path, disk.by_id, disk.size, _KEY, medium)
+
+    def _rebind(self, medium: Medium | None) -> None:
+        object.__setattr__(self, "medium", medium)
 
     def matches(self, plan: Plan) -> bool:
         disk = plan.disk
@@ -114,33 +133,106 @@ def execute(
         log(f"nothing to partition: using what is mounted at {plan.target}")
         return
     assert plan.disk is not None
+    medium_changed = same_medium(plan.disk.path, confirmation.medium, sys_root=sys_root)
+    if medium_changed:
+        raise Refused(f"refusing to write to {plan.disk.path}: {medium_changed}; nothing was written. "
+                      "Check which disk this is and confirm again")
     mounts = _mountinfo(proc_root)
     reasons = disk_in_use(plan.disk, mounts, sys_root=sys_root, proc_root=proc_root)
     reasons += target_in_use(plan, mounts, dev_root=dev_root)
     if reasons:
         raise Refused(f"refusing to write to {plan.disk.path}: " + "; ".join(reasons))
+    problem = target_problem(plan.target)
+    if problem:
+        raise Refused(f"refusing to write to {plan.disk.path}: {problem}; nothing was written")
     missing_tool = _missing_tool(plan)
     if missing_tool is not None:
         raise missing_tool
 
     hidden = [s for s in secrets.values() if s]
     done = _Undo()
-    for number, step in enumerate(plan.steps, 1):
-        log(f"[{number}/{len(plan.steps)}] {step.describe}")
-        log(f"$ {step.shown()}")
-        try:
-            output = _run(step, secrets)
-        except ExecutionError as failed:
-            output = _redact(failed.output, hidden)
-            for line in output.splitlines():
+    step = plan.steps[0]
+    try:
+        for number, step in enumerate(plan.steps, 1):
+            log(f"[{number}/{len(plan.steps)}] {step.describe}")
+            log(f"$ {step.shown()}")
+            try:
+                output = _run(step, secrets)
+            except ExecutionError as failed:
+                output = _redact(failed.output, hidden)
+                for line in output.splitlines():
+                    log(f"  {line}")
+                log(f"failed: {step.describe}; undoing what was mounted so you can try again")
+                done.run(log)
+                raise ExecutionError(step, output) from None
+            for line in _redact(output, hidden).splitlines():
                 log(f"  {line}")
-            log(f"failed: {step.describe}; undoing what was mounted so you can try again")
-            done.run(log)
-            raise ExecutionError(step, output) from None
-        for line in _redact(output, hidden).splitlines():
-            log(f"  {line}")
-        done.record(step)
+            done.record(step)
+    except BaseException as stopped:  # Ctrl+C, SIGTERM, SIGHUP (raised as KeyboardInterrupt)
+        if not isinstance(stopped, ExecutionError):
+            log(f"interrupted during: {step.describe}; undoing what was mounted")
+            _undo_interrupted(plan, done, log, proc_root)
+        _remember(confirmation, plan.disk.path, sys_root)
+        raise
+    _remember(confirmation, plan.disk.path, sys_root)
     log("partitioning, formatting and mounting done")
+
+
+def _undo_interrupted(plan: Plan, done: _Undo, log: Log, proc_root: str) -> None:
+    """Undo after an interruption, which may have come between a mount and its record:
+    what the mount table still shows at the plan's mount points is unmounted too, and
+    whatever stays is named with the command that releases it."""
+    left = done.run(log)
+    planned = [s.argv[-1] for s in plan.steps if s.action == "mount"]
+    for where in reversed(planned):
+        if where in {w for _, _, w in _mountinfo(proc_root)}:
+            status = _quiet(["umount", where])
+            log(f"undo: umount {where}: {status}")
+            if status != "ok":
+                left.append(f"{where} (run: umount {where})")
+    if left:
+        log("still set up after the interruption: " + "; ".join(left))
+    else:
+        log("nothing the disk phase set up is left mounted, swapped on or open")
+
+
+def _quiet(argv: list[str]) -> str:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    except OSError as error:
+        return f"cannot run {argv[0]}: {error}"
+    return "ok" if done.returncode == 0 else (done.stderr.strip() or f"exit {done.returncode}")
+
+
+def same_medium(path: str, confirmed: Medium | None, *, sys_root: str = "/sys") -> str:
+    """"" when the medium at `path` is the one confirmed; otherwise what changed, in words."""
+    if confirmed is None:
+        return "the confirmation holds no record of the medium (it was not readable when confirmed)"
+    try:
+        now = read_medium(path, sys_root=sys_root)
+    except MediumGone as gone:
+        return str(gone)
+    found = changes(confirmed, now)
+    if not found:
+        return ""
+    return "it is not the medium that was confirmed: " + "; ".join(found)
+
+
+def _remember(confirmation: Confirmation, path: str, sys_root: str) -> None:
+    """After writing: the medium as this run left it is what a Retry continues from."""
+    try:
+        confirmation._rebind(read_medium(path, sys_root=sys_root))
+    except MediumGone:
+        confirmation._rebind(None)
+
+
+def target_problem(target: str) -> str:
+    """Why the plan's target cannot take the new system's mounts, or ""."""
+    if not os.path.lexists(target):
+        return f"the target {target} does not exist (create it: mkdir -p {target})"
+    if os.path.islink(target) or not os.path.isdir(target):
+        return f"the target {target} is not a directory"
+    return ""
 
 
 def undo(plan: Plan, *, log: Log, proc_root: str = "/proc") -> None:
@@ -220,18 +312,28 @@ def target_in_use(plan: Plan, mounts: Mounts, *, dev_root: str = "/dev") -> list
 
 def _missing_tool(plan: Plan) -> MissingTool | None:
     """The first step whose program (or pyparted) is not installed, checked before the first write."""
+    missing = missing_tools(plan)
+    return missing[0] if missing else None
+
+
+def missing_tools(plan: Plan) -> list[MissingTool]:
+    """Every program (or pyparted) the plan's steps need that is not installed, once each, in step order."""
+    found: list[MissingTool] = []
+    seen: set[str] = set()
     for step in plan.steps:
-        if step.action == "partition":
+        if step.action == "partition" and "parted" not in seen:
+            seen.add("parted")
             try:
                 import parted  # noqa: F401
             except ImportError as error:
-                return MissingTool(step, f"pyparted (the Python module 'parted') cannot be imported: {error}")
+                found.append(MissingTool(step, f"pyparted (the Python module 'parted') cannot be imported: {error}"))
         tools = list(step.argv[:1]) + (["partx"] if step.action == "wait" else [])
         for tool in tools:
-            if shutil.which(tool) is None:
+            if tool not in seen and shutil.which(tool) is None:
                 package = PACKAGES.get(tool)
-                return MissingTool(step, f"{tool} is not installed" + (f" (package {package})" if package else ""))
-    return None
+                found.append(MissingTool(step, f"{tool} is not installed" + (f" (package {package})" if package else "")))
+            seen.add(tool)
+    return found
 
 
 def _read(path: str) -> str:
@@ -384,10 +486,12 @@ class _Undo:
         elif step.action == "luks-open":
             self.opened.append(where)
 
-    def run(self, log: Log) -> None:
+    def run(self, log: Log) -> list[str]:
+        """Undo; returns what could not be undone, each with the command that would."""
         commands = [["swapoff", s] for s in reversed(self.swapped)]
         commands += [["umount", m] for m in reversed(self.mounted)]
         commands += [["cryptsetup", "close", name] for name in reversed(self.opened)]
+        left = []
         for argv in commands:
             try:
                 done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
@@ -395,6 +499,9 @@ class _Undo:
             except OSError as error:
                 status = f"cannot run {argv[0]}: {error}"
             log(f"undo: {' '.join(argv)}: {status}")
+            if status != "ok":
+                left.append(f"{argv[-1]} (run: {' '.join(argv)})")
         self.mounted.clear()
         self.swapped.clear()
         self.opened.clear()
+        return left

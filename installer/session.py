@@ -244,6 +244,31 @@ class Session:
         else:
             self._prepared = list(self.plan().steps)
 
+    def preflight(self) -> list[Problem]:
+        """What a real install needs besides valid answers, all checked before the
+        disk is touched: the target is a directory, and every program the plan and
+        the later phases run is installed. Empty on a dry run or a recorded machine."""
+        if not self.options.real:
+            return []
+        from installer.executor import missing_tools, target_problem
+
+        problems = []
+        problem = target_problem(self.options.target)
+        if problem:
+            problems.append(Problem("--target", problem))
+        if self.resume_phase() == "disk":
+            problems += [Problem("tools", str(missing)) for missing in missing_tools(self.plan())]
+        for option, command, needed in (
+            ("--nixos-install", self.options.nixos_install, "install the system"),
+            ("--nixos-enter", self.options.nixos_enter, "set the passwords in the new system"),
+        ):
+            program = (shlex.split(command) or [""])[0]
+            if shutil.which(program) is None:
+                package = " (package nixos-install-tools)" if os.path.basename(program) == option[2:] else ""
+                problems.append(Problem(option, f"{program or repr(command)} is not installed{package}, "
+                                        f"needed to {needed}; nothing was written"))
+        return problems
+
     def confirm(self, typed: str):
         """The token that allows writing to the disk, only for the exact confirm word."""
         from installer.executor import Confirmation
@@ -253,7 +278,8 @@ class Session:
         # The files that will be installed must be final before the disk is
         # touched: a stale edit raises here, not after partitioning.
         self.render()
-        return Confirmation.for_plan(self.plan())
+        # A real run records the medium now: the executor re-reads it before the first write.
+        return Confirmation.for_plan(self.plan(), read=self.options.real)
 
     def execute(self, confirmation, log: Log) -> None:
         plan = self.plan()

@@ -31,7 +31,7 @@ def install(session: Session, plan) -> int:
     session.hash_passwords()
     phase(1)
     try:
-        session.execute(Confirmation.for_plan(plan), say)
+        session.execute(Confirmation.for_plan(plan, read=session.options.real), say)
     except Refused as refused:
         say(f"refused: {refused}")
         return 3

@@ -15,6 +15,7 @@ from dataclasses import fields, is_dataclass
 from typing import Any
 
 from installer import catalog
+from installer.crypthash import hash_problem
 from installer.hardware import Machine
 from installer.model import DESKTOPS, FILESYSTEMS, FIRMWARES, LAYOUTS, LOADERS, SWAP_KINDS, InstallModel
 from installer.problems import Problem
@@ -218,6 +219,8 @@ def _users(model: InstallModel) -> list[Problem]:
             out.append(Problem(f"{at}.description", "a full name may not contain ':'"))
         if not user.password_hash:
             out += _secret_pair(f"{at}.password", user.password, user.password_confirm, "password")
+        elif hash_problem(user.password_hash):
+            out.append(Problem(f"{at}.password_hash", hash_problem(user.password_hash)))
         for k, entry in enumerate(user.ssh_keys):
             # A pasted block may hold several keys, one per line: each must be whole.
             lines = [line for line in entry.splitlines() if line.strip()] or [entry]
@@ -227,6 +230,8 @@ def _users(model: InstallModel) -> list[Problem]:
     r = model.root
     if not r.disabled and not r.password_hash:
         out += _secret_pair("root.password", r.password, r.password_confirm, "password")
+    elif not r.disabled and hash_problem(r.password_hash):
+        out.append(Problem("root.password_hash", hash_problem(r.password_hash)))
     if r.disabled and not any(u.admin for u in model.users):
         field = "users" if not model.users else "users[0].admin"
         out.append(

@@ -11,6 +11,8 @@ from installer.hardware import Disk, Machine
 from installer.model import User
 from installer.validate import suggest_username, validate
 
+GOOD_HASH = "$y$j9T$adRGRQYJHEV9CAs89LbJU/$gDvIDSJ2V/7SfEYoI7JDPiZPxPX/jC7egPkieq3x0pC"  # mkpasswd -m yescrypt
+
 
 def set_path(model, path: str, value) -> None:
     """Set a dotted path like 'users[0].name' on the model."""
@@ -125,7 +127,7 @@ def test_a_version_nixos_never_had_is_refused(text):
 
 def test_duplicate_usernames():
     model = valid_model()
-    model.users.append(User(name="alice", password_hash="$y$x"))
+    model.users.append(User(name="alice", password_hash=GOOD_HASH))
     problems = validate(model)
     assert [p.field for p in problems] == ["users[1].name"]
     assert "already taken" in problems[0].message
@@ -193,3 +195,64 @@ def test_every_problem_reported_at_once():
 )
 def test_suggest_username(full, name):
     assert suggest_username(full) == name
+
+
+# -- password hashes: the real crypt formats, exactly ---------------------------------
+
+REAL_HASHES = [
+    GOOD_HASH,
+    "$6$rounds=5000$usesomesillystri$D4IrlXatmP7rx3P3InaxBeoomnAihCKRVQP22JZ6EY47Wc6BkroIuUUBOov1i.S5KPgErtP/EN5mcO.ChWQW21",
+    "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1",
+    "$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZF4/9pM6P",
+    "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW",
+    "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy",
+    "$2y$04$abcdefghijklmnopqrstuu5PvF9Fo27rQkdTX9AS8F1wC/S1fTTMm",
+]
+
+
+@pytest.mark.parametrize("hashed", REAL_HASHES)
+def test_real_crypt_hashes_are_accepted(hashed):
+    model = valid_model()
+    model.users[0].password, model.users[0].password_confirm = None, None
+    model.users[0].password_hash = hashed
+    assert [p for p in validate(model) if "password" in p.field] == []
+
+
+def test_hashes_this_installer_makes_are_accepted():
+    from installer.passwords import hash_password, sha512_crypt
+
+    model = valid_model()
+    for hashed in (hash_password("correct horse"), sha512_crypt("x"), sha512_crypt("x", rounds=10_000)):
+        model.users[0].password_hash = hashed
+        assert [p for p in validate(model) if "password" in p.field] == [], hashed
+
+
+BAD_HASHES = {
+    "$6$saltstring$" + "a" * 85: "not a well-formed SHA-512 hash",
+    "$6$saltstring$" + "a" * 87: "not a well-formed SHA-512 hash",
+    "$6$toolongsaltstring12$" + "a" * 86: "not a well-formed SHA-512 hash",
+    "$6$rounds=12$salt$" + "a" * 86: "not a well-formed SHA-512 hash",
+    "$y$j9T$adRGRQYJHEV9CAs89LbJU/$": "not a well-formed yescrypt hash",
+    "$y$j9T$adRGRQYJHEV9CAs89LbJU/$gDvIDSJ2V/7SfEYoI7JDPiZPxPX/jC7egPkieq3x0p-": "not a well-formed yescrypt hash",
+    "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMU": "not a well-formed bcrypt hash",
+    "$2b$32$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW": "not a well-formed bcrypt hash",
+    "$2x$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW": "not a crypt hash this installer can set",
+    "$1$saltsalt$qjXMvbEw8oaL.CzflDugX/": "not a crypt hash this installer can set",
+    "$y$x": "not a well-formed yescrypt hash",
+    GOOD_HASH + ":0:99999": "cannot contain ':'",
+    GOOD_HASH + "\nroot::0:0:::::": "a single line",
+}
+
+
+@pytest.mark.parametrize("hashed", sorted(BAD_HASHES))
+def test_a_malformed_hash_is_an_error_at_its_key_without_repeating_it(hashed):
+    model = valid_model()
+    model.users[0].password_hash = hashed
+    model.root.disabled = False
+    model.root.password_hash = hashed
+    found = {p.field: p.message for p in validate(model) if "password" in p.field}
+    assert set(found) == {"users[0].password_hash", "root.password_hash"}
+    for message in found.values():
+        assert BAD_HASHES[hashed] in message and "mkpasswd -m yescrypt" in message
+        tail = hashed.rsplit("$", 1)[-1]
+        assert hashed not in message and (len(tail) < 8 or tail not in message)
