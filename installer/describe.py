@@ -19,6 +19,13 @@ WINDOWS_RECOVERY_TYPE = "de94bba4-06d1-4d40-a16a-bfd50179d6ac"
 MBR_EXTENDED = {"0x5", "0xf", "0x85"}
 MBR_ESP = "0xef"
 MBR_NTFS = "0x7"
+# Windows dynamic disks (Logical Disk Manager): an MBR partition of type 0x42
+# over the whole disk, or on GPT an LDM metadata and an LDM data partition.
+# Their volumes are described by the LDM database, not the partition table.
+MBR_LDM = "0x42"
+LDM_METADATA_TYPE = "5808c8aa-7e8f-42e0-85d2-e1e90434cfb3"
+LDM_DATA_TYPE = "af9b60a0-1431-4f62-bc68-3311714a69ad"
+LDM_TYPES = {MBR_LDM, LDM_METADATA_TYPE, LDM_DATA_TYPE}
 LINUX_FILESYSTEMS = {"ext2", "ext3", "ext4", "btrfs", "xfs", "f2fs", "jfs", "reiserfs", "bcachefs"}
 # Partitions with no filesystem signature that still say what they are for.
 _EMPTY_TYPE_NAMES = {
@@ -37,11 +44,18 @@ class Context:
     os_names: dict[str, str] = field(default_factory=dict)  # partition path -> "Ubuntu 22.04 LTS" (os-prober)
     raid_of: dict[str, str] = field(default_factory=dict)  # member path -> "md127 (raid1)"
     vg_of: dict[str, str] = field(default_factory=dict)  # PV path -> volume group name
+    pool_of: dict[str, str] = field(default_factory=dict)  # ZFS member path -> pool name
+
+
+def dynamic_disk(disk: Disk) -> bool:
+    """A Windows dynamic disk: an LDM partition in its table (or in the table the recording lists,
+    when the kernel shows the LDM volumes in its place)."""
+    return bool({p.type_guid for p in disk.partitions} & LDM_TYPES or set(disk.table_types) & LDM_TYPES)
 
 
 def _windows_disk(disk: Disk) -> bool:
     types = {p.type_guid for p in disk.partitions}
-    return bool(types & {MSR_TYPE, WINDOWS_RECOVERY_TYPE}) or any(
+    return bool(types & {MSR_TYPE, WINDOWS_RECOVERY_TYPE}) or dynamic_disk(disk) or any(
         p.fstype == "ntfs" and p.type_guid in (MS_BASIC_DATA_TYPE, MBR_NTFS) for p in disk.partitions
     )
 
@@ -62,6 +76,10 @@ def describe_partition(part: Partition, disk: Disk | None = None, context: Conte
         return "BIOS boot partition"
     if kind == MSR_TYPE and not fs:
         return "Microsoft reserved partition"
+    if kind == LDM_METADATA_TYPE:
+        return f"Windows dynamic disk metadata ({size})"
+    if kind in (LDM_DATA_TYPE, MBR_LDM) and not fs:
+        return f"Windows dynamic disk volumes ({size})"
     if kind == WINDOWS_RECOVERY_TYPE and fs in ("ntfs", ""):
         return f"Windows recovery ({size})"
     if fs == "BitLocker":
@@ -78,6 +96,9 @@ def describe_partition(part: Partition, disk: Disk | None = None, context: Conte
         array = ctx.raid_of.get(part.path)
         name = f" of {array}" if array else (f"{label}" if label else "")
         return f"RAID member{name} ({size})"
+    if fs == "zfs_member":
+        pool = ctx.pool_of.get(part.path) or part.label
+        return f"ZFS pool {pool} ({size})" if pool else f"ZFS pool member ({size})"
     if fs == "LVM2_member":
         vg = ctx.vg_of.get(part.path)
         return f"LVM physical volume{f' of volume group {vg!r}' if vg else ''} ({size})"
@@ -135,6 +156,11 @@ def describe_disk(disk: Disk, context: Context | None = None, whole: Partition |
              if (p.type_guid not in _MINOR_TYPES or (p.type_guid == MSR_TYPE and p.fstype))
              and (p.fstype or p.size >= FREE_SPACE_MIN)]  # tiny unformatted ones are boot-loader slack
     parts = [describe_partition(p, disk, context) for p in shown]
+    if dynamic_disk(disk):
+        # Free space in the table is not free: the LDM database may place volumes
+        # anywhere, and no partition tool may touch it. Only erasing it is safe.
+        listed = [p for p in parts if not p.startswith("Windows dynamic disk")]
+        return "Windows dynamic disk" + (f": {', '.join(listed)}" if listed else f" ({human_size(disk.size)})")
     parts += [f"free space {human_size(gap)}" for gap in free_gaps(disk)]
     if not parts:
         return "only reserved partitions"

@@ -35,7 +35,7 @@ def describe_rule(match: DiskMatch) -> str:
 
 def _line(disk: Disk) -> str:
     """One disk as the messages list it: `sdc 14 GiB SSD, USB "SanDisk Ultra"`."""
-    kind = "HDD" if disk.rotational else "SSD"
+    kind = disk.rotation
     if disk.detachable:
         kind += ", USB" if disk.bus == "usb" else ", removable"
     size = human_size(disk.size, "GiB")  # the unit the rules count in
@@ -49,7 +49,9 @@ def _offer_text(disks: list[Disk]) -> str:
 
 
 def _fits(match: DiskMatch, disk: Disk) -> bool:
-    if match.ssd is not None and match.ssd == disk.rotational:
+    # An unknown rotation matches neither ssd = true nor ssd = false: a rule
+    # must not erase a disk on a guess about what it is.
+    if match.ssd is not None and (disk.rotational is None or match.ssd == disk.rotational):
         return False
     if match.model and match.model.casefold() not in disk.model.casefold():
         return False

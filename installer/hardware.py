@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Bus = Literal["nvme", "sata", "scsi", "usb", "virtio", "mmc", "loop", "other"]
-Virtualisation = Literal["qemu", "virtualbox", "vmware", "hyperv", "none"]
+# "other": a hypervisor without settings of its own here (xen, parallels...); still not bare metal.
+Virtualisation = Literal["qemu", "virtualbox", "vmware", "hyperv", "other", "none"]
 
 MIN_DISK_BYTES = 10 * 1024**3
 BY_ID = "/dev/disk/by-id/"
@@ -51,20 +52,28 @@ class Disk:
     model: str = ""
     serial: str = ""
     bus: Bus = "other"
-    rotational: bool = False
+    rotational: bool | None = False  # None: unknown (no queue/rotational, no ATA rotation rate)
     removable: bool = False
     read_only: bool = False
     logical_sector_size: int = 512
     table: str = ""  # "gpt", "dos" or "" for none
     partitions: list[Partition] = field(default_factory=list)
+    # The entry types the recorded table lists ("0x42", GUIDs), when they differ from what the
+    # partitions show: the kernel turns a dynamic disk's LDM volumes into partitions of no type.
+    table_types: list[str] = field(default_factory=list)
     drivers: list[str] = field(default_factory=list)  # kernel modules the initrd needs for it
-    kind: str = "disk"  # disk, loop, zram, ram, cdrom
+    kind: str = "disk"  # disk, loop, zram, ram, cdrom, multipath (a /dev/mapper/ map over several paths)
     mountpoint: str = ""  # a filesystem on the whole disk, mounted
     refused: str = ""  # why it is not offered, in words for a person; "" when offered
     holds: str = ""  # what is on it today, in words for a person
     # Every /dev/disk/by-id/ link udev made for it (by_id among them): an answers
     # file may name the disk by any of them, e.g. its wwn- or nvme-eui. link.
     by_id_links: list[str] = field(default_factory=list)
+
+    @property
+    def rotation(self) -> str:
+        """HDD, SSD or "rotation unknown", as the messages name it."""
+        return {True: "HDD", False: "SSD"}.get(self.rotational, "rotation unknown")  # type: ignore[arg-type]
 
     @property
     def offered(self) -> bool:
@@ -93,6 +102,8 @@ class Mount:
 class Machine:
     firmware: Literal["uefi", "bios"] = "uefi"
     cpu_vendor: Literal["intel", "amd", ""] = ""
+    # Which of vmx/svm/hypervisor /proc/cpuinfo lists; None: not recorded (kvm modules then left out).
+    cpu_flags: list[str] | None = None
     virtualisation: Virtualisation = "none"
     disks: list[Disk] = field(default_factory=list)
     mounts: list[Mount] = field(default_factory=list)
@@ -103,6 +114,9 @@ class Machine:
     # Every mapping in `luks` is here too, on its backing device.
     dm_slaves: dict[str, list[str]] = field(default_factory=dict)
     boot_medium: str = ""  # the disk holding the running ISO, e.g. /dev/sdb
+    # What the probe could not work out and a person should know, e.g. a disk
+    # controller whose initrd module is unknown.
+    warnings: list[str] = field(default_factory=list)
     hostname: str = "nixos"
     timezone: str = "UTC"
     source: str = "live"  # "live" or the recorded machine file's path

@@ -37,7 +37,13 @@ from installer.units import human_size
 BOOT_MEDIUM_TARGETS = ("/iso", "/cdrom", "/run/initramfs/live", "/run/archiso/bootmnt",
                        "/run/live/medium", "/lib/live/mount/medium")
 _LEFT_OUT = ("zram", "ram", "fd", "dm-", "md", "nbd")
-_BY_ID_ORDER = ("ata-", "nvme-", "virtio-", "usb-", "scsi-", "mmc-", "ieee1394-", "memstick-")
+_BY_ID_ORDER = ("ata-", "nvme-", "virtio-", "usb-", "scsi-", "mmc-", "ieee1394-", "memstick-", "dm-uuid-mpath-")
+# nixpkgs' services.multipath writes multipath.conf only from hand-given WWIDs
+# and numeric aliases (pathGroups), and its initrd part only starts multipathd:
+# nothing an installer can fill in safely for the root, and the partitions of a
+# map (kpartx) are a different kind of device than the executor writes.
+MULTIPATH_REFUSAL = ("multipath device: not supported here (booting NixOS from one needs "
+                     "services.multipath set up by hand)")
 
 
 
@@ -190,8 +196,16 @@ def _parent_of(dev: str, rec: dict[str, Any], disks: dict[str, dict[str, Any]]) 
     return match.group(1) if match and match.group(1) in disks else None
 
 
-def _users(storage: dict[str, Any], blockdev: dict[str, Any],
-           mapper: dict[str, str]) -> tuple[dict[str, str], dict[str, str], Context]:
+def _imported_pools(storage: dict[str, Any], mounts: list[Mount]) -> set[str]:
+    """ZFS pools this system has imported: probert's zdb dump lists only those; a mounted dataset shows one too."""
+    zpools = (storage.get("zfs") or {}).get("zpools") if isinstance(storage.get("zfs"), dict) else None
+    pools = set(zpools) if isinstance(zpools, dict) else set()
+    pools |= {m.source.split("/")[0] for m in mounts if m.fstype == "zfs" and m.source}
+    return pools
+
+
+def _users(storage: dict[str, Any], blockdev: dict[str, Any], mapper: dict[str, str],
+           mounts: list[Mount]) -> tuple[dict[str, str], dict[str, str], Context]:
     """Who sits on which device: {member: why it is in use}, {LUKS mapping name: backing device}, description context."""
     in_use: dict[str, str] = {}
     luks: dict[str, str] = {}
@@ -218,7 +232,8 @@ def _users(storage: dict[str, Any], blockdev: dict[str, Any],
             if vg in active_vgs:
                 in_use.setdefault(pv, f"is in the active LVM volume group '{vg}'")
     for name, info in (storage.get("dmcrypt") or {}).items():
-        for backing in (info or {}).get("blkdevs_used") or []:
+        # probert records dmsetup's column as it prints it, a bare string ("nvme0n1p3"); ours is a list
+        for backing in udevdata.device_names((info or {}).get("blkdevs_used") if isinstance(info, dict) else None):
             luks[name] = mapper.get(backing, backing)
     for dev, rec in blockdev.items():
         if not os.path.basename(dev).startswith("dm-"):
@@ -232,6 +247,14 @@ def _users(storage: dict[str, Any], blockdev: dict[str, Any],
             in_use.setdefault(backing, f"backs the open mapping {MAPPER}{name or os.path.basename(dev)}")
     for name, backing in luks.items():
         in_use.setdefault(backing, f"backs the open LUKS mapping {MAPPER}{name}")
+    pools = _imported_pools(storage, mounts)
+    for dev, rec in blockdev.items():
+        if rec.get("ID_FS_TYPE") == "zfs_member":
+            pool = rec.get("ID_FS_LABEL") or ""
+            if pool:
+                ctx.pool_of[dev] = pool
+            if pool in pools:
+                in_use.setdefault(dev, f"is in the imported ZFS pool {pool}")
     for dev, info in (storage.get("os") or {}).items():
         if info.get("long"):
             ctx.os_names[dev] = info["long"]
@@ -285,30 +308,143 @@ def _boot_medium(mounts: list[Mount], parent: dict[str, str], blockdev: dict[str
 
 
 def _refusal(disk: Disk, *, allow_loop: bool, boot_medium: str, swaps: list[str],
-             in_use: dict[str, str], target: str, mounted_at: dict[str, str]) -> str:
+             in_use: dict[str, str], target: str, mounted_at: dict[str, str],
+             held: dict[str, tuple[str, str]], path_of: dict[str, str]) -> str:
     if disk.kind == "cdrom":
         return "optical drive"
     if disk.kind == "loop" and not allow_loop:
         return "loop device (an image file); start with --allow-loop to install into it"
+    if disk.kind == "multipath":
+        return MULTIPATH_REFUSAL
     if disk.path == boot_medium:
         return "holds the running installer"
     if disk.read_only:
         return "read-only device"
+    if disk.path in path_of:
+        name = path_of[disk.path]
+        return f"is one path of the multipath device {MAPPER}{name}" if name else "is a multipath path device"
     devices = [disk.path] + [p.path for p in disk.partitions]
-    mounted = sorted((mounted_at[dev], dev) for dev in devices if dev in mounted_at)
-    if mounted:
-        where, dev = min(mounted, key=lambda m: (len(m[0]), m))  # "/" says more than "/boot/efi"
-        hint = " (your pre-mounted target)" if where == target or where.startswith(target.rstrip("/") + "/") else ""
-        return f"{os.path.basename(dev)} is mounted at {where}{hint}"
+    def hint(where: str) -> str:
+        return " (your pre-mounted target)" if where == target or where.startswith(target.rstrip("/") + "/") else ""
+
+    # Mounted directly, or under a mounted device-mapper stack (/ on LVM on LUKS);
+    # the shortest mount point names it: "/" says more than "/boot/efi".
+    busy = [(where, 0, dev, f"is mounted at {where}") for dev, where in mounted_at.items() if dev in devices]
+    busy += [(held[dev][0], 1, dev, f"holds {held[dev][0]} through {held[dev][1]}") for dev in devices if dev in held]
+    if busy:
+        where, _, dev, what = min(busy, key=lambda b: (len(b[0]), b))
+        return f"{os.path.basename(dev)} {what}{hint(where)}"
     for dev in devices:
         short = os.path.basename(dev)
         if dev in swaps:
             return f"{short} is active swap"
         if dev in in_use:
             return f"{short} {in_use[dev]}"
+    if disk.size == 0 and disk.detachable:
+        return "no medium"  # an empty card-reader slot
     if disk.size < MIN_DISK_BYTES:
         return f"too small: {human_size(disk.size)}, needs at least {human_size(MIN_DISK_BYTES)}"
     return ""
+
+
+def _walk(dm_slaves: dict[str, list[str]], device: str) -> list[str]:
+    """`device` and everything under it in the device-mapper stack, top first (Machine.stack's walk)."""
+    seen: list[str] = []
+    todo = [device]
+    while todo:
+        dev = todo.pop(0)
+        if dev not in seen:
+            seen.append(dev)
+            todo += dm_slaves.get(dev, [])
+    return seen
+
+
+def _layer(rec: dict[str, Any], name: str, luks: dict[str, str]) -> str:
+    uuid = rec.get("DM_UUID", "")
+    if name in luks or uuid.startswith("CRYPT-"):
+        return "LUKS"
+    if rec.get("DM_LV_NAME") or rec.get("DM_VG_NAME") or uuid.startswith("LVM-"):
+        return "LVM"
+    if uuid.startswith("mpath-"):
+        return "multipath"
+    return "device-mapper"
+
+
+def _held_through(mounts: list[Mount], dm_slaves: dict[str, list[str]], blockdev: dict[str, Any],
+                  mapper: dict[str, str], luks: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """{partition: (mount point, "LUKS and LVM")} for every device a mounted device-mapper stack
+    sits on: the disk under a running root on LVM on LUKS is as busy as one mounted directly."""
+    rec_of = {mapper[dev]: rec for dev, rec in blockdev.items() if dev in mapper}
+    held: dict[str, tuple[str, str]] = {}
+    for mount in mounts:
+        if not mount.source.startswith(MAPPER) or mount.source not in dm_slaves:
+            continue
+        chain = _walk(dm_slaves, mount.source)
+        layers: list[str] = []
+        for dev in reversed(chain):  # from the disk up, as the data passes through them
+            if dev in dm_slaves:
+                layer = _layer(rec_of.get(dev) or {}, dev.removeprefix(MAPPER), luks)
+                if layer not in layers:
+                    layers.append(layer)
+        for leaf in (dev for dev in chain if dev not in dm_slaves and not dev.startswith(MAPPER)):
+            if leaf not in held or len(mount.target) < len(held[leaf][0]):
+                held[leaf] = (mount.target, " and ".join(layers))
+    return held
+
+
+def _multipath_paths(storage: dict[str, Any], blockdev: dict[str, Any],
+                     maps: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """{path device: its map's name, "" when the map is not known}: from the map's sysfs slaves
+    (ours), probert's multipathd listing, and udev's marks on a path (mpath_member)."""
+    path_of: dict[str, str] = {}
+    for dev, rec in maps.items():
+        for slave in udevdata.device_names(rec.get("slaves")):
+            path_of[slave] = rec.get("DM_NAME") or os.path.basename(dev)
+    multipath = storage.get("multipath") if isinstance(storage.get("multipath"), dict) else {}
+    for path in multipath.get("paths") or []:
+        name = path.get("multipath", "") if isinstance(path, dict) else ""
+        if name and name != "[orphan]" and path.get("device"):
+            path_of.setdefault(f"/dev/{path['device']}", name)
+    for dev, rec in blockdev.items():
+        if rec.get("DEVTYPE", "disk") == "disk" and (
+                rec.get("DM_MULTIPATH_DEVICE_PATH") == "1" or rec.get("ID_FS_TYPE") == "mpath_member"):
+            path_of.setdefault(dev, "")
+    return path_of
+
+
+def _rotational(rec: dict[str, Any], attrs: dict[str, Any]) -> bool | None:
+    """queue/rotational, else the ATA rotation rate (0: solid state), else unknown."""
+    value = str(attrs.get("queue/rotational", "")).strip()
+    if value in ("0", "1"):
+        return value == "1"
+    rpm = str(rec.get("ID_ATA_ROTATION_RATE_RPM", "")).strip()
+    return int(rpm) > 0 if rpm.isdigit() else None
+
+
+def _multipath_disk(dev: str, rec: dict[str, Any], paths: list[str], disks: dict[str, Disk],
+                    blockdev: dict[str, Any]) -> Disk:
+    """The map /dev/mapper/NAME as one disk (listed once, named by its own by-id/wwn links), over its paths."""
+    name = rec.get("DM_NAME") or os.path.basename(dev)
+    first = next((disks[p] for p in paths if p in disks), None)
+    links = _by_id_links(rec)
+    disk = Disk(
+        path=MAPPER + name, name=name, size=_int((rec.get("attrs") or {}).get("size")),
+        by_id=links[0] if links else "", by_id_links=links,
+        model=first.model if first else "", serial=first.serial if first else "",
+        bus=first.bus if first else "other", rotational=first.rotational if first else None,
+        table=rec.get("ID_PART_TABLE_TYPE") or (first.table if first else ""),
+        drivers=(first.drivers if first else []) + ["dm_multipath"], kind="multipath",
+    )
+    names = ", ".join(os.path.basename(p) for p in paths) or "none recorded"
+    inside = _path_contents(first, blockdev) if first else ""
+    disk.holds = f"{inside or 'empty'} (paths {names})"
+    disk.refused = MULTIPATH_REFUSAL
+    return disk
+
+
+def _path_contents(path: Disk, blockdev: dict[str, Any]) -> str:
+    """What a map holds, read off one of its paths (the same blocks)."""
+    return describe_disk(path) if path.partitions else ""
 
 
 def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop: bool = False,
@@ -344,7 +480,12 @@ def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop:
                 parent[dev] = owner
                 parts_of[owner].append(_partition(dev, rec, filesystems, mounted_at, mounted_type))
 
-    in_use, luks, ctx = _users(storage, blockdev, mapper)
+    in_use, luks, ctx = _users(storage, blockdev, mapper, mounts)
+    dm_slaves = _dm_slaves(storage, blockdev, mapper, luks)
+    held = _held_through(mounts, dm_slaves, blockdev, mapper, luks)
+    maps = {dev: rec for dev, rec in blockdev.items() if rec.get("DM_UUID", "").startswith("mpath-")}
+    path_of = _multipath_paths(storage, blockdev, maps)
+    warnings: list[str] = []
     swaps = [mapper.get(swap, swap) for swap in facts.get("swaps") or []]  # LVM swap shows as /dev/dm-N
     boot_medium = _boot_medium(mounts, parent, blockdev, facts.get("boot_medium", ""))
     if "firmware" in facts:
@@ -369,10 +510,10 @@ def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop:
             path=dev, name=name, size=size, by_id=links[0] if links else "", by_id_links=links, model=_model(rec),
             serial=rec.get("ID_SERIAL_SHORT") or (attrs.get("device/serial") or attrs.get("serial") or "").strip(),
             bus=_bus(name, rec),  # type: ignore[arg-type]
-            rotational=attrs.get("queue/rotational") == "1", removable=attrs.get("removable") == "1",
+            rotational=_rotational(rec, attrs), removable=attrs.get("removable") == "1",
             read_only=attrs.get("ro") == "1",
             logical_sector_size=_int(attrs.get("queue/logical_block_size"), 512) or 512,
-            table=table,
+            table=table, table_types=udevdata.table_types(rec),
             partitions=sorted(parts_of[dev], key=lambda p: (p.number, p.path)),
             drivers=list(rec.get("drivers") or []) or udevdata.devpath_modules(rec.get("DEVPATH", "")),
             kind=_kind(name, rec), mountpoint=mounted_at.get(dev, ""),
@@ -382,19 +523,31 @@ def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop:
         if fstype and not disk.partitions:
             whole = Partition(path=dev, number=0, size=size, fstype=fstype, fsversion=version, label=label, uuid=uuid,
                               mountpoint=disk.mountpoint)
-        disk.holds = describe_disk(disk, ctx, whole)
+        disk.holds = "no medium" if size == 0 and disk.detachable else describe_disk(disk, ctx, whole)
         for part in disk.partitions:
             part.description = describe_partition(part, disk, ctx)
         if disk.kind == "loop" and attrs.get("loop/backing_file"):
             disk.holds = f"{disk.holds} (image {attrs['loop/backing_file']})"
+        if dev in path_of:
+            name = path_of[dev]
+            disk.holds = f"a path of the multipath device {MAPPER}{name}" if name else "a multipath path device"
         disk.refused = _refusal(disk, allow_loop=allow_loop, boot_medium=boot_medium, swaps=swaps,
-                                in_use=in_use, target=target, mounted_at=mounted_at)
+                                in_use=in_use, target=target, mounted_at=mounted_at, held=held, path_of=path_of)
+        unknown = [str(c) for c in rec.get("unknown_controllers") or []]
+        if disk.kind == "disk" and (unknown or not disk.drivers):
+            where = f"controller {', '.join(unknown)}" if unknown else f"controller ({rec.get('DEVPATH') or 'no sysfs path'})"
+            warnings.append(f"{name}: no kernel module is known for its {where}; if NixOS cannot find {name} "
+                            "at boot, add the module to boot.initrd.availableKernelModules")
         disks.append(disk)
+    by_path = {d.path: d for d in disks}
+    for dev, rec in sorted(maps.items()):
+        disks.append(_multipath_disk(dev, rec, sorted(p for p, m in path_of.items() if m == rec.get("DM_NAME")),
+                                     by_path, blockdev))
 
     machine = Machine(
         firmware=firmware, cpu_vendor=facts.get("cpu_vendor", ""), virtualisation=facts.get("virtualisation", "none"),
-        disks=disks, mounts=mounts, swaps=swaps, luks=luks,
-        dm_slaves=_dm_slaves(storage, blockdev, mapper, luks),
-        boot_medium=boot_medium, source=source,
+        cpu_flags=list(facts["cpu_flags"]) if isinstance(facts.get("cpu_flags"), list) else None,
+        disks=disks, mounts=mounts, swaps=swaps, luks=luks, dm_slaves=dm_slaves,
+        boot_medium=boot_medium, source=source, warnings=warnings,
     )
     return machine

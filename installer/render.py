@@ -11,7 +11,7 @@ tests/test_render.py enforces for every templates/**/*.j2.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,7 +37,13 @@ SAFE_FILTERS = frozenset({"nix", "nix_attr", "nix_pkg"})
 # or to boot from a USB disk).
 DEFAULT_INITRD_MODULES = ("sd_mod", "usb_storage", "xhci_pci")
 
-KVM_MODULES = {"intel": "kvm-intel", "amd": "kvm-amd"}
+# nixos-generate-config: kvm-intel when /proc/cpuinfo has vmx, kvm-amd when svm.
+KVM_MODULES = (("vmx", "kvm-intel"), ("svm", "kvm-amd"))
+
+# Mount options that are a choice about how, not a fact about where: they go in
+# configuration.nix, since people regenerate hardware-configuration.nix with
+# nixos-generate-config (which writes back only the subvol=).
+TUNING_OPTIONS = ("compress", "compress-force", "noatime")
 
 
 def templates_dir() -> Path:
@@ -146,9 +152,23 @@ def _context(model: InstallModel, machine: Machine, plan: Plan, include_filesyst
         "encrypted": bool(plan.luks) or model.encryption.enabled,
         "include_filesystems": include_filesystems,
         "initrd_modules": initrd_modules(machine, plan),
-        "kernel_modules": [KVM_MODULES[machine.cpu_vendor]] if machine.cpu_vendor in KVM_MODULES else [],
+        "kernel_modules": kernel_modules(machine),
+        "bare_metal": machine.virtualisation == "none",
+        "filesystems": [replace(fs, options=tuple(o for o in fs.options if not _tuning(o))) for fs in plan.filesystems],
+        "filesystem_tuning": [(fs.mountpoint, [o for o in fs.options if _tuning(o)])
+                              for fs in plan.filesystems if any(_tuning(o) for o in fs.options)],
         "host_platform": platform,
     }
+
+
+def _tuning(option: str) -> bool:
+    return option.split("=", 1)[0] in TUNING_OPTIONS
+
+
+def kernel_modules(machine: Machine) -> list[str]:
+    """boot.kernelModules: KVM for the CPU's virtualisation extension, when the probe read the CPU's flags."""
+    flags = machine.cpu_flags or []
+    return [module for flag, module in KVM_MODULES if flag in flags]
 
 
 def _key_lines(keys: list[str]) -> list[str]:

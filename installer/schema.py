@@ -49,7 +49,7 @@ DESCRIPTIONS: dict[str, str] = {
     "disk.match": "instead of `device`: a rule exactly one disk must match",
     "disk.match.": "A rule picking the install disk on machines whose device names differ.",
     "disk.match.largest": "of the disks the other keys leave, the largest",
-    "disk.match.ssd": "`true`: solid-state disks only; `false`: spinning disks only",
+    "disk.match.ssd": "`true`: solid-state disks only; `false`: spinning disks only; a disk of unknown rotation matches neither",
     "disk.match.model": "part of the disk's model name (case does not matter)",
     "disk.match.size_min_gib": "at least this many GiB",
     "disk.match.size_max_gib": "at most this many GiB (0: no limit)",

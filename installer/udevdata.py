@@ -23,8 +23,11 @@ probert's format, all optional when reading:
 - attrs "size" is in bytes (as probert stores it), "start" in 512-byte sectors
   (as sysfs has it);
 - a top-level "machine" object with facts probert does not record:
-  firmware ("uefi"/"bios"), cpu_vendor, virtualisation, swaps (active swap
-  devices from /proc/swaps), boot_medium (when known by other means).
+  firmware ("uefi"/"bios"), cpu_vendor, cpu_flags (which of vmx, svm and
+  hypervisor /proc/cpuinfo lists; absent: unknown), virtualisation, swaps
+  (active swap devices from /proc/swaps), boot_medium (when known by other means);
+- storage "zfs" holds the imported pools ({"zpools": {NAME: ...}}, as probert's
+  zdb dump names them; live from `zpool list`).
 
 Nothing here runs at import time; pyudev is imported inside `live_data`.
 """
@@ -46,7 +49,8 @@ KEEP_PROPS = {
     "DEVNAME", "DEVPATH", "DEVTYPE", "DEVLINKS", "MAJOR", "MINOR", "PARTN", "PARTNAME",
     "ID_BUS", "ID_TYPE", "ID_CDROM", "ID_MODEL", "ID_MODEL_ENC", "ID_MODEL_FROM_DATABASE",
     "ID_SERIAL", "ID_SERIAL_SHORT", "ID_WWN", "ID_USB_DRIVER",
-    "DM_NAME", "DM_UUID", "DM_VG_NAME", "DM_LV_NAME",
+    "DM_NAME", "DM_UUID", "DM_VG_NAME", "DM_LV_NAME", "DM_MULTIPATH_DEVICE_PATH",
+    "ID_ATA_ROTATION_RATE_RPM",
 }
 KEEP_PROP_PREFIXES = ("ID_FS_", "ID_PART_ENTRY_", "ID_PART_TABLE_", "MD_")
 KEEP_ATTRS = (
@@ -54,8 +58,8 @@ KEEP_ATTRS = (
     "queue/rotational", "queue/logical_block_size",
     "device/model", "device/serial", "serial", "loop/backing_file", "md/level",
 )
-KEEP_RECORD_KEYS = ("drivers", "slaves")
-KEEP_STORAGE = ("filesystem", "mount", "dmcrypt", "lvm", "os")
+KEEP_RECORD_KEYS = ("drivers", "slaves", "unknown_controllers")
+KEEP_STORAGE = ("filesystem", "mount", "dmcrypt", "lvm", "os")  # zfs and multipath: see trim
 KEEP_RAID = ("devices", "spare_devices", "raidlevel", "container", "MD_NAME", "DEVNAME", "size")
 
 # Modules that every machine has bound somewhere in the chain and the initrd
@@ -72,6 +76,10 @@ _DEVPATH_MODULES = (
     (re.compile(r"/virtio\d+/block/"), ("virtio_blk", "virtio_pci")),
     (re.compile(r"/nvme(\d+|-subsystem)/"), ("nvme",)),
     (re.compile(r"/usb\d+/"), ("xhci_pci", "usb_storage", "uas", "sd_mod")),
+    # QEMU's i440FX and VirtualBox's PIIX chipsets have their PIIX IDE function at
+    # 00:01.1 (as nixos-generate-config finds it bound there: ata_piix); any other
+    # ATA port is taken for AHCI, the SATA controller of every later PC.
+    (re.compile(r"/pci0000:00/0000:00:01\.1/ata\d+/"), ("ata_piix", "sd_mod")),
     (re.compile(r"/ata\d+/"), ("ahci", "sd_mod")),
     (re.compile(r"/mmc_host/"), ("sdhci_pci", "mmc_block")),
 )
@@ -108,6 +116,10 @@ def trim_record(record: Record) -> Record:
     table = record.get("partitiontable")
     if isinstance(table, dict) and table.get("label"):
         out["partitiontable"] = {"label": table["label"]}
+        entries = [{"node": e.get("node", ""), "type": e["type"]} for e in table.get("partitions") or []
+                   if isinstance(e, dict) and e.get("type")]
+        if entries:
+            out["partitiontable"]["partitions"] = entries
     for key in KEEP_RECORD_KEYS:
         if key in record:
             out[key] = record[key]
@@ -123,10 +135,46 @@ def trim(data: Record) -> Record:
             out[key] = storage[key]
     if storage.get("raid"):
         out["raid"] = {dev: {k: v for k, v in rec.items() if k in KEEP_RAID} for dev, rec in storage["raid"].items()}
+    # Imported pools by name (zdb lists only those) and their datasets' names; the vdev dumps dropped.
+    zpools = (storage.get("zfs") or {}).get("zpools") or {}
+    if zpools:
+        out["zfs"] = {"zpools": {name: {"datasets": {ds: {} for ds in (pool or {}).get("datasets") or {}}}
+                                 for name, pool in zpools.items()}}
+    # Assembled maps and the paths that belong to one; multipathd lists every
+    # other disk as an "[orphan]" path, which says nothing.
+    multipath = storage.get("multipath") or {}
+    if multipath.get("maps"):
+        out["multipath"] = {"maps": multipath["maps"],
+                            "paths": [p for p in multipath.get("paths") or [] if p.get("multipath") != "[orphan]"]}
     result: Record = {"storage": out}
     if data.get("machine"):
         result["machine"] = data["machine"]
     return result
+
+
+def table_types(record: Record) -> list[str]:
+    """The entry types sfdisk listed in the recorded table, as the probe spells them: "0x42", lower-case GUIDs."""
+    table = record.get("partitiontable")
+    entries = table.get("partitions") if isinstance(table, dict) else None
+    types: list[str] = []
+    for entry in entries if isinstance(entries, list) else []:
+        kind = str(entry.get("type", "")).strip().lower() if isinstance(entry, dict) else ""
+        if re.fullmatch(r"[0-9a-f]{1,2}", kind):
+            kind = f"0x{int(kind, 16):x}"
+        if kind and kind not in types:
+            types.append(kind)
+    return types
+
+
+def device_names(value: Any) -> list[str]:
+    """A device list as recorded: a list, or dmsetup's bare string ("sda5", "sda5,sdb1"); each as /dev/NAME."""
+    if isinstance(value, str):
+        items = re.split(r"[\s,]+", value)
+    elif isinstance(value, (list, tuple)):
+        items = [str(v) for v in value]
+    else:
+        items = []
+    return [item if item.startswith("/") else f"/dev/{item}" for item in (i.strip() for i in items) if item]
 
 
 def flatten_mounts(tree: list[Record] | None) -> list[Record]:
@@ -223,21 +271,58 @@ def blkid_props(devnode: str) -> dict[str, str]:
     return props
 
 
-def sysfs_drivers(sys_path: str, devices_root: str = "/sys/devices") -> list[str]:
-    """Kernel modules bound along the device's sysfs parents, nearest first (as nixos-generate-config finds them)."""
+def modules_alias_files() -> list[Path]:
+    """modules.alias of the running kernel (NixOS keeps it under /run/booted-system)."""
+    release = os.uname().release
+    return [Path(base) / release / "modules.alias"
+            for base in ("/run/booted-system/kernel-modules/lib/modules", "/lib/modules")]
+
+
+def module_for_modalias(modalias: str, alias_files: list[Path]) -> str:
+    """The module whose alias pattern matches a device's modalias (what `modprobe -R` answers), or ""."""
+    import fnmatch
+
+    for path in alias_files:
+        try:
+            lines = path.read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            words = line.split()
+            if len(words) == 3 and words[0] == "alias" and fnmatch.fnmatchcase(modalias, words[1]):
+                return words[2].replace("-", "_")
+    return ""
+
+
+def sysfs_drivers(sys_path: str, devices_root: str = "/sys/devices",
+                  alias_files: list[Path] | None = None) -> tuple[list[str], list[str]]:
+    """Kernel modules bound along the device's sysfs parents, nearest first (as nixos-generate-config
+    finds them), and the PCI storage controllers on the way that no module is bound to nor known for.
+
+    A controller whose module is not loaded is resolved from its modalias, as
+    modprobe would load it; one that resolves to nothing is returned for a warning.
+    """
     found: list[str] = []
+    unknown: list[str] = []
     root = Path(os.path.realpath(devices_root))
     path = Path(os.path.realpath(sys_path))
     while root in path.parents:
         driver = path / "driver"
+        name = ""
         if driver.is_symlink():
             module = driver / "module"
             name = os.path.basename(os.readlink(module)) if module.is_symlink() else os.path.basename(os.readlink(driver))
+        elif (_read(path / "class") or "").startswith("0x01"):  # a PCI mass-storage controller, unbound
+            alias = _read(path / "modalias") or ""
+            name = module_for_modalias(alias, modules_alias_files() if alias_files is None else alias_files) if alias else ""
+            if not name:
+                unknown.append(path.name)
+        if name:
             name = _DRIVER_MODULE.get(name, name).replace("-", "_")
             if name not in found and name not in _GENERIC_DRIVERS:
                 found.append(name)
         path = path.parent
-    return found
+    return found, unknown
 
 
 def _live_record(device: Any) -> Record | None:
@@ -267,7 +352,9 @@ def _live_record(device: Any) -> Record | None:
     if slaves:
         record["slaves"] = slaves
     if device.device_type == "disk":
-        record["drivers"] = sysfs_drivers(sys_path)
+        record["drivers"], unknown = sysfs_drivers(sys_path)
+        if unknown:
+            record["unknown_controllers"] = unknown
     return record
 
 
@@ -275,30 +362,70 @@ def _firmware() -> str:
     return "uefi" if os.path.isdir("/sys/firmware/efi") else "bios"
 
 
-def _cpu_vendor() -> str:
-    text = _read("/proc/cpuinfo") or ""
+def _cpu_vendor(text: str) -> str:
     match = re.search(r"^vendor_id\s*:\s*(\S+)", text, re.M)
     return {"GenuineIntel": "intel", "AuthenticAMD": "amd"}.get(match.group(1) if match else "", "")
 
 
+# The /proc/cpuinfo flags the installer reads: vmx/svm decide kvm-intel/kvm-amd
+# (as nixos-generate-config's hasCPUFeature does), hypervisor says "a VM" when
+# nothing else can.
+CPU_FLAGS = ("vmx", "svm", "hypervisor")
+
+
+def cpu_flags(text: str) -> list[str]:
+    """The CPU_FLAGS the first CPU in /proc/cpuinfo has."""
+    match = re.search(r"^flags\s*:(.*)$", text, re.M)
+    have = set(match.group(1).split()) if match else set()
+    return [flag for flag in CPU_FLAGS if flag in have]
+
+
 _DMI_VIRT = (("qemu", "qemu"), ("kvm", "qemu"), ("virtualbox", "virtualbox"), ("innotek", "virtualbox"),
              ("vmware", "vmware"), ("virtual machine", "hyperv"))
-_DETECT_VIRT = {"qemu": "qemu", "kvm": "qemu", "oracle": "virtualbox", "vmware": "vmware", "microsoft": "hyperv"}
+# systemd-detect-virt's names; nixos-generate-config counts bochs with qemu/kvm.
+_DETECT_VIRT = {"qemu": "qemu", "kvm": "qemu", "bochs": "qemu", "oracle": "virtualbox", "vmware": "vmware",
+                "microsoft": "hyperv", "none": "none"}
 
 
-def _virtualisation() -> str:
-    dmi = " ".join(filter(None, (_read(f"/sys/class/dmi/id/{f}") for f in ("sys_vendor", "product_name")))).lower()
+def virtualisation_from(detect_virt: str | None, dmi: str, flags: list[str]) -> str:
+    """qemu/virtualbox/vmware/hyperv, "other" for any other hypervisor, "none" on bare metal.
+
+    systemd-detect-virt first, as nixos-generate-config asks it; an answer it
+    has no name for here (xen, amazon, parallels...) is still a VM: "other",
+    never "none", so bare-metal settings (microcode, not-detected.nix) stay out.
+    Without the tool, the DMI strings, then the CPU's hypervisor flag.
+    """
+    if detect_virt:
+        return _DETECT_VIRT.get(detect_virt, "none" if detect_virt == "none" else "other")
     for needle, virt in _DMI_VIRT:
-        if needle in dmi:
+        if needle in dmi.lower():
             return virt
+    return "other" if "hypervisor" in flags else "none"
+
+
+def _detect_virt() -> str | None:
     tool = shutil.which("systemd-detect-virt")
-    if tool:
-        try:
-            out = subprocess.run([tool, "--vm"], capture_output=True, text=True, timeout=10, check=False).stdout.strip()
-        except (OSError, subprocess.TimeoutExpired):
-            out = ""
-        return _DETECT_VIRT.get(out, "none")
-    return "none"
+    if not tool:
+        return None
+    try:
+        # --vm: a container on a VM host still runs on that VM's (virtual) hardware
+        out = subprocess.run([tool, "--vm"], capture_output=True, text=True, timeout=10, check=False).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out or None
+
+
+def _imported_pools() -> dict[str, Record]:
+    """The imported ZFS pools (`zpool list`), as probert's zfs section names them."""
+    tool = shutil.which("zpool")
+    if not tool:
+        return {}
+    try:
+        out = subprocess.run([tool, "list", "-H", "-o", "name"], capture_output=True, text=True, timeout=20,
+                             check=False).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    return {name: {"datasets": {}} for name in out.split()}
 
 
 def live_data() -> Record:
@@ -321,8 +448,15 @@ def live_data() -> Record:
         rec["DM_NAME"]: {"uuid": rec.get("DM_UUID", ""), "blkdevs_used": rec.get("slaves", [])}
         for rec in blockdev.values() if rec.get("DM_UUID", "").startswith("CRYPT-")
     }
-    storage = {"blockdev": blockdev, "filesystem": filesystem, "dmcrypt": dmcrypt,
-               "mount": mount_tree(_read("/proc/self/mountinfo") or "")}
-    machine = {"firmware": _firmware(), "cpu_vendor": _cpu_vendor(), "virtualisation": _virtualisation(),
+    storage: Record = {"blockdev": blockdev, "filesystem": filesystem, "dmcrypt": dmcrypt,
+                       "mount": mount_tree(_read("/proc/self/mountinfo") or "")}
+    zpools = _imported_pools()
+    if zpools:
+        storage["zfs"] = {"zpools": zpools}
+    cpuinfo = _read("/proc/cpuinfo") or ""
+    flags = cpu_flags(cpuinfo)
+    dmi = " ".join(filter(None, (_read(f"/sys/class/dmi/id/{f}") for f in ("sys_vendor", "product_name"))))
+    machine = {"firmware": _firmware(), "cpu_vendor": _cpu_vendor(cpuinfo), "cpu_flags": flags,
+               "virtualisation": virtualisation_from(_detect_virt(), dmi, flags),
                "swaps": active_swaps(_read("/proc/swaps") or "")}
     return {"storage": storage, "machine": machine}

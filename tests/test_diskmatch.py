@@ -228,10 +228,11 @@ def test_recorded_machine_picks(machine_file, rule, picked):
     "machine_file, rule, words",
     [
         ("many-nics-and-disks.json", DiskMatch(largest=True), '4 disks match largest = true with the same size: '
-                  'sda 20 GiB SSD "QEMU HARDDISK", vda 20 GiB SSD, vdb 20 GiB SSD, vdc 20 GiB SSD'),
+                  'sda 20 GiB rotation unknown "QEMU HARDDISK", vda 20 GiB rotation unknown, vdb 20 GiB '
+                  'rotation unknown, vdc 20 GiB rotation unknown'),
         ("many-nics-and-disks.json", DiskMatch(size_min_gib=10), "4 disks match size_min_gib = 10: sda 20 GiB"),
         ("imsm.json", DiskMatch(size_max_gib=100), 'removable disks are left out unless the rule says removable = '
-         'true: sdc 14 GiB SSD, USB "Ultra USB 3.0"'),
+         'true: sdc 14 GiB rotation unknown, USB "Ultra USB 3.0"'),
         ("imsm.json", DiskMatch(model="SanDisk 256GB"), 'no disk matches model = "SanDisk 256GB" (offered: sdb 932 GiB'),
         ("nvme-over-tcp.json", DiskMatch(model="Linux"), 'no disk matches model = "Linux" (offered: sda 10 GiB HDD'),
         ("booted-from-rp.json", DiskMatch(largest=True), "no disk is offered on this machine"),

@@ -101,8 +101,32 @@ EXPECTED = {
         "/dev/loop1": "loop device (an image file); start with --allow-loop to install into it",
         "/dev/vda": "vda is mounted at /",
     }),
+    # derived from the shared recordings (tests/make_fixtures.py DERIVED)
+    "luks-lvm-root": ("uefi", "", {"/dev/sdb": "empty"}, {
+        "/dev/nvme0n1": "nvme0n1p3 holds / through LUKS and LVM",
+    }),
+    "multipath": ("bios", "", {
+        "/dev/sda": "EFI system partition, Linux /boot (ext4, 913 MiB), Linux ext4 'cloudimg-rootfs' (9 GiB)",
+    }, {
+        "/dev/nvme1n1": "too small: 5 GiB, needs at least 10 GiB",
+        "/dev/sdb": "is one path of the multipath device /dev/mapper/mpatha",
+        "/dev/sdc": "is one path of the multipath device /dev/mapper/mpatha",
+        "/dev/mapper/mpatha": "multipath device: not supported here (booting NixOS from one needs "
+                              "services.multipath set up by hand)",
+    }),
+    "win-dynamic-disks": ("bios", "/dev/sr0", {
+        "/dev/sda": "Windows dynamic disk: Windows (NTFS 'New Volume', 9.8 GiB), Windows (NTFS 'New Volume', 10 GiB)",
+        "/dev/sdb": "Windows dynamic disk (30 GiB)",
+    }, {"/dev/sr0": "optical drive"}),
+    "zfs-pool-desktop": ("bios", "", {
+        "/dev/sda": "empty", "/dev/vda": "empty", "/dev/vdd": "ZFS pool backup (20 GiB)",
+    }, {
+        "/dev/sdb": "no medium", "/dev/sr0": "optical drive",
+        "/dev/vdb": "vdb1 is in the imported ZFS pool tank", "/dev/vdc": "vdc1 is in the imported ZFS pool tank",
+    }),
 }
-FROM_SHARED = sorted(name for name in EXPECTED if name != "recorded-loop-host")
+DERIVED = ("luks-lvm-root", "multipath", "win-dynamic-disks", "zfs-pool-desktop")
+FROM_SHARED = sorted(name for name in EXPECTED if name != "recorded-loop-host" and name not in DERIVED)
 
 
 def test_every_fixture_has_expectations() -> None:
@@ -342,7 +366,7 @@ def test_open_luks_mapping_is_refused_and_recorded() -> None:
     assert [(m.source, m.target) for m in machine.mounts if m.target == "/mnt"] == [("/dev/mapper/cryptroot", "/mnt")]
     assert machine.luks == {"cryptroot": "/dev/sdb1"}
     assert machine.dm_slaves == {"/dev/mapper/cryptroot": ["/dev/sdb1"]}
-    assert machine.disk("/dev/sdb").refused == "sdb1 backs the open mapping /dev/mapper/cryptroot"
+    assert machine.disk("/dev/sdb").refused == "sdb1 holds /mnt through LUKS (your pre-mounted target)"
     assert machine.disk("/dev/dm-0") is None
 
 
@@ -432,7 +456,7 @@ def test_drivers_are_read_from_the_record() -> None:
     data["storage"]["blockdev"]["/dev/sda"]["drivers"] = ["sd_mod", "ahci"]
     assert machine_from_data(data).disk("/dev/sda").drivers == ["sd_mod", "ahci"]
     data["storage"]["blockdev"]["/dev/sda"]["drivers"] = []  # a live sysfs without driver links
-    assert machine_from_data(data).disk("/dev/sda").drivers == ["ahci", "sd_mod"]
+    assert machine_from_data(data).disk("/dev/sda").drivers == ["ata_piix", "sd_mod"]
 
 
 # probert does not record drivers: the controller is read off DEVPATH
@@ -440,7 +464,8 @@ def test_drivers_are_read_from_the_record() -> None:
     ("nvme-over-tcp", "/dev/sda", ["virtio_scsi", "virtio_pci", "sd_mod"]),  # .../virtio6/host0/target0:0:0/...
     ("virtio", "/dev/vda", ["virtio_blk", "virtio_pci"]),
     ("lp1999173-raid1", "/dev/vda", ["virtio_blk", "virtio_pci"]),
-    ("simple", "/dev/sda", ["ahci", "sd_mod"]),
+    ("simple", "/dev/sda", ["ata_piix", "sd_mod"]),  # QEMU's PIIX IDE at 00:01.1, as -hda attaches a disk
+    ("win10", "/dev/sda", ["ahci", "sd_mod"]),  # QEMU q35's AHCI at 00:1f.2
     ("imsm", "/dev/sdc", ["xhci_pci", "usb_storage", "uas", "sd_mod"]),
     ("win11-and-free-space", "/dev/sdb", ["xhci_pci", "usb_storage", "uas", "sd_mod"]),
     ("imsm", "/dev/nvme0n1", ["nvme"]),
@@ -510,7 +535,7 @@ def test_drivers_walk_the_sysfs_parents(tmp_path: Path) -> None:
     _bind(scsi, "sd", None, sysfs)  # built-in sd: still named by its module name
     block = scsi / "block" / "sdb"
     block.mkdir(parents=True)
-    assert udevdata.sysfs_drivers(str(block), str(sysfs / "devices")) == ["sd_mod", "usb_storage", "xhci_pci"]
+    assert udevdata.sysfs_drivers(str(block), str(sysfs / "devices"), []) == (["sd_mod", "usb_storage", "xhci_pci"], [])
 
 
 def test_udev_encoding_round_trip() -> None:
@@ -563,6 +588,153 @@ def test_fixture_is_the_trimmed_shared_machine(name: str) -> None:
 @pytest.mark.parametrize("name", FROM_SHARED)
 def test_trimming_loses_nothing_the_probe_uses(name: str) -> None:
     assert probe(SHARED / f"{name}.json").disks == probe(fixture(name)).disks
+
+
+@shared
+@pytest.mark.parametrize("name", DERIVED)
+def test_derived_fixture_is_what_make_fixtures_derives(name: str) -> None:
+    import make_fixtures
+
+    assert udevdata.trim(make_fixtures.DERIVED[name](SHARED)) == load(name)
+
+
+# -- storage the installer had never met (issue 13) --------------------------------
+def test_luks_lvm_root_with_a_bare_string_blkdevs_used_refuses_its_disk() -> None:
+    """probert writes dmsetup's blkdevs_used as printed: "nvme0n1p3", not a list."""
+    data = load("luks-lvm-root")
+    assert data["storage"]["dmcrypt"]["dm_crypt-0"]["blkdevs_used"] == "nvme0n1p3"
+    machine = machine_from_data(data)
+    assert machine.luks == {"dm_crypt-0": "/dev/nvme0n1p3"}
+    assert machine.stack("/dev/mapper/ubuntu--vg-ubuntu--lv") == [
+        "/dev/mapper/ubuntu--vg-ubuntu--lv", "/dev/mapper/dm_crypt-0", "/dev/nvme0n1p3"]
+    nvme = machine.disk("/dev/nvme0n1")
+    assert not nvme.offered and nvme.refused == "nvme0n1p3 holds / through LUKS and LVM"
+    assert [d.path for d in machine.offered_disks] == ["/dev/sdb"]
+    # the list form (ours, and other probert versions) reads the same
+    data["storage"]["dmcrypt"]["dm_crypt-0"]["blkdevs_used"] = ["nvme0n1p3"]
+    assert machine_from_data(data).disk("/dev/nvme0n1").refused == nvme.refused
+    assert udevdata.device_names("sda5,sdb1") == ["/dev/sda5", "/dev/sdb1"]
+    assert udevdata.device_names(["/dev/sda5"]) == ["/dev/sda5"]
+    assert udevdata.device_names(None) == []
+
+
+def test_multipath_map_is_listed_once_and_its_paths_never_offered() -> None:
+    machine = probe(fixture("multipath"))
+    wwn = "/dev/disk/by-id/wwn-0x6001405a1b2c3d4e5f60718293a4b5c6"
+    maps = [d for d in machine.disks if d.kind == "multipath"]
+    assert [(d.path, d.name, d.size) for d in maps] == [("/dev/mapper/mpatha", "mpatha", 40 * GIB)]
+    mpath = maps[0]
+    assert wwn in mpath.by_id_links and machine.disk(wwn) is mpath and machine.disk("mpatha") is mpath
+    assert mpath.by_id == "/dev/disk/by-id/scsi-36001405a1b2c3d4e5f60718293a4b5c6"
+    assert mpath.holds == "empty (paths sdb, sdc)" and "dm_multipath" in mpath.drivers
+    assert "services.multipath" in mpath.refused
+    for path in ("/dev/sdb", "/dev/sdc"):
+        assert machine.disk(path).refused == "is one path of the multipath device /dev/mapper/mpatha"
+    assert [d.path for d in machine.offered_disks] == ["/dev/sda"]
+    # a path udev marks (DM_MULTIPATH_DEVICE_PATH=1) is refused even when no map names it
+    data = load("multipath")
+    del data["storage"]["multipath"], data["storage"]["blockdev"]["/dev/dm-0"]
+    lone = machine_from_data(data)
+    assert lone.disk("/dev/sdb").refused == "is a multipath path device"
+    assert not [d for d in lone.disks if d.kind == "multipath"]
+
+
+def test_windows_dynamic_disks_are_named_and_show_no_free_space() -> None:
+    machine = probe(fixture("win-dynamic-disks"))
+    mbr, gpt = machine.disk("/dev/sda"), machine.disk("/dev/sdb")
+    assert mbr.table_types == ["0x42"] and [p.type_guid for p in mbr.partitions] == ["", ""]
+    assert mbr.holds.startswith("Windows dynamic disk: Windows (NTFS 'New Volume'")
+    assert gpt.holds == "Windows dynamic disk (30 GiB)"  # no "free space": LDM owns the whole disk
+    assert [p.description for p in gpt.partitions] == [
+        "Windows dynamic disk metadata (1 MiB)", "Microsoft reserved partition", "Windows dynamic disk volumes (30 GiB)"]
+    # without the kernel's LDM parser the one 0x42 partition shows as itself
+    data = load("win-dynamic-disks")
+    del data["storage"]["blockdev"]["/dev/sda2"]
+    sda1 = data["storage"]["blockdev"]["/dev/sda1"]
+    for key in ("ID_FS_TYPE", "ID_FS_LABEL", "ID_FS_LABEL_ENC", "ID_FS_UUID", "ID_FS_USAGE"):
+        del sda1[key]
+    sda1.update(ID_PART_ENTRY_TYPE="0x42", ID_PART_ENTRY_NUMBER="1")
+    del data["storage"]["blockdev"]["/dev/sda"]["partitiontable"]["partitions"]
+    assert machine_from_data(data).disk("/dev/sda").holds == "Windows dynamic disk (20 GiB)"
+
+
+def test_zfs_members_are_named_by_pool_and_in_use_while_imported() -> None:
+    machine = probe(fixture("zfs-pool-desktop"))
+    assert machine.disk("/dev/vdb").holds == "ZFS pool tank (20 GiB)"
+    assert machine.disk("/dev/vdb").refused == "vdb1 is in the imported ZFS pool tank"
+    assert machine.disk("/dev/vdd").offered and machine.disk("/dev/vdd").holds == "ZFS pool backup (20 GiB)"
+    # the mounted datasets alone say the pool is imported (a live probe without zpool)
+    data = load("zfs-pool-desktop")
+    del data["storage"]["zfs"]
+    assert machine_from_data(data).disk("/dev/vdc").refused == "vdc1 is in the imported ZFS pool tank"
+    data["storage"]["mount"] = []
+    assert machine_from_data(data).disk("/dev/vdc").offered  # exported: nothing holds it
+
+
+def test_empty_card_reader_slot_says_no_medium() -> None:
+    reader = probe(fixture("zfs-pool-desktop")).disk("/dev/sdb")
+    assert (reader.size, reader.removable, reader.refused, reader.holds) == (0, True, "no medium", "no medium")
+
+
+def test_rotation_from_the_ata_rotation_rate_else_unknown() -> None:
+    machine = probe(fixture("zfs-pool-desktop"))
+    assert machine.disk("/dev/sda").rotational is True  # ID_ATA_ROTATION_RATE_RPM=7200, no queue/rotational
+    assert machine.disk("/dev/vda").rotational is None and machine.disk("/dev/vda").rotation == "rotation unknown"
+    data = load("zfs-pool-desktop")
+    data["storage"]["blockdev"]["/dev/sda"]["ID_ATA_ROTATION_RATE_RPM"] = "0"
+    assert machine_from_data(data).disk("/dev/sda").rotational is False
+    data["storage"]["blockdev"]["/dev/sda"]["attrs"]["queue/rotational"] = "1"  # sysfs wins
+    assert machine_from_data(data).disk("/dev/sda").rotational is True
+    # imsm is a real machine recorded without queue/rotational: its TOSHIBA sdb is a 7200 rpm disk
+    assert probe(fixture("imsm")).disk("/dev/sdb").rotational is None
+
+
+def test_unknown_scsi_host_adapter_is_warned_about() -> None:
+    """A controller no DEVPATH rule knows (here VMware's PVSCSI slot) gets no guessed module, a warning instead."""
+    disk = copy.deepcopy(load("simple")["storage"]["blockdev"]["/dev/sda"])
+    disk["DEVPATH"] = "/devices/pci0000:00/0000:00:15.0/0000:03:00.0/host2/target2:0:0/2:0:0:0/block/sdb"
+    disk.update(DEVNAME="/dev/sdb", MINOR="16", ID_BUS="scsi")
+    machine = machine_from_data(_simple_with(extra={"/dev/sdb": disk}))
+    assert machine.disk("/dev/sdb").drivers == []
+    assert len(machine.warnings) == 1 and machine.warnings[0].startswith("sdb: no kernel module is known for its controller")
+    assert "boot.initrd.availableKernelModules" in machine.warnings[0]
+
+
+def test_an_unbound_storage_controller_is_resolved_from_its_modalias(tmp_path: Path) -> None:
+    """Live: no driver link on the HBA (module not loaded) -> its modalias, as modprobe would resolve it."""
+    sysfs = tmp_path / "sys"
+    hba = sysfs / "devices" / "pci0000:00" / "0000:00:10.0"
+    scsi = hba / "host2" / "target2:0:0" / "2:0:0:0"
+    _bind(scsi, "sd", None, sysfs)
+    (hba / "class").write_text("0x010000\n")
+    (hba / "modalias").write_text("pci:v00001000d00000030sv000015ADsd00001976bc01sc00i00\n")
+    block = scsi / "block" / "sda"
+    block.mkdir(parents=True)
+    aliases = tmp_path / "modules.alias"
+    aliases.write_text("alias pci:v00001000d00000030sv*sd*bc*sc*i* mptspi\nalias pci:v*d*sv*sd*bc0Csc03i30* xhci_pci\n")
+    assert udevdata.sysfs_drivers(str(block), str(sysfs / "devices"), [aliases]) == (["sd_mod", "mptspi"], [])
+    aliases.write_text("")
+    assert udevdata.sysfs_drivers(str(block), str(sysfs / "devices"), [aliases]) == (["sd_mod"], ["0000:00:10.0"])
+    record = {**load("simple")["storage"]["blockdev"]["/dev/sda"], "drivers": ["sd_mod"],
+              "unknown_controllers": ["0000:00:10.0"]}
+    machine = machine_from_data(_simple_with(extra={"/dev/sda": record}))
+    assert machine.warnings and "controller 0000:00:10.0" in machine.warnings[0]
+
+
+def test_cpu_flags_and_virtualisation_as_nixos_generate_config_reads_them() -> None:
+    cpuinfo = "processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: fpu vme vmx sse2 hypervisor\n"
+    assert udevdata.cpu_flags(cpuinfo) == ["vmx", "hypervisor"]
+    assert udevdata.cpu_flags("flags : fpu svm\n") == ["svm"] and udevdata.cpu_flags("") == []
+    assert udevdata.virtualisation_from("kvm", "", []) == "qemu"
+    assert udevdata.virtualisation_from("oracle", "", []) == "virtualbox"
+    assert udevdata.virtualisation_from("xen", "", []) == "other"  # a VM all the same: no microcode
+    assert udevdata.virtualisation_from("none", "QEMU Standard PC", ["hypervisor"]) == "none"  # the tool decides
+    assert udevdata.virtualisation_from(None, "innotek GmbH VirtualBox", []) == "virtualbox"
+    assert udevdata.virtualisation_from(None, "Dell Inc. XPS 13", ["hypervisor"]) == "other"
+    assert udevdata.virtualisation_from(None, "Dell Inc. XPS 13", []) == "none"
+    facts = {"cpu_vendor": "amd", "cpu_flags": ["svm"], "virtualisation": "none"}
+    assert machine_from_data(_simple_with(machine=facts)).cpu_flags == ["svm"]
+    assert machine_from_data(_simple_with()).cpu_flags is None  # probert records no flags: unknown
 
 
 # -- live: this machine and real loop devices -----------------------------------
