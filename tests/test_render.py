@@ -626,3 +626,50 @@ def test_host_platform_names():
     assert host_platform("x86_64") == "x86_64-linux"
     assert host_platform("aarch64") == "aarch64-linux"
     assert host_platform("weird") == "x86_64-linux"
+
+
+# -- hardware facts as nixos-generate-config reads them (issue 13, item 9) ----------
+@pytest.mark.parametrize(("vendor", "flags", "virt", "modules", "microcode"), [
+    ("intel", ["vmx"], "none", ["kvm-intel"], {"intel": {"updateMicrocode": False}}),
+    ("intel", [], "none", [], {"intel": {"updateMicrocode": False}}),  # VT-x off in the firmware: no kvm-intel
+    ("amd", ["svm", "hypervisor"], "qemu", ["kvm-amd"], None),  # nested virtualisation; microcode is the host's
+    ("intel", ["hypervisor"], "other", [], None),  # a Xen or Parallels guest is not bare metal either
+    ("amd", None, "none", [], {"amd": {"updateMicrocode": False}}),  # flags not recorded: no guess
+])
+def test_kvm_from_the_cpu_flags_and_microcode_only_on_bare_metal(tmp_path, vendor, flags, virt, modules, microcode):
+    m = model_for("uefi", "ext4", False, "none", "none")
+    mach = machine("uefi", cpu_vendor=vendor, cpu_flags=flags, virtualisation=virt)
+    _cfg, hw = evaluate_pair(tmp_path, render(m, mach, hand_plan(m, Identity.generate(seed=9))))
+    assert hw["boot"]["kernelModules"] == modules
+    assert hw.get("hardware", {}).get("cpu") == microcode
+    assert hw["imports"] == (["/stub/installer/scan/not-detected.nix"] if virt == "none" else
+                             ["/stub/profiles/qemu-guest.nix"] if virt == "qemu" else [])
+
+
+def test_btrfs_mount_choices_are_in_configuration_nix(tmp_path):
+    """hardware-configuration.nix keeps what nixos-generate-config writes back (subvol=); the rest is the user's."""
+    m = model_for("uefi", "btrfs", False, "none", "none")
+    files = render(m, machine(), hand_plan(m, Identity.generate(seed=10)))
+    cfg, hw = evaluate_pair(tmp_path, files)
+    assert hw["fileSystems"]["/"]["options"] == ["subvol=@"]
+    assert hw["fileSystems"]["/home"]["options"] == ["subvol=@home"]
+    assert cfg["fileSystems"] == {mp: {"options": ["compress=zstd", "noatime"]} for mp in ("/", "/home", "/nix")}
+    assert "compress" not in files["hardware-configuration.nix"]
+
+
+def test_recorded_piix_disk_and_an_unknown_controller_in_the_hardware_file(tmp_path):
+    from installer.probe import probe
+    from installer.plan import build_plan
+    from conftest import MACHINES
+
+    found = probe(MACHINES / "simple.json")  # QEMU's PIIX IDE at 00:01.1
+    m = valid_model()
+    m.boot.firmware, m.boot.loader = "bios", "grub"
+    m.disk.device = "/dev/sda"
+    found.warnings.append('sdb: no kernel module is known for its controller 0000:00:10.0; "quoted"')
+    files = render(m, found, build_plan(m, found, Identity.generate(1)))
+    _cfg, hw = evaluate_pair(tmp_path, files)
+    assert "ata_piix" in hw["boot"]["initrd"]["availableKernelModules"]
+    assert "ahci" not in hw["boot"]["initrd"]["availableKernelModules"]
+    assert '  # Not found out: "sdb: no kernel module is known for its controller 0000:00:10.0; \\"quoted\\""' in (
+        files["hardware-configuration.nix"])
