@@ -19,15 +19,16 @@ RUN_TESTS := sudo env $(FULL_SUITE) PYTHONDONTWRITEBYTECODE=1 \
 endif
 MACHINE ?= tests/fixtures/machines/win11-along-ubuntu.json
 
-# Debian packages the installer and its tests use: libparted for pyparted, Nix
-# to check the generated files, the partitioning/mkfs/LUKS tools the executor
-# runs, mkpasswd (whois) for password hashes, kbd for loadkeys, tmux for the
-# real-terminal test; QEMU, OVMF and debootstrap for the end-to-end VM installs.
-SYSTEM_PACKAGES := python3-venv libparted-dev pkg-config nix-bin gdisk parted fdisk \
+# Debian packages the installer and its tests use: libparted for pyparted, the
+# partitioning/mkfs/LUKS tools the executor runs, mkpasswd (whois) for password
+# hashes, kbd for loadkeys, tmux for the real-terminal test; QEMU, OVMF and
+# debootstrap for the end-to-end VM installs and the Nix root. Debian 12's Nix (2.8) is too old for nixpkgs (>= 2.18): the
+# tests run Debian 13's 2.26 from a root debootstrapped into tests/newnix/cache/.
+SYSTEM_PACKAGES := python3-venv libparted-dev pkg-config gdisk parted fdisk \
 	dosfstools e2fsprogs btrfs-progs xfsprogs cryptsetup-bin util-linux whois kbd tmux \
 	qemu-system-x86 ovmf debootstrap
 
-.PHONY: install system-packages run test test-fast test-vm bench clean
+.PHONY: install system-packages nix-root run test test-fast test-vm bench clean
 
 install: system-packages $(VENV)/.installed
 
@@ -46,20 +47,25 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
+# The Nix 2.26 the tests run (tests/nixroot.py); a no-op once built for the
+# current recipe, and pytest builds it itself when started directly.
+nix-root: system-packages
+	$(SUDO) tests/newnix/build-root.sh >/dev/null
+
 run: install
 	$(VENV)/bin/nixos-tui-installer --dry-run --machine $(MACHINE)
 
-test: install
+test: install nix-root
 	$(VENV)/bin/lint-imports
 	@[ -z "$(SUDO)" ] || command -v sudo >/dev/null || { \
 		echo "make test runs the root tests (loop devices, VM installs): run it as root, or install sudo" >&2; exit 1; }
 	$(RUN_TESTS) -n 2 --dist loadgroup -q
 
 # The VM installs alone (make test runs them too, on one worker beside the rest).
-test-vm: install
+test-vm: install nix-root
 	$(RUN_TESTS) -q -m vm tests/test_vm.py
 
-test-fast: install
+test-fast: install nix-root
 	$(PY) -m pytest -n 2 -q -m 'not root and not slow and not vm'
 
 bench: install

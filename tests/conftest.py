@@ -10,9 +10,14 @@ import pytest
 from hypothesis import settings
 
 from installer.model import DiskChoice, InstallModel, Software, System, User
+from nixroot import on_path
 
 ROOT = Path(__file__).resolve().parent.parent
 MACHINES = ROOT / "tests" / "fixtures" / "machines"
+
+# Every Nix the tests start, directly or through the installer (nixcheck finds
+# nix-instantiate on PATH), is the 2.26 of tests/newnix, never the host's 2.8.
+os.environ["PATH"] = on_path(os.environ.get("PATH"))
 
 
 def in_ci() -> bool:

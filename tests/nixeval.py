@@ -10,15 +10,16 @@ it, so a batch never hides which input broke.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 from conftest import CI_EXAMPLES, in_ci
 from installer.nixlit import nix, nix_string
+from nixroot import nix_bin_dir
 
-NIX_INSTANTIATE = shutil.which("nix-instantiate") or "/usr/bin/nix-instantiate"
+# Nix 2.26 (tests/nixroot.py); its directory holds the `nix` shim too.
+NIX_INSTANTIATE = str(nix_bin_dir() / "nix-instantiate")
 
 # Arguments a NixOS module gets, stubbed: `lib` functions that only mark
 # priorities return their value, `config` holds what the templates read, and

@@ -3,6 +3,7 @@ short name makes the confirmation that lets the install start."""
 
 from __future__ import annotations
 
+from nixeval import NIX_INSTANTIATE
 from test_screens_support import BuiltSession, app_for, message_of, showing, type_text, until, wait_ready
 
 from installer.model import User
@@ -160,7 +161,7 @@ async def test_export_flake_writes_files_that_nix_parses(tmp_path):
     for path in written:
         assert path.name in said
         assert "hashedPassword" not in path.read_text()
-        done = subprocess.run(["nix-instantiate", "--parse", str(path)], capture_output=True, text=True)
+        done = subprocess.run([NIX_INSTANTIATE, "--parse", str(path)], capture_output=True, text=True)
         assert done.returncode == 0, (path, done.stderr)
 
 
