@@ -82,7 +82,7 @@ def _parse(tokens, pos, aliases, text):
         raise TypeSyntaxError(f"{text!r}: a type is missing at the end")
     kind, value = tokens[pos]
     if value == "(":
-        pos, node = _parse_full(tokens, pos + 1, aliases, text)
+        pos, node = _parse(tokens, pos + 1, aliases, text)
         if pos >= len(tokens) or tokens[pos][1] != ")":
             raise TypeSyntaxError(f"{text!r}: ')' missing")
         return pos + 1, node
@@ -122,10 +122,6 @@ def _parse(tokens, pos, aliases, text):
             raise TypeSyntaxError(f"{text!r}: ']' missing")
         return pos + 1, (value, tuple(items))
     raise TypeSyntaxError(f"{text!r}: unknown type {value!r}")
-
-
-def _parse_full(tokens, pos, aliases, text):
-    return _parse(tokens, pos, aliases, text)
 
 
 def show_type(t: tuple) -> str:
