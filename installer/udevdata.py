@@ -325,6 +325,23 @@ def sysfs_drivers(sys_path: str, devices_root: str = "/sys/devices",
     return found, unknown
 
 
+def mbr_entry_types(node: str | Path) -> list[str]:
+    """The type bytes of an MBR's four primary entries, as sfdisk lists them ("42", "7"); [] without an MBR.
+
+    The kernel shows a dynamic disk's LDM volumes as partitions in place of
+    its one type-0x42 entry, so only the table itself says what the disk is.
+    """
+    try:
+        with open(node, "rb") as disk:
+            sector = disk.read(512)
+    except OSError:
+        return []
+    if len(sector) < 512 or sector[510:512] != b"\x55\xaa":
+        return []
+    types = (sector[446 + 16 * i + 4] for i in range(4))
+    return [f"{kind:x}" for kind in types if kind]
+
+
 def _live_record(device: Any) -> Record | None:
     sys_path = device.sys_path
     props = {k: v for k, v in device.properties.items()}
@@ -351,6 +368,13 @@ def _live_record(device: Any) -> Record | None:
     slaves = sorted(f"/dev/{s}" for s in os.listdir(f"{sys_path}/slaves")) if os.path.isdir(f"{sys_path}/slaves") else []
     if slaves:
         record["slaves"] = slaves
+    if device.device_type == "disk" and record.get("ID_PART_TABLE_TYPE") == "dos":
+        # probert's partitiontable, as far as the probe reads it: the entry types
+        stem = device.device_node + ("p" if device.device_node[-1:].isdigit() else "")
+        entries = [{"node": f"{stem}{i}", "type": kind}
+                   for i, kind in enumerate(mbr_entry_types(device.device_node), 1)]
+        if entries:
+            record["partitiontable"] = {"label": "dos", "partitions": entries}
     if device.device_type == "disk":
         record["drivers"], unknown = sysfs_drivers(sys_path)
         if unknown:

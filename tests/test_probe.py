@@ -721,6 +721,17 @@ def test_an_unbound_storage_controller_is_resolved_from_its_modalias(tmp_path: P
     assert machine.warnings and "controller 0000:00:10.0" in machine.warnings[0]
 
 
+def test_mbr_entry_types_are_read_from_the_first_sector(tmp_path: Path) -> None:
+    image = tmp_path / "mbr.img"
+    sector = bytearray(512)
+    sector[446 + 4], sector[446 + 16 + 4], sector[510:512] = 0x42, 0x07, b"\x55\xaa"
+    image.write_bytes(bytes(sector) + bytes(1024))
+    assert udevdata.mbr_entry_types(image) == ["42", "7"]
+    image.write_bytes(bytes(1024))  # no boot signature: no MBR
+    assert udevdata.mbr_entry_types(image) == []
+    assert udevdata.mbr_entry_types(tmp_path / "missing") == []
+
+
 def test_cpu_flags_and_virtualisation_as_nixos_generate_config_reads_them() -> None:
     cpuinfo = "processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: fpu vme vmx sse2 hypervisor\n"
     assert udevdata.cpu_flags(cpuinfo) == ["vmx", "hypervisor"]
@@ -852,6 +863,18 @@ class TestLoopDevice:
             sh("sgdisk", "-o", dev)
             disk = probe(allow_loop=True).disk(dev)
             assert (disk.table, disk.partitions, disk.holds) == ("gpt", [], f"empty (image {image})")
+
+    def test_an_mbr_dynamic_disk_is_named_live(self, tmp_path: Path) -> None:
+        """A type-0x42 MBR entry, read off the disk itself (the live record has no sfdisk table)."""
+        from loopdev import loop_device
+
+        with loop_device(tmp_path, size=12 * GIB) as (dev, _image):
+            subprocess.run(["sfdisk", "-q", dev], input="label: dos\nstart=2048, type=42\n", text=True,
+                           check=True, capture_output=True)
+            subprocess.run(["partx", "-u", dev], capture_output=True)
+            assert udevdata.mbr_entry_types(dev) == ["42"]
+            disk = probe(allow_loop=True).disk(dev)
+            assert disk.table_types == ["0x42"] and disk.holds.startswith("Windows dynamic disk"), disk.holds
 
     def test_loop_refused_without_allow_loop_offered_with_it(self) -> None:
         with loop_disk() as loop:
