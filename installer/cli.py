@@ -53,6 +53,8 @@ def parser() -> argparse.ArgumentParser:
     nix.add_argument("--keep-going", action="store_true", help="keep building what does not depend on a failure")
     nix.add_argument("--show-trace", action="store_true", help="show Nix evaluation traces on errors")
     nix.add_argument("--offline", action="store_true", help="use no binary cache: build or copy from the ISO only")
+    nix.add_argument("--timeout", metavar="SECONDS", type=_seconds,
+                     help="unattended: stop nixos-install (and everything it started) after SECONDS and fail")
     p.add_argument("--seed", type=int, help=argparse.SUPPRESS)  # reproducible UUIDs for tests
     return p
 
@@ -64,6 +66,16 @@ def _jobs(text: str) -> int | str:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError("a number of jobs or 'auto'") from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("a number of seconds greater than 0")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,7 +130,11 @@ def run(args: argparse.Namespace) -> int:
         keep_going=args.keep_going,
         show_trace=args.show_trace,
         offline=args.offline,
+        install_timeout=args.timeout,
     )
+    if args.timeout is not None and not args.answers:
+        print("--timeout goes with --answers (an unattended run)", file=sys.stderr)
+        return EXIT_INVALID
     if args.force and not args.export_flake:
         print("--force only goes with --export-flake", file=sys.stderr)
         return EXIT_INVALID
@@ -138,10 +154,13 @@ def run(args: argparse.Namespace) -> int:
     session = Session(options, answers.load(args.answers))
     session.probe()
     session.apply_machine_defaults()
+    installing = args.yes and not (args.plan or args.render or args.export_flake)
+    resumed = session.resume_earlier_run() if installing else ""
+    if resumed:
+        print(resumed)
     # With --yes and no --plan/--render/--export-flake: install, or, on a dry
     # run or a recorded machine, walk every phase saying what would be done.
-    installing = args.yes and not (args.plan or args.render or args.export_flake)
-    refused = _refused(session)
+    refused = "" if resumed else _refused(session)
     if refused:
         print(refused, file=sys.stderr)
         return EXIT_REFUSED

@@ -9,10 +9,11 @@ against its start time so a recycled pid is never hit.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import termios
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 _SECRET_NAMES = ("PASSW", "PASSPHRASE", "SECRET", "TOKEN", "CREDENTIAL")
 
@@ -117,3 +118,34 @@ def signal_all(leader: int, victims: Mapping[int, int], sig: int) -> None:
                     os.kill(pid, sig)
             except (ProcessLookupError, PermissionError):
                 pass
+
+
+TERMINATIONS = (signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def like_ctrl_c(signals: Iterable[int] = TERMINATIONS) -> Iterator[list[int]]:
+    """Inside: SIGTERM and SIGHUP do exactly what Ctrl+C does at that moment.
+
+    Their default is to end the process on the spot: no undo of the disk
+    phase's mounts, no stop of nixos-install's process group (a `setsid`
+    grandchild would live on), no last lines in the log. So each runs
+    SIGINT's handler as it is then: Python's KeyboardInterrupt, or, inside
+    asyncio.run, its cancelling of the main task (the runner then stops the
+    whole family). Yields the list of signals received, for the message."""
+    received: list[int] = []
+
+    def handler(signum: int, frame) -> None:
+        received.append(signum)
+        current = signal.getsignal(signal.SIGINT)
+        if callable(current):
+            current(signal.SIGINT, frame)
+        else:
+            raise KeyboardInterrupt
+
+    saved = {sig: signal.signal(sig, handler) for sig in signals}
+    try:
+        yield received
+    finally:
+        for sig, old in saved.items():
+            signal.signal(sig, old)

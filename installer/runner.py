@@ -162,6 +162,7 @@ class InstallRunner:
         self._watcher: asyncio.Task | None = None
         self._victims: dict[int, int] = {}
         self._stopping: asyncio.Task | None = None
+        self.timed_out = False  # run_printing's timeout stopped it
 
     @classmethod
     def for_target(
@@ -496,27 +497,36 @@ class InstallRunner:
         )
 
     # -- the unattended CLI -------------------------------------------------
-    def run_sync(self, out: TextIO | None = None, *, echo: bool = False, every: float = 2.0) -> int:
-        """Run to the end, printing plain progress lines (all output with echo)."""
-        return asyncio.run(self.run_printing(out or sys.stdout, echo=echo, every=every))
+    def run_sync(self, out: TextIO | None = None, *, echo: bool = False, every: float = 2.0,
+                 timeout: float | None = None) -> int:
+        """Run to the end, printing plain progress lines (all output with echo).
+        After `timeout` seconds the run is stopped like Ctrl+C (`timed_out` says so)."""
+        return asyncio.run(self.run_printing(out or sys.stdout, echo=echo, every=every, timeout=timeout))
 
-    async def run_printing(self, out: TextIO, *, echo: bool = False, every: float = 2.0) -> int:
+    async def run_printing(self, out: TextIO, *, echo: bool = False, every: float = 2.0,
+                           timeout: float | None = None) -> int:
         phase, error, printed = None, None, 0.0
+        batches = self.batches()
         try:
-            async for batch in self.batches():
-                if echo:
-                    out.write("\n".join(batch) + "\n")
-                progress = self.progress
-                now = time.monotonic()
-                if not echo and (progress.phase != phase or now - printed >= every):
-                    out.write(progress.summary() + "\n")
-                    phase, printed = progress.phase, now
-                if progress.last_error != error:
-                    error = progress.last_error
-                    if not echo:
-                        out.write(f"  {error}\n")
-                out.flush()
+            async with asyncio.timeout(timeout):
+                async for batch in batches:
+                    if echo:
+                        out.write("\n".join(batch) + "\n")
+                    progress = self.progress
+                    now = time.monotonic()
+                    if not echo and (progress.phase != phase or now - printed >= every):
+                        out.write(progress.summary() + "\n")
+                        phase, printed = progress.phase, now
+                    if progress.last_error != error:
+                        error = progress.last_error
+                        if not echo:
+                            out.write(f"  {error}\n")
+                    out.flush()
+        except TimeoutError:
+            self.timed_out = True
+            self.log.line(f"=== still running after the timeout of {timeout:g} s: stopping it")
         finally:
+            await batches.aclose()  # no consumer left: the reader never pauses for one
             if self.running:
                 await self.stop()
         code = await self.wait()

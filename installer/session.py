@@ -52,6 +52,8 @@ class Options:
     keep_going: bool = False
     show_trace: bool = False
     offline: bool = False  # no substituters: build or copy from the ISO's store only
+    install_timeout: float | None = None  # seconds nixos-install may run before it is stopped
+    state_dir: str = "/run/nixos-tui-installer"  # installer.resume's records (until reboot)
 
     @property
     def real(self) -> bool:
@@ -76,9 +78,9 @@ class Session:
         self.loaded_keymap = ""  # what loadkeys last loaded on this console
         self._matched = False  # the device came from a disk.match rule
         self._last_run = None  # the latest nixos-install runner: the next one continues its record
-        # The disk steps an earlier install carried out before failing later:
-        # installing again the same plan goes on from the configuration.
-        self._prepared: list | None = None
+        # What the disk phase made (installer.resume.layout_digest) when a later
+        # phase failed: installing again the same plan goes on from the configuration.
+        self._prepared: str | None = None
 
     # -- probing and defaults ------------------------------------------------
     def probe(self) -> Machine:
@@ -231,18 +233,55 @@ class Session:
         (other disk choices since mean partitioning again)."""
         if self._prepared is None:
             return "disk"
+        from installer.resume import layout_digest
+
         try:
-            steps = self.plan().steps
+            plan = self.plan()
         except ProblemsError:
             return "disk"
-        return "config" if steps == self._prepared else "disk"
+        return "config" if layout_digest(plan) == self._prepared else "disk"
 
     def set_resume_phase(self, phase: str) -> None:
         """"config": the disk phase of the current plan is done; "disk": start over."""
+        from installer.resume import layout_digest
+
         if phase == "disk":
             self._prepared = None
         else:
-            self._prepared = list(self.plan().steps)
+            self._prepared = layout_digest(self.plan())
+
+    def resume_earlier_run(self) -> str:
+        """Go on where an earlier run of this installer stopped after its disk phase
+        (a failed or interrupted nixos-install; see installer.resume): the disk the
+        answers name holds exactly the filesystems that run planned, by their UUIDs,
+        mounted at the target. Then this session takes that run's identity and
+        starts from the configuration. Returns what it recognised, in words, or ""."""
+        if not self.options.real or self.model.disk.layout != "erase" or self.machine is None:
+            return ""
+        import dataclasses
+
+        from installer import resume
+        from installer.plan import build_plan
+
+        record = resume.load(self.options.state_dir, self.options.target)
+        disk = self.machine.disk(self.model.disk.device)
+        if record is None or disk is None or disk.path != record.disk:
+            return ""
+        # Refused by the probe for its mounts and swap, which are this plan's own.
+        free = dataclasses.replace(disk, refused="")
+        machine = dataclasses.replace(self.machine, disks=[free if d is disk else d for d in self.machine.disks])
+        try:
+            plan = build_plan(self.model, machine, record.identity, target=self.options.target)
+        except ProblemsError:
+            return ""
+        if resume.layout_digest(plan) != record.layout or resume.mismatch(plan, free, machine):
+            return ""
+        self.machine, self.identity = machine, record.identity
+        self._plan = self._plan_key = self._files_key = None
+        self._prepared = resume.layout_digest(self.plan())
+        root = next((e.device for e in plan.filesystems if e.mountpoint == "/"), "")
+        return (f"{disk.path} was prepared by an earlier run of this installer (its / is {root}, mounted at "
+                f"{self.options.target}); going on from the configuration")
 
     def preflight(self) -> list[Problem]:
         """What a real install needs besides valid answers, all checked before the
@@ -296,6 +335,13 @@ class Session:
             confirmation=confirmation,
             log=log,
         )
+        if plan.steps:
+            from installer import resume
+
+            try:
+                resume.save(self.options.state_dir, plan)
+            except OSError as error:  # only a rerun in another process needs it
+                log(f"could not note the prepared disk for a rerun: {error}")
 
     def _secrets(self) -> dict[str, str]:
         passphrase = self.model.encryption.passphrase
@@ -493,6 +539,9 @@ class Session:
         """Copy the log into the installed system; returns where it went."""
         if not self.options.real:
             return self.options.log_path
+        from installer import resume
+
+        resume.forget(self.options.state_dir, self.options.target)
         copy = self.log().copy_to(self.options.target)
         log(f"log copied to {copy}")
         return str(copy)

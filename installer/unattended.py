@@ -7,6 +7,7 @@ to the 0600 log file.
 
 from __future__ import annotations
 
+import signal
 import sys
 
 from installer.session import Session
@@ -15,41 +16,75 @@ PHASES = ("partition, format and mount", "write the configuration", "nixos-insta
 
 
 def install(session: Session, plan) -> int:
-    """Run the whole install; returns the CLI's exit code."""
-    from installer.executor import Confirmation, ExecutionError, Refused
-    from installer.passwords import PasswordError
+    """Run the whole install; returns the CLI's exit code. SIGTERM and SIGHUP
+    stop it as Ctrl+C does (KeyboardInterrupt, after what was running is
+    stopped and undone and the log says so)."""
+    from installer.processes import like_ctrl_c
 
     log = session.log()
 
     def say(text: str) -> None:
-        print(text, flush=True)
+        try:
+            print(text, flush=True)
+        except OSError:  # the terminal went away (SIGHUP): the log still gets every line
+            pass
         log(text)
+
+    with like_ctrl_c() as received:
+        try:
+            return _install(session, plan, say, log.path)
+        except KeyboardInterrupt:
+            how = signal.Signals(received[-1]).name if received else "Ctrl+C"
+            if session.resume_phase() != "disk":
+                again = "the disk is prepared: run this command again to go on from the configuration"
+            else:
+                again = "what the disk phase had mounted was undone (the undo: lines above); run this command again to start over"
+            say(f"interrupted by {how}: everything the installer started was stopped; {again}. Log: {log.path}")
+            raise
+
+
+def _install(session: Session, plan, say, log_path) -> int:
+    from installer.executor import Confirmation, ExecutionError, Refused
+    from installer.passwords import PasswordError
 
     def phase(number: int) -> None:
         say(f"== [{number}/{len(PHASES)}] {PHASES[number - 1]}")
 
     session.hash_passwords()
     phase(1)
-    try:
-        session.execute(Confirmation.for_plan(plan, read=session.options.real), say)
-    except Refused as refused:
-        say(f"refused: {refused}")
-        return 3
-    except ExecutionError as failed:
-        say(f"failed: {failed}")
-        return 1
+    if session.resume_phase() != "disk":
+        say(f"the disk is already prepared for this plan; nothing is written to {plan.disk.path}")
+    else:
+        try:
+            session.execute(Confirmation.for_plan(plan, read=session.options.real), say)
+        except Refused as refused:
+            say(f"refused: {refused}")
+            return 3
+        except ExecutionError as failed:
+            say(f"failed: {failed}")
+            return 1
+        if plan.steps and session.options.real:
+            session.set_resume_phase("config")
     phase(2)
     session.write_config(say)
     phase(3)
     if session.options.real:
         runner = session.runner()
-        code = runner.run_sync(sys.stdout)
+        timeout = session.options.install_timeout
+        code = runner.run_sync(sys.stdout, timeout=timeout)
+        if runner.timed_out:
+            say(f"nixos-install was still running after --timeout {timeout:g} s (in phase "
+                f"'{runner.progress.phase_title}'): it and everything it started were stopped.")
+            say(f"The whole log is in {log_path}. The disk is prepared: run this command again to go on "
+                "(with a longer --timeout).")
+            return 1
         if code != 0:
             progress = runner.progress
             say(f"nixos-install failed in phase '{progress.phase_title}' with exit code {code}.")
             for line in list(runner.tail)[-15:]:
                 say(f"  | {line}")
-            say(f"The whole log is in {log.path}. nixos-install can be re-run safely: run this command again.")
+            say(f"The whole log is in {log_path}. The disk is prepared: run this command again to go on "
+                "from the configuration.")
             return 1
     else:
         say(f"[dry-run] would run: {' '.join(session.install_argv())}")
