@@ -73,7 +73,9 @@ class Disk:
     @property
     def rotation(self) -> str:
         """HDD, SSD or "rotation unknown", as the messages name it."""
-        return {True: "HDD", False: "SSD"}.get(self.rotational, "rotation unknown")  # type: ignore[arg-type]
+        if self.rotational is None:
+            return "rotation unknown"
+        return "HDD" if self.rotational else "SSD"
 
     @property
     def offered(self) -> bool:

@@ -15,7 +15,14 @@ floppies and the virtual devices built on other disks (dm-*, md*), which are
 left out entirely (nobody installs onto them; they still count when deciding
 what is in use). Loop devices and optical drives are kept and refused, so the
 wizard can say why an image file or a DVD cannot be chosen; an unattached
-loop device (size 0) is not a disk at all.
+loop device (size 0) is not a disk at all. A multipath map (dm-* with an
+mpath- DM_UUID) is the one device-mapper device listed, once, as
+/dev/mapper/NAME, and refused (MULTIPATH_REFUSAL); its path devices are
+listed and refused as its paths.
+
+In use, besides mounted: under a mounted device-mapper stack (the disk under
+/ on LVM on LUKS "holds / through LUKS and LVM"), RAID members, PVs of an
+active VG, LUKS backing devices, members of an imported ZFS pool.
 """
 
 from __future__ import annotations
@@ -421,8 +428,7 @@ def _rotational(rec: dict[str, Any], attrs: dict[str, Any]) -> bool | None:
     return int(rpm) > 0 if rpm.isdigit() else None
 
 
-def _multipath_disk(dev: str, rec: dict[str, Any], paths: list[str], disks: dict[str, Disk],
-                    blockdev: dict[str, Any]) -> Disk:
+def _multipath_disk(dev: str, rec: dict[str, Any], paths: list[str], disks: dict[str, Disk]) -> Disk:
     """The map /dev/mapper/NAME as one disk (listed once, named by its own by-id/wwn links), over its paths."""
     name = rec.get("DM_NAME") or os.path.basename(dev)
     first = next((disks[p] for p in paths if p in disks), None)
@@ -436,15 +442,10 @@ def _multipath_disk(dev: str, rec: dict[str, Any], paths: list[str], disks: dict
         drivers=(first.drivers if first else []) + ["dm_multipath"], kind="multipath",
     )
     names = ", ".join(os.path.basename(p) for p in paths) or "none recorded"
-    inside = _path_contents(first, blockdev) if first else ""
+    inside = describe_disk(first) if first and first.partitions else ""  # a path holds the map's blocks
     disk.holds = f"{inside or 'empty'} (paths {names})"
     disk.refused = MULTIPATH_REFUSAL
     return disk
-
-
-def _path_contents(path: Disk, blockdev: dict[str, Any]) -> str:
-    """What a map holds, read off one of its paths (the same blocks)."""
-    return describe_disk(path) if path.partitions else ""
 
 
 def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop: bool = False,
@@ -542,7 +543,7 @@ def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop:
     by_path = {d.path: d for d in disks}
     for dev, rec in sorted(maps.items()):
         disks.append(_multipath_disk(dev, rec, sorted(p for p, m in path_of.items() if m == rec.get("DM_NAME")),
-                                     by_path, blockdev))
+                                     by_path))
 
     machine = Machine(
         firmware=firmware, cpu_vendor=facts.get("cpu_vendor", ""), virtualisation=facts.get("virtualisation", "none"),

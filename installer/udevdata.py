@@ -420,7 +420,7 @@ def virtualisation_from(detect_virt: str | None, dmi: str, flags: list[str]) -> 
     Without the tool, the DMI strings, then the CPU's hypervisor flag.
     """
     if detect_virt:
-        return _DETECT_VIRT.get(detect_virt, "none" if detect_virt == "none" else "other")
+        return _DETECT_VIRT.get(detect_virt, "other")
     for needle, virt in _DMI_VIRT:
         if needle in dmi.lower():
             return virt
