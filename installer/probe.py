@@ -45,10 +45,13 @@ BOOT_MEDIUM_TARGETS = ("/iso", "/cdrom", "/run/initramfs/live", "/run/archiso/bo
                        "/run/live/medium", "/lib/live/mount/medium")
 _LEFT_OUT = ("zram", "ram", "fd", "dm-", "md", "nbd")
 _BY_ID_ORDER = ("ata-", "nvme-", "virtio-", "usb-", "scsi-", "mmc-", "ieee1394-", "memstick-", "dm-uuid-mpath-")
-# nixpkgs' services.multipath writes multipath.conf only from hand-given WWIDs
-# and numeric aliases (pathGroups), and its initrd part only starts multipathd:
-# nothing an installer can fill in safely for the root, and the partitions of a
-# map (kpartx) are a different kind of device than the executor writes.
+# Refused, not installed onto: nixpkgs' services.multipath builds multipath.conf
+# from hand-given pathGroups (a WWID and a numeric alias each, no default), and
+# its initrd part only starts multipathd. nixpkgs' own root-on-multipath test
+# (nixos/tests/iscsi-multipath-root.nix) boots a partitionless filesystem on
+# /dev/mapper/<alias>, copies /etc/multipath/wwids into the initrd by hand and
+# installs no boot loader: nothing covers the ESP + root partitions (kpartx maps)
+# and boot loader this installer writes, and this kernel has no dm to test them.
 MULTIPATH_REFUSAL = ("multipath device: not supported here (booting NixOS from one needs "
                      "services.multipath set up by hand)")
 
