@@ -228,3 +228,5 @@ def print_plan(session: Session) -> None:
     etc = os.path.join(session.options.target, "etc/nixos")
     print(f"  +. write configuration.nix and hardware-configuration.nix to {etc}")
     print(f"  +. {shlex.join(session.install_argv())}")
+    for warning in session.machine.warnings if session.machine is not None else []:
+        print(f"warning: {warning}")

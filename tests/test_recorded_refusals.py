@@ -4,6 +4,8 @@ machines tests/make_fixtures.py derives from the shared recordings."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from test_cli import answers_for, cli
 from test_screens_support import open_step
@@ -57,3 +59,19 @@ async def test_disk_step_does_not_offer_the_luks_lvm_root_disk_and_says_why():
         assert [p.split()[0] for p in prompts] == ["sdb"]
         shown = " ".join(str(w.render()) for w in screen.query("Static"))
         assert "nvme0n1" in shown and LUKS_LVM in shown, shown
+
+
+def test_a_disk_controller_without_a_known_module_is_warned_about_in_the_plan(tmp_path):
+    """simple.json's disk moved behind a SCSI host adapter no rule knows: planned, with a warning to act on."""
+    data = json.loads((MACHINES / "simple.json").read_text())
+    sda = data["storage"]["blockdev"]["/dev/sda"]
+    sda["DEVPATH"] = "/devices/pci0000:00/0000:00:10.0/host2/target2:0:0/2:0:0:0/block/sda"
+    machine = tmp_path / "machine.json"
+    machine.write_text(json.dumps(data))
+    done = cli("--answers", answers_for(tmp_path, device="/dev/sda"), "--machine", str(machine), "--plan")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "warning: sda: no kernel module is known for its controller" in done.stdout
+    out = tmp_path / "out"
+    done = cli("--answers", answers_for(tmp_path, device="/dev/sda"), "--machine", str(machine), "--render", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "# Not found out: \"sda: no kernel module" in (out / "hardware-configuration.nix").read_text()
