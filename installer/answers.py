@@ -18,7 +18,10 @@ from typing import Any, get_args
 import tomli_w
 
 from installer.model import Boot, DiskChoice, DiskMatch, Encryption, InstallModel, Root, Software, System, User
-from installer.problems import Problem, ProblemsError
+from installer.problems import Problem, ProblemsError, named
+
+MAX_ANSWERS = 2 * 1024 * 1024  # bytes; a real answers file is a few KiB
+MAX_PASSPHRASE = 4096  # bytes of a passphrase file
 
 SECTIONS: dict[str, type] = {
     "system": System,
@@ -40,15 +43,23 @@ SECRET_KEYS = {
 
 
 def load(path: str | os.PathLike, *, hash_passwords: bool = True) -> InstallModel:
-    """Read an answers file. Raises ProblemsError listing every bad key."""
+    """Read an answers file. Raises ProblemsError listing every bad key.
+
+    Only a regular file is read, and at most MAX_ANSWERS of it: a FIFO, a
+    device (/dev/zero) or a huge file is refused instead of hanging."""
+    from installer.safefs import read_regular
+
+    where = named(os.fspath(path))
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        data = tomllib.loads(read_regular(path, MAX_ANSWERS).decode("utf-8"))
     except OSError as err:
-        raise ProblemsError([Problem("answers", f"cannot read {path}: {err.strerror}")]) from None
+        raise ProblemsError([Problem("answers", f"cannot read {where}: {err.strerror or err}")]) from None
     except tomllib.TOMLDecodeError as err:
-        raise ProblemsError([Problem("answers", f"{path} is not valid TOML: {err}")]) from None
+        raise ProblemsError([Problem("answers", f"{where} is not valid TOML: {err}")]) from None
     except UnicodeDecodeError:
-        raise ProblemsError([Problem("answers", f"{path} is not UTF-8 text")]) from None
+        raise ProblemsError([Problem("answers", f"{where} is not UTF-8 text")]) from None
+    except RecursionError:
+        raise ProblemsError([Problem("answers", f"{where} nests arrays or tables too deeply")]) from None
     return from_dict(data, base=Path(path).parent, hash_passwords=hash_passwords)
 
 
@@ -61,14 +72,19 @@ def from_dict(data: dict, *, base: Path = Path("."), hash_passwords: bool = True
     """
     from installer.schema import validate_with_schema
 
-    problems = validate_with_schema(data)
+    try:
+        problems = validate_with_schema(data)
+    except RecursionError:  # jsonschema descends as deep as the data goes
+        raise ProblemsError([Problem("answers", "the file nests arrays or tables too deeply")]) from None
     bad = {p.field for p in problems}
     model = InstallModel()
     for name, cls in SECTIONS.items():
         table = data.get(name, {})
         setattr(model, name, _build(cls, table if name not in bad else {}, name, bad))
     users = data.get("users", []) if "users" not in bad else []
-    model.users = [_build(User, table, f"users[{i}]", bad) for i, table in enumerate(users)]
+    # An entry the schema refused (users = [1]) is built empty; its problem is already listed.
+    model.users = [_build(User, table if isinstance(table, dict) else {}, f"users[{i}]", bad)
+                   for i, table in enumerate(users)]
     if problems:
         from installer.validate import validate
 
@@ -116,29 +132,56 @@ NESTED = (DiskMatch,)
 def _secrets(
     model: InstallModel, users: list[dict], data: dict, base: Path, problems: list[Problem], hash_passwords: bool
 ) -> None:
+    from installer.safefs import read_regular
+
     for i, (table, account) in enumerate(zip(users, model.users, strict=True)):
-        _password(table, account, hash_passwords)
-    _password(data.get("root", {}), model.root, hash_passwords)
+        _password(table, account, hash_passwords, f"users[{i}]", problems)
+    _password(data.get("root", {}), model.root, hash_passwords, "root", problems)
     enc = data.get("encryption", {}) or {}
     if "passphrase_file" in enc:
+        field = "encryption.passphrase_file"
         name = enc["passphrase_file"]
         path = base / name if not os.path.isabs(name) else Path(name)
+        where = named(os.fspath(path))
         try:
-            text = path.read_text(encoding="utf-8")
+            raw = read_regular(path, MAX_PASSPHRASE)
         except OSError as err:
-            problems.append(Problem("encryption.passphrase_file", f"cannot read {path}: {err.strerror}"))
+            problems.append(Problem(field, f"cannot read {where}: {err.strerror or err}"))
+            return
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            problems.append(Problem(field, f"{where} is not UTF-8 text; write the passphrase as typed at boot"))
             return
         # The file holds the passphrase as typed at boot; a final newline is the editor's.
         passphrase = text[:-1] if text.endswith("\n") else text
+        if _control(passphrase):
+            problems.append(Problem(field, f"the passphrase in {where} contains a {_control(passphrase)}; "
+                                           "it must be typable at the boot prompt"))
+            return
         model.encryption.passphrase = model.encryption.passphrase_confirm = passphrase
 
 
-def _password(table: dict, account: User | Root, hash_passwords: bool) -> None:
+def _control(secret: str) -> str:
+    """The kind of control character a secret holds ("" when none), never the secret itself."""
+    if "\0" in secret:
+        return "NUL character"
+    if "\n" in secret or "\r" in secret:
+        return "line break"
+    if any((ord(c) < 32 and c != "\t") or ord(c) == 127 for c in secret):
+        return "control character"
+    return ""
+
+
+def _password(table: dict, account: User | Root, hash_passwords: bool, at: str, problems: list[Problem]) -> None:
     # The schema has already refused both keys at once and malformed hashes.
     if "password_hash" in table:
         account.password_hash = table["password_hash"]
     elif "password" in table:
         plain = table["password"]
+        if _control(plain):
+            problems.append(Problem(f"{at}.password", f"contains a {_control(plain)}; a password cannot hold one"))
+            return
         account.password = account.password_confirm = plain
         if hash_passwords and plain:
             from installer.passwords import hash_password
@@ -183,10 +226,11 @@ def dump(model: InstallModel) -> str:
 
 
 def save(model: InstallModel, path: str | os.PathLike) -> None:
+    """Write the answers to path: never through a link, atomically."""
+    from installer import safefs
+
     # 0600: the file names users and disks; no reason for others to read it.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(dump(model))
+    safefs.write_file(path, dump(model), mode=0o600)
 
 
 def defaults() -> dict:

@@ -14,8 +14,9 @@ import shlex
 import sys
 from pathlib import Path
 
-from installer.problems import ProbeError, ProblemsError
+from installer.problems import ProbeError, ProblemsError, cut
 from installer.logfile import DEFAULT_LOG
+from installer.safefs import LinkRefused
 from installer.session import Options, Session
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_REFUSED = 0, 1, 2, 3
@@ -90,8 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     except ProblemsError as err:
         print("The answers have problems:", file=sys.stderr)
         for problem in err.problems:
-            print(f"  {problem}", file=sys.stderr)
+            print(f"  {cut(str(problem))}", file=sys.stderr)
         return EXIT_INVALID
+    except LinkRefused as err:
+        # A link where the installer writes: refused wherever it was found.
+        print(f"refused: {err}", file=sys.stderr)
+        return EXIT_REFUSED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_FAILED
@@ -111,6 +116,9 @@ def run(args: argparse.Namespace) -> int:
         except ProbeError as err:
             print(f"cannot record this machine: {err}", file=sys.stderr)
             return EXIT_FAILED
+        except LinkRefused as err:
+            print(f"refused: {err}", file=sys.stderr)
+            return EXIT_REFUSED
         except OSError as err:
             print(f"cannot write {args.record_machine}: {err.strerror or err}", file=sys.stderr)
             return EXIT_FAILED
@@ -174,12 +182,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"  {problem}", file=sys.stderr)
             return EXIT_INVALID
     if args.render:
-        out = Path(args.render)
-        out.mkdir(parents=True, exist_ok=True)
-        for name, text in session.render().items():
-            (out / name).write_text(text, encoding="utf-8")
-            print(out / name)
-        return EXIT_OK
+        return _render(session, Path(args.render))
     if args.export_flake:
         from installer.export import ExistingFiles, ExportStopped
 
@@ -193,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_REFUSED
         except ExportStopped as err:
             print(err, file=sys.stderr)
-            return EXIT_FAILED
+            return EXIT_REFUSED if err.refused else EXIT_FAILED
         for name in exported.files:
             print(Path(args.export_flake) / name)
         return EXIT_OK
@@ -202,9 +205,40 @@ def run(args: argparse.Namespace) -> int:
         if not args.plan:
             print("\nNothing was written. Run again with --yes to install.")
         return EXIT_OK
+    try:
+        session.log()  # before the disk is touched: a --log that cannot be written is a bad argument
+    except LinkRefused:
+        raise
+    except OSError as err:
+        why = err.strerror or str(err)
+        print(f"--log: {why if args.log in why else f'cannot write {args.log}: {why}'}", file=sys.stderr)
+        return EXIT_INVALID
     from installer.unattended import install
 
     return install(session, plan)
+
+
+def _render(session: Session, out: Path) -> int:
+    """--render DIR: the two files, written without following a link anywhere on the way."""
+    from installer import safefs
+
+    files = session.render()
+    for name in files:
+        safefs.check(out / name)  # LinkRefused before anything is written
+    try:
+        where = safefs.open_dir(out, create=True, mode=0o755)
+    except LinkRefused:
+        raise
+    except OSError as err:
+        print(f"--render: cannot write into {out}: {err.strerror or err}", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        for name, text in files.items():
+            safefs.write_at(where, name, text, mode=0o644, shown=str(out / name))
+            print(out / name)
+    finally:
+        os.close(where)
+    return EXIT_OK
 
 
 def _refused(session: Session) -> str:

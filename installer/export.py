@@ -25,6 +25,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from installer import safefs
 from installer.hardware import Machine
 from installer.logfile import open_private
 from installer.model import GIB, MIB, InstallModel
@@ -85,12 +86,13 @@ class ExistingFiles(FileExistsError):
 
 class ExportStopped(OSError):
     """A file of the export could not be written (a link, another user's file, a full disk...);
-    `written` names the files written before it."""
+    `written` names the files written before it; `refused`: a link was on the way."""
 
     def __init__(self, out_dir: Path, name: str, written: tuple[str, ...], err: OSError):
         self.out_dir = out_dir
         self.name = name
         self.written = written
+        self.refused = isinstance(err, safefs.LinkRefused)
         self.outcome = _outcome(written)
         super().__init__(err.errno, f"cannot write {out_dir / name}: {err.strerror or err}; {self.outcome}")
 
@@ -258,27 +260,43 @@ def export_flake(
         found = existing_files(model, out)
         if found:
             raise ExistingFiles(out, found)
-    written: list[str] = []
-    for name, text in files.items():
-        path = out / name
+    # No link anywhere on the way to any file (`hosts -> elsewhere`), checked
+    # before the first is written; the writes below walk without links too.
+    for name in files:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            safefs.check(out / name)
+        except safefs.LinkRefused as err:
+            raise ExportStopped(out, name, (), err) from None
+    written: list[str] = []
+    try:
+        top = safefs.open_dir(out, create=True, mode=0o755)
+    except OSError as err:
+        raise ExportStopped(out, next(iter(files)), (), err) from None
+    try:
+        for name, text in files.items():
+            path = out / name
             try:
-                # 0600 for everything, a replaced file too: the directory may
-                # hold hashes, and it names the disks and users; the owner
-                # decides who else may read it. Never through a link, never
-                # over another user's file; new unless replacing, so a file
-                # that appeared since the check is not clobbered either.
-                fd = open_private(path, append=False, new=not overwrite)
-            except FileExistsError:
-                raise ExistingFiles(out, [name], tuple(written)) from None
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-        except ExistingFiles:
-            raise
-        except OSError as err:
-            raise ExportStopped(out, name, tuple(written), err) from None
-        written.append(name)
+                where = safefs.open_dir(os.path.dirname(name), base=top, create=True, mode=0o755, shown=str(out))
+                try:
+                    # 0600 for everything, a replaced file too: the directory may
+                    # hold hashes, and it names the disks and users; the owner
+                    # decides who else may read it. Never through a link, never
+                    # over another user's file; new unless replacing, so a file
+                    # that appeared since the check is not clobbered either.
+                    fd = open_private(path, append=False, new=not overwrite, dir_fd=where)
+                except FileExistsError:
+                    raise ExistingFiles(out, [name], tuple(written)) from None
+                finally:
+                    os.close(where)
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    handle.write(text)
+            except ExistingFiles:
+                raise
+            except OSError as err:
+                raise ExportStopped(out, name, tuple(written), err) from None
+            written.append(name)
+    finally:
+        os.close(top)
     return Exported(out, tuple(written))
 
 

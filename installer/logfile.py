@@ -1,8 +1,9 @@
 """The install log: one private file that keeps every line, secrets redacted.
 
-The file lives in /tmp, which anyone can write to, so it is opened with
-O_NOFOLLOW (a planted symlink cannot redirect it) and mode 0600 (other users
-on the live ISO cannot read it). Every line passes through a `Redactor`
+The file lives in /tmp, which anyone can write to, so its path is walked
+without following any link (installer.safefs: a planted symlink cannot
+redirect it, in the last component or any other) and it is mode 0600 (other
+users on the live ISO cannot read it). Every line passes through a `Redactor`
 first: a password echoed by some tool never reaches the disk.
 """
 
@@ -14,13 +15,16 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
+from installer import safefs
+
 DEFAULT_LOG = "/tmp/nixos-tui-installer.log"
 TARGET_LOG = "var/log/nixos-tui-installer.log"  # relative to the target root
 REDACTED = "<redacted>"
 
 # O_NONBLOCK: opening a FIFO planted where the file should go fails (ENXIO)
 # instead of waiting for a reader; on a regular file it changes nothing.
-_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+# O_RDWR: the log is copied from the fd it was opened with, never by name again.
+_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 
 
 class Redactor:
@@ -48,23 +52,36 @@ class Redactor:
         return text
 
 
-def open_private(path: str | os.PathLike, *, append: bool = True, new: bool = False) -> int:
+def open_private(
+    path: str | os.PathLike, *, append: bool = True, new: bool = False, dir_fd: int | None = None
+) -> int:
     """Open (or create) a regular file only its owner can read; returns the fd.
 
     append=False empties the file, but only once it is known to be ours: an
     O_TRUNC in the open itself would empty another user's file (root may
     open anything) before the refusal below. new=True creates the file or
     raises FileExistsError, whatever is in its place (a link included).
-    Other refusals are OSErrors whose strerror says why.
+    With dir_fd, the last component of `path` is opened in that directory
+    (`path` names it in messages); without, every directory on the way is
+    walked without following links. A link is refused with
+    safefs.LinkRefused; other refusals are OSErrors whose strerror says why.
     """
+    if dir_fd is None:
+        with safefs.parent_dir(path) as (parent, _name):
+            return open_private(path, append=append, new=new, dir_fd=parent)
+    name = os.path.basename(os.fspath(path).rstrip("/"))
     flags = _FLAGS | (os.O_EXCL if new else os.O_APPEND if append else 0)
     try:
-        fd = os.open(path, flags, 0o600)
+        fd = os.open(name, flags, 0o600, dir_fd=dir_fd)
     except OSError as err:
+        if err.errno in (errno.ELOOP, errno.EEXIST):
+            safefs.refuse_link(dir_fd, name, os.fspath(path))  # a link: refused as one, not as "exists"
         if err.errno == errno.ELOOP:
-            raise OSError(err.errno, f"{path} is a symbolic link; not following it") from None
+            raise safefs.LinkRefused(os.fspath(path)) from None
         if err.errno == errno.ENXIO:
             raise OSError(err.errno, f"{path} is not a regular file") from None
+        if err.errno == errno.EISDIR:
+            raise IsADirectoryError(err.errno, f"{path} is a directory, not a file") from None
         raise
     try:
         info = os.fstat(fd)
@@ -82,11 +99,7 @@ def open_private(path: str | os.PathLike, *, append: bool = True, new: bool = Fa
     return fd
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
+_write_all = safefs.write_all
 
 
 class LogFile:
@@ -134,12 +147,16 @@ class LogFile:
         self.close()
 
     def copy_to(self, target: str | os.PathLike) -> Path:
-        """Copy the whole log to TARGET/var/log/, mode 0600, replacing an older copy."""
+        """Copy the whole log to TARGET/var/log/, mode 0600, replacing an older copy.
+
+        Nothing under the target is followed: a link at var, var/log or the
+        file itself is refused (safefs.LinkRefused), never written through."""
         destination = Path(target) / TARGET_LOG
-        destination.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
-        if destination.is_symlink():
-            destination.unlink()
-        self._copy_into(destination)
+        where = safefs.open_dir(os.path.dirname(TARGET_LOG), base=target, create=True, mode=0o755)
+        try:
+            self._copy_into(open_private(destination, append=False, dir_fd=where))
+        finally:
+            os.close(where)
         return destination
 
     def save_copy(self, destination: str | os.PathLike) -> Path:
@@ -147,16 +164,28 @@ class LogFile:
         own name in it), as a private file: created 0600, never through a
         symlink, never over another user's file. Raises OSError saying why."""
         where = Path(os.path.expanduser(os.fspath(destination)))
-        if where.is_dir():
+        try:
+            directory = safefs.open_dir(where)
+        except (FileNotFoundError, NotADirectoryError):
+            self._copy_into(open_private(where, append=False))
+            return where
+        try:
             where = where / self.path.name
-        self._copy_into(where)
+            self._copy_into(open_private(where, append=False, dir_fd=directory))
+        finally:
+            os.close(directory)
         return where
 
-    def _copy_into(self, destination: Path) -> None:
-        out = open_private(destination, append=False)
+    def _copy_into(self, out: int) -> None:
+        """Copy into the fd `out` (closed here) from the log's own fd, or,
+        once closed, from the log reopened without following links."""
+        source = self._fd if self._fd is not None else open_private(self.path)
         try:
-            with open(self.path, "rb") as source:
-                while chunk := source.read(1 << 20):
-                    _write_all(out, chunk)
+            offset = 0
+            while chunk := os.pread(source, 1 << 20, offset):
+                _write_all(out, chunk)
+                offset += len(chunk)
         finally:
             os.close(out)
+            if source != self._fd:
+                os.close(source)

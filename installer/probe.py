@@ -85,7 +85,9 @@ def record_machine(path: str | os.PathLike[str]) -> None:
 
     ProbeError when the machine cannot be read, OSError when the file cannot be written."""
     text = json.dumps(_live_data(), indent=1, sort_keys=True) + "\n"
-    Path(path).write_text(text)
+    from installer import safefs
+
+    safefs.write_file(path, text, mode=0o644)
 
 
 def _live_data() -> dict[str, Any]:

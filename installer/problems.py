@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+SHOWN_CHARS = 40  # of a value quoted in a message; a 1 MB hostname is not echoed
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxtuple = 2, 4, 4, 4
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = SHOWN_CHARS
 
 
 @dataclass(frozen=True)
@@ -14,6 +20,27 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}"
+
+
+def shown(value: Any) -> str:
+    """A value as a message quotes it: its repr, cut to a readable length with
+    the whole length said ('aaaa...' (1000000 characters)), nesting cut too."""
+    if isinstance(value, str):
+        if len(value) <= SHOWN_CHARS:
+            return repr(value)
+        return repr(value[:SHOWN_CHARS])[:-1] + f"...{repr(value)[-1]} ({len(value)} characters)"
+    return _REPR.repr(value)
+
+
+def named(text: str) -> str:
+    """A name (a file, a device) as a message shows it: as it is, unless long
+    or holding unprintable characters (then quoted and cut by `shown`)."""
+    return text if len(text) <= 200 and text.isprintable() else shown(text)
+
+
+def cut(text: str, limit: int = 300) -> str:
+    """A line of output no longer than about `limit`: the end replaced by its length."""
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
 
 
 def errors(problems: list[Problem]) -> list[Problem]:

@@ -23,7 +23,7 @@ from typing import Any, Literal, get_args, get_origin
 
 from installer import answers, validate
 from installer.model import User
-from installer.problems import Problem
+from installer.problems import Problem, shown
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -251,7 +251,7 @@ def validate_with_schema(data: Any) -> list[Problem]:
 def _key_path(parts) -> str:
     out = ""
     for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        out += f"[{part}]" if isinstance(part, int) else (f".{_key(part)}" if out else _key(str(part)))
     return out or "answers"
 
 
@@ -262,13 +262,26 @@ def _problems(error) -> list[Problem]:
         known = set(error.schema.get("properties", {}))
         extra = sorted(k for k in instance if k not in known)
         where = f"{at}." if at != "answers" else ""
-        return [Problem(f"{where}{key}", f"unknown key; expected one of {', '.join(sorted(known))}") for key in extra]
+        return [Problem(f"{where}{_key(key)}", f"unknown key; expected one of {', '.join(sorted(known))}")
+                for key in extra]
     if kind == "not" and isinstance(instance, dict) and {"password", "password_hash"} <= set(instance):
         return [Problem(f"{at}.password", "give either password or password_hash, not both")]
     if kind == "required":
         missing = [k for k in error.validator_value if k not in instance]
         return [Problem(f"{at}.{k}", "is required") for k in missing]
-    return [Problem(at, f"{_message(kind, error, at)} (got {instance!r})")]
+    if _secret(error.absolute_path):
+        return [Problem(at, _message(kind, error, at))]  # never the secret itself
+    return [Problem(at, f"{_message(kind, error, at)} (got {shown(instance)})")]
+
+
+def _secret(parts) -> bool:
+    """Whether a key path leads into a secret (users[0].password, root.password_hash, ...)."""
+    return any(isinstance(part, str) and part in answers.SECRET_FIELDS for part in parts)
+
+
+def _key(name: str) -> str:
+    """A key as a problem's field names it: as written, unless long or odd (then quoted and cut)."""
+    return name if len(name) <= 64 and name.isprintable() else shown(name)
 
 
 _TYPE_WORDS = {

@@ -356,14 +356,21 @@ class Session:
             for path in written:
                 log(f"[dry-run] would write {path}")
             return written
-        etc.mkdir(parents=True, exist_ok=True)
-        for name, text in files.items():
-            (etc / name).write_text(text, encoding="utf-8")
-            log(f"wrote {etc / name}")
-        from installer import answers
+        from installer import answers, safefs
 
-        answers.save(self.answers_model(), etc / "answers.toml")
-        log(f"wrote {etc / 'answers.toml'}")
+        # The target may be a filesystem the person mounted as it came: a link
+        # at etc, etc/nixos or a file there would send these writes out of it.
+        contents = {name: (text, 0o644) for name, text in files.items()}
+        contents["answers.toml"] = (answers.dump(self.answers_model()), 0o600)  # names users and disks
+        for name in contents:
+            safefs.check(f"etc/nixos/{name}", base=self.options.target)
+        where = safefs.open_dir("etc/nixos", base=self.options.target, create=True, mode=0o755)
+        try:
+            for name, (text, mode) in contents.items():
+                safefs.write_at(where, name, text, mode=mode, shown=str(etc / name))
+                log(f"wrote {etc / name}")
+        finally:
+            os.close(where)
         return written
 
     def answers_model(self) -> InstallModel:

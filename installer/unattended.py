@@ -46,6 +46,7 @@ def install(session: Session, plan) -> int:
 def _install(session: Session, plan, say, log_path) -> int:
     from installer.executor import Confirmation, ExecutionError, Refused
     from installer.passwords import PasswordError
+    from installer.safefs import LinkRefused
 
     def phase(number: int) -> None:
         say(f"== [{number}/{len(PHASES)}] {PHASES[number - 1]}")
@@ -66,7 +67,11 @@ def _install(session: Session, plan, say, log_path) -> int:
         if plan.steps and session.options.real:
             session.set_resume_phase("config")
     phase(2)
-    session.write_config(say)
+    try:
+        session.write_config(say)
+    except LinkRefused as refused:  # a premounted target with etc or etc/nixos linked elsewhere
+        say(f"refused: {refused}; nothing was written under {session.options.target}/etc")
+        return 3
     phase(3)
     if session.options.real:
         runner = session.runner()
@@ -95,7 +100,11 @@ def _install(session: Session, plan, say, log_path) -> int:
         say(f"failed: {failed}")
         return 1
     phase(5)
-    where = session.finish(say)
+    try:
+        where = session.finish(say)
+    except LinkRefused as refused:
+        say(f"refused to copy the log into the new system: {refused}; the log stays in {log_path}")
+        return 3
     if not session.options.real:
         why = "--machine reads a recorded machine" if session.options.machine_file else "this is a dry run"
         say(f"Nothing was written: {why}. Log: {where}.")

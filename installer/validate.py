@@ -18,7 +18,7 @@ from installer import catalog
 from installer.crypthash import hash_problem
 from installer.hardware import Machine
 from installer.model import DESKTOPS, FILESYSTEMS, FIRMWARES, LAYOUTS, LOADERS, SWAP_KINDS, InstallModel
-from installer.problems import Problem
+from installer.problems import Problem, named, shown
 
 HOSTNAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 USERNAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
@@ -112,23 +112,23 @@ def _system(model: InstallModel) -> list[Problem]:
             )
         )
     if s.timezone not in catalog.timezones():
-        out.append(Problem("system.timezone", f"{s.timezone!r} is not a known timezone (e.g. Europe/Berlin, UTC)"))
+        out.append(Problem("system.timezone", f"{shown(s.timezone)} is not a known timezone (e.g. Europe/Berlin, UTC)"))
     if s.locale not in catalog.locales():
-        out.append(Problem("system.locale", f"{s.locale!r} is not a glibc UTF-8 locale (e.g. en_US.UTF-8)"))
+        out.append(Problem("system.locale", f"{shown(s.locale)} is not a glibc UTF-8 locale (e.g. en_US.UTF-8)"))
     if s.keymap not in catalog.keymaps():
-        out.append(Problem("system.keymap", f"{s.keymap!r} is not a console keymap (e.g. us, de-latin1, fr)"))
+        out.append(Problem("system.keymap", f"{shown(s.keymap)} is not a console keymap (e.g. us, de-latin1, fr)"))
     layouts = [part.strip() for part in s.xkb_layout.split(",")]
     unknown = [layout for layout in layouts if layout not in catalog.xkb_layouts()]
     if unknown:
-        out.append(Problem("system.xkb_layout", f"{unknown[0]!r} is not an xkb layout (e.g. us, de, fr)"))
+        out.append(Problem("system.xkb_layout", f"{shown(unknown[0])} is not an xkb layout (e.g. us, de, fr)"))
     elif s.xkb_variant:
         known = {v for layout in layouts for v in catalog.xkb_variants().get(layout, {})}
         for variant in (v.strip() for v in s.xkb_variant.split(",")):
             if variant and variant not in known:
-                out.append(Problem("system.xkb_variant", f"{variant!r} is not a variant of {s.xkb_layout!r}"))
+                out.append(Problem("system.xkb_variant", f"{shown(variant)} is not a variant of {shown(s.xkb_layout)}"))
     if not STATE_VERSION.fullmatch(s.state_version):
         out.append(Problem("system.state_version",
-                           f"{s.state_version!r} is not a NixOS release (YY.05 or YY.11 from 21.05 on, e.g. "
+                           f"{shown(s.state_version)} is not a NixOS release (YY.05 or YY.11 from 21.05 on, e.g. "
                            "25.11; before: 13.10, 14.04, 14.12, then YY.03 and YY.09 from 15.09 to 20.09)"))
     return out
 
@@ -171,7 +171,7 @@ def _disk(model: InstallModel, machine: Machine | None) -> list[Problem]:
         elif machine is not None:
             disk = machine.disk(d.device)
             if disk is None:
-                out.append(Problem("disk.device", f"{d.device} is not a disk on this machine"))
+                out.append(Problem("disk.device", f"{named(d.device)} is not a disk on this machine"))
             elif disk.refused:
                 out.append(Problem("disk.device", f"{disk.path} cannot be used: {disk.refused}"))
     return out
@@ -211,9 +211,9 @@ def _users(model: InstallModel) -> list[Problem]:
                 )
             )
         elif user.name in SYSTEM_USERS or user.name.startswith(SYSTEM_PREFIXES):
-            out.append(Problem(f"{at}.name", f"{user.name!r} is used by the system; choose another name"))
+            out.append(Problem(f"{at}.name", f"{shown(user.name)} is used by the system; choose another name"))
         elif user.name in seen:
-            out.append(Problem(f"{at}.name", f"{user.name!r} is already taken by another user above"))
+            out.append(Problem(f"{at}.name", f"{shown(user.name)} is already taken by another user above"))
         seen.add(user.name)
         if ":" in user.description:
             out.append(Problem(f"{at}.description", "a full name may not contain ':'"))
@@ -247,7 +247,7 @@ def ssh_key_problem(key: str) -> str:
         return "paste a whole public key line, e.g. 'ssh-ed25519 AAAA... you@host'"
     kind, blob = parts[0], parts[1]
     if kind not in SSH_KEY_TYPES:
-        return f"{kind[:30]!r} is not an SSH key type (ssh-ed25519, ssh-rsa or ecdsa-sha2-*)"
+        return f"{shown(kind[:30])} is not an SSH key type (ssh-ed25519, ssh-rsa or ecdsa-sha2-*)"
     try:
         raw = base64.b64decode(blob, validate=True)
     except (binascii.Error, ValueError):
@@ -269,7 +269,7 @@ def _software(model: InstallModel) -> list[Problem]:
             out.append(
                 Problem(
                     f"software.packages[{i}]",
-                    f"{name!r} is not a package attribute name (e.g. firefox, python3Packages.requests)",
+                    f"{shown(name)} is not a package attribute name (e.g. firefox, python3Packages.requests)",
                 )
             )
     return out

@@ -520,14 +520,17 @@ def test_replacing_never_follows_a_link_in_the_directory(tmp_path):
     elsewhere.chmod(0o644)
     (out / "README.md").unlink()
     (out / "README.md").symlink_to(elsewhere)
+    (out / "flake.nix").write_text(before := "# changed since\n")
     with pytest.raises(ExportStopped) as err:
         export_flake(m, mach, plan, out, overwrite=True, host_platform="x86_64-linux")
     assert elsewhere.read_text() == "not the export's\n"
     assert stat.S_IMODE(elsewhere.stat().st_mode) == 0o644
-    assert err.value.name == "README.md"
-    assert err.value.written == flake_paths("laptop")[:5]
-    assert "symbolic link" in str(err.value) and "only flake.nix" in str(err.value)
+    assert err.value.name == "README.md" and err.value.refused
+    # Every file's path is checked before the first is written: none was.
+    assert err.value.written == ()
+    assert "symbolic link" in str(err.value) and "nothing was written" in str(err.value)
     assert not str(err.value).startswith("[Errno")
+    assert (out / "flake.nix").read_text() == before
 
 
 def test_a_file_appearing_while_writing_stops_the_export_saying_what_was_written(tmp_path, monkeypatch):
