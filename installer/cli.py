@@ -213,6 +213,7 @@ def run(args: argparse.Namespace) -> int:
         why = err.strerror or str(err)
         print(f"--log: {why if args.log in why else f'cannot write {args.log}: {why}'}", file=sys.stderr)
         return EXIT_INVALID
+    session.refuse_links_in_target()  # LinkRefused: exit 3, before the first phase
     from installer.unattended import install
 
     return install(session, plan)

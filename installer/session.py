@@ -308,6 +308,21 @@ class Session:
                                         f"needed to {needed}; nothing was written"))
         return problems
 
+    def refuse_links_in_target(self) -> None:
+        """safefs.LinkRefused when a premounted target has a link on the way to a
+        file the install writes there (etc, etc/nixos, its files, var/log), so
+        it is refused before anything runs. A layout this installer makes is a
+        fresh filesystem mounted over the target: nothing there to check yet."""
+        target = self.options.target
+        if not self.options.real or self.plan().layout != "premounted" or not os.path.isdir(target):
+            return
+        from installer import safefs
+        from installer.logfile import TARGET_LOG
+
+        for name in [*self.render(), "answers.toml"]:
+            safefs.check(f"etc/nixos/{name}", base=target)
+        safefs.check(TARGET_LOG, base=target)
+
     def confirm(self, typed: str):
         """The token that allows writing to the disk, only for the exact confirm word."""
         from installer.executor import Confirmation

@@ -134,12 +134,40 @@ def test_a_link_in_the_target_is_refused_and_nothing_is_written_outside(mounted_
     assert f"{target / named} is a symbolic link (to {outside / points_to}); refusing to write through it" in output
     assert everything_under(outside) == []
     assert (target / link).is_symlink()  # not replaced either
-    if link == "var/log":  # the configuration was written before, inside
-        assert (target / "etc/nixos/configuration.nix").is_file()
-    else:
-        assert not (target / "etc/nixos/hardware-configuration.nix").exists()
-        assert "nixos-install" not in output.split("refused")[-1]
-        assert "== [3/5]" not in output
+    # Refused before the first phase: nothing written, nixos-install never ran.
+    assert "== [1/5]" not in output
+    assert not (target / "etc/nixos/hardware-configuration.nix").exists()
+    assert not (target / "nix").exists()
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("link", ["etc/nixos", "var/log"])
+def test_a_link_appearing_in_the_target_during_the_install_is_refused_by_the_writer(mounted_target, link):
+    """The check before the first phase is not the only guard: the writers walk
+    without links themselves (here the link appears after that check)."""
+    target, where = mounted_target
+    outside = fresh(target, where)
+    plant = f"""
+import os, sys
+from installer import session
+from installer.cli import main
+session.Session.refuse_links_in_target = lambda self: None  # as if the link came later
+os.makedirs({str(target / link)!r}.rsplit("/", 1)[0], exist_ok=True)
+os.symlink({str(outside)!r}, {str(target / link)!r})
+sys.exit(main(sys.argv[1:]))
+"""
+    (where / "answers.toml").write_text(PREMOUNTED)
+    done = subprocess.run(
+        [sys.executable, "-c", plant, "--answers", str(where / "answers.toml"), "--yes", "--allow-loop",
+         "--target", str(target), "--log", str(where / "install.log"),
+         "--nixos-install", str(STANDINS / "nixos-install"), "--nixos-enter", str(STANDINS / "nixos-enter")],
+        capture_output=True, text=True, cwd=ROOT, stdin=subprocess.DEVNULL, timeout=300,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 3, output
+    assert "Traceback" not in output
+    assert f"{target / link} is a symbolic link (to {outside}); refusing to write through it" in output
+    assert everything_under(outside) == []
 
 
 # -- --render, --export-flake, --log: directories in tmp --------------------------------
