@@ -51,10 +51,11 @@ in
           message = "programs.nixos-tui-installer.autostart starts the installer at the automatic console login; set services.getty.autologinUser (the installation CD sets it to \"nixos\").";
         }
       ];
-      # Only the first login on tty1 of this boot's session chain starts it:
-      # not a nested shell, not an ssh login, not the other consoles.
+      # Only the automatic login on tty1 starts it: not a nested login shell
+      # (`sudo -i` there), not an ssh login, not the other consoles.
       environment.loginShellInit = ''
-        if [ "$(tty)" = /dev/tty1 ] && [ -z "''${NIXOS_TUI_INSTALLER_STARTED-}" ]; then
+        if [ "$(tty)" = /dev/tty1 ] && [ "$(id -un)" = ${lib.escapeShellArg (toString config.services.getty.autologinUser)} ] \
+          && [ -z "''${NIXOS_TUI_INSTALLER_STARTED-}" ]; then
           export NIXOS_TUI_INSTALLER_STARTED=1
           ${start}
         fi

@@ -69,3 +69,12 @@ def test_the_example_shows_a_disk_match_rule_that_validates():
     del answers["disk"]["device"]
     answers["disk"]["match"] = rule
     assert validate_with_schema(answers) == []
+
+
+def test_the_nix_run_line_is_next_to_the_two_commands():
+    commands = section("The two commands")
+    assert "sudo nix --extra-experimental-features 'nix-command flakes' run github:OWNER/nixos-tui-installer" in commands
+    assert "OWNER" in commands.replace("github:OWNER", "")  # and what OWNER stands for
+    flake = section("The flake and the ISO")
+    assert "nix build .#iso" in flake
+    assert "exercised on the ISO" in flake

@@ -147,7 +147,8 @@ def test_the_module_and_the_iso(flake_tree):
     assert iso["opts"] == ["autostart", "enable", "package"]
     assert iso["pkgs"] == [f"{PYPROJECT['name']}-{PYPROJECT['version']}"]
     assert iso["user"] == "nixos"
-    assert '"$(tty)" = /dev/tty1' in iso["hook"] and "exec" not in iso["hook"]
+    assert '"$(tty)" = /dev/tty1' in iso["hook"] and '"$(id -un)" = nixos' in iso["hook"]
+    assert "exec" not in iso["hook"]  # quitting returns to the login shell
     assert iso["help"].startswith('The "nixos" and "root" accounts') and "sudo nixos-tui-installer" in iso["help"]
 
 

@@ -96,6 +96,15 @@ rec {
     );
   optionalAttrs = cond: set: if cond then set else { };
   optionalString = cond: s: if cond then s else "";
+  escapeShellArg =
+    arg:
+    let
+      s = toString arg;
+    in
+    if builtins.match "[[:alnum:],._+:@%/-]+" s == null then
+      "'${builtins.replaceStrings [ "'" ] [ "'\\''" ] s}'"
+    else
+      s;
   getLib = drv: drv.lib or drv.out or drv;
   getBin = drv: drv.bin or drv.out or drv;
   makeBinPath = pkgs: concatStringsSep ":" (map (p: "${getBin p}/bin") pkgs);
