@@ -14,25 +14,37 @@ pkgs.runCommand "nixos-tui-installer-tests"
       pkgs.tmux
     ]
     ++ package.passthru.tools;
-    inherit (package) src;
-    # The tests without what runs leave in them (the Debian root's cache).
-    tests = builtins.path {
-      path = ../tests;
-      name = "tests";
+    # The checkout without what runs leave in it (the venv, the Debian
+    # root's cache): the tests read flake.nix, nix/ and the templates too.
+    src = builtins.path {
+      path = ../.;
+      name = "source";
       filter =
         path: type:
-        !(type == "directory" && builtins.elem (baseNameOf path) [ "cache" "__pycache__" ".hypothesis" ]);
+        !(
+          type == "directory"
+          && builtins.elem (baseNameOf path) [
+            ".git"
+            ".venv"
+            "cache"
+            "__pycache__"
+            ".hypothesis"
+            "build"
+            "dist"
+          ]
+        );
     };
   }
   ''
     cp -r --no-preserve=mode "$src" work
-    cp -r --no-preserve=mode "$tests" work/tests
     cd work
     export HOME=$TMPDIR NIXOS_TUI_NIX_BIN=${pkgs.nix}/bin
     # Nix inside the build sandbox keeps its store under the build directory.
     export NIX_STORE_DIR=$TMPDIR/nix/store NIX_STATE_DIR=$TMPDIR/nix/var NIX_CONF_DIR=$TMPDIR/nix/etc
     mkdir -p $NIX_CONF_DIR
-    echo 'experimental-features = nix-command flakes' > $NIX_CONF_DIR/nix.conf
+    # As tests/newnix/build-root.sh sets it up: nothing fetched, nothing built.
+    printf '%s\n' 'experimental-features = nix-command flakes' 'build-users-group =' 'sandbox = false' \
+      'substituters =' 'flake-registry =' > $NIX_CONF_DIR/nix.conf
     PYTHONPATH=$PWD python -m pytest -p no:cacheprovider -q -n $NIX_BUILD_CORES \
       -m 'not root and not slow and not vm'
     touch $out
