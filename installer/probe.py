@@ -73,6 +73,8 @@ def load_machine_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ProbeError(f"cannot read the machine file {path}: {err.strerror or err}") from err
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ProbeError(f"{path} is not a recorded machine (not JSON: {err})") from err
+    except RecursionError:
+        raise ProbeError(f"{path} is not a recorded machine (it nests arrays or objects too deeply)") from None
     storage = data.get("storage") if isinstance(data, dict) else None
     blockdev = storage.get("blockdev") if isinstance(storage, dict) else None
     if not isinstance(blockdev, dict) or not all(isinstance(rec, dict) for rec in blockdev.values()):

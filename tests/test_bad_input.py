@@ -95,6 +95,14 @@ def test_nesting_the_toml_parser_takes_is_quoted_cut(tmp_path):
     assert "[[...]]" in out and "[" * 4 not in out
 
 
+def test_a_machine_file_nested_too_deeply(tmp_path):
+    machine = tmp_path / "machine.json"
+    machine.write_text("[" * 100_000 + "]" * 100_000)  # json's own recursion
+    done = cli("--answers", answers(tmp_path), "--machine", str(machine), "--plan")
+    out = refused(done, "machine")
+    assert "too deeply" in out
+
+
 def test_a_nul_in_a_password(tmp_path):
     text = MINIMAL.replace(f'password = "{PASSWORD}"', 'password = "a good\\u0000 secret"')
     out = refused(plan(answers(tmp_path, text)), "users[0].password", "a good\x00 secret", "a good")
