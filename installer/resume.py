@@ -53,17 +53,20 @@ def record_path(state_dir: str, target: str) -> Path:
 
 def save(state_dir: str, plan) -> Path:
     """Remember that the disk phase of `plan` is done (root-only, never through a link)."""
-    os.makedirs(state_dir, mode=0o700, exist_ok=True)
-    if os.path.islink(state_dir) or not os.path.isdir(state_dir):
-        raise OSError(f"{state_dir} is not a directory")
+    from installer import safefs
+
     path = record_path(state_dir, plan.target)
     text = json.dumps({"target": plan.target, "disk": plan.disk.path, "identity": dataclasses.asdict(plan.identity),
                        "layout": layout_digest(plan)})
-    fd = open_private(path, append=False)
+    where = safefs.open_dir(state_dir, create=True, mode=0o700)
     try:
-        os.write(fd, text.encode())
+        fd = open_private(path, append=False, dir_fd=where)
+        try:
+            safefs.write_all(fd, text.encode())
+        finally:
+            os.close(fd)
     finally:
-        os.close(fd)
+        os.close(where)
     return path
 
 

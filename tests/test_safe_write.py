@@ -288,3 +288,23 @@ def test_saving_answers_through_a_linked_directory_is_refused(tmp_path):
     assert everything_under(tmp_path / "elsewhere") == []
     answers.save(InstallModel(), tmp_path / "answers.toml")
     assert stat.S_IMODE((tmp_path / "answers.toml").stat().st_mode) == 0o600
+
+
+def test_the_rerun_record_is_never_written_through_a_linked_state_directory(tmp_path):
+    from types import SimpleNamespace
+
+    from installer import resume
+    from installer.identity import Identity
+
+    plan = SimpleNamespace(layout="erase", firmware="bios", loader="grub", identity=Identity.generate(4),
+                           disk=SimpleNamespace(path="/dev/loop9"), partitions=[], filesystems=[], luks=[],
+                           swaps=[], target=str(tmp_path / "target"))
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "run").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(safefs.LinkRefused):
+        resume.save(str(tmp_path / "run" / "state"), plan)
+    assert everything_under(tmp_path / "elsewhere") == []
+    saved = resume.save(str(tmp_path / "state"), plan)
+    assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    assert resume.load(str(tmp_path / "state"), plan.target) is not None
