@@ -1,7 +1,7 @@
 """Ask the real Nix (nix-instantiate) about generated text, many questions per call.
 
 Starting nix-instantiate costs tens of milliseconds (the 2.26 shim adds about
-10 ms to Nix's own start, see tests/nixroot.py); parsing and evaluating is
+10 ms to Nix's own start: a mount namespace, tests/newnix/run); parsing and evaluating is
 fast. So the tests hand over whole batches: `parse_files` parses many files in
 one call, `eval_json` evaluates a list of expressions as one Nix list. When a
 batch fails, it is split until the failing piece is found, and the error names
