@@ -152,3 +152,14 @@ def test_nixos_install_missing_stops_before_the_disk(disk, tmp_path):
                      "--log", str(tmp_path / "log"), "--nixos-install", str(tmp_path / "nixos-install"))
     refused_untouched(done, image, f"--nixos-install: {tmp_path / 'nixos-install'} is not installed (package "
                       "nixos-install-tools), needed to install the system; nothing was written")
+
+
+def test_a_hash_the_schema_refuses_is_named_at_its_key_and_never_echoed(tmp_path):
+    machine = next((ROOT / "tests" / "fixtures" / "machines").glob("*.json"))
+    path = tmp_path / "answers.toml"
+    path.write_text('[[users]]\nname = "alice"\npassword_hash = "not-a-hash-but-a-secret"\n')
+    done = subprocess.run([sys.executable, "-m", "installer", "--answers", str(path), "--machine", str(machine), "--plan"],
+                          capture_output=True, text=True, cwd=ROOT, stdin=subprocess.DEVNULL, timeout=60)
+    assert done.returncode == 2
+    assert "users[0].password_hash: does not have the right form" in done.stderr
+    assert "not-a-hash-but-a-secret" not in done.stdout + done.stderr
