@@ -222,8 +222,14 @@ class Session:
     def confirm_word(self) -> str:
         """What the person types to confirm: the disk's short name, or "install"
         when nothing will be erased (the premounted layout, or a disk an
-        earlier attempt prepared for this very plan)."""
+        earlier attempt prepared for this very plan). Raises ProblemsError with
+        what stands in the way (a bad plan, preflight()'s findings)."""
         plan = self.plan()
+        # The wizard's Confirm step shows these instead of a word to type: what
+        # would stop a real install must stop it before the disk is touched.
+        missing = self.preflight()
+        if missing:
+            raise ProblemsError(missing)
         erases = plan.disk is not None and plan.steps and self.resume_phase() == "disk"
         return plan.disk.name if erases else "install"
 

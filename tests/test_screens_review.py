@@ -442,3 +442,24 @@ async def test_confirm_after_a_late_failure_says_the_disk_is_not_touched_again()
         await type_text(pilot, "install")
         await pilot.press("enter")
         await until(pilot, lambda: showing(app, DoneScreen))
+
+
+async def test_confirm_shows_what_would_stop_a_real_install_before_the_disk_is_touched(tmp_path):
+    """A real run whose --target is missing and whose nixos-install is not installed:
+    Confirm lists both and offers no word to type, so nothing is erased first."""
+    session = BuiltSession(Options(dry_run=False, seed=7, target=str(tmp_path / "no-target"),
+                                   log_path=str(tmp_path / "log"), nixos_install=str(tmp_path / "nixos-install")))
+    app = app_for(session)
+    async with app.run_test(size=SIZE) as pilot:
+        await valid(pilot)
+        app.push_screen(ConfirmScreen())
+        await pilot.pause()
+        screen = app.screen
+        what = str(screen.query_one("#what").content)
+        assert f"the target {tmp_path / 'no-target'} does not exist" in what
+        assert f"{tmp_path / 'nixos-install'} is not installed" in what
+        assert "Go back and fix the problems above first." in str(screen.query_one("#prompt").content)
+        await type_text(pilot, session.plan().disk.name)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is screen and app.confirmation is None
