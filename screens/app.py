@@ -7,7 +7,9 @@ else. Blocking engine calls run in thread workers.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import signal
 
 from textual import work
 from textual.app import App
@@ -75,6 +77,50 @@ class InstallerApp(App[int]):
     def on_mount(self) -> None:
         self.push_screen(WelcomeScreen())
         self.call_after_refresh(self.probe)
+        # SIGTERM and SIGHUP (a shutdown, the console or SSH session gone) end the
+        # run as Ctrl+C and "Quit" would, without asking: nobody may be there to answer.
+        self._terminated_by = 0
+        self._signals = []
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            try:
+                loop.add_signal_handler(sig, self.terminated, sig)
+            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+                continue
+            self._signals.append(sig)
+
+    def on_unmount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in self._signals:
+            loop.remove_signal_handler(sig)
+        self._signals = []
+
+    def terminated(self, sig: int) -> None:
+        """SIGTERM/SIGHUP: stop nixos-install with everything it started, note it
+        in the log and exit (code 1, as a stopped install). While the disk is being
+        written the exit waits for the disk phase to end: half a partition table
+        helps nobody."""
+        if self._terminated_by:
+            return
+        self._terminated_by = sig
+        name = signal.Signals(sig).name
+        self.session.log().line(f"{name}: the installer stops" + (" once the disk phase has ended" if self.writing else ""))
+        if not self.writing:
+            self.run_worker(self._stop_and_exit(), exclusive=True, group="terminate")
+
+    def watch_writing(self, writing: bool) -> None:
+        if not writing and getattr(self, "_terminated_by", 0):
+            self.run_worker(self._stop_and_exit(), exclusive=True, group="terminate")
+
+    async def _stop_and_exit(self) -> None:
+        runners = self.running_installs()
+        for runner in runners:
+            await runner.stop(grace=2.0)
+        name = signal.Signals(self._terminated_by).name
+        self.session.log().line(f"{name}: " + ("stopped nixos-install and everything it started; " if runners else "")
+                                + "the installer exits")
+        self.exit_code = 1
+        self.exit(1)
 
     def get_key_display(self, binding: Binding) -> str:
         key = binding.key_display or binding.key.split(",")[0]

@@ -367,3 +367,49 @@ def test_quitting_during_nixos_install_ends_the_program_and_its_process_group(ta
     for pid in pids:
         assert gone_within(pid), f"process {pid} outlived the installer"
 
+
+
+# -- SIGTERM / SIGHUP while nixos-install runs: a real signal from outside ----------
+def signalled_while_installing(target: str, log: str) -> None:
+    """Run the wizard's pane headless until nixos-install runs, say so, then wait for the app to end."""
+    import asyncio
+
+    async def drive():
+        app = app_for(pane_session(target, log))
+        async with app.run_test(size=SIZE) as pilot:
+            pane = await start_install(pilot)
+            await until(pilot, lambda: pane.runner is not None and pane.progress.fetch_done == 5)
+            print(json.dumps({"running": True}), flush=True)
+            await until(pilot, lambda: app.return_value is not None, seconds=60)
+        print(json.dumps({"exit": app.return_value}), flush=True)  # what run_wizard returns
+
+    asyncio.run(drive())
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
+def test_sigterm_and_sighup_end_the_wizard_and_nixos_installs_whole_family(target, tmp_path, sig):
+    import signal
+
+    log, record = tmp_path / "install.log", tmp_path / "record.jsonl"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STANDIN_")}
+    env.update(STANDIN_PATHS="5", STANDIN_DRVS="0", STANDIN_HANG="1", STANDIN_SPAWN="1", STANDIN_RECORD=str(record))
+    code = ("import sys; sys.path.insert(0, 'tests'); import test_screens_install as t; "
+            f"t.signalled_while_installing({str(target)!r}, {str(log)!r})")
+    wizard = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    try:
+        assert json.loads(wizard.stdout.readline()) == {"running": True}, wizard.stderr.read()[-3000:]
+        wizard.send_signal(getattr(signal, sig))
+        out, err = wizard.communicate(timeout=90)
+    finally:
+        if wizard.poll() is None:
+            wizard.kill()
+    assert wizard.returncode == 0 and json.loads(out.splitlines()[-1]) == {"exit": 1}, err[-3000:]
+    entries = [json.loads(line) for line in record.read_text().splitlines()]
+    pids = [entries[0]["pid"], *next(e["children"] for e in entries if "children" in e)]
+    for pid in pids:
+        assert gone_within(pid), f"process {pid} outlived the installer's {sig}"
+    text = log.read_text()
+    assert f"{sig}: the installer stops" in text
+    assert f"{sig}: stopped nixos-install and everything it started; the installer exits" in text
+    assert "=== run 1 exited with code" in text
