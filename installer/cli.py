@@ -97,8 +97,11 @@ def main(argv: list[str] | None = None) -> int:
         # A link where the installer writes: refused wherever it was found.
         print(f"refused: {err}", file=sys.stderr)
         return EXIT_REFUSED
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt:  # Ctrl+C; SIGTERM and SIGHUP too, during an install
+        try:
+            print("interrupted", file=sys.stderr)
+        except OSError:  # the terminal is gone (SIGHUP): the log has said it
+            pass
         return EXIT_FAILED
 
 

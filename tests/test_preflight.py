@@ -163,3 +163,24 @@ def test_a_hash_the_schema_refuses_is_named_at_its_key_and_never_echoed(tmp_path
     assert done.returncode == 2
     assert "users[0].password_hash: does not have the right form" in done.stderr
     assert "not-a-hash-but-a-secret" not in done.stdout + done.stderr
+
+
+def test_the_executor_itself_refuses_a_missing_target_before_the_first_write(disk, tmp_path):
+    """The CLI finds it first; the executor checks again, for every other caller."""
+    from installer.executor import Confirmation, Refused, execute
+    from installer.hardware import Machine
+    from installer.identity import Identity
+    from installer.model import InstallModel
+    from installer.plan import build_plan
+    from loopdev import disk_for
+
+    device, image, _target = disk
+    missing = str(tmp_path / "gone")
+    m = InstallModel()
+    m.boot.firmware = "bios"
+    m.disk.device = device
+    plan = build_plan(m, Machine(firmware="bios", disks=[disk_for(device)]), Identity.generate(), target=missing)
+    lines: list[str] = []
+    with pytest.raises(Refused, match=f"the target {missing} does not exist .*; nothing was written"):
+        execute(plan, target=missing, secrets={}, confirmation=Confirmation.for_plan(plan), log=lines.append)
+    assert lines == [] and not written(image)
