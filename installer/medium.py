@@ -115,13 +115,15 @@ def _edges(path: str) -> tuple[str, str]:
                 raise
         # O_DIRECT refused on this device (alignment): read through the cache, after dropping it.
         os.close(fd)
+        fd = -1
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
         return _hash_at(fd, 0, length, False), _hash_at(fd, max(size - MIB, 0), length, False)
     except OSError as error:
         raise MediumGone(f"cannot read {path}: {error.strerror or error}") from None
     finally:
-        os.close(fd)
+        if fd >= 0:
+            os.close(fd)
 
 
 def _hash_at(fd: int, offset: int, length: int, direct: bool) -> str:
