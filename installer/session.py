@@ -270,18 +270,34 @@ class Session:
         from installer.plan import build_plan
 
         record = resume.load(self.options.state_dir, self.options.target)
-        disk = self.machine.disk(self.model.disk.device)
-        if record is None or disk is None or disk.path != record.disk:
+        disk = self.machine.disk(record.disk) if record is not None else None
+        if disk is None or disk.path != record.disk:
             return ""
         # Refused by the probe for its mounts and swap, which are this plan's own.
         free = dataclasses.replace(disk, refused="")
         machine = dataclasses.replace(self.machine, disks=[free if d is disk else d for d in self.machine.disks])
+        model = self.model
+        if model.disk.device and not self._matched:
+            if machine.disk(model.disk.device) is not free:
+                return ""
+        elif model.disk.match is not None:  # a fleet's rule: it must pick this very disk again
+            from installer.diskmatch import resolve
+
+            picked, _why = resolve(model.disk.match, machine)
+            if picked is not free:
+                return ""
+            model = dataclasses.replace(model, disk=dataclasses.replace(model.disk, device=free.stable_path))
+        else:
+            return ""
         try:
-            plan = build_plan(self.model, machine, record.identity, target=self.options.target)
+            plan = build_plan(model, machine, record.identity, target=self.options.target)
         except ProblemsError:
             return ""
         if resume.layout_digest(plan) != record.layout or resume.mismatch(plan, free, machine):
             return ""
+        if model is not self.model:
+            self.model.disk.device = free.stable_path
+            self._matched = True  # saved answers keep the rule
         self.machine, self.identity = machine, record.identity
         self._plan = self._plan_key = self._files_key = None
         self._prepared = resume.layout_digest(self.plan())

@@ -160,6 +160,34 @@ def test_a_rerun_after_a_failed_nixos_install_goes_on_from_the_configuration(rig
     assert resume.load(Options().state_dir, str(target)) is None  # done: nothing to go on from
 
 
+def test_a_fleet_rerun_whose_rule_picks_the_prepared_disk_goes_on(tmp_path):
+    """[disk.match] instead of a device: on the rerun the probe refuses the disk (its
+    partitions are mounted), yet the rule, asked again with this run's own mounts
+    set aside, picks the same disk, and the install goes on."""
+    target = Path(tempfile.mkdtemp(prefix="nti-interrupt-", dir="/var/tmp"))
+    target.chmod(0o755)
+    try:
+        # an odd size no other test's loop device has: the rule picks this one alone
+        with loop_device(tmp_path, size=14 * 1024**3 + 512 * 1024**2, target=str(target)) as (device, _image):
+            argv = command(tmp_path, device, target)
+            answers_file = Path(argv[argv.index("--answers") + 1])
+            text = answers_file.read_text().replace(f'device = "{device}"\n', "")
+            answers_file.write_text(text + "[disk.match]\nsize_min_gib = 14\nsize_max_gib = 15\n")
+            first = install(argv, FAIL_AT="copying:2", PATHS=4)
+            assert first.returncode == 1, first.stdout + first.stderr
+            assert "Wipe old partition tables and signatures from" in first.stdout and device in first.stdout
+            again = install(argv, PATHS=4)
+            assert again.returncode == 0, again.stdout + again.stderr
+            assert f"{device} was prepared by an earlier run of this installer" in again.stdout
+            assert "wipefs" not in again.stdout
+            saved = (target / "etc/nixos/answers.toml").read_text()
+            assert "size_min_gib = 14" in saved and device not in saved  # the rule is kept, not the device
+    finally:
+        resume.forget(Options().state_dir, str(target))
+        run("umount", "-R", "-l", str(target), check=False)
+        shutil.rmtree(target, ignore_errors=True)
+
+
 def test_a_rerun_with_other_answers_is_not_taken_for_the_same_install(rig):
     device, target, tmp_path = rig
     first = install(command(tmp_path, device, target), FAIL_AT="copying:1", PATHS=3)
