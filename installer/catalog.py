@@ -57,3 +57,28 @@ def xkb_variants() -> dict[str, dict[str, str]]:
         layout, variant, description = line.split("\t", 2)
         out.setdefault(layout, {})[variant] = description
     return out
+
+
+def _searchable(text: str) -> str:
+    # "America/New_York" is found by "new york" as well as by "new_york".
+    return text.lower().replace("_", " ")
+
+
+def matching(entries: dict[str, str], text: str) -> list[str]:
+    """The entries (name -> description) that `text` finds, best first: the
+    name typed exactly, names starting with it, then names or descriptions
+    holding it. Case, and "_" against a space, do not matter. Empty text finds
+    every entry, in order."""
+    needle = _searchable(text.strip())
+    if not needle:
+        return list(entries)
+    exact, prefix, inside = [], [], []
+    for name, description in entries.items():
+        key = _searchable(name)
+        if key == needle:
+            exact.append(name)
+        elif key.startswith(needle):
+            prefix.append(name)
+        elif needle in key or needle in _searchable(description):
+            inside.append(name)
+    return exact + prefix + inside

@@ -24,6 +24,8 @@ from textual.scrollbar import ScrollBarRender
 from textual.widgets import Checkbox, Input, OptionList, ProgressBar, RadioButton, RadioSet, Static
 from textual.widgets.option_list import Option
 
+from installer.catalog import matching
+
 _FIELD_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
 
 
@@ -198,9 +200,13 @@ class FilterSelect(Vertical):
     """Type to filter a long list (keymaps, locales, timezones); Enter picks.
 
     The Input's text is the value (so the engine validates exactly what was
-    typed); Enter completes it to the highlighted entry, a second Enter moves
-    on. `Picked` says the person settled on an entry (completed, or Enter on
-    an exact one), as opposed to a prefix on the way to one.
+    typed, and an empty field stays empty); the list shows the entries that
+    match it, the best one highlighted. Enter completes the text to the
+    highlighted entry, a second Enter moves on. An empty field highlights
+    nothing until Up/Down is pressed, so Enter there keeps it empty (the
+    first entry of a list is no one's choice). `Picked` says the person
+    settled on an entry (completed, or Enter on an exact one), as opposed to
+    a prefix on the way to one.
     """
 
     class Picked(Message):
@@ -230,15 +236,14 @@ class FilterSelect(Vertical):
         self.items = dict(items) if isinstance(items, dict) else {i: "" for i in items}
         self.refilter(self.query_one(FilterInput).value)
 
+    def set_value(self, value: str) -> None:
+        """Put `value` in the field (as typed, so the step stores it), the cursor at its end."""
+        typed = self.query_one(FilterInput)
+        typed.value = value
+        typed.cursor_position = len(value)
+
     def matches(self, text: str) -> list[str]:
-        needle = text.strip().lower()
-        if not needle:
-            return list(self.items)
-        exact = [k for k in self.items if k.lower() == needle]
-        prefix = [k for k in self.items if k.lower().startswith(needle) and k not in exact]
-        inside = [k for k, d in self.items.items()
-                  if k not in exact and k not in prefix and (needle in k.lower() or needle in d.lower())]
-        return exact + prefix + inside
+        return matching(self.items, text)
 
     def refilter(self, text: str) -> None:
         options = self.query_one(OptionList)
@@ -247,13 +252,13 @@ class FilterSelect(Vertical):
         options.add_options(
             Option(f"{key}  {self.items[key]}" if self.items[key] else key, id=key) for key in found
         )
-        if found:
+        if found and text.strip():
             options.highlighted = 0
 
     def move(self, delta: int) -> None:
         options = self.query_one(OptionList)
         if options.option_count:
-            current = options.highlighted or 0
+            current = options.highlighted if options.highlighted is not None else (-1 if delta > 0 else 0)
             options.highlighted = max(0, min(options.option_count - 1, current + delta))
 
     def highlighted_value(self) -> str | None:
@@ -273,7 +278,7 @@ class FilterSelect(Vertical):
         typed = self.query_one(FilterInput)
         choice = self.highlighted_value()
         if choice is not None and choice != typed.value:
-            typed.value = choice
+            self.set_value(choice)
             self.post_message(self.Picked(self.field, choice))
             return False
         if typed.value in self.items:
@@ -284,7 +289,7 @@ class FilterSelect(Vertical):
     def _clicked(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         if event.option.id is not None:
-            self.query_one(FilterInput).value = event.option.id
+            self.set_value(event.option.id)
             self.post_message(self.Picked(self.field, event.option.id))
 
 
