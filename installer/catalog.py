@@ -2,11 +2,14 @@
 
 Read lazily from files shipped in installer/data (so validation gives the
 same answer on every machine) and cached; the running system's own keymaps,
-when it has a kbd keymap directory, are added to the shipped list.
+when it has a kbd keymap directory, are added to the shipped list. The
+timezones and the countries they are in come from the tz database the
+zoneinfo module reads (the system's, else the tzdata package).
 """
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 import zoneinfo
 from functools import cache
@@ -41,6 +44,58 @@ def locales() -> tuple[str, ...]:
 def timezones() -> tuple[str, ...]:
     zones = {z for z in zoneinfo.available_timezones() if not z.startswith(("posix/", "right/"))}
     return tuple(sorted(zones | {"UTC"}))
+
+
+def _tz_table(name: str) -> list[list[str]]:
+    """A tab-separated table of the tz database (zone.tab, iso3166.tab), from
+    where zoneinfo looks first: its TZPATH, then the tzdata package."""
+    for top in zoneinfo.TZPATH:
+        path = Path(top) / name
+        if path.is_file():
+            text = path.read_text(encoding="utf-8")
+            break
+    else:
+        try:
+            text = importlib.resources.files("tzdata.zoneinfo").joinpath(name).read_text(encoding="utf-8")
+        except (ModuleNotFoundError, FileNotFoundError):
+            return []
+    return [line.split("\t") for line in text.splitlines() if line and not line.startswith("#")]
+
+
+@cache
+def timezone_places() -> dict[str, str]:
+    """Every timezone -> where it is, e.g. "Europe/Berlin" -> "Germany, most of
+    Germany", so a search for the country finds its zones ("" when the tz
+    database names no country, as for UTC)."""
+    countries = {row[0]: row[1] for row in _tz_table("iso3166.tab") if len(row) >= 2}
+    places: dict[str, str] = {}
+    for row in _tz_table("zone.tab"):
+        if len(row) >= 3:
+            country = countries.get(row[0], row[0])
+            places[row[2]] = f"{country}, {row[3]}" if len(row) >= 4 and row[3] else country
+    return {zone: places.get(zone, "") for zone in timezones()}
+
+
+@cache
+def keymap_xkb() -> dict[str, tuple[str, str]]:
+    """Console keymap -> (xkb layout, variant) that type the same (systemd's kbd-model-map)."""
+    table: dict[str, tuple[str, str]] = {}
+    for line in _lines("keymap_xkb.tsv"):
+        keymap, layout, variant = (line.split("\t") + ["", ""])[:3]
+        table.setdefault(keymap, (layout, variant))
+    return table
+
+
+def xkb_for_keymap(keymap: str) -> tuple[str, str] | None:
+    """The desktop layout and variant that follow a console keymap, or None
+    when there is none to follow: the keymap's row of kbd-model-map, else an
+    xkb layout of the keymap's name or its first part ("pl" -> "pl", "de-mac" -> "de")."""
+    if keymap in keymap_xkb():
+        return keymap_xkb()[keymap]
+    for name in (keymap, keymap.replace("_", "-").replace(".", "-").split("-")[0]):
+        if name in xkb_layouts():
+            return name, ""
+    return None
 
 
 @cache

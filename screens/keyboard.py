@@ -45,6 +45,12 @@ class KeyboardScreen(StepScreen):
                 yield FieldMessage("system.xkb_variant")
 
     def on_mount(self) -> None:
+        s = self.model.system
+        # The desktop layout follows the console keymap until the person
+        # picks one of their own: while it is the default or what the
+        # keymap gives. `followed` is what it was last set to by following.
+        self.followed = engine.catalog.xkb_for_keymap(s.keymap) or ("us", "")
+        self.following = (s.xkb_layout, s.xkb_variant) in {("us", ""), self.followed}
         self.query_one("#f-system-keymap").focus()
 
     def variants(self, layout: str) -> dict[str, str]:
@@ -53,11 +59,23 @@ class KeyboardScreen(StepScreen):
             found.update(engine.catalog.xkb_variants().get(name, {}))
         return found
 
+    def select(self, field: str) -> FilterSelect:
+        return next(f for f in self.query(FilterSelect) if f.field == field)
+
     def after_change(self, field: str) -> None:
+        s = self.model.system
         if field == "system.xkb_layout":
-            selects = [f for f in self.query(FilterSelect) if f.field == "system.xkb_variant"]
-            if selects:
-                selects[0].set_items(self.variants(self.model.system.xkb_layout))
+            self.select("system.xkb_variant").set_items(self.variants(s.xkb_layout))
+        if field == "system.keymap" and self.following:
+            follow = engine.catalog.xkb_for_keymap(s.keymap)
+            if follow is not None and follow != (s.xkb_layout, s.xkb_variant):
+                self.followed = follow
+                self.select("system.xkb_layout").set_value(follow[0])
+                self.select("system.xkb_variant").set_value(follow[1])
+        elif field == "system.xkb_layout" and s.xkb_layout != self.followed[0]:
+            self.following = False
+        elif field == "system.xkb_variant" and s.xkb_variant != self.followed[1]:
+            self.following = False
 
     @on(FilterSelect.Picked)
     def _picked(self, event: FilterSelect.Picked) -> None:

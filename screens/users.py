@@ -85,7 +85,7 @@ class UsersScreen(StepScreen):
                 yield FieldMessage("system.hostname")
             with Vertical():
                 yield Static("Timezone (type to search)", classes="label")
-                yield FilterSelect("system.timezone", engine.catalog.timezones(), s.timezone)
+                yield FilterSelect("system.timezone", engine.catalog.timezone_places(), s.timezone)
                 yield FieldMessage("system.timezone")
         with Vertical(id="users"):
             for i, user in enumerate(self.model.users):

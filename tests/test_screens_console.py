@@ -97,3 +97,68 @@ async def test_enter_on_typed_text_still_completes_to_the_best_match():
         await pilot.press("enter")
         await pilot.pause()
         assert app.session.model.system.keymap == "de-latin1"
+
+
+# -- item 6: the desktop layout follows the keymap; completion; timezone search -------
+async def retype(pilot, screen, field: str, text: str) -> None:
+    await focus(pilot, screen, field)
+    await pilot.press("ctrl+u")
+    await type_text(pilot, text)
+    await pilot.pause()
+
+
+async def test_the_desktop_layout_follows_the_console_keymap():
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_step(pilot, KeyboardScreen)
+        model = app.session.model.system
+        await retype(pilot, screen, "system.keymap", "de-latin1")
+        await until(pilot, lambda: model.xkb_layout == "de")
+        assert typed(screen, "system.xkb_layout") == "de" and model.xkb_variant == ""
+        await retype(pilot, screen, "system.keymap", "de-latin1-nodeadkeys")
+        await until(pilot, lambda: model.xkb_variant == "nodeadkeys")
+        assert model.xkb_layout == "de" and typed(screen, "system.xkb_variant") == "nodeadkeys"
+        await retype(pilot, screen, "system.keymap", "uk")
+        await until(pilot, lambda: model.xkb_layout == "gb")
+        assert model.xkb_variant == ""
+
+
+async def test_a_layout_the_person_chose_stays_when_the_keymap_changes():
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_step(pilot, KeyboardScreen)
+        model = app.session.model.system
+        await retype(pilot, screen, "system.xkb_layout", "fr")
+        await retype(pilot, screen, "system.keymap", "de-latin1")
+        await pilot.pause()
+        assert model.keymap == "de-latin1"
+        assert model.xkb_layout == "fr" and typed(screen, "system.xkb_layout") == "fr"
+
+
+async def test_completion_leaves_the_cursor_at_the_end():
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_step(pilot, KeyboardScreen)
+        await retype(pilot, screen, "system.locale", "de_D")
+        await pilot.press("enter")
+        await pilot.pause()
+        field = select(screen, "system.locale").query_one("Input")
+        assert field.value.startswith("de_DE") and len(field.value) > 4
+        assert field.cursor_position == len(field.value)
+        await pilot.press("backspace")  # deletes the last character, not one in the middle
+        await pilot.pause()
+        assert app.session.model.system.locale == field.value and "de_DE".startswith(field.value[:5])
+
+
+async def test_the_timezone_search_finds_cities_with_spaces_and_countries():
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_step(pilot, UsersScreen)
+        model = app.session.model.system
+        for text, zone in [("new york", "America/New_York"), ("germany", "Europe/Berlin"),
+                           ("los angeles", "America/Los_Angeles"), ("italy", "Europe/Rome")]:
+            await retype(pilot, screen, "system.timezone", text)
+            await pilot.press("enter")
+            await pilot.pause()
+            assert model.timezone == zone, text
+            assert typed(screen, "system.timezone") == zone

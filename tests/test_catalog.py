@@ -1,0 +1,43 @@
+"""The engine's lists and their search: keymap -> desktop layout, timezone places."""
+
+from __future__ import annotations
+
+from installer import catalog
+
+
+def test_every_keymap_row_names_a_known_layout_and_variant():
+    table = catalog.keymap_xkb()
+    assert len(table) > 60
+    for keymap, (layout, variant) in table.items():
+        layouts = layout.split(",")
+        assert all(name in catalog.xkb_layouts() for name in layouts), keymap
+        known = {v for name in layouts for v in catalog.xkb_variants().get(name, {})}
+        assert all(not v or v in known for v in variant.split(",")), keymap
+
+
+def test_the_layout_for_a_keymap():
+    assert catalog.xkb_for_keymap("de-latin1") == ("de", "")
+    assert catalog.xkb_for_keymap("de-latin1-nodeadkeys") == ("de", "nodeadkeys")
+    assert catalog.xkb_for_keymap("uk") == ("gb", "")
+    assert catalog.xkb_for_keymap("sg") == ("ch", "de_nodeadkeys")
+    assert catalog.xkb_for_keymap("pl") == ("pl", "")  # not in the table: a layout of that name
+    assert catalog.xkb_for_keymap("de-mac") == ("de", "")  # the name's first part
+    assert catalog.xkb_for_keymap("amiga-de") is None
+    assert catalog.xkb_for_keymap("") is None
+
+
+def test_timezone_places_name_the_country():
+    places = catalog.timezone_places()
+    assert set(places) == set(catalog.timezones())
+    assert places["Europe/Berlin"].startswith("Germany")
+    assert places["America/New_York"].startswith("United States")
+    assert places["UTC"] == ""
+
+
+def test_matching_puts_exact_then_prefix_then_inside():
+    entries = {"de": "German", "de_CH": "", "at": "German (Austria)", "America/New_York": "United States"}
+    assert catalog.matching(entries, "de") == ["de", "de_CH"]
+    assert catalog.matching(entries, "GERMAN") == ["de", "at"]
+    assert catalog.matching(entries, "new york") == ["America/New_York"]
+    assert catalog.matching(entries, "New_York") == ["America/New_York"]
+    assert catalog.matching(entries, "  ") == list(entries)
