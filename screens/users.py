@@ -158,8 +158,12 @@ class UsersScreen(StepScreen):
         index = len(self.model.users)
         self.model.users.append(User(admin=False))
         users = self.query_one("#users", Vertical)
-        await users.mount_all(user_block(index, self.model.users[index]))
-        self.query_one(f"#f-users-{index}-description").focus()
+        block = user_block(index, self.model.users[index])
+        await users.mount_all(block)
+        self.set_focus(self.query_one(f"#f-users-{index}-description"), scroll_visible=False)
+        # Once the new block is laid out (not before: it has no place yet),
+        # its heading goes to the top, the first field right under it.
+        self.call_after_refresh(self.query_one("#body").scroll_to_widget, block[0], top=True, animate=False)
 
     async def action_remove_user(self) -> None:
         field = getattr(self.focused, "field", "") or ""

@@ -162,3 +162,25 @@ async def test_the_timezone_search_finds_cities_with_spaces_and_countries():
             await pilot.pause()
             assert model.timezone == zone, text
             assert typed(screen, "system.timezone") == zone
+
+
+# -- item 3: Ctrl+N focuses the new user's first field, in view -------------------------
+async def test_ctrl_n_focuses_the_new_users_first_field_in_view():
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_step(pilot, UsersScreen)
+        await pilot.pause()
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        new = screen.query_one("#f-users-1-description")
+        await until(pilot, lambda: app.focused is new)
+        body = screen.query_one("#body")
+        await until(pilot, lambda: body.region.contains_region(new.region))
+        await type_text(pilot, "Bob")
+        await pilot.pause()
+        assert app.session.model.users[1].description == "Bob"
+        await pilot.press("ctrl+n")  # from inside a field, again
+        await pilot.pause()
+        third = screen.query_one("#f-users-2-description")
+        await until(pilot, lambda: app.focused is third)
+        await until(pilot, lambda: body.region.contains_region(third.region))
