@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.resources
 import os
+import re
 import zoneinfo
 from functools import cache
 from pathlib import Path
@@ -121,19 +122,23 @@ def _searchable(text: str) -> str:
 
 def matching(entries: dict[str, str], text: str) -> list[str]:
     """The entries (name -> description) that `text` finds, best first: the
-    name typed exactly, names starting with it, then names or descriptions
-    holding it. Case, and "_" against a space, do not matter. Empty text finds
-    every entry, in order."""
+    name typed exactly, names starting with it, names holding it, then
+    descriptions with a word starting with it ("germany" finds Europe/Berlin,
+    "utc" not Dutch St Maarten). Case, and "_" against a space, do not
+    matter. Empty text finds every entry, in order."""
     needle = _searchable(text.strip())
     if not needle:
         return list(entries)
-    exact, prefix, inside = [], [], []
+    word = re.compile(r"\b" + re.escape(needle))
+    exact, prefix, inside, described = [], [], [], []
     for name, description in entries.items():
         key = _searchable(name)
         if key == needle:
             exact.append(name)
         elif key.startswith(needle):
             prefix.append(name)
-        elif needle in key or needle in _searchable(description):
+        elif needle in key:
             inside.append(name)
-    return exact + prefix + inside
+        elif description and word.search(_searchable(description)):
+            described.append(name)
+    return exact + prefix + inside + described

@@ -14,7 +14,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Static
 
 from screens import engine
-from screens.widgets import Advance, FieldMessage, field_id, field_matches
+from screens.widgets import Advance, FieldMessage, SizeBanner, field_id, field_matches
 
 
 class StepHeader(Static):
@@ -52,6 +52,7 @@ class StepScreen(Screen):
     # -- layout ---------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield StepHeader(self.header_text(), id="header", markup=False)
+        yield SizeBanner()
         with VerticalScroll(id="body"):
             yield from self.body()
             yield Static("", id="general", classes="message -error")
@@ -70,10 +71,17 @@ class StepScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#general", Static).display = False
+        self.show_size()
         if self.PREFIXES:
             # After the first paint: a new step shows no message until a field
             # is touched, and validating (zoneinfo, locales) costs start-up time.
             self.call_after_refresh(self.refresh_problems)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.show_size()
+
+    def show_size(self) -> None:
+        self.query_one(SizeBanner).show(*self.app.size)
 
     def on_key(self, event: events.Key) -> None:
         """A key typed while the step was opening (a fast typist, tmux send-keys)

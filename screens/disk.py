@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.containers import Horizontal
 from textual.widgets import Button, OptionList, RadioSet, Static
@@ -118,6 +118,10 @@ class DiskScreen(StepScreen):
             options.highlighted = offered.index(chosen)
         elif offered and self.model.disk.layout == "erase":
             options.highlighted = 0
+
+    def on_resize(self, event: events.Resize) -> None:
+        # Each row is cut to the width it had: cut again to the new one.
+        self.fill_disks()
 
     @on(OptionList.OptionHighlighted, "#f-disk-device")
     def _disk(self, event: OptionList.OptionHighlighted) -> None:

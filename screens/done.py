@@ -11,6 +11,7 @@ from textual.widgets import Button, Footer, Static
 
 from screens import engine
 from screens.base import StepHeader
+from screens.widgets import SizeBanner
 
 MAX_RUN_LINES = 6
 
@@ -54,6 +55,7 @@ class DoneScreen(Screen):
         session = self.app.session
         badge = "  [DRY RUN]" if not session.options.real else ""
         yield StepHeader(f" NixOS installer  Done{badge}", id="header", markup=False)
+        yield SizeBanner()
         with Vertical(id="body"):
             yield Static(self.summary(), id="summary", markup=False)
         with Horizontal(id="nav"):
@@ -77,7 +79,11 @@ class DoneScreen(Screen):
         return "\n".join(lines)
 
     def on_mount(self) -> None:
+        self.query_one(SizeBanner).show(*self.app.size)
         self.query_one("#reboot").focus()
+
+    def on_resize(self, event) -> None:
+        self.query_one(SizeBanner).show(*self.app.size)
 
     @on(Button.Pressed, "#reboot")
     def _reboot(self) -> None:

@@ -11,11 +11,12 @@ from screens.base import StepScreen
 from screens.widgets import Check, Choices, FieldInput, FieldMessage, Radio
 
 DESKTOPS = {"none": "None (console only)", "gnome": "GNOME", "plasma": "KDE Plasma", "xfce": "Xfce"}
+# Each fits its column at 80 columns: "[X] " and at most 33 characters.
 TOGGLES = {
-    "ssh_server": "SSH server (log in from other computers)",
-    "networkmanager": "NetworkManager (Wi-Fi and network settings)",
+    "ssh_server": "SSH server (remote login)",
+    "networkmanager": "NetworkManager (Wi-Fi, networks)",
     "flakes": "Nix flakes and the nix command",
-    "allow_unfree": "Allow unfree software (e.g. some drivers)",
+    "allow_unfree": "Allow unfree software (drivers)",
 }
 
 

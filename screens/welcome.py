@@ -6,7 +6,6 @@ from pathlib import Path
 
 from textual import on
 from textual.app import ComposeResult
-from textual.events import Resize
 from textual.widgets import RadioSet, Static
 
 from screens import engine
@@ -73,15 +72,9 @@ class WelcomeScreen(StepScreen):
         lines = []
         if self.session.options.real and not engine.is_root():
             lines.append("You are not root: run the installer with sudo to change disks.")
-        width, height = self.app.size
-        if width < 80 or height < 24:
-            lines.append(f"The terminal is {width}x{height}; the installer needs at least 80x24.")
         warnings = self.query_one("#warnings", Static)
         warnings.update("\n".join(lines))
         warnings.display = bool(lines)
-
-    def on_resize(self, event: Resize) -> None:
-        self.show_warnings()
 
     @on(RadioSet.Changed)
     def _firmware(self, event: RadioSet.Changed) -> None:

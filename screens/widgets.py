@@ -173,6 +173,31 @@ class FieldMessage(Static):
         self.display = bool(message)
 
 
+# The smallest terminal every step is laid out for (the Linux console is 80x25).
+MIN_WIDTH, MIN_HEIGHT = 80, 24
+
+
+def too_small(width: int, height: int) -> str:
+    """What the banner says about a terminal of this size ("" when it is big enough)."""
+    if width >= MIN_WIDTH and height >= MIN_HEIGHT:
+        return ""
+    return (f"The terminal is {width}x{height}, smaller than the {MIN_WIDTH}x{MIN_HEIGHT} the installer needs: "
+            "parts of this step may be hidden or cut.")
+
+
+class SizeBanner(Static):
+    """A banner at the top of a step while the terminal is too small; the
+    screen calls show() when mounted and on every resize."""
+
+    def __init__(self) -> None:
+        super().__init__("", id="too-small", markup=False)
+
+    def show(self, width: int, height: int) -> None:
+        said = too_small(width, height)
+        self.update(said)
+        self.display = bool(said)
+
+
 class FilterInput(FieldInput):
     """The typing half of a FilterSelect: arrows move through the list below."""
 

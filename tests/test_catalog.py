@@ -41,3 +41,8 @@ def test_matching_puts_exact_then_prefix_then_inside():
     assert catalog.matching(entries, "new york") == ["America/New_York"]
     assert catalog.matching(entries, "New_York") == ["America/New_York"]
     assert catalog.matching(entries, "  ") == list(entries)
+    assert catalog.matching(entries, "erman") == []  # a description is searched from a word's start
+    assert catalog.matching(entries, "states") == ["America/New_York"]
+    places = catalog.timezone_places()
+    assert catalog.matching(places, "utc")[:2] == ["UTC", "Etc/UTC"]
+    assert catalog.matching(places, "germany")[0] == "Europe/Berlin"

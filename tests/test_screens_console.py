@@ -184,3 +184,78 @@ async def test_ctrl_n_focuses_the_new_users_first_field_in_view():
         third = screen.query_one("#f-users-2-description")
         await until(pilot, lambda: app.focused is third)
         await until(pilot, lambda: body.region.contains_region(third.region))
+
+
+# -- item 5: 80 columns, the too-small banner, the disk table on resize -------------------
+STEPS = ["WelcomeScreen", "KeyboardScreen", "DiskScreen", "EncryptionScreen", "UsersScreen", "SoftwareScreen",
+         "ReviewScreen", "ConfirmScreen"]
+
+
+def step(name: str):
+    from screens.app import STEP_NAMES, step_class
+
+    return step_class(STEP_NAMES.index(name))
+
+
+async def test_every_toggle_label_fits_at_80_columns():
+    from textual.widgets import Checkbox, RadioButton
+
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        for name in STEPS[1:6]:
+            screen = await open_step(pilot, step(name))
+            await pilot.pause()
+            for box in [*screen.query(Checkbox), *screen.query(RadioButton)]:
+                if not box.display:
+                    continue
+                needed = 4 + len(str(box.label))  # "[X] " / "(*) "
+                assert box.region.width >= needed and box.region.right <= SIZE[0], (name, str(box.label))
+            app.pop_screen()
+            await pilot.pause()
+
+
+async def test_a_too_small_terminal_is_a_banner_on_every_step():
+    from screens.done import DoneScreen
+
+    app = app_for()
+    async with app.run_test(size=(72, 22)) as pilot:
+        for name in [*STEPS, "DoneScreen"]:  # Install goes on to Done at once in a dry run
+            if name == "DoneScreen":
+                app.push_screen(DoneScreen([], 0.0))
+                await until(pilot, lambda: isinstance(app.screen, DoneScreen) and app.screen.is_mounted)
+                screen = app.screen
+            else:
+                screen = await open_step(pilot, step(name))
+            await pilot.pause()
+            banner = screen.query_one("#too-small")
+            assert banner.display and banner.region.y == 1 and banner.region.height >= 1, name
+            assert "72x22" in str(banner.content) and "80x24" in str(banner.content)
+            app.pop_screen()
+            await pilot.pause()
+        screen = await open_step(pilot, step("DiskScreen"))
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert not screen.query_one("#too-small").display
+        await pilot.resize_terminal(79, 25)
+        await pilot.pause()
+        assert screen.query_one("#too-small").display and "79x25" in str(screen.query_one("#too-small").content)
+
+
+async def test_the_disk_table_is_cut_again_on_resize():
+    from textual.widgets import OptionList
+
+    from screens.disk import DiskScreen
+
+    app = app_for()
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = await open_step(pilot, DiskScreen)
+        await pilot.pause()
+        table = screen.query_one("#f-disk-device", OptionList)
+        wide = str(table.get_option_at_index(0).prompt)
+        assert len(wide) > 80
+        await pilot.resize_terminal(80, 25)
+        await pilot.pause()
+        narrow = str(table.get_option_at_index(0).prompt)
+        assert len(narrow) <= 76 and narrow.endswith("...")
+        assert wide.startswith(narrow[:-3].rstrip())
+        assert table.highlighted == 0

@@ -60,8 +60,9 @@ async def test_welcome_warns_when_the_terminal_is_too_small():
     app = app_for()
     async with app.run_test(size=(70, 20)) as pilot:
         await wait_ready(pilot)
-        warnings = app.screen.query_one("#warnings")
-        assert warnings.display and "70x20" in str(warnings.content)
+        # The banner every step shows (test_screens_console), not a line among the warnings.
+        banner = app.screen.query_one("#too-small")
+        assert banner.display and "70x20" in str(banner.content)
 
 
 async def test_keyboard_invalid_keymap_shows_engine_message_and_refuses_next():
