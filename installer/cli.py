@@ -156,6 +156,10 @@ def run(args: argparse.Namespace) -> int:
         if args.plan or args.render or args.yes or args.export_flake:
             print("--plan, --render, --export-flake and --yes need --answers FILE", file=sys.stderr)
             return EXIT_INVALID
+        problem = _log_problem(args.log)  # found now, not after the disk phase
+        if problem:
+            print(problem, file=sys.stderr)
+            return EXIT_INVALID
         from screens.app import run_wizard  # Textual loads only for the wizard
 
         return run_wizard(Session(options))
@@ -220,6 +224,28 @@ def run(args: argparse.Namespace) -> int:
     from installer.unattended import install
 
     return install(session, plan)
+
+
+def _log_problem(path: str) -> str:
+    """Why --log cannot be the log file, found without creating it ("" when it
+    can); LinkRefused for a link on the way."""
+    import stat
+
+    from installer import safefs
+
+    safefs.check(path)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        parent = os.path.dirname(path) or "."
+        return "" if os.path.isdir(parent) else f"--log: {path}: the directory {parent} does not exist"
+    except OSError as err:
+        return f"--log: cannot use {path}: {err.strerror or err}"
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "a FIFO" if stat.S_ISFIFO(info.st_mode) else \
+            "a device or socket"
+        return f"--log: {path} is {kind}, not a regular file"
+    return ""
 
 
 def _render(session: Session, out: Path) -> int:

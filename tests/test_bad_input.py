@@ -186,6 +186,14 @@ def test_a_log_that_is_a_fifo_or_a_directory(tmp_path, kind):
     assert "== [1/5]" not in out  # refused before the first phase
 
 
+@pytest.mark.parametrize("kind", ["fifo", "directory"])
+def test_the_wizard_with_a_log_that_is_a_fifo_or_a_directory(tmp_path, kind):
+    log = tmp_path / "log"
+    os.mkfifo(log) if kind == "fifo" else log.mkdir()
+    out = refused(cli("--dry-run", "--machine", str(WIN11), "--log", str(log)), "--log")
+    assert ("a FIFO" if kind == "fifo" else "a directory") in out
+
+
 @pytest.mark.parametrize("key, line", [
     ("system.hostname", 'hostname = "{}"'),
     ("system.timezone", 'timezone = "{}"'),

@@ -236,6 +236,31 @@ def test_a_log_through_a_link_is_refused(tmp_path, where):
     assert everything_under(elsewhere) == []
 
 
+def test_the_wizard_refuses_a_log_through_a_link_before_it_starts(tmp_path):
+    (tmp_path / "logs").symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "elsewhere").mkdir()
+    done = cli("--dry-run", "--machine", str(WIN11), "--log", str(tmp_path / "logs" / "install.log"))
+    assert done.returncode == 3, done.stderr
+    assert f"{tmp_path / 'logs'} is a symbolic link" in done.stderr
+    assert everything_under(tmp_path / "elsewhere") == []
+
+
+@pytest.mark.parametrize("link", ["directory", "file"])
+def test_record_machine_through_a_link_is_refused(tmp_path, link):
+    (tmp_path / "elsewhere").mkdir()
+    if link == "directory":
+        (tmp_path / "out").symlink_to(tmp_path / "elsewhere")
+        path, named = tmp_path / "out" / "machine.json", tmp_path / "out"
+    else:
+        (tmp_path / "machine.json").symlink_to(tmp_path / "elsewhere" / "planted.json")
+        path, named = tmp_path / "machine.json", tmp_path / "machine.json"
+    done = cli("--record-machine", str(path))
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"{named} is a symbolic link" in done.stderr
+    assert everything_under(tmp_path / "elsewhere") == []
+
+
 # -- the module itself ------------------------------------------------------------------
 
 
