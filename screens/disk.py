@@ -43,6 +43,22 @@ def refused_lines(disks, width: int) -> list[str]:
     return shown + [cut(f"and {len(rest)} more not offered: " + ", ".join(d.name for d in rest), width)]
 
 
+def in_full(disk) -> str:
+    """What a row of the table says about a disk, never cut."""
+    if disk.refused:
+        return f"{disk.name} is not offered: {disk.refused}"
+    return f"{disk.name} holds: {disk.holds or 'nothing (empty)'}"
+
+
+def no_disk_text(disks) -> str:
+    """The Disk step's words when no disk can take NixOS: each disk and why, whole."""
+    lines = ["No disk on this machine can take NixOS:"]
+    lines += [f"  {d.name} ({engine.human_size(d.size)}): {d.refused}" for d in disks] or ["  (no disk was found)"]
+    lines.append("Free or repartition one (Shell, or gdisk on the highlighted disk), or attach another disk; "
+                 "then Rescan.")
+    return "\n".join(lines)
+
+
 class DiskScreen(StepScreen):
     TITLE_TEXT = "Disk"
     PREFIXES = ("disk", "boot")
@@ -51,17 +67,20 @@ class DiskScreen(StepScreen):
         "is lost (you confirm by typing its name later). 'Use what is mounted' installs into the "
         "filesystems you mounted at the target yourself (e.g. after cfdisk, mkfs and mount in a shell). "
         "cfdisk/gdisk open the partition editor on the highlighted disk; Shell opens a shell to "
-        "format and mount by hand. The disks are probed again when you quit either. A disk that "
-        "cannot take NixOS (this ISO's, one in use, an optical drive, one too small) is never "
-        "offered; it is listed under the others with the reason."
+        "format and mount by hand. The disks are probed again when you quit either, and when you "
+        "press Rescan (after plugging in a disk, say). A disk that cannot take NixOS (this ISO's, "
+        "one in use, an optical drive, one too small) is never offered; it is listed under the "
+        "others with the reason. When no disk is offered, every disk is listed with why."
     )
 
     def body(self) -> ComposeResult:
         d = self.model.disk
+        yield Static("", id="no-disk", markup=False)
         yield Static(columns("Disk", "size", "bus", "model", "holds today", 200), classes="label", markup=False)
         disks = OptionList(id="f-disk-device", compact=True, markup=False)
         disks.field = "disk.device"
         yield disks
+        yield Static("", id="why", markup=False)
         yield Static("", id="refused", markup=False)
         yield FieldMessage("disk.device")
         with Choices(id="f-disk-layout") as layouts:
@@ -74,6 +93,7 @@ class DiskScreen(StepScreen):
             yield Button("cfdisk", id="cfdisk", compact=True)
             yield Button("gdisk", id="gdisk", compact=True)
             yield Button("Shell", id="shell", compact=True)
+            yield Button("Rescan", id="rescan", compact=True)
         yield Static("", id="tool-status", classes="hint", markup=False)
         with Horizontal(classes="columns"):
             with Choices(id="f-disk-filesystem") as filesystems:
@@ -98,26 +118,54 @@ class DiskScreen(StepScreen):
 
     def fill_disks(self) -> None:
         """Offered disks in the list, one row each; refused ones under it, where
-        they stay in view (a disabled option could not be scrolled to)."""
+        they stay in view (a disabled option could not be scrolled to). With
+        none offered, the list holds every disk (to open gdisk on one) and the
+        step says so, with every disk's reason whole."""
         machine = self.session.machine
         options = self.query_one("#f-disk-device", OptionList)
         refused = self.query_one("#refused", Static)
+        no_disk = self.query_one("#no-disk", Static)
         options.clear_options()
         if machine is None:
+            no_disk.display = refused.display = False
+            self.show_why()
             return
         width = max(self.app.size.width - 4, 40)  # the body's padding and a scrollbar
         offered = machine.offered_disks
-        options.add_options(Option(disk_line(d, width), id=d.path) for d in offered)
-        options.styles.height = min(LIST_ROWS, max(1, len(offered)))
-        lines = refused_lines([d for d in machine.disks if d.refused], width)
+        listed = offered or machine.disks
+        options.add_options(Option(disk_line(d, width), id=d.path) for d in listed)
+        options.styles.height = min(LIST_ROWS, max(1, len(listed)))
+        lines = refused_lines([d for d in machine.disks if d.refused and d not in listed], width)
         refused.update("\n".join(lines))
         refused.display = bool(lines)
+        no_disk.update(no_disk_text(machine.disks) if not offered else "")
+        no_disk.display = not offered
         # The answers may name the disk by any of its names (a by-id link, say).
         chosen = machine.disk(self.model.disk.device)
         if chosen in offered:
             options.highlighted = offered.index(chosen)
-        elif offered and self.model.disk.layout == "erase":
+        elif listed and (self.model.disk.layout == "erase" or not offered):
             options.highlighted = 0
+        self.show_why()
+
+    def highlighted_disk(self):
+        options = self.query_one("#f-disk-device", OptionList)
+        machine = self.session.machine
+        if machine is None or options.highlighted is None or not options.option_count:
+            return None
+        return machine.disk(options.get_option_at_index(options.highlighted).id or "")
+
+    def show_why(self) -> None:
+        """The highlighted disk's row in full, below the table, when the row was cut."""
+        why = self.query_one("#why", Static)
+        disk = self.highlighted_disk()
+        width = max(self.app.size.width - 4, 40)
+        full = in_full(disk) if disk is not None else ""
+        # An offered disk's whole "holds" is in the erase preview already.
+        shown = bool(full) and disk_line(disk, width).endswith("...") and (
+            bool(disk.refused) or self.model.disk.layout != "erase")
+        why.update(full if shown else "")
+        why.display = shown
 
     def on_resize(self, event: events.Resize) -> None:
         # Each row is cut to the width it had: cut again to the new one.
@@ -126,7 +174,11 @@ class DiskScreen(StepScreen):
     @on(OptionList.OptionHighlighted, "#f-disk-device")
     def _disk(self, event: OptionList.OptionHighlighted) -> None:
         machine = self.session.machine
-        named = machine.disk(self.model.disk.device) if machine is not None else None
+        self.show_why()
+        highlighted = machine.disk(event.option.id or "") if machine is not None else None
+        if highlighted is None or not highlighted.offered:
+            return  # listed only to open a partition editor on it (no disk is offered)
+        named = machine.disk(self.model.disk.device)
         if named is None or named.path != event.option.id:
             # Another disk. The one already chosen keeps the name the answers gave it.
             self.model.disk.device = event.option.id or ""
@@ -209,12 +261,21 @@ class DiskScreen(StepScreen):
         if tool == "shell":
             self.hand_over(tool, lambda: self.session.disk_shell(self.app.suspend))
             return
-        options = self.query_one("#f-disk-device", OptionList)
-        if options.highlighted is None:
+        disk = self.highlighted_disk()
+        if disk is None:
             self.say("Highlight a disk first.")
             return
-        disk = options.get_option_at_index(options.highlighted).id or ""
-        self.hand_over(tool, lambda: self.session.run_partitioner(tool, disk, self.app.suspend))
+        machine = self.session.machine
+        if disk.kind == "cdrom" or disk.path == machine.boot_medium:
+            self.say(f"{tool} is not opened on {disk.name}: {disk.refused}.")
+            return
+        self.hand_over(tool, lambda: self.session.run_partitioner(tool, disk.path, self.app.suspend))
+
+    @on(Button.Pressed, "#rescan")
+    def _rescan(self) -> None:
+        self.say("Probing the disks again...")
+        self.app.probe_state = "probing"
+        self.reprobe()
 
     def hand_over(self, tool: str, run) -> None:
         """Run a Session method that hands the terminal over; probe again after."""

@@ -4,7 +4,7 @@ following the console keymap."""
 
 from __future__ import annotations
 
-from test_screens_support import app_for, open_step, type_text, until
+from test_screens_support import ROOT, app_for, open_step, type_text, until
 
 from screens.keyboard import KeyboardScreen
 from screens.users import UsersScreen
@@ -259,3 +259,102 @@ async def test_the_disk_table_is_cut_again_on_resize():
         assert len(narrow) <= 76 and narrow.endswith("...")
         assert wide.startswith(narrow[:-3].rstrip())
         assert table.highlighted == 0
+
+
+# -- item 4: no usable disk ------------------------------------------------------------------
+NO_DISK = ROOT / "tests/fixtures/machines/no-usable-disk.json"
+
+
+def no_disk_app(probes: list | None = None):
+    from installer.session import Options, Session
+
+    class Counting(Session):
+        def probe(self):
+            if probes is not None:
+                probes.append(1)
+            return super().probe()
+
+    return app_for(Counting(Options(machine_file=str(NO_DISK), dry_run=True, seed=7,
+                                    log_path="/tmp/nixos-tui-installer-test.log")))
+
+
+async def test_no_usable_disk_says_so_with_every_reason_whole():
+    from screens.disk import DiskScreen
+
+    app = no_disk_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_step(pilot, DiskScreen)
+        await pilot.pause()
+        machine = app.session.machine
+        assert machine.disks and not machine.offered_disks
+        banner = screen.query_one("#no-disk")
+        text = str(banner.content)
+        assert banner.display and text.startswith("No disk on this machine can take NixOS")
+        for disk in machine.disks:
+            assert f"{disk.name} (" in text and disk.refused in text, disk.name
+        # The loop device's reason is longer than a row: wrapped, every line of it on screen.
+        assert len(next(d for d in machine.disks if d.kind == "loop").refused) + 12 > SIZE[0] - 4
+        await until(pilot, lambda: banner.region.height > 0)
+        # More rows than lines of text: the long reason wrapped, not cut.
+        assert banner.region.height > len(text.splitlines())
+        assert screen.query_one("#body").region.contains_region(banner.region)
+        for tool in ("shell", "gdisk", "rescan"):
+            button = screen.query_one(f"#{tool}")
+            assert button.display and button.region.width
+        assert app.session.model.disk.device == ""
+
+
+async def test_with_no_usable_disk_the_highlighted_disks_reason_is_shown_whole_below_the_table():
+    from textual.widgets import OptionList
+
+    from screens.disk import DiskScreen, disk_line
+
+    app = no_disk_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_step(pilot, DiskScreen)
+        await pilot.pause()
+        table = screen.query_one("#f-disk-device", OptionList)
+        machine = app.session.machine
+        assert table.option_count == len(machine.disks)
+        loop = next(i for i, d in enumerate(machine.disks) if d.kind == "loop")
+        table.highlighted = loop
+        await pilot.pause()
+        disk = machine.disks[loop]
+        assert disk_line(disk, SIZE[0] - 4).endswith("...")  # the row is cut ...
+        why = screen.query_one("#why")
+        assert why.display and str(why.content) == f"{disk.name} is not offered: {disk.refused}"  # ... this is not
+        assert app.session.model.disk.device == ""  # a refused disk is never the one chosen
+
+
+async def test_with_no_usable_disk_rescan_probes_again_and_the_tools_say_what_they_would_do():
+    from textual.widgets import OptionList
+
+    from screens.disk import DiskScreen
+
+    probes: list = []
+    app = no_disk_app(probes)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_step(pilot, DiskScreen)
+        await pilot.pause()
+        before = len(probes)
+        screen.query_one("#rescan").press()
+        await until(pilot, lambda: len(probes) == before + 1 and app.probe_state == "ready")
+        await pilot.pause()
+        status = screen.query_one("#tool-status")
+        assert str(status.content) == "Probed the disks again."
+        assert screen.query_one("#no-disk").display
+        table = screen.query_one("#f-disk-device", OptionList)
+        machine = app.session.machine
+        table.highlighted = next(i for i, d in enumerate(machine.disks) if d.name == "sda")
+        await pilot.pause()
+        screen.query_one("#gdisk").press()
+        await pilot.pause()
+        assert str(status.content) == "[dry-run] would run: gdisk /dev/sda (nothing was opened)"
+        table.highlighted = next(i for i, d in enumerate(machine.disks) if d.kind == "cdrom")
+        await pilot.pause()
+        screen.query_one("#gdisk").press()
+        await pilot.pause()
+        assert str(status.content) == "gdisk is not opened on sr0: optical drive."
+        screen.query_one("#shell").press()
+        await pilot.pause()
+        assert str(status.content).startswith("[dry-run] would open a shell")

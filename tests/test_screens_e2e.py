@@ -45,8 +45,8 @@ async def drive_to_review(pilot, answers_path) -> dict[str, str]:
     await pilot.press("enter")  # the last field: on to the Disk step
     await on_step(pilot, "DiskScreen")
     # The disk, then the layout (Enter keeps each and moves on, to cfdisk);
-    # past gdisk and Shell to the filesystem: Down, and Enter picks btrfs.
-    await pilot.press("enter", "enter", "tab", "tab", "tab", "down", "enter")
+    # past gdisk, Shell and Rescan to the filesystem: Down, and Enter picks btrfs.
+    await pilot.press("enter", "enter", "tab", "tab", "tab", "tab", "down", "enter")
     assert app.focused.id == "f-disk-swap"
     await pilot.press("enter")  # swap is the last field in use: on to Encryption
     await on_step(pilot, "EncryptionScreen")

@@ -222,3 +222,20 @@ def test_stale_edit_question(snap_compare):
         await until(pilot, lambda: showing(pilot.app, StaleEditScreen))
 
     assert snap(snap_compare, app_for(), before)
+
+
+def test_disk_step_with_no_usable_disk(snap_compare):
+    """A machine where no disk can take NixOS: every disk and why, whole, and the ways out."""
+    from test_screens_support import ROOT
+
+    from installer.session import Options, Session
+
+    session = Session(Options(machine_file=str(ROOT / "tests/fixtures/machines/no-usable-disk.json"),
+                              dry_run=True, seed=7, log_path="/tmp/nixos-tui-installer-test.log"))
+
+    async def before(pilot):
+        await open_step(pilot, DiskScreen)
+        pilot.app.screen.query_one("#f-disk-device").highlighted = 0  # loop0: its row is cut
+        await pilot.pause()
+
+    assert snap(snap_compare, app_for(session), before)
