@@ -72,16 +72,21 @@ def tmux():
     subprocess.run(["tmux", "-L", t.socket, "kill-server"], capture_output=True)
 
 
-def test_wizard_in_tmux_through_every_step_in_console_glyphs(tmux, tmp_path):
+def start(tmux, tmp_path, machine=MACHINE_FILE) -> None:
+    """The installed program in dry-run on `machine`, in an 80x25 TERM=linux window."""
     program = str(SCRIPT) if SCRIPT.exists() else f"{ROOT}/.venv/bin/python -m installer"
     log = tmp_path / "install.log"
     command = (
         f"cd {ROOT} && env TERM=linux TEXTUAL_COLOR_SYSTEM=standard {program} --dry-run "
-        f"--machine {MACHINE_FILE} --seed 7 --log {log}; echo EXIT=$?; sleep 600"
+        f"--machine {machine} --seed 7 --log {log}; echo EXIT=$?; sleep 600"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("TMUX")}
     subprocess.run(["tmux", "-L", tmux.socket, "new-session", "-d", "-x", "80", "-y", "25", "-s", "w", command],
                    check=True, env=env, timeout=20)
+
+
+def test_wizard_in_tmux_through_every_step_in_console_glyphs(tmux, tmp_path):
+    start(tmux, tmp_path)
     tmux.wait_for("1/9 Welcome", "Found 1 disk")
     assert tmux("display", "-p", "-t", "w", "#{alternate_on}").strip() == "1"
     tmux.keys("Enter")  # the firmware choice is the step's only field: Enter is Next
@@ -135,3 +140,31 @@ def test_wizard_in_tmux_through_every_step_in_console_glyphs(tmux, tmp_path):
     assert "EXIT=0" in after
     assert tmux("display", "-p", "-t", "w", "#{alternate_on}").strip() == "0"
     assert tmux("display", "-p", "-t", "w", "#{cursor_flag}").strip() == "1"
+
+
+def test_no_usable_disk_and_a_resized_terminal_in_tmux(tmux, tmp_path):
+    """On a machine with no usable disk the Disk step says so with each whole
+    reason; shrinking the window puts the too-small banner on the step, and
+    growing it back cuts the disk rows to the new width."""
+    start(tmux, tmp_path, ROOT / "tests/fixtures/machines/no-usable-disk.json")
+    tmux.wait_for("1/9 Welcome", "Found 0 disk")
+    tmux.keys("Enter")
+    tmux.wait_for("2/9 Keyboard")
+    tmux.keys("F10")
+    shown = tmux.wait_for("3/9 Disk", "No disk on this machine can take NixOS:", "Rescan")
+    flat = " ".join(shown.split())
+    assert "loop0 (64 GiB): loop device (an image file); start with --allow-loop to install into it" in flat
+    assert "sda (8 GiB): too small: 8 GiB, needs at least 10 GiB" in flat
+    assert all(len(line) <= 80 for line in shown.splitlines())
+    tmux("resize-window", "-t", "w", "-x", "70", "-y", "20")
+    shown = tmux.wait_for("The terminal is 70x20")
+    assert "3/9 Disk" in shown.splitlines()[0]
+    tmux("resize-window", "-t", "w", "-x", "120", "-y", "30")
+    shown = tmux.wait_for("not offered: too small: 8 GiB, needs at least 10 GiB")
+    assert "The terminal is" not in shown
+    tmux("resize-window", "-t", "w", "-x", "80", "-y", "25")
+    shown = tmux.wait_for("not offered: too small: 8...")
+    tmux.keys("C-q")
+    tmux.wait_for("Quit the installer?")
+    tmux.keys("y")
+    assert "EXIT=0" in tmux.wait_for("EXIT=", timeout=30)
