@@ -1,7 +1,8 @@
 """`nixos-tui-installer`: the wizard, or an unattended run from an answers file.
 
 Exit codes: 0 done; 1 failed while running; 2 invalid arguments or answers
-(every problem listed); 3 refused as unsafe. Only this module may import the
+(every problem listed), or a configuration Nix refuses to evaluate (--yes,
+before anything is written); 3 refused as unsafe. Only this module may import the
 screens, and only when the wizard starts, so unattended runs never load
 Textual.
 """
@@ -38,6 +39,8 @@ def parser() -> argparse.ArgumentParser:
                    help="the nixos-install command to run (nixos-install; wrappers and tests point elsewhere)")
     p.add_argument("--nixos-enter", metavar="CMD", default="nixos-enter",
                    help="the nixos-enter command that sets passwords in the new system (nixos-enter)")
+    p.add_argument("--skip-eval", action="store_true",
+                   help="with --yes: install without first evaluating the configuration with Nix")
     p.add_argument("--allow-loop", action="store_true", help="offer loop devices (install into an image file)")
     p.add_argument("--log", metavar="FILE", default=DEFAULT_LOG, help=f"log file ({DEFAULT_LOG})")
     p.add_argument("--record-machine", metavar="FILE", help="write this machine's probe data to FILE and exit")
@@ -223,7 +226,7 @@ def run(args: argparse.Namespace) -> int:
     session.refuse_links_in_target()  # LinkRefused: exit 3, before the first phase
     from installer.unattended import install
 
-    return install(session, plan)
+    return install(session, plan, evaluate=not args.skip_eval)
 
 
 def _log_problem(path: str) -> str:

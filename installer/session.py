@@ -54,6 +54,7 @@ class Options:
     offline: bool = False  # no substituters: build or copy from the ISO's store only
     install_timeout: float | None = None  # seconds nixos-install may run before it is stopped
     state_dir: str = "/run/nixos-tui-installer"  # installer.resume's records (until reboot)
+    eval_timeout: float = 300.0  # seconds the pre-flight evaluation may take (installer.evalcheck)
 
     @property
     def real(self) -> bool:
@@ -81,6 +82,10 @@ class Session:
         # What the disk phase made (installer.resume.layout_digest) when a later
         # phase failed: installing again the same plan goes on from the configuration.
         self._prepared: str | None = None
+        # The latest pre-flight evaluation, with the files it evaluated, and
+        # the files the person chose to install although it failed.
+        self._nix_check: tuple[str, object] | None = None
+        self._nix_check_override: str | None = None
 
     # -- probing and defaults ------------------------------------------------
     def probe(self) -> Machine:
@@ -127,6 +132,7 @@ class Session:
                 self.plan()
             except ProblemsError as refused:
                 problems += refused.problems
+        problems += self._nix_check_problems()
         if not secrets:
             problems = [p for p in problems if not _is_secret_field(p.field)]
         if prefix is None:
@@ -217,6 +223,68 @@ class Session:
         earlier = self.edits.get(name)
         self.edits[name] = Edit(text, earlier.base if earlier is not None else files[name])
         return []
+
+    # -- the pre-flight evaluation ---------------------------------------------
+    def nix_check(self, cancel=None, timeout: float | None = None):
+        """Evaluate the files that would be installed with this machine's
+        nixpkgs (installer.evalcheck.evaluate); blocking: call from a worker.
+        The outcome holds for these very files: see nix_check_outcome."""
+        from installer.evalcheck import evaluate, files_key
+
+        files = self.render()
+        outcome = evaluate(files, list(self.model.software.packages),
+                           timeout=self.options.eval_timeout if timeout is None else timeout, cancel=cancel)
+        self._nix_check = (files_key(files), outcome)
+        self.log().line(f"evaluation with Nix: {outcome.status} in {outcome.seconds:.1f} s"
+                        + (f": {outcome.message}" if outcome.status != "passed" else ""))
+        return outcome
+
+    def nix_check_outcome(self):
+        """The latest pre-flight outcome if it was made for the files as they
+        are now (edits included), else None."""
+        if self._nix_check is None or self.machine is None:
+            return None
+        key, outcome = self._nix_check
+        return outcome if key == self._shown_key() else None
+
+    def _shown_key(self) -> str | None:
+        from installer.evalcheck import files_key
+
+        try:
+            return files_key(self.shown_files())
+        except ProblemsError:
+            return None
+
+    def override_nix_check(self) -> None:
+        """The person chose to install these files although Nix refused them."""
+        outcome = self.nix_check_outcome()
+        if outcome is None or not outcome.failed:
+            return
+        self._nix_check_override = self._shown_key()
+        self.log().line(f"evaluation with Nix failed and the person chose to install anyway: {outcome.message}")
+
+    def nix_check_overridden(self) -> bool:
+        outcome = self.nix_check_outcome()
+        return outcome is not None and outcome.failed and self._nix_check_override == self._shown_key()
+
+    def nix_check_refusal(self) -> str:
+        """Why the install may not start: Nix refused these files and the
+        person has not chosen to install them anyway; "" otherwise (passed,
+        not checked, or overridden)."""
+        outcome = self.nix_check_outcome()
+        if outcome is None or not outcome.failed or self.nix_check_overridden():
+            return ""
+        return f"Nix could not evaluate the configuration: {outcome.message}"
+
+    def _nix_check_problems(self) -> list[Problem]:
+        """A package nixpkgs lacks, at the Software step's package field (a
+        warning: Review and Confirm are where it holds the install back)."""
+        if self._nix_check is None:
+            return []
+        outcome = self.nix_check_outcome()
+        if outcome is None or not outcome.failed or outcome.field != "software.packages":
+            return []
+        return [Problem("software.packages", outcome.message, "warning")]
 
     # -- the explicit confirmation and the writes ----------------------------
     def confirm_word(self) -> str:
@@ -349,7 +417,7 @@ class Session:
         """The token that allows writing to the disk, only for the exact confirm word."""
         from installer.executor import Confirmation
 
-        if typed.strip() != self.confirm_word():
+        if typed.strip() != self.confirm_word() or self.nix_check_refusal():
             return None
         # The files that will be installed must be final before the disk is
         # touched: a stale edit raises here, not after partitioning.

@@ -15,10 +15,14 @@ from installer.session import Session
 PHASES = ("partition, format and mount", "write the configuration", "nixos-install", "set passwords", "finish")
 
 
-def install(session: Session, plan) -> int:
+def install(session: Session, plan, *, evaluate: bool = True) -> int:
     """Run the whole install; returns the CLI's exit code. SIGTERM and SIGHUP
     stop it as Ctrl+C does (KeyboardInterrupt, after what was running is
-    stopped and undone and the log says so)."""
+    stopped and undone and the log says so).
+
+    `evaluate`: first evaluate the configuration with this machine's nixpkgs
+    (installer.evalcheck) and stop with exit code 2, before anything is
+    written, when Nix refuses it; 1 when the check could not finish."""
     from installer.processes import like_ctrl_c
 
     log = session.log()
@@ -32,7 +36,7 @@ def install(session: Session, plan) -> int:
 
     with like_ctrl_c() as received:
         try:
-            return _install(session, plan, say, log.path)
+            return _install(session, plan, say, log.path, evaluate)
         except KeyboardInterrupt:
             how = signal.Signals(received[-1]).name if received else "Ctrl+C"
             if session.resume_phase() != "disk":
@@ -43,7 +47,7 @@ def install(session: Session, plan) -> int:
             raise
 
 
-def _install(session: Session, plan, say, log_path) -> int:
+def _install(session: Session, plan, say, log_path, evaluate: bool = True) -> int:
     from installer.executor import Confirmation, ExecutionError, Refused
     from installer.passwords import PasswordError
     from installer.safefs import LinkRefused
@@ -51,6 +55,12 @@ def _install(session: Session, plan, say, log_path) -> int:
     def phase(number: int) -> None:
         say(f"== [{number}/{len(PHASES)}] {PHASES[number - 1]}")
 
+    if evaluate:
+        code = nix_check(session, say)
+        if code:
+            return code
+    else:
+        say("Not checking the configuration with Nix (--skip-eval).")
     session.hash_passwords()
     phase(1)
     if session.resume_phase() != "disk":
@@ -111,3 +121,31 @@ def _install(session: Session, plan, say, log_path) -> int:
         return 0
     say(f"Installation finished. Log: {where}. Remove the installation medium and reboot.")
     return 0
+
+
+def nix_check(session: Session, say) -> int:
+    """The pre-flight evaluation, said in plain lines; 0 to go on, else the exit code.
+
+    A dry run evaluates too: the check writes nothing (a private temporary
+    copy of the files, Nix in read-only mode), and a dry run that passes
+    should mean the real run passes this step.
+    """
+    say("== checking the configuration with Nix (before anything is written)")
+    outcome = session.nix_check()
+    if outcome.status == "passed":
+        say(f"Nix evaluated the configuration in {outcome.seconds:.1f} s ({outcome.nixpkgs}).")
+        return 0
+    if outcome.status in ("no-nix", "no-nixpkgs"):
+        say(outcome.message)
+        return 0
+    if outcome.status in ("timeout", "cancelled"):
+        say(f"{outcome.message} Nothing was written. Run again with --skip-eval to install without the check.")
+        return 1
+    where = {"software.packages": "the answers' [software] packages"}.get(outcome.field, "")
+    if not where and outcome.field.startswith("files."):
+        where = outcome.field.removeprefix("files.") + (f" line {outcome.line}" if outcome.line else "")
+    say(f"The configuration does not evaluate: {outcome.message}" + (f" (fix it in {where})" if where else ""))
+    for line in outcome.detail.splitlines():
+        say(f"  | {line}")
+    say("Nothing was written. Fix the answers, or run again with --skip-eval to install anyway.")
+    return 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.widgets import Input, Static
 
 from installer.problems import ProblemsError
@@ -15,11 +16,15 @@ class ConfirmScreen(StepScreen):
     NEXT_LABEL = "Install"
     HELP = (
         "Nothing has been written so far. Typing the disk's short name (as shown) and pressing "
-        "Enter starts the install: the disk is erased first. Esc goes back to the review."
+        "Enter starts the install: the disk is erased first. Esc goes back to the review. When Nix "
+        "could not evaluate the configuration at Review, the install is refused until you fix it; "
+        "F8 installs anyway (nixos-install will most likely fail, after the disk was erased)."
     )
+    BINDINGS = [Binding("f8", "install_anyway", "Install anyway")]
 
     def body(self) -> ComposeResult:
         yield Static("", id="what", markup=False)
+        yield Static("", id="nixcheck", markup=False)
         yield Static("", id="prompt", classes="label", markup=False)
         typed = Input("", id="f-confirm", compact=True)
         typed.field = "confirm"
@@ -52,8 +57,52 @@ class ConfirmScreen(StepScreen):
             prompt = f"Type '{self.word}' and press Enter to install into {self.session.options.target}:"
         if not self.session.options.real:
             prompt += "\n(dry run: nothing is written)"
-        self.query_one("#prompt", Static).update(prompt)
+        self.prompt = prompt
+        self.show_prompt()
         self.query_one("#f-confirm").focus()
+
+    def show_prompt(self) -> None:
+        """What the pre-flight check with Nix found, then the prompt (none while Nix refuses)."""
+        refusal = self.session.nix_check_refusal() if self.word else ""
+        outcome = self.session.nix_check_outcome() if self.word else None
+        check = self.query_one("#nixcheck", Static)
+        if refusal:
+            said = f"{refusal}\nEsc goes back to fix it; F8 installs anyway."
+        elif outcome is not None and outcome.failed:
+            said = "Nix could not evaluate the configuration; you chose to install anyway."
+        elif outcome is not None and outcome.checked:
+            said = "Checked with Nix: the configuration evaluates."
+        else:
+            said = f"Not checked with Nix: {outcome.message if outcome is not None else 'the check did not run.'}"
+        check.update(said if self.word else "")
+        check.set_class(bool(refusal), "-failed")
+        check.set_class(not refusal and outcome is not None and outcome.checked, "-passed")
+        check.set_class(not refusal and (outcome is None or not outcome.checked or outcome.failed), "-unchecked")
+        prompt = self.query_one("#prompt", Static)
+        prompt.update(self.prompt)
+        prompt.display = not refusal
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "install_anyway":
+            return bool(self.word) and bool(self.session.nix_check_refusal())
+        return True
+
+    def action_install_anyway(self) -> None:
+        """The explicit override of a failed evaluation: asked, then recorded (and logged)."""
+        from screens.modals import AskScreen
+
+        if not self.check_action("install_anyway", ()):
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.session.override_nix_check()
+            self.show_prompt()
+
+        self.app.push_screen(AskScreen(
+            "Install although Nix could not evaluate the configuration? nixos-install will most "
+            "likely fail the same way, after the disk has been erased.", yes="Install anyway"), answered)
 
     def store(self, field: str, value: str) -> None:
         pass  # the typed word is never part of the model
@@ -65,6 +114,11 @@ class ConfirmScreen(StepScreen):
         typed = self.query_one("#f-confirm", Input).value.strip()
         message = self.query_one(FieldMessage)
         token = None
+        refusal = self.session.nix_check_refusal() if self.word else ""
+        if refusal:
+            message.show(f"{refusal} Esc goes back to fix it; F8 installs anyway.", "error")
+            self.app.bell()
+            return
         if self.word:
             token = self.session.confirm(typed)
         if token is None:

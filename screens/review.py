@@ -1,12 +1,14 @@
 """Step 7: every destructive step in plain words, the generated files (editable),
-and saving the answers file."""
+the pre-flight check of those files with Nix, and saving the answers file."""
 
 from __future__ import annotations
 
 import os
+import threading
 
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.timer import Timer
 from textual.widgets import Button, Input, Static, TabbedContent, TabPane, TextArea
@@ -43,26 +45,41 @@ class ReviewScreen(StepScreen):
     HELP = (
         "Read what will be done to the disk. The two files are the NixOS configuration that will be "
         "installed; you may edit them here (Tab leaves the editor). An edit is checked with the Nix "
-        "parser and must parse before you can go on. If you change an answer after editing a file, "
-        "you are asked whether to keep your edit or use the newly generated file. Save the answers "
-        "to repeat this install unattended later (passwords are never saved)."
+        "parser and must parse before you can go on. Then Nix evaluates the files with this machine's "
+        "nixpkgs, as nixos-install will (Ctrl+C stops it, F5 checks again); if it finds an error, the "
+        "install does not start until you fix it or choose to install anyway. If you change an answer "
+        "after editing a file, you are asked whether to keep your edit or use the newly generated file. "
+        "Save the answers to repeat this install unattended later (passwords are never saved)."
     )
     CHECK_DELAY = 0.4  # seconds of no typing before the background parse check
+    BINDINGS = [
+        Binding("f5", "recheck", "Check"),
+        Binding("f6", "to_software", "Fix package"),
+    ]
 
     def __init__(self) -> None:
         super().__init__()
         self.edit_problems: dict[str, str] = {}
+        self.nix_problems: dict[str, str] = {}  # field -> what Nix said about it (does not hold Next back)
         self._debounce: dict[str, Timer] = {}
         self.loaded = False
         self.asking = False
+        self.checking = False  # the pre-flight evaluation is running
+        self.outcome = None  # what the latest pre-flight evaluation found (installer.evalcheck.Outcome)
+        self._cancel: threading.Event | None = None
+        self._stopped_key: str | None = None  # the files whose check the person stopped
+        self._checking_key: str | None = None  # the files being checked
+        self._next_pending = False  # Next was pressed while checking: go on when done
 
     def body(self) -> ComposeResult:
+        yield Static("", id="nixcheck", markup=False)
         yield Static("Preparing the plan...", id="steps", markup=False)
         with TabbedContent(id="files"):
             for name in FILES:
                 with TabPane(name, id=tab_id(name)):
                     yield NixArea(name)
                     yield FieldMessage(f"files.{name}")
+        yield Static("", id="nixcheck-detail", markup=False)
         with Horizontal(id="save"):
             yield Input(DEFAULT_ANSWERS, id="answers-path", compact=True)
             yield Button("Save answers", id="save-answers", compact=True)
@@ -70,13 +87,19 @@ class ReviewScreen(StepScreen):
         yield Static("", id="saved", classes="hint", markup=False)
 
     def on_mount(self) -> None:
+        self.query_one("#nixcheck-detail").display = False
         self.load()
         self.query_one("#next").focus()
+
+    def on_unmount(self) -> None:
+        if self._cancel is not None:
+            self._cancel.set()  # no evaluation goes on behind a step that is gone
 
     def problems(self):
         from installer.problems import Problem
 
-        return [Problem(field, message) for field, message in self.edit_problems.items()]
+        found = [Problem(field, message) for field, message in self.edit_problems.items()]
+        return found + [Problem(field, message) for field, message in self.nix_problems.items()]
 
     def area(self, name: str) -> NixArea:
         return next(a for a in self.query(NixArea) if a.file_name == name)
@@ -115,6 +138,8 @@ class ReviewScreen(StepScreen):
         self.loaded = bool(files)
         if stale:
             self.ask_stale(list(stale))
+        elif self.loaded:
+            self.start_check()
 
     def _set_text(self, area: NixArea, text: str) -> None:
         with area.prevent(TextArea.Changed):
@@ -143,7 +168,10 @@ class ReviewScreen(StepScreen):
             else:
                 saved.update(f"Your edit of {first.name} predates your last answers: Next asks again.")
                 return
-            self.ask_stale(rest)
+            if rest:
+                self.ask_stale(rest)
+            else:
+                self.start_check()
 
         self.app.push_screen(StaleEditScreen(first.name, first.changes()), answered)
 
@@ -176,6 +204,8 @@ class ReviewScreen(StepScreen):
         if not found:
             found = self.session.set_edited(name, text)  # parsed just now: no second nix-instantiate
         self._show_check(name, found)
+        if not found:
+            self.start_check()  # the files changed: what Nix said about the old ones no longer holds
 
     def _show_check(self, name: str, found: list) -> None:
         if found:
@@ -198,6 +228,9 @@ class ReviewScreen(StepScreen):
             self._show_check(area.file_name, self.session.set_edited(area.file_name, area.text))
 
     def action_next(self) -> None:
+        """On once every edit parses and Nix has had its say about these very
+        files (or the person stopped it). A failed evaluation does not hold
+        Next back: Confirm refuses until it is fixed or overridden."""
         if not self.loaded:
             self.app.bell()
             return
@@ -207,7 +240,155 @@ class ReviewScreen(StepScreen):
             self.app.bell()
             self.ask_stale(stale)
             return
-        super().action_next()
+        self.show_all = True
+        self.refresh_problems()
+        if self.edit_problems:
+            self.app.bell()
+            self.focus_field(next(iter(self.edit_problems)))
+            return
+        if self.start_check():
+            # On by itself once Nix is done, unless it finds an error (shown here first).
+            self._next_pending = True
+            self._status("Still checking the configuration with Nix... Next goes on once it is done "
+                         "(Ctrl+C stops the check).", "running")
+            return
+        self.app.next_step()
+
+    # -- the pre-flight evaluation with Nix ------------------------------------------
+    def start_check(self, force: bool = False) -> bool:
+        """Evaluate the files as they are now, in a worker, unless Nix already
+        judged exactly these files (F5 forces it). True when a check started."""
+        outcome = self.session.nix_check_outcome()
+        if outcome is not None and not force:
+            self.show_outcome(outcome)
+            return False
+        key = self._files_key()
+        if key is None:
+            return False  # an edit the answers changed under: checked once the person chose
+        if key == self._stopped_key and not force:
+            return False
+        if self.checking and key == self._checking_key and not force:
+            return True  # these very files are being checked
+        if self._cancel is not None:
+            self._cancel.set()  # a check of older files: superseded
+        cancel = self._cancel = threading.Event()
+        self._checking_key = key
+        self.checking = True
+        self._status("Checking the configuration with Nix... (Ctrl+C stops the check)", "running")
+        self.run_worker(lambda: self._evaluate(cancel), group="nixcheck", thread=True)
+        return True
+
+    def _files_key(self) -> str | None:
+        from installer.evalcheck import files_key
+
+        if self.session.stale_edits():
+            return None
+        return files_key(self.session.shown_files())
+
+    def _evaluate(self, cancel: threading.Event) -> None:
+        try:
+            outcome = self.session.nix_check(cancel=cancel)
+        except Exception as err:  # a stale edit or an unreadable plan: said, never a traceback
+            from installer.evalcheck import Outcome
+
+            outcome = Outcome("cancelled", f"The configuration could not be checked: {err}")
+        self.app.call_from_thread(self._evaluated, cancel, outcome)
+
+    def _evaluated(self, cancel: threading.Event, outcome) -> None:
+        if cancel is not self._cancel or not self.is_attached:
+            return  # superseded by a check of newer files
+        self._cancel = None
+        self.checking = False
+        if outcome.status == "cancelled":
+            self._stopped_key = self._files_key()
+        self.show_outcome(outcome)
+        pending, self._next_pending = self._next_pending, False
+        if pending and not outcome.failed and outcome.status != "cancelled" and self.app.screen is self:
+            self.action_next()
+
+    def request_stop(self) -> None:
+        """Ctrl+C: stop the check (Review stays as it is); with none running, the Quit question."""
+        if not self.checking or self._cancel is None:
+            self.app.action_request_quit()
+            return
+        self._cancel.set()
+        self._status("Stopping the check with Nix...", "running")
+
+    def action_recheck(self) -> None:
+        if self.loaded and not self.checking:
+            self._stopped_key = None
+            self.start_check(force=True)
+
+    def show_outcome(self, outcome) -> None:
+        """What Nix said, at the place to fix it: the package field (F6 goes
+        there), the line in the file (selected in its editor), or verbatim."""
+        self.outcome = outcome
+        self.nix_problems = {}
+        detail = self.query_one("#nixcheck-detail", Static)
+        detail.display = False
+        if outcome.status == "passed":
+            # No time on screen (the log has it): the same files always show the same line.
+            self._status("Checked with Nix: the configuration evaluates.", "passed")
+        elif outcome.status == "failed":
+            if outcome.field == "software.packages":
+                text = f"Nix: {outcome.message} F6 goes to the Software step to fix it."
+            elif outcome.field.startswith("files."):
+                text = (f"Nix found an error in {outcome.field.removeprefix('files.')}"
+                        f"{f' line {outcome.line}' if outcome.line else ''} (shown below the file).")
+                self.nix_problems[outcome.field] = outcome.message
+                self._select_line(outcome.field.removeprefix("files."), outcome.line)
+            else:
+                text = "Nix could not evaluate the configuration; its error is shown below the files."
+            self._status(text + " Install refuses until it is fixed (or you choose to install anyway).", "failed")
+            detail.update("Nix said:\n" + outcome.detail)
+            detail.display = True
+        else:
+            self._status(outcome.message + (" F5 checks again." if outcome.status != "no-nix" else ""), "unchecked")
+        self.show_all = self.show_all or bool(self.nix_problems)
+        self.refresh_problems()
+        self.refresh_bindings()
+
+    def _select_line(self, name: str, line: int) -> None:
+        from textual.widgets.text_area import Selection
+
+        if not line:
+            return
+        area = self.area(name)
+        self.query_one(TabbedContent).active = tab_id(name)
+        row = line - 1
+        if row >= area.document.line_count:
+            return
+        area.selection = Selection((row, 0), (row, len(area.document.get_line(row))))
+        area.scroll_cursor_visible(center=True)
+
+    def _status(self, text: str, state: str) -> None:
+        status = self.query_one("#nixcheck", Static)
+        status.update(text)
+        for name in ("running", "passed", "failed", "unchecked"):
+            status.set_class(name == state, f"-{name}")
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "to_software":
+            return self.outcome is not None and self.outcome.failed and self.outcome.field == "software.packages"
+        return True
+
+    def action_to_software(self) -> None:
+        """To the Software step, with the package field focused and Nix's message under it."""
+        from screens.software import SoftwareScreen
+
+        if not self.check_action("to_software", ()):
+            return
+        if any(isinstance(s, SoftwareScreen) for s in self.app.screen_stack):
+            self.app.back_to(SoftwareScreen)
+        else:
+            self.app.push_screen(SoftwareScreen())
+        self.app.call_after_refresh(self._show_package_field)
+
+    def _show_package_field(self) -> None:
+        screen = self.app.screen
+        screen.show_all = True
+        screen.refresh_problems()
+        screen.focus_field("software.packages")
 
     def focus_field(self, field: str) -> None:
         """A file's editor sits in a tab: show that tab, then focus the editor."""

@@ -405,3 +405,70 @@ def test_premounted_lvm_on_luks_renders_the_luks_device_and_grub_disk(tmp_path):
     assert f'boot.initrd.luks.devices."cryptlvm".device = "/dev/disk/by-uuid/{LUKS_UUID}";' in hardware
     assert '"/dev/mapper/vg-root"' in hardware
     assert 'boot.loader.grub.device = "/dev/disk/by-id/ata-DISK_1";' in (out / "configuration.nix").read_text()
+
+
+# -- the pre-flight evaluation before an unattended install (stand-in nixpkgs) -----------
+
+def nix_env(tmp_path, nixpkgs: bool = True) -> dict:
+    """The suite's Nix first on PATH, and the stand-in nixpkgs (or none) as NIX_PATH."""
+    from nixeval import NIX_INSTANTIATE
+    from evalcheck_support import STANDIN_NIXPKGS
+
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    return {"PATH": f"{Path(NIX_INSTANTIATE).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "NIX_PATH": f"nixpkgs={STANDIN_NIXPKGS}" if nixpkgs else "", "HOME": str(home)}
+
+
+def answers_with_packages(tmp_path, packages: str) -> str:
+    path = Path(answers_for(tmp_path))
+    text = path.read_text()
+    assert 'packages = ["git", "vim", "htop"]' in text
+    path.write_text(text.replace('packages = ["git", "vim", "htop"]', f"packages = {packages}"))
+    return str(path)
+
+
+def yes_run(tmp_path, packages: str, *extra: str, nixpkgs: bool = True):
+    target = tmp_path / "target"
+    target.mkdir(exist_ok=True)
+    log = tmp_path / "install.log"
+    done = cli("--answers", answers_with_packages(tmp_path, packages), "--machine", str(WIN11), "--yes",
+               "--target", str(target), "--log", str(log), *extra, env=nix_env(tmp_path, nixpkgs))
+    return done, target, log
+
+
+def test_yes_evaluates_first_and_goes_on_when_nix_accepts(tmp_path):
+    done, target, log = yes_run(tmp_path, '["git", "vim"]')
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert out.index("== checking the configuration with Nix") < out.index("== [1/5]")
+    assert "Nix evaluated the configuration in" in out
+    assert "evaluation with Nix: passed" in log.read_text()
+
+
+def test_yes_exits_2_before_any_phase_when_nix_refuses_a_package(tmp_path):
+    done, target, log = yes_run(tmp_path, '["git", "nosuchpackage"]')
+    assert done.returncode == 2, done.stdout + done.stderr
+    out = done.stdout
+    assert "The configuration does not evaluate: nixpkgs has no package 'nosuchpackage'" in out
+    assert "fix it in the answers' [software] packages" in out
+    assert "attribute 'nosuchpackage' missing" in out  # Nix's own words follow
+    assert "Nothing was written" in out and "--skip-eval" in out
+    assert "== [1/" not in out and "[dry-run] 1." not in out and "would write" not in out
+    assert list(target.iterdir()) == []
+    assert PASSPHRASE not in out + done.stderr + log.read_text()
+
+
+def test_skip_eval_installs_without_asking_nix(tmp_path):
+    done, target, log = yes_run(tmp_path, '["git", "nosuchpackage"]', "--skip-eval")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Not checking the configuration with Nix (--skip-eval)." in done.stdout
+    assert "checking the configuration with Nix" not in done.stdout.replace("Not checking", "")
+    assert "== [5/5] finish" in done.stdout
+
+
+def test_yes_without_nixpkgs_says_so_and_goes_on(tmp_path):
+    done, target, log = yes_run(tmp_path, '["git", "nosuchpackage"]', nixpkgs=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "No nixpkgs was found (no channel, and no nixpkgs in NIX_PATH)" in done.stdout
+    assert "== [5/5] finish" in done.stdout

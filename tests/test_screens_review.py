@@ -463,3 +463,210 @@ async def test_confirm_shows_what_would_stop_a_real_install_before_the_disk_is_t
         await pilot.press("enter")
         await pilot.pause()
         assert app.screen is screen and app.confirmation is None
+
+
+# -- the pre-flight check with Nix (against the stand-in nixpkgs) -----------------------
+
+def nixcheck(screen) -> str:
+    return str(screen.query_one("#nixcheck").content)
+
+
+async def checked(pilot, screen) -> None:
+    """Until Review's check with Nix has finished and its outcome is on screen."""
+    await until(pilot, lambda: not screen.checking and screen.outcome is not None)
+    await pilot.pause()
+
+
+async def test_review_unknown_package_leads_to_the_software_steps_field(monkeypatch, tmp_path):
+    from evalcheck_support import use_nix
+    from screens.software import SoftwareScreen
+
+    use_nix(monkeypatch, tmp_path)
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        await valid(pilot)
+        app.session.model.software.packages = ["git", "nosuchpackage"]
+        app.push_screen(SoftwareScreen())
+        await pilot.pause()
+        software = app.screen
+        app.push_screen(ReviewScreen())
+        screen = app.screen
+        await until(pilot, lambda: screen.loaded)
+        assert "Checking the configuration with Nix" in nixcheck(screen) or screen.outcome is not None
+        await checked(pilot, screen)
+        assert screen.outcome.status == "failed"
+        assert "nixpkgs has no package 'nosuchpackage'" in nixcheck(screen) and "F6" in nixcheck(screen)
+        # Confirm refuses while it stands.
+        await pilot.press("f10")
+        assert isinstance(app.screen, ConfirmScreen)
+        confirm = app.screen
+        assert "Nix could not evaluate" in str(confirm.query_one("#nixcheck").content)
+        await type_text(pilot, app.session.confirm_word())
+        await pilot.press("enter")
+        assert app.screen is confirm and app.confirmation is None
+        assert "F8 installs anyway" in message_of(confirm, "confirm")
+        await pilot.press("escape")
+        assert app.screen is screen
+        # F6: the Software step, its package field focused, Nix's message under it.
+        await pilot.press("f6")
+        await until(pilot, lambda: app.screen is software and app.focused is not None
+                    and getattr(app.focused, "field", "") == "software.packages")
+        await until(pilot, lambda: "nosuchpackage" in message_of(software, "software.packages"))
+        # Fix it there, and Review checks the new files: they pass, Confirm takes the word.
+        await pilot.press("ctrl+u")
+        await type_text(pilot, "git htop")
+        assert message_of(software, "software.packages") == ""
+        await pilot.press("f10")
+        await until(pilot, lambda: showing(app, ReviewScreen))
+        review = app.screen
+        await checked(pilot, review)
+        assert review.outcome.status == "passed", review.outcome
+        assert "Checked with Nix" in nixcheck(review)
+        await pilot.press("f10")
+        assert isinstance(app.screen, ConfirmScreen)
+        await type_text(pilot, app.session.confirm_word())
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.confirmation is not None
+
+
+async def test_review_unknown_option_marks_its_line_and_install_anyway_is_explicit(monkeypatch, tmp_path):
+    from evalcheck_support import use_nix
+
+    use_nix(monkeypatch, tmp_path)
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_review(pilot, check_delay=0.05)
+        await checked(pilot, screen)
+        assert screen.outcome.status == "passed"
+        area = screen.query_one("#edit-configuration-nix", NixArea)
+        number = next(i for i, line in enumerate(area.text.splitlines()) if "zramSwap.enable" in line) + 2
+        area.focus()
+        area.move_cursor((number - 2, 0))
+        await pilot.press("end", "enter")
+        await type_text(pilot, "services.foo.enable = true;")
+        # The edit is stored, so the files changed: Review checks them again by itself.
+        await until(pilot, lambda: screen.outcome is not None and screen.outcome.status == "failed")
+        await pilot.pause()
+        assert area.text.splitlines()[number - 1].strip() == "services.foo.enable = true;"
+        assert message_of(screen, "files.configuration.nix") == (
+            f"line {number}: The option `services.foo' does not exist.")
+        assert area.selection.start == (number - 1, 0) and area.selection.end[0] == number - 1
+        assert f"configuration.nix line {number}" in nixcheck(screen)
+        assert "Definition values" in str(screen.query_one("#nixcheck-detail").content)
+        await pilot.press("tab", "f10")
+        confirm = app.screen
+        assert isinstance(confirm, ConfirmScreen)
+        word = app.session.confirm_word()
+        await type_text(pilot, word)
+        await pilot.press("enter")
+        assert app.confirmation is None
+        # F8: asked first; "No" leaves the refusal in place, "Install anyway" lifts it (and is logged).
+        await pilot.press("f8")
+        await until(pilot, lambda: showing(app, AskScreen))
+        await pilot.press("n")
+        assert app.screen is confirm and app.session.nix_check_refusal()
+        await pilot.press("f8")
+        await until(pilot, lambda: showing(app, AskScreen))
+        await pilot.press("y")
+        assert app.screen is confirm and not app.session.nix_check_refusal()
+        assert "you chose to install anyway" in str(confirm.query_one("#nixcheck").content)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.confirmation is not None
+
+
+async def test_review_without_nixpkgs_says_so_and_goes_on(monkeypatch, tmp_path):
+    from evalcheck_support import use_nix
+
+    use_nix(monkeypatch, tmp_path, nixpkgs=None)
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_review(pilot)
+        await checked(pilot, screen)
+        assert screen.outcome.status == "no-nixpkgs"
+        assert nixcheck(screen).startswith("No nixpkgs was found")
+        await pilot.press("f10")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Not checked with Nix: No nixpkgs was found" in str(app.screen.query_one("#nixcheck").content)
+        await type_text(pilot, app.session.confirm_word())
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.confirmation is not None
+
+
+async def test_review_ctrl_c_stops_the_check_and_review_stays_usable(monkeypatch, tmp_path):
+    from evalcheck_support import use_slow_nix
+
+    record = use_slow_nix(monkeypatch, tmp_path)
+    app = app_for()
+    app.session.options.eval_timeout = 100.0  # never reached unless Ctrl+C fails to stop it
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_review(pilot)
+        await until(pilot, lambda: record.exists())
+        assert screen.checking and "Checking the configuration with Nix" in nixcheck(screen)
+        # Typing goes on while Nix runs.
+        area = screen.query_one("#edit-configuration-nix", NixArea)
+        area.focus()
+        await pilot.press("ctrl+home")
+        await type_text(pilot, "# typed while checking\n")
+        assert area.text.startswith("# typed while checking\n")
+        # Next waits for the check; Ctrl+C stops it (no Quit question), and Review stays.
+        await pilot.press("tab", "f10")
+        assert app.screen is screen and "Still checking" in nixcheck(screen)
+        await pilot.press("ctrl+c")
+        await until(pilot, lambda: not screen.checking)
+        assert app.screen is screen
+        assert screen.outcome.status == "cancelled" and "stopped" in nixcheck(screen)
+        child = int(record.read_text().split("child=")[1])
+        await until(pilot, lambda: _gone(child))
+        area.focus()
+        await pilot.press("ctrl+home")
+        await type_text(pilot, "# and after\n")
+        assert "# and after\n" in area.text and area.text.startswith("# typed while checking\n")
+        # With the check stopped for these files, Next goes on, unchecked; Confirm says so.
+        await pilot.press("tab", "f10")
+        await until(pilot, lambda: app.screen is not screen or screen.checking)
+        if screen.checking:  # the edit after stopping made new files: they are checked anew
+            await pilot.press("ctrl+c")
+            await until(pilot, lambda: not screen.checking)
+            await pilot.press("f10")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Not checked with Nix" in str(app.screen.query_one("#nixcheck").content)
+        # Ctrl+C with no check running is the Quit question, as on every step.
+        await pilot.press("escape")
+        await pilot.press("ctrl+c")
+        assert showing(app, AskScreen)
+
+
+async def test_review_timeout_leaves_review_usable_and_f5_checks_again(monkeypatch, tmp_path):
+    from evalcheck_support import STANDIN_NIXPKGS, use_nix, use_slow_nix
+
+    record = use_slow_nix(monkeypatch, tmp_path)
+    app = app_for()
+    app.session.options.eval_timeout = 1.0
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_review(pilot)
+        await checked(pilot, screen)
+        assert screen.outcome.status == "timeout"
+        assert "Nix took longer than 1 s" in nixcheck(screen) and "F5 checks again" in nixcheck(screen)
+        child = int(record.read_text().split("child=")[1])
+        await until(pilot, lambda: _gone(child))
+        # Review works: an edit is taken, Next is possible.
+        area = screen.query_one("#edit-configuration-nix", NixArea)
+        assert not area.read_only
+        # F5 with a Nix that answers: the check runs again and passes.
+        use_nix(monkeypatch, tmp_path, STANDIN_NIXPKGS)
+        screen.query_one("#next").focus()
+        await pilot.press("f5")
+        await until(pilot, lambda: screen.outcome is not None and screen.outcome.status == "passed")
+        await pilot.press("f10")
+        assert isinstance(app.screen, ConfirmScreen)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True

@@ -8,6 +8,7 @@ the Linux console font lacks.
 from __future__ import annotations
 
 import pytest
+from evalcheck_support import use_nix
 from test_screens_support import app_for, open_step, pane_settled, showing, type_text, until, wait_ready
 
 from screens.confirm import ConfirmScreen
@@ -90,11 +91,65 @@ async def _valid(pilot):
     model.users = [User(name="alice", description="Alice", password="wonderland", password_confirm="wonderland")]
 
 
-def test_review(snap_compare):
+def test_review(snap_compare, monkeypatch, tmp_path):
+    """Review once Nix (with the stand-in nixpkgs) has checked the files."""
+    use_nix(monkeypatch, tmp_path)
+
     async def before(pilot):
         await _valid(pilot)
         pilot.app.push_screen(ReviewScreen())
-        await until(pilot, lambda: pilot.app.screen.loaded)
+        screen = pilot.app.screen
+        await until(pilot, lambda: screen.loaded and not screen.checking and screen.outcome is not None)
+        assert screen.outcome.status == "passed", screen.outcome
+
+    assert snap(snap_compare, app_for(), before)
+
+
+def test_review_unknown_option(snap_compare, monkeypatch, tmp_path):
+    """Nix refused an option added at Review: its line selected, the message under the file."""
+    use_nix(monkeypatch, tmp_path)
+
+    async def before(pilot):
+        await _valid(pilot)
+        session = pilot.app.session
+        text = session.generated()["configuration.nix"].replace(
+            "  # ---- Boot loader", "  services.foo.enable = true;\n  # ---- Boot loader")
+        session.set_edited("configuration.nix", text)
+        pilot.app.push_screen(ReviewScreen())
+        screen = pilot.app.screen
+        await until(pilot, lambda: screen.loaded and not screen.checking and screen.outcome is not None)
+        assert screen.outcome.field == "files.configuration.nix", screen.outcome
+        screen.query_one("#body").scroll_to(y=9, animate=False)
+
+    assert snap(snap_compare, app_for(), before)
+
+
+def test_review_unknown_package(snap_compare, monkeypatch, tmp_path):
+    """Nix found no such package: the line says so and F6 leads to the Software step."""
+    use_nix(monkeypatch, tmp_path)
+
+    async def before(pilot):
+        await _valid(pilot)
+        pilot.app.session.model.software.packages = ["git", "nosuchpackage"]
+        pilot.app.push_screen(ReviewScreen())
+        screen = pilot.app.screen
+        await until(pilot, lambda: screen.loaded and not screen.checking and screen.outcome is not None)
+        assert screen.outcome.field == "software.packages", screen.outcome
+
+    assert snap(snap_compare, app_for(), before)
+
+
+def test_confirm_refused_after_nix_failed(snap_compare, monkeypatch, tmp_path):
+    use_nix(monkeypatch, tmp_path)
+
+    async def before(pilot):
+        await _valid(pilot)
+        pilot.app.session.model.software.packages = ["nosuchpackage"]
+        assert pilot.app.session.nix_check().failed
+        pilot.app.push_screen(ConfirmScreen())
+        await pilot.pause()
+        await type_text(pilot, "sda")
+        await pilot.press("enter")
 
     assert snap(snap_compare, app_for(), before)
 
@@ -195,14 +250,16 @@ def test_log_view(snap_compare):
     assert snap(snap_compare, app_for(), before)
 
 
-def test_export_path_question(snap_compare, monkeypatch):
+def test_export_path_question(snap_compare, monkeypatch, tmp_path):
     """Review's Export flake: the directory question over the Review step."""
     monkeypatch.setattr(ReviewScreen, "export_default", lambda self: "/tmp/nixos-flake")
+    use_nix(monkeypatch, tmp_path)
 
     async def before(pilot):
         await _valid(pilot)
         pilot.app.push_screen(ReviewScreen())
-        await until(pilot, lambda: pilot.app.screen.loaded)
+        screen = pilot.app.screen
+        await until(pilot, lambda: screen.loaded and not screen.checking and screen.outcome is not None)
         pilot.app.screen.query_one("#export-flake").focus()
         await pilot.press("enter")
         await pilot.pause()

@@ -252,3 +252,35 @@ def test_unattended_luks_install_feeds_the_passphrase_on_stdin_only(tmp_path, pu
                 assert secret not in text, f"a secret reached {where}"
         assert all("--key-file=-" in call["argv"] for call in calls[:2])
         assert oct(log.stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_configuration_nix_refuses_stops_the_install_before_the_disk_is_touched(tmp_path, public_target):
+    """--yes with a package nixpkgs lacks (the stand-in nixpkgs, the suite's Nix):
+    exit 2 with Nix's error, and the loop device, the target and nixos-install
+    are untouched. With --skip-eval the same answers install."""
+    from nixeval import NIX_INSTANTIATE
+    from evalcheck_support import STANDIN_NIXPKGS
+
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"PATH": f"{Path(NIX_INSTANTIATE).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+           "NIX_PATH": f"nixpkgs={STANDIN_NIXPKGS}", "HOME": str(home)}
+    path = answers(tmp_path, "DEVICE")
+    record = tmp_path / "record.jsonl"
+    with loop_device(tmp_path, size=12 * 1024**3, target=str(public_target)) as (device, image):
+        path.write_text(path.read_text().replace("DEVICE", device) + '[software]\npackages = ["git", "nosuchpackage"]\n')
+        before = (image.stat().st_size, data_extents(image))
+        args = ["--answers", str(path), "--yes", "--target", str(public_target), "--log", str(tmp_path / "log"),
+                "--nixos-install", str(STANDINS / "nixos-install"), "--nixos-enter", str(STANDINS / "nixos-enter")]
+        env["STANDIN_RECORD"] = str(record)
+        done = installer(*args, env=env)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "nixpkgs has no package 'nosuchpackage'" in done.stdout
+        assert "== [1/" not in done.stdout
+        assert (image.stat().st_size, data_extents(image)) == before == (12 * 1024**3, [])  # not one byte written
+        assert list(public_target.iterdir()) == [] and not record.exists()
+
+        done = installer(*args, "--skip-eval", env={**env, "STANDIN_PATHS": "4", "STANDIN_DRVS": "1"})
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "Not checking the configuration with Nix (--skip-eval)." in done.stdout
+        assert "EF02" in run("sgdisk", "-p", device) and record.exists()

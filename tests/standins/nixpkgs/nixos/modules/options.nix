@@ -1,0 +1,84 @@
+# The NixOS options the installer's generated files set (templates/*.nix.j2)
+# or the stand-in's own modules read, with the types nixpkgs (release 25.11)
+# declares for them, simplified where a check adds nothing to these tests
+# (networking.hostName is a string here; nixpkgs also checks its characters).
+# An option missing here is refused as unknown: add it with its real type.
+{ lib }:
+
+let
+  inherit (lib) mkOption types;
+  enable = mkOption { type = types.bool; default = false; };
+  strs = mkOption { type = types.listOf types.str; default = [ ]; };
+  packages = mkOption { type = types.listOf types.package; default = [ ]; };
+  str = default: mkOption { type = types.str; inherit default; };
+in
+{
+  boot = {
+    loader = {
+      systemd-boot.enable = enable;
+      efi.canTouchEfiVariables = enable;
+      grub = { enable = enable; efiSupport = enable; device = str ""; };
+    };
+    initrd = {
+      availableKernelModules = strs;
+      kernelModules = strs;
+      luks.devices."<name>".device = str "";
+    };
+    kernelModules = strs;
+    extraModulePackages = packages;
+  };
+  fileSystems."<name>" = {
+    device = mkOption { type = types.nullOr types.str; default = null; };
+    fsType = str "auto";
+    options = mkOption { type = types.listOf types.str; default = [ "defaults" ]; };
+  };
+  swapDevices = mkOption {
+    type = types.listOfSubmodule { device = str ""; randomEncryption.enable = enable; };
+    default = [ ];
+  };
+  networking = {
+    hostName = str "nixos";
+    networkmanager.enable = enable;
+    useDHCP = mkOption { type = types.bool; default = true; };
+  };
+  time.timeZone = mkOption { type = types.nullOr types.str; default = null; };
+  i18n.defaultLocale = str "en_US.UTF-8";
+  console = { keyMap = str "us"; earlySetup = enable; };
+  services = {
+    xserver = {
+      enable = enable;
+      xkb = { layout = str "us"; variant = str ""; };
+      displayManager.lightdm.enable = enable;
+      desktopManager.xfce.enable = enable;
+    };
+    displayManager = { gdm.enable = enable; sddm.enable = enable; };
+    desktopManager = { gnome.enable = enable; plasma6.enable = enable; };
+    pulseaudio.enable = enable;
+    pipewire = { enable = enable; pulse.enable = enable; };
+    openssh.enable = enable;
+  };
+  security.rtkit.enable = enable;
+  users.users."<name>" = {
+    isNormalUser = enable;
+    description = str "";
+    extraGroups = strs;
+    openssh.authorizedKeys.keys = strs;
+  };
+  nix.settings.experimental-features = strs;
+  nixpkgs = {
+    config.allowUnfree = enable;
+    hostPlatform = mkOption { type = types.either types.str types.attrs; };
+  };
+  environment.systemPackages = packages;
+  zramSwap.enable = enable;
+  virtualisation = { virtualbox.guest.enable = enable; hypervGuest.enable = enable; };
+  hardware = {
+    enableRedistributableFirmware = enable;
+    cpu.intel.updateMicrocode = enable;
+    cpu.amd.updateMicrocode = enable;
+  };
+  system = {
+    stateVersion = str "25.11";
+    build.toplevel = mkOption { type = types.package; };
+  };
+}
