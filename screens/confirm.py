@@ -116,7 +116,8 @@ class ConfirmScreen(StepScreen):
         token = None
         refusal = self.session.nix_check_refusal() if self.word else ""
         if refusal:
-            message.show(f"{refusal} Esc goes back to fix it; F8 installs anyway.", "error")
+            message.show("Not while Nix refuses the configuration: Esc goes back to fix it; F8 installs anyway.",
+                         "error")
             self.app.bell()
             return
         if self.word:

@@ -354,6 +354,8 @@ class ReviewScreen(StepScreen):
         if not line:
             return
         area = self.area(name)
+        if self.focused is area:
+            return  # the person is typing there: the cursor stays theirs (the message names the line)
         self.query_one(TabbedContent).active = tab_id(name)
         row = line - 1
         if row >= area.document.line_count:
