@@ -80,7 +80,9 @@ def start(tmux, tmp_path, machine=MACHINE_FILE) -> None:
         f"cd {ROOT} && env TERM=linux TEXTUAL_COLOR_SYSTEM=standard {program} --dry-run "
         f"--machine {machine} --seed 7 --log {log}; echo EXIT=$?; sleep 600"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TMUX")}
+    # Not COLUMNS/LINES either (pytest-xdist's workers set 80x24): the program
+    # would take them for the terminal's size and never see a resize.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TMUX") and k not in ("COLUMNS", "LINES")}
     subprocess.run(["tmux", "-L", tmux.socket, "new-session", "-d", "-x", "80", "-y", "25", "-s", "w", command],
                    check=True, env=env, timeout=20)
 
