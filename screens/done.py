@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -82,7 +82,7 @@ class DoneScreen(Screen):
         self.query_one(SizeBanner).show(*self.app.size)
         self.query_one("#reboot").focus()
 
-    def on_resize(self, event) -> None:
+    def on_resize(self, event: events.Resize) -> None:
         self.query_one(SizeBanner).show(*self.app.size)
 
     @on(Button.Pressed, "#reboot")
