@@ -73,14 +73,14 @@ class InstallerApp(App[int]):
         self.exit_code = 0
         self.confirmation = None
         self.reboot_requested = False
+        self._terminated_by = 0
+        self._signals: list[int] = []
 
     def on_mount(self) -> None:
         self.push_screen(WelcomeScreen())
         self.call_after_refresh(self.probe)
         # SIGTERM and SIGHUP (a shutdown, the console or SSH session gone) end the
         # run as Ctrl+C and "Quit" would, without asking: nobody may be there to answer.
-        self._terminated_by = 0
-        self._signals = []
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGHUP):
             try:
