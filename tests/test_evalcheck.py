@@ -290,3 +290,52 @@ def _no_leftover_copies(monkeypatch, tmp_path):
     monkeypatch.setattr(tempfile, "tempdir", str(where))
     yield
     assert list(where.glob("nixos-evalcheck-*")) == []
+
+
+STANDIN_OPTIONS = """
+let
+  lib = import STANDIN/lib.nix;
+  walk = prefix: node:
+    if lib.isOption node then
+      [ { name = prefix; type = node.type.name; } ]
+      ++ (if node.type ? submodule then walk "${prefix}.*" node.type.submodule else [ ])
+    else builtins.concatMap (n: walk (if prefix == "" then n else "${prefix}.${n}") node.${n}) (builtins.attrNames node);
+in walk "" (import STANDIN/nixos/modules/options.nix { inherit lib; })
+"""
+
+
+def test_the_stand_in_declares_exactly_the_recorded_nixos_options():
+    """Keeps the stand-in honest: every option it accepts is one NixOS 25.11
+    declares (tests/data/nixpkgs-25.11/options.json, read from nixpkgs), so an
+    option real NixOS refuses is refused here too; and every option the
+    installer's NixOS files can set is declared, so the check never refuses
+    what NixOS takes."""
+    import json
+
+    from nixoptions import declarations
+
+    done = subprocess.run([NIX_INSTANTIATE, "--eval", "--strict", "--json", "--expr",
+                           STANDIN_OPTIONS.replace("STANDIN", str(STANDIN_NIXPKGS))], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    ours = {o["name"]: o["type"] for o in json.loads(done.stdout)}
+    recorded = declarations("25.11").options
+    own = {"system.build.toplevel"}  # the stand-in's own system derivation (internal in NixOS too)
+    # An option under a freeform submodule (nix.settings) is taken by its freeform type.
+    freeform = {name for name, opt in recorded.items() if opt.freeform is not None}
+    loose = {name for name in ours if name not in recorded and any(name.startswith(f + ".") for f in freeform)}
+    assert "nix.settings" in freeform and loose == {"nix.settings.experimental-features"}
+    assert set(ours) - set(recorded) - own - loose == set()
+    # What the stand-in may leave out: options only the exported flake sets.
+    flake_only = {"disko.devices", "security.sudo.wheelNeedsPassword", "users.users.<name>.hashedPassword"}
+    leaves = {name for name, opt in recorded.items() if not opt.type[0] in ("submodule",)
+              and not (opt.type[0] == "attrsOf" and opt.type[1][0] == "submodule")
+              and not (opt.type[0] == "listOf" and opt.type[1][0] == "submodule")}
+    assert leaves - set(ours) - flake_only - {"swapDevices.*.randomEncryption"} == set()
+    # Types: the stand-in's is the recorded one or looser only in what the checked values never hit.
+    kinds = {"bool": {"bool"}, "str": {"str", "strMatching", "passwdEntry", "nonEmptyStr", "singleLineStr"},
+             "listOf": {"listOf", "coercedTo", "nonEmptyListOf"}, "nullOr": {"nullOr"}, "either": {"either"},
+             "package": {"package"}}
+    for name, kind in ours.items():
+        if name in own or name in loose:
+            continue
+        assert recorded[name].type[0] in kinds[kind], (name, kind, recorded[name].type)

@@ -28,6 +28,7 @@ rec {
     int = type "int" "signed integer" isInt;
     attrs = type "attrs" "attribute set" isAttrs;
     package = type "package" "package" isDerivation;
+    path = type "path" "path" (v: builtins.isPath v || (isString v && builtins.substring 0 1 v == "/"));
     listOf = t: type "listOf" "list of ${t.description}" (v: isList v && all t.check v) // { list = true; };
     nullOr = t: type "nullOr" "null or ${t.description}" (v: v == null || t.check v);
     either = a: b: type "either" "${a.description} or ${b.description}" (v: a.check v || b.check v);

@@ -43,7 +43,7 @@ in
   };
   time.timeZone = mkOption { type = types.nullOr types.str; default = null; };
   i18n.defaultLocale = str "en_US.UTF-8";
-  console = { keyMap = str "us"; earlySetup = enable; };
+  console = { keyMap = mkOption { type = types.either types.str types.path; default = "us"; }; earlySetup = enable; };
   services = {
     xserver = {
       enable = enable;
