@@ -17,8 +17,10 @@
 #  - `config.system.build.toplevel.drvPath` is a real derivation's drvPath
 #    that depends on every option's value, so evaluating it checks them all.
 # What it does not: the options it declares are only those the generated
-# files set (nixos/modules/options.nix), so an option real NixOS has but this
-# file lacks is refused here and not there; no option declarations in user
+# files set (nixos/modules/options.nix, held to the declarations recorded
+# from nixpkgs 25.11 in tests/data), so an option real NixOS has but that
+# file lacks is refused here and not there; types are of the same kind but
+# may be looser (a hostName's characters, non-empty strings are not checked); no option declarations in user
 # modules, no freeform types (nix.settings and nixpkgs.config are declared
 # option by option), no assertions or warnings (real NixOS refuses e.g. GRUB
 # without a device; this does not), no `disabledModules`, no "Did you mean"

@@ -3,6 +3,9 @@
 # declares for them, simplified where a check adds nothing to these tests
 # (networking.hostName is a string here; nixpkgs also checks its characters).
 # An option missing here is refused as unknown: add it with its real type.
+# tests/test_evalcheck.py holds this list to the declarations recorded from
+# nixpkgs in tests/data/nixpkgs-25.11/options.json: no option more, none less
+# (but those only the exported flake sets), and no type of another kind.
 { lib }:
 
 let
