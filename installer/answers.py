@@ -81,6 +81,7 @@ def from_dict(data: dict, *, base: Path = Path("."), hash_passwords: bool = True
     for name, cls in SECTIONS.items():
         table = data.get(name, {})
         setattr(model, name, _build(cls, table if name not in bad else {}, name, bad))
+    _follow_keymap(model, data.get("system", {}))
     users = data.get("users", []) if "users" not in bad else []
     # An entry the schema refused (users = [1]) is built empty; its problem is already listed.
     model.users = [_build(User, table if isinstance(table, dict) else {}, f"users[{i}]", bad)
@@ -95,6 +96,20 @@ def from_dict(data: dict, *, base: Path = Path("."), hash_passwords: bool = True
     if problems:
         raise ProblemsError(problems)
     return model
+
+
+def _follow_keymap(model: InstallModel, system: object) -> None:
+    """A file that names a console keymap but no desktop layout gets the layout
+    that types the same (de-latin1 -> de), as the wizard's Keyboard step does."""
+    if not isinstance(system, dict) or "keymap" not in system:
+        return
+    if "xkb_layout" in system or "xkb_variant" in system:
+        return
+    from installer.catalog import xkb_for_keymap
+
+    follow = xkb_for_keymap(model.system.keymap)
+    if follow is not None:
+        model.system.xkb_layout, model.system.xkb_variant = follow
 
 
 def _within(field: str, prefix: str) -> bool:

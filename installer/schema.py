@@ -38,7 +38,7 @@ DESCRIPTIONS: dict[str, str] = {
     "system.timezone": "a tz database name, e.g. `Europe/Berlin`",
     "system.locale": "a glibc UTF-8 locale",
     "system.keymap": "console keymap; also used for the LUKS passphrase prompt",
-    "system.xkb_layout": "keyboard layout of a desktop session",
+    "system.xkb_layout": "keyboard layout of a desktop session; left out, the one `system.keymap` types (de-latin1: de)",
     "system.xkb_variant": "variant of that layout",
     "system.state_version": "`system.stateVersion`; never change it later",
     "boot": "How the machine starts.",

@@ -106,3 +106,15 @@ def test_disk_match_rule_is_a_nested_table(tmp_path):
     with pytest.raises(ProblemsError) as caught:
         answers.load(write(tmp_path, '[disk.match]\nbiggest = true\n'))
     assert "disk.match.biggest" in [p.field for p in caught.value.problems]
+
+
+@pytest.mark.parametrize("system, layout", [
+    ({"keymap": "de-latin1"}, ("de", "")),  # kbd-model-map's row
+    ({"keymap": "fr"}, ("fr", "")),
+    ({"keymap": "de-latin1", "xkb_layout": "us"}, ("us", "")),  # chosen: kept
+    ({"keymap": "de-latin1", "xkb_variant": "nodeadkeys"}, ("us", "nodeadkeys")),
+    ({}, ("us", "")),
+])
+def test_the_desktop_layout_follows_the_console_keymap_unless_given(system, layout):
+    model = answers.from_dict({"system": system})
+    assert (model.system.xkb_layout, model.system.xkb_variant) == layout
