@@ -41,6 +41,8 @@ def parser() -> argparse.ArgumentParser:
                    help="the nixos-enter command that sets passwords in the new system (nixos-enter)")
     p.add_argument("--skip-eval", action="store_true",
                    help="with --yes: install without first evaluating the configuration with Nix")
+    p.add_argument("--eval-timeout", metavar="SECONDS", type=_seconds, default=300.0,
+                   help="stop that evaluation after SECONDS (300) and write nothing")
     p.add_argument("--allow-loop", action="store_true", help="offer loop devices (install into an image file)")
     p.add_argument("--log", metavar="FILE", default=DEFAULT_LOG, help=f"log file ({DEFAULT_LOG})")
     p.add_argument("--record-machine", metavar="FILE", help="write this machine's probe data to FILE and exit")
@@ -145,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
         show_trace=args.show_trace,
         offline=args.offline,
         install_timeout=args.timeout,
+        eval_timeout=args.eval_timeout,
     )
     if args.timeout is not None and not args.answers:
         print("--timeout goes with --answers (an unattended run)", file=sys.stderr)

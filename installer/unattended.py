@@ -139,7 +139,8 @@ def nix_check(session: Session, say) -> int:
         say(outcome.message)
         return 0
     if outcome.status in ("timeout", "cancelled"):
-        say(f"{outcome.message} Nothing was written. Run again with --skip-eval to install without the check.")
+        say(f"{outcome.message} Nothing was written. Run again with a longer --eval-timeout, "
+            "or with --skip-eval to install without the check.")
         return 1
     where = {"software.packages": "the answers' [software] packages"}.get(outcome.field, "")
     if not where and outcome.field.startswith("files."):

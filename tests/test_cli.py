@@ -472,3 +472,23 @@ def test_yes_without_nixpkgs_says_so_and_goes_on(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "No nixpkgs was found (no channel, and no nixpkgs in NIX_PATH)" in done.stdout
     assert "== [5/5] finish" in done.stdout
+
+
+def test_an_evaluation_past_eval_timeout_stops_nix_and_writes_nothing(tmp_path, monkeypatch):
+    from evalcheck_support import SLOW_NIX, STANDIN_NIXPKGS
+    from nixeval import NIX_INSTANTIATE
+
+    record = tmp_path / "slow-nix.record"
+    env = nix_env(tmp_path)
+    env.update(PATH=f"{SLOW_NIX}:{env['PATH']}", SLOW_NIXPKGS=str(STANDIN_NIXPKGS),
+               SLOW_NIX_RECORD=str(record), SLOW_NIX_REAL=NIX_INSTANTIATE)
+    target = tmp_path / "target"
+    target.mkdir()
+    done = cli("--answers", answers_with_packages(tmp_path, '["git"]'), "--machine", str(WIN11), "--yes",
+               "--target", str(target), "--log", str(tmp_path / "install.log"), "--eval-timeout", "1", env=env)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Nix took longer than 1 s" in done.stdout and "longer --eval-timeout" in done.stdout
+    assert "== [1/" not in done.stdout and "[dry-run] 1." not in done.stdout
+    assert list(target.iterdir()) == []
+    child = int(record.read_text().split("child=")[1])
+    assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
