@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.timer import Timer
 from textual.widgets import Button, Input, Static, TabbedContent, TabPane, TextArea
+from textual.worker import Worker, WorkerState
 
 from installer.problems import ProblemsError
 from screens import nixsyntax
@@ -285,14 +286,21 @@ class ReviewScreen(StepScreen):
             return None
         return files_key(self.session.shown_files())
 
-    def _evaluate(self, cancel: threading.Event) -> None:
+    def _evaluate(self, cancel: threading.Event):
+        """The worker's result reaches the screen as a Worker.StateChanged
+        message, which is dropped once the screen is gone: a check that ends
+        after Next or Quit finds nothing to update and raises nothing."""
         try:
             outcome = self.session.nix_check(cancel=cancel)
         except Exception as err:  # a stale edit or an unreadable plan: said, never a traceback
             from installer.evalcheck import Outcome
 
             outcome = Outcome("cancelled", f"The configuration could not be checked: {err}")
-        self.app.call_from_thread(self._evaluated, cancel, outcome)
+        return cancel, outcome
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "nixcheck" and event.state is WorkerState.SUCCESS:
+            self._evaluated(*event.worker.result)
 
     def _evaluated(self, cancel: threading.Event, outcome) -> None:
         if cancel is not self._cancel or not self.is_attached:
