@@ -52,8 +52,10 @@ $(VENV)/.installed: pyproject.toml
 nix-root: system-packages
 	$(SUDO) tests/newnix/build-root.sh >/dev/null
 
-run: install
-	$(VENV)/bin/nixos-tui-installer --dry-run --machine $(MACHINE)
+# The Review step parses edits with Nix: the same Nix 2.26 the tests use (the
+# shims work as a user too, in a user namespace).
+run: install nix-root
+	PATH="$(CURDIR)/tests/newnix/bin:$$PATH" $(VENV)/bin/nixos-tui-installer --dry-run --machine $(MACHINE)
 
 test: install nix-root
 	$(VENV)/bin/lint-imports
