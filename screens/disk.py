@@ -7,6 +7,7 @@ from textual.app import ComposeResult, SuspendNotSupported
 from textual.containers import Horizontal
 from textual.widgets import Button, OptionList, RadioSet, Static
 from textual.widgets.option_list import Option
+from textual.worker import Worker, WorkerState
 
 from installer.problems import ProblemsError
 from installer.session import DryRun
@@ -298,16 +299,23 @@ class DiskScreen(StepScreen):
         self.query_one("#tool-status", Static).update(text)
 
     @work(thread=True, exclusive=True, group="probe")
-    def reprobe(self) -> None:
+    def reprobe(self) -> str:
+        """Probe again; what went wrong, or "". The app learns the probe is over
+        at once; this step redraws from the worker's StateChanged message, which
+        is dropped if the step is gone by then (nothing left to redraw)."""
         try:
             self.session.probe()
+            failure = ""
         except Exception as err:  # the disks as they were stay on the screen
-            self.app.call_from_thread(self._reprobed, f"Could not probe again: {err}")
-            return
-        self.app.call_from_thread(self._reprobed)
+            failure = f"Could not probe again: {err}"
+        self.app.call_from_thread(setattr, self.app, "probe_state", "ready")
+        return failure
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "probe" and event.state is WorkerState.SUCCESS:
+            self._reprobed(event.worker.result)
 
     def _reprobed(self, failure: str = "") -> None:
-        self.app.probe_state = "ready"
         self.fill_disks()
         self.sync()
         self.say(failure or "Probed the disks again.")
