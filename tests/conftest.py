@@ -13,6 +13,8 @@ from installer.model import DiskChoice, InstallModel, Software, System, User
 from nixroot import on_path
 
 ROOT = Path(__file__).resolve().parent.parent
+# A real yescrypt hash (mkpasswd -m yescrypt) for answers and models that need a valid one.
+YESCRYPT_HASH = "$y$j9T$adRGRQYJHEV9CAs89LbJU/$gDvIDSJ2V/7SfEYoI7JDPiZPxPX/jC7egPkieq3x0pC"
 MACHINES = ROOT / "tests" / "fixtures" / "machines"
 
 # Every Nix the tests start, directly or through the installer (nixcheck finds

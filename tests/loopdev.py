@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import YESCRYPT_HASH
 
 from installer.hardware import Disk, Machine, Mount, Partition
 
@@ -267,3 +268,27 @@ def mount_sources(target: str) -> dict[str, str]:
 
 def active_swaps() -> list[str]:
     return [line.split()[0] for line in Path("/proc/swaps").read_text().splitlines()[1:]]
+
+
+def bios_answers(tmp_path: Path, device: str, *, filesystem: str = "ext4", swap: str | None = None,
+                 user_hash: str = YESCRYPT_HASH, root_hash: str | None = None) -> Path:
+    """An answers file for an unattended BIOS install on `device` (a loop
+    device): one admin user, alice; `swap` (with a 256 MiB partition size)
+    and a root account only when given."""
+    swap_lines = f'swap = "{swap}"\nswap_size_mib = 256\n' if swap is not None else ""
+    root_lines = f"[root]\ndisabled = false\npassword_hash = '{root_hash}'\n" if root_hash is not None else ""
+    path = tmp_path / "answers.toml"
+    path.write_text(
+        f'''
+[boot]
+firmware = "bios"
+[disk]
+device = "{device}"
+filesystem = "{filesystem}"
+{swap_lines}[[users]]
+name = "alice"
+admin = true
+password_hash = '{user_hash}'
+{root_lines}'''
+    )
+    return path

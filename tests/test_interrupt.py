@@ -25,33 +25,16 @@ import pytest
 from conftest import ROOT
 from installer import resume
 from installer.session import Options
-from loopdev import ROOT_MARKS, active_swaps, blkid, loop_device, mounts_under, run
+from loopdev import ROOT_MARKS, active_swaps, bios_answers, blkid, loop_device, mounts_under, run
 from procstat import gone_within
 
 pytestmark = [*ROOT_MARKS, pytest.mark.slow]
 
 STANDINS = ROOT / "tests" / "standins"
-HASH = "$y$j9T$adRGRQYJHEV9CAs89LbJU/$gDvIDSJ2V/7SfEYoI7JDPiZPxPX/jC7egPkieq3x0pC"
 
 
 def answers(tmp_path: Path, device: str, filesystem: str = "ext4", swap: str = "none") -> Path:
-    path = tmp_path / "answers.toml"
-    path.write_text(
-        f"""
-[boot]
-firmware = "bios"
-[disk]
-device = "{device}"
-filesystem = "{filesystem}"
-swap = "{swap}"
-swap_size_mib = 256
-[[users]]
-name = "alice"
-admin = true
-password_hash = '{HASH}'
-"""
-    )
-    return path
+    return bios_answers(tmp_path, device, filesystem=filesystem, swap=swap)
 
 
 @pytest.fixture

@@ -17,35 +17,18 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
-from loopdev import ROOT_MARKS, loop_device
+from conftest import ROOT, YESCRYPT_HASH
+from loopdev import ROOT_MARKS, bios_answers, loop_device
 
 pytestmark = ROOT_MARKS
 
 STANDINS = ROOT / "tests" / "standins"
-GOOD_HASH = "$y$j9T$adRGRQYJHEV9CAs89LbJU/$gDvIDSJ2V/7SfEYoI7JDPiZPxPX/jC7egPkieq3x0pC"
+GOOD_HASH = YESCRYPT_HASH
 
 
 def answers(tmp_path: Path, device: str, *, filesystem: str = "ext4", user_hash: str = GOOD_HASH,
             root_hash: str = GOOD_HASH) -> Path:
-    path = tmp_path / "answers.toml"
-    path.write_text(
-        f"""
-[boot]
-firmware = "bios"
-[disk]
-device = "{device}"
-filesystem = "{filesystem}"
-[[users]]
-name = "alice"
-admin = true
-password_hash = '{user_hash}'
-[root]
-disabled = false
-password_hash = '{root_hash}'
-"""
-    )
-    return path
+    return bios_answers(tmp_path, device, filesystem=filesystem, user_hash=user_hash, root_hash=root_hash)
 
 
 def installer(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

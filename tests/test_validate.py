@@ -6,12 +6,12 @@ import copy
 
 import pytest
 
-from conftest import ssh_key, valid_model
+from conftest import YESCRYPT_HASH, ssh_key, valid_model
 from installer.hardware import Disk, Machine
 from installer.model import User
 from installer.validate import suggest_username, validate
 
-GOOD_HASH = "$y$j9T$adRGRQYJHEV9CAs89LbJU/$gDvIDSJ2V/7SfEYoI7JDPiZPxPX/jC7egPkieq3x0pC"  # mkpasswd -m yescrypt
+GOOD_HASH = YESCRYPT_HASH
 
 
 def set_path(model, path: str, value) -> None:
