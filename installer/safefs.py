@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 import stat
 from collections.abc import Iterator
 
@@ -192,7 +191,7 @@ def write_at(dir_fd: int, name: str, data: bytes | str, *, mode: int = 0o644, sh
         raise IsADirectoryError(errno.EISDIR, f"{shown} is not a regular file")
     if isinstance(data, str):
         data = data.encode("utf-8")
-    temporary = f".{name}.{secrets.token_hex(6)}.tmp"
+    temporary = f".{name}.{os.urandom(6).hex()}.tmp"  # what secrets.token_hex does, without its ~6 ms import
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode,
                  dir_fd=dir_fd)
     try:
