@@ -24,6 +24,7 @@ from pathlib import Path
 NEWNIX = Path(__file__).resolve().parent / "newnix"
 BIN = NEWNIX / "bin"
 RECIPE = NEWNIX / "build-root.sh"
+RECIPE_COMMON = NEWNIX.parent / "debootstrap-common.sh"  # sourced by the recipe, part of its key
 
 
 def cache_dir() -> Path:
@@ -32,7 +33,7 @@ def cache_dir() -> Path:
 
 def root_dir() -> Path:
     """Where the root for the current recipe lives (the shims compute the same key)."""
-    key = hashlib.sha256(RECIPE.read_bytes()).hexdigest()[:16]
+    key = hashlib.sha256(RECIPE.read_bytes() + RECIPE_COMMON.read_bytes()).hexdigest()[:16]
     return cache_dir() / f"root-{key}"
 
 

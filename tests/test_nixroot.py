@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from nixroot import BIN, RECIPE, nix_bin_dir, root_dir
+from nixroot import BIN, RECIPE, RECIPE_COMMON, nix_bin_dir, root_dir
 
 from installer import nixcheck
 
@@ -77,8 +77,9 @@ def test_the_suite_and_the_installer_meet_the_shims_first():
 
 
 def test_the_root_is_keyed_by_its_recipe():
-    # The shims find the root by the same key (sha256 of build-root.sh).
-    key = subprocess.run(f"sha256sum <{RECIPE} | cut -c1-16", shell=True, capture_output=True, text=True).stdout
+    # The shims find the root by the same key (sha256 of build-root.sh and what it sources).
+    key = subprocess.run(f"cat {RECIPE} {RECIPE_COMMON} | sha256sum | cut -c1-16", shell=True,
+                         capture_output=True, text=True).stdout
     assert root_dir().name == f"root-{key.strip()}"
     assert (root_dir() / "done").is_file()
     assert os.access(root_dir() / "root" / "usr" / "bin" / "nix-instantiate", os.X_OK)

@@ -11,8 +11,10 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../debootstrap-common.sh
+. "$here/../debootstrap-common.sh"
 cache=$(mkdir -p "${1:-$here/cache}" && cd "${1:-$here/cache}" && pwd)
-key=$(sha256sum <"$here/build-root.sh" | cut -c1-16)
+key=$(cat "$here/build-root.sh" "$here/../debootstrap-common.sh" | sha256sum | cut -c1-16)
 out="$cache/root-$key"
 
 exec 9>"$cache/build.lock"
@@ -26,21 +28,9 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 
-# The mirror this machine's apt already uses (deb822 or one-line sources).
-mirror=$(grep -hoE 'https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null \
-	| grep -v security | head -n1 | tr -d ' ' || true)
-mirror=${mirror:-http://deb.debian.org/debian}
+mirror=$(apt_mirror)
 
 work="$cache/build-$key.tmp"
-# debootstrap can leave /proc (or more) mounted inside the tree; never let
-# rm -rf walk into a mounted filesystem.
-unmount_tree() {
-	{ grep -o " $work/[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m"; done
-	if grep -q " $work/" /proc/mounts; then
-		echo "still mounted under $work; not deleting it" >&2
-		return 1
-	fi
-}
 trap 'unmount_tree || true' EXIT
 unmount_tree
 rm -rf "$work"

@@ -12,10 +12,12 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../debootstrap-common.sh
+. "$here/../debootstrap-common.sh"
 cache=$(mkdir -p "$1" && cd "$1" && pwd)
 wheels=$(cd "$2" && pwd)
 deps=$(cd "$wheels" && ls -1 ./*.whl | grep -v '/nixos_tui_installer-' | sort)
-key=$( (cat "$here/build-image.sh" "$here/vm-init"; echo "$deps") | sha256sum | cut -c1-16)
+key=$( (cat "$here/build-image.sh" "$here/vm-init" "$here/../debootstrap-common.sh"; echo "$deps") | sha256sum | cut -c1-16)
 out="$cache/image-$key"
 
 exec 9>"$cache/build.lock"
@@ -25,10 +27,7 @@ if [ -f "$out/done" ]; then
 	exit 0
 fi
 
-# The mirror this machine's apt already uses (deb822 or one-line sources).
-mirror=$(grep -hoE 'https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null \
-	| grep -v security | head -n1 | tr -d ' ' || true)
-mirror=${mirror:-http://deb.debian.org/debian}
+mirror=$(apt_mirror)
 
 packages=(
 	linux-image-amd64 initramfs-tools udev kmod
@@ -38,15 +37,6 @@ packages=(
 )
 
 work="$cache/build-$key.tmp"
-# debootstrap can leave /proc (or more) mounted inside the tree; never let
-# rm -rf walk into a mounted filesystem.
-unmount_tree() {
-	{ grep -o " $work/[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m"; done
-	if grep -q " $work/" /proc/mounts; then
-		echo "still mounted under $work; not deleting it" >&2
-		return 1
-	fi
-}
 trap 'unmount_tree || true' EXIT
 unmount_tree
 rm -rf "$work"
