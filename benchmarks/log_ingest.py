@@ -75,7 +75,7 @@ def pty_floor(paths: int) -> float:
     what the pty itself allows, before any runner or widget work."""
     import pexpect
 
-    from installer.processes import child_setup
+    from installer.base.processes import child_setup
 
     target = make_target()
     try:
@@ -106,7 +106,7 @@ def child(paths: int, press_keys: bool) -> None:
     from textual.binding import Binding
     from textual.widgets import Log
 
-    from installer.session import Options, Session
+    from installer.flow.session import Options, Session
     from screens.app import InstallerApp
     from screens.install import InstallScreen
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Figure 5, probe: the largest recorded machine read from its file, and this
 machine probed live (udev database or its fallbacks: blkid, sysfs,
-mountinfo, /proc/swaps), through the same `installer.probe.probe`.
+mountinfo, /proc/swaps), through the same `installer.machine.probe.probe`.
 Median of several runs in one process; the first (cold) run is in the note.
 """
 
@@ -27,7 +27,7 @@ def timed(fn) -> float:
 
 
 def measure(runs: int) -> list[Row]:
-    from installer.probe import probe
+    from installer.machine.probe import probe
 
     path = largest_machine()
     rows = []

@@ -18,7 +18,7 @@ GOAL_MS = 20.0
 
 
 def model_for(machine):
-    from installer.model import DiskChoice, InstallModel, Software, System, User
+    from installer.answers.model import DiskChoice, InstallModel, Software, System, User
 
     disk = max((d for d in machine.disks if not d.refused), key=lambda d: d.size)
     return InstallModel(
@@ -32,10 +32,10 @@ def model_for(machine):
 
 
 def once(model, machine, identity) -> tuple[float, dict[str, str]]:
-    from installer.plan import build_plan
-    from installer.problems import errors
-    from installer.render import render
-    from installer.validate import validate
+    from installer.plan.erase import build_plan
+    from installer.base.problems import errors
+    from installer.nixos.render import render
+    from installer.answers.validate import validate
 
     start = time.perf_counter()
     found = errors(validate(model, machine))
@@ -48,8 +48,8 @@ def once(model, machine, identity) -> tuple[float, dict[str, str]]:
 
 
 def measure(runs: int) -> list[Row]:
-    from installer.identity import Identity
-    from installer.probe import probe
+    from installer.plan.identity import Identity
+    from installer.machine.probe import probe
 
     path = largest_machine()
     machine = probe(path)

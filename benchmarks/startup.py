@@ -32,7 +32,7 @@ def child() -> None:
     sys.path.insert(0, str(ROOT))
 
     from installer.cli import parser  # noqa: F401 - the real entry point's imports
-    from installer.session import Options, Session
+    from installer.flow.session import Options, Session
     from screens.app import InstallerApp
     from screens.welcome import WelcomeScreen
 

@@ -15,10 +15,10 @@ import shlex
 import sys
 from pathlib import Path
 
-from installer.problems import ProbeError, ProblemsError, cut
-from installer.logfile import DEFAULT_LOG
-from installer.safefs import LinkRefused
-from installer.session import Options, Session
+from installer.base.problems import ProbeError, ProblemsError, cut
+from installer.base.logfile import DEFAULT_LOG
+from installer.base.safefs import LinkRefused
+from installer.flow.session import Options, Session
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_REFUSED = 0, 1, 2, 3
 
@@ -112,12 +112,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     if args.answers_schema:
-        from installer.schema import schema_text
+        from installer.answers.schema import schema_text
 
         print(schema_text(), end="")
         return EXIT_OK
     if args.record_machine:
-        from installer.probe import record_machine
+        from installer.machine.probe import record_machine
 
         try:
             record_machine(args.record_machine)
@@ -170,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
 
         return run_wizard(Session(options))
 
-    from installer import answers
+    from installer.answers import file as answers
 
     session = Session(options, answers.load(args.answers))
     session.probe()
@@ -197,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
     if args.render:
         return _render(session, Path(args.render))
     if args.export_flake:
-        from installer.export import ExistingFiles, ExportStopped
+        from installer.nixos.export import ExistingFiles, ExportStopped
 
         try:
             exported = session.export_flake(
@@ -227,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"--log: {why if args.log in why else f'cannot write {args.log}: {why}'}", file=sys.stderr)
         return EXIT_INVALID
     session.refuse_links_in_target()  # LinkRefused: exit 3, before the first phase
-    from installer.unattended import install
+    from installer.flow.unattended import install
 
     return install(session, plan, evaluate=not args.skip_eval)
 
@@ -237,7 +237,7 @@ def _log_problem(path: str) -> str:
     can); LinkRefused for a link on the way."""
     import stat
 
-    from installer import safefs
+    from installer.base import safefs
 
     safefs.check(path)
     try:
@@ -256,7 +256,7 @@ def _log_problem(path: str) -> str:
 
 def _render(session: Session, out: Path) -> int:
     """--render DIR: the two files, written without following a link anywhere on the way."""
-    from installer import safefs
+    from installer.base import safefs
 
     files = session.render()
     for name in files:

@@ -69,7 +69,7 @@ py.buildPythonApplication {
 
   # NixOS has no ld.so cache to find libcrypt.so.1 by name: name the file.
   postPatch = ''
-    substituteInPlace installer/passwords.py --replace-fail \
+    substituteInPlace installer/base/hashing.py --replace-fail \
       'names = ["libcrypt.so.1", "libcrypt.so.2"]' \
       'names = ["${lib.getLib libxcrypt}/lib/libcrypt.so.1", "libcrypt.so.1", "libcrypt.so.2"]'
   '';

@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Input, Static
 
-from installer.problems import ProblemsError
+from installer.base.problems import ProblemsError
 from screens.base import StepScreen
 from screens.widgets import FieldMessage
 

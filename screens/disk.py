@@ -9,8 +9,8 @@ from textual.widgets import Button, OptionList, RadioSet, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
-from installer.problems import ProblemsError
-from installer.session import DryRun
+from installer.base.problems import ProblemsError
+from installer.flow.session import DryRun
 from screens import engine
 from screens.base import StepScreen
 from screens.widgets import Choices, FieldInput, FieldMessage, Radio, field_id

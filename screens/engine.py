@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 
-from installer import catalog
-from installer.problems import Problem
-from installer.session import DryRun
+from installer.answers import catalog
+from installer.base.problems import Problem
+from installer.flow.session import DryRun
 
 # The planner and the validator load on first use (after the first frame),
 # not when the first step is imported.
@@ -19,13 +19,13 @@ from installer.session import DryRun
 def human_size(size: int) -> str:
     """One size format on every step, the planner's (binary units), so the Disk
     step and Review say the same size for the same disk."""
-    from installer.plan import human_size
+    from installer.plan.erase import human_size
 
     return human_size(size)
 
 
 def suggest_username(full_name: str) -> str:
-    from installer.validate import suggest_username
+    from installer.answers.validate import suggest_username
 
     return suggest_username(full_name)
 

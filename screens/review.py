@@ -14,7 +14,7 @@ from textual.timer import Timer
 from textual.widgets import Button, Input, Static, TabbedContent, TabPane, TextArea
 from textual.worker import Worker, WorkerState
 
-from installer.problems import ProblemsError
+from installer.base.problems import ProblemsError
 from screens import nixsyntax
 from screens.base import StepScreen
 from screens.widgets import FieldMessage
@@ -66,7 +66,7 @@ class ReviewScreen(StepScreen):
         self.loaded = False
         self.asking = False
         self.checking = False  # the pre-flight evaluation is running
-        self.outcome = None  # what the latest pre-flight evaluation found (installer.evalcheck.Outcome)
+        self.outcome = None  # what the latest pre-flight evaluation found (installer.nixos.evalcheck.Outcome)
         self._cancel: threading.Event | None = None
         self._stopped_key: str | None = None  # the files whose check the person stopped
         self._checking_key: str | None = None  # the files being checked
@@ -97,7 +97,7 @@ class ReviewScreen(StepScreen):
             self._cancel.set()  # no evaluation goes on behind a step that is gone
 
     def problems(self):
-        from installer.problems import Problem
+        from installer.base.problems import Problem
 
         found = [Problem(field, message) for field, message in self.edit_problems.items()]
         return found + [Problem(field, message) for field, message in self.nix_problems.items()]
@@ -280,7 +280,7 @@ class ReviewScreen(StepScreen):
         return True
 
     def _files_key(self) -> str | None:
-        from installer.evalcheck import files_key
+        from installer.nixos.evalcheck import files_key
 
         if self.session.stale_edits():
             return None
@@ -293,7 +293,7 @@ class ReviewScreen(StepScreen):
         try:
             outcome = self.session.nix_check(cancel=cancel)
         except Exception as err:  # a stale edit or an unreadable plan: said, never a traceback
-            from installer.evalcheck import Outcome
+            from installer.nixos.evalcheck import Outcome
 
             outcome = Outcome("cancelled", f"The configuration could not be checked: {err}")
         return cancel, outcome

@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Static, TextArea
 
-from installer.model import User
+from installer.answers.model import User
 from screens import engine
 from screens.base import StepScreen
 from screens.widgets import Check, FieldInput, FieldMessage, FilterSelect, SecretInput, field_id

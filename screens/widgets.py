@@ -24,7 +24,7 @@ from textual.scrollbar import ScrollBarRender
 from textual.widgets import Checkbox, Input, OptionList, ProgressBar, RadioButton, RadioSet, Static
 from textual.widgets.option_list import Option
 
-from installer.catalog import matching
+from installer.answers.catalog import matching
 
 _FIELD_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from installer.model import DiskChoice, InstallModel, Software, System, User
+from installer.answers.model import DiskChoice, InstallModel, Software, System, User
 from nixroot import on_path
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,7 +14,7 @@ from pathlib import Path
 from conftest import MACHINES, ROOT, valid_model
 from nixeval import NIX_INSTANTIATE
 
-from installer.session import Options, Session
+from installer.flow.session import Options, Session
 
 STANDIN_NIXPKGS = ROOT / "tests" / "standins" / "nixpkgs"
 SLOW_NIX = ROOT / "tests" / "standins" / "slow-nix"

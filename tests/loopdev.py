@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import YESCRYPT_HASH
 
-from installer.hardware import Disk, Machine, Mount, Partition
+from installer.machine.hardware import Disk, Machine, Mount, Partition
 
 GIB = 1024**3
 MIB = 1024**2

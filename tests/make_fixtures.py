@@ -2,7 +2,7 @@
 
     python tests/make_fixtures.py [SOURCE_DIR]
         every recorded machine in SOURCE_DIR (default ../shared/machines, subiquity/probert
-        recordings), trimmed to what installer.probe reads (installer.udevdata.trim): the udev
+        recordings), trimmed to what installer.machine.probe reads (installer.machine.udevdata.trim): the udev
         properties and sysfs attributes of each block device, the filesystem, mount, dmcrypt,
         raid, lvm and os-prober sections; network data, I/O counters and the rest dropped.
 
@@ -51,7 +51,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from installer.udevdata import flatten_mounts, live_data, trim  # noqa: E402
+from installer.machine.udevdata import flatten_mounts, live_data, trim  # noqa: E402
 
 OUT = ROOT / "tests" / "fixtures" / "machines"
 

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from conftest import CI_EXAMPLES, in_ci
-from installer.nixlit import nix, nix_string
+from installer.nixos.nixlit import nix, nix_string
 from nixroot import nix_bin_dir
 
 # Nix 2.26 (tests/nixroot.py); its directory holds the `nix` shim too.

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from nixeval import PKG_MARK, nix_path, pkgs_stub
 
-from installer.nixlit import nix_string
+from installer.nixos.nixlit import nix_string
 
 DATA = Path(__file__).resolve().parent / "data"
 NAME = "<name>"  # an attrsOf-submodule level, as the NixOS manual writes it

@@ -1,5 +1,5 @@
 """What /proc/<pid>/stat says about a process the tests started: whether it
-has ended. Read here, not through installer.processes, so the tests check
+has ended. Read here, not through installer.base.processes, so the tests check
 the engine's process handling with code of their own."""
 
 from __future__ import annotations

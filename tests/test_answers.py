@@ -8,9 +8,9 @@ import stat
 import pytest
 
 from conftest import ROOT, valid_model
-from installer import answers
-from installer.problems import ProblemsError
-from installer.validate import validate
+from installer.answers import file as answers
+from installer.base.problems import ProblemsError
+from installer.answers.validate import validate
 
 EXAMPLE = ROOT / "examples" / "answers.toml"
 

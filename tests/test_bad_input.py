@@ -254,9 +254,9 @@ DOCUMENTS = st.dictionaries(st.sampled_from(KEYS), VALUES, max_size=6)
 @example(data={"encryption": {"passphrase_file": "pass\x00.txt"}})
 def test_random_answers_data_never_raises_anything_but_problems(tmp_path, data):
     """from_dict is what the CLI calls on a parsed file: only ProblemsError may leave it."""
-    from installer.answers import from_dict
-    from installer.problems import ProblemsError
-    from installer.validate import validate
+    from installer.answers.file import from_dict
+    from installer.base.problems import ProblemsError
+    from installer.answers.validate import validate
 
     (tmp_path / "pass.txt").write_text(PASSPHRASE)
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from installer import catalog
+from installer.answers import catalog
 
 
 def test_every_keymap_row_names_a_known_layout_and_variant():

@@ -141,7 +141,7 @@ def test_bad_arguments_exit_2(args):
 def test_engine_never_imports_textual(tmp_path):
     """The unattended path must not load Textual (start-up time, and the engine contract)."""
     code = (
-        "import sys, installer.cli, installer.session, installer.answers, installer.validate, installer.plan;"
+        "import sys, installer.cli, installer.flow.session, installer.answers.file, installer.answers.validate, installer.plan.erase;"
         "from installer.cli import main;"
         f"main(['--answers', {answers_for(tmp_path)!r}, '--machine', {str(WIN11)!r}, '--plan']);"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'rich', 'screens')];"
@@ -158,10 +158,10 @@ def test_answers_schema_is_the_checked_in_file():
 
 
 def test_readme_reference_is_generated_from_the_schema():
-    from installer.schema import with_reference
+    from installer.answers.schema import with_reference
 
     readme = (ROOT / "README.md").read_text()
-    assert with_reference(readme) == readme, "regenerate: .venv/bin/python -m installer.schema --readme README.md"
+    assert with_reference(readme) == readme, "regenerate: .venv/bin/python -m installer.answers.schema --readme README.md"
     assert readme.index("make run") < readme.index("<!-- answers-reference:start -->")
 
 
@@ -196,7 +196,7 @@ def test_export_flake_refuses_to_replace_files_without_force(tmp_path):
 FILE_APPEARS_WHILE_EXPORTING = """
 import sys
 from pathlib import Path
-from installer import export
+from installer.nixos import export
 from installer.cli import main
 
 opened = export.open_private
@@ -257,7 +257,7 @@ def test_unreadable_machine_file_exits_2_with_a_message(tmp_path):
 
 LIVE_PROBE_FAILS = """
 import sys
-from installer import udevdata
+from installer.machine import udevdata
 from installer.cli import main
 
 def live_data():
@@ -304,7 +304,7 @@ def test_record_machine_when_probing_fails_says_why(tmp_path, fake, words):
 # changes the disk, as a person (or an automounter) might while the run goes on.
 CHANGE_AFTER_PLANNING = """
 import subprocess, sys
-from installer import session
+from installer.flow import session
 from installer.cli import main
 
 planned = session.Session.plan

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from installer.diskmatch import describe_rule, resolve
-from installer.hardware import Disk, Machine, Partition
-from installer.model import GIB, DiskMatch
+from installer.answers.diskmatch import describe_rule, resolve
+from installer.machine.hardware import Disk, Machine, Partition
+from installer.answers.model import GIB, DiskMatch
 from conftest import MACHINES
 
 
@@ -151,7 +151,7 @@ RECORDED = sorted(MACHINES.glob("*.json"))
 
 
 def _recorded(name: str) -> Machine:
-    from installer.probe import probe
+    from installer.machine.probe import probe
 
     return probe(str(MACHINES / name))
 
@@ -245,8 +245,8 @@ def test_recorded_machine_refusals(machine_file, rule, words):
 
 
 def test_apply_match_fills_the_device(workstation):
-    from installer.diskmatch import apply_match
-    from installer.model import DiskChoice, InstallModel
+    from installer.answers.diskmatch import apply_match
+    from installer.answers.model import DiskChoice, InstallModel
 
     model = InstallModel(disk=DiskChoice(match=DiskMatch(model="1TB")))
     assert apply_match(model, workstation) is None
@@ -269,10 +269,10 @@ def test_apply_match_fills_the_device(workstation):
 def test_matched_model_validates_and_plans(workstation):
     """After apply_match the rest of the engine sees an ordinary device choice."""
     from conftest import valid_model
-    from installer.diskmatch import apply_match
-    from installer.identity import Identity
-    from installer.plan import build_plan
-    from installer.validate import validate
+    from installer.answers.diskmatch import apply_match
+    from installer.plan.identity import Identity
+    from installer.plan.erase import build_plan
+    from installer.answers.validate import validate
 
     model = valid_model()
     model.boot.firmware = "uefi"

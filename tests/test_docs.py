@@ -8,8 +8,8 @@ import tomllib
 
 from conftest import ROOT
 from installer.cli import parser
-from installer.model import DiskMatch
-from installer.schema import validate_with_schema
+from installer.answers.model import DiskMatch
+from installer.answers.schema import validate_with_schema
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 EXAMPLE = (ROOT / "examples" / "answers.toml").read_text(encoding="utf-8")

@@ -1,4 +1,4 @@
-"""The pre-flight evaluation (installer.evalcheck) against the stand-in nixpkgs, with real Nix.
+"""The pre-flight evaluation (installer.nixos.evalcheck) against the stand-in nixpkgs, with real Nix.
 
 The stand-in (tests/standins/nixpkgs) evaluates `<nixpkgs/nixos>` with a
 tiny module system of its own; what it models is said at the top of its
@@ -20,8 +20,8 @@ import pytest
 from nixeval import NIX_INSTANTIATE
 from evalcheck_support import STANDIN_NIXPKGS, session, use_nix, use_slow_nix, with_line
 
-from installer import evalcheck
-from installer.nixlit import nix_string
+from installer.nixos import evalcheck
+from installer.nixos.nixlit import nix_string
 
 
 def evaluate(s, **kw):

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from installer.executor import Confirmation, ExecutionError, MissingTool, Refused, execute, target_in_use, undo
-from installer.hardware import Machine
-from installer.identity import Identity
-from installer.model import GIB, MIB, InstallModel
-from installer.plan import LUKS_NAME, Plan, Step, build_plan
+from installer.run.executor import Confirmation, ExecutionError, MissingTool, Refused, execute, target_in_use, undo
+from installer.machine.hardware import Machine
+from installer.plan.identity import Identity
+from installer.answers.model import GIB, MIB, InstallModel
+from installer.plan.erase import LUKS_NAME, Plan, Step, build_plan
 from loopdev import (
     NO_DM_CRYPT,
     NO_VFAT,
@@ -193,7 +193,7 @@ def check_filesystems(rig: Rig, plan: Plan) -> None:
 
 def check_rendered(rig: Rig, plan: Plan) -> None:
     """hardware-configuration.nix names exactly the devices blkid reports, with their fs types."""
-    from installer.render import render
+    from installer.nixos.render import render
 
     text = render(rig.model, rig.machine, plan)["hardware-configuration.nix"]
     tags = [blkid(p.path) for p in plan.partitions]
@@ -342,7 +342,7 @@ def test_no_confirmation_writes_nothing(rig):
 
 
 def test_a_dry_run_session_on_the_live_probe_leaves_the_loop_device_byte_identical(rig):
-    from installer.session import Options, Session
+    from installer.flow.session import Options, Session
 
     run("sgdisk", "-n", "1:1M:+100M", "-c", "1:old", rig.device)
     before = image_digest(rig.image)
@@ -518,8 +518,8 @@ def test_undo_releases_a_finished_run_for_a_retry(rig):
 
 
 def test_a_size_change_too_small_to_show_in_gib_is_given_in_bytes(tmp_path):
-    from installer.executor import disk_in_use
-    from installer.hardware import Disk
+    from installer.run.executor import disk_in_use
+    from installer.machine.hardware import Disk
 
     block = tmp_path / "class/block/sdz"
     block.mkdir(parents=True)

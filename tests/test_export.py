@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 
 from conftest import MACHINES, ssh_key, valid_model
-from installer.export import (
+from installer.nixos.export import (
     ExistingFiles, ExportStopped, existing_files, export_files, export_flake, export_problems, exportable_hashes, flake_paths,
 )
-from installer.facts import nixpkgs_branch
-from installer.hardware import Disk, Machine
-from installer.identity import Identity
-from installer.model import GIB, InstallModel
-from installer.nixlit import nix
-from installer.plan import build_plan
-from installer.problems import ProblemsError
+from installer.nixos.facts import nixpkgs_branch
+from installer.machine.hardware import Disk, Machine
+from installer.plan.identity import Identity
+from installer.answers.model import GIB, InstallModel
+from installer.nixos.nixlit import nix
+from installer.plan.erase import build_plan
+from installer.base.problems import ProblemsError
 from nixeval import eval_json, module_args, module_value, nix_path, parse_files
 
 BY_ID = "/dev/disk/by-id/nvme-Samsung_SSD_980_PRO_1TB_S5GXNX0T2"
@@ -181,7 +181,7 @@ def test_flake_evaluates_with_stub_inputs(tmp_path):
 )
 def test_nixpkgs_follows_the_running_release_not_the_state_version(monkeypatch, running, branch):
     """The files use the running ISO's option names; an old stateVersion must not pin an old nixpkgs."""
-    from installer import facts
+    from installer.nixos import facts
 
     monkeypatch.setattr(facts, "nixos_version", lambda *a, **k: running)
     m = model_for("uefi", "ext4", False, "none")
@@ -254,7 +254,7 @@ def test_password_hashes_only_when_asked(tmp_path):
 
 
 def test_plain_password_is_hashed_when_hashes_are_asked_for(tmp_path):
-    from installer.passwords import verify_password
+    from installer.base.hashing import verify_password
 
     m = model_for("uefi", "ext4", False, "zram")
     m.users[0].password_hash = None
@@ -317,7 +317,7 @@ def test_refused_without_users_or_ssh_server():
 
 
 def test_refused_for_a_premounted_layout():
-    from installer.plan import Plan
+    from installer.plan.erase import Plan
 
     m = model_for("uefi", "ext4", False, "zram")
     plan = Plan(layout="premounted", firmware="uefi", loader="systemd-boot", identity=Identity.generate(1))
@@ -363,7 +363,7 @@ def test_gitignore_keeps_the_key_out():
 
 
 def test_export_from_a_recorded_machine(tmp_path):
-    from installer.probe import probe
+    from installer.machine.probe import probe
 
     mach = probe(str(MACHINES / "win10.json"))
     disk = mach.disk("sda")
@@ -379,8 +379,8 @@ def test_export_from_a_recorded_machine(tmp_path):
 
 
 def test_comment_and_path_helpers_refuse_hostile_text():
-    from installer.export import nix_path as path_literal
-    from installer.export import one_line
+    from installer.nixos.export import nix_path as path_literal
+    from installer.nixos.export import one_line
 
     assert one_line("a\nb = 1;\r\n# c") == "a b = 1; # c"
     with pytest.raises(ValueError):
@@ -534,13 +534,13 @@ def test_replacing_never_follows_a_link_in_the_directory(tmp_path):
 
 
 def test_a_file_appearing_while_writing_stops_the_export_saying_what_was_written(tmp_path, monkeypatch):
-    import installer.export
+    import installer.nixos.export
 
     m = model_for("uefi", "ext4", False, "zram")
     mach = machine()
     out = tmp_path / "flake"
     late = flake_paths("laptop")[4]
-    opened = installer.export.open_private
+    opened = installer.nixos.export.open_private
 
     def someone_else_writes_first(path, **kw):
         # Another program creates the file between the check and its turn.
@@ -548,7 +548,7 @@ def test_a_file_appearing_while_writing_stops_the_export_saying_what_was_written
             Path(path).write_text("written meanwhile\n")
         return opened(path, **kw)
 
-    monkeypatch.setattr(installer.export, "open_private", someone_else_writes_first)
+    monkeypatch.setattr(installer.nixos.export, "open_private", someone_else_writes_first)
     with pytest.raises(ExistingFiles) as err:
         export_flake(m, mach, build_plan(m, mach, Identity.generate(4)), out, host_platform="x86_64-linux")
     assert (out / late).read_text() == "written meanwhile\n"

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from installer import facts
+from installer.nixos import facts
 
 
 @pytest.fixture

@@ -130,11 +130,11 @@ def test_the_package_is_the_project_with_its_tools(flake_tree):
 
 
 def test_the_package_patches_a_line_that_exists():
-    # nix/package.nix names libcrypt's file in installer/passwords.py with
+    # nix/package.nix names libcrypt's file in installer/base/hashing.py with
     # --replace-fail; this is the line it replaces.
     text = (ROOT / "nix" / "package.nix").read_text()
     (old,) = re.findall(r"--replace-fail \\\n\s*'([^']+)'", text)
-    assert old in (ROOT / "installer" / "passwords.py").read_text()
+    assert old in (ROOT / "installer" / "base" / "hashing.py").read_text()
 
 
 def test_the_module_and_the_iso(flake_tree):

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from installer import resume
-from installer.session import Options
+from installer.run import resume
+from installer.flow.session import Options
 from loopdev import ROOT_MARKS, active_swaps, bios_answers, blkid, loop_device, mounts_under, run
 from procstat import gone_within
 

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from installer.logfile import LogFile, open_private
+from installer.base.logfile import LogFile, open_private
 
 NOBODY = 65534
 

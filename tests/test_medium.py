@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from installer.executor import Confirmation, ExecutionError, Refused, execute, undo
-from installer.hardware import Machine
-from installer.identity import Identity
-from installer.medium import changes, read_medium
-from installer.model import GIB, MIB, InstallModel
-from installer.plan import Plan, Step, build_plan
+from installer.run.executor import Confirmation, ExecutionError, Refused, execute, undo
+from installer.machine.hardware import Machine
+from installer.plan.identity import Identity
+from installer.machine.medium import changes, read_medium
+from installer.answers.model import GIB, MIB, InstallModel
+from installer.plan.erase import Plan, Step, build_plan
 from loopdev import ROOT_MARKS, disk_for, image_digest, mounts_under, release, run
 
 pytestmark = ROOT_MARKS

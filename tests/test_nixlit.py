@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import strategies as st
 
-from installer.nixlit import is_identifier, nix, nix_attr_name, nix_attr_path, nix_string
+from installer.nixos.nixlit import is_identifier, nix, nix_attr_name, nix_attr_path, nix_string
 from nixeval import collect, eval_json, parse_texts, smallest_mismatches
 
 pytestmark = pytest.mark.nix

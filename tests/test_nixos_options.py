@@ -36,13 +36,13 @@ from nixoptions import (
     walk_module,
 )
 
-from installer.export import export_files
-from installer.facts import TEMPLATES_RELEASE
-from installer.hardware import Disk, Machine
-from installer.identity import Identity
-from installer.model import DESKTOPS, FILESYSTEMS, SWAP_KINDS, InstallModel, User
-from installer.plan import FsEntry, LuksEntry, Plan, SwapEntry, build_plan
-from installer.render import TEMPLATE_NAMES, render, templates_dir
+from installer.nixos.export import export_files
+from installer.nixos.facts import TEMPLATES_RELEASE
+from installer.machine.hardware import Disk, Machine
+from installer.plan.identity import Identity
+from installer.answers.model import DESKTOPS, FILESYSTEMS, SWAP_KINDS, InstallModel, User
+from installer.plan.erase import FsEntry, LuksEntry, Plan, SwapEntry, build_plan
+from installer.nixos.render import TEMPLATE_NAMES, render, templates_dir
 
 pytestmark = pytest.mark.nix
 

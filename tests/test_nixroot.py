@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from nixroot import BIN, RECIPE, RECIPE_COMMON, nix_bin_dir, root_dir
 
-from installer import nixcheck
+from installer.nixos import nixcheck
 
 pytestmark = pytest.mark.skipif(bool(os.environ.get("NIXOS_TUI_NIX_BIN")),
                                 reason="NIXOS_TUI_NIX_BIN replaces the shims (the flake's checks)")

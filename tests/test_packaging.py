@@ -94,7 +94,7 @@ def test_the_wheel_holds_every_template(wheel):
 def test_installed_code_and_templates_come_from_the_install(installed, tmp_path):
     argv, env = installed
     python = argv[:-2] if argv[-2:] == ["-m", "installer"] else [str(Path(argv[0]).with_name("python"))]
-    done = subprocess.run([*python, "-c", "import installer.render as r; print(r.__file__); print(r.templates_dir())"],
+    done = subprocess.run([*python, "-c", "import installer.nixos.render as r; print(r.__file__); print(r.templates_dir())"],
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
     assert done.returncode == 0, done.stderr
     module, templates = done.stdout.split()

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from installer import passwords
-from installer.model import InstallModel, Root, User
-from installer.passwords import PasswordError, hash_password, set_passwords, sha512_crypt, verify_password
+from installer.base import hashing as passwords
+from installer.run import passwords as run_passwords
+from installer.answers.model import InstallModel, Root, User
+from installer.base.hashing import hash_password, sha512_crypt, verify_password
+from installer.run.passwords import PasswordError, set_passwords
 
 ROOT = Path(__file__).resolve().parent.parent
 NIXOS_ENTER = str(ROOT / "tests" / "standins" / "nixos-enter")
@@ -63,11 +65,11 @@ def test_without_libcrypt_falls_back_to_sha512(monkeypatch):
 
 
 def test_no_crypt_module_is_used():
-    code = "import sys, installer.passwords as p; p.hash_password('x'); print('crypt' in sys.modules)"
+    code = "import sys, installer.run.passwords as p; p.hash_password('x'); print('crypt' in sys.modules)"
     out = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
-    assert "import crypt" not in (ROOT / "installer" / "passwords.py").read_text()
+    assert "import crypt" not in (ROOT / "installer" / "base" / "hashing.py").read_text()
 
 
 # -- set_passwords with the nixos-enter stand-in ------------------------------
@@ -195,7 +197,7 @@ def test_secrets_in_our_environment_do_not_reach_the_child(target, record, monke
 
 # -- the whole path: install, passwords, log copy; then look for leaks ---------------
 async def test_install_then_passwords_leave_hashes_only_in_shadow(target, record, tmp_path):
-    from installer.runner import InstallRunner
+    from installer.run.runner import InstallRunner
 
     (target / "etc" / "NIXOS").unlink()  # a fresh target: nixos-install makes it NixOS
     (target / "etc" / "nixos").mkdir()
@@ -238,7 +240,7 @@ def test_a_hanging_nixos_enter_is_a_clear_error(target, monkeypatch, tmp_path):
     hang = tmp_path / "nixos-enter"
     hang.write_text("#!/bin/sh\nexec sleep 60\n")
     hang.chmod(0o755)
-    monkeypatch.setattr(passwords, "TIMEOUT", 0.5)
+    monkeypatch.setattr(run_passwords, "TIMEOUT", 0.5)
     with pytest.raises(PasswordError, match="did not finish"):
         set_passwords(model(root_disabled=True), str(target), nixos_enter=str(hang))
 

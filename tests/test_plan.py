@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from installer.hardware import (
+from installer.machine.hardware import (
     BIOS_BOOT_TYPE,
     ESP_TYPE,
     LINUX_FS_TYPE,
@@ -16,10 +16,10 @@ from installer.hardware import (
     Disk,
     Machine,
 )
-from installer.identity import Identity
-from installer.model import GIB, MIB, InstallModel
-from installer.plan import build_plan, partition_path, summary_lines
-from installer.problems import ProblemsError
+from installer.plan.identity import Identity
+from installer.answers.model import GIB, MIB, InstallModel
+from installer.plan.erase import build_plan, partition_path, summary_lines
+from installer.base.problems import ProblemsError
 
 PASSPHRASE = "hunter2 with spaces"
 IDENT = Identity.generate(seed=7)
@@ -153,7 +153,7 @@ def test_uefi_ext4_steps_in_order_with_identity_uuids():
 
 
 def test_old_partitions_signatures_are_wiped_before_the_table():
-    from installer.hardware import Partition
+    from installer.machine.hardware import Partition
 
     used = Disk(path="/dev/sda", name="sda", size=64 * GIB, partitions=[
         Partition("/dev/sda1", 1, GIB, fstype="linux_raid_member"), Partition("/dev/sda2", 2, GIB, fstype="LVM2_member"),
@@ -344,7 +344,7 @@ def test_plan_is_deterministic_for_the_same_inputs():
 
 
 def test_recorded_machines_plan_on_every_offered_disk():
-    probe = pytest.importorskip("installer.probe")
+    probe = pytest.importorskip("installer.machine.probe")
     from conftest import MACHINES
 
     files = sorted(MACHINES.glob("*.json"))

@@ -150,11 +150,11 @@ def test_a_hash_the_schema_refuses_is_named_at_its_key_and_never_echoed(tmp_path
 
 def test_the_executor_itself_refuses_a_missing_target_before_the_first_write(disk, tmp_path):
     """The CLI finds it first; the executor checks again, for every other caller."""
-    from installer.executor import Confirmation, Refused, execute
-    from installer.hardware import Machine
-    from installer.identity import Identity
-    from installer.model import InstallModel
-    from installer.plan import build_plan
+    from installer.run.executor import Confirmation, Refused, execute
+    from installer.machine.hardware import Machine
+    from installer.plan.identity import Identity
+    from installer.answers.model import InstallModel
+    from installer.plan.erase import build_plan
     from loopdev import disk_for
 
     device, image, _target = disk

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from installer.hardware import BIOS_BOOT_TYPE, ESP_TYPE, LINUX_FS_TYPE, LINUX_SWAP_TYPE, Disk, Machine, Mount, Partition
-from installer.identity import Identity
-from installer.model import GIB, MIB, InstallModel
-from installer.plan import build_plan
-from installer.problems import ProblemsError
+from installer.machine.hardware import BIOS_BOOT_TYPE, ESP_TYPE, LINUX_FS_TYPE, LINUX_SWAP_TYPE, Disk, Machine, Mount, Partition
+from installer.plan.identity import Identity
+from installer.answers.model import GIB, MIB, InstallModel
+from installer.plan.erase import build_plan
+from installer.base.problems import ProblemsError
 from loopdev import loop_device, machine_with_mounts, needs_root, run
 
 IDENT = Identity.generate(seed=3)
@@ -293,7 +293,7 @@ def _lvm_on_luks(*, probert: bool, boot_mounted: bool = True) -> dict:
 
 @pytest.mark.parametrize("probert", [False, True], ids=["sysfs-slaves", "probert-sections"])
 def test_lvm_on_luks_keeps_the_luks_device_and_grub_goes_on_its_disk(probert):
-    from installer.probe import machine_from_data
+    from installer.machine.probe import machine_from_data
 
     machine = machine_from_data(_lvm_on_luks(probert=probert))
     assert machine.luks == {"cryptlvm": "/dev/sda3"}
@@ -308,8 +308,8 @@ def test_lvm_on_luks_keeps_the_luks_device_and_grub_goes_on_its_disk(probert):
 
 
 def test_lvm_on_luks_reaches_the_rendered_initrd():
-    from installer.probe import machine_from_data
-    from installer.render import render
+    from installer.machine.probe import machine_from_data
+    from installer.nixos.render import render
 
     machine = machine_from_data(_lvm_on_luks(probert=False))
     model = premounted(firmware="bios", luks=True)
@@ -318,7 +318,7 @@ def test_lvm_on_luks_reaches_the_rendered_initrd():
 
 
 def test_bios_grub_refuses_an_encrypted_root_without_an_unencrypted_boot():
-    from installer.probe import machine_from_data
+    from installer.machine.probe import machine_from_data
 
     machine = machine_from_data(_lvm_on_luks(probert=False, boot_mounted=False))
     with pytest.raises(ProblemsError) as excinfo:

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from installer import udevdata
-from installer.describe import describe_partition
-from installer.hardware import ESP_TYPE, LINUX_FS_TYPE, Partition
-from installer.probe import ProbeError, machine_from_data, probe, record_machine
+from installer.machine import udevdata
+from installer.machine.describe import describe_partition
+from installer.machine.hardware import ESP_TYPE, LINUX_FS_TYPE, Partition
+from installer.machine.probe import ProbeError, machine_from_data, probe, record_machine
 
 ROOT = Path(__file__).resolve().parent.parent
 MACHINES = ROOT / "tests" / "fixtures" / "machines"
@@ -219,9 +219,9 @@ def test_all_links_are_kept_and_the_stable_one_is_shown() -> None:
 
 def test_a_disk_named_by_a_bare_or_secondary_link_validates_and_plans() -> None:
     from conftest import valid_model
-    from installer.identity import Identity
-    from installer.plan import build_plan
-    from installer.validate import validate
+    from installer.plan.identity import Identity
+    from installer.plan.erase import build_plan
+    from installer.answers.validate import validate
 
     machine = probe(fixture("imsm"))
     for named in ("wwn-0x5000039fedcc17ce", "/dev/disk/by-id/scsi-35000039fedcc17ce"):
@@ -492,9 +492,9 @@ def test_every_recorded_disk_names_its_initrd_drivers(path: Path) -> None:
 
 def test_the_virtio_scsi_disk_boots_with_virtio_scsi_in_the_initrd() -> None:
     from conftest import valid_model
-    from installer.identity import Identity
-    from installer.plan import build_plan
-    from installer.render import render
+    from installer.plan.identity import Identity
+    from installer.plan.erase import build_plan
+    from installer.nixos.render import render
 
     machine = probe(fixture("nvme-over-tcp"))
     model = valid_model()
@@ -857,7 +857,7 @@ class TestLoopDevice:
                 1, ESP_TYPE, "EFI system", "BOOT", loop.esp_uuid, 512 * 1024**2)
             assert (root.number, root.type_guid, root.partlabel, root.fstype, root.label, root.uuid, root.partuuid) == (
                 2, LINUX_FS_TYPE, "nixos root", "ext4", "testroot", loop.root_uuid, loop.root_partuuid)
-            from installer.units import human_size
+            from installer.base.units import human_size
 
             root_size = human_size(root.size)
             assert disk.holds == f"EFI system partition, Linux ext4 'testroot' ({root_size}) (image {loop.image})"
@@ -942,7 +942,7 @@ class TestLoopDevice:
 
 
 def test_mount_options_include_the_filesystems_own_as_findmnt_shows_them() -> None:
-    from installer.udevdata import mount_tree
+    from installer.machine.udevdata import mount_tree
 
     line = ("36 1 0:33 /@ /mnt rw,noatime shared:1 - btrfs /dev/loop3p3 "
             "rw,compress=zstd:3,space_cache=v2,subvolid=256,subvol=/@\n")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from installer.progress import (
+from installer.run.progress import (
     BOOTLOADER,
     BUILD,
     CHANNEL,

@@ -11,7 +11,7 @@ from test_cli import answers_for, cli
 from test_screens_support import open_step
 
 from conftest import MACHINES
-from installer.session import Options, Session
+from installer.flow.session import Options, Session
 from screens.app import InstallerApp
 from screens.disk import DiskScreen
 

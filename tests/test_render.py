@@ -10,15 +10,15 @@ from conftest import ssh_key, valid_model
 from hypothesis import strategies as st
 from nixeval import collect, eval_json, module_args, module_value, parse_files, smallest_mismatches
 
-from installer import export as export_module
-from installer import render as render_module
-from installer.facts import TEMPLATES_RELEASE, branch_of, host_platform, nixpkgs_branch, release_of, state_version
-from installer.hardware import Disk, Machine
-from installer.identity import Identity
-from installer.model import InstallModel
-from installer.plan import FsEntry, LuksEntry, Plan, SwapEntry
-from installer.render import SAFE_FILTERS, environment, render, templates_dir
-from installer.validate import validate
+from installer.nixos import export as export_module
+from installer.nixos import render as render_module
+from installer.nixos.facts import TEMPLATES_RELEASE, branch_of, host_platform, nixpkgs_branch, release_of, state_version
+from installer.machine.hardware import Disk, Machine
+from installer.plan.identity import Identity
+from installer.answers.model import InstallModel
+from installer.plan.erase import FsEntry, LuksEntry, Plan, SwapEntry
+from installer.nixos.render import SAFE_FILTERS, environment, render, templates_dir
+from installer.answers.validate import validate
 
 pytestmark = pytest.mark.nix
 
@@ -94,7 +94,7 @@ def hand_plan(m: InstallModel, ident: Identity) -> Plan:
 def real_plan(m: InstallModel, mach: Machine, ident: Identity) -> Plan | None:
     """build_plan's plan, when the disks work provides it."""
     try:
-        from installer.plan import build_plan
+        from installer.plan.erase import build_plan
 
         return build_plan(m, mach, ident)
     except NotImplementedError:
@@ -308,7 +308,7 @@ def test_premounted_plan_uses_mounted_disks_drivers(tmp_path):
     nvme = Disk(path="/dev/nvme0n1", name="nvme0n1", size=500 * GIB, drivers=["nvme"])
     nvme.partitions = []
     usb = Disk(path="/dev/sdb", name="sdb", size=32 * GIB, drivers=["uas"], mountpoint="")
-    from installer.hardware import Partition
+    from installer.machine.hardware import Partition
 
     nvme.partitions.append(Partition(path="/dev/nvme0n1p2", number=2, size=400 * GIB, uuid="abcd", mountpoint="/mnt"))
     mach = Machine(firmware="uefi", cpu_vendor="intel", disks=[nvme, usb])
@@ -658,8 +658,8 @@ def test_btrfs_mount_choices_are_in_configuration_nix(tmp_path):
 
 
 def test_recorded_piix_disk_and_an_unknown_controller_in_the_hardware_file(tmp_path):
-    from installer.probe import probe
-    from installer.plan import build_plan
+    from installer.machine.probe import probe
+    from installer.plan.erase import build_plan
     from conftest import MACHINES
 
     found = probe(MACHINES / "simple.json")  # QEMU's PIIX IDE at 00:01.1

@@ -18,11 +18,11 @@ import pexpect
 import pytest
 from procstat import gone
 
-from installer.logfile import LogFile, Redactor
-from installer.progress import BOOTLOADER, BUILD, CHANNEL, ETC, FINISHED, STARTING
-from installer.processes import child_env
-from installer.runner import InstallRunner, RunnerError, RunOptions, build_argv
-from installer.termtext import clean_lines
+from installer.base.logfile import LogFile, Redactor
+from installer.run.progress import BOOTLOADER, BUILD, CHANNEL, ETC, FINISHED, STARTING
+from installer.base.processes import child_env
+from installer.run.runner import InstallRunner, RunnerError, RunOptions, build_argv
+from installer.run.termtext import clean_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 NIXOS_INSTALL = str(ROOT / "tests" / "standins" / "nixos-install")
@@ -380,7 +380,7 @@ async def test_a_descendant_holding_the_pty_does_not_hang_the_run_nor_outlive_it
 
 # -- throughput ------------------------------------------------------------------------
 async def test_a_consumer_that_leaves_early_does_not_stall_the_install(target, log, monkeypatch):
-    from installer import runner as runner_module
+    from installer.run import runner as runner_module
 
     monkeypatch.setattr(runner_module, "MAX_PENDING", 100)
     r = runner(target, log, PATHS=3000, DRVS=0)
@@ -392,7 +392,7 @@ async def test_a_consumer_that_leaves_early_does_not_stall_the_install(target, l
 
 
 async def test_a_slow_consumer_pauses_reading_and_loses_nothing(target, log, monkeypatch):
-    from installer import runner as runner_module
+    from installer.run import runner as runner_module
 
     monkeypatch.setattr(runner_module, "MAX_PENDING", 500)
     pauses = 0
@@ -417,7 +417,7 @@ async def test_a_slow_consumer_pauses_reading_and_loses_nothing(target, log, mon
 async def test_a_consumer_that_keeps_the_last_lines_never_holds_up_the_child(target, log, monkeypatch):
     """The pane shows only its last lines: it never pauses the reading, never
     holds more than a bounded backlog, and the file and the counts lose nothing."""
-    from installer import runner as runner_module
+    from installer.run import runner as runner_module
 
     pauses, backlog = 0, 0
     original_pause, original_emit = runner_module.InstallRunner._pause, runner_module.InstallRunner._emit
@@ -494,7 +494,7 @@ def test_run_sync_prints_plain_progress(target, log):
 def test_ctrl_c_in_the_unattended_cli_stops_the_group(target, log, record):
     code = (
         "import sys\n"
-        "from installer.runner import InstallRunner\n"
+        "from installer.run.runner import InstallRunner\n"
         f"r = InstallRunner.for_target({str(target)!r}, command={NIXOS_INSTALL!r}, log={str(log)!r})\n"
         "try:\n"
         "    r.run_sync()\n"

@@ -25,7 +25,7 @@ from conftest import MACHINES, ROOT
 from loopdev import loop_device, run
 from test_cli import answers_for, cli
 
-from installer import safefs
+from installer.base import safefs
 
 WIN11 = MACHINES / "win11-along-ubuntu.json"
 STANDINS = ROOT / "tests" / "standins"
@@ -149,7 +149,7 @@ def test_a_link_appearing_in_the_target_during_the_install_is_refused_by_the_wri
     outside = fresh(target, where)
     plant = f"""
 import os, sys
-from installer import session
+from installer.flow import session
 from installer.cli import main
 session.Session.refuse_links_in_target = lambda self: None  # as if the link came later
 os.makedirs({str(target / link)!r}.rsplit("/", 1)[0], exist_ok=True)
@@ -303,8 +303,8 @@ def test_write_at_replaces_a_file_atomically_and_refuses_a_link_or_a_directory(t
 
 
 def test_saving_answers_through_a_linked_directory_is_refused(tmp_path):
-    from installer import answers
-    from installer.model import InstallModel
+    from installer.answers import file as answers
+    from installer.answers.model import InstallModel
 
     (tmp_path / "link").symlink_to(tmp_path / "elsewhere")
     (tmp_path / "elsewhere").mkdir()
@@ -318,8 +318,8 @@ def test_saving_answers_through_a_linked_directory_is_refused(tmp_path):
 def test_the_rerun_record_is_never_written_through_a_linked_state_directory(tmp_path):
     from types import SimpleNamespace
 
-    from installer import resume
-    from installer.identity import Identity
+    from installer.run import resume
+    from installer.plan.identity import Identity
 
     plan = SimpleNamespace(layout="erase", firmware="bios", loader="grub", identity=Identity.generate(4),
                            disk=SimpleNamespace(path="/dev/loop9"), partitions=[], filesystems=[], luks=[],

@@ -10,12 +10,12 @@ import jsonschema
 import pytest
 
 from conftest import ROOT, valid_model
-from installer import answers
-from installer.problems import ProblemsError
-from installer.schema import DESCRIPTIONS, reference_markdown, schema, schema_text, validate_with_schema
+from installer.answers import file as answers
+from installer.base.problems import ProblemsError
+from installer.answers.schema import DESCRIPTIONS, reference_markdown, schema, schema_text, validate_with_schema
 
 CHECKED_IN = ROOT / "answers.schema.json"
-REGENERATE = ".venv/bin/python -m installer.schema > answers.schema.json"
+REGENERATE = ".venv/bin/python -m installer.answers.schema > answers.schema.json"
 
 
 def test_checked_in_schema_is_the_generated_one():
@@ -72,7 +72,7 @@ def test_saved_answers_validate():
     model.disk.match = None
     data = tomllib.loads(answers.dump(model))
     assert validate_with_schema(data) == []
-    from installer.model import DiskMatch
+    from installer.answers.model import DiskMatch
 
     model.disk.match = DiskMatch(ssd=True, size_min_gib=100)
     assert validate_with_schema(tomllib.loads(answers.dump(model))) == []
@@ -167,7 +167,7 @@ def test_reference_markdown_covers_every_key():
 
 
 def test_check_file(tmp_path):
-    from installer.schema import check_file
+    from installer.answers.schema import check_file
 
     assert check_file(ROOT / "examples" / "answers.toml") == []
     bad = tmp_path / "bad.toml"
@@ -179,7 +179,7 @@ def test_check_file(tmp_path):
 
 
 def test_with_reference_replaces_only_between_the_markers():
-    from installer.schema import README_END, README_START, with_reference
+    from installer.answers.schema import README_END, README_START, with_reference
 
     text = f"# Title\n\nbefore\n{README_START}\n| old | table |\n{README_END}\n\nafter\n"
     new = with_reference(text)

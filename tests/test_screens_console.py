@@ -266,7 +266,7 @@ NO_DISK = ROOT / "tests/fixtures/machines/no-usable-disk.json"
 
 
 def no_disk_app(probes: list | None = None):
-    from installer.session import Options, Session
+    from installer.flow.session import Options, Session
 
     class Counting(Session):
         def probe(self):

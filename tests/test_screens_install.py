@@ -24,9 +24,9 @@ import pytest
 from procstat import gone_within
 from test_screens_support import ROOT, BuiltSession, app_for, showing, until, wait_ready
 
-from installer.model import User
-from installer.processes import alive
-from installer.session import Options
+from installer.answers.model import User
+from installer.base.processes import alive
+from installer.flow.session import Options
 from screens.done import DoneScreen
 from screens.install import MAX_LOG_LINES, InstallScreen
 from screens.modals import AskScreen, PathScreen

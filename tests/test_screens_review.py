@@ -6,8 +6,8 @@ from __future__ import annotations
 from nixeval import NIX_INSTANTIATE
 from test_screens_support import BuiltSession, app_for, message_of, showing, type_text, until, wait_ready
 
-from installer.model import User
-from installer.session import Options
+from installer.answers.model import User
+from installer.flow.session import Options
 from screens.confirm import ConfirmScreen
 from screens.done import DoneScreen
 from screens.install import InstallScreen
@@ -253,7 +253,7 @@ async def test_an_edit_made_before_the_hostname_changed_asks_and_can_use_the_new
         changes = str(question.query_one("#changes").content)
         assert f'-  networking.hostName = "{old_host}";' in changes and '"otherbox"' in changes, changes
         # Nothing stale can be installed while the question is open.
-        from installer.problems import ProblemsError
+        from installer.base.problems import ProblemsError
 
         try:
             app.session.render()

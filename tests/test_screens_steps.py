@@ -328,7 +328,7 @@ async def test_quit_refused_during_a_disk_write():
 async def test_welcome_warns_when_not_root_in_real_mode(monkeypatch):
     from test_screens_support import BuiltSession
 
-    from installer.session import Options
+    from installer.flow.session import Options
     from screens import engine
 
     monkeypatch.setattr(engine, "is_root", lambda: False)
@@ -398,7 +398,7 @@ async def test_disk_premounted_with_nothing_mounted_is_refused_with_the_planner_
         assert app.session.model.disk.layout == "premounted"
         await pilot.press("f10")
         assert app.screen is screen and app.focused.id == "f-disk-layout"
-        from installer.problems import ProblemsError
+        from installer.base.problems import ProblemsError
 
         try:
             app.session.plan()
@@ -516,7 +516,7 @@ async def test_software_values_survive_back_and_forth():
 
 
 async def test_disk_step_and_review_give_the_same_sizes():
-    from installer.plan import human_size
+    from installer.plan.erase import human_size
 
     app = app_for()
     async with app.run_test(size=SIZE) as pilot:
@@ -554,7 +554,7 @@ async def test_disk_shell_in_a_dry_run_says_nothing_was_opened(monkeypatch):
 def _real_session_with_stubs(calls, handover_used: bool):
     from test_screens_support import BuiltSession
 
-    from installer.session import Options
+    from installer.flow.session import Options
 
     session = BuiltSession(Options(dry_run=False, seed=7, log_path="/tmp/nixos-tui-installer-test.log"))
     probe = session.probe
@@ -662,7 +662,7 @@ async def test_ctrl_c_on_the_install_pane_asks_stop_once_and_never_quit_on_top()
 async def test_the_quit_question_says_what_quitting_does_now():
     from test_screens_support import BuiltSession
 
-    from installer.session import Options
+    from installer.flow.session import Options
     from screens.base import StepScreen
 
     app = app_for()
@@ -700,7 +700,7 @@ async def test_the_quit_question_says_what_quitting_does_now():
 
 
 def test_more_refused_disks_than_rows_are_summed_up_in_the_last_row():
-    from installer.hardware import Disk
+    from installer.machine.hardware import Disk
     from screens.disk import REFUSED_ROWS, refused_lines
 
     disks = [Disk(path=f"/dev/sr{i}", name=f"sr{i}", size=10**9, bus="sata", refused="optical drive")

@@ -9,12 +9,12 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from installer.hardware import Disk, Machine, Partition
-from installer.session import Options, Session
+from installer.machine.hardware import Disk, Machine, Partition
+from installer.flow.session import Options, Session
 
 ROOT = Path(__file__).resolve().parent.parent
 MACHINE_FILE = ROOT / "tests/fixtures/machines/win11-along-ubuntu.json"
-HAVE_PROBE = importlib.util.find_spec("installer.probe") is not None
+HAVE_PROBE = importlib.util.find_spec("installer.machine.probe") is not None
 
 GB = 10**9
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 import pytest
 from test_screens_support import make_session
 
-from installer.problems import ProblemsError
-from installer.session import DryRun
+from installer.base.problems import ProblemsError
+from installer.flow.session import DryRun
 
 CONFIG = "configuration.nix"
 
 
 def ready_session():
-    from installer.model import User
+    from installer.answers.model import User
 
     session = make_session()
     session.probe()
@@ -133,7 +133,7 @@ def fake_loadkeys(tmp_path, monkeypatch, code: int):
 
 
 def real_session():
-    from installer.session import Options, Session
+    from installer.flow.session import Options, Session
 
     return Session(Options(dry_run=False))
 

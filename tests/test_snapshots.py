@@ -83,7 +83,7 @@ def test_encryption_on(snap_compare):
 
 
 async def _valid(pilot):
-    from installer.model import User
+    from installer.answers.model import User
 
     await wait_ready(pilot)
     model = pilot.app.session.model
@@ -285,7 +285,7 @@ def test_disk_step_with_no_usable_disk(snap_compare):
     """A machine where no disk can take NixOS: every disk and why, whole, and the ways out."""
     from test_screens_support import ROOT
 
-    from installer.session import Options, Session
+    from installer.flow.session import Options, Session
 
     session = Session(Options(machine_file=str(ROOT / "tests/fixtures/machines/no-usable-disk.json"),
                               dry_run=True, seed=7, log_path="/tmp/nixos-tui-installer-test.log"))

@@ -23,7 +23,7 @@ import pytest
 
 from conftest import ROOT, ssh_key
 from loopdev import ROOT_MARKS, blkid, kernel_has_dm_crypt, loop_device, run
-from installer.passwords import verify_password
+from installer.base.hashing import verify_password
 
 pytestmark = [*ROOT_MARKS, pytest.mark.slow]
 

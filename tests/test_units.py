@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from installer.units import GIB, KIB, MIB, TIB, human_size
+from installer.base.units import GIB, KIB, MIB, TIB, human_size
 
 
 @pytest.mark.parametrize(("size", "text"), [
@@ -35,7 +35,12 @@ def test_a_fixed_unit(size: int, text: str) -> None:
 
 
 def test_the_plan_and_the_disk_descriptions_say_the_same_size():
-    from installer import describe, diskmatch, executor, export, plan, probe
+    from installer.machine import describe
+    from installer.answers import diskmatch
+    from installer.run import executor
+    from installer.nixos import export
+    from installer.plan import erase as plan
+    from installer.machine import probe
 
     for module in (describe, diskmatch, executor, export, plan, probe):
         assert module.human_size is human_size, module.__name__

@@ -7,9 +7,9 @@ import copy
 import pytest
 
 from conftest import YESCRYPT_HASH, ssh_key, valid_model
-from installer.hardware import Disk, Machine
-from installer.model import User
-from installer.validate import suggest_username, validate
+from installer.machine.hardware import Disk, Machine
+from installer.answers.model import User
+from installer.answers.validate import suggest_username, validate
 
 GOOD_HASH = YESCRYPT_HASH
 
@@ -107,7 +107,7 @@ NOT_RELEASES = ["13.05", "14.05", "15.03", "15.11", "16.05", "17.11", "19.05", "
 
 @pytest.mark.parametrize("release", RELEASES)
 def test_every_real_release_is_a_state_version(release):
-    from installer.schema import validate_with_schema
+    from installer.answers.schema import validate_with_schema
 
     model = valid_model()
     model.system.state_version = release
@@ -117,7 +117,7 @@ def test_every_real_release_is_a_state_version(release):
 
 @pytest.mark.parametrize("text", NOT_RELEASES)
 def test_a_version_nixos_never_had_is_refused(text):
-    from installer.schema import validate_with_schema
+    from installer.answers.schema import validate_with_schema
 
     model = valid_model()
     model.system.state_version = text
@@ -219,7 +219,7 @@ def test_real_crypt_hashes_are_accepted(hashed):
 
 
 def test_hashes_this_installer_makes_are_accepted():
-    from installer.passwords import hash_password, sha512_crypt
+    from installer.base.hashing import hash_password, sha512_crypt
 
     model = valid_model()
     for hashed in (hash_password("correct horse"), sha512_crypt("x"), sha512_crypt("x", rounds=10_000)):

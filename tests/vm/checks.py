@@ -18,7 +18,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from installer.identity import Identity
+from installer.plan.identity import Identity
 
 from .vmrun import BY_ID, VmRun
 

@@ -14,11 +14,11 @@ import unicodedata
 from dataclasses import fields, is_dataclass
 from typing import Any
 
-from installer import catalog
-from installer.crypthash import hash_problem
-from installer.hardware import Machine
-from installer.model import DESKTOPS, FILESYSTEMS, FIRMWARES, LAYOUTS, LOADERS, SWAP_KINDS, InstallModel
-from installer.problems import Problem, named, shown
+from installer.answers import catalog
+from installer.base.crypthash import hash_problem
+from installer.machine.hardware import Machine
+from installer.answers.model import DESKTOPS, FILESYSTEMS, FIRMWARES, LAYOUTS, LOADERS, SWAP_KINDS, InstallModel
+from installer.base.problems import Problem, named, shown
 
 HOSTNAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 USERNAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
@@ -162,7 +162,7 @@ def _disk(model: InstallModel, machine: Machine | None) -> list[Problem]:
         )
     if d.layout == "erase":
         if not d.device and d.match is not None and machine is not None:
-            from installer.diskmatch import resolve
+            from installer.answers.diskmatch import resolve
 
             _disk_found, why = resolve(d.match, machine)
             out.append(Problem("disk.match", why or "the match rule was not applied; call Session.probe() first"))

@@ -16,7 +16,7 @@ import subprocess
 from collections.abc import Callable
 from functools import cache
 
-from installer.model import DEFAULT_STATE_VERSION
+from installer.answers.model import DEFAULT_STATE_VERSION
 
 _RELEASE = re.compile(r"(\d{2}\.\d{2})(?:[.\s]|pre|$)")
 

@@ -12,7 +12,7 @@ would evaluate them:
 building it, and `--readonly-mode` keeps Nix from writing anything to the
 store (no .drv file, no copied source), so nothing the files hold reaches the
 world-readable store. The files hold no password anyway: passwords are set
-with chpasswd after nixos-install (see installer.passwords).
+with chpasswd after nixos-install (see installer.run.passwords).
 
 Nix's error is mapped back to where the person can fix it: a package nixpkgs
 does not have to the Software step's package field, an option error to the
@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from installer.nixlit import nix_attr_path, nix_string
+from installer.nixos.nixlit import nix_attr_path, nix_string
 
 EVAL_ATTR = "config.system.build.toplevel.drvPath"
 # A full NixOS evaluation takes seconds to a minute on a slow machine; more
@@ -203,7 +203,7 @@ def _stop_group(proc: subprocess.Popen) -> None:
 
 
 def _env() -> dict[str, str]:
-    from installer.processes import child_env
+    from installer.base.processes import child_env
 
     # English messages, whatever the console's locale: they are matched below.
     return child_env(extra={"LC_ALL": "C"})

@@ -1,10 +1,10 @@
 """Probe the machine: live from udev/sysfs, or from a recorded machine file.
 
 Both roads meet in `machine_from_data`: the live side first builds the same
-record a file holds (`installer.udevdata.live_data`), so a bug seen on a
+record a file holds (`installer.machine.udevdata.live_data`), so a bug seen on a
 user's machine replays from the file they attach (`record_machine`).
 
-The record format is subiquity/probert's (see `installer.udevdata` for the
+The record format is subiquity/probert's (see `installer.machine.udevdata` for the
 layout and our additions, notably the top-level "machine" object with
 firmware, cpu_vendor, virtualisation, swaps and boot_medium). When a file has
 no "machine.firmware", the firmware is UEFI if efivarfs is mounted at
@@ -33,11 +33,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from installer import udevdata
-from installer.describe import Context, describe_disk, describe_partition
-from installer.hardware import BY_ID, MAPPER, MIN_DISK_BYTES, Disk, Machine, Mount, Partition
-from installer.problems import ProbeError
-from installer.units import human_size
+from installer.machine import udevdata
+from installer.machine.describe import Context, describe_disk, describe_partition
+from installer.machine.hardware import BY_ID, MAPPER, MIN_DISK_BYTES, Disk, Machine, Mount, Partition
+from installer.base.problems import ProbeError
+from installer.base.units import human_size
 
 # Where live systems mount the medium they booted from: NixOS (/iso), Ubuntu
 # (/cdrom), dracut/Fedora, Arch, Debian live.
@@ -87,7 +87,7 @@ def record_machine(path: str | os.PathLike[str]) -> None:
 
     ProbeError when the machine cannot be read, OSError when the file cannot be written."""
     text = json.dumps(_live_data(), indent=1, sort_keys=True) + "\n"
-    from installer import safefs
+    from installer.base import safefs
 
     safefs.write_file(path, text, mode=0o644)
 

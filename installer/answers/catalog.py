@@ -16,7 +16,7 @@ import zoneinfo
 from functools import cache
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parent.parent / "data"  # installer/data
 
 # Where kbd keeps keymaps on the NixOS ISO and on other distributions.
 KEYMAP_DIRS = ("/run/current-system/sw/share/keymaps", "/usr/share/keymaps", "/usr/share/kbd/keymaps")

@@ -9,10 +9,10 @@ how data gets lost.
 
 from __future__ import annotations
 
-from installer.hardware import Disk, Machine
-from installer.model import GIB, DiskMatch, InstallModel
-from installer.problems import Problem
-from installer.units import human_size
+from installer.machine.hardware import Disk, Machine
+from installer.answers.model import GIB, DiskMatch, InstallModel
+from installer.base.problems import Problem
+from installer.base.units import human_size
 
 
 def describe_rule(match: DiskMatch) -> str:

@@ -5,7 +5,7 @@ them inside the package as installer/templates/. The Jinja environment is
 strict (an unknown name is an error, not an empty string), escapes nothing by
 itself, and offers the filters that make values Nix-safe: every `{{ ... }}` in
 a .nix template ends in one of SAFE_FILTERS (or, for the flake export, one of
-installer.export's filters where its file type allows), which
+installer.nixos.export's filters where its file type allows), which
 tests/test_render.py enforces for every templates/**/*.j2.
 """
 
@@ -16,10 +16,10 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from installer.hardware import Disk, Machine
-from installer.model import InstallModel
-from installer.nixlit import nix, nix_attr_name, nix_attr_path
-from installer.plan import Plan
+from installer.machine.hardware import Disk, Machine
+from installer.answers.model import InstallModel
+from installer.nixos.nixlit import nix, nix_attr_name, nix_attr_path
+from installer.plan.erase import Plan
 
 if TYPE_CHECKING:
     import jinja2
@@ -52,7 +52,7 @@ def templates_dir() -> Path:
     The installed copy comes first: a site-packages may hold some other
     project's top-level `templates/`.
     """
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent  # installer/, above installer/nixos/
     for candidate in (package / "templates", package.parent / "templates"):
         if (candidate / TEMPLATE_NAMES["configuration.nix"]).is_file():
             return candidate
@@ -120,7 +120,7 @@ def render(
     whose disko configuration owns the disk layout.
     """
     if host_platform is None:
-        from installer.facts import host_platform as detect
+        from installer.nixos.facts import host_platform as detect
 
         host_platform = detect()
     context = _context(model, machine, plan, include_filesystems, host_platform)

@@ -21,9 +21,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from installer.hardware import Disk, Machine
-from installer.identity import Identity
-from installer.logfile import open_private
+from installer.machine.hardware import Disk, Machine
+from installer.plan.identity import Identity
+from installer.base.logfile import open_private
 
 STATE_DIR = "/run/nixos-tui-installer"
 BY_UUID = "/dev/disk/by-uuid/"
@@ -53,7 +53,7 @@ def record_path(state_dir: str, target: str) -> Path:
 
 def save(state_dir: str, plan) -> Path:
     """Remember that the disk phase of `plan` is done (root-only, never through a link)."""
-    from installer import safefs
+    from installer.base import safefs
 
     path = record_path(state_dir, plan.target)
     text = json.dumps({"target": plan.target, "disk": plan.disk.path, "identity": dataclasses.asdict(plan.identity),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import signal
 import sys
 
-from installer.session import Session
+from installer.flow.session import Session
 
 PHASES = ("partition, format and mount", "write the configuration", "nixos-install", "set passwords", "finish")
 
@@ -21,9 +21,9 @@ def install(session: Session, plan, *, evaluate: bool = True) -> int:
     stopped and undone and the log says so).
 
     `evaluate`: first evaluate the configuration with this machine's nixpkgs
-    (installer.evalcheck) and stop with exit code 2, before anything is
+    (installer.nixos.evalcheck) and stop with exit code 2, before anything is
     written, when Nix refuses it; 1 when the check could not finish."""
-    from installer.processes import like_ctrl_c
+    from installer.base.processes import like_ctrl_c
 
     log = session.log()
 
@@ -48,9 +48,9 @@ def install(session: Session, plan, *, evaluate: bool = True) -> int:
 
 
 def _install(session: Session, plan, say, log_path, evaluate: bool = True) -> int:
-    from installer.executor import Confirmation, ExecutionError, Refused
-    from installer.passwords import PasswordError
-    from installer.safefs import LinkRefused
+    from installer.run.executor import Confirmation, ExecutionError, Refused
+    from installer.run.passwords import PasswordError
+    from installer.base.safefs import LinkRefused
 
     def phase(number: int) -> None:
         say(f"== [{number}/{len(PHASES)}] {PHASES[number - 1]}")

@@ -1,6 +1,6 @@
 """What the probe learns about a machine, as plain data.
 
-`installer.probe` fills these from the live udev database or from a recorded
+`installer.machine.probe` fills these from the live udev database or from a recorded
 machine file; everything downstream (validation, plan, templates, screens)
 reads only these classes, never udev.
 """

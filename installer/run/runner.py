@@ -36,10 +36,10 @@ from typing import TextIO
 
 import pexpect
 
-from installer.logfile import DEFAULT_LOG, LogFile, Redactor
-from installer.processes import alive, child_env, child_setup, family, signal_all
-from installer.progress import Progress
-from installer.termtext import clean_lines, rewrite
+from installer.base.logfile import DEFAULT_LOG, LogFile, Redactor
+from installer.base.processes import alive, child_env, child_setup, family, signal_all
+from installer.run.progress import Progress
+from installer.run.termtext import clean_lines, rewrite
 
 READ_SIZE = 65536
 # Bytes read per wake-up. A key travels through several loop turns (app,

@@ -5,7 +5,7 @@ results into an ordered list of steps plus the resulting layout
 (filesystems, LUKS devices, swap) that the templates render. It does no I/O:
 the executor runs the steps, `--plan` prints them, the review screen
 describes them. The guided ("erase") layouts are built here; what a person
-mounted themselves is read by `installer.premounted`.
+mounted themselves is read by `installer.plan.premounted`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field
 
-from installer.hardware import (
+from installer.machine.hardware import (
     BIOS_BOOT_TYPE,
     ESP_TYPE,
     LINUX_FS_TYPE,
@@ -22,10 +22,10 @@ from installer.hardware import (
     Disk,
     Machine,
 )
-from installer.identity import Identity
-from installer.model import GIB, MIB, InstallModel
-from installer.problems import Problem, ProblemsError
-from installer.units import human_size
+from installer.plan.identity import Identity
+from installer.answers.model import GIB, MIB, InstallModel
+from installer.base.problems import Problem, ProblemsError
+from installer.base.units import human_size
 
 # The smallest root worth installing NixOS on: a minimal system plus a
 # couple of generations fits; a desktop needs more, but that is a choice.
@@ -161,7 +161,7 @@ def build_plan(model: InstallModel, machine: Machine, identity: Identity, target
     if model.disk.layout == "premounted":
         if problems:
             raise ProblemsError(problems)
-        from installer.premounted import premounted_plan
+        from installer.plan.premounted import premounted_plan
 
         return premounted_plan(model, machine, identity, target)
     disk = _chosen_disk(model, machine, problems)

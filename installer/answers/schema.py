@@ -1,12 +1,12 @@
 """The answers file's JSON Schema and README reference, both made from the model.
 
 The schema is not written by hand: it walks the model's dataclasses the way
-`installer.answers` reads them (same sections, same secret keys), so a field
+`installer.answers.file` reads them (same sections, same secret keys), so a field
 added to the model shows up here, and the test that compares the checked-in
 `answers.schema.json` with `schema()` fails until the file is regenerated:
 
-    .venv/bin/python -m installer.schema > answers.schema.json
-    .venv/bin/python -m installer.schema --readme README.md   (the reference table)
+    .venv/bin/python -m installer.answers.schema > answers.schema.json
+    .venv/bin/python -m installer.answers.schema --readme README.md   (the reference table)
 
 Editors (taplo, VS Code's Even Better TOML) validate an answers file against
 it when the file starts with `#:schema ./answers.schema.json`.
@@ -21,9 +21,11 @@ import typing
 from dataclasses import MISSING, fields, is_dataclass
 from typing import Any, Literal, get_args, get_origin
 
-from installer import answers, validate
-from installer.model import User
-from installer.problems import Problem, shown
+from installer.answers import file as answers
+
+from installer.answers import validate
+from installer.answers.model import User
+from installer.base.problems import Problem, shown
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -91,7 +93,7 @@ DEFAULT_WORDS = {
     "system.state_version": "the ISO's release",
 }
 
-# Checks the engine applies whatever else the file says (installer.validate
+# Checks the engine applies whatever else the file says (installer.answers.validate
 # uses the same expressions with fullmatch; JSON Schema patterns search, hence ^...$).
 PATTERNS = {
     "system.hostname": validate.HOSTNAME.pattern,
@@ -156,7 +158,7 @@ def _type_schema(hint: Any, at: str) -> dict:
         if at in PATTERNS:
             out["pattern"] = f"^(?:{PATTERNS[at]})$"
         return out
-    raise TypeError(f"{at}: no JSON Schema for {hint!r}; teach installer/schema.py this type")
+    raise TypeError(f"{at}: no JSON Schema for {hint!r}; teach installer/answers/schema.py this type")
 
 
 def _object(cls: type, at: str, section: str) -> dict:
@@ -184,14 +186,14 @@ def _describe(key: str) -> str:
     try:
         return DESCRIPTIONS[key]
     except KeyError:
-        raise KeyError(f"{key} has no description; add one to installer/schema.py DESCRIPTIONS") from None
+        raise KeyError(f"{key} has no description; add one to installer/answers/schema.py DESCRIPTIONS") from None
 
 
 def _sections() -> dict[str, type]:
     classes = {**answers.SECTIONS, "users": User}
     missing = set(classes) - set(ORDER)
     if missing:
-        raise KeyError(f"sections {sorted(missing)} are not in installer/schema.py ORDER")
+        raise KeyError(f"sections {sorted(missing)} are not in installer/answers/schema.py ORDER")
     return {name: classes[name] for name in ORDER}
 
 

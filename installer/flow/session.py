@@ -18,17 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from installer.edits import Edit, StaleEdit
-from installer.identity import Identity
-from installer.logfile import DEFAULT_LOG, LogFile, Redactor
-from installer.model import InstallModel, System
-from installer.problems import Problem, ProblemsError, errors
+from installer.nixos.edits import Edit, StaleEdit
+from installer.plan.identity import Identity
+from installer.base.logfile import DEFAULT_LOG, LogFile, Redactor
+from installer.answers.model import InstallModel, System
+from installer.base.problems import Problem, ProblemsError, errors
 
 # The answers file, the validator and the planner load on first use, not at
 # import: the wizard's first frame needs none of them.
 if TYPE_CHECKING:
-    from installer.hardware import Machine
-    from installer.plan import Plan
+    from installer.machine.hardware import Machine
+    from installer.plan.erase import Plan
 
 Log = Callable[[str], None]
 # Hands the terminal to a child program and takes it back (the wizard's
@@ -53,8 +53,8 @@ class Options:
     show_trace: bool = False
     offline: bool = False  # no substituters: build or copy from the ISO's store only
     install_timeout: float | None = None  # seconds nixos-install may run before it is stopped
-    state_dir: str = "/run/nixos-tui-installer"  # installer.resume's records (until reboot)
-    eval_timeout: float = 300.0  # seconds the pre-flight evaluation may take (installer.evalcheck)
+    state_dir: str = "/run/nixos-tui-installer"  # installer.run.resume's records (until reboot)
+    eval_timeout: float = 300.0  # seconds the pre-flight evaluation may take (installer.nixos.evalcheck)
 
     @property
     def real(self) -> bool:
@@ -79,7 +79,7 @@ class Session:
         self.loaded_keymap = ""  # what loadkeys last loaded on this console
         self._matched = False  # the device came from a disk.match rule
         self._last_run = None  # the latest nixos-install runner: the next one continues its record
-        # What the disk phase made (installer.resume.layout_digest) when a later
+        # What the disk phase made (installer.run.resume.layout_digest) when a later
         # phase failed: installing again the same plan goes on from the configuration.
         self._prepared: str | None = None
         # The latest pre-flight evaluation, with the files it evaluated, and
@@ -90,7 +90,7 @@ class Session:
     # -- probing and defaults ------------------------------------------------
     def probe(self) -> Machine:
         """Probe the machine (or read the recorded one). Blocking: call from a worker."""
-        from installer.probe import probe
+        from installer.machine.probe import probe
 
         self.machine = probe(self.options.machine_file, allow_loop=self.options.allow_loop, target=self.options.target)
         # The plan was made from the machine as it was (before cfdisk, before
@@ -109,13 +109,13 @@ class Session:
             self.model.system.hostname = self.machine.hostname
         if self.model.system.timezone == defaults.timezone and self.machine.timezone:
             self.model.system.timezone = self.machine.timezone
-        from installer.diskmatch import apply_match
+        from installer.answers.diskmatch import apply_match
 
         had_device = bool(self.model.disk.device)
         apply_match(self.model, self.machine)  # when no single disk matches, validate() says why
         self._matched = not had_device and bool(self.model.disk.device)
         if self.model.system.state_version == defaults.state_version:
-            from installer.facts import state_version
+            from installer.nixos.facts import state_version
 
             self.model.system.state_version = state_version()
 
@@ -124,7 +124,7 @@ class Session:
         """The model's problems, plus the planner's refusals once the machine is
         known (a disk too small, nothing mounted at the target), so each shows
         at its field like any other problem."""
-        from installer.validate import validate
+        from installer.answers.validate import validate
 
         problems = validate(self.model, self.machine)
         if self.machine is not None and not any(_within(p.field, "disk") for p in errors(problems)):
@@ -144,20 +144,20 @@ class Session:
         assert self.machine is not None, "probe() first"
         key = repr((self.model, self.options.target))
         if self._plan is None or key != self._plan_key:
-            from installer.plan import build_plan
+            from installer.plan.erase import build_plan
 
             self._plan = build_plan(self.model, self.machine, self.identity, target=self.options.target)
             self._plan_key = key
         return self._plan
 
     def review_lines(self) -> list[str]:
-        from installer.plan import summary_lines
+        from installer.plan.erase import summary_lines
 
         return summary_lines(self.plan())
 
     def generated(self) -> dict[str, str]:
         """The files as generated from the answers, without the person's edits."""
-        from installer.render import render
+        from installer.nixos.render import render
 
         assert self.machine is not None
         plan = self.plan()
@@ -202,7 +202,7 @@ class Session:
         """Nix's parse error for an edit of file `name`, if any; stores nothing.
         The wizard checks as the person types, then again on Next: the same
         text does not start nix-instantiate twice (nixcheck caches)."""
-        from installer.nixcheck import parse_problem
+        from installer.nixos.nixcheck import parse_problem
 
         message = parse_problem(text)
         return [Problem(f"files.{name}", message)] if message else []
@@ -227,9 +227,9 @@ class Session:
     # -- the pre-flight evaluation ---------------------------------------------
     def nix_check(self, cancel=None, timeout: float | None = None):
         """Evaluate the files that would be installed with this machine's
-        nixpkgs (installer.evalcheck.evaluate); blocking: call from a worker.
+        nixpkgs (installer.nixos.evalcheck.evaluate); blocking: call from a worker.
         The outcome holds for these very files: see nix_check_outcome."""
-        from installer.evalcheck import evaluate, files_key
+        from installer.nixos.evalcheck import evaluate, files_key
 
         files = self.render()
         outcome = evaluate(files, list(self.model.software.packages),
@@ -248,7 +248,7 @@ class Session:
         return outcome if key == self._shown_key() else None
 
     def _shown_key(self) -> str | None:
-        from installer.evalcheck import files_key
+        from installer.nixos.evalcheck import files_key
 
         try:
             return files_key(self.shown_files())
@@ -307,7 +307,7 @@ class Session:
         (other disk choices since mean partitioning again)."""
         if self._prepared is None:
             return "disk"
-        from installer.resume import layout_digest
+        from installer.run.resume import layout_digest
 
         try:
             plan = self.plan()
@@ -317,7 +317,7 @@ class Session:
 
     def set_resume_phase(self, phase: str) -> None:
         """"config": the disk phase of the current plan is done; "disk": start over."""
-        from installer.resume import layout_digest
+        from installer.run.resume import layout_digest
 
         if phase == "disk":
             self._prepared = None
@@ -326,7 +326,7 @@ class Session:
 
     def resume_earlier_run(self) -> str:
         """Go on where an earlier run of this installer stopped after its disk phase
-        (a failed or interrupted nixos-install; see installer.resume): the disk the
+        (a failed or interrupted nixos-install; see installer.run.resume): the disk the
         answers name holds exactly the filesystems that run planned, by their UUIDs,
         mounted at the target. Then this session takes that run's identity and
         starts from the configuration. Returns what it recognised, in words, or ""."""
@@ -334,8 +334,8 @@ class Session:
             return ""
         import dataclasses
 
-        from installer import resume
-        from installer.plan import build_plan
+        from installer.run import resume
+        from installer.plan.erase import build_plan
 
         record = resume.load(self.options.state_dir, self.options.target)
         disk = self.machine.disk(record.disk) if record is not None else None
@@ -349,7 +349,7 @@ class Session:
             if machine.disk(model.disk.device) is not free:
                 return ""
         elif model.disk.match is not None:  # a fleet's rule: it must pick this very disk again
-            from installer.diskmatch import resolve
+            from installer.answers.diskmatch import resolve
 
             picked, _why = resolve(model.disk.match, machine)
             if picked is not free:
@@ -379,7 +379,7 @@ class Session:
         the later phases run is installed. Empty on a dry run or a recorded machine."""
         if not self.options.real:
             return []
-        from installer.executor import missing_tools, target_problem
+        from installer.run.executor import missing_tools, target_problem
 
         problems = []
         problem = target_problem(self.options.target)
@@ -406,8 +406,8 @@ class Session:
         target = self.options.target
         if not self.options.real or self.plan().layout != "premounted" or not os.path.isdir(target):
             return
-        from installer import safefs
-        from installer.logfile import TARGET_LOG
+        from installer.base import safefs
+        from installer.base.logfile import TARGET_LOG
 
         for name in [*self.render(), "answers.toml"]:
             safefs.check(f"etc/nixos/{name}", base=target)
@@ -415,7 +415,7 @@ class Session:
 
     def confirm(self, typed: str):
         """The token that allows writing to the disk, only for the exact confirm word."""
-        from installer.executor import Confirmation
+        from installer.run.executor import Confirmation
 
         if typed.strip() != self.confirm_word() or self.nix_check_refusal():
             return None
@@ -431,7 +431,7 @@ class Session:
             for number, step in enumerate(plan.steps, 1):
                 log(f"[dry-run] {number}. {step.describe}: {step.shown()}")
             return
-        from installer.executor import execute
+        from installer.run.executor import execute
 
         execute(
             plan,
@@ -441,7 +441,7 @@ class Session:
             log=log,
         )
         if plan.steps:
-            from installer import resume
+            from installer.run import resume
 
             try:
                 resume.save(self.options.state_dir, plan)
@@ -461,7 +461,8 @@ class Session:
             for path in written:
                 log(f"[dry-run] would write {path}")
             return written
-        from installer import answers, safefs
+        from installer.answers import file as answers
+        from installer.base import safefs
 
         # The target may be a filesystem the person mounted as it came: a link
         # at etc, etc/nixos or a file there would send these writes out of it.
@@ -490,21 +491,21 @@ class Session:
         return saved
 
     def save_answers(self, path: str | os.PathLike) -> None:
-        from installer import answers
+        from installer.answers import file as answers
 
         answers.save(self.answers_model(), path)
 
     def export_flake(self, out_dir: str | os.PathLike, *, include_password_hashes: bool = False,
                      overwrite: bool = False):
-        """A flake with a disko layout for nixos-anywhere; see installer.export.
+        """A flake with a disko layout for nixos-anywhere; see installer.nixos.export.
 
         Raises ProblemsError when refused (export_problems);
-        installer.export.ExistingFiles when out_dir holds files an export
+        installer.nixos.export.ExistingFiles when out_dir holds files an export
         writes (export_conflicts; nothing written), unless overwrite, or when
         one appears while writing (its .written says what was); and
-        installer.export.ExportStopped when a file cannot be written.
+        installer.nixos.export.ExportStopped when a file cannot be written.
         """
-        from installer.export import export_flake
+        from installer.nixos.export import export_flake
 
         assert self.machine is not None
         return export_flake(
@@ -514,19 +515,19 @@ class Session:
 
     def export_problems(self, *, include_password_hashes: bool = False) -> list:
         """Why export_flake would refuse (e.g. no SSH key without password hashes); empty when it would not."""
-        from installer.export import export_problems
+        from installer.nixos.export import export_problems
 
         return export_problems(self.answers_model(), self.plan(), include_password_hashes=include_password_hashes)
 
     def export_conflicts(self, out_dir: str | os.PathLike) -> list[str]:
         """The files in out_dir that export_flake would only replace with overwrite=True."""
-        from installer.export import existing_files
+        from installer.nixos.export import existing_files
 
         return existing_files(self.answers_model(), out_dir)
 
     def exportable_hashes(self) -> list[str]:
         """The accounts whose password hash include_password_hashes=True would put in the flake."""
-        from installer.export import exportable_hashes
+        from installer.nixos.export import exportable_hashes
 
         return exportable_hashes(self.model)
 
@@ -597,7 +598,7 @@ class Session:
     def hash_passwords(self) -> None:
         """Replace typed passwords by their hashes once, so every later step
         (and the log's redactor) knows the exact hash that will be set."""
-        from installer.passwords import hash_password
+        from installer.base.hashing import hash_password
 
         for account in [*self.model.users, self.model.root]:
             if account.password and not account.password_hash:
@@ -605,7 +606,7 @@ class Session:
         self.log()
 
     def install_argv(self) -> list[str]:
-        from installer.runner import RunOptions, build_argv
+        from installer.run.runner import RunOptions, build_argv
 
         o = self.options
         run = RunOptions(
@@ -618,7 +619,7 @@ class Session:
 
         Each run continues the record of the runs before it in this session
         (a Retry, or Back to review and on): a summary counts every run."""
-        from installer.runner import InstallRunner
+        from installer.run.runner import InstallRunner
 
         if not self.options.real:
             raise DryRun(f"[dry-run] would run: {shlex.join(self.install_argv())}")
@@ -642,7 +643,7 @@ class Session:
             if self.model.root.disabled:
                 log("[dry-run] would lock root's password")
             return accounts
-        from installer.passwords import set_passwords
+        from installer.run.passwords import set_passwords
 
         self.hash_passwords()
         return set_passwords(self.model, self.options.target, self.options.nixos_enter, log)
@@ -651,7 +652,7 @@ class Session:
         """Copy the log into the installed system; returns where it went."""
         if not self.options.real:
             return self.options.log_path
-        from installer import resume
+        from installer.run import resume
 
         resume.forget(self.options.state_dir, self.options.target)
         copy = self.log().copy_to(self.options.target)
@@ -693,7 +694,7 @@ class DryRun(RuntimeError):
 
 
 def _is_secret_field(name: str) -> bool:
-    from installer.answers import SECRET_FIELDS
+    from installer.answers.file import SECRET_FIELDS
 
     leaf = name.rsplit(".", 1)[-1]
     return leaf in SECRET_FIELDS

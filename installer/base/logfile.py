@@ -1,7 +1,7 @@
 """The install log: one private file that keeps every line, secrets redacted.
 
 The file lives in /tmp, which anyone can write to, so its path is walked
-without following any link (installer.safefs: a planted symlink cannot
+without following any link (installer.base.safefs: a planted symlink cannot
 redirect it, in the last component or any other) and it is mode 0600 (other
 users on the live ISO cannot read it). Every line passes through a `Redactor`
 first: a password echoed by some tool never reaches the disk.
@@ -15,7 +15,7 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
-from installer import safefs
+from installer.base import safefs
 
 DEFAULT_LOG = "/tmp/nixos-tui-installer.log"
 TARGET_LOG = "var/log/nixos-tui-installer.log"  # relative to the target root

@@ -17,8 +17,8 @@ from typing import Any, get_args
 
 import tomli_w
 
-from installer.model import Boot, DiskChoice, DiskMatch, Encryption, InstallModel, Root, Software, System, User
-from installer.problems import Problem, ProblemsError, named
+from installer.answers.model import Boot, DiskChoice, DiskMatch, Encryption, InstallModel, Root, Software, System, User
+from installer.base.problems import Problem, ProblemsError, named
 
 MAX_ANSWERS = 2 * 1024 * 1024  # bytes; a real answers file is a few KiB
 MAX_PASSPHRASE = 4096  # bytes of a passphrase file
@@ -47,7 +47,7 @@ def load(path: str | os.PathLike, *, hash_passwords: bool = True) -> InstallMode
 
     Only a regular file is read, and at most MAX_ANSWERS of it: a FIFO, a
     device (/dev/zero) or a huge file is refused instead of hanging."""
-    from installer.safefs import read_regular
+    from installer.base.safefs import read_regular
 
     where = named(os.fspath(path))
     try:
@@ -70,7 +70,7 @@ def from_dict(data: dict, *, base: Path = Path("."), hash_passwords: bool = True
     finds problems, the rest of the file is still built and checked by the
     model's own rules, so one run lists every problem, not the first kind.
     """
-    from installer.schema import validate_with_schema
+    from installer.answers.schema import validate_with_schema
 
     try:
         problems = validate_with_schema(data)
@@ -87,7 +87,7 @@ def from_dict(data: dict, *, base: Path = Path("."), hash_passwords: bool = True
     model.users = [_build(User, table if isinstance(table, dict) else {}, f"users[{i}]", bad)
                    for i, table in enumerate(users)]
     if problems:
-        from installer.validate import validate
+        from installer.answers.validate import validate
 
         more = [p for p in validate(model) if p.severity == "error" and not _secret_field(p.field)]
         problems += [p for p in more if not any(_within(p.field, field) for field in bad)]
@@ -105,7 +105,7 @@ def _follow_keymap(model: InstallModel, system: object) -> None:
         return
     if "xkb_layout" in system or "xkb_variant" in system:
         return
-    from installer.catalog import xkb_for_keymap
+    from installer.answers.catalog import xkb_for_keymap
 
     follow = xkb_for_keymap(model.system.keymap)
     if follow is not None:
@@ -147,7 +147,7 @@ NESTED = (DiskMatch,)
 def _secrets(
     model: InstallModel, users: list[dict], data: dict, base: Path, problems: list[Problem], hash_passwords: bool
 ) -> None:
-    from installer.safefs import read_regular
+    from installer.base.safefs import read_regular
 
     for i, (table, account) in enumerate(zip(users, model.users, strict=True)):
         _password(table, account, hash_passwords, f"users[{i}]", problems)
@@ -199,7 +199,7 @@ def _password(table: dict, account: User | Root, hash_passwords: bool, at: str, 
             return
         account.password = account.password_confirm = plain
         if hash_passwords and plain:
-            from installer.passwords import hash_password
+            from installer.base.hashing import hash_password
 
             account.password_hash = hash_password(plain)
 
@@ -242,7 +242,7 @@ def dump(model: InstallModel) -> str:
 
 def save(model: InstallModel, path: str | os.PathLike) -> None:
     """Write the answers to path: never through a link, atomically."""
-    from installer import safefs
+    from installer.base import safefs
 
     # 0600: the file names users and disks; no reason for others to read it.
     safefs.write_file(path, dump(model), mode=0o600)

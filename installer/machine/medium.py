@@ -19,7 +19,7 @@ import mmap
 import os
 from dataclasses import dataclass
 
-from installer.udevdata import blkid_props
+from installer.machine.udevdata import blkid_props
 
 MIB = 1024**2
 

@@ -25,15 +25,15 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from installer import safefs
-from installer.hardware import Machine
-from installer.logfile import open_private
-from installer.model import GIB, MIB, InstallModel
-from installer.nixlit import nix, nix_attr_name
-from installer.plan import BTRFS_OPTIONS, BTRFS_SUBVOLUMES, LUKS_NAME, PartSpec, Plan
-from installer.problems import Problem, ProblemsError
-from installer.units import human_size
-from installer.validate import HOSTNAME
+from installer.base import safefs
+from installer.machine.hardware import Machine
+from installer.base.logfile import open_private
+from installer.answers.model import GIB, MIB, InstallModel
+from installer.nixos.nixlit import nix, nix_attr_name
+from installer.plan.erase import BTRFS_OPTIONS, BTRFS_SUBVOLUMES, LUKS_NAME, PartSpec, Plan
+from installer.base.problems import Problem, ProblemsError
+from installer.base.units import human_size
+from installer.answers.validate import HOSTNAME
 
 if TYPE_CHECKING:
     import jinja2
@@ -179,7 +179,7 @@ def export_files(
 ) -> dict[str, str]:
     """Every exported file's text, keyed by its path relative to the output directory.
 
-    nixpkgs follows the running ISO's branch (installer.facts.nixpkgs_branch):
+    nixpkgs follows the running ISO's branch (installer.nixos.facts.nixpkgs_branch):
     the files use that release's option names, whatever system.stateVersion
     says. Raises ProblemsError when the model cannot be exported (see
     export_problems).
@@ -187,14 +187,14 @@ def export_files(
     problems = export_problems(model, plan, include_password_hashes=include_password_hashes)
     if problems:
         raise ProblemsError(problems)
-    from installer.render import render
+    from installer.nixos.render import render
 
     if host_platform is None:
-        from installer.facts import host_platform as detect
+        from installer.nixos.facts import host_platform as detect
 
         host_platform = detect()
     if nixpkgs_branch is None:
-        from installer.facts import nixpkgs_branch as running_branch
+        from installer.nixos.facts import nixpkgs_branch as running_branch
 
         nixpkgs_branch = running_branch()
     host = model.system.hostname
@@ -423,7 +423,7 @@ def _access(model: InstallModel, include_hashes: bool) -> dict[str, Any]:
 def _hash_of(password_hash: str | None, password: str | None) -> str:
     if password_hash:
         return password_hash
-    from installer.passwords import hash_password
+    from installer.base.hashing import hash_password
 
     assert password, "_accounts_with_passwords gives a hash or a password"
     return hash_password(password)
@@ -473,7 +473,7 @@ SHELL_FILTERS = frozenset({"sh"})
 
 @cache
 def environment() -> jinja2.Environment:
-    from installer.render import new_environment
+    from installer.nixos.render import new_environment
 
     return new_environment(
         {"nix": nix, "nix_attr": nix_attr_name, "nix_block": nix_block, "nix_path": nix_path,

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import posixpath
 
-from installer.hardware import BIOS_BOOT_TYPE, ESP_TYPE, MAPPER, Disk, Machine, Mount, Partition
-from installer.identity import Identity
-from installer.model import InstallModel
-from installer.plan import ESP_OPTIONS, boot_choice, FsEntry, LuksEntry, Plan, SwapEntry
-from installer.problems import Problem, ProblemsError, errors
+from installer.machine.hardware import BIOS_BOOT_TYPE, ESP_TYPE, MAPPER, Disk, Machine, Mount, Partition
+from installer.plan.identity import Identity
+from installer.answers.model import InstallModel
+from installer.plan.erase import ESP_OPTIONS, boot_choice, FsEntry, LuksEntry, Plan, SwapEntry
+from installer.base.problems import Problem, ProblemsError, errors
 
 FIELD = "disk.layout"
 # Filesystems that are not on a disk: never part of the installed system's fileSystems.

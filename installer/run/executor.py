@@ -2,7 +2,7 @@
 
 `execute()` needs a `Confirmation` made by an explicit confirm action for
 exactly the plan's disk. Its first step re-reads the medium and refuses
-unless it is the one confirmed (installer.medium: table and partition ids,
+unless it is the one confirmed (installer.machine.medium: table and partition ids,
 filesystem UUIDs, serial/WWN, the first and last MiB), then re-checks that
 the disk is still the one chosen (same size and by-id link, nothing on it
 mounted, no swap or mapping on it) and that the plan's own names are free
@@ -24,10 +24,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from installer.hardware import MAPPER
-from installer.medium import Medium, MediumGone, changes, read_medium
-from installer.plan import Plan, Step
-from installer.units import human_size
+from installer.machine.hardware import MAPPER
+from installer.machine.medium import Medium, MediumGone, changes, read_medium
+from installer.plan.erase import Plan, Step
+from installer.base.units import human_size
 
 Log = Callable[[str], None]
 PARTITION_WAIT_SECONDS = 20.0

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from installer.units import GIB, MIB  # noqa: F401  (the model's sizes are in these units; taken from here)
+from installer.base.units import GIB, MIB  # noqa: F401  (the model's sizes are in these units; taken from here)
 
 Firmware = Literal["uefi", "bios"]
 Loader = Literal["systemd-boot", "grub"]

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from installer.hardware import BIOS_BOOT_TYPE, ESP_TYPE, LINUX_SWAP_TYPE, XBOOTLDR_TYPE, Disk, Partition
-from installer.units import human_size
+from installer.machine.hardware import BIOS_BOOT_TYPE, ESP_TYPE, LINUX_SWAP_TYPE, XBOOTLDR_TYPE, Disk, Partition
+from installer.base.units import human_size
 
 MSR_TYPE = "e3c9e316-0b5c-4db8-817d-f92df00215ae"
 MS_BASIC_DATA_TYPE = "ebd0a0a2-b9e5-4433-87c0-68b6b72699c7"
