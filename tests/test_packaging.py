@@ -99,7 +99,7 @@ def test_installed_code_and_templates_come_from_the_install(installed, tmp_path)
     assert done.returncode == 0, done.stderr
     module, templates = done.stdout.split()
     assert not module.startswith(str(ROOT)) and not templates.startswith(str(ROOT)), done.stdout
-    assert Path(templates) == Path(module).parent / "templates"
+    assert Path(templates) == Path(module).parent.parent / "templates"  # installer/nixos/render.py -> installer/templates
 
 
 def test_installed_cli_renders_and_exports_what_the_checkout_does(installed, tmp_path):
