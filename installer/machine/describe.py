@@ -8,24 +8,29 @@ dataclasses; the probe passes in what it learnt about RAID, LVM and os-prober.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
-from installer.machine.hardware import BIOS_BOOT_TYPE, ESP_TYPE, LINUX_SWAP_TYPE, XBOOTLDR_TYPE, Disk, Partition
+from installer.machine.hardware import (
+    BIOS_BOOT_TYPE,
+    ESP_TYPE,
+    LDM_DATA_TYPE,
+    LDM_METADATA_TYPE,
+    LINUX_SWAP_TYPE,
+    MBR_EXTENDED,
+    MBR_LDM,
+    XBOOTLDR_TYPE,
+    Disk,
+    Partition,
+)
 from installer.base.units import human_size
+from installer.machine.gaps import MBR_FIRST_LOGICAL, Gap, known
 
 MSR_TYPE = "e3c9e316-0b5c-4db8-817d-f92df00215ae"
 MS_BASIC_DATA_TYPE = "ebd0a0a2-b9e5-4433-87c0-68b6b72699c7"
 WINDOWS_RECOVERY_TYPE = "de94bba4-06d1-4d40-a16a-bfd50179d6ac"
-MBR_EXTENDED = {"0x5", "0xf", "0x85"}
 MBR_ESP = "0xef"
 MBR_NTFS = "0x7"
-# Windows dynamic disks (Logical Disk Manager): an MBR partition of type 0x42
-# over the whole disk, or on GPT an LDM metadata and an LDM data partition.
-# Their volumes are described by the LDM database, not the partition table.
-MBR_LDM = "0x42"
-LDM_METADATA_TYPE = "5808c8aa-7e8f-42e0-85d2-e1e90434cfb3"
-LDM_DATA_TYPE = "af9b60a0-1431-4f62-bc68-3311714a69ad"
-LDM_TYPES = {MBR_LDM, LDM_METADATA_TYPE, LDM_DATA_TYPE}
 LINUX_FILESYSTEMS = {"ext2", "ext3", "ext4", "btrfs", "xfs", "f2fs", "jfs", "reiserfs", "bcachefs"}
 # Partitions with no filesystem signature that still say what they are for.
 _EMPTY_TYPE_NAMES = {
@@ -47,15 +52,9 @@ class Context:
     pool_of: dict[str, str] = field(default_factory=dict)  # ZFS member path -> pool name
 
 
-def dynamic_disk(disk: Disk) -> bool:
-    """A Windows dynamic disk: an LDM partition in its table (or in the table the recording lists,
-    when the kernel shows the LDM volumes in its place)."""
-    return bool({p.type_guid for p in disk.partitions} & LDM_TYPES or set(disk.table_types) & LDM_TYPES)
-
-
 def _windows_disk(disk: Disk) -> bool:
     types = {p.type_guid for p in disk.partitions}
-    return bool(types & {MSR_TYPE, WINDOWS_RECOVERY_TYPE}) or dynamic_disk(disk) or any(
+    return bool(types & {MSR_TYPE, WINDOWS_RECOVERY_TYPE}) or disk.dynamic or any(
         p.fstype == "ntfs" and p.type_guid in (MS_BASIC_DATA_TYPE, MBR_NTFS) for p in disk.partitions
     )
 
@@ -126,19 +125,45 @@ _MINOR_TYPES = {MSR_TYPE, WINDOWS_RECOVERY_TYPE, BIOS_BOOT_TYPE} | MBR_EXTENDED
 
 
 def free_gaps(disk: Disk) -> list[int]:
-    """Unpartitioned stretches of at least FREE_SPACE_MIN, in bytes."""
-    if not disk.table:
-        return []
-    edges = sorted((p.start, p.start + p.size) for p in disk.partitions if p.type_guid not in MBR_EXTENDED)
-    gaps, cursor = [], 1024**2  # the first MiB holds the table
-    for start, end in edges:
-        if start - cursor >= FREE_SPACE_MIN:
-            gaps.append(start - cursor)
-        cursor = max(cursor, end)
-    tail = disk.size - cursor - (1024**2 if disk.table == "gpt" else 0)  # backup GPT lives at the end
-    if tail >= FREE_SPACE_MIN:
-        gaps.append(tail)
-    return gaps
+    """The sizes of the disk's gaps of at least FREE_SPACE_MIN, in bytes, usable or not: free all the same."""
+    return [gap.size for gap in disk.gaps if gap.size >= FREE_SPACE_MIN]
+
+
+def _where(disk: Disk, gap: Gap) -> str:
+    """Where a gap lies, in words: "at the start", "after sda3", "at the end"; a logical gap
+    among the logical partitions, a primary one among the primary partitions."""
+    logical = gap.slot == "logical"
+    level = [p for p in disk.partitions if (p.number >= MBR_FIRST_LOGICAL) == logical] if gap.slot else disk.partitions
+    before = [p for p in level if p.start + p.size <= gap.start]
+    if before:
+        if logical or any(p.start >= gap.end for p in level):
+            return f"after {os.path.basename(max(before, key=lambda p: p.start + p.size).path)}"
+        return "at the end"
+    if logical:
+        extended = next((p for p in disk.partitions if p.type_guid in MBR_EXTENDED), None)
+        return f"at the start of {os.path.basename(extended.path)}" if extended else "among the logical partitions"
+    return "at the start" if disk.partitions else "(the table is empty)"
+
+
+def describe_free(disk: Disk) -> str:
+    """The disk's free space in one short line: "free: 12 GiB at the end", "free: none"; gaps under
+    FREE_SPACE_MIN only counted, when there is nothing else. "" without a GPT or MBR (nothing to keep)."""
+    if disk.table not in ("gpt", "dos") or disk.kind == "cdrom":
+        return ""
+    if not known(disk):
+        return "free: not known (the record does not say where every partition lies)"
+    found = disk.gaps
+    words, whys = [], []
+    for gap in (g for g in found if g.size >= FREE_SPACE_MIN):
+        notes = [n for n in ("logical" if gap.slot == "logical" else "", "unusable" if gap.why else "") if n]
+        words.append(f"{human_size(gap.size)} {_where(disk, gap)}" + (f" ({', '.join(notes)})" if notes else ""))
+        whys += [gap.why] if gap.why and gap.why not in whys else []
+    slack = sum(g.size for g in found if g.size < FREE_SPACE_MIN)
+    if slack and not words:  # beside real free space, alignment slack is noise
+        words.append(f"only {human_size(slack)}, in gaps under {human_size(FREE_SPACE_MIN)}")
+    slots = disk.free_primary_slots
+    tail = f"; {slots} primary slot{'s' if slots != 1 else ''} free" if slots is not None and not disk.dynamic else ""
+    return "free: " + (", ".join(words) or "none") + tail + "".join(f"; unusable: {why}" for why in whys)
 
 
 def describe_disk(disk: Disk, context: Context | None = None, whole: Partition | None = None) -> str:
@@ -156,7 +181,7 @@ def describe_disk(disk: Disk, context: Context | None = None, whole: Partition |
              if (p.type_guid not in _MINOR_TYPES or (p.type_guid == MSR_TYPE and p.fstype))
              and (p.fstype or p.size >= FREE_SPACE_MIN)]  # tiny unformatted ones are boot-loader slack
     parts = [describe_partition(p, disk, context) for p in shown]
-    if dynamic_disk(disk):
+    if disk.dynamic:
         # Free space in the table is not free: the LDM database may place volumes
         # anywhere, and no partition tool may touch it. Only erasing it is safe.
         listed = [p for p in parts if not p.startswith("Windows dynamic disk")]

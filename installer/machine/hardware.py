@@ -8,7 +8,10 @@ reads only these classes, never udev.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from installer.machine.gaps import Gap
 
 Bus = Literal["nvme", "sata", "scsi", "usb", "virtio", "mmc", "loop", "other"]
 # "other": a hypervisor without settings of its own here (xen, parallels...); still not bare metal.
@@ -24,14 +27,26 @@ LINUX_FS_TYPE = "0fc63daf-8483-4772-8e79-3d69d8477de4"
 LINUX_SWAP_TYPE = "0657fd6d-a4ab-43c4-84e5-0933c84b4f4f"
 LINUX_LUKS_TYPE = "ca7d7ccb-63ed-4c53-861c-1742536059cc"
 XBOOTLDR_TYPE = "bc13c2ff-59e6-4262-a352-b275fd6f7172"
+MBR_EXTENDED = {"0x5", "0xf", "0x85"}
+# Windows dynamic disks (Logical Disk Manager): an MBR partition of type 0x42
+# over the whole disk, or on GPT an LDM metadata and an LDM data partition.
+# Their volumes are described by the LDM database, not the partition table.
+MBR_LDM = "0x42"
+LDM_METADATA_TYPE = "5808c8aa-7e8f-42e0-85d2-e1e90434cfb3"
+LDM_DATA_TYPE = "af9b60a0-1431-4f62-bc68-3311714a69ad"
+LDM_TYPES = {MBR_LDM, LDM_METADATA_TYPE, LDM_DATA_TYPE}
+# A partition whose start the record does not give: its disk's free space is then unknown.
+START_UNKNOWN = -1
 
 
 @dataclass
 class Partition:
     path: str  # /dev/sda1
     number: int
-    size: int  # bytes
-    start: int = 0  # bytes from the start of the disk
+    # Bytes. An MBR extended partition's is the extent its table entry gives it (holding
+    # the logical partitions), not the 1 KiB the kernel shows of it.
+    size: int
+    start: int = 0  # bytes from the start of the disk; START_UNKNOWN when the record lacks it
     type_guid: str = ""  # lower case GUID on GPT, "0x83"-style on MBR
     partlabel: str = ""
     fstype: str = ""  # as blkid names it: vfat, ext4, ntfs, crypto_LUKS, swap, BitLocker...
@@ -90,6 +105,34 @@ class Disk:
     @property
     def stable_path(self) -> str:
         return self.by_id or self.path
+
+    @property
+    def dynamic(self) -> bool:
+        """A Windows dynamic disk: an LDM partition in its table (or in the table the recording lists,
+        when the kernel shows the LDM volumes in its place)."""
+        return bool({p.type_guid for p in self.partitions} & LDM_TYPES or set(self.table_types) & LDM_TYPES)
+
+    # Free space, worked out by installer.machine.gaps (imported on use: it reads this class).
+    @property
+    def gaps(self) -> list[Gap]:
+        """The free stretches where a partition could go, in disk order; [] without a GPT or MBR."""
+        from installer.machine import gaps
+
+        return gaps.gaps(self)
+
+    @property
+    def largest_gap(self) -> Gap | None:
+        """The biggest gap a new partition can go into, or None."""
+        from installer.machine import gaps
+
+        return gaps.largest_gap(self)
+
+    @property
+    def free_primary_slots(self) -> int | None:
+        """On MBR, how many more primary partitions the table takes; None on GPT or without a table."""
+        from installer.machine import gaps
+
+        return gaps.free_primary_slots(self)
 
 
 @dataclass

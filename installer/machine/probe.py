@@ -35,7 +35,8 @@ from typing import Any
 
 from installer.machine import udevdata
 from installer.machine.describe import Context, describe_disk, describe_partition
-from installer.machine.hardware import BY_ID, MAPPER, MIN_DISK_BYTES, Disk, Machine, Mount, Partition
+from installer.machine.hardware import (BY_ID, MAPPER, MBR_EXTENDED, MIN_DISK_BYTES, START_UNKNOWN, Disk, Machine,
+                                        Mount, Partition)
 from installer.base.problems import ProbeError
 from installer.base.units import human_size
 
@@ -180,15 +181,21 @@ def _partition(dev: str, rec: dict[str, Any], filesystems: dict[str, Any], mount
                mounted_type: dict[str, str]) -> Partition:
     attrs = rec.get("attrs") or {}
     fstype, version, label, uuid = _fs(dev, rec, filesystems, mounted_type.get(dev, ""))
-    size = _int(attrs.get("size")) or _int(rec.get("ID_PART_ENTRY_SIZE")) * 512
-    start = _int(attrs.get("start"), -1)
-    start = start * 512 if start >= 0 else _int(rec.get("ID_PART_ENTRY_OFFSET")) * 512
+    kind = (rec.get("ID_PART_ENTRY_TYPE") or "").lower()
+    # sysfs counts in 512-byte sectors whatever the disk's sector size, and so do udev's
+    # ID_PART_ENTRY_*. The kernel shows an extended partition as 1 KiB; its table entry has its extent.
+    entry_size = _int(rec.get("ID_PART_ENTRY_SIZE")) * 512
+    size = entry_size if kind in MBR_EXTENDED and entry_size else _int(attrs.get("size")) or entry_size
+    sectors = _int(attrs.get("start"), -1)
+    if sectors < 0:
+        sectors = _int(rec.get("ID_PART_ENTRY_OFFSET"), -1)
+    start = sectors * 512 if sectors >= 0 else START_UNKNOWN
     name = rec.get("ID_PART_ENTRY_NAME")
     return Partition(
         path=dev,
         number=_int(rec.get("ID_PART_ENTRY_NUMBER") or rec.get("PARTN") or attrs.get("partition")),
         size=size, start=start,
-        type_guid=(rec.get("ID_PART_ENTRY_TYPE") or "").lower(),
+        type_guid=kind,
         partlabel=udevdata.udev_decode(name) if name else rec.get("PARTNAME", ""),
         fstype=fstype, fsversion=version, label=label, uuid=uuid,
         partuuid=(rec.get("ID_PART_ENTRY_UUID") or "").lower(),
