@@ -14,11 +14,15 @@ import os
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from installer.base.problems import ProbeError, ProblemsError, cut
 from installer.base.logfile import DEFAULT_LOG
 from installer.base.safefs import LinkRefused
 from installer.flow.session import Options, Session
+
+if TYPE_CHECKING:
+    from installer.machine.hardware import Machine
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_REFUSED = 0, 1, 2, 3
 
@@ -120,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         from installer.machine.probe import record_machine
 
         try:
-            record_machine(args.record_machine)
+            machine = record_machine(args.record_machine)
         except ProbeError as err:
             print(f"cannot record this machine: {err}", file=sys.stderr)
             return EXIT_FAILED
@@ -131,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"cannot write {args.record_machine}: {err.strerror or err}", file=sys.stderr)
             return EXIT_FAILED
         print(f"recorded this machine in {args.record_machine}")
+        _print_free_space(machine)
         return EXIT_OK
     options = Options(
         dry_run=args.dry_run,
@@ -230,6 +235,17 @@ def run(args: argparse.Namespace) -> int:
     from installer.flow.unattended import install
 
     return install(session, plan, evaluate=not args.skip_eval)
+
+
+def _print_free_space(machine: Machine) -> None:
+    """Each partitioned disk's free space, as the file records it: what a report's reader checks first."""
+    from installer.base.units import human_size
+    from installer.machine.describe import describe_free
+
+    for disk in machine.disks:
+        free = describe_free(disk)
+        if free:
+            print(f"  {disk.name} ({human_size(disk.size)}, {'MBR' if disk.table == 'dos' else 'GPT'}): {free}")
 
 
 def _log_problem(path: str) -> str:

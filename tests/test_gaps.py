@@ -9,6 +9,8 @@ import dataclasses
 import json
 import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ from loopdev import needs_root, release, run
 
 from installer.machine import gaps as gapmod
 from installer.machine.describe import describe_free
-from installer.machine.gaps import DYNAMIC, NO_GPT_ENTRY, NO_PRIMARY_SLOT, PAST_MBR_LIMIT, Gap
+from installer.machine.gaps import DYNAMIC, NO_GPT_ENTRY, NO_PRIMARY_SLOT, PAST_MBR_LIMIT, Gap, gaps_record
 from installer.machine.hardware import ESP_TYPE, LINUX_FS_TYPE, START_UNKNOWN, Disk, Partition
 from installer.machine.probe import load_machine_file, machine_from_data, probe
 
@@ -371,3 +373,22 @@ def test_live_full_mbr_lists_the_free_space_as_unusable(tmp_path: Path) -> None:
         assert d.gaps and all(g.why == NO_PRIMARY_SLOT for g in d.gaps)
         assert d.free_primary_slots == 0 and d.largest_gap is None
 
+
+@needs_root
+def test_record_machine_carries_the_gaps_and_prints_the_free_space(tmp_path: Path) -> None:
+    with _loop(tmp_path) as dev:
+        run("sfdisk", "-q", dev, input=MBR_SCRIPT)
+        _reread(dev, [1, 2, 3, 5, 6])
+        out = tmp_path / "machine.json"
+        done = subprocess.run([sys.executable, "-m", "installer", "--record-machine", str(out)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        name = os.path.basename(dev)
+        assert (f"  {name} (12 GiB, MBR): free: 2 GiB after {name}p1, 1 GiB after {name}p2, "
+                "2 GiB at the end; 1 primary slot free") in done.stdout.splitlines()
+        data = json.loads(out.read_text())
+        replay = probe(out, allow_loop=True)
+        assert data["gaps"][dev] == gaps_record([replay.disk(dev)])[dev] == gaps_record([_live(dev)])[dev]
+        assert data["gaps"][dev][1] == {"start": 3 * GIB + MIB, "size": GIB - 2 * MIB, "slot": "logical",
+                                        "usable": True, "why": ""}
+        assert data["gaps"] == gaps_record(replay.disks)  # every disk, recomputed from the file alone

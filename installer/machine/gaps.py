@@ -196,3 +196,9 @@ def free_primary_slots(disk: Disk) -> int | None:
         return 0
     return max(0, MBR_PRIMARY_SLOTS - sum(1 for p in disk.partitions if not _is_logical(p)))
 
+
+def gaps_record(disks: list[Disk]) -> dict[str, list[dict[str, object]]]:
+    """{disk path: its gaps as JSON objects}, for the disks with a GPT or MBR: what --record-machine writes."""
+    return {disk.path: [{"start": g.start, "size": g.size, "slot": g.slot, "usable": g.usable, "why": g.why}
+                        for g in gaps(disk)]
+            for disk in disks if disk.table in ("gpt", "dos") and disk.kind != "cdrom"}

@@ -35,6 +35,7 @@ from typing import Any
 
 from installer.machine import udevdata
 from installer.machine.describe import Context, describe_disk, describe_partition
+from installer.machine.gaps import gaps_record
 from installer.machine.hardware import (BY_ID, MAPPER, MBR_EXTENDED, MIN_DISK_BYTES, START_UNKNOWN, Disk, Machine,
                                         Mount, Partition)
 from installer.base.problems import ProbeError
@@ -83,14 +84,21 @@ def load_machine_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
-def record_machine(path: str | os.PathLike[str]) -> None:
-    """Write this machine in the recorded format, for a bug report or a test fixture.
+def record_machine(path: str | os.PathLike[str]) -> Machine:
+    """Write this machine in the recorded format, for a bug report or a test fixture, and return it.
 
+    The file also carries each disk's gaps as the probe worked them out ("gaps", see
+    `installer.machine.udevdata`), for the person reading a report; reading the file
+    works them out again from the partitions.
     ProbeError when the machine cannot be read, OSError when the file cannot be written."""
-    text = json.dumps(_live_data(), indent=1, sort_keys=True) + "\n"
+    data = _live_data()
+    machine = machine_from_data(data)
+    data["gaps"] = gaps_record(machine.disks)
+    text = json.dumps(data, indent=1, sort_keys=True) + "\n"
     from installer.base import safefs
 
     safefs.write_file(path, text, mode=0o644)
+    return machine
 
 
 def _live_data() -> dict[str, Any]:

@@ -27,7 +27,13 @@ probert's format, all optional when reading:
   hypervisor /proc/cpuinfo lists; absent: unknown), virtualisation, swaps
   (active swap devices from /proc/swaps), boot_medium (when known by other means);
 - storage "zfs" holds the imported pools ({"zpools": {NAME: ...}}, as probert's
-  zdb dump names them; live from `zpool list`).
+  zdb dump names them; live from `zpool list`);
+- a top-level "gaps" object, written by --record-machine only: each partitioned
+  disk's free space as the probe worked it out ({"/dev/sda": [{"start", "size"
+  (bytes), "slot", "usable", "why"}]}, see `installer.machine.gaps`), for the
+  person reading a report. Reading a file never uses it: the gaps are worked out
+  again from the partitions' "start" and "size" and the disk's
+  queue/logical_block_size and ID_PART_TABLE_TYPE.
 
 Nothing here runs at import time; pyudev is imported inside `live_data`.
 """
