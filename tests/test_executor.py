@@ -21,7 +21,8 @@ from installer.run.executor import Confirmation, ExecutionError, MissingTool, Re
 from installer.machine.hardware import Machine
 from installer.plan.identity import Identity
 from installer.answers.model import GIB, MIB, InstallModel
-from installer.plan.erase import LUKS_NAME, Plan, Step, build_plan
+from installer.plan.erase import LUKS_NAME, build_plan
+from installer.plan.types import Plan, Step
 from loopdev import (
     NO_DM_CRYPT,
     NO_VFAT,

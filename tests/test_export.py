@@ -317,7 +317,7 @@ def test_refused_without_users_or_ssh_server():
 
 
 def test_refused_for_a_premounted_layout():
-    from installer.plan.erase import Plan
+    from installer.plan.types import Plan
 
     m = model_for("uefi", "ext4", False, "zram")
     plan = Plan(layout="premounted", firmware="uefi", loader="systemd-boot", identity=Identity.generate(1))

@@ -21,7 +21,8 @@ from installer.machine.hardware import Machine
 from installer.plan.identity import Identity
 from installer.machine.medium import changes, read_medium
 from installer.answers.model import GIB, MIB, InstallModel
-from installer.plan.erase import Plan, Step, build_plan
+from installer.plan.erase import build_plan
+from installer.plan.types import Plan, Step
 from loopdev import ROOT_MARKS, disk_for, image_digest, mounts_under, release, run
 
 pytestmark = ROOT_MARKS

@@ -41,7 +41,8 @@ from installer.nixos.facts import TEMPLATES_RELEASE
 from installer.machine.hardware import Disk, Machine
 from installer.plan.identity import Identity
 from installer.answers.model import DESKTOPS, FILESYSTEMS, SWAP_KINDS, InstallModel, User
-from installer.plan.erase import FsEntry, LuksEntry, Plan, SwapEntry, build_plan
+from installer.plan.erase import build_plan
+from installer.plan.types import FsEntry, LuksEntry, Plan, SwapEntry
 from installer.nixos.render import TEMPLATE_NAMES, render, templates_dir
 
 pytestmark = pytest.mark.nix

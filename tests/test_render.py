@@ -16,7 +16,7 @@ from installer.nixos.facts import TEMPLATES_RELEASE, branch_of, host_platform, n
 from installer.machine.hardware import Disk, Machine
 from installer.plan.identity import Identity
 from installer.answers.model import InstallModel
-from installer.plan.erase import FsEntry, LuksEntry, Plan, SwapEntry
+from installer.plan.types import FsEntry, LuksEntry, Plan, SwapEntry
 from installer.nixos.render import SAFE_FILTERS, environment, render, templates_dir
 from installer.answers.validate import validate
 

@@ -30,7 +30,8 @@ from installer.machine.hardware import Machine
 from installer.base.logfile import open_private
 from installer.answers.model import GIB, MIB, InstallModel
 from installer.nixos.nixlit import nix, nix_attr_name
-from installer.plan.erase import BTRFS_OPTIONS, BTRFS_SUBVOLUMES, LUKS_NAME, PartSpec, Plan
+from installer.plan.erase import BTRFS_OPTIONS, BTRFS_SUBVOLUMES, LUKS_NAME
+from installer.plan.types import PartSpec, Plan
 from installer.base.problems import Problem, ProblemsError
 from installer.base.units import human_size
 from installer.answers.validate import HOSTNAME

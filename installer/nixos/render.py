@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from installer.machine.hardware import Disk, Machine
 from installer.answers.model import InstallModel
 from installer.nixos.nixlit import nix, nix_attr_name, nix_attr_path
-from installer.plan.erase import Plan
+from installer.plan.types import Plan
 
 if TYPE_CHECKING:
     import jinja2

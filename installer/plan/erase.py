@@ -10,8 +10,8 @@ mounted themselves is read by `installer.plan.premounted`.
 
 from __future__ import annotations
 
-import shlex
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from installer.machine.hardware import (
     BIOS_BOOT_TYPE,
@@ -23,6 +23,7 @@ from installer.machine.hardware import (
     Machine,
 )
 from installer.plan.identity import Identity
+from installer.plan.types import Action, FsEntry, LuksEntry, PartSpec, Plan, Step, SwapEntry
 from installer.answers.model import GIB, MIB, InstallModel
 from installer.base.problems import Problem, ProblemsError
 from installer.base.units import human_size
@@ -41,87 +42,6 @@ BTRFS_OPTIONS = ("compress=zstd", "noatime")
 ESP_OPTIONS = ("fmask=0077", "dmask=0077")
 
 
-@dataclass(frozen=True)
-class PartSpec:
-    """One partition of a new GPT table."""
-
-    number: int
-    name: str  # GPT partition name (PARTLABEL)
-    type_guid: str
-    start: int  # bytes, 1 MiB aligned
-    size: int  # bytes
-    purpose: str  # "esp", "bios-boot", "boot", "swap", "root"
-    fstype: str  # what goes on it: "vfat", "ext4", "btrfs", "xfs", "swap", "crypto_LUKS", ""
-    path: str = ""  # the partition's device node, e.g. /dev/nvme0n1p2
-    partuuid: str = ""  # set only when the configuration names the partition by it
-
-    @property
-    def end(self) -> int:
-        return self.start + self.size
-
-
-@dataclass(frozen=True)
-class Step:
-    action: str  # wipefs, partition, set-types, wait, mkfs, luks-format, luks-open, subvolume, mount, ...
-    describe: str  # one line for a person
-    argv: tuple[str, ...] = ()  # the exact command; empty for a library call
-    call: dict = field(default_factory=dict)  # library call arguments (pyparted)
-    stdin: str = ""  # name of the secret fed on stdin, e.g. "luks_passphrase"
-
-    def shown(self) -> str:
-        """The command as --plan prints it; a secret fed on stdin is shown redacted."""
-        text = " ".join(shlex.quote(a) for a in self.argv) if self.argv else _call_text(self)
-        return f"{text} <<< <redacted>" if self.stdin else text
-
-
-@dataclass(frozen=True)
-class FsEntry:
-    mountpoint: str  # "/", "/boot", "/home"
-    device: str  # "/dev/disk/by-uuid/..." (or /dev/mapper/... for LUKS)
-    fstype: str
-    options: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class LuksEntry:
-    name: str  # "cryptroot"
-    device: str  # "/dev/disk/by-uuid/<luks uuid>"
-
-
-@dataclass(frozen=True)
-class SwapEntry:
-    # by-uuid, or by-partuuid when it is random-key encrypted: the random key
-    # rewrites the partition on every boot, so it has no lasting fs UUID (and
-    # NixOS's swap module asserts against by-uuid/by-label with randomEncryption).
-    device: str
-    random_encryption: bool = False
-
-
-@dataclass
-class Plan:
-    layout: str  # "erase" or "premounted"
-    firmware: str
-    loader: str
-    identity: Identity
-    disk: Disk | None = None
-    grub_device: str = ""  # by-id path, for GRUB on BIOS; "nodev" on UEFI GRUB
-    partitions: list[PartSpec] = field(default_factory=list)
-    steps: list[Step] = field(default_factory=list)
-    filesystems: list[FsEntry] = field(default_factory=list)
-    luks: list[LuksEntry] = field(default_factory=list)
-    swaps: list[SwapEntry] = field(default_factory=list)
-    zram: bool = False
-    target: str = "/mnt"
-    warnings: list[Problem] = field(default_factory=list)  # premounted: things worth a look
-
-    @property
-    def destructive(self) -> bool:
-        return bool(self.steps)
-
-    def summary_lines(self) -> list[str]:
-        return summary_lines(self)
-
-
 # -- small helpers other modules use -------------------------------------------
 
 
@@ -133,19 +53,6 @@ def partition_path(disk_path: str, number: int) -> str:
 
 def disk_words(disk: Disk) -> str:
     return f"{disk.model} ({disk.path})" if disk.model else disk.path
-
-
-def _call_text(step: Step) -> str:
-    call = step.call
-    if step.action == "partition":
-        parts = ", ".join(
-            f"{p['number']}:{p['name']}:{p['start']}-{p['end']}:{p['type_guid']}" for p in call["partitions"]
-        )
-        return f"pyparted: new {call['table']} table on {call['device']} (sectors of {call['sector_size']}): {parts}"
-    if step.action == "wait":
-        return "wait for " + " ".join(call.get("nodes", ()))
-    args = " ".join(f"{k}={v!r}" for k, v in call.items())
-    return f"{step.action}({args})"
 
 
 # -- the plan ------------------------------------------------------------------
@@ -248,7 +155,7 @@ def _fill(plan: Plan, model: InstallModel, disk: Disk, ident: Identity, target: 
     parts = {p.purpose: p for p in plan.partitions}
     luks = model.encryption.enabled
 
-    def add(action: str, describe: str, argv=(), **kw) -> None:
+    def add(action: Action, describe: str, argv: Sequence[str] = (), **kw: Any) -> None:
         plan.steps.append(Step(action, describe, tuple(argv), **kw))
 
     _table_steps(plan, disk, ident, add)
@@ -262,8 +169,8 @@ def _table_steps(plan: Plan, disk: Disk, ident: Identity, add) -> None:
     if old:
         # Old RAID/LVM/filesystem signatures would otherwise come back to life
         # when a new partition starts where an old one did.
-        add("wipefs", f"Wipe the signatures of the {len(old)} old partition(s) on {who}", ["wipefs", "-a", *old])
-    add("wipefs", f"Wipe old partition tables and signatures from {who}", ["wipefs", "-a", disk.path])
+        add(Action.WIPEFS, f"Wipe the signatures of the {len(old)} old partition(s) on {who}", ["wipefs", "-a", *old])
+    add(Action.WIPEFS, f"Wipe old partition tables and signatures from {who}", ["wipefs", "-a", disk.path])
     sector = disk.logical_sector_size
     table = [
         # end is inclusive, as GPT and parted count
@@ -271,7 +178,7 @@ def _table_steps(plan: Plan, disk: Disk, ident: Identity, add) -> None:
          "end": p.end // sector - 1}
         for p in plan.partitions
     ]
-    add("partition", f"Create a GPT partition table on {who}: everything on it will be erased",
+    add(Action.PARTITION, f"Create a GPT partition table on {who}: everything on it will be erased",
         call={"device": disk.path, "table": "gpt", "sector_size": sector, "partitions": table})
     # pyparted built against parted < 3.6 cannot set arbitrary type GUIDs, so
     # sgdisk sets the exact ones (and the disk GUID, and the PARTUUID the
@@ -279,31 +186,31 @@ def _table_steps(plan: Plan, disk: Disk, ident: Identity, add) -> None:
     argv = ["sgdisk", f"--disk-guid={ident.disk_guid}"]
     argv += [f"--typecode={p.number}:{p.type_guid.upper()}" for p in plan.partitions]
     argv += [f"--partition-guid={p.number}:{p.partuuid}" for p in plan.partitions if p.partuuid]
-    add("set-types", f"Set the partition type codes on {disk.path}", argv + [disk.path])
+    add(Action.SET_TYPES, f"Set the partition type codes on {disk.path}", argv + [disk.path])
     nodes = [p.path for p in plan.partitions]
-    add("wait", "Wait for the kernel to show the new partitions", call={"device": disk.path, "nodes": nodes})
-    add("wipefs", "Clear old signatures from the new partitions", ["wipefs", "-a", *nodes])
+    add(Action.WAIT, "Wait for the kernel to show the new partitions", call={"device": disk.path, "nodes": nodes})
+    add(Action.WIPEFS, "Clear old signatures from the new partitions", ["wipefs", "-a", *nodes])
 
 
 def _format_steps(plan: Plan, parts: dict[str, PartSpec], luks: bool, fs: str, ident: Identity, add) -> str:
     """mkfs, mkswap and LUKS steps; returns the device the root filesystem is made on."""
     if "esp" in parts:
         esp = parts["esp"].path
-        add("mkfs", f"Format {esp} as FAT32 (label BOOT): the EFI system partition",
+        add(Action.MKFS, f"Format {esp} as FAT32 (label BOOT): the EFI system partition",
             ["mkfs.fat", "-F", "32", "-n", "BOOT", "-i", ident.esp_volid_hex, esp])
     if "boot" in parts:
         boot = parts["boot"].path
-        add("mkfs", f"Format {boot} as ext4 (label boot) for /boot",
+        add(Action.MKFS, f"Format {boot} as ext4 (label boot) for /boot",
             ["mkfs.ext4", "-F", "-L", "boot", "-U", ident.boot_uuid, boot])
     if "swap" in parts and not luks:  # random-key swap is set up at every boot, not now
         swap = parts["swap"].path
-        add("mkfs", f"Make {swap} a swap partition (label swap)", ["mkswap", "-L", "swap", "-U", ident.swap_uuid, swap])
+        add(Action.MKFS, f"Make {swap} a swap partition (label swap)", ["mkswap", "-L", "swap", "-U", ident.swap_uuid, swap])
     root_dev = parts["root"].path
     if luks:
-        add("luks-format", f"Encrypt {root_dev} with LUKS2 (the passphrase is asked at every boot)",
+        add(Action.LUKS_FORMAT, f"Encrypt {root_dev} with LUKS2 (the passphrase is asked at every boot)",
             ["cryptsetup", "luksFormat", "--type", "luks2", "--uuid", ident.luks_uuid, "--batch-mode",
              "--key-file=-", root_dev], stdin="luks_passphrase")
-        add("luks-open", f"Unlock {root_dev} as /dev/mapper/{LUKS_NAME}",
+        add(Action.LUKS_OPEN, f"Unlock {root_dev} as /dev/mapper/{LUKS_NAME}",
             ["cryptsetup", "open", "--key-file=-", root_dev, LUKS_NAME], stdin="luks_passphrase")
         plan.luks.append(LuksEntry(LUKS_NAME, f"/dev/disk/by-uuid/{ident.luks_uuid}"))
         root_dev = f"/dev/mapper/{LUKS_NAME}"
@@ -312,7 +219,7 @@ def _format_steps(plan: Plan, parts: dict[str, PartSpec], luks: bool, fs: str, i
         "btrfs": ["mkfs.btrfs", "-f", "-L", "nixos", "-U", ident.root_uuid],
         "xfs": ["mkfs.xfs", "-f", "-L", "nixos", "-m", f"uuid={ident.root_uuid}"],
     }[fs]
-    add("mkfs", f"Format {root_dev} as {fs} (label nixos) for /", [*mkfs, root_dev])
+    add(Action.MKFS, f"Format {root_dev} as {fs} (label nixos) for /", [*mkfs, root_dev])
     return root_dev
 
 
@@ -322,36 +229,36 @@ def _mount_steps(plan: Plan, parts: dict[str, PartSpec], luks: bool, fs: str, ro
     root_by_uuid = f"/dev/disk/by-uuid/{ident.root_uuid}"
     later: list[tuple[str, str, str]] = []  # btrfs subvolumes mounted after /boot
     if fs == "btrfs":
-        add("mount", f"Mount the new btrfs at {target} to make subvolumes", ["mount", "-t", "btrfs", root_dev, target])
+        add(Action.MOUNT, f"Mount the new btrfs at {target} to make subvolumes", ["mount", "-t", "btrfs", root_dev, target])
         for name, mountpoint in BTRFS_SUBVOLUMES:  # one each: older btrfs-progs take one path only
-            add("subvolume", f"Create the btrfs subvolume {name} for {mountpoint}",
+            add(Action.SUBVOLUME, f"Create the btrfs subvolume {name} for {mountpoint}",
                 ["btrfs", "subvolume", "create", f"{target}/{name}"])
-        add("umount", f"Unmount {target} to mount the subvolumes instead", ["umount", target])
+        add(Action.UMOUNT, f"Unmount {target} to mount the subvolumes instead", ["umount", target])
         for name, mountpoint in BTRFS_SUBVOLUMES:
             options = (f"subvol={name}", *BTRFS_OPTIONS)
             plan.filesystems.append(FsEntry(mountpoint, root_by_uuid, "btrfs", options))
             if mountpoint == "/":
-                add("mount", f"Mount subvolume {name} at {target}",
+                add(Action.MOUNT, f"Mount subvolume {name} at {target}",
                     ["mount", "-t", "btrfs", "-o", ",".join(options), root_dev, target])
             else:
                 later.append((name, mountpoint, ",".join(options)))
     else:
         plan.filesystems.append(FsEntry("/", root_by_uuid, fs))
-        add("mount", f"Mount {root_dev} at {target}", ["mount", "-t", fs, root_dev, target])
+        add(Action.MOUNT, f"Mount {root_dev} at {target}", ["mount", "-t", fs, root_dev, target])
 
     if "esp" in parts or "boot" in parts:
-        add("mkdir", f"Create {target}/boot", ["mkdir", "-p", f"{target}/boot"])
+        add(Action.MKDIR, f"Create {target}/boot", ["mkdir", "-p", f"{target}/boot"])
     if "esp" in parts:
         plan.filesystems.append(FsEntry("/boot", f"/dev/disk/by-uuid/{ident.esp_volid}", "vfat", ESP_OPTIONS))
-        add("mount", f"Mount the EFI system partition at {target}/boot, readable by root only",
+        add(Action.MOUNT, f"Mount the EFI system partition at {target}/boot, readable by root only",
             ["mount", "-t", "vfat", "-o", "umask=0077", parts["esp"].path, f"{target}/boot"])
     if "boot" in parts:
         plan.filesystems.append(FsEntry("/boot", f"/dev/disk/by-uuid/{ident.boot_uuid}", "ext4"))
-        add("mount", f"Mount {parts['boot'].path} at {target}/boot",
+        add(Action.MOUNT, f"Mount {parts['boot'].path} at {target}/boot",
             ["mount", "-t", "ext4", parts["boot"].path, f"{target}/boot"])
     for name, mountpoint, options in later:
-        add("mkdir", f"Create {target}{mountpoint}", ["mkdir", "-p", f"{target}{mountpoint}"])
-        add("mount", f"Mount subvolume {name} at {target}{mountpoint}",
+        add(Action.MKDIR, f"Create {target}{mountpoint}", ["mkdir", "-p", f"{target}{mountpoint}"])
+        add(Action.MOUNT, f"Mount subvolume {name} at {target}{mountpoint}",
             ["mount", "-t", "btrfs", "-o", options, root_dev, f"{target}{mountpoint}"])
 
     swap = parts.get("swap")
@@ -359,7 +266,7 @@ def _mount_steps(plan: Plan, parts: dict[str, PartSpec], luks: bool, fs: str, ro
         plan.swaps.append(SwapEntry(f"/dev/disk/by-partuuid/{swap.partuuid}", random_encryption=True))
     elif swap:
         plan.swaps.append(SwapEntry(f"/dev/disk/by-uuid/{ident.swap_uuid}"))
-        add("swapon", f"Use {swap.path} as swap during the install", ["swapon", swap.path])
+        add(Action.SWAPON, f"Use {swap.path} as swap during the install", ["swapon", swap.path])
 
 
 # -- words for the review screen -------------------------------------------------

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from installer.machine.hardware import MAPPER
 from installer.machine.medium import Medium, MediumGone, changes, read_medium
-from installer.plan.erase import Plan, Step
+from installer.plan.types import Action, Plan, Step
 from installer.base.units import human_size
 
 Log = Callable[[str], None]
@@ -183,7 +183,7 @@ def _undo_interrupted(plan: Plan, done: _Undo, log: Log, proc_root: str) -> None
     what the mount table still shows at the plan's mount points is unmounted too, and
     whatever stays is named with the command that releases it."""
     left = done.run(log)
-    planned = [s.argv[-1] for s in plan.steps if s.action == "mount"]
+    planned = [s.argv[-1] for s in plan.steps if s.action is Action.MOUNT]
     for where in reversed(planned):
         if where in {w for _, _, w in _mountinfo(proc_root)}:
             status = _quiet(["umount", where])
@@ -241,16 +241,16 @@ def undo(plan: Plan, *, log: Log, proc_root: str = "/proc") -> None:
     state = _Undo()
     state.opened = [name for name in _plan_mappings(plan) if os.path.exists(MAPPER + name)]
     for step in plan.steps:
-        if step.action == "swapon":
+        if step.action is Action.SWAPON:
             state.swapped.append(step.argv[-1])
-        elif step.action == "mount" and step.argv[-1] in mounted and step.argv[-1] not in state.mounted:
+        elif step.action is Action.MOUNT and step.argv[-1] in mounted and step.argv[-1] not in state.mounted:
             state.mounted.append(step.argv[-1])
     state.run(log)
 
 
 def _plan_mappings(plan: Plan) -> list[str]:
     """The names of the LUKS mappings the plan opens (its luks-open steps end with the name)."""
-    return [step.argv[-1] for step in plan.steps if step.action == "luks-open"]
+    return [step.argv[-1] for step in plan.steps if step.action is Action.LUKS_OPEN]
 
 
 # -- the disk is still the one chosen and nothing uses it ----------------------
@@ -321,13 +321,13 @@ def missing_tools(plan: Plan) -> list[MissingTool]:
     found: list[MissingTool] = []
     seen: set[str] = set()
     for step in plan.steps:
-        if step.action == "partition" and "parted" not in seen:
+        if step.action is Action.PARTITION and "parted" not in seen:
             seen.add("parted")
             try:
                 import parted  # noqa: F401
             except ImportError as error:
                 found.append(MissingTool(step, f"pyparted (the Python module 'parted') cannot be imported: {error}"))
-        tools = list(step.argv[:1]) + (["partx"] if step.action == "wait" else [])
+        tools = list(step.argv[:1]) + (["partx"] if step.action is Action.WAIT else [])
         for tool in tools:
             if tool not in seen and shutil.which(tool) is None:
                 package = PACKAGES.get(tool)
@@ -377,9 +377,9 @@ def _redact(text: str, hidden: list[str]) -> str:
 
 
 def _run(step: Step, secrets: dict[str, str]) -> str:
-    if step.action == "partition":
+    if step.action is Action.PARTITION:
         return _partition(step)
-    if step.action == "wait":
+    if step.action is Action.WAIT:
         return _wait(step)
     stdin = secrets[step.stdin] if step.stdin else None
     try:
@@ -477,13 +477,13 @@ class _Undo:
 
     def record(self, step: Step) -> None:
         where = step.argv[-1] if step.argv else ""
-        if step.action == "mount":
+        if step.action is Action.MOUNT:
             self.mounted.append(where)
-        elif step.action == "umount" and where in self.mounted:
+        elif step.action is Action.UMOUNT and where in self.mounted:
             self.mounted.remove(where)
-        elif step.action == "swapon":
+        elif step.action is Action.SWAPON:
             self.swapped.append(where)
-        elif step.action == "luks-open":
+        elif step.action is Action.LUKS_OPEN:
             self.opened.append(where)
 
     def run(self, log: Log) -> list[str]:

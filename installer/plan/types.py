@@ -1,0 +1,135 @@
+"""What a plan is made of: its partitions, its steps and the layout it leaves.
+
+Pure data, shared by the plan that builds it (erase, premounted), the
+executor that runs its steps, `--plan` and the review that print it, and the
+templates that render its layout.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from installer.base.problems import Problem
+from installer.machine.hardware import Disk
+from installer.plan.identity import Identity
+
+
+class Action(StrEnum):
+    """What a step does; the executor dispatches on it. A StrEnum: its value is what
+    `--plan`, the log and a library call's text print (f"{Action.WAIT}" is "wait")."""
+
+    WIPEFS = "wipefs"
+    PARTITION = "partition"  # a library call: pyparted writes the new table
+    SET_TYPES = "set-types"
+    WAIT = "wait"  # a library call: partx, then wait for the partition nodes
+    MKFS = "mkfs"
+    LUKS_FORMAT = "luks-format"
+    LUKS_OPEN = "luks-open"
+    MOUNT = "mount"
+    SUBVOLUME = "subvolume"
+    UMOUNT = "umount"
+    MKDIR = "mkdir"
+    SWAPON = "swapon"
+
+
+@dataclass(frozen=True)
+class PartSpec:
+    """One partition of a new GPT table."""
+
+    number: int
+    name: str  # GPT partition name (PARTLABEL)
+    type_guid: str
+    start: int  # bytes, 1 MiB aligned
+    size: int  # bytes
+    purpose: str  # "esp", "bios-boot", "boot", "swap", "root"
+    fstype: str  # what goes on it: "vfat", "ext4", "btrfs", "xfs", "swap", "crypto_LUKS", ""
+    path: str = ""  # the partition's device node, e.g. /dev/nvme0n1p2
+    partuuid: str = ""  # set only when the configuration names the partition by it
+
+    @property
+    def end(self) -> int:
+        return self.start + self.size
+
+
+@dataclass(frozen=True)
+class Step:
+    action: Action
+    describe: str  # one line for a person
+    argv: tuple[str, ...] = ()  # the exact command; empty for a library call
+    call: dict[str, Any] = field(default_factory=dict)  # library call arguments (pyparted)
+    stdin: str = ""  # name of the secret fed on stdin, e.g. "luks_passphrase"
+
+    def __post_init__(self) -> None:
+        # A step written with the plain word ("mkfs") gets its Action all the same.
+        object.__setattr__(self, "action", Action(self.action))
+
+    def shown(self) -> str:
+        """The command as --plan prints it; a secret fed on stdin is shown redacted."""
+        text = " ".join(shlex.quote(a) for a in self.argv) if self.argv else _call_text(self)
+        return f"{text} <<< <redacted>" if self.stdin else text
+
+
+@dataclass(frozen=True)
+class FsEntry:
+    mountpoint: str  # "/", "/boot", "/home"
+    device: str  # "/dev/disk/by-uuid/..." (or /dev/mapper/... for LUKS)
+    fstype: str
+    options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LuksEntry:
+    name: str  # "cryptroot"
+    device: str  # "/dev/disk/by-uuid/<luks uuid>"
+
+
+@dataclass(frozen=True)
+class SwapEntry:
+    # by-uuid, or by-partuuid when it is random-key encrypted: the random key
+    # rewrites the partition on every boot, so it has no lasting fs UUID (and
+    # NixOS's swap module asserts against by-uuid/by-label with randomEncryption).
+    device: str
+    random_encryption: bool = False
+
+
+@dataclass
+class Plan:
+    layout: str  # "erase" or "premounted"
+    firmware: str
+    loader: str
+    identity: Identity
+    disk: Disk | None = None
+    grub_device: str = ""  # by-id path, for GRUB on BIOS; "nodev" on UEFI GRUB
+    partitions: list[PartSpec] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    filesystems: list[FsEntry] = field(default_factory=list)
+    luks: list[LuksEntry] = field(default_factory=list)
+    swaps: list[SwapEntry] = field(default_factory=list)
+    zram: bool = False
+    target: str = "/mnt"
+    warnings: list[Problem] = field(default_factory=list)  # premounted: things worth a look
+
+    @property
+    def destructive(self) -> bool:
+        return bool(self.steps)
+
+    def summary_lines(self) -> list[str]:
+        from installer.plan.erase import summary_lines  # erase builds on these types
+
+        return summary_lines(self)
+
+
+def _call_text(step: Step) -> str:
+    call = step.call
+    if step.action is Action.PARTITION:
+        parts = ", ".join(
+            f"{p['number']}:{p['name']}:{p['start']}-{p['end']}:{p['type_guid']}" for p in call["partitions"]
+        )
+        return f"pyparted: new {call['table']} table on {call['device']} (sectors of {call['sector_size']}): {parts}"
+    if step.action is Action.WAIT:
+        return "wait for " + " ".join(call.get("nodes", ()))
+    args = " ".join(f"{k}={v!r}" for k, v in call.items())
+    return f"{step.action}({args})"
