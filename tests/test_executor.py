@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from installer.run.executor import Confirmation, ExecutionError, MissingTool, Refused, execute, target_in_use, undo
+from installer.run.diskcheck import target_in_use
+from installer.run.executor import Confirmation, ExecutionError, MissingTool, Refused, execute, undo
 from installer.machine.hardware import Machine
 from installer.plan.identity import Identity
 from installer.answers.model import GIB, MIB, InstallModel
@@ -519,7 +520,7 @@ def test_undo_releases_a_finished_run_for_a_retry(rig):
 
 
 def test_a_size_change_too_small_to_show_in_gib_is_given_in_bytes(tmp_path):
-    from installer.run.executor import disk_in_use
+    from installer.run.diskcheck import disk_in_use
     from installer.machine.hardware import Disk
 
     block = tmp_path / "class/block/sdz"
