@@ -21,7 +21,8 @@ from procstat import gone
 from installer.base.logfile import LogFile, Redactor
 from installer.run.progress import BOOTLOADER, BUILD, CHANNEL, ETC, FINISHED, STARTING
 from installer.base.processes import child_env
-from installer.run.runner import InstallRunner, RunnerError, RunOptions, build_argv
+from installer.run.command import RunOptions, build_argv
+from installer.run.runner import InstallRunner, RunnerError
 from installer.run.termtext import clean_lines
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,6 +14,10 @@ import os
 import signal
 import termios
 from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import asyncio
 
 _SECRET_NAMES = ("PASSW", "PASSPHRASE", "SECRET", "TOKEN", "CREDENTIAL")
 
@@ -89,6 +93,38 @@ def family(leader: int) -> dict[int, int]:
     found.add(leader)
     found.discard(os.getpid())
     return {pid: starts[pid] for pid in found if pid in starts}
+
+
+class Child(Protocol):
+    """What `exited` needs of a child (a pexpect.spawn): its pid, and isalive(), which reaps it."""
+
+    pid: int
+
+    def isalive(self) -> bool: ...
+
+
+async def exited(child: Child, loop: asyncio.AbstractEventLoop) -> None:
+    """Until the child has exited; isalive() reaps it. A pidfd wakes the
+    loop the moment it exits (a poll every 50 ms added ~25 ms to every run)."""
+    import asyncio  # loaded already (this runs on its loop); not at import: evalcheck and passwords need none
+
+    try:
+        pidfd = os.pidfd_open(child.pid)
+    except (AttributeError, OSError):  # not Linux >= 5.3, or already reaped
+        pidfd = -1
+    if pidfd >= 0:
+        ready = loop.create_future()
+        loop.add_reader(pidfd, lambda: ready.done() or ready.set_result(None))
+        try:
+            if child.isalive():
+                await ready
+        finally:
+            loop.remove_reader(pidfd)
+            os.close(pidfd)
+    delay = 0.002
+    while child.isalive():
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.05)
 
 
 def alive(pid: int, start: int) -> bool:

@@ -30,14 +30,14 @@ import sys
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 import pexpect
 
 from installer.base.logfile import DEFAULT_LOG, LogFile, Redactor
-from installer.base.processes import alive, child_env, child_setup, family, signal_all
+from installer.base.processes import alive, child_env, child_setup, exited, family, signal_all
+from installer.run.command import PLAIN_NIX_ENV, RunOptions, build_argv
 from installer.run.progress import Progress
 from installer.run.termtext import clean_lines, rewrite
 
@@ -58,56 +58,8 @@ PARTIAL_LIMIT = 1 << 16
 # and nixos-install's echos only ever write whole lines).
 PROMPT_QUIET = 0.5
 
-# Nix draws its one-line progress bar when stderr is a tty, TERM is not
-# "dumb" and NO_COLOR is unset (libutil/terminal.cc isTTY); the bar prints no
-# per-path lines, and `nix build` (flake installs) then also drops to notice
-# verbosity (nix/main.cc). Its plain logger at info verbosity prints one
-# "copying path"/"building" line per item: the counts `Progress` reads.
-PLAIN_NIX_ENV = {"TERM": "dumb", "NO_COLOR": "1"}
-
-
 class RunnerError(Exception):
     """The install command could not be started; the message is for the screen."""
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    flake_host: str | None = None  # set when a flake was generated: --flake TARGET/etc/nixos#HOST
-    max_jobs: int | str | None = None  # a number or "auto"
-    cores: int | None = None
-    keep_going: bool = False
-    show_trace: bool = False
-    offline: bool = False  # no substituters: build or copy from the live system's store only
-
-
-def build_argv(target: str, options: RunOptions = RunOptions(), command: str | Sequence[str] = "nixos-install") -> list[str]:
-    """The nixos-install command line for these options (no secret ever goes here)."""
-    argv = shlex.split(command) if isinstance(command, str) else list(command)
-    target = str(target)
-    # Always --no-root-passwd: under a pty nixos-install would prompt for
-    # root's password; passwords are set afterwards through chpasswd's stdin.
-    argv += ["--root", target, "--no-root-passwd"]
-    if options.flake_host is not None:
-        host = options.flake_host
-        # nixos-install splits the flake URI at the last '#' and rejects '"'.
-        if not host or "#" in host or '"' in host:
-            raise ValueError(f"flake host name {host!r} cannot be used in a flake URI")
-        argv += ["--no-channel-copy", "--flake", f"{target.rstrip('/') or ''}/etc/nixos#{host}"]
-    if options.max_jobs is not None:
-        if not (options.max_jobs == "auto" or (isinstance(options.max_jobs, int) and options.max_jobs >= 0)):
-            raise ValueError("max_jobs is a number of jobs or 'auto'")
-        argv += ["--max-jobs", str(options.max_jobs)]
-    if options.cores is not None:
-        if not isinstance(options.cores, int) or options.cores < 0:
-            raise ValueError("cores is a number (0: all)")
-        argv += ["--cores", str(options.cores)]
-    if options.keep_going:
-        argv.append("--keep-going")
-    if options.show_trace:
-        argv.append("--show-trace")
-    if options.offline:
-        argv += ["--option", "substituters", ""]
-    return argv
 
 
 class InstallRunner:
@@ -310,31 +262,9 @@ class InstallRunner:
                 return
             self._on_readable()
 
-    async def _exited(self) -> None:
-        """Until the child has exited; isalive() reaps it. A pidfd wakes the
-        loop the moment it exits (a poll every 50 ms added ~25 ms to every run)."""
-        child = self.child
-        try:
-            pidfd = os.pidfd_open(child.pid)
-        except (AttributeError, OSError):  # not Linux >= 5.3, or already reaped
-            pidfd = -1
-        if pidfd >= 0:
-            ready = self._loop.create_future()
-            self._loop.add_reader(pidfd, lambda: ready.done() or ready.set_result(None))
-            try:
-                if child.isalive():
-                    await ready
-            finally:
-                self._loop.remove_reader(pidfd)
-                os.close(pidfd)
-        delay = 0.002
-        while child.isalive():
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.05)
-
     async def _watch(self) -> None:
         child = self.child
-        await self._exited()
+        await exited(child, self._loop)
         code = child.exitstatus if child.signalstatus is None else -child.signalstatus
         # What the child wrote before exiting is still in the pty: read on
         # until end of output. A paused reader resumes when the consumer
@@ -501,35 +431,6 @@ class InstallRunner:
                  timeout: float | None = None) -> int:
         """Run to the end, printing plain progress lines (all output with echo).
         After `timeout` seconds the run is stopped like Ctrl+C (`timed_out` says so)."""
-        return asyncio.run(self.run_printing(out or sys.stdout, echo=echo, every=every, timeout=timeout))
+        from installer.run.printing import run_printing
 
-    async def run_printing(self, out: TextIO, *, echo: bool = False, every: float = 2.0,
-                           timeout: float | None = None) -> int:
-        phase, error, printed = None, None, 0.0
-        batches = self.batches()
-        try:
-            async with asyncio.timeout(timeout):
-                async for batch in batches:
-                    if echo:
-                        out.write("\n".join(batch) + "\n")
-                    progress = self.progress
-                    now = time.monotonic()
-                    if not echo and (progress.phase != phase or now - printed >= every):
-                        out.write(progress.summary() + "\n")
-                        phase, printed = progress.phase, now
-                    if progress.last_error != error:
-                        error = progress.last_error
-                        if not echo:
-                            out.write(f"  {error}\n")
-                    out.flush()
-        except TimeoutError:
-            self.timed_out = True
-            self.log.line(f"=== still running after the timeout of {timeout:g} s: stopping it")
-        finally:
-            await batches.aclose()  # no consumer left: the reader never pauses for one
-            if self.running:
-                await self.stop()
-        code = await self.wait()
-        out.write(f"{self.progress.summary()}; nixos-install exited with code {code}; log: {self.log.path}\n")
-        out.flush()
-        return code
+        return asyncio.run(run_printing(self, out or sys.stdout, echo=echo, every=every, timeout=timeout))
