@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from installer.machine import udevdata
+from installer.machine import drivers, udevdata
 from installer.machine.describe import describe_partition
 from installer.machine.hardware import ESP_TYPE, LINUX_FS_TYPE, Partition
 from installer.machine.probe import ProbeError, machine_from_data, probe, record_machine
@@ -541,7 +541,7 @@ def test_drivers_walk_the_sysfs_parents(tmp_path: Path) -> None:
     _bind(scsi, "sd", None, sysfs)  # built-in sd: still named by its module name
     block = scsi / "block" / "sdb"
     block.mkdir(parents=True)
-    assert udevdata.sysfs_drivers(str(block), str(sysfs / "devices"), []) == (["sd_mod", "usb_storage", "xhci_pci"], [])
+    assert drivers.sysfs_drivers(str(block), str(sysfs / "devices"), []) == (["sd_mod", "usb_storage", "xhci_pci"], [])
 
 
 def test_udev_encoding_round_trip() -> None:
@@ -718,9 +718,9 @@ def test_an_unbound_storage_controller_is_resolved_from_its_modalias(tmp_path: P
     block.mkdir(parents=True)
     aliases = tmp_path / "modules.alias"
     aliases.write_text("alias pci:v00001000d00000030sv*sd*bc*sc*i* mptspi\nalias pci:v*d*sv*sd*bc0Csc03i30* xhci_pci\n")
-    assert udevdata.sysfs_drivers(str(block), str(sysfs / "devices"), [aliases]) == (["sd_mod", "mptspi"], [])
+    assert drivers.sysfs_drivers(str(block), str(sysfs / "devices"), [aliases]) == (["sd_mod", "mptspi"], [])
     aliases.write_text("")
-    assert udevdata.sysfs_drivers(str(block), str(sysfs / "devices"), [aliases]) == (["sd_mod"], ["0000:00:10.0"])
+    assert drivers.sysfs_drivers(str(block), str(sysfs / "devices"), [aliases]) == (["sd_mod"], ["0000:00:10.0"])
     record = {**load("simple")["storage"]["blockdev"]["/dev/sda"], "drivers": ["sd_mod"],
               "unknown_controllers": ["0000:00:10.0"]}
     machine = machine_from_data(_simple_with(extra={"/dev/sda": record}))

@@ -17,9 +17,9 @@ ID_PART_ENTRY_* from `blkid -p`, DM_NAME/DM_UUID from sysfs. Our additions to
 probert's format, all optional when reading:
 
 - per blockdev record: "drivers" (kernel modules bound along the device's
-  sysfs parents, nearest first; when absent or empty the probe reads the
-  controller off DEVPATH, see `devpath_modules`) and "slaves" (the devices a
-  dm/md device sits on, from sysfs slaves/);
+  sysfs parents, nearest first: installer.machine.drivers; when absent or
+  empty the probe reads the controller off DEVPATH, see `devpath_modules`)
+  and "slaves" (the devices a dm/md device sits on, from sysfs slaves/);
 - attrs "size" is in bytes (as probert stores it), "start" in 512-byte sectors
   (as sysfs has it);
 - a top-level "machine" object with facts probert does not record:
@@ -48,6 +48,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from installer.machine.drivers import sysfs_drivers
+
 Record = dict[str, Any]
 
 # What the probe reads; make_fixtures keeps exactly these.
@@ -67,12 +69,6 @@ KEEP_ATTRS = (
 KEEP_RECORD_KEYS = ("drivers", "slaves", "unknown_controllers")
 KEEP_STORAGE = ("filesystem", "mount", "dmcrypt", "lvm", "os")  # zfs and multipath: see trim
 KEEP_RAID = ("devices", "spare_devices", "raidlevel", "container", "MD_NAME", "DEVNAME", "size")
-
-# Modules that every machine has bound somewhere in the chain and the initrd
-# never needs to name.
-_GENERIC_DRIVERS = {"usb", "hub", "pcieport", "scsi_mod", "port", "serial8250"}
-_DRIVER_MODULE = {"sd": "sd_mod", "sr": "sr_mod"}
-
 
 # Controller modules read off a disk's sysfs path, for records without driver
 # links (probert's recordings; a live sysfs without them, as in a container).
@@ -275,60 +271,6 @@ def blkid_props(devnode: str) -> dict[str, str]:
         elif key.startswith("PART_ENTRY_"):
             props[f"ID_{key}"] = value
     return props
-
-
-def modules_alias_files() -> list[Path]:
-    """modules.alias of the running kernel (NixOS keeps it under /run/booted-system)."""
-    release = os.uname().release
-    return [Path(base) / release / "modules.alias"
-            for base in ("/run/booted-system/kernel-modules/lib/modules", "/lib/modules")]
-
-
-def module_for_modalias(modalias: str, alias_files: list[Path]) -> str:
-    """The module whose alias pattern matches a device's modalias (what `modprobe -R` answers), or ""."""
-    import fnmatch
-
-    for path in alias_files:
-        try:
-            lines = path.read_text(errors="replace").splitlines()
-        except OSError:
-            continue
-        for line in lines:
-            words = line.split()
-            if len(words) == 3 and words[0] == "alias" and fnmatch.fnmatchcase(modalias, words[1]):
-                return words[2].replace("-", "_")
-    return ""
-
-
-def sysfs_drivers(sys_path: str, devices_root: str = "/sys/devices",
-                  alias_files: list[Path] | None = None) -> tuple[list[str], list[str]]:
-    """Kernel modules bound along the device's sysfs parents, nearest first (as nixos-generate-config
-    finds them), and the PCI storage controllers on the way that no module is bound to nor known for.
-
-    A controller whose module is not loaded is resolved from its modalias, as
-    modprobe would load it; one that resolves to nothing is returned for a warning.
-    """
-    found: list[str] = []
-    unknown: list[str] = []
-    root = Path(os.path.realpath(devices_root))
-    path = Path(os.path.realpath(sys_path))
-    while root in path.parents:
-        driver = path / "driver"
-        name = ""
-        if driver.is_symlink():
-            module = driver / "module"
-            name = os.path.basename(os.readlink(module)) if module.is_symlink() else os.path.basename(os.readlink(driver))
-        elif (_read(path / "class") or "").startswith("0x01"):  # a PCI mass-storage controller, unbound
-            alias = _read(path / "modalias") or ""
-            name = module_for_modalias(alias, modules_alias_files() if alias_files is None else alias_files) if alias else ""
-            if not name:
-                unknown.append(path.name)
-        if name:
-            name = _DRIVER_MODULE.get(name, name).replace("-", "_")
-            if name not in found and name not in _GENERIC_DRIVERS:
-                found.append(name)
-        path = path.parent
-    return found, unknown
 
 
 def mbr_entry_types(node: str | Path) -> list[str]:
