@@ -37,10 +37,10 @@ def test_a_fixed_unit(size: int, text: str) -> None:
 def test_the_plan_and_the_disk_descriptions_say_the_same_size():
     from installer.machine import describe
     from installer.answers import diskmatch
-    from installer.run import executor
-    from installer.nixos import export
+    from installer.run import diskcheck
+    from installer.nixos import disko
     from installer.plan import erase as plan
     from installer.machine import probe
 
-    for module in (describe, diskmatch, executor, export, plan, probe):
+    for module in (describe, diskmatch, diskcheck, disko, plan, probe):
         assert module.human_size is human_size, module.__name__
