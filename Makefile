@@ -59,6 +59,7 @@ run: install nix-root
 
 test: install nix-root
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 	@[ -z "$(SUDO)" ] || command -v sudo >/dev/null || { \
 		echo "make test runs the root tests (loop devices, VM installs): run it as root, or install sudo" >&2; exit 1; }
 	$(RUN_TESTS) -n 2 --dist loadgroup -q
@@ -74,4 +75,4 @@ bench: install
 	$(PY) benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache

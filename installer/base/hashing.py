@@ -25,7 +25,7 @@ _B64 = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 # -- libxcrypt through ctypes -----------------------------------------------
-def _load_libcrypt():
+def _load_libcrypt() -> ctypes.CDLL | None:
     names = ["libcrypt.so.1", "libcrypt.so.2"]
     found = ctypes.util.find_library("crypt")
     if found:
@@ -53,7 +53,7 @@ def _lib_gensalt(prefix: bytes) -> bytes | None:
         return None
     out = ctypes.create_string_buffer(_OUTPUT_SIZE)
     # rbytes NULL: libxcrypt draws the salt from the OS's random source.
-    setting = _LIB.crypt_gensalt_rn(prefix, 0, None, 0, out, _OUTPUT_SIZE)
+    setting: bytes | None = _LIB.crypt_gensalt_rn(prefix, 0, None, 0, out, _OUTPUT_SIZE)  # c_char_p
     return setting if setting and not setting.startswith(b"*") else None
 
 
@@ -61,7 +61,8 @@ def _lib_crypt(password: str, setting: str) -> str | None:
     if _LIB is None:
         return None
     data = ctypes.create_string_buffer(_CRYPT_DATA_SIZE)
-    result = _LIB.crypt_rn(password.encode("utf-8"), setting.encode("ascii"), data, _CRYPT_DATA_SIZE)
+    # restype c_char_p: bytes or None (ctypes' CDLL attributes are typed Any).
+    result: bytes | None = _LIB.crypt_rn(password.encode("utf-8"), setting.encode("ascii"), data, _CRYPT_DATA_SIZE)
     # libxcrypt returns a string starting with "*" for an invalid setting.
     if not result or result.startswith(b"*"):
         return None

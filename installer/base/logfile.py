@@ -53,7 +53,7 @@ class Redactor:
 
 
 def open_private(
-    path: str | os.PathLike, *, append: bool = True, new: bool = False, dir_fd: int | None = None
+    path: str | os.PathLike[str], *, append: bool = True, new: bool = False, dir_fd: int | None = None
 ) -> int:
     """Open (or create) a regular file only its owner can read; returns the fd.
 
@@ -107,7 +107,7 @@ class LogFile:
 
     def __init__(
         self,
-        path: str | os.PathLike = DEFAULT_LOG,
+        path: str | os.PathLike[str] = DEFAULT_LOG,
         *,
         redactor: Redactor | None = None,
         append: bool = True,
@@ -146,7 +146,7 @@ class LogFile:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def copy_to(self, target: str | os.PathLike) -> Path:
+    def copy_to(self, target: str | os.PathLike[str]) -> Path:
         """Copy the whole log to TARGET/var/log/, mode 0600, replacing an older copy.
 
         Nothing under the target is followed: a link at var, var/log or the
@@ -159,7 +159,7 @@ class LogFile:
             os.close(where)
         return destination
 
-    def save_copy(self, destination: str | os.PathLike) -> Path:
+    def save_copy(self, destination: str | os.PathLike[str]) -> Path:
         """Copy the whole log to a place the person chose (a directory: the log's
         own name in it), as a private file: created 0600, never through a
         symlink, never over another user's file. Raises OSError saying why."""

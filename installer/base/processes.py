@@ -13,11 +13,12 @@ import contextlib
 import os
 import signal
 import termios
-from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import asyncio
+    from types import FrameType
 
 _SECRET_NAMES = ("PASSW", "PASSPHRASE", "SECRET", "TOKEN", "CREDENTIAL")
 
@@ -95,34 +96,31 @@ def family(leader: int) -> dict[int, int]:
     return {pid: starts[pid] for pid in found if pid in starts}
 
 
-class Child(Protocol):
-    """What `exited` needs of a child (a pexpect.spawn): its pid, and isalive(), which reaps it."""
-
-    pid: int
-
-    def isalive(self) -> bool: ...
-
-
-async def exited(child: Child, loop: asyncio.AbstractEventLoop) -> None:
-    """Until the child has exited; isalive() reaps it. A pidfd wakes the
+async def exited(pid: int, isalive: Callable[[], bool], loop: asyncio.AbstractEventLoop) -> None:
+    """Until the child `pid` has exited; `isalive()` (pexpect's) reaps it. A pidfd wakes the
     loop the moment it exits (a poll every 50 ms added ~25 ms to every run)."""
     import asyncio  # loaded already (this runs on its loop); not at import: evalcheck and passwords need none
 
     try:
-        pidfd = os.pidfd_open(child.pid)
+        pidfd = os.pidfd_open(pid)
     except (AttributeError, OSError):  # not Linux >= 5.3, or already reaped
         pidfd = -1
     if pidfd >= 0:
-        ready = loop.create_future()
-        loop.add_reader(pidfd, lambda: ready.done() or ready.set_result(None))
+        ready: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        loop.add_reader(pidfd, wake)
         try:
-            if child.isalive():
+            if isalive():
                 await ready
         finally:
             loop.remove_reader(pidfd)
             os.close(pidfd)
     delay = 0.002
-    while child.isalive():
+    while isalive():
         await asyncio.sleep(delay)
         delay = min(delay * 2, 0.05)
 
@@ -171,7 +169,7 @@ def like_ctrl_c(signals: Iterable[int] = TERMINATIONS) -> Iterator[list[int]]:
     whole family). Yields the list of signals received, for the message."""
     received: list[int] = []
 
-    def handler(signum: int, frame) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
         received.append(signum)
         current = signal.getsignal(signal.SIGINT)
         if callable(current):

@@ -37,7 +37,7 @@ class LinkRefused(OSError):
         super().__init__(errno.ELOOP, f"{path} is a symbolic link{where}; refusing to write through it")
 
     def __str__(self) -> str:  # without OSError's "[Errno N]": shown as it is
-        return self.strerror
+        return self.strerror or ""
 
 
 def _cut(text: str) -> str:
@@ -71,7 +71,7 @@ def refuse_link(dir_fd: int, name: str, shown: str) -> os.stat_result | None:
     return info
 
 
-def _start(path: str, base: int | str | os.PathLike | None) -> tuple[int, str, bool]:
+def _start(path: str, base: int | str | os.PathLike[str] | None) -> tuple[int, str, bool]:
     """(an fd to walk from, how to show it, whether it was opened here)."""
     if isinstance(base, int):
         return base, "", False
@@ -83,9 +83,9 @@ def _start(path: str, base: int | str | os.PathLike | None) -> tuple[int, str, b
 
 
 def open_dir(
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     *,
-    base: int | str | os.PathLike | None = None,
+    base: int | str | os.PathLike[str] | None = None,
     create: bool = False,
     mode: int = 0o755,
     shown: str | None = None,
@@ -144,7 +144,7 @@ def _open_component(dir_fd: int, name: str, shown: str, create: bool, mode: int)
 
 
 @contextlib.contextmanager
-def parent_dir(path: str | os.PathLike, *, create: bool = False, mode: int = 0o755) -> Iterator[tuple[int, str]]:
+def parent_dir(path: str | os.PathLike[str], *, create: bool = False, mode: int = 0o755) -> Iterator[tuple[int, str]]:
     """(fd of the directory holding `path`, the last component), walked without links."""
     text = os.fspath(path)
     head, name = os.path.split(text.rstrip("/") or text)
@@ -157,7 +157,7 @@ def parent_dir(path: str | os.PathLike, *, create: bool = False, mode: int = 0o7
         os.close(fd)
 
 
-def check(path: str | os.PathLike, *, base: int | str | os.PathLike | None = None) -> None:
+def check(path: str | os.PathLike[str], *, base: int | str | os.PathLike[str] | None = None) -> None:
     """LinkRefused when any component of `path` that exists is a link; missing ones are fine.
 
     For checking every file a step will write before it writes the first one."""
@@ -209,7 +209,7 @@ def write_at(dir_fd: int, name: str, data: bytes | str, *, mode: int = 0o644, sh
         raise
 
 
-def write_file(path: str | os.PathLike, data: bytes | str, *, mode: int = 0o644) -> None:
+def write_file(path: str | os.PathLike[str], data: bytes | str, *, mode: int = 0o644) -> None:
     """`write_at` for a path as given: its directory must exist; no link on the way."""
     with parent_dir(path) as (fd, name):
         write_at(fd, name, data, mode=mode, shown=os.fspath(path))
@@ -219,7 +219,7 @@ _KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device", stat.S_IFB
           stat.S_IFDIR: "a directory", stat.S_IFSOCK: "a socket"}
 
 
-def read_regular(path: str | os.PathLike, limit: int) -> bytes:
+def read_regular(path: str | os.PathLike[str], limit: int) -> bytes:
     """The contents of a regular file of at most `limit` bytes, else OSError saying why.
 
     O_NONBLOCK: a FIFO does not wait for a writer; it is refused, like

@@ -226,11 +226,11 @@ def mount_tree(mountinfo: str) -> list[Record]:
         order.append(mount_id)
     roots: list[Record] = []
     for mount_id in order:
-        parent = nodes.get(parents[mount_id])
-        if parent is None or parent is nodes[mount_id]:
+        above = nodes.get(parents[mount_id])
+        if above is None or above is nodes[mount_id]:
             roots.append(nodes[mount_id])
         else:
-            parent.setdefault("children", []).append(nodes[mount_id])
+            above.setdefault("children", []).append(nodes[mount_id])
     return roots
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from installer.answers.model import GIB, MIB, InstallModel
-from installer.base.units import human_size
+from installer.answers.model import InstallModel
+from installer.base.units import GIB, MIB, human_size
 from installer.plan.erase import BTRFS_OPTIONS, BTRFS_SUBVOLUMES, LUKS_NAME
 from installer.plan.types import PartSpec, Plan
 

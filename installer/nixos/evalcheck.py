@@ -184,7 +184,7 @@ def run_stoppable(argv: list[str], timeout: float, cancel: threading.Event | Non
             _stop_group(proc)
 
 
-def _stop_group(proc: subprocess.Popen) -> None:
+def _stop_group(proc: subprocess.Popen[str]) -> None:
     for sig, grace in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(proc.pid, sig)

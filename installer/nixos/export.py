@@ -80,7 +80,7 @@ class ExportStopped(OSError):
         super().__init__(err.errno, f"cannot write {out_dir / name}: {err.strerror or err}; {self.outcome}")
 
     def __str__(self) -> str:  # without OSError's "[Errno N]": shown as it is
-        return self.strerror
+        return self.strerror or ""
 
 
 def flake_paths(hostname: str) -> tuple[str, ...]:
@@ -90,7 +90,7 @@ def flake_paths(hostname: str) -> tuple[str, ...]:
             f"{hosts}/hardware-configuration.nix", f"{hosts}/access.nix", "README.md", ".gitignore")
 
 
-def existing_files(model: InstallModel, out_dir: str | os.PathLike) -> list[str]:
+def existing_files(model: InstallModel, out_dir: str | os.PathLike[str]) -> list[str]:
     """Which of the export's files out_dir already holds (a dangling link counts: writing would follow it)."""
     return [name for name in flake_paths(model.system.hostname) if os.path.lexists(Path(out_dir) / name)]
 
@@ -219,7 +219,7 @@ def export_flake(
     model: InstallModel,
     machine: Machine,
     plan: Plan,
-    out_dir: str | os.PathLike,
+    out_dir: str | os.PathLike[str],
     *,
     include_password_hashes: bool = False,
     overwrite: bool = False,

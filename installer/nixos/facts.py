@@ -43,7 +43,7 @@ def release_of(version_text: str) -> str:
     return match.group(1) if match else ""
 
 
-Run = Callable[..., subprocess.CompletedProcess]
+Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def nixos_version(run: Run | None = None) -> str:

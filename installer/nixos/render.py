@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import cache
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from installer.machine.hardware import Disk, Machine
 from installer.answers.model import InstallModel
@@ -23,6 +24,9 @@ from installer.plan.types import Plan
 
 if TYPE_CHECKING:
     import jinja2
+
+# A Jinja filter: the value, then the filter's own arguments, if any.
+Filter = Callable[..., str]
 
 TEMPLATE_NAMES = {
     "configuration.nix": "configuration.nix.j2",
@@ -60,7 +64,7 @@ def templates_dir() -> Path:
                             f"{package.parent / 'templates'}): reinstall nixos-tui-installer")
 
 
-def new_environment(filters: dict) -> jinja2.Environment:
+def new_environment(filters: dict[str, Filter]) -> jinja2.Environment:
     """A strict Jinja environment over templates/ with the given filters.
 
     A missing value stops rendering with Jinja's own message, even when it
@@ -77,8 +81,8 @@ def new_environment(filters: dict) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
 
-    def strict(convert):
-        def apply(value, *args):
+    def strict(convert: Filter) -> Filter:
+        def apply(value: Any, *args: Any) -> Any:
             if isinstance(value, jinja2.Undefined):
                 str(value)
             return convert(value, *args)
@@ -128,7 +132,7 @@ def render(
     return {name: env.get_template(template).render(context) for name, template in TEMPLATE_NAMES.items()}
 
 
-def _context(model: InstallModel, machine: Machine, plan: Plan, include_filesystems: bool, platform: str) -> dict:
+def _context(model: InstallModel, machine: Machine, plan: Plan, include_filesystems: bool, platform: str) -> dict[str, Any]:
     software = model.software
     users = [
         UserView(

@@ -10,8 +10,8 @@ mounted themselves is read by `installer.plan.premounted`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from installer.machine.hardware import (
     BIOS_BOOT_TYPE,
@@ -24,9 +24,9 @@ from installer.machine.hardware import (
 )
 from installer.plan.identity import Identity
 from installer.plan.types import Action, FsEntry, LuksEntry, PartSpec, Plan, Step, SwapEntry
-from installer.answers.model import GIB, MIB, InstallModel
+from installer.answers.model import InstallModel
 from installer.base.problems import Problem, ProblemsError
-from installer.base.units import human_size
+from installer.base.units import GIB, MIB, human_size
 
 # The smallest root worth installing NixOS on: a minimal system plus a
 # couple of generations fits; a desktop needs more, but that is a choice.
@@ -40,6 +40,13 @@ LUKS_NAME = "cryptroot"
 BTRFS_SUBVOLUMES = (("@", "/"), ("@home", "/home"), ("@nix", "/nix"))
 BTRFS_OPTIONS = ("compress=zstd", "noatime")
 ESP_OPTIONS = ("fmask=0077", "dmask=0077")
+
+
+class _Add(Protocol):
+    """Appends one step to the plan being built (_fill's `add`)."""
+
+    def __call__(self, action: Action, describe: str, argv: Sequence[str] = (), *,
+                 call: dict[str, Any] | None = None, stdin: str = "") -> None: ...
 
 
 # -- small helpers other modules use -------------------------------------------
@@ -155,15 +162,16 @@ def _fill(plan: Plan, model: InstallModel, disk: Disk, ident: Identity, target: 
     parts = {p.purpose: p for p in plan.partitions}
     luks = model.encryption.enabled
 
-    def add(action: Action, describe: str, argv: Sequence[str] = (), **kw: Any) -> None:
-        plan.steps.append(Step(action, describe, tuple(argv), **kw))
+    def add(action: Action, describe: str, argv: Sequence[str] = (), *,
+            call: dict[str, Any] | None = None, stdin: str = "") -> None:
+        plan.steps.append(Step(action, describe, tuple(argv), call or {}, stdin))
 
     _table_steps(plan, disk, ident, add)
     root_dev = _format_steps(plan, parts, luks, model.disk.filesystem, ident, add)
     _mount_steps(plan, parts, luks, model.disk.filesystem, root_dev, ident, target, add)
 
 
-def _table_steps(plan: Plan, disk: Disk, ident: Identity, add) -> None:
+def _table_steps(plan: Plan, disk: Disk, ident: Identity, add: _Add) -> None:
     who = disk_words(disk)
     old = [p.path for p in disk.partitions if p.path]
     if old:
@@ -192,7 +200,7 @@ def _table_steps(plan: Plan, disk: Disk, ident: Identity, add) -> None:
     add(Action.WIPEFS, "Clear old signatures from the new partitions", ["wipefs", "-a", *nodes])
 
 
-def _format_steps(plan: Plan, parts: dict[str, PartSpec], luks: bool, fs: str, ident: Identity, add) -> str:
+def _format_steps(plan: Plan, parts: dict[str, PartSpec], luks: bool, fs: str, ident: Identity, add: _Add) -> str:
     """mkfs, mkswap and LUKS steps; returns the device the root filesystem is made on."""
     if "esp" in parts:
         esp = parts["esp"].path
@@ -224,7 +232,7 @@ def _format_steps(plan: Plan, parts: dict[str, PartSpec], luks: bool, fs: str, i
 
 
 def _mount_steps(plan: Plan, parts: dict[str, PartSpec], luks: bool, fs: str, root_dev: str, ident: Identity,
-                 target: str, add) -> None:
+                 target: str, add: _Add) -> None:
     """Root first, then /boot, then the other btrfs subvolumes, then swap."""
     root_by_uuid = f"/dev/disk/by-uuid/{ident.root_uuid}"
     later: list[tuple[str, str, str]] = []  # btrfs subvolumes mounted after /boot
@@ -256,10 +264,10 @@ def _mount_steps(plan: Plan, parts: dict[str, PartSpec], luks: bool, fs: str, ro
         plan.filesystems.append(FsEntry("/boot", f"/dev/disk/by-uuid/{ident.boot_uuid}", "ext4"))
         add(Action.MOUNT, f"Mount {parts['boot'].path} at {target}/boot",
             ["mount", "-t", "ext4", parts["boot"].path, f"{target}/boot"])
-    for name, mountpoint, options in later:
+    for name, mountpoint, joined in later:
         add(Action.MKDIR, f"Create {target}{mountpoint}", ["mkdir", "-p", f"{target}{mountpoint}"])
         add(Action.MOUNT, f"Mount subvolume {name} at {target}{mountpoint}",
-            ["mount", "-t", "btrfs", "-o", options, root_dev, f"{target}{mountpoint}"])
+            ["mount", "-t", "btrfs", "-o", joined, root_dev, f"{target}{mountpoint}"])
 
     swap = parts.get("swap")
     if swap and luks:

@@ -23,6 +23,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from typing import IO
 from dataclasses import dataclass, field
 
 from installer.machine.hardware import MAPPER
@@ -318,14 +319,14 @@ def _partition(step: Step) -> str:
 
 
 class _stderr_to:
-    def __init__(self, file):
+    def __init__(self, file: IO[str]) -> None:
         self.file = file
 
-    def __enter__(self):
+    def __enter__(self) -> None:
         self.saved = os.dup(2)
         os.dup2(self.file.fileno(), 2)
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         os.dup2(self.saved, 2)
         os.close(self.saved)
 

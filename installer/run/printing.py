@@ -8,6 +8,7 @@ echo), each new error once, and the exit code with the log's path at the end.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import time
 from typing import TYPE_CHECKING, TextIO
 
@@ -41,7 +42,10 @@ async def run_printing(runner: InstallRunner, out: TextIO, *, echo: bool = False
     finally:
         await batches.aclose()  # no consumer left: the reader never pauses for one
         if runner.running:
-            await runner.stop()
+            stopping = runner.stop()
+            # Called on the runner's own loop: stop() hands back its asyncio Task.
+            assert not isinstance(stopping, concurrent.futures.Future)
+            await stopping
     code = await runner.wait()
     out.write(f"{runner.progress.summary()}; nixos-install exited with code {code}; log: {runner.log.path}\n")
     out.flush()

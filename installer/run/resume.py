@@ -23,6 +23,7 @@ from pathlib import Path
 
 from installer.machine.hardware import Disk, Machine
 from installer.plan.identity import Identity
+from installer.plan.types import Plan
 from installer.base.logfile import open_private
 
 STATE_DIR = "/run/nixos-tui-installer"
@@ -37,7 +38,7 @@ class Prepared:
     layout: str  # layout_digest() of the plan carried out
 
 
-def layout_digest(plan) -> str:
+def layout_digest(plan: Plan) -> str:
     """What the disk phase made, independent of what was on the disk before (the
     old partitions it wiped): the same answers and identity give the same digest."""
     disk = plan.disk.path if plan.disk is not None else ""
@@ -51,10 +52,11 @@ def record_path(state_dir: str, target: str) -> Path:
     return Path(state_dir) / f"prepared-{name}.json"
 
 
-def save(state_dir: str, plan) -> Path:
+def save(state_dir: str, plan: Plan) -> Path:
     """Remember that the disk phase of `plan` is done (root-only, never through a link)."""
     from installer.base import safefs
 
+    assert plan.disk is not None, "only a plan that partitioned a disk is recorded"
     path = record_path(state_dir, plan.target)
     text = json.dumps({"target": plan.target, "disk": plan.disk.path, "identity": dataclasses.asdict(plan.identity),
                        "layout": layout_digest(plan)})
@@ -91,7 +93,7 @@ def forget(state_dir: str, target: str) -> None:
         pass
 
 
-def mismatch(plan, disk: Disk, machine: Machine) -> str:
+def mismatch(plan: Plan, disk: Disk, machine: Machine) -> str:
     """Why the disk is not the one `plan` (made with the recorded identity) left, or ""."""
     on_disk = {p.uuid for p in disk.partitions if p.uuid}
     planned = [e.device for e in plan.filesystems if e.device.startswith(BY_UUID)]

@@ -29,9 +29,9 @@ import signal
 import sys
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import pexpect
 
@@ -70,7 +70,7 @@ class InstallRunner:
         argv: Sequence[str],
         *,
         target: str | None = None,
-        log: LogFile | str | os.PathLike | None = None,
+        log: LogFile | str | os.PathLike[str] | None = None,
         secrets: Iterable[str | None] = (),
         env: Mapping[str, str] | None = None,
         batch_interval: float = BATCH_INTERVAL,
@@ -94,7 +94,7 @@ class InstallRunner:
         self.tail: deque[str] = deque(maxlen=TAIL_LINES)
         self.returncode: int | None = None
         self.log_copy: Path | None = None
-        self.child: pexpect.spawn | None = None
+        self.child: pexpect.spawn[bytes] | None = None
         self._fd = -1
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._partial = ""
@@ -111,14 +111,15 @@ class InstallRunner:
         self._eof = asyncio.Event()
         self._done = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._watcher: asyncio.Task | None = None
+        self._watcher: asyncio.Task[None] | None = None
         self._victims: dict[int, int] = {}
-        self._stopping: asyncio.Task | None = None
+        self._stopping: asyncio.Task[int | None] | None = None
         self.timed_out = False  # run_printing's timeout stopped it
 
     @classmethod
     def for_target(
-        cls, target: str, options: RunOptions = RunOptions(), *, command: str | Sequence[str] = "nixos-install", **kw
+        cls, target: str, options: RunOptions = RunOptions(), *, command: str | Sequence[str] = "nixos-install",
+        **kw: Any,
     ) -> InstallRunner:
         return cls(build_argv(target, options, command), target=target, **kw)
 
@@ -176,22 +177,28 @@ class InstallRunner:
             raise RunnerError(f"cannot run {self.argv[0]}: {exc}") from None
         # pexpect's close() sleeps 0.1 s by default: not on the event loop.
         self.child.delayafterclose = 0
-        self.child.ptyproc.delayafterclose = 0
+        self.child.ptyproc.delayafterclose = 0  # type: ignore[attr-defined]  # pexpect's stubs omit the PtyProcess
         self.progress = Progress(run_number=self.run_number)  # elapsed counts from the spawn
         self._fd = self.child.child_fd
         os.set_blocking(self._fd, False)
         self._resume()
         self._watcher = self._loop.create_task(self._watch())
 
+    def _started(self) -> tuple[pexpect.spawn[bytes], int, asyncio.AbstractEventLoop]:
+        """The child, its pid and the loop it runs on: set by start(), which every caller follows."""
+        if self.child is None or self.child.pid is None or self._loop is None:
+            raise RuntimeError("the run has not started")
+        return self.child, self.child.pid, self._loop
+
     def _resume(self) -> None:
         if not self._reading and not self._eof.is_set():
-            self._loop.add_reader(self._fd, self._on_readable)
+            self._started()[2].add_reader(self._fd, self._on_readable)
             self._reading = True
         self._paused = False
 
     def _pause(self) -> None:
         if self._reading:
-            self._loop.remove_reader(self._fd)
+            self._started()[2].remove_reader(self._fd)
             self._reading = False
         self._paused = True
 
@@ -221,7 +228,7 @@ class InstallRunner:
 
     def _consume(self, text: str) -> None:
         text = self._partial + text
-        self._partial_at = self._loop.time()
+        self._partial_at = self._started()[2].time()
         self._chunks += 1
         cut = text.rfind("\n")
         if cut < 0:
@@ -246,7 +253,7 @@ class InstallRunner:
         if self._eof.is_set():
             return
         if self._reading:
-            self._loop.remove_reader(self._fd)
+            self._started()[2].remove_reader(self._fd)
             self._reading = False
         rest = self._partial + self._decoder.decode(b"", final=True)
         self._partial = ""
@@ -263,9 +270,10 @@ class InstallRunner:
             self._on_readable()
 
     async def _watch(self) -> None:
-        child = self.child
-        await exited(child, self._loop)
+        child, pid, loop = self._started()
+        await exited(pid, child.isalive, loop)
         code = child.exitstatus if child.signalstatus is None else -child.signalstatus
+        assert code is not None, "pexpect sets exitstatus or signalstatus once the child is reaped"
         # What the child wrote before exiting is still in the pty: read on
         # until end of output. A paused reader resumes when the consumer
         # takes its lines; only a quiet, still-open pty times out.
@@ -284,15 +292,15 @@ class InstallRunner:
                 # the install is over, so it is an orphan of ours. End it.
                 self._drain_now()
                 self._end_of_output()
-                leftovers = family(child.pid)
-                leftovers.pop(child.pid, None)
+                leftovers = family(pid)
+                leftovers.pop(pid, None)
                 if leftovers:
                     self.log.line(f"=== killing leftover processes {sorted(leftovers)}")
-                    signal_all(child.pid, leftovers, signal.SIGKILL)
+                    signal_all(pid, leftovers, signal.SIGKILL)
         self.returncode = self.progress.returncode = code
         self.log.line(f"=== run {self.run_number} exited with code {code} after {self.progress.elapsed:.1f} s")
         try:
-            self.child.close(force=False)
+            child.close(force=False)
         except Exception:  # noqa: BLE001 - the fd may already be gone
             pass
         if self.target and os.path.isdir(self.target):
@@ -304,7 +312,7 @@ class InstallRunner:
         self._data.set()
 
     # -- what the UI calls ----------------------------------------------------
-    async def batches(self, keep: int | None = None) -> AsyncIterator[list[str]]:
+    async def batches(self, keep: int | None = None) -> AsyncGenerator[list[str], None]:
         """Yield lists of new lines, at most once per batch_interval, until the run ends.
 
         Starts the run if needed. A slow consumer gets bigger batches; one
@@ -319,7 +327,7 @@ class InstallRunner:
         try:
             if self.child is None:
                 await self.start()
-            last = 0.0
+            loop, last = self._started()[2], 0.0
             while True:
                 if not self._pending:
                     if self._eof.is_set():
@@ -327,14 +335,14 @@ class InstallRunner:
                     self._data.clear()
                     await self._data.wait()
                     continue
-                wait = last + self.batch_interval - self._loop.time()
+                wait = last + self.batch_interval - loop.time()
                 if wait > 0:
                     await asyncio.sleep(wait)
                 batch = list(self._pending)
                 self._pending.clear()
                 if self._paused:
                     self._resume()
-                last = self._loop.time()
+                last = loop.time()
                 yield batch
             await self.wait()
         finally:
@@ -357,6 +365,7 @@ class InstallRunner:
             if self._paused:
                 self._resume()
         await self._done.wait()
+        assert self.returncode is not None, "_watch sets it before _done"
         return self.returncode
 
     def send(self, text: str) -> None:
@@ -365,7 +374,7 @@ class InstallRunner:
             self._answered = self._chunks
             os.write(self._fd, text.encode("utf-8"))
 
-    def stop(self, grace: float = 3.0):
+    def stop(self, grace: float = 3.0) -> Awaitable[int | None] | concurrent.futures.Future[int | None]:
         """Ctrl+C: SIGINT, then SIGTERM, then SIGKILL to the group and every descendant.
 
         Starts the stop at once and returns something to await for the exit
@@ -377,22 +386,25 @@ class InstallRunner:
         except RuntimeError:
             current = None
         if self._loop is None or self.child is None:  # never started: nothing to stop
-            done = concurrent.futures.Future()
+            done: concurrent.futures.Future[int | None] = concurrent.futures.Future()
             done.set_result(self.returncode)
             return asyncio.wrap_future(done) if current is not None else done
         if current is self._loop:
-            if self._stopping is None:
-                self._stopping = self._loop.create_task(self._stop(grace))
-            return self._stopping
+            return self._stop_task(grace)
         return asyncio.run_coroutine_threadsafe(self._stop_from_thread(grace), self._loop)
 
+    def _stop_task(self, grace: float) -> asyncio.Task[int | None]:
+        if self._stopping is None:  # one stop at a time: a second Ctrl+C waits for the first
+            self._stopping = self._started()[2].create_task(self._stop(grace))
+        return self._stopping
+
     async def _stop_from_thread(self, grace: float) -> int | None:
-        return await self.stop(grace)
+        return await self._stop_task(grace)
 
     async def _stop(self, grace: float) -> int | None:
         if self._done.is_set():
             return self.returncode
-        leader = self.child.pid
+        leader = self._started()[1]
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
             self._victims.update(family(leader))
             self.log.line(f"=== sending {sig.name} to process group {leader}")
@@ -402,9 +414,10 @@ class InstallRunner:
         return await self.wait()
 
     async def _gone(self, timeout: float) -> bool:
-        deadline = self._loop.time() + timeout
-        while self._loop.time() < deadline:
-            leader_done = not self.child.isalive()
+        child, _, loop = self._started()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            leader_done = not child.isalive()
             if leader_done and not any(alive(p, s) for p, s in self._victims.items()):
                 return True
             await asyncio.sleep(0.02)
@@ -412,7 +425,7 @@ class InstallRunner:
 
     def kill_now(self) -> None:
         """SIGKILL everything at once, without waiting (for an exiting program)."""
-        if self.child is not None and not self._done.is_set():
+        if self.child is not None and self.child.pid is not None and not self._done.is_set():
             self._victims.update(family(self.child.pid))
             signal_all(self.child.pid, self._victims, signal.SIGKILL)
 
