@@ -19,6 +19,7 @@ from installer.machine.hardware import (
 from installer.plan.identity import Identity
 from installer.answers.model import GIB, MIB, InstallModel
 from installer.plan.erase import build_plan, partition_path, summary_lines
+from installer.plan.types import Action, Step
 from installer.base.problems import ProblemsError
 
 PASSPHRASE = "hunter2 with spaces"
@@ -364,3 +365,25 @@ def test_recorded_machines_plan_on_every_offered_disk():
             assert plan.partitions[-1].end <= disk.size - MIB
             assert all(p.path.startswith(disk.path) for p in plan.partitions)
     assert planned > 0
+
+
+# -- the steps' actions ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("firmware,fs,swap,luks", MATRIX)
+def test_every_step_carries_an_action_that_prints_as_its_word(firmware, fs, swap, luks):
+    """--plan and the log print an action as the word it always was; the executor
+    dispatches on the Action, so a plain string must not slip through."""
+    for step in plan_for(firmware=firmware, fs=fs, swap=swap, luks=luks).steps:
+        assert type(step.action) is Action
+        assert f"{step.action}" == str(step.action) == step.action.value
+        assert re.fullmatch(r"[a-z]+(-[a-z]+)?", step.action.value)
+
+
+def test_a_step_written_with_the_word_gets_its_action_and_an_unknown_word_is_refused():
+    assert Step("luks-open", "Unlock", ("cryptsetup", "open")).action is Action.LUKS_OPEN
+    wait = Step("wait", "Wait", call={"device": "/dev/sda", "nodes": ["/dev/sda1", "/dev/sda2"]})
+    assert wait.action is Action.WAIT and wait.shown() == "wait for /dev/sda1 /dev/sda2"
+    with pytest.raises(ValueError):
+        Step("format", "Format something")
+
