@@ -79,7 +79,9 @@ class Disk:
     drivers: list[str] = field(default_factory=list)  # kernel modules the initrd needs for it
     kind: str = "disk"  # disk, loop, zram, ram, cdrom, multipath (a /dev/mapper/ map over several paths)
     mountpoint: str = ""  # a filesystem on the whole disk, mounted
-    refused: str = ""  # why it is not offered, in words for a person; "" when offered
+    # Why it is not offered, in words for a person ("" when offered): the probe fills it
+    # from installer.machine.eligibility, the one policy, so a recorded machine replays it.
+    refused: str = ""
     holds: str = ""  # what is on it today, in words for a person
     # Every /dev/disk/by-id/ link udev made for it (by_id among them): an answers
     # file may name the disk by any of them, e.g. its wwn- or nvme-eui. link.
@@ -94,6 +96,7 @@ class Disk:
 
     @property
     def offered(self) -> bool:
+        """The probe's verdict on this disk alone; `Machine.offered_disks` adds the machine's facts."""
         return not self.refused
 
     @property
@@ -198,4 +201,7 @@ class Machine:
 
     @property
     def offered_disks(self) -> list[Disk]:
-        return [d for d in self.disks if d.offered]
+        """The disks the install may go on, as installer.machine.eligibility judges them."""
+        from installer.machine.eligibility import offered_disks
+
+        return offered_disks(self)

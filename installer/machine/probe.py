@@ -17,8 +17,9 @@ what is in use). Loop devices and optical drives are kept and refused, so the
 wizard can say why an image file or a DVD cannot be chosen; an unattached
 loop device (size 0) is not a disk at all. A multipath map (dm-* with an
 mpath- DM_UUID) is the one device-mapper device listed, once, as
-/dev/mapper/NAME, and refused (MULTIPATH_REFUSAL); its path devices are
-listed and refused as its paths.
+/dev/mapper/NAME, and refused (eligibility.MULTIPATH); its path devices are
+listed and refused as its paths. Why a disk is refused is installer.machine.eligibility's
+answer, from the facts gathered here.
 
 In use, besides mounted: under a mounted device-mapper stack (the disk under
 / on LVM on LUKS "holds / through LUKS and LVM"), RAID members, PVs of an
@@ -33,13 +34,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-from installer.machine import udevdata
+from installer.machine import eligibility, udevdata
 from installer.machine.describe import Context, describe_disk, describe_partition
 from installer.machine.gaps import gaps_record
-from installer.machine.hardware import (BY_ID, MAPPER, MBR_EXTENDED, MIN_DISK_BYTES, START_UNKNOWN, Disk, Machine,
+from installer.machine.hardware import (BY_ID, MAPPER, MBR_EXTENDED, START_UNKNOWN, Disk, Machine,
                                         Mount, Partition)
 from installer.base.problems import ProbeError
-from installer.base.units import human_size
 
 # Where live systems mount the medium they booted from: NixOS (/iso), Ubuntu
 # (/cdrom), dracut/Fedora, Arch, Debian live.
@@ -47,17 +47,6 @@ BOOT_MEDIUM_TARGETS = ("/iso", "/cdrom", "/run/initramfs/live", "/run/archiso/bo
                        "/run/live/medium", "/lib/live/mount/medium")
 _LEFT_OUT = ("zram", "ram", "fd", "dm-", "md", "nbd")
 _BY_ID_ORDER = ("ata-", "nvme-", "virtio-", "usb-", "scsi-", "mmc-", "ieee1394-", "memstick-", "dm-uuid-mpath-")
-# Refused, not installed onto: nixpkgs' services.multipath builds multipath.conf
-# from hand-given pathGroups (a WWID and a numeric alias each, no default), and
-# its initrd part only starts multipathd. nixpkgs' own root-on-multipath test
-# (nixos/tests/iscsi-multipath-root.nix) boots a partitionless filesystem on
-# /dev/mapper/<alias>, copies /etc/multipath/wwids into the initrd by hand and
-# installs no boot loader: nothing covers the ESP + root partitions (kpartx maps)
-# and boot loader this installer writes, and this kernel has no dm to test them.
-MULTIPATH_REFUSAL = ("multipath device: not supported here (booting NixOS from one needs "
-                     "services.multipath set up by hand)")
-
-
 
 def probe(machine_file: str | os.PathLike[str] | None = None, *, allow_loop: bool = False, target: str = "/mnt") -> Machine:
     """The machine's disks, mounts and facts: live, or from a recorded file."""
@@ -251,7 +240,7 @@ def _users(storage: dict[str, Any], blockdev: dict[str, Any], mapper: dict[str, 
         for member in info.get("devices") or []:
             name = os.path.basename(array) + (f" ({level})" if level else "")
             ctx.raid_of.setdefault(member, name)
-            in_use.setdefault(member, f"is part of the active RAID array {os.path.basename(array)}")
+            in_use.setdefault(member, eligibility.in_raid(os.path.basename(array)))
     lvm = storage.get("lvm") or {}
     active_vgs = {rec.get("DM_VG_NAME") for rec in blockdev.values() if rec.get("DM_VG_NAME")}
     active_vgs |= {lv.get("volgroup") for lv in (lvm.get("logical_volumes") or {}).values()}
@@ -259,7 +248,7 @@ def _users(storage: dict[str, Any], blockdev: dict[str, Any], mapper: dict[str, 
         for pv in pvs:
             ctx.vg_of[pv] = vg
             if vg in active_vgs:
-                in_use.setdefault(pv, f"is in the active LVM volume group '{vg}'")
+                in_use.setdefault(pv, eligibility.in_volume_group(vg))
     for name, info in (storage.get("dmcrypt") or {}).items():
         # probert records dmsetup's column as it prints it, a bare string ("nvme0n1p3"); ours is a list
         for backing in udevdata.device_names((info or {}).get("blkdevs_used") if isinstance(info, dict) else None):
@@ -273,9 +262,9 @@ def _users(storage: dict[str, Any], blockdev: dict[str, Any], mapper: dict[str, 
                 ctx.vg_of.setdefault(backing, rec["DM_VG_NAME"])
             if name and rec.get("DM_UUID", "").startswith("CRYPT-LUKS"):
                 luks.setdefault(name, mapper.get(backing, backing))
-            in_use.setdefault(backing, f"backs the open mapping {MAPPER}{name or os.path.basename(dev)}")
+            in_use.setdefault(backing, eligibility.backs_mapping(name or os.path.basename(dev)))
     for name, backing in luks.items():
-        in_use.setdefault(backing, f"backs the open LUKS mapping {MAPPER}{name}")
+        in_use.setdefault(backing, eligibility.backs_luks(name))
     pools = _imported_pools(storage, mounts)
     for dev, rec in blockdev.items():
         if rec.get("ID_FS_TYPE") == "zfs_member":
@@ -283,7 +272,7 @@ def _users(storage: dict[str, Any], blockdev: dict[str, Any], mapper: dict[str, 
             if pool:
                 ctx.pool_of[dev] = pool
             if pool in pools:
-                in_use.setdefault(dev, f"is in the imported ZFS pool {pool}")
+                in_use.setdefault(dev, eligibility.in_pool(pool))
     for dev, info in (storage.get("os") or {}).items():
         if info.get("long"):
             ctx.os_names[dev] = info["long"]
@@ -336,58 +325,6 @@ def _boot_medium(mounts: list[Mount], parent: dict[str, str], blockdev: dict[str
     return ""
 
 
-def _refusal(disk: Disk, *, allow_loop: bool, boot_medium: str, swaps: list[str],
-             in_use: dict[str, str], target: str, mounted_at: dict[str, str],
-             held: dict[str, tuple[str, str]], path_of: dict[str, str]) -> str:
-    if disk.kind == "cdrom":
-        return "optical drive"
-    if disk.kind == "loop" and not allow_loop:
-        return "loop device (an image file); start with --allow-loop to install into it"
-    if disk.kind == "multipath":
-        return MULTIPATH_REFUSAL
-    if disk.path == boot_medium:
-        return "holds the running installer"
-    if disk.read_only:
-        return "read-only device"
-    if disk.path in path_of:
-        name = path_of[disk.path]
-        return f"is one path of the multipath device {MAPPER}{name}" if name else "is a multipath path device"
-    devices = [disk.path] + [p.path for p in disk.partitions]
-    def hint(where: str) -> str:
-        return " (your pre-mounted target)" if where == target or where.startswith(target.rstrip("/") + "/") else ""
-
-    # Mounted directly, or under a mounted device-mapper stack (/ on LVM on LUKS);
-    # the shortest mount point names it: "/" says more than "/boot/efi".
-    busy = [(where, 0, dev, f"is mounted at {where}") for dev, where in mounted_at.items() if dev in devices]
-    busy += [(held[dev][0], 1, dev, f"holds {held[dev][0]} through {held[dev][1]}") for dev in devices if dev in held]
-    if busy:
-        where, _, dev, what = min(busy, key=lambda b: (len(b[0]), b))
-        return f"{os.path.basename(dev)} {what}{hint(where)}"
-    for dev in devices:
-        short = os.path.basename(dev)
-        if dev in swaps:
-            return f"{short} is active swap"
-        if dev in in_use:
-            return f"{short} {in_use[dev]}"
-    if disk.size == 0 and disk.detachable:
-        return "no medium"  # an empty card-reader slot
-    if disk.size < MIN_DISK_BYTES:
-        return f"too small: {human_size(disk.size)}, needs at least {human_size(MIN_DISK_BYTES)}"
-    return ""
-
-
-def _walk(dm_slaves: dict[str, list[str]], device: str) -> list[str]:
-    """`device` and everything under it in the device-mapper stack, top first (Machine.stack's walk)."""
-    seen: list[str] = []
-    todo = [device]
-    while todo:
-        dev = todo.pop(0)
-        if dev not in seen:
-            seen.append(dev)
-            todo += dm_slaves.get(dev, [])
-    return seen
-
-
 def _layer(rec: dict[str, Any], name: str, luks: dict[str, str]) -> str:
     uuid = rec.get("DM_UUID", "")
     if name in luks or uuid.startswith("CRYPT-"):
@@ -399,26 +336,10 @@ def _layer(rec: dict[str, Any], name: str, luks: dict[str, str]) -> str:
     return "device-mapper"
 
 
-def _held_through(mounts: list[Mount], dm_slaves: dict[str, list[str]], blockdev: dict[str, Any],
-                  mapper: dict[str, str], luks: dict[str, str]) -> dict[str, tuple[str, str]]:
-    """{partition: (mount point, "LUKS and LVM")} for every device a mounted device-mapper stack
-    sits on: the disk under a running root on LVM on LUKS is as busy as one mounted directly."""
-    rec_of = {mapper[dev]: rec for dev, rec in blockdev.items() if dev in mapper}
-    held: dict[str, tuple[str, str]] = {}
-    for mount in mounts:
-        if not mount.source.startswith(MAPPER) or mount.source not in dm_slaves:
-            continue
-        chain = _walk(dm_slaves, mount.source)
-        layers: list[str] = []
-        for dev in reversed(chain):  # from the disk up, as the data passes through them
-            if dev in dm_slaves:
-                layer = _layer(rec_of.get(dev) or {}, dev.removeprefix(MAPPER), luks)
-                if layer not in layers:
-                    layers.append(layer)
-        for leaf in (dev for dev in chain if dev not in dm_slaves and not dev.startswith(MAPPER)):
-            if leaf not in held or len(mount.target) < len(held[leaf][0]):
-                held[leaf] = (mount.target, " and ".join(layers))
-    return held
+def _layers(blockdev: dict[str, Any], mapper: dict[str, str], luks: dict[str, str]) -> dict[str, str]:
+    """/dev/mapper/NAME -> what the mapping is (LUKS, LVM, ...), as eligibility.held_through names it."""
+    return {mapper[dev]: _layer(rec, mapper[dev].removeprefix(MAPPER), luks)
+            for dev, rec in blockdev.items() if dev in mapper}
 
 
 def _multipath_paths(storage: dict[str, Any], blockdev: dict[str, Any],
@@ -466,7 +387,7 @@ def _multipath_disk(dev: str, rec: dict[str, Any], paths: list[str], disks: dict
     names = ", ".join(os.path.basename(p) for p in paths) or "none recorded"
     inside = describe_disk(first) if first and first.partitions else ""  # a path holds the map's blocks
     disk.holds = f"{inside or 'empty'} (paths {names})"
-    disk.refused = MULTIPATH_REFUSAL
+    disk.refused = eligibility.MULTIPATH
     return disk
 
 
@@ -505,12 +426,14 @@ def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop:
 
     in_use, luks, ctx = _users(storage, blockdev, mapper, mounts)
     dm_slaves = _dm_slaves(storage, blockdev, mapper, luks)
-    held = _held_through(mounts, dm_slaves, blockdev, mapper, luks)
+    held = eligibility.held_through([(m.source, m.target) for m in mounts], dm_slaves, _layers(blockdev, mapper, luks))
     maps = {dev: rec for dev, rec in blockdev.items() if rec.get("DM_UUID", "").startswith("mpath-")}
     path_of = _multipath_paths(storage, blockdev, maps)
     warnings: list[str] = []
     swaps = [mapper.get(swap, swap) for swap in facts.get("swaps") or []]  # LVM swap shows as /dev/dm-N
     boot_medium = _boot_medium(mounts, parent, blockdev, facts.get("boot_medium", ""))
+    usage = eligibility.Usage(boot_medium=boot_medium, swaps=swaps, in_use=in_use, mounted_at=mounted_at, held=held,
+                              path_of=path_of, target=target, allow_loop=allow_loop)
     if "firmware" in facts:
         firmware = facts["firmware"]
     else:
@@ -546,7 +469,7 @@ def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop:
         if fstype and not disk.partitions:
             whole = Partition(path=dev, number=0, size=size, fstype=fstype, fsversion=version, label=label, uuid=uuid,
                               mountpoint=disk.mountpoint)
-        disk.holds = "no medium" if size == 0 and disk.detachable else describe_disk(disk, ctx, whole)
+        disk.holds = eligibility.NO_MEDIUM if size == 0 and disk.detachable else describe_disk(disk, ctx, whole)
         for part in disk.partitions:
             part.description = describe_partition(part, disk, ctx)
         if disk.kind == "loop" and attrs.get("loop/backing_file"):
@@ -554,8 +477,7 @@ def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop:
         if dev in path_of:
             name = path_of[dev]
             disk.holds = f"a path of the multipath device {MAPPER}{name}" if name else "a multipath path device"
-        disk.refused = _refusal(disk, allow_loop=allow_loop, boot_medium=boot_medium, swaps=swaps,
-                                in_use=in_use, target=target, mounted_at=mounted_at, held=held, path_of=path_of)
+        disk.refused = eligibility.refusal(disk, usage)
         unknown = [str(c) for c in rec.get("unknown_controllers") or []]
         if disk.kind == "disk" and (unknown or not disk.drivers):
             where = f"controller {', '.join(unknown)}" if unknown else f"controller ({rec.get('DEVPATH') or 'no sysfs path'})"

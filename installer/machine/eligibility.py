@@ -1,0 +1,210 @@
+"""May this disk be used, and if not, why: the one policy, with every refusal's words.
+
+The probe gathers the facts (what is mounted, swapped on, held by a RAID array,
+an LVM group, a LUKS mapping or a ZFS pool, which disk it booted from) into a
+`Usage` and asks `refusal` once per disk; the answer is kept on the disk as
+`Disk.refused`, so a recorded machine replays it exactly. Everything above
+(validation, the plan, the disk match rule, the CLI, resume and the Disk step's
+partition editors) asks `disk_verdict` or `editor_verdict` here instead of
+reading the facts itself. The executor re-reads the disk before its first write
+(installer.run.executor, installer.machine.medium): that stays the last line,
+independent of this one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+
+from installer.base.units import human_size
+from installer.machine.hardware import MAPPER, MIN_DISK_BYTES, Disk, Machine
+
+# -- the refusals, in words for a person ------------------------------------------
+OPTICAL = "optical drive"
+LOOP = "loop device (an image file); start with --allow-loop to install into it"
+# Refused, not installed onto: nixpkgs' services.multipath builds multipath.conf
+# from hand-given pathGroups (a WWID and a numeric alias each, no default), and
+# its initrd part only starts multipathd. nixpkgs' own root-on-multipath test
+# (nixos/tests/iscsi-multipath-root.nix) boots a partitionless filesystem on
+# /dev/mapper/<alias>, copies /etc/multipath/wwids into the initrd by hand and
+# installs no boot loader: nothing covers the ESP + root partitions (kpartx maps)
+# and boot loader this installer writes, and this kernel has no dm to test them.
+MULTIPATH = ("multipath device: not supported here (booting NixOS from one needs "
+             "services.multipath set up by hand)")
+BOOT_MEDIUM = "holds the running installer"
+READ_ONLY = "read-only device"
+NO_MEDIUM = "no medium"  # an empty card-reader slot
+
+
+def multipath_path(name: str) -> str:
+    return f"is one path of the multipath device {MAPPER}{name}" if name else "is a multipath path device"
+
+
+def too_small(size: int) -> str:
+    return f"too small: {human_size(size)}, needs at least {human_size(MIN_DISK_BYTES)}"
+
+
+# Why a device is in use, each after the device's short name ("sda2 ...").
+def in_raid(array: str) -> str:
+    return f"is part of the active RAID array {array}"
+
+
+def in_volume_group(vg: str) -> str:
+    return f"is in the active LVM volume group '{vg}'"
+
+
+def backs_mapping(name: str) -> str:
+    return f"backs the open mapping {MAPPER}{name}"
+
+
+def backs_luks(name: str) -> str:
+    return f"backs the open LUKS mapping {MAPPER}{name}"
+
+
+def in_pool(pool: str) -> str:
+    return f"is in the imported ZFS pool {pool}"
+
+
+# -- the verdict -----------------------------------------------------------------
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a disk may be used; `reason` says why not ("" when it may)."""
+
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.reason
+
+
+@dataclass
+class Usage:
+    """What the probe saw using the devices, and the options the disks are judged under."""
+
+    boot_medium: str = ""  # the disk holding the running ISO
+    swaps: list[str] = field(default_factory=list)
+    in_use: dict[str, str] = field(default_factory=dict)  # device -> why (in_raid, in_pool, ...)
+    mounted_at: dict[str, str] = field(default_factory=dict)  # device -> its first mount point
+    held: dict[str, tuple[str, str]] = field(default_factory=dict)  # held_through()
+    path_of: dict[str, str] = field(default_factory=dict)  # multipath path device -> its map's name
+    target: str = "/mnt"
+    allow_loop: bool = False
+
+
+def holds_installer(disk: Disk, boot_medium: str) -> bool:
+    """The recorded boot medium may name the disk by its path, name or by-id link."""
+    return bool(boot_medium) and boot_medium in (disk.path, disk.name, disk.by_id)
+
+
+def refusal(disk: Disk, usage: Usage) -> str:
+    """Why the probe refuses `disk`, or "" when it is offered (kept as Disk.refused)."""
+    if disk.kind == "cdrom":
+        return OPTICAL
+    if disk.kind == "loop" and not usage.allow_loop:
+        return LOOP
+    if disk.kind == "multipath":
+        return MULTIPATH
+    if holds_installer(disk, usage.boot_medium):
+        return BOOT_MEDIUM
+    if disk.read_only:
+        return READ_ONLY
+    if disk.path in usage.path_of:
+        return multipath_path(usage.path_of[disk.path])
+    devices = [disk.path] + [p.path for p in disk.partitions]
+    target = usage.target
+
+    def hint(where: str) -> str:
+        return " (your pre-mounted target)" if where == target or where.startswith(target.rstrip("/") + "/") else ""
+
+    # Mounted directly, or under a mounted device-mapper stack (/ on LVM on LUKS);
+    # the shortest mount point names it: "/" says more than "/boot/efi".
+    busy = [(where, 0, dev, f"is mounted at {where}") for dev, where in usage.mounted_at.items() if dev in devices]
+    busy += [(usage.held[dev][0], 1, dev, f"holds {usage.held[dev][0]} through {usage.held[dev][1]}")
+             for dev in devices if dev in usage.held]
+    if busy:
+        where, _, dev, what = min(busy, key=lambda b: (len(b[0]), b))
+        return f"{os.path.basename(dev)} {what}{hint(where)}"
+    for dev in devices:
+        short = os.path.basename(dev)
+        if dev in usage.swaps:
+            return f"{short} is active swap"
+        if dev in usage.in_use:
+            return f"{short} {usage.in_use[dev]}"
+    if disk.size == 0 and disk.detachable:
+        return NO_MEDIUM
+    if disk.size < MIN_DISK_BYTES:
+        return too_small(disk.size)
+    return ""
+
+
+def held_through(mounts: list[tuple[str, str]], dm_slaves: dict[str, list[str]],
+                 layer_of: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """{partition: (mount point, "LUKS and LVM")} for every device a mounted device-mapper
+    stack sits on: the disk under a running root on LVM on LUKS is as busy as one mounted
+    directly. `mounts` are (source, target); `layer_of` names each mapping's kind."""
+    held: dict[str, tuple[str, str]] = {}
+    for source, target in mounts:
+        if not source.startswith(MAPPER) or source not in dm_slaves:
+            continue
+        chain = Machine(dm_slaves=dm_slaves).stack(source)
+        layers: list[str] = []
+        for dev in reversed(chain):  # from the disk up, as the data passes through them
+            if dev in dm_slaves and layer_of.get(dev, "device-mapper") not in layers:
+                layers.append(layer_of.get(dev, "device-mapper"))
+        for leaf in (dev for dev in chain if dev not in dm_slaves and not dev.startswith(MAPPER)):
+            if leaf not in held or len(target) < len(held[leaf][0]):
+                held[leaf] = (target, " and ".join(layers))
+    return held
+
+
+def disk_verdict(disk: Disk, machine: Machine) -> Verdict:
+    """May NixOS be installed on `disk` (erasing it)? The probe's refusal, then the
+    machine-wide facts a hand-built or older record may not have applied."""
+    if disk.refused:
+        return Verdict(disk.refused)
+    if holds_installer(disk, machine.boot_medium):
+        return Verdict(BOOT_MEDIUM)
+    if disk.read_only:
+        return Verdict(READ_ONLY)
+    return Verdict()
+
+
+def editor_verdict(disk: Disk, machine: Machine) -> Verdict:
+    """May a partition editor (cfdisk, gdisk) be opened on `disk`? Unlike installing,
+    yes on a disk in use (freeing it is what the editor is for), but never on an
+    optical drive or the disk the installer runs from."""
+    if disk.kind == "cdrom":
+        return Verdict(disk.refused or OPTICAL)
+    if holds_installer(disk, machine.boot_medium):
+        return Verdict(disk.refused or BOOT_MEDIUM)
+    return Verdict()
+
+
+def offered_disks(machine: Machine) -> list[Disk]:
+    """The disks the install may go on, in the probe's order."""
+    return [d for d in machine.disks if disk_verdict(d, machine).ok]
+
+
+def with_own_layout(machine: Machine, disk: Disk) -> Machine:
+    """`machine` with `disk` offered again: what refused it (its mounts and swap) is
+    the layout an earlier run of this installer made, which `own_layout_verdict`
+    has checked for anything else."""
+    free = dataclasses.replace(disk, refused="")
+    return dataclasses.replace(machine, disks=[free if d is disk else d for d in machine.disks])
+
+
+def own_layout_verdict(disk: Disk, machine: Machine, target: str, planned_swaps: set[str]) -> Verdict:
+    """Is what uses `disk` only the layout an earlier run made: something of it mounted at
+    `target`, nothing of it mounted elsewhere, no swap on it but `planned_swaps` (UUIDs)?"""
+    nodes = {disk.path, *(p.path for p in disk.partitions)}
+    mounts = [m for m in machine.mounts if m.source in nodes]
+    if not any(m.target == target for m in mounts):
+        return Verdict(f"nothing of {disk.path} is mounted at {target}")
+    elsewhere = [m for m in mounts if not (m.target == target or m.target.startswith(target.rstrip("/") + "/"))]
+    if elsewhere:
+        return Verdict(f"{elsewhere[0].source} is mounted at {elsewhere[0].target}, outside {target}")
+    for part in disk.partitions:
+        if part.path in machine.swaps and part.uuid not in planned_swaps:
+            return Verdict(f"{part.path} is an active swap the plan did not make")
+    return Verdict()
