@@ -299,9 +299,12 @@ def _refused(session: Session) -> str:
     if session.model.disk.layout != "erase" or not device:
         return ""
     disk = session.machine.disk(device)
-    if disk is not None and disk.refused:
-        return f"refusing to use {disk.path}: {disk.refused}"
-    return ""
+    if disk is None:
+        return ""
+    from installer.machine.eligibility import disk_verdict
+
+    verdict = disk_verdict(disk, session.machine)
+    return "" if verdict.ok else f"refusing to use {disk.path}: {verdict.reason}"
 
 
 def print_plan(session: Session) -> None:

@@ -9,7 +9,9 @@ from textual.widgets import Button, OptionList, RadioSet, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
+from installer.answers.resolve import install_disk
 from installer.base.problems import ProblemsError
+from installer.machine.eligibility import disk_verdict, editor_verdict
 from installer.flow.session import DryRun
 from screens import engine
 from screens.base import StepScreen
@@ -141,8 +143,8 @@ class DiskScreen(StepScreen):
         refused.display = bool(lines)
         no_disk.update(no_disk_text(machine.disks) if not offered else "")
         no_disk.display = not offered
-        # The answers may name the disk by any of its names (a by-id link, say).
-        chosen = machine.disk(self.model.disk.device)
+        # The answers may name the disk by any of its names (a by-id link, say), or by a match rule.
+        chosen = install_disk(self.model, machine)[0]
         if chosen in offered:
             options.highlighted = offered.index(chosen)
         elif listed and (self.model.disk.layout == "erase" or not offered):
@@ -177,9 +179,9 @@ class DiskScreen(StepScreen):
         machine = self.session.machine
         self.show_why()
         highlighted = machine.disk(event.option.id or "") if machine is not None else None
-        if highlighted is None or not highlighted.offered:
+        if highlighted is None or not disk_verdict(highlighted, machine).ok:
             return  # listed only to open a partition editor on it (no disk is offered)
-        named = machine.disk(self.model.disk.device)
+        named = install_disk(self.model, machine)[0]
         if named is None or named.path != event.option.id:
             # Another disk. The one already chosen keeps the name the answers gave it.
             self.model.disk.device = event.option.id or ""
@@ -266,9 +268,9 @@ class DiskScreen(StepScreen):
         if disk is None:
             self.say("Highlight a disk first.")
             return
-        machine = self.session.machine
-        if disk.kind == "cdrom" or disk.path == machine.boot_medium:
-            self.say(f"{tool} is not opened on {disk.name}: {disk.refused}.")
+        verdict = editor_verdict(disk, self.session.machine)
+        if not verdict.ok:
+            self.say(f"{tool} is not opened on {disk.name}: {verdict.reason}.")
             return
         self.hand_over(tool, lambda: self.session.run_partitioner(tool, disk.path, self.app.suspend))
 

@@ -48,9 +48,9 @@ def is_root() -> bool:
 
 def firmware(session) -> str:
     """The firmware the install targets: the person's override or what was probed."""
-    if session.model.boot.firmware:
-        return session.model.boot.firmware
-    return session.machine.firmware if session.machine is not None else "uefi"
+    from installer.answers.resolve import boot
+
+    return boot(session.model, session.machine)[0]
 
 
 def elapsed(seconds: float) -> str:

@@ -244,32 +244,36 @@ def test_recorded_machine_refusals(machine_file, rule, words):
     assert words in why
 
 
-def test_apply_match_fills_the_device(workstation):
-    from installer.answers.diskmatch import apply_match
+def test_the_rule_picks_the_device_without_writing_it(workstation):
     from installer.answers.model import DiskChoice, InstallModel
+    from installer.answers.resolve import install_disk, resolve as resolve_answers
 
     model = InstallModel(disk=DiskChoice(match=DiskMatch(model="1TB")))
-    assert apply_match(model, workstation) is None
-    assert model.disk.device == "/dev/disk/by-id/nvme-Samsung_SSD_980_PRO_1TB_S5GXNX0T2"
+    disk, problem = install_disk(model, workstation)
+    assert problem is None and disk is not None
+    assert disk.stable_path == "/dev/disk/by-id/nvme-Samsung_SSD_980_PRO_1TB_S5GXNX0T2"
+    assert model.disk.device == ""  # the answers are kept as given: the rule stays a rule
     # A named device wins over the rule.
     model = InstallModel(disk=DiskChoice(device="/dev/sda", match=DiskMatch(model="1TB")))
-    assert apply_match(model, workstation) is None and model.disk.device == "/dev/sda"
+    disk, problem = install_disk(model, workstation)
+    assert problem is None and disk is not None and disk.stable_path == "/dev/sda"
     # No by-id link: the /dev path.
     model = InstallModel(disk=DiskChoice(match=DiskMatch(ssd=False)))
-    assert apply_match(model, workstation) is None and model.disk.device == "/dev/sda"
+    disk, problem = install_disk(model, workstation)
+    assert problem is None and disk is not None and disk.stable_path == "/dev/sda"
     model = InstallModel(disk=DiskChoice(match=DiskMatch(model="Samsung")))
-    problem = apply_match(model, workstation)
-    assert problem is not None and problem.field == "disk.match"
+    disk, problem = install_disk(model, workstation)
+    assert disk is None and problem is not None and problem.field == "disk.match"
     assert "nvme0n1 477 GiB SSD" in problem.message and "nvme1n1 932 GiB SSD" in problem.message
     assert model.disk.device == ""
     model = InstallModel(disk=DiskChoice(layout="premounted", match=DiskMatch(model="Samsung")))
-    assert apply_match(model, workstation) is None and model.disk.device == ""
+    resolved = resolve_answers(model, workstation)
+    assert resolved.disk is None and resolved.problem is None and model.disk.device == ""
 
 
 def test_matched_model_validates_and_plans(workstation):
-    """After apply_match the rest of the engine sees an ordinary device choice."""
+    """Validation and the plan resolve the rule themselves: the answers keep no device."""
     from conftest import valid_model
-    from installer.answers.diskmatch import apply_match
     from installer.plan.identity import Identity
     from installer.plan.erase import build_plan
     from installer.answers.validate import validate
@@ -277,9 +281,9 @@ def test_matched_model_validates_and_plans(workstation):
     model = valid_model()
     model.boot.firmware = "uefi"
     model.disk.device = ""
-    model.disk.match = DiskMatch(ssd=True, largest=True)
+    model.disk.match = DiskMatch(ssd=True)  # two SSDs: ambiguous
     assert [p.field for p in validate(model, workstation) if p.field.startswith("disk")] == ["disk.match"]
-    assert apply_match(model, workstation) is None
+    model.disk.match = DiskMatch(ssd=True, largest=True)
     assert [p for p in validate(model, workstation) if p.field.startswith("disk")] == []
     plan = build_plan(model, workstation, Identity.generate(1))
-    assert plan.disk is not None and plan.disk.name == "nvme1n1"
+    assert plan.disk is not None and plan.disk.name == "nvme1n1" and model.disk.device == ""

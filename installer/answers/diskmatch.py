@@ -4,14 +4,15 @@ Device names differ between machines of a fleet (`sda` here, `nvme0n1`
 there), so an answers file can say `[disk.match] ssd = true` instead. A rule
 must pick exactly one disk: when it picks none or several, the install is
 refused with the candidates named, because guessing which disk to erase is
-how data gets lost.
+how data gets lost. The rule is resolved each time it is needed
+(installer.answers.resolve), never written into the answers.
 """
 
 from __future__ import annotations
 
+from installer.machine.eligibility import offered_disks
 from installer.machine.hardware import Disk, Machine
-from installer.answers.model import GIB, DiskMatch, InstallModel
-from installer.base.problems import Problem
+from installer.answers.model import GIB, DiskMatch
 from installer.base.units import human_size
 
 
@@ -66,12 +67,13 @@ def resolve(match: DiskMatch, machine: Machine) -> tuple[Disk | None, str]:
     """The one offered disk the rule picks, or None and a sentence saying why not.
 
     Refused disks (the boot medium, disks with mounted partitions, ...) are
-    never candidates, so a rule cannot select what the wizard would refuse.
+    never candidates: installer.machine.eligibility, the policy the wizard
+    follows, decides which disks are offered.
     Removable disks are candidates only with `removable = true`: an answers
     file replayed on a machine with a USB backup drive plugged in must not
     erase it because it is the largest.
     """
-    offered = machine.offered_disks
+    offered = offered_disks(machine)
     rule = describe_rule(match)
     fitting = [d for d in offered if _fits(match, d)]
     found = [d for d in fitting if match.removable or not d.detachable]
@@ -95,20 +97,3 @@ def resolve(match: DiskMatch, machine: Machine) -> tuple[Disk | None, str]:
             f"{len(found)} disks match {rule}: {listed}; make the rule stricter (or add largest = true, or name the device)"
         )
     return found[0], ""
-
-
-def apply_match(model: InstallModel, machine: Machine) -> Problem | None:
-    """Turn the model's match rule into a device, when no device is named.
-
-    Call after probing and before validating/planning. A named device wins
-    over a rule. Returns the problem (field "disk.match") when no single disk
-    matches; the model is then left without a device.
-    """
-    choice = model.disk
-    if choice.layout != "erase" or choice.device or choice.match is None:
-        return None
-    disk, why = resolve(choice.match, machine)
-    if disk is None:
-        return Problem("disk.match", why)
-    choice.device = disk.stable_path
-    return None

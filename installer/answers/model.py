@@ -51,13 +51,7 @@ class System:
 @dataclass
 class Boot:
     firmware: Firmware | None = None  # None: as the machine was booted (probed)
-    loader: Loader | None = None  # None: the firmware's natural choice
-
-    @property
-    def effective_loader(self) -> Loader:
-        if self.loader is not None:
-            return self.loader
-        return "grub" if self.firmware == "bios" else "systemd-boot"
+    loader: Loader | None = None  # None: the firmware's natural choice (installer.answers.resolve.boot)
 
 
 @dataclass

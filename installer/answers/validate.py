@@ -15,10 +15,11 @@ from dataclasses import fields, is_dataclass
 from typing import Any
 
 from installer.answers import catalog
+from installer.answers.resolve import CHOOSE_DISK, install_disk
 from installer.base.crypthash import hash_problem
 from installer.machine.hardware import Machine
 from installer.answers.model import DESKTOPS, FILESYSTEMS, FIRMWARES, LAYOUTS, LOADERS, SWAP_KINDS, InstallModel
-from installer.base.problems import Problem, named, shown
+from installer.base.problems import Problem, shown
 
 HOSTNAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 USERNAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
@@ -161,19 +162,12 @@ def _disk(model: InstallModel, machine: Machine | None) -> list[Problem]:
             Problem("disk.esp_size_mib", f"an EFI system partition needs at least {MIN_ESP_MIB} MiB (1024 is best)")
         )
     if d.layout == "erase":
-        if not d.device and d.match is not None and machine is not None:
-            from installer.answers.diskmatch import resolve
-
-            _disk_found, why = resolve(d.match, machine)
-            out.append(Problem("disk.match", why or "the match rule was not applied; call Session.probe() first"))
+        if machine is not None:
+            _disk_found, problem = install_disk(model, machine)  # a match rule is resolved, never written back
+            if problem is not None:
+                out.append(problem)
         elif not d.device and d.match is None:
-            out.append(Problem("disk.device", "choose the disk to install on"))
-        elif machine is not None:
-            disk = machine.disk(d.device)
-            if disk is None:
-                out.append(Problem("disk.device", f"{named(d.device)} is not a disk on this machine"))
-            elif disk.refused:
-                out.append(Problem("disk.device", f"{disk.path} cannot be used: {disk.refused}"))
+            out.append(Problem("disk.device", CHOOSE_DISK))
     return out
 
 

@@ -77,7 +77,6 @@ class Session:
         self._files_key: str | None = None
         self._log: LogFile | None = None
         self.loaded_keymap = ""  # what loadkeys last loaded on this console
-        self._matched = False  # the device came from a disk.match rule
         self._last_run = None  # the latest nixos-install runner: the next one continues its record
         # What the disk phase made (installer.run.resume.layout_digest) when a later
         # phase failed: installing again the same plan goes on from the configuration.
@@ -109,11 +108,8 @@ class Session:
             self.model.system.hostname = self.machine.hostname
         if self.model.system.timezone == defaults.timezone and self.machine.timezone:
             self.model.system.timezone = self.machine.timezone
-        from installer.answers.diskmatch import apply_match
-
-        had_device = bool(self.model.disk.device)
-        apply_match(self.model, self.machine)  # when no single disk matches, validate() says why
-        self._matched = not had_device and bool(self.model.disk.device)
+        # A [disk.match] rule stays a rule: the plan and validation resolve it
+        # against the machine (installer.answers.resolve), so the answers replay.
         if self.model.system.state_version == defaults.state_version:
             from installer.nixos.facts import state_version
 
@@ -332,8 +328,8 @@ class Session:
         starts from the configuration. Returns what it recognised, in words, or ""."""
         if not self.options.real or self.model.disk.layout != "erase" or self.machine is None:
             return ""
-        import dataclasses
-
+        from installer.answers.resolve import install_disk
+        from installer.machine.eligibility import with_own_layout
         from installer.run import resume
         from installer.plan.erase import build_plan
 
@@ -341,31 +337,19 @@ class Session:
         disk = self.machine.disk(record.disk) if record is not None else None
         if disk is None or disk.path != record.disk:
             return ""
-        # Refused by the probe for its mounts and swap, which are this plan's own.
-        free = dataclasses.replace(disk, refused="")
-        machine = dataclasses.replace(self.machine, disks=[free if d is disk else d for d in self.machine.disks])
-        model = self.model
-        if model.disk.device and not self._matched:
-            if machine.disk(model.disk.device) is not free:
-                return ""
-        elif model.disk.match is not None:  # a fleet's rule: it must pick this very disk again
-            from installer.answers.diskmatch import resolve
-
-            picked, _why = resolve(model.disk.match, machine)
-            if picked is not free:
-                return ""
-            model = dataclasses.replace(model, disk=dataclasses.replace(model.disk, device=free.stable_path))
-        else:
+        # Refused by the probe for its mounts and swap, which are this plan's own
+        # when resume.mismatch finds nothing else on it.
+        machine = with_own_layout(self.machine, disk)
+        free = machine.disk(disk.path)
+        # The answers' device, or a fleet's rule, must pick this very disk again.
+        if install_disk(self.model, machine)[0] is not free:
             return ""
         try:
-            plan = build_plan(model, machine, record.identity, target=self.options.target)
+            plan = build_plan(self.model, machine, record.identity, target=self.options.target)
         except ProblemsError:
             return ""
         if resume.layout_digest(plan) != record.layout or resume.mismatch(plan, free, machine):
             return ""
-        if model is not self.model:
-            self.model.disk.device = free.stable_path
-            self._matched = True  # saved answers keep the rule
         self.machine, self.identity = machine, record.identity
         self._plan = self._plan_key = self._files_key = None
         self._prepared = resume.layout_digest(self.plan())
@@ -480,15 +464,9 @@ class Session:
         return written
 
     def answers_model(self) -> InstallModel:
-        """The answers as given: a disk found by a match rule is saved as the rule,
-        so the file replays on the next machine of a fleet."""
-        if not self._matched:
-            return self.model
-        import copy
-
-        saved = copy.deepcopy(self.model)
-        saved.disk.device = ""
-        return saved
+        """The answers as given: a disk match rule is kept as the rule (the plan
+        resolves it), so the file replays on the next machine of a fleet."""
+        return self.model
 
     def save_answers(self, path: str | os.PathLike) -> None:
         from installer.answers import file as answers

@@ -1,8 +1,9 @@
 """May this disk be used, and if not, why: the one policy, with every refusal's words.
 
 The probe gathers the facts (what is mounted, swapped on, held by a RAID array,
-an LVM group, a LUKS mapping or a ZFS pool, which disk it booted from) into a
-`Usage` and asks `refusal` once per disk; the answer is kept on the disk as
+an LVM group, a LUKS mapping or a ZFS pool) into a `Usage`, with the disk it
+booted from (`boot_medium`) and what a mounted device-mapper stack holds
+(`held_through`) worked out here, and asks `refusal` once per disk; the answer is kept on the disk as
 `Disk.refused`, so a recorded machine replays it exactly. Everything above
 (validation, the plan, the disk match rule, the CLI, resume and the Disk step's
 partition editors) asks `disk_verdict` or `editor_verdict` here instead of
@@ -16,9 +17,10 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from installer.base.units import human_size
-from installer.machine.hardware import MAPPER, MIN_DISK_BYTES, Disk, Machine
+from installer.machine.hardware import MAPPER, MIN_DISK_BYTES, Disk, Machine, Mount
 
 # -- the refusals, in words for a person ------------------------------------------
 OPTICAL = "optical drive"
@@ -35,6 +37,11 @@ MULTIPATH = ("multipath device: not supported here (booting NixOS from one needs
 BOOT_MEDIUM = "holds the running installer"
 READ_ONLY = "read-only device"
 NO_MEDIUM = "no medium"  # an empty card-reader slot
+
+# Where live systems mount the medium they booted from: NixOS (/iso), Ubuntu
+# (/cdrom), dracut/Fedora, Arch, Debian live.
+BOOT_MEDIUM_TARGETS = ("/iso", "/cdrom", "/run/initramfs/live", "/run/archiso/bootmnt",
+                       "/run/live/medium", "/lib/live/mount/medium")
 
 
 def multipath_path(name: str) -> str:
@@ -156,6 +163,43 @@ def held_through(mounts: list[tuple[str, str]], dm_slaves: dict[str, list[str]],
             if leaf not in held or len(target) < len(held[leaf][0]):
                 held[leaf] = (target, " and ".join(layers))
     return held
+
+
+def _host_disk(dev: str, parent: dict[str, str], blockdev: dict[str, Any], mounts: list[Mount], depth: int = 0) -> str:
+    """The disk a device lives on; through a loop device to the disk holding its image file."""
+    disk = parent.get(dev, dev)
+    backing = ((blockdev.get(disk) or {}).get("attrs") or {}).get("loop/backing_file", "")
+    if backing and depth < 4:  # an ISO file on a stick (GRUB findiso=, Ventoy): the stick holds the installer
+        holders = [m for m in mounts if m.source.startswith("/dev/")
+                   and (backing == m.target or backing.startswith(m.target.rstrip("/") + "/"))]
+        if holders:
+            host = max(holders, key=lambda m: len(m.target))
+            return _host_disk(host.source, parent, blockdev, mounts, depth + 1)
+    return disk
+
+
+def boot_medium(mounts: list[Mount], parent: dict[str, str], blockdev: dict[str, Any], recorded: str) -> str:
+    """The disk the installer runs from (refused: BOOT_MEDIUM): the recorded one, else the
+    disk under the first live-medium mount point; `parent` maps a partition to its disk."""
+    if recorded:
+        return recorded
+    for where in BOOT_MEDIUM_TARGETS:  # /iso first: the NixOS ISO is what we run on
+        for mount in mounts:
+            if mount.target == where and mount.source.startswith("/dev/"):
+                return _host_disk(mount.source, parent, blockdev, mounts)
+    return ""
+
+
+def layer(rec: dict[str, Any], name: str, luks: dict[str, str]) -> str:
+    """What the device-mapper device `rec` (/dev/mapper/`name`) is, as "holds / through ..." names it."""
+    uuid = rec.get("DM_UUID", "")
+    if name in luks or uuid.startswith("CRYPT-"):
+        return "LUKS"
+    if rec.get("DM_LV_NAME") or rec.get("DM_VG_NAME") or uuid.startswith("LVM-"):
+        return "LVM"
+    if uuid.startswith("mpath-"):
+        return "multipath"
+    return "device-mapper"
 
 
 def disk_verdict(disk: Disk, machine: Machine) -> Verdict:

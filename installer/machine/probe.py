@@ -41,10 +41,6 @@ from installer.machine.hardware import (BY_ID, MAPPER, MBR_EXTENDED, START_UNKNO
                                         Mount, Partition)
 from installer.base.problems import ProbeError
 
-# Where live systems mount the medium they booted from: NixOS (/iso), Ubuntu
-# (/cdrom), dracut/Fedora, Arch, Debian live.
-BOOT_MEDIUM_TARGETS = ("/iso", "/cdrom", "/run/initramfs/live", "/run/archiso/bootmnt",
-                       "/run/live/medium", "/lib/live/mount/medium")
 _LEFT_OUT = ("zram", "ram", "fd", "dm-", "md", "nbd")
 _BY_ID_ORDER = ("ata-", "nvme-", "virtio-", "usb-", "scsi-", "mmc-", "ieee1394-", "memstick-", "dm-uuid-mpath-")
 
@@ -302,44 +298,11 @@ def _dm_slaves(storage: dict[str, Any], blockdev: dict[str, Any], mapper: dict[s
     return stack
 
 
-def _host_disk(dev: str, parent: dict[str, str], blockdev: dict[str, Any], mounts: list[Mount], depth: int = 0) -> str:
-    """The disk a device lives on; through a loop device to the disk holding its image file."""
-    disk = parent.get(dev, dev)
-    backing = ((blockdev.get(disk) or {}).get("attrs") or {}).get("loop/backing_file", "")
-    if backing and depth < 4:  # an ISO file on a stick (GRUB findiso=, Ventoy): the stick holds the installer
-        holders = [m for m in mounts if m.source.startswith("/dev/")
-                   and (backing == m.target or backing.startswith(m.target.rstrip("/") + "/"))]
-        if holders:
-            host = max(holders, key=lambda m: len(m.target))
-            return _host_disk(host.source, parent, blockdev, mounts, depth + 1)
-    return disk
-
-
-def _boot_medium(mounts: list[Mount], parent: dict[str, str], blockdev: dict[str, Any], recorded: str) -> str:
-    if recorded:
-        return recorded
-    for where in BOOT_MEDIUM_TARGETS:  # /iso first: the NixOS ISO is what we run on
-        for mount in mounts:
-            if mount.target == where and mount.source.startswith("/dev/"):
-                return _host_disk(mount.source, parent, blockdev, mounts)
-    return ""
-
-
-def _layer(rec: dict[str, Any], name: str, luks: dict[str, str]) -> str:
-    uuid = rec.get("DM_UUID", "")
-    if name in luks or uuid.startswith("CRYPT-"):
-        return "LUKS"
-    if rec.get("DM_LV_NAME") or rec.get("DM_VG_NAME") or uuid.startswith("LVM-"):
-        return "LVM"
-    if uuid.startswith("mpath-"):
-        return "multipath"
-    return "device-mapper"
-
-
 def _layers(blockdev: dict[str, Any], mapper: dict[str, str], luks: dict[str, str]) -> dict[str, str]:
     """/dev/mapper/NAME -> what the mapping is (LUKS, LVM, ...), as eligibility.held_through names it."""
-    return {mapper[dev]: _layer(rec, mapper[dev].removeprefix(MAPPER), luks)
+    return {mapper[dev]: eligibility.layer(rec, mapper[dev].removeprefix(MAPPER), luks)
             for dev, rec in blockdev.items() if dev in mapper}
+
 
 
 def _multipath_paths(storage: dict[str, Any], blockdev: dict[str, Any],
@@ -431,7 +394,7 @@ def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop:
     path_of = _multipath_paths(storage, blockdev, maps)
     warnings: list[str] = []
     swaps = [mapper.get(swap, swap) for swap in facts.get("swaps") or []]  # LVM swap shows as /dev/dm-N
-    boot_medium = _boot_medium(mounts, parent, blockdev, facts.get("boot_medium", ""))
+    boot_medium = eligibility.boot_medium(mounts, parent, blockdev, facts.get("boot_medium", ""))
     usage = eligibility.Usage(boot_medium=boot_medium, swaps=swaps, in_use=in_use, mounted_at=mounted_at, held=held,
                               path_of=path_of, target=target, allow_loop=allow_loop)
     if "firmware" in facts:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from installer.machine.hardware import Disk, Machine
 from installer.answers.model import InstallModel
+from installer.answers.resolve import boot
 from installer.nixos.nixlit import nix, nix_attr_name, nix_attr_path
 from installer.plan.types import Plan
 
@@ -143,8 +144,9 @@ def _context(model: InstallModel, machine: Machine, plan: Plan, include_filesyst
         )
         for user in model.users
     ]
-    firmware = plan.firmware or model.boot.firmware or machine.firmware
-    loader = plan.loader or model.boot.effective_loader
+    # The plan's own, which build_plan took from resolve; the same answer for a plan made without them.
+    firmware, loader = boot(model, machine)
+    firmware, loader = plan.firmware or firmware, plan.loader or loader
     return {
         "model": model,
         "machine": machine,

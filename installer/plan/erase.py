@@ -25,6 +25,7 @@ from installer.machine.hardware import (
 from installer.plan.identity import Identity
 from installer.plan.types import Action, FsEntry, LuksEntry, PartSpec, Plan, Step, SwapEntry
 from installer.answers.model import InstallModel
+from installer.answers.resolve import resolve
 from installer.base.problems import Problem, ProblemsError
 from installer.base.units import GIB, MIB, human_size
 
@@ -68,7 +69,8 @@ def disk_words(disk: Disk) -> str:
 def build_plan(model: InstallModel, machine: Machine, identity: Identity, target: str = "/mnt") -> Plan:
     """The plan for the model's disk choice. Raises ProblemsError when refused."""
     target = target.rstrip("/") or "/"
-    firmware, loader = boot_choice(model, machine)
+    resolved = resolve(model, machine)
+    firmware, loader = resolved.firmware, resolved.loader
     problems: list[Problem] = []
     if firmware == "bios" and loader == "systemd-boot":
         problems.append(Problem("boot.loader", "systemd-boot needs UEFI firmware; use grub on a BIOS machine"))
@@ -78,11 +80,13 @@ def build_plan(model: InstallModel, machine: Machine, identity: Identity, target
         from installer.plan.premounted import premounted_plan
 
         return premounted_plan(model, machine, identity, target)
-    disk = _chosen_disk(model, machine, problems)
+    disk = resolved.disk  # the answers' device, or the one their match rule picks here
+    if resolved.problem is not None:
+        problems.append(resolved.problem)
     if disk is None or problems:
         raise ProblemsError(problems)
     plan = Plan(layout="erase", firmware=firmware, loader=loader, identity=identity, disk=disk, target=target)
-    plan.partitions = _layout(model, machine, disk, identity, problems)
+    plan.partitions = _layout(model, firmware, disk, identity, problems)
     if problems:
         raise ProblemsError(problems)
     if loader == "grub":
@@ -92,38 +96,14 @@ def build_plan(model: InstallModel, machine: Machine, identity: Identity, target
     return plan
 
 
-def boot_choice(model: InstallModel, machine: Machine) -> tuple[str, str]:
-    """Firmware and loader: the answers', else as the machine was booted."""
-    firmware = model.boot.firmware or machine.firmware
-    loader = model.boot.loader or ("grub" if firmware == "bios" else "systemd-boot")
-    return firmware, loader
-
-
-def _chosen_disk(model: InstallModel, machine: Machine, problems: list[Problem]) -> Disk | None:
-    device = model.disk.device
-    if not device:
-        problems.append(Problem("disk.device", "choose the disk to install on"))
-        return None
-    disk = machine.disk(device)
-    if disk is None:
-        problems.append(Problem("disk.device", f"{device} is not a disk on this machine"))
-    elif disk.refused:
-        problems.append(Problem("disk.device", f"{disk.path} cannot be used: {disk.refused}"))
-    elif machine.boot_medium and machine.boot_medium in (disk.path, disk.name, disk.by_id):
-        problems.append(Problem("disk.device", f"{disk.path} holds the running installer; choose another disk"))
-    elif disk.read_only:
-        problems.append(Problem("disk.device", f"{disk.path} is read-only"))
-    return disk
-
-
 def _layout(
-    model: InstallModel, machine: Machine, disk: Disk, identity: Identity, problems: list[Problem]
+    model: InstallModel, firmware: str, disk: Disk, identity: Identity, problems: list[Problem]
 ) -> list[PartSpec]:
     """Partition sizes and places, or a problem saying how much is missing."""
     choice = model.disk
     luks = model.encryption.enabled
     wanted: list[tuple[str, str, int, str, str]] = []  # name, type, size, purpose, fstype
-    if boot_choice(model, machine)[0] == "uefi":
+    if firmware == "uefi":
         wanted.append(("ESP", ESP_TYPE, choice.esp_size_mib * MIB, "esp", "vfat"))
     else:
         wanted.append(("bios", BIOS_BOOT_TYPE, BIOS_BOOT_BYTES, "bios-boot", ""))

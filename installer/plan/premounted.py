@@ -16,7 +16,8 @@ import posixpath
 from installer.machine.hardware import BIOS_BOOT_TYPE, ESP_TYPE, MAPPER, Disk, Machine, Mount, Partition
 from installer.plan.identity import Identity
 from installer.answers.model import InstallModel
-from installer.plan.erase import ESP_OPTIONS, boot_choice
+from installer.answers.resolve import boot as boot_choice
+from installer.plan.erase import ESP_OPTIONS
 from installer.plan.types import FsEntry, LuksEntry, Plan, SwapEntry
 from installer.base.problems import Problem, ProblemsError, errors
 

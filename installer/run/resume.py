@@ -9,7 +9,7 @@ the installer records, in a root-only directory that lasts until reboot
 and target goes on from the configuration, when the disk holds exactly the
 planned filesystems (by their UUIDs) and nothing of it is mounted or swapped
 on outside what the plan set up. Anything else is not recognised, and the
-disk is refused as before.
+disk is refused as before (installer.machine.eligibility).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from installer.machine.eligibility import own_layout_verdict
 from installer.machine.hardware import Disk, Machine
 from installer.plan.identity import Identity
 from installer.plan.types import Plan
@@ -103,16 +104,6 @@ def mismatch(plan: Plan, disk: Disk, machine: Machine) -> str:
         return f"{disk.path} does not hold the planned filesystem(s) {', '.join(missing)}"
     if [p.number for p in sorted(disk.partitions, key=lambda p: p.number)] != [p.number for p in plan.partitions]:
         return f"{disk.path} does not have the planned partitions"
-    nodes = {disk.path, *(p.path for p in disk.partitions)}
-    target = plan.target
-    mounts = [m for m in machine.mounts if m.source in nodes]
-    if not any(m.target == target for m in mounts):
-        return f"nothing of {disk.path} is mounted at {target}"
-    elsewhere = [m for m in mounts if not (m.target == target or m.target.startswith(target.rstrip("/") + "/"))]
-    if elsewhere:
-        return f"{elsewhere[0].source} is mounted at {elsewhere[0].target}, outside {target}"
+    # What uses the disk now must be this layout only (installer.machine.eligibility's words).
     planned_swap = {s.device.removeprefix(BY_UUID) for s in plan.swaps}
-    for part in disk.partitions:
-        if part.path in machine.swaps and part.uuid not in planned_swap:
-            return f"{part.path} is an active swap the plan did not make"
-    return ""
+    return own_layout_verdict(disk, machine, plan.target, planned_swap).reason
