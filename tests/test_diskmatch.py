@@ -287,3 +287,25 @@ def test_matched_model_validates_and_plans(workstation):
     assert [p for p in validate(model, workstation) if p.field.startswith("disk")] == []
     plan = build_plan(model, workstation, Identity.generate(1))
     assert plan.disk is not None and plan.disk.name == "nvme1n1" and model.disk.device == ""
+
+
+def test_a_session_plans_by_the_rule_and_saves_the_answers_as_given(workstation, tmp_path):
+    """No device is written into the answers: the plan resolves the rule, the saved file keeps it."""
+    from conftest import valid_model
+    from installer.flow.session import Session
+
+    model = valid_model()
+    model.boot.firmware = "uefi"
+    model.disk.device = ""
+    model.disk.match = DiskMatch(ssd=True, largest=True)
+    session = Session(model=model)
+    session.machine = workstation
+    session.apply_machine_defaults()
+    assert model.disk.device == ""
+    assert session.validate("disk") == []
+    plan = session.plan()
+    assert plan.disk is not None and plan.disk.name == "nvme1n1"
+    session.save_answers(tmp_path / "answers.toml")
+    saved = (tmp_path / "answers.toml").read_text()
+    assert "[disk.match]" in saved and "largest = true" in saved
+    assert 'device = ""' in saved and "nvme" not in saved
