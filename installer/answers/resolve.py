@@ -16,6 +16,7 @@ from installer.machine.eligibility import disk_verdict
 from installer.machine.hardware import Disk, Machine
 
 CHOOSE_DISK = "choose the disk to install on"
+NEEDS_UEFI = "systemd-boot needs UEFI firmware; use grub on a BIOS machine"
 
 
 @dataclass(frozen=True)

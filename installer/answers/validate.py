@@ -15,7 +15,7 @@ from dataclasses import fields, is_dataclass
 from typing import Any
 
 from installer.answers import catalog
-from installer.answers.resolve import CHOOSE_DISK, install_disk
+from installer.answers.resolve import CHOOSE_DISK, NEEDS_UEFI, install_disk
 from installer.base.crypthash import hash_problem
 from installer.machine.hardware import Machine
 from installer.answers.model import DESKTOPS, FILESYSTEMS, FIRMWARES, LAYOUTS, LOADERS, SWAP_KINDS, InstallModel
@@ -142,7 +142,7 @@ def _boot(model: InstallModel) -> list[Problem]:
     if b.loader is not None and b.loader not in LOADERS:
         out.append(Problem("boot.loader", f"must be one of {', '.join(LOADERS)}"))
     elif b.firmware == "bios" and b.loader == "systemd-boot":
-        out.append(Problem("boot.loader", "systemd-boot needs UEFI firmware; use grub on a BIOS machine"))
+        out.append(Problem("boot.loader", NEEDS_UEFI))
     return out
 
 

@@ -154,7 +154,7 @@ def held_through(mounts: list[tuple[str, str]], dm_slaves: dict[str, list[str]],
     for source, target in mounts:
         if not source.startswith(MAPPER) or source not in dm_slaves:
             continue
-        chain = Machine(dm_slaves=dm_slaves).stack(source)
+        chain = Machine(dm_slaves=dm_slaves).stack(source)  # the one walk of the stack, before the Machine exists
         layers: list[str] = []
         for dev in reversed(chain):  # from the disk up, as the data passes through them
             if dev in dm_slaves and layer_of.get(dev, "device-mapper") not in layers:

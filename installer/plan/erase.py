@@ -25,7 +25,7 @@ from installer.machine.hardware import (
 from installer.plan.identity import Identity
 from installer.plan.types import Action, FsEntry, LuksEntry, PartSpec, Plan, Step, SwapEntry
 from installer.answers.model import InstallModel
-from installer.answers.resolve import resolve
+from installer.answers.resolve import NEEDS_UEFI, resolve
 from installer.base.problems import Problem, ProblemsError
 from installer.base.units import GIB, MIB, human_size
 
@@ -73,7 +73,7 @@ def build_plan(model: InstallModel, machine: Machine, identity: Identity, target
     firmware, loader = resolved.firmware, resolved.loader
     problems: list[Problem] = []
     if firmware == "bios" and loader == "systemd-boot":
-        problems.append(Problem("boot.loader", "systemd-boot needs UEFI firmware; use grub on a BIOS machine"))
+        problems.append(Problem("boot.loader", NEEDS_UEFI))
     if model.disk.layout == "premounted":
         if problems:
             raise ProblemsError(problems)
