@@ -145,8 +145,9 @@ def _context(model: InstallModel, machine: Machine, plan: Plan, include_filesyst
         for user in model.users
     ]
     # The plan's own, which build_plan took from resolve; the same answer for a plan made without them.
-    firmware, loader = boot(model, machine)
-    firmware, loader = plan.firmware or firmware, plan.loader or loader
+    chosen_firmware, chosen_loader = boot(model, machine)
+    firmware: str = plan.firmware or chosen_firmware
+    loader: str = plan.loader or chosen_loader
     return {
         "model": model,
         "machine": machine,
