@@ -71,6 +71,11 @@ def refused_untouched(done: subprocess.CompletedProcess, image: Path, *expected:
 BAD_HASHES = {
     "sha512 too short": "$6$saltsalt$" + "a" * 85,
     "yescrypt without its hash": "$y$j9T$adRGRQYJHEV9CAs89LbJU/$",
+    # Real hashes one character off in their 43-character last part (test_validate has every case).
+    "yescrypt one short": GOOD_HASH[:-1],
+    "yescrypt one long": GOOD_HASH + "a",
+    "gost-yescrypt one long": "$gy$j9T$HqgpuLW6XpH2WMrm7Umvv/$2Pzl4I.JqVb/I1mhZIar1CVyO57bOEyvd3RrTbyFSI3a",
+    "sha256 one short": "$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZF4/9pM6",
     "bcrypt with a bad cost": "$2b$99$" + "a" * 53,
     "bcrypt alphabet": "$2y$12$" + "a" * 52 + "!",
     "colon": GOOD_HASH[:-1] + ":",
