@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from installer.base.logfile import LogFile, open_private
+from installer.base.logfile import LogFile, Redactor, open_private
 
 NOBODY = 65534
 
@@ -69,3 +69,49 @@ def test_a_symlink_is_not_followed_and_its_target_is_untouched(tmp_path):
     with pytest.raises(OSError):
         open_private(tmp_path / "link", append=False)
     assert target.read_text() == "keep me\n"
+
+
+# A user password and a LUKS passphrase that contains it, as people choose them.
+PASSWORD, PASSPHRASE = "hunter2", "hunter2-disk"
+NESTED_TEXT = "pw hunter2, luks hunter2-disk, glued xhunter2-diskhunter2y\n"
+NESTED_REDACTED = "pw <redacted>, luks <redacted>, glued x<redacted><redacted>y\n"
+
+
+def no_part_of_either(text: str) -> None:
+    """Neither secret, nor the tail the longer one would leave after the shorter was cut out."""
+    for part in (PASSWORD, PASSPHRASE, "-disk", "2-d"):
+        assert part not in text, (part, text)
+
+
+@pytest.mark.parametrize("order", ["password first", "passphrase first"])
+@pytest.mark.parametrize("how", ["together", "one add each", "one Redactor each add"])
+def test_a_secret_inside_another_is_redacted_whole_in_any_order(tmp_path, order, how):
+    secrets = [PASSWORD, PASSPHRASE] if order == "password first" else [PASSPHRASE, PASSWORD]
+    if how == "together":
+        redactor = Redactor(secrets)
+    elif how == "one add each":
+        redactor = Redactor()
+        for secret in secrets:
+            redactor.add(secret)
+    else:  # the runner's way: built with some, then the session adds the rest
+        redactor = Redactor(secrets[:1])
+        redactor.add(None, secrets[1])
+    assert redactor(NESTED_TEXT) == NESTED_REDACTED
+    with LogFile(tmp_path / "install.log", redactor=redactor) as log:
+        log.write_text(NESTED_TEXT)
+        log.line(NESTED_TEXT.strip())
+    written = (tmp_path / "install.log").read_text()
+    assert written == NESTED_REDACTED * 2
+    no_part_of_either(written)
+
+
+def test_a_chain_of_secrets_each_inside_the_next_is_redacted_whole():
+    """Five secrets, each inside the next: only longest first leaves no part of any. Any other
+    order (insertion order, a set's order) is right for 1 in 120 orders, so it fails here."""
+    chain = ["hunter2", "hunter2-disk", "hunter2-disk-2026", "my hunter2-disk-2026", "my hunter2-disk-2026!"]
+    for secrets in (chain, chain[::-1], chain[2:] + chain[:2]):
+        redactor = Redactor()
+        for secret in secrets:
+            redactor.add(secret)
+        out = redactor(f"[{chain[-1]}] [{chain[2]}] [{chain[0]}]")
+        assert out == "[<redacted>] [<redacted>] [<redacted>]", (secrets, out)
