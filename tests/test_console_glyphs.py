@@ -10,6 +10,7 @@ new snapshot is not needed to catch a regression.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 from pathlib import Path
@@ -38,6 +39,32 @@ def test_the_table_is_code_page_437():
         "\u263a\u263b\u2665\u2666\u2663\u2660\u2022\u25d8\u25cb\u25d9\u2642\u2640\u266a\u266b\u263c\u25b6\u25c0" \
         "\u2195\u203c\u00b6\u00a7\u25ac\u21a8\u2191\u2193\u2192\u2190\u221f\u2194\u25b2\u25bc\u2302"
     assert len(CONSOLE_CHARS) == 302  # 255 glyphs, 47 more code points the kernel maps onto them
+
+
+# sha256 of the kernel's drivers/tty/vt/cp437.uni at torvalds/linux commit
+# 20b4755e4fbb226eb42951bd40b53fcbce9ef944 (the fixture's stated source), normalised by
+# normalised_table(): one line per byte 0x01-0xff, "0xNN<tab>U+xxxx ..." with that byte's code
+# points in ascending order (the kernel's own order of aliases does not change what is drawn),
+# byte 0x00 left out as the fixture leaves it out. Pins every entry, not only the first of each byte.
+KERNEL_CP437_SHA256 = "84a1969bd05a8b8b81097e06b76c41b0bf0ec09d070fd0987bcd1fb3c1365116"
+
+
+def normalised_table(table: dict[int, list[str]]) -> str:
+    return "".join(f"0x{byte:02x}\t{' '.join(f'U+{ord(c):04x}' for c in sorted(chars, key=ord))}\n"
+                   for byte, chars in sorted(table.items()))
+
+
+def test_every_entry_of_the_table_is_the_kernels():
+    table = read_table()
+    assert all(len(chars) == len(set(chars)) for chars in table.values())
+    assert hashlib.sha256(normalised_table(table).encode("ascii")).hexdigest() == KERNEL_CP437_SHA256
+
+
+def test_the_table_pin_notices_one_alias_swapped():
+    """The pin is not vacuous: the smallest change the issue names (one alias for another) moves it."""
+    table = read_table()
+    swapped = {**table, 0x41: [*table[0x41][:-1], "\u00c4"]}  # A's last alias, U+00C3, as U+00C4
+    assert hashlib.sha256(normalised_table(swapped).encode("ascii")).hexdigest() != KERNEL_CP437_SHA256
 
 
 def test_the_check_itself_rejects_what_the_console_lacks():
