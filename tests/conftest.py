@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from fullsuite import pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401 (hooks, registered here)
 from installer.answers.model import DiskChoice, InstallModel, Software, System, User
 from nixroot import on_path
 
