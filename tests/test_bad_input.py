@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import string
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -150,9 +151,22 @@ def test_a_passphrase_file_larger_than_4_kib(tmp_path):
 
 
 def test_a_passphrase_file_of_exactly_4_kib_is_taken(tmp_path):
+    """Taken whole: the passphrase the install will feed cryptsetup is every byte of the file but
+    the editor's newline. tests/test_unattended.py (root) unlocks the LUKS container it made with
+    such a file, which proves the rest of the way to cryptsetup."""
+    import tomllib
+
+    from installer.answers.file import from_dict
+
     path = answers(tmp_path)
-    (tmp_path / "pass.txt").write_text("p" * 4095 + "\n")
-    assert plan(path).returncode == 0
+    long = "".join(f"{i:04d}-" for i in range(819))[:4094] + "!"  # no repeats: a cut anywhere shows
+    (tmp_path / "pass.txt").write_text(long + "\n")
+    assert (tmp_path / "pass.txt").stat().st_size == 4096
+    done = plan(path)
+    assert done.returncode == 0, done.stderr
+    assert long not in done.stdout + done.stderr and long[:40] not in done.stdout + done.stderr
+    model = from_dict(tomllib.loads(Path(path).read_text()), base=tmp_path, hash_passwords=False)
+    assert model.encryption.passphrase == model.encryption.passphrase_confirm == long
 
 
 @pytest.mark.parametrize("special", ["fifo", "/dev/zero", "/dev/urandom", "directory"])
@@ -246,7 +260,8 @@ VALUES = st.recursive(
 DOCUMENTS = st.dictionaries(st.sampled_from(KEYS), VALUES, max_size=6)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# As many examples as the loaded profile says (conftest: 2,000 in CI); no count of its own.
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=DOCUMENTS)
 @example(data={"users": [1]})
 @example(data={"users": [[]], "root": {"password": "x\x00"}})
@@ -265,3 +280,23 @@ def test_random_answers_data_never_raises_anything_but_problems(tmp_path, data):
         problems = err.problems
     for problem in problems:
         assert len(str(problem)) < 1000, str(problem)[:200]
+
+
+def test_every_property_test_runs_the_profiles_examples():
+    """No @settings of a test lowers (or raises) the count CI asks for: every @given test in the
+    suite runs settings.default.max_examples, the profile conftest loaded."""
+    import ast
+    import importlib
+
+    tests = Path(__file__).resolve().parent
+    given_tests = []
+    for path in sorted(tests.glob("test_*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
+                    isinstance(d, ast.Call) and getattr(d.func, "id", "") == "given" for d in node.decorator_list):
+                given_tests.append((path.stem, node.name))
+    assert ("test_bad_input", "test_random_answers_data_never_raises_anything_but_problems") in given_tests
+    for module, name in given_tests:
+        test = getattr(importlib.import_module(module), name)
+        assert test._hypothesis_internal_use_settings.max_examples == settings.default.max_examples, (module, name)
