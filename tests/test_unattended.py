@@ -31,10 +31,14 @@ STANDINS = ROOT / "tests" / "standins"
 USER_PASSWORD = "Tr0ub4dor&3-user"
 ROOT_PASSWORD = "r00t-Secret-pw!"
 PASSPHRASE = "luks passphrase never seen"
+# The largest passphrase file the answers may name (4096 bytes with the editor's newline), not
+# repeating one character: a cut or a changed byte anywhere would still unlock a "p" * 4095.
+LONG_PASSPHRASE = "".join(f"{i:04d}-" for i in range(819))[:4094] + "!"
+assert len((LONG_PASSPHRASE + "\n").encode()) == 4096
 
 
-def answers(tmp_path: Path, device: str, encrypted: bool = False) -> Path:
-    (tmp_path / "luks.txt").write_text(PASSPHRASE + "\n")
+def answers(tmp_path: Path, device: str, encrypted: bool = False, passphrase: str = PASSPHRASE) -> Path:
+    (tmp_path / "luks.txt").write_text(passphrase + "\n")
     path = tmp_path / "answers.toml"
     path.write_text(
         f"""
@@ -197,14 +201,18 @@ def passphrase_unlocks(node: str, passphrase: str) -> bool:
     return done.returncode == 0
 
 
-def test_unattended_luks_install_feeds_the_passphrase_on_stdin_only(tmp_path, public_target):
+@pytest.mark.parametrize("passphrase", [PASSPHRASE, LONG_PASSPHRASE], ids=["short", "4-kib-file"])
+def test_unattended_luks_install_feeds_the_passphrase_on_stdin_only(tmp_path, public_target, passphrase):
+    """The 4 KiB file is the largest the answers may name: all of it reaches cryptsetup, byte for
+    byte (cryptsetup reads a typed passphrase only up to 512 characters; --key-file=- reads it all)."""
     target = public_target
     record = tmp_path / "record.jsonl"
     log = tmp_path / "install.log"
     wrappers = recording_wrapper(tmp_path, "cryptsetup")
     with loop_device(tmp_path, size=12 * 1024**3, target=str(target)) as (device, image):
         done = installer(
-            "--answers", str(answers(tmp_path, device, encrypted=True)), "--yes", "--target", str(target),
+            "--answers", str(answers(tmp_path, device, encrypted=True, passphrase=passphrase)), "--yes",
+            "--target", str(target),
             "--log", str(log), "--nixos-install", str(STANDINS / "nixos-install"),
             "--nixos-enter", str(STANDINS / "nixos-enter"),
             env={"STANDIN_RECORD": str(record), "STANDIN_PATHS": "10", "STANDIN_DRVS": "1",
@@ -220,8 +228,10 @@ def test_unattended_luks_install_feeds_the_passphrase_on_stdin_only(tmp_path, pu
         root = calls[0]["argv"][-1]  # BIOS with LUKS: /boot stays unencrypted, before swap and root
         assert root.startswith(device + "p") and calls[1]["argv"][-2] == root
         assert blkid(root)["TYPE"] == "crypto_LUKS"
-        assert passphrase_unlocks(root, PASSPHRASE)
-        assert not passphrase_unlocks(root, PASSPHRASE + "\n")
+        assert passphrase_unlocks(root, passphrase)
+        assert not passphrase_unlocks(root, passphrase + "\n")
+        assert not passphrase_unlocks(root, passphrase[:-1])
+        assert len(passphrase) < 512 or not passphrase_unlocks(root, passphrase[:512])
         if kernel_has_dm_crypt():
             assert done.returncode == 0, output
             # Past the open: the layout was made inside the container, and the
@@ -246,9 +256,9 @@ def test_unattended_luks_install_feeds_the_passphrase_on_stdin_only(tmp_path, pu
                 places[str(path.relative_to(target))] = path.read_text(errors="replace")
         with open(root, "rb") as f:
             header = f.read(16 * 1024**2)
-        assert PASSPHRASE.encode() not in header, "the passphrase is in the LUKS header in the clear"
+        assert passphrase.encode() not in header, "the passphrase is in the LUKS header in the clear"
         for where, text in places.items():
-            for secret in (PASSPHRASE, USER_PASSWORD, ROOT_PASSWORD):
+            for secret in (passphrase, USER_PASSWORD, ROOT_PASSWORD):
                 assert secret not in text, f"a secret reached {where}"
         assert all("--key-file=-" in call["argv"] for call in calls[:2])
         assert oct(log.stat().st_mode & 0o777) == "0o600"
