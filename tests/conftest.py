@@ -18,6 +18,16 @@ ROOT = Path(__file__).resolve().parent.parent
 YESCRYPT_HASH = "$y$j9T$adRGRQYJHEV9CAs89LbJU/$gDvIDSJ2V/7SfEYoI7JDPiZPxPX/jC7egPkieq3x0pC"
 MACHINES = ROOT / "tests" / "fixtures" / "machines"
 
+
+def recorded_machines() -> list[Path]:
+    """The recorded machine files, for tests that run over all of them. None found fails the
+    module that asks (at collection): an empty parameter list would skip its tests, and a test
+    suite without its fixtures has checked nothing."""
+    found = sorted(MACHINES.glob("*.json"))
+    if not found:
+        raise FileNotFoundError(f"no recorded machines in {MACHINES}: the fixtures are part of the checkout")
+    return found
+
 # Every Nix the tests start, directly or through the installer (nixcheck finds
 # nix-instantiate on PATH), is the 2.26 of tests/newnix, never the host's 2.8.
 os.environ["PATH"] = on_path(os.environ.get("PATH"))

@@ -7,7 +7,7 @@ import pytest
 from installer.answers.diskmatch import describe_rule, resolve
 from installer.machine.hardware import Disk, Machine, Partition
 from installer.answers.model import GIB, DiskMatch
-from conftest import MACHINES
+from conftest import MACHINES, recorded_machines
 
 
 def _disk(name: str, gib: float, *, rotational=False, model="", refused="", by_id="", bus="other",
@@ -147,7 +147,7 @@ def test_partitions_do_not_matter_to_the_rule():
 
 # -- the recorded machines --------------------------------------------------------
 
-RECORDED = sorted(MACHINES.glob("*.json"))
+RECORDED = recorded_machines()
 
 
 def _recorded(name: str) -> Machine:
@@ -156,7 +156,6 @@ def _recorded(name: str) -> Machine:
     return probe(str(MACHINES / name))
 
 
-@pytest.mark.skipif(not RECORDED, reason="no recorded machines in tests/fixtures/machines yet")
 @pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
 def test_largest_on_every_recorded_machine(path):
     machine = _recorded(path.name)
@@ -181,7 +180,6 @@ def test_largest_on_every_recorded_machine(path):
             assert machine.disk(link.removeprefix("/dev/disk/by-id/")) is d
 
 
-@pytest.mark.skipif(not RECORDED, reason="no recorded machines in tests/fixtures/machines yet")
 @pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
 def test_model_rule_on_every_recorded_machine(path):
     machine = _recorded(path.name)
@@ -200,7 +198,6 @@ def test_model_rule_on_every_recorded_machine(path):
             assert disk is None and f"{len(same)} disks match" in why
 
 
-@pytest.mark.skipif(not RECORDED, reason="no recorded machines in tests/fixtures/machines yet")
 @pytest.mark.parametrize(
     "machine_file, rule, picked",
     [
@@ -223,7 +220,6 @@ def test_recorded_machine_picks(machine_file, rule, picked):
     assert (disk.name if disk else None) == picked, why
 
 
-@pytest.mark.skipif(not RECORDED, reason="no recorded machines in tests/fixtures/machines yet")
 @pytest.mark.parametrize(
     "machine_file, rule, words",
     [

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import recorded_machines
 
 from installer.machine import drivers, udevdata
 from installer.machine.describe import describe_partition
@@ -482,7 +483,7 @@ def test_initrd_modules_from_the_devpath_when_no_driver_was_recorded(name: str, 
     assert probe(fixture(name), allow_loop=True).disk(dev).drivers == modules
 
 
-@pytest.mark.parametrize("path", sorted(MACHINES.glob("*.json")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", recorded_machines(), ids=lambda p: p.stem)
 def test_every_recorded_disk_names_its_initrd_drivers(path: Path) -> None:
     """The initrd gets its disk modules only from Disk.drivers: no disk may come without them."""
     for disk in probe(path, allow_loop=True).disks:
