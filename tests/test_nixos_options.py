@@ -332,6 +332,39 @@ def test_the_recorded_declarations_are_well_formed():
         assert old not in d.options
 
 
+def test_every_recorded_type_is_the_declarations_whole_type():
+    """`type` is what the checker holds values to; `declared` is the declaration's own text in
+    nixpkgs (file and version as recorded). They must be the same type all the way down, so an
+    inner type widened in options.json (`listOf str` to `listOf anything`) fails here."""
+    import json
+
+    from nixdecl import declared_type
+    from nixoptions import DATA
+
+    raw = json.loads((DATA / f"nixpkgs-{TEMPLATES_RELEASE}" / "options.json").read_text(encoding="utf-8"))
+    d = decl()
+    # Every type with an inner part must be held to its declaration; atoms may be too.
+    compound = {name for name, opt in d.options.items() if len(opt.type) > 1 and opt.role != "external"}
+    declared = {name for name, opt in d.options.items() if "declared" in opt.source}
+    assert compound <= declared, f"types with no declaration text to hold them to: {sorted(compound - declared)}"
+    for name in sorted(declared):
+        opt = d.options[name]
+        got = declared_type(opt.source["declared"], raw["equivalents"], raw.get("types"))
+        assert got == opt.type, f"{name}: options.json says {show_type(opt.type)}, nixpkgs declares {show_type(got)}"
+
+
+def test_the_declaration_reader_sees_inner_types():
+    from nixdecl import declared_type
+
+    assert declared_type("with lib.types; listOf (submodule ({ name, ... }: { options.x = 1; }))", {}) == \
+        ("listOf", ("submodule",))
+    assert declared_type("types.coercedTo types.str (s: { x = s; }) (types.attrsOf types.int)", {}) == \
+        ("coercedTo", ("str",), ("attrsOf", ("int",)))
+    assert declared_type("types.nullOr (types.listOf types.str) // { description = \"x\"; }", {}) == \
+        ("nullOr", ("listOf", ("str",)))
+    assert declared_type("types.listOf types.str", {}) != parse_type("listOf anything")
+
+
 def test_template_attrs_are_the_packages_the_project_names():
     named = set(tomllib.loads((ROOT / "examples" / "answers.toml").read_text())["software"]["packages"])
     named |= set(valid_model().software.packages)
