@@ -13,32 +13,27 @@ import tomllib
 import typing
 from dataclasses import MISSING, fields
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import tomli_w
 
-from installer.answers.model import Boot, DiskChoice, DiskMatch, Encryption, InstallModel, Root, Software, System, User
+from installer.answers import fields as paths
+from installer.answers.model import InstallModel, Root, User
 from installer.base.problems import Problem, ProblemsError, named
 
 MAX_ANSWERS = 2 * 1024 * 1024  # bytes; a real answers file is a few KiB
 MAX_PASSPHRASE = 4096  # bytes of a passphrase file
 
-SECTIONS: dict[str, type] = {
-    "system": System,
-    "boot": Boot,
-    "disk": DiskChoice,
-    "encryption": Encryption,
-    "root": Root,
-    "software": Software,
-}
-
+# All three from the model's field metadata (installer.answers.model).
+# The sections written as one table each ([system], ...); [[users]] is a list of them.
+SECTIONS: dict[str, type] = {name: cls for name, cls in paths.sections().items() if name != "users"}
 # Fields that are never read from or written to a file under their own name.
-SECRET_FIELDS = {"password", "password_confirm", "passphrase", "passphrase_confirm", "password_hash"}
-# Keys a file may have that are not model fields: they bring a secret in.
+SECRET_FIELDS = paths.secret_names()
+# The keys that bring a secret in, by section (they are read by _secrets below).
 SECRET_KEYS = {
-    "users": {"password", "password_hash"},
-    "root": {"password", "password_hash"},
-    "encryption": {"passphrase_file"},
+    name: {f.metadata["file_key"] for f in fields(cls) if "file_key" in f.metadata}
+    for name, cls in paths.sections().items()
+    if any("file_key" in f.metadata for f in fields(cls))
 }
 
 
@@ -89,8 +84,8 @@ def from_dict(data: dict, *, base: Path = Path("."), hash_passwords: bool = True
     if problems:
         from installer.answers.validate import validate
 
-        more = [p for p in validate(model) if p.severity == "error" and not _secret_field(p.field)]
-        problems += [p for p in more if not any(_within(p.field, field) for field in bad)]
+        more = [p for p in validate(model) if p.severity == "error" and not paths.is_secret(p.field)]
+        problems += [p for p in more if not any(paths.within(p.field, field) for field in bad)]
         raise ProblemsError(problems)
     _secrets(model, users, data, base, problems, hash_passwords)
     if problems:
@@ -112,21 +107,13 @@ def _follow_keymap(model: InstallModel, system: object) -> None:
         model.system.xkb_layout, model.system.xkb_variant = follow
 
 
-def _within(field: str, prefix: str) -> bool:
-    return field == prefix or field.startswith((prefix + ".", prefix + "["))
-
-
-def _secret_field(field: str) -> bool:
-    return field.rsplit(".", 1)[-1] in SECRET_FIELDS
-
-
 def _build(cls: type, table: dict, at: str, bad: set[str]):
     """A dataclass from a table, leaving out keys the schema refused."""
     hints = typing.get_type_hints(cls)
     values = {}
     for f in fields(cls):
         where = f"{at}.{f.name}"
-        if f.name not in table or f.name in SECRET_FIELDS or any(_within(b, where) for b in bad):
+        if f.name not in table or f.metadata.get("secret") or any(paths.within(b, where) for b in bad):
             continue
         nested = _nested(hints[f.name])
         values[f.name] = _build(nested, table[f.name], where, bad) if nested else table[f.name]
@@ -135,13 +122,12 @@ def _build(cls: type, table: dict, at: str, bad: set[str]):
 
 def _nested(hint: Any) -> type | None:
     """The dataclass a field holds, when it holds one (e.g. disk.match)."""
-    for candidate in (hint, *get_args(hint)):
-        if isinstance(candidate, type) and candidate in NESTED:
-            return candidate
-    return None
+    cls = paths.held(hint)
+    return cls if cls in NESTED else None
 
 
-NESTED = (DiskMatch,)
+# The tables inside a section (disk.match's DiskMatch).
+NESTED = tuple(cls for cls, _field in paths.tables().values())
 
 
 def _secrets(
@@ -217,7 +203,7 @@ def _plain(obj) -> dict:
     table = {}
     for f in fields(obj):
         value = getattr(obj, f.name)
-        if f.name in SECRET_FIELDS or value is None:
+        if f.metadata.get("secret") or value is None:
             continue
         if isinstance(value, NESTED):
             table[f.name] = _plain(value)
@@ -255,6 +241,6 @@ def defaults() -> dict:
         out[name] = {
             f.name: (f.default if f.default is not MISSING else f.default_factory())  # type: ignore[misc]
             for f in fields(cls)
-            if f.name not in SECRET_FIELDS
+            if not f.metadata.get("secret")
         }
     return out

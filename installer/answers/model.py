@@ -4,12 +4,21 @@ The wizard's screens and the answers file both fill one `InstallModel`; the
 planner and the renderer read it. Secrets (plain passwords, the LUKS
 passphrase) live here in memory only: `answers.dump` never writes them and
 `__repr__` hides them, so a traceback or a log line cannot leak one.
+
+Each field carries what the rest of the program says about it, as
+`dataclasses.field` metadata (read by `installer.answers.fields` and `.schema`):
+its `doc` (the JSON Schema's description and the README's table), its
+default (the field's own, or `default_words` when the machine decides it),
+the `pattern` its text must match, and whether it is a `secret`. The schema,
+the README table, the loader's and saver's secret lists and `secrets()` are
+all made from these, so a field is described once, here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from collections.abc import Iterator
+from typing import Any, Literal
 
 from installer.base.units import GIB, MIB  # noqa: F401  (the model's sizes are in these units; taken from here)
 
@@ -30,28 +39,91 @@ DESKTOPS: tuple[Desktop, ...] = ("none", "gnome", "plasma", "xfce")
 
 DEFAULT_STATE_VERSION = "25.11"
 
+# The forms some answers must have (regular expressions, as text: compiled
+# by installer.answers.validate, which checks them with fullmatch, not at
+# start-up). The JSON Schema carries them as the fields' `pattern`.
+HOSTNAME_FORM = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+USERNAME_FORM = r"[a-z_][a-z0-9_-]{0,31}"
+# NixOS releases: a few irregular ones, then March and September up to
+# 20.09, then May and November from 21.05 on (24.05, 24.11, 25.05, ...).
+OLD_RELEASES = ("13.10", "14.04", "14.12", "15.09", "16.03", "16.09", "17.03", "17.09", "18.03", "18.09",
+                "19.03", "19.09", "20.03", "20.09")
+STATE_VERSION_FORM = "|".join([*(r.replace(".", r"\.") for r in OLD_RELEASES), r"(2[1-9]|[3-9]\d)\.(05|11)"])
+ATTR = r"[A-Za-z_][A-Za-z0-9_'-]*"
+ATTR_PATH_FORM = rf"{ATTR}(\.{ATTR})*"
 
-def _secret(**kw):
-    # Secrets never show up in repr() and never take part in equality, so a
-    # model can be compared and printed safely.
-    return field(default=None, repr=False, compare=False, **kw)
+MIN_ESP_MIB = 256
+
+
+def answer(
+    default: Any = MISSING,
+    *,
+    doc: str,
+    factory: Any = MISSING,
+    default_words: str | None = None,
+    pattern: str | None = None,
+    required: bool = False,
+    table_doc: str | None = None,
+) -> Any:
+    """A field a person answers (and an answers file may hold under its name).
+
+    default_words: the README's default when the model's default is not the
+    value used ("detected" for the firmware; "" when nothing is given);
+    the schema then states no default. pattern: the form the text (or, for
+    a list, each item) must have. table_doc: for a field holding tables
+    (`users`, `disk.match`), what one such table is."""
+    meta: dict[str, Any] = {"doc": doc}
+    if default_words is not None:
+        meta["default_words"] = default_words
+    if pattern is not None:
+        meta["pattern"] = pattern
+    if required:
+        meta["required"] = True
+    if table_doc is not None:
+        meta["table_doc"] = table_doc
+    if factory is not MISSING:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def secret(*, doc: str, file_key: str | None = None, file_doc: str | None = None, confirms: str | None = None) -> Any:
+    """A secret: held in memory only, never in repr() nor in equality (so a
+    model can be compared and printed safely), never saved, and redacted
+    from logs and child environments by `InstallModel.secrets()`.
+
+    file_key: the key an answers file brings it in with (the loader reads
+    it), with file_doc saying what that key holds; None: never from a file.
+    confirms: the secret this one repeats (typed twice); a copy, so not
+    listed again by `secrets()`."""
+    meta: dict[str, Any] = {"doc": doc, "secret": True}
+    if file_key is not None:
+        meta["file_key"] = file_key
+        meta["file_doc"] = file_doc or doc
+    if confirms is not None:
+        meta["confirms"] = confirms
+    return field(default=None, repr=False, compare=False, metadata=meta)
 
 
 @dataclass
 class System:
-    hostname: str = "nixos"
-    timezone: str = "UTC"
-    locale: str = "en_US.UTF-8"
-    keymap: str = "us"
-    xkb_layout: str = "us"
-    xkb_variant: str = ""
-    state_version: str = DEFAULT_STATE_VERSION
+    hostname: str = answer("nixos", doc="RFC 1123 label: a-z, 0-9, '-', 1-63 characters", pattern=HOSTNAME_FORM)
+    timezone: str = answer("UTC", doc="a tz database name, e.g. `Europe/Berlin`")
+    locale: str = answer("en_US.UTF-8", doc="a glibc UTF-8 locale")
+    keymap: str = answer("us", doc="console keymap; also used for the LUKS passphrase prompt")
+    xkb_layout: str = answer(
+        "us", doc="keyboard layout of a desktop session; left out, the one `system.keymap` types (de-latin1: de)"
+    )
+    xkb_variant: str = answer("", doc="variant of that layout")
+    state_version: str = answer(DEFAULT_STATE_VERSION, doc="`system.stateVersion`; never change it later",
+                                default_words="the ISO's release", pattern=STATE_VERSION_FORM)
 
 
 @dataclass
 class Boot:
-    firmware: Firmware | None = None  # None: as the machine was booted (probed)
-    loader: Loader | None = None  # None: the firmware's natural choice (installer.answers.resolve.boot)
+    # None: as the machine was booted (probed)
+    firmware: Firmware | None = answer(None, doc="how the machine boots", default_words="detected")
+    # None: the firmware's natural choice (installer.answers.resolve.boot)
+    loader: Loader | None = answer(None, doc="systemd-boot needs UEFI", default_words="by firmware")
 
 
 @dataclass
@@ -59,78 +131,104 @@ class DiskMatch:
     """A rule picking the disk on machines whose device names are not known
     in advance (fleet installs); exactly one disk must match."""
 
-    largest: bool = False  # of the disks left, the largest
-    ssd: bool | None = None  # True: non-rotational only; False: spinning only
-    model: str = ""  # a substring of the disk's model, case-insensitive
-    size_min_gib: int = 0
-    size_max_gib: int = 0  # 0: no limit
-    removable: bool = False  # USB and other removable disks may match too (never by default)
+    largest: bool = answer(False, doc="of the disks the other keys leave, the largest")
+    ssd: bool | None = answer(None, doc="`true`: solid-state disks only; `false`: spinning disks only; "
+                                        "a disk of unknown rotation matches neither")
+    model: str = answer("", doc="part of the disk's model name (case does not matter)")
+    size_min_gib: int = answer(0, doc="at least this many GiB")
+    size_max_gib: int = answer(0, doc="at most this many GiB (0: no limit)")
+    # Never by default: a plugged-in backup drive must not be picked.
+    removable: bool = answer(False, doc="`true`: USB and other removable disks may match too; left out otherwise, "
+                                        "so a plugged-in backup drive is never picked")
 
 
 @dataclass
 class DiskChoice:
-    device: str = ""  # /dev/... or /dev/disk/by-id/...; empty for premounted or a match rule
-    match: DiskMatch | None = None
-    layout: Layout = "erase"
-    filesystem: Filesystem = "ext4"
-    swap: SwapKind = "zram"
-    swap_size_mib: int = 4096
-    esp_size_mib: int = 1024
+    # Empty for premounted or a match rule.
+    device: str = answer("", doc="the disk to erase: `/dev/sda`, a `/dev/disk/by-id/` link or `sda`",
+                         default_words="")
+    match: DiskMatch | None = answer(
+        None, doc="instead of `device`: a rule exactly one disk must match",
+        table_doc="A rule picking the install disk on machines whose device names differ.",
+    )
+    layout: Layout = answer("erase", doc="erase the disk, or use what is mounted at the target")
+    filesystem: Filesystem = answer("ext4", doc="root filesystem (btrfs: subvolumes `@`, `@home`, `@nix`)")
+    swap: SwapKind = answer("zram", doc="swap kind")
+    swap_size_mib: int = answer(4096, doc="swap partition size")
+    esp_size_mib: int = answer(1024, doc=f"EFI system partition size (at least {MIN_ESP_MIB})")
 
 
 @dataclass
 class Encryption:
-    enabled: bool = False
-    passphrase: str | None = _secret()
-    passphrase_confirm: str | None = _secret()
+    enabled: bool = answer(False, doc="LUKS2 around the root filesystem")
+    passphrase: str | None = secret(
+        doc="the LUKS passphrase typed at every boot", file_key="passphrase_file",
+        file_doc="file holding the passphrase typed at every boot (relative to the answers file)",
+    )
+    passphrase_confirm: str | None = secret(doc="the passphrase typed again", confirms="passphrase")
 
 
 @dataclass
 class User:
-    name: str = ""
-    description: str = ""
-    admin: bool = True
-    password_hash: str | None = _secret()
-    ssh_keys: list[str] = field(default_factory=list)
-    password: str | None = _secret()
-    password_confirm: str | None = _secret()
+    name: str = answer("", doc="`^[a-z_][a-z0-9_-]{0,31}$`, not a system account", default_words="",
+                       pattern=USERNAME_FORM, required=True)
+    description: str = answer("", doc="full name; no `:`")
+    admin: bool = answer(True, doc="member of `wheel` (may use sudo)")
+    password_hash: str | None = secret(doc="the password as a crypt hash (`mkpasswd -m yescrypt`)",
+                                       file_key="password_hash")
+    ssh_keys: list[str] = answer(doc="OpenSSH public keys allowed to log in", factory=list)
+    password: str | None = secret(doc="the password in plain text, hashed when the file is read", file_key="password")
+    password_confirm: str | None = secret(doc="the password typed again", confirms="password")
 
 
 @dataclass
 class Root:
-    disabled: bool = True  # NixOS default for a wizard: admins use sudo
-    password_hash: str | None = _secret()
-    password: str | None = _secret()
-    password_confirm: str | None = _secret()
+    # NixOS default for a wizard: admins use sudo
+    disabled: bool = answer(True, doc="no root password; administrators use sudo")
+    password_hash: str | None = secret(doc="root's password as a crypt hash, when not disabled",
+                                       file_key="password_hash")
+    password: str | None = secret(doc="root's password in plain text, when not disabled", file_key="password")
+    password_confirm: str | None = secret(doc="root's password typed again", confirms="password")
 
 
 @dataclass
 class Software:
-    desktop: Desktop = "none"
-    ssh_server: bool = False
-    networkmanager: bool = True
-    flakes: bool = True
-    allow_unfree: bool = False
-    packages: list[str] = field(default_factory=list)
+    desktop: Desktop = answer("none", doc="desktop environment")
+    ssh_server: bool = answer(False, doc="OpenSSH server")
+    networkmanager: bool = answer(True, doc="NetworkManager")
+    flakes: bool = answer(True, doc="enable `nix-command` and `flakes`")
+    allow_unfree: bool = answer(False, doc="allow unfree packages")
+    packages: list[str] = answer(doc="nixpkgs attribute paths, e.g. `python3Packages.requests`", factory=list,
+                                 pattern=ATTR_PATH_FORM)
 
 
 @dataclass
 class InstallModel:
-    system: System = field(default_factory=System)
-    boot: Boot = field(default_factory=Boot)
-    disk: DiskChoice = field(default_factory=DiskChoice)
-    encryption: Encryption = field(default_factory=Encryption)
-    users: list[User] = field(default_factory=list)
-    root: Root = field(default_factory=Root)
-    software: Software = field(default_factory=Software)
+    """The answers, section by section in the order a person fills them (and the wizard asks)."""
+
+    system: System = answer(doc="The new system's name, clock, language and keyboard.", factory=System)
+    boot: Boot = answer(doc="How the machine starts.", factory=Boot)
+    disk: DiskChoice = answer(doc="The disk to install on and its layout.", factory=DiskChoice)
+    encryption: Encryption = answer(doc="LUKS2 full-disk encryption.", factory=Encryption)
+    users: list[User] = answer(doc="The people who log in.", factory=list, table_doc="One account ([[users]]).")
+    root: Root = answer(doc="The root account.", factory=Root)
+    software: Software = answer(doc="What the new system runs.", factory=Software)
 
     def secrets(self) -> list[str]:
-        """Every secret the model holds, for redaction and leak tests."""
-        found: list[str | None] = [
-            self.encryption.passphrase,
-            self.root.password,
-            self.root.password_hash,
-        ]
-        for user in self.users:
-            found += [user.password, user.password_hash]
-        return [s for s in found if s]
+        """Every secret the model holds (each once: not its typed-again copy), in
+        field order, for redaction and leak tests."""
+        return list(_secret_values(self))
+
+
+def _secret_values(obj: object) -> Iterator[str]:
+    for f in fields(obj):  # type: ignore[arg-type]
+        value = getattr(obj, f.name)
+        if f.metadata.get("secret"):
+            if value and "confirms" not in f.metadata:
+                yield value
+        elif is_dataclass(value):
+            yield from _secret_values(value)
+        elif isinstance(value, list):
+            for item in value:
+                if is_dataclass(item):
+                    yield from _secret_values(item)

@@ -1,9 +1,11 @@
 """The answers file's JSON Schema and README reference, both made from the model.
 
 The schema is not written by hand: it walks the model's dataclasses the way
-`installer.answers.file` reads them (same sections, same secret keys), so a field
-added to the model shows up here, and the test that compares the checked-in
-`answers.schema.json` with `schema()` fails until the file is regenerated:
+`installer.answers.file` reads them (same sections, same secret keys) and takes
+each key's description, default, pattern and secrecy from its field's metadata
+(installer/answers/model.py), so a field added to the model shows up here, and
+the test that compares the checked-in `answers.schema.json` with `schema()`
+fails until the file is regenerated:
 
     .venv/bin/python -m installer.answers.schema > answers.schema.json
     .venv/bin/python -m installer.answers.schema --readme README.md   (the reference table)
@@ -14,118 +16,109 @@ it when the file starts with `#:schema ./answers.schema.json`.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
-import re
 import types
 import typing
-from dataclasses import MISSING, fields, is_dataclass
+from dataclasses import MISSING, is_dataclass
 from typing import Any, Literal, get_args, get_origin
 
+from installer.answers import fields as paths
 from installer.answers import file as answers
-
-from installer.answers import validate
-from installer.answers.model import User
+from installer.answers.model import InstallModel
 from installer.base.problems import Problem, shown
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
-# Sections in the order a person fills them (and the wizard asks).
-ORDER = ("system", "boot", "disk", "encryption", "users", "root", "software")
-
-# What each key means, for the schema's descriptions and the README table.
-# A model field missing here fails tests/test_schema.py.
-DESCRIPTIONS: dict[str, str] = {
-    "system": "The new system's name, clock, language and keyboard.",
-    "system.hostname": "RFC 1123 label: a-z, 0-9, '-', 1-63 characters",
-    "system.timezone": "a tz database name, e.g. `Europe/Berlin`",
-    "system.locale": "a glibc UTF-8 locale",
-    "system.keymap": "console keymap; also used for the LUKS passphrase prompt",
-    "system.xkb_layout": "keyboard layout of a desktop session; left out, the one `system.keymap` types (de-latin1: de)",
-    "system.xkb_variant": "variant of that layout",
-    "system.state_version": "`system.stateVersion`; never change it later",
-    "boot": "How the machine starts.",
-    "boot.firmware": "how the machine boots",
-    "boot.loader": "systemd-boot needs UEFI",
-    "disk": "The disk to install on and its layout.",
-    "disk.device": "the disk to erase: `/dev/sda`, a `/dev/disk/by-id/` link or `sda`",
-    "disk.match": "instead of `device`: a rule exactly one disk must match",
-    "disk.match.": "A rule picking the install disk on machines whose device names differ.",
-    "disk.match.largest": "of the disks the other keys leave, the largest",
-    "disk.match.ssd": "`true`: solid-state disks only; `false`: spinning disks only; a disk of unknown rotation matches neither",
-    "disk.match.model": "part of the disk's model name (case does not matter)",
-    "disk.match.size_min_gib": "at least this many GiB",
-    "disk.match.size_max_gib": "at most this many GiB (0: no limit)",
-    "disk.match.removable": "`true`: USB and other removable disks may match too; left out otherwise, "
-                            "so a plugged-in backup drive is never picked",
-    "disk.layout": "erase the disk, or use what is mounted at the target",
-    "disk.filesystem": "root filesystem (btrfs: subvolumes `@`, `@home`, `@nix`)",
-    "disk.swap": "swap kind",
-    "disk.swap_size_mib": "swap partition size",
-    "disk.esp_size_mib": f"EFI system partition size (at least {validate.MIN_ESP_MIB})",
-    "encryption": "LUKS2 full-disk encryption.",
-    "encryption.enabled": "LUKS2 around the root filesystem",
-    "encryption.passphrase_file": "file holding the passphrase typed at every boot (relative to the answers file)",
-    "users": "The people who log in.",
-    "users[]": "One account ([[users]]).",
-    "users[].name": "`^[a-z_][a-z0-9_-]{0,31}$`, not a system account",
-    "users[].description": "full name; no `:`",
-    "users[].admin": "member of `wheel` (may use sudo)",
-    "users[].ssh_keys": "OpenSSH public keys allowed to log in",
-    "users[].password_hash": "the password as a crypt hash (`mkpasswd -m yescrypt`)",
-    "users[].password": "the password in plain text, hashed when the file is read",
-    "root": "The root account.",
-    "root.disabled": "no root password; administrators use sudo",
-    "root.password_hash": "root's password as a crypt hash, when not disabled",
-    "root.password": "root's password in plain text, when not disabled",
-    "software": "What the new system runs.",
-    "software.desktop": "desktop environment",
-    "software.ssh_server": "OpenSSH server",
-    "software.networkmanager": "NetworkManager",
-    "software.flakes": "enable `nix-command` and `flakes`",
-    "software.allow_unfree": "allow unfree packages",
-    "software.packages": "nixpkgs attribute paths, e.g. `python3Packages.requests`",
-}
-
-# Defaults that come from the machine, not from the model's field default.
-DEFAULT_WORDS = {
-    "boot.firmware": "detected",
-    "boot.loader": "by firmware",
-    "system.state_version": "the ISO's release",
-}
-
-# Checks the engine applies whatever else the file says (installer.answers.validate
-# uses the same expressions with fullmatch; JSON Schema patterns search, hence ^...$).
-PATTERNS = {
-    "system.hostname": validate.HOSTNAME.pattern,
-    "system.state_version": validate.STATE_VERSION.pattern,
-    "users[].name": validate.USERNAME.pattern,
-}
-ITEM_PATTERNS = {"software.packages": validate.ATTR_PATH.pattern}
 CRYPT_HASH = r"^\$"
 
-# The secret keys answers.py accepts (SECRET_KEYS), with their JSON types.
-SECRET_SCHEMAS = {
+# The JSON types of the keys that bring a secret in (each secret field's
+# `file_key` in installer.answers.model); the loader reads them in answers._secrets.
+SECRET_SCHEMAS: dict[str, dict[str, Any]] = {
     "password_hash": {"type": "string", "pattern": CRYPT_HASH},
     "password": {"type": "string"},
     "passphrase_file": {"type": "string", "minLength": 1},
 }
-REQUIRED = {"users": ["name"]}
-# Keys whose model default means "not given" rather than a value to write down.
-NO_DEFAULT = {"users[].name", "disk.device"}
+
+
+# -- the model's metadata, by key ------------------------------------------------------
+# Every function here takes the model class (`root`) it reads, so a test can
+# show that a field added to a model is described, defaulted and kept secret
+# by its metadata alone.
+
+
+def _at(name: str, root: type) -> str:
+    """Where a section's keys are, as descriptions are filed: "system", or "users[]" for a list of tables."""
+    return f"{name}[]" if get_origin(_hints(root)[name]) is list else name
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _docs(cls: type, at: str) -> dict[str, str]:
+    """The description of each key of one table: its own fields, and the keys
+    that bring its secrets in (`file_key`, e.g. encryption.passphrase_file)."""
+    out = {}
+    for f in dataclasses.fields(cls):
+        if "doc" not in f.metadata:
+            raise KeyError(f"{at}.{f.name} has no doc; declare it with answer(doc=...) in installer/answers/model.py")
+        if not f.metadata.get("secret"):
+            out[f"{at}.{f.name}"] = f.metadata["doc"]
+        elif "file_key" in f.metadata:
+            out[f"{at}.{f.metadata['file_key']}"] = f.metadata["file_doc"]
+    return out
+
+
+def descriptions(root: type = InstallModel) -> dict[str, str]:
+    """What each key means, by generic path: a section ("system"), one entry of a
+    list of tables ("users[]"), a nested table ("disk.match."), a key."""
+    out = {}
+    for f in dataclasses.fields(root):
+        out[f.name] = f.metadata["doc"]
+        if _at(f.name, root) != f.name:
+            out[_at(f.name, root)] = f.metadata["table_doc"]
+    for name, cls in paths.sections(root).items():
+        out.update(_docs(cls, _at(name, root)))
+    for at, (cls, holder) in paths.tables(root).items():
+        out[f"{at}."] = holder.metadata["table_doc"]
+        out.update(_docs(cls, at))
+    return out
+
+
+def default_words(root: type = InstallModel) -> dict[str, str]:
+    """The README's default of each key whose model default is not the value
+    used: the machine's ("detected"), or none ("") where nothing is given."""
+    out = {}
+    for name, cls in paths.sections(root).items():
+        for f in dataclasses.fields(cls):
+            if "default_words" in f.metadata:
+                out[f"{_at(name, root)}.{f.name}"] = f.metadata["default_words"]
+    return out
+
+
+# What each key means, for the schema's descriptions and the README table
+# (each model field's `doc`; a model field without one fails at import).
+DESCRIPTIONS: dict[str, str] = descriptions()
+# Defaults that come from the machine, not from the model's field default
+# ("" where the README shows none); the schema states no default for them.
+DEFAULT_WORDS: dict[str, str] = default_words()
 
 
 # -- the schema --------------------------------------------------------------------
 
 
-def _fields(cls: type) -> list[tuple[str, Any, Any]]:
-    """(name, type hint, default) of the fields an answers file may hold."""
+def _fields(cls: type) -> list[tuple[dataclasses.Field[Any], Any, Any]]:
+    """(field, type hint, default) of the fields an answers file may hold."""
     hints = typing.get_type_hints(cls)
     out = []
-    for f in fields(cls):
-        if f.name in answers.SECRET_FIELDS:
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("secret"):
             continue
         default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
-        out.append((f.name, hints[f.name], default))
+        out.append((f, hints[f.name], default))
     return out
 
 
@@ -137,7 +130,8 @@ def _without_none(hint: Any) -> Any:
     return hint
 
 
-def _type_schema(hint: Any, at: str) -> dict:
+def _type_schema(hint: Any, at: str, pattern: str | None = None) -> dict:
+    """The JSON type of a field's hint; pattern: the form a string (or each string of a list) must have."""
     hint = _without_none(hint)  # TOML has no null: an absent key is the None
     if get_origin(hint) is Literal:
         return {"enum": list(get_args(hint))}
@@ -145,74 +139,70 @@ def _type_schema(hint: Any, at: str) -> dict:
         return {"$ref": f"#/$defs/{hint.__name__}"}
     if get_origin(hint) is list:
         (item,) = get_args(hint)
-        items = _type_schema(item, at)
-        if at in ITEM_PATTERNS:
-            items["pattern"] = f"^(?:{ITEM_PATTERNS[at]})$"
-        return {"type": "array", "items": items}
+        return {"type": "array", "items": _type_schema(item, at, pattern)}
     if hint is bool:
         return {"type": "boolean"}
     if hint is int:
         return {"type": "integer", "minimum": 0}
     if hint is str:
         out: dict[str, Any] = {"type": "string"}
-        if at in PATTERNS:
-            out["pattern"] = f"^(?:{PATTERNS[at]})$"
+        if pattern is not None:
+            # validate uses fullmatch; JSON Schema patterns search, hence ^...$.
+            out["pattern"] = f"^(?:{pattern})$"
         return out
     raise TypeError(f"{at}: no JSON Schema for {hint!r}; teach installer/answers/schema.py this type")
 
 
-def _object(cls: type, at: str, section: str) -> dict:
+def _object(cls: type, at: str, docs: dict[str, str]) -> dict:
     props: dict[str, Any] = {}
-    for name, hint, default in _fields(cls):
-        key = f"{at}.{name}"
-        prop = _type_schema(hint, key)
+    required = []
+    for f, hint, default in _fields(cls):
+        key = f"{at}.{f.name}"
+        prop = _type_schema(hint, key, f.metadata.get("pattern"))
         if "$ref" not in prop:
-            prop["description"] = _describe(key)
-            if default is not None and key not in NO_DEFAULT and key not in DEFAULT_WORDS:
+            prop["description"] = _describe(key, docs)
+            if default is not None and "default_words" not in f.metadata:
                 prop["default"] = default
-        props[name] = prop
-    for name in sorted(answers.SECRET_KEYS.get(section, ()), key=list(SECRET_SCHEMAS).index):
-        props[name] = {**SECRET_SCHEMAS[name], "description": _describe(f"{at}.{name}")}
-    out: dict[str, Any] = {"type": "object", "description": _describe(at), "properties": props}
+        props[f.name] = prop
+        if f.metadata.get("required"):
+            required.append(f.name)
+    for f in dataclasses.fields(cls):
+        if "file_key" in f.metadata:
+            name = f.metadata["file_key"]
+            props[name] = {**SECRET_SCHEMAS[name], "description": _describe(f"{at}.{name}", docs)}
+    out: dict[str, Any] = {"type": "object", "description": _describe(at, docs), "properties": props}
     out["additionalProperties"] = False
-    if section in REQUIRED:
-        out["required"] = REQUIRED[section]
+    if required:
+        out["required"] = required
     if {"password", "password_hash"} <= set(props):
         out["not"] = {"required": ["password", "password_hash"]}  # answers.py: one or the other
     return out
 
 
-def _describe(key: str) -> str:
+def _describe(key: str, docs: dict[str, str]) -> str:
     try:
-        return DESCRIPTIONS[key]
+        return docs[key]
     except KeyError:
-        raise KeyError(f"{key} has no description; add one to installer/answers/schema.py DESCRIPTIONS") from None
+        raise KeyError(f"{key} has no description; give its field a doc in installer/answers/model.py") from None
 
 
-def _sections() -> dict[str, type]:
-    classes = {**answers.SECTIONS, "users": User}
-    missing = set(classes) - set(ORDER)
-    if missing:
-        raise KeyError(f"sections {sorted(missing)} are not in installer/answers/schema.py ORDER")
-    return {name: classes[name] for name in ORDER}
-
-
-def schema() -> dict:
+def schema(root: type = InstallModel) -> dict:
     """The answers file's JSON Schema (draft 2020-12), from the model's dataclasses."""
+    docs = DESCRIPTIONS if root is InstallModel else descriptions(root)
     props: dict[str, Any] = {}
-    for name, cls in _sections().items():
-        if name == "users":
+    for name, cls in paths.sections(root).items():  # in the order a person fills them (and the wizard asks)
+        if _at(name, root) != name:
             props[name] = {
                 "type": "array",
-                "description": _describe("users"),
-                "items": _object(cls, "users[]", "users"),
+                "description": _describe(name, docs),
+                "items": _object(cls, _at(name, root), docs),
             }
         else:
-            props[name] = _object(cls, name, name)
+            props[name] = _object(cls, name, docs)
     defs = {}
-    for cls in answers.NESTED:
-        defs[cls.__name__] = _object(cls, "disk.match", "disk.match")
-        defs[cls.__name__]["description"] = _describe("disk.match.")
+    for at, (cls, _holder) in paths.tables(root).items():
+        defs[cls.__name__] = _object(cls, at, docs)
+        defs[cls.__name__]["description"] = _describe(f"{at}.", docs)
     return {
         "$schema": DRAFT,
         "title": "nixos-tui-installer answers file",
@@ -251,10 +241,7 @@ def validate_with_schema(data: Any) -> list[Problem]:
 
 
 def _key_path(parts) -> str:
-    out = ""
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{_key(part)}" if out else _key(str(part)))
-    return out or "answers"
+    return paths.format(part if isinstance(part, int) else _key(str(part)) for part in parts) or "answers"
 
 
 def _problems(error) -> list[Problem]:
@@ -301,7 +288,7 @@ def _message(kind: str, error, at: str) -> str:
     if kind == "enum":
         return "must be one of " + ", ".join(repr(v) for v in error.validator_value)
     if kind == "pattern":
-        key = re.sub(r"\[\d+\]", "[]", at)
+        key = paths.generic(at)
         words = DESCRIPTIONS.get(key) or DESCRIPTIONS.get(key.rsplit("[", 1)[0], "")
         return f"does not have the right form: {words}" if words else f"must match {error.validator_value}"
     if kind == "minimum":
@@ -342,33 +329,34 @@ def _type_words(prop: dict, defs: dict) -> str:
     return {"string": "string", "boolean": "boolean", "integer": "integer"}.get(kind, str(kind))
 
 
-def _default_words(key: str, prop: dict) -> str:
-    if key in DEFAULT_WORDS:
-        return DEFAULT_WORDS[key]
+def _default_words(key: str, prop: dict, words: dict[str, str]) -> str:
+    if key in words:
+        return words[key]
     if "default" not in prop:
         return ""
     return f"`{json.dumps(prop['default'], ensure_ascii=False)}`"
 
 
-def _rows(obj: dict, at: str, defs: dict) -> list[str]:
+def _rows(obj: dict, at: str, defs: dict, docs: dict[str, str], words: dict[str, str]) -> list[str]:
     rows = []
     for name, prop in obj["properties"].items():
         key = f"{at}.{name}"
-        meaning = prop.get("description") or DESCRIPTIONS[key]
-        cells = [f"`{key}`", _type_words(prop, defs), _default_words(key, prop), meaning]
+        # A table's own row ($ref: no description in the schema) takes its field's doc.
+        meaning = prop.get("description") or docs[key]
+        cells = [f"`{key}`", _type_words(prop, defs), _default_words(key, prop, words), meaning]
         rows.append("| " + " | ".join(c or " " for c in cells).replace("|   |", "| |") + " |")
         if "$ref" in prop:
-            rows += _rows(defs[prop["$ref"].rsplit("/", 1)[-1]], key, defs)
+            rows += _rows(defs[prop["$ref"].rsplit("/", 1)[-1]], key, defs, docs, words)
     return rows
 
 
-def reference_markdown() -> str:
+def reference_markdown(root: type = InstallModel) -> str:
     """The README's answers-file reference table, from the same source as the schema."""
-    doc = schema()
+    doc, docs, words = schema(root), descriptions(root), default_words(root)
     lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
     for name, prop in doc["properties"].items():
         obj = prop["items"] if prop.get("type") == "array" else prop
-        lines += _rows(obj, f"{name}[]" if prop.get("type") == "array" else name, doc["$defs"])
+        lines += _rows(obj, f"{name}[]" if prop.get("type") == "array" else name, doc["$defs"], docs, words)
     return "\n".join(lines) + "\n"
 
 

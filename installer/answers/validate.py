@@ -18,18 +18,16 @@ from installer.answers import catalog
 from installer.answers.resolve import CHOOSE_DISK, NEEDS_UEFI, install_disk
 from installer.base.crypthash import hash_problem
 from installer.machine.hardware import Machine
+from installer.answers.fields import within
 from installer.answers.model import DESKTOPS, FILESYSTEMS, FIRMWARES, LAYOUTS, LOADERS, SWAP_KINDS, InstallModel
+# The forms and limits the schema states too live with their fields in the model.
+from installer.answers.model import ATTR_PATH_FORM, HOSTNAME_FORM, MIN_ESP_MIB, STATE_VERSION_FORM, USERNAME_FORM
 from installer.base.problems import Problem, shown
 
-HOSTNAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
-USERNAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
-# NixOS releases: a few irregular ones, then March and September up to
-# 20.09, then May and November from 21.05 on (24.05, 24.11, 25.05, ...).
-OLD_RELEASES = ("13.10", "14.04", "14.12", "15.09", "16.03", "16.09", "17.03", "17.09", "18.03", "18.09",
-                "19.03", "19.09", "20.03", "20.09")
-STATE_VERSION = re.compile("|".join([*(r.replace(".", r"\.") for r in OLD_RELEASES), r"(2[1-9]|[3-9]\d)\.(05|11)"]))
-ATTR = r"[A-Za-z_][A-Za-z0-9_'-]*"
-ATTR_PATH = re.compile(rf"{ATTR}(\.{ATTR})*")
+HOSTNAME = re.compile(HOSTNAME_FORM)
+USERNAME = re.compile(USERNAME_FORM)
+STATE_VERSION = re.compile(STATE_VERSION_FORM)
+ATTR_PATH = re.compile(ATTR_PATH_FORM)
 
 # Accounts NixOS or its modules create; a person's account may not take one.
 SYSTEM_USERS = frozenset(
@@ -51,7 +49,6 @@ SSH_KEY_TYPES = (
     "sk-ecdsa-sha2-nistp256@openssh.com",
 )
 
-MIN_ESP_MIB = 256
 MAX_SWAP_MIB = 1024 * 1024
 SHORT_SECRET = 8
 
@@ -71,7 +68,7 @@ def validate(model: InstallModel, machine: Machine | None = None) -> list[Proble
 
 def validate_section(model: InstallModel, prefix: str, machine: Machine | None = None) -> list[Problem]:
     """The problems of one part of the model, e.g. "system" or "users[1]"."""
-    return [p for p in validate(model, machine) if p.field == prefix or p.field.startswith((prefix + ".", prefix + "["))]
+    return [p for p in validate(model, machine) if within(p.field, prefix)]
 
 
 def _control_characters(model: InstallModel) -> list[Problem]:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from installer.nixos.edits import Edit, StaleEdit
 from installer.plan.identity import Identity
 from installer.base.logfile import DEFAULT_LOG, LogFile, Redactor
+from installer.answers.fields import is_secret, within
 from installer.answers.model import InstallModel, System
 from installer.base.problems import Problem, ProblemsError, errors
 
@@ -123,17 +124,17 @@ class Session:
         from installer.answers.validate import validate
 
         problems = validate(self.model, self.machine)
-        if self.machine is not None and not any(_within(p.field, "disk") for p in errors(problems)):
+        if self.machine is not None and not any(within(p.field, "disk") for p in errors(problems)):
             try:
                 self.plan()
             except ProblemsError as refused:
                 problems += refused.problems
         problems += self._nix_check_problems()
         if not secrets:
-            problems = [p for p in problems if not _is_secret_field(p.field)]
+            problems = [p for p in problems if not is_secret(p.field)]
         if prefix is None:
             return problems
-        return [p for p in problems if _within(p.field, prefix)]
+        return [p for p in problems if within(p.field, prefix)]
 
     def plan(self) -> Plan:
         """The plan for the current answers; rebuilt only when they changed."""
@@ -663,16 +664,5 @@ def _handed_over(handover: Handover, argv: list[str], cwd: str | None = None, ba
     return code
 
 
-def _within(field: str, prefix: str) -> bool:
-    return field == prefix or field.startswith((prefix + ".", prefix + "["))
-
-
 class DryRun(RuntimeError):
     """Raised where only a real run could go on (nixos-install in dry-run)."""
-
-
-def _is_secret_field(name: str) -> bool:
-    from installer.answers.file import SECRET_FIELDS
-
-    leaf = name.rsplit(".", 1)[-1]
-    return leaf in SECRET_FIELDS
