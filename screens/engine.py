@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from installer.answers import catalog
+from installer.answers.fields import within
 from installer.base.problems import Problem
 from installer.flow.session import DryRun
 
@@ -35,11 +36,7 @@ __all__ = ["catalog", "suggest_username", "human_size", "problems", "is_root", "
 def problems(session, prefixes: tuple[str, ...]) -> list[Problem]:
     """The engine's problems for the fields a step shows."""
     found = session.validate()
-    return [p for p in found if any(_under(prefix, p.field) for prefix in prefixes)]
-
-
-def _under(prefix: str, field: str) -> bool:
-    return field == prefix or field.startswith((prefix + ".", prefix + "["))
+    return [p for p in found if any(within(p.field, prefix) for prefix in prefixes)]
 
 
 def is_root() -> bool:

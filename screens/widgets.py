@@ -25,6 +25,7 @@ from textual.widgets import Checkbox, Input, OptionList, ProgressBar, RadioButto
 from textual.widgets.option_list import Option
 
 from installer.answers.catalog import matching
+from installer.answers.fields import within
 
 _FIELD_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -36,7 +37,7 @@ def field_id(field: str) -> str:
 
 def field_matches(field: str, problem_field: str) -> bool:
     """Whether a problem about `problem_field` belongs under the widget for `field`."""
-    return problem_field == field or problem_field.startswith((field + ".", field + "["))
+    return within(problem_field, field)
 
 
 class FieldInput(Input):
