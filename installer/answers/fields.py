@@ -77,7 +77,8 @@ def generic(path: str) -> str:
 
 
 @functools.cache
-def _hints(cls: type) -> dict[str, Any]:
+def hints(cls: type) -> dict[str, Any]:
+    """A dataclass's field types, resolved (the model's annotations are strings), once per class."""
     return typing.get_type_hints(cls)
 
 
@@ -106,7 +107,7 @@ def field_of(path: str, root: type = InstallModel) -> dataclasses.Field[Any] | N
         found = next((f for f in dataclasses.fields(cls) if f.name == part), None)
         if found is None:
             return None
-        cls = held(_hints(cls)[part])
+        cls = held(hints(cls)[part])
     return found
 
 
@@ -119,10 +120,10 @@ def is_secret(path: str) -> bool:
 def sections(root: type = InstallModel) -> dict[str, type]:
     """Each section of the answers and the dataclass of its table(s), in model order:
     "system" -> System, ..., "users" -> User (a list of tables), ..."""
-    hints = _hints(root)
+    types = hints(root)
     out = {}
     for f in dataclasses.fields(root):
-        cls = held(hints[f.name])
+        cls = held(types[f.name])
         if cls is not None:
             out[f.name] = cls
     return out
@@ -133,9 +134,9 @@ def tables(root: type = InstallModel) -> dict[str, tuple[type, dataclasses.Field
     "disk.match" -> (DiskMatch, DiskChoice.match)."""
     out = {}
     for name, cls in sections(root).items():
-        hints = _hints(cls)
+        types = hints(cls)
         for f in dataclasses.fields(cls):
-            inner = held(hints[f.name])
+            inner = held(types[f.name])
             if inner is not None:
                 out[f"{name}.{f.name}"] = (inner, f)
     return out

@@ -17,7 +17,6 @@ it when the file starts with `#:schema ./answers.schema.json`.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import types
 import typing
@@ -50,12 +49,7 @@ SECRET_SCHEMAS: dict[str, dict[str, Any]] = {
 
 def _at(name: str, root: type) -> str:
     """Where a section's keys are, as descriptions are filed: "system", or "users[]" for a list of tables."""
-    return f"{name}[]" if get_origin(_hints(root)[name]) is list else name
-
-
-@functools.cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+    return f"{name}[]" if get_origin(paths.hints(root)[name]) is list else name
 
 
 def _docs(cls: type, at: str) -> dict[str, str]:
