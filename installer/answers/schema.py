@@ -85,12 +85,10 @@ def descriptions(root: type = InstallModel) -> dict[str, str]:
 def default_words(root: type = InstallModel) -> dict[str, str]:
     """The README's default of each key whose model default is not the value
     used: the machine's ("detected"), or none ("") where nothing is given."""
-    out = {}
-    for name, cls in paths.sections(root).items():
-        for f in dataclasses.fields(cls):
-            if "default_words" in f.metadata:
-                out[f"{_at(name, root)}.{f.name}"] = f.metadata["default_words"]
-    return out
+    tables = [(_at(name, root), cls) for name, cls in paths.sections(root).items()]
+    tables += [(at, cls) for at, (cls, _holder) in paths.tables(root).items()]
+    return {f"{at}.{f.name}": f.metadata["default_words"]
+            for at, cls in tables for f in dataclasses.fields(cls) if "default_words" in f.metadata}
 
 
 # What each key means, for the schema's descriptions and the README table
