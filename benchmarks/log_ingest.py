@@ -6,7 +6,7 @@ each with a write(2) of its own as Nix's logger does;
 the real InstallRunner reads them from its pty and the real install pane
 (screens.install.InstallScreen, hosted by the InstallerApp, headless)
 writes them into its Log widget. Only the disk, config and password phases
-are skipped (a Session subclass): there is nothing to partition here.
+are skipped (an Install pipeline subclass): there is nothing to partition here.
 "Absorbed": the runner's lines, counted when the last one ("installation
 finished!") is in the Log widget and the pane holds nothing back; the rate
 runs from pushing the pane to that last `Log.write_lines`.
@@ -106,6 +106,7 @@ def child(paths: int, press_keys: bool) -> None:
     from textual.binding import Binding
     from textual.widgets import Log
 
+    from installer.flow.install import Install
     from installer.flow.session import Options, Session
     from screens.app import InstallerApp
     from screens.install import InstallScreen
@@ -124,8 +125,8 @@ def child(paths: int, press_keys: bool) -> None:
 
     Log.write_lines = counting_write_lines
 
-    class PaneSession(Session):
-        """The real Session and runner; nothing to partition, write or set here."""
+    class PaneInstall(Install):
+        """The real pipeline and runner; nothing to partition, write or set here."""
 
         def execute(self, confirmation, log) -> None:
             log("benchmark: nothing to partition")
@@ -138,7 +139,12 @@ def child(paths: int, press_keys: bool) -> None:
             return []
 
         def finish(self, log) -> str:
-            return self.options.log_path
+            return self.session.options.log_path
+
+    class PaneSession(Session):
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            self.install = PaneInstall(self)
 
     class PaneApp(InstallerApp):
         CSS_PATH = str(ROOT / "screens" / "wizard.tcss")

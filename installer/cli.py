@@ -191,9 +191,9 @@ def run(args: argparse.Namespace) -> int:
         print(refused, file=sys.stderr)
         return EXIT_REFUSED
     session.check(secrets=installing)
-    plan = session.plan()
+    session.plan()  # a plan it refuses: every problem listed, exit 2
     if installing:
-        missing = session.preflight()
+        missing = session.preflight.problems()
         if missing:
             print("Cannot install; nothing was written:", file=sys.stderr)
             for problem in missing:
@@ -205,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
         from installer.nixos.export import ExistingFiles, ExportStopped
 
         try:
-            exported = session.export_flake(
+            exported = session.flake.export(
                 args.export_flake, include_password_hashes=args.export_password_hashes, overwrite=args.force
             )
         except ExistingFiles as err:
@@ -231,10 +231,10 @@ def run(args: argparse.Namespace) -> int:
         why = err.strerror or str(err)
         print(f"--log: {why if args.log in why else f'cannot write {args.log}: {why}'}", file=sys.stderr)
         return EXIT_INVALID
-    session.refuse_links_in_target()  # LinkRefused: exit 3, before the first phase
+    session.preflight.refuse_links_in_target()  # LinkRefused: exit 3, before the first phase
     from installer.flow.unattended import install
 
-    return install(session, plan, evaluate=not args.skip_eval)
+    return install(session, evaluate=not args.skip_eval)
 
 
 def _print_free_space(machine: Machine) -> None:
@@ -274,7 +274,7 @@ def _render(session: Session, out: Path) -> int:
     """--render DIR: the two files, written without following a link anywhere on the way."""
     from installer.base import safefs
 
-    files = session.render()
+    files = session.draft.render()
     for name in files:
         safefs.check(out / name)  # LinkRefused before anything is written
     try:
@@ -316,6 +316,6 @@ def print_plan(session: Session) -> None:
         print(f"     {step.shown()}")
     etc = os.path.join(session.options.target, "etc/nixos")
     print(f"  +. write configuration.nix and hardware-configuration.nix to {etc}")
-    print(f"  +. {shlex.join(session.install_argv())}")
+    print(f"  +. {shlex.join(session.install.install_argv())}")
     for warning in session.machine.warnings if session.machine is not None else []:
         print(f"warning: {warning}")

@@ -192,8 +192,8 @@ class InstallerApp(App[int]):
         self.push_screen(AskScreen(self.quit_question(), yes="Quit"), answered)
 
     def running_installs(self) -> list:
-        runners = [getattr(screen, "runner", None) for screen in self.screen_stack]
-        return [r for r in runners if r is not None and r.running]
+        """The session's install pipeline knows what runs (nixos-install)."""
+        return self.session.install.running()
 
     def quit_question(self) -> str:
         """Quit? and what quitting now means, for where the install is."""

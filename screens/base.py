@@ -3,7 +3,7 @@ messages from the engine's validation, and Next/Back/Help."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, on
 from textual.app import ComposeResult
@@ -15,6 +15,10 @@ from textual.widgets import Button, Footer, Input, Static
 
 from screens import engine
 from screens.widgets import Advance, FieldMessage, SizeBanner, field_id, field_matches
+
+if TYPE_CHECKING:
+    from installer.answers.model import InstallModel
+    from installer.flow.session import Session
 
 
 class StepHeader(Static):
@@ -42,12 +46,14 @@ class StepScreen(Screen):
         self.show_all = False
 
     @property
-    def session(self):
-        return self.app.session
+    def session(self) -> Session:
+        """The engine: every step reads and writes through it and what it hands
+        out (draft, preflight, install, console, flake)."""
+        return self.app.session  # type: ignore[attr-defined]  # InstallerApp's
 
     @property
-    def model(self):
-        return self.app.session.model
+    def model(self) -> InstallModel:
+        return self.session.model
 
     # -- layout ---------------------------------------------------------------
     def compose(self) -> ComposeResult:

@@ -34,11 +34,11 @@ class ConfirmScreen(StepScreen):
     def on_mount(self) -> None:
         erases = resumes = False
         try:
-            self.word = self.session.confirm_word()
+            self.word = self.session.install.confirm_word()
             lines = self.session.review_lines()
             disk = self.session.plan().disk
             erases = disk is not None and self.word == disk.name
-            resumes = self.session.resume_phase() != "disk"
+            resumes = self.session.install.resume_phase() != "disk"
         except ProblemsError as err:
             self.word = ""
             lines = [p.message for p in err.problems]
@@ -63,8 +63,8 @@ class ConfirmScreen(StepScreen):
 
     def show_prompt(self) -> None:
         """What the pre-flight check with Nix found, then the prompt (none while Nix refuses)."""
-        refusal = self.session.nix_check_refusal() if self.word else ""
-        outcome = self.session.nix_check_outcome() if self.word else None
+        refusal = self.session.preflight.nix_check_refusal() if self.word else ""
+        outcome = self.session.preflight.nix_check_outcome() if self.word else None
         check = self.query_one("#nixcheck", Static)
         if refusal:
             said = f"{refusal}\nEsc goes back to fix it; F8 installs anyway."
@@ -85,7 +85,7 @@ class ConfirmScreen(StepScreen):
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "install_anyway":
-            return bool(self.word) and bool(self.session.nix_check_refusal())
+            return bool(self.word) and bool(self.session.preflight.nix_check_refusal())
         return True
 
     def action_install_anyway(self) -> None:
@@ -97,7 +97,7 @@ class ConfirmScreen(StepScreen):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.session.override_nix_check()
+                self.session.preflight.override_nix_check()
             self.show_prompt()
 
         self.app.push_screen(AskScreen(
@@ -114,14 +114,14 @@ class ConfirmScreen(StepScreen):
         typed = self.query_one("#f-confirm", Input).value.strip()
         message = self.query_one(FieldMessage)
         token = None
-        refusal = self.session.nix_check_refusal() if self.word else ""
+        refusal = self.session.preflight.nix_check_refusal() if self.word else ""
         if refusal:
             message.show("Not while Nix refuses the configuration: Esc goes back to fix it; F8 installs anyway.",
                          "error")
             self.app.bell()
             return
         if self.word:
-            token = self.session.confirm(typed)
+            token = self.session.install.confirm(typed)
         if token is None:
             message.show(f"Type exactly '{self.word}' to go on, or Esc to go back.", "error")
             self.app.bell()

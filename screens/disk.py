@@ -12,7 +12,7 @@ from textual.worker import Worker, WorkerState
 from installer.answers.resolve import install_disk
 from installer.base.problems import ProblemsError
 from installer.machine.eligibility import disk_verdict, editor_verdict
-from installer.flow.session import DryRun
+from installer.flow import DryRun
 from screens import engine
 from screens.base import StepScreen
 from screens.widgets import Choices, FieldInput, FieldMessage, Radio, field_id
@@ -262,7 +262,7 @@ class DiskScreen(StepScreen):
     def _by_hand(self, event: Button.Pressed) -> None:
         tool = event.button.id or ""
         if tool == "shell":
-            self.hand_over(tool, lambda: self.session.disk_shell(self.app.suspend))
+            self.hand_over(tool, lambda: self.session.console.disk_shell(self.app.suspend))
             return
         disk = self.highlighted_disk()
         if disk is None:
@@ -272,7 +272,7 @@ class DiskScreen(StepScreen):
         if not verdict.ok:
             self.say(f"{tool} is not opened on {disk.name}: {verdict.reason}.")
             return
-        self.hand_over(tool, lambda: self.session.run_partitioner(tool, disk.path, self.app.suspend))
+        self.hand_over(tool, lambda: self.session.console.run_partitioner(tool, disk.path, self.app.suspend))
 
     @on(Button.Pressed, "#rescan")
     def _rescan(self) -> None:

@@ -11,7 +11,6 @@ import os
 from installer.answers import catalog
 from installer.answers.fields import within
 from installer.base.problems import Problem
-from installer.flow.session import DryRun
 
 # The planner and the validator load on first use (after the first frame),
 # not when the first step is imported.
@@ -63,8 +62,9 @@ def save_log(session, destination: str) -> str:
     return str(session.log().save_copy(destination))
 
 
-def run_nixos_install(screen, session, log, keep: int) -> int:
-    """Run nixos-install through the Session's runner; called from a thread worker.
+def run_nixos_install(screen, runner, keep: int) -> int:
+    """Run nixos-install (the pipeline's runner, not started) in the pane;
+    called from the install worker's thread.
 
     The runner streams on the event loop (its reads are async), so the
     coroutine runs there while this worker thread waits for its exit code.
@@ -72,12 +72,6 @@ def run_nixos_install(screen, session, log, keep: int) -> int:
     Back to review and on; nixos-install is idempotent). The screen shows
     its last `keep` lines.
     """
-    try:
-        runner = session.runner()
-    except DryRun as said:
-        # The Session refuses to run nixos-install in a dry run: say what would run.
-        log(str(said))
-        return 0
     screen.runner = screen.last_runner = runner
     try:
         return screen.app.call_from_thread(_stream, runner, screen.show_lines, keep)
@@ -99,13 +93,13 @@ def shell(app, session) -> None:
 
     try:
         with app.suspend():
-            session.shell()
+            session.console.shell()
     except SuspendNotSupported:
         app.notify("This terminal cannot hand the screen to a shell.", severity="error")
 
 
 def reboot(session) -> None:
     """Reboot once the wizard has given the terminal back; say why when it cannot."""
-    said = session.reboot()
+    said = session.console.reboot()
     if said:
         print(said)

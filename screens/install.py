@@ -14,17 +14,11 @@ from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.widgets import Button, Input, Log, ProgressBar, Static
 
+from installer.flow.install import PHASES, TITLES, Event, LogLine, PhaseFailed, PhaseStarted
 from screens import engine
 from screens.base import StepScreen
 from screens.widgets import BlockProgressBar
 
-PHASES = (
-    ("disk", "Partition, format and mount"),
-    ("config", "Write the configuration"),
-    ("nixos-install", "Install NixOS (nixos-install)"),
-    ("passwords", "Set the passwords"),
-    ("finish", "Finish (copy the log)"),
-)
 MAX_LOG_LINES = 2000  # the file keeps everything; the widget keeps a screenful of history
 FLUSH_SECONDS = 1 / 30
 FAILURE_ERROR_CHARS = 300  # Nix's first error line, shown whole up to about four screen lines
@@ -112,9 +106,9 @@ class InstallScreen(StepScreen):
         self.show_phases()
         # After a failure past the disk phase the Session says to continue
         # with the configuration: installing again never partitions again.
-        start = self.session.resume_phase()
+        start = self.session.install.resume_phase()
         if start != "disk":
-            self.log_line(f"The disk is already prepared; continuing with: {dict(PHASES)[start]}")
+            self.log_line(f"The disk is already prepared; continuing with: {TITLES[start]}")
         self.run_install(start)
 
     def on_unmount(self) -> None:
@@ -153,7 +147,7 @@ class InstallScreen(StepScreen):
         during_install = self.phase == "nixos-install" and p is not None
         if not during_install or not p.total:
             # No count announced by Nix yet: no bar rather than a made-up one.
-            title = p.phase_title if during_install else dict(PHASES).get(self.phase, "")
+            title = p.phase_title if during_install else TITLES.get(self.phase, "")
             self._status(status, f"{title}   elapsed {elapsed}")
             bar.display = False
             return
@@ -172,14 +166,14 @@ class InstallScreen(StepScreen):
             status.update(text, layout=False)
 
     def show_phases(self) -> None:
-        names = [key for key, _ in PHASES]
+        names = [phase.key for phase in PHASES]
         at = names.index(self.phase) if self.phase in names else -1
         parts = []
-        for i, (key, title) in enumerate(PHASES):
+        for i, phase in enumerate(PHASES):
             mark = "x" if i < at else (">" if i == at else " ")
-            if key == self.failed:
+            if phase.key == self.failed:
                 mark = "!"
-            parts.append(f"[{mark}] {title}")
+            parts.append(f"[{mark}] {phase.title}")
         self.query_one("#phases", Static).update("\n".join(parts))
 
     def watch_phase(self) -> None:
@@ -227,38 +221,33 @@ class InstallScreen(StepScreen):
     # -- the work ---------------------------------------------------------------
     @work(thread=True, exclusive=True, group="install")
     def run_install(self, start: str = "disk") -> None:
-        app = self.app
-        order = [key for key, _ in PHASES]
-        for key in order[order.index(start):]:
-            app.call_from_thread(setattr, self, "phase", key)
-            try:
-                ok = self.run_phase(key)
-            except Exception as err:  # shown in the pane, never a traceback
-                self.error_text = str(err)
-                self.log_line(f"error: {err}")
-                ok = False
-            if not ok:
-                app.call_from_thread(self.show_failure, key)
-                return
-        app.call_from_thread(self.finished)
+        """The session's install pipeline, from `start` on; its events drawn here."""
+        failed = self.session.install.run_phases(
+            start, self.app.confirmation, self.show_event,
+            lambda runner: engine.run_nixos_install(self, runner, keep=MAX_LOG_LINES),
+        )
+        if failed is not None:
+            self.app.call_from_thread(self.show_failure, failed.phase.key)
+            return
+        self.app.call_from_thread(self.finished)
 
-    def run_phase(self, key: str) -> bool:
-        session = self.session
+    def show_event(self, event: Event) -> None:
+        """One event of the pipeline, from the worker thread."""
+        app = self.app
+        if isinstance(event, LogLine):
+            self.log_line(event.text)
+            return
+        key = event.phase.key
+        if isinstance(event, PhaseStarted):
+            app.call_from_thread(setattr, self, "phase", key)
+            if key == "disk":  # quitting is refused until the disk phase has ended
+                app.call_from_thread(setattr, app, "writing", True)
+            return
         if key == "disk":
-            self.app.call_from_thread(setattr, self.app, "writing", True)
-            try:
-                session.execute(self.app.confirmation, self.log_line)
-            finally:
-                self.app.call_from_thread(setattr, self.app, "writing", False)
-        elif key == "config":
-            session.write_config(self.log_line)
-        elif key == "nixos-install":
-            return engine.run_nixos_install(self, session, self.log_line, keep=MAX_LOG_LINES) == 0
-        elif key == "passwords":
-            session.set_passwords(self.log_line)
-        elif key == "finish":
-            session.finish(self.log_line)
-        return True
+            app.call_from_thread(setattr, app, "writing", False)
+        if isinstance(event, PhaseFailed) and event.error is not None:  # shown in the pane, never a traceback
+            self.error_text = str(event.error)
+            self.log_line(f"error: {event.error}")
 
     def failure_text(self, key: str) -> str:
         """What failed and why, in Nix's own words when nixos-install failed."""
@@ -280,7 +269,7 @@ class InstallScreen(StepScreen):
                 head += f": {error}"
             retry = "Retry goes on where it stopped."
         else:
-            head = f"Failed while: {dict(PHASES)[key]}"
+            head = f"Failed while: {TITLES[key]}"
             if self.error_text:
                 head += f": {self.error_text}"
             retry = "Retry runs this step again."
@@ -298,9 +287,6 @@ class InstallScreen(StepScreen):
         self.query_one("#actions").display = True
         self.query_one("#retry").focus()
         self.app.exit_code = 1
-        if key != "disk":
-            # Back to review and on again re-writes the (maybe edited) config, never the disk.
-            self.session.set_resume_phase("config")
 
     def finished(self) -> None:
         from screens.done import DoneScreen

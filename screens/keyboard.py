@@ -96,14 +96,14 @@ class KeyboardScreen(StepScreen):
 
     def apply_keymap(self, name: str | None = None) -> None:
         name = name or self.model.system.keymap
-        if name not in engine.catalog.keymaps() or name == self.session.loaded_keymap:
+        if name not in engine.catalog.keymaps() or name == self.session.console.loaded_keymap:
             return
         # On the app, not this screen: going back removes the screen, and the
         # keymap must still load. loadkeys is a process: never on the event loop.
         self.app.run_worker(lambda: self._load(name), group="keymap", exclusive=True, thread=True)
 
     def _load(self, name: str) -> None:
-        said = self.session.apply_keymap(name)  # "" when loaded
+        said = self.session.console.apply_keymap(name)  # "" when loaded
         self.app.call_from_thread(self._loaded, name, said)
 
     def _loaded(self, name: str, said: str) -> None:

@@ -110,8 +110,8 @@ class ReviewScreen(StepScreen):
         """Plan and render off the event loop: the renderer reads templates."""
         try:
             lines = self.session.review_lines()
-            files = self.session.shown_files()  # a stale edit shows as the person left it until they choose
-            stale = self.session.stale_edits()
+            files = self.session.draft.shown_files()  # a stale edit shows as the person left it until they choose
+            stale = self.session.draft.stale_edits()
         except ProblemsError as err:
             text = "The answers have problems; go back (Esc) and fix them:\n" + "\n".join(
                 f"  {p.field}: {p.message}" for p in err.problems)
@@ -160,10 +160,10 @@ class ReviewScreen(StepScreen):
             self.asking = False
             saved = self.query_one("#saved", Static)
             if choice == "keep":
-                self.session.keep_edit(first.name)
+                self.session.draft.keep_edit(first.name)
                 saved.update(f"Kept your edit of {first.name}; the changed answers are not in it.")
             elif choice == "new":
-                self.session.drop_edit(first.name)
+                self.session.draft.drop_edit(first.name)
                 self._set_text(self.area(first.name), first.now)
                 saved.update(f"{first.name} is the newly generated file; your edit was dropped.")
             else:
@@ -194,7 +194,7 @@ class ReviewScreen(StepScreen):
         self.run_worker(lambda: self._parse(name, text), group=f"check-{name}", exclusive=True, thread=True)
 
     def _parse(self, name: str, text: str) -> None:
-        found = self.session.parse_problems(name, text)
+        found = self.session.draft.parse_problems(name, text)
         self.app.call_from_thread(self._checked, name, text, found)
 
     def _checked(self, name: str, text: str, found: list) -> None:
@@ -203,7 +203,7 @@ class ReviewScreen(StepScreen):
         if not self.is_attached or self.area(name).text != text:
             return
         if not found:
-            found = self.session.set_edited(name, text)  # parsed just now: no second nix-instantiate
+            found = self.session.draft.set_edited(name, text)  # parsed just now: no second nix-instantiate
         self._show_check(name, found)
         if not found:
             self.start_check()  # the files changed: what Nix said about the old ones no longer holds
@@ -226,7 +226,7 @@ class ReviewScreen(StepScreen):
             timer.stop()
         self._debounce.clear()
         for area in self.query(NixArea):
-            self._show_check(area.file_name, self.session.set_edited(area.file_name, area.text))
+            self._show_check(area.file_name, self.session.draft.set_edited(area.file_name, area.text))
 
     def action_next(self) -> None:
         """On once every edit parses and Nix has had its say about these very
@@ -236,7 +236,7 @@ class ReviewScreen(StepScreen):
             self.app.bell()
             return
         self.flush_edits()
-        stale = self.session.stale_edits()
+        stale = self.session.draft.stale_edits()
         if stale:
             self.app.bell()
             self.ask_stale(stale)
@@ -259,11 +259,11 @@ class ReviewScreen(StepScreen):
     def start_check(self, force: bool = False) -> bool:
         """Evaluate the files as they are now, in a worker, unless Nix already
         judged exactly these files (F5 forces it). True when a check started."""
-        outcome = self.session.nix_check_outcome()
+        outcome = self.session.preflight.nix_check_outcome()
         if outcome is not None and not force:
             self.show_outcome(outcome)
             return False
-        key = self._files_key()
+        key = self.session.preflight.files_key()
         if key is None:
             return False  # an edit the answers changed under: checked once the person chose
         if key == self._stopped_key and not force:
@@ -279,19 +279,12 @@ class ReviewScreen(StepScreen):
         self.run_worker(lambda: self._evaluate(cancel), group="nixcheck", thread=True)
         return True
 
-    def _files_key(self) -> str | None:
-        from installer.nixos.evalcheck import files_key
-
-        if self.session.stale_edits():
-            return None
-        return files_key(self.session.shown_files())
-
     def _evaluate(self, cancel: threading.Event):
         """The worker's result reaches the screen as a Worker.StateChanged
         message, which is dropped once the screen is gone: a check that ends
         after Next or Quit finds nothing to update and raises nothing."""
         try:
-            outcome = self.session.nix_check(cancel=cancel)
+            outcome = self.session.preflight.nix_check(cancel=cancel)
         except Exception as err:  # a stale edit or an unreadable plan: said, never a traceback
             from installer.nixos.evalcheck import Outcome
 
@@ -308,7 +301,7 @@ class ReviewScreen(StepScreen):
         self._cancel = None
         self.checking = False
         if outcome.status == "cancelled":
-            self._stopped_key = self._files_key()
+            self._stopped_key = self.session.preflight.files_key()
         self.show_outcome(outcome)
         pending, self._next_pending = self._next_pending, False
         if pending and not outcome.failed and outcome.status != "cancelled" and self.app.screen is self:
@@ -450,7 +443,7 @@ class ReviewScreen(StepScreen):
         """Files already in the directory are replaced only when the person says so."""
         from screens.modals import AskScreen
 
-        existing = self.session.export_conflicts(path)
+        existing = self.session.flake.conflicts(path)
         if not existing:
             self.ask_hashes(path, overwrite=False)
             return
@@ -473,8 +466,8 @@ class ReviewScreen(StepScreen):
         where they would end up."""
         from screens.modals import AskScreen
 
-        accounts = self.session.exportable_hashes()
-        if not accounts or not self.session.export_problems():
+        accounts = self.session.flake.exportable_hashes()
+        if not accounts or not self.session.flake.problems():
             self.export(path, include_password_hashes=False, overwrite=overwrite)
             return
 
@@ -495,7 +488,7 @@ class ReviewScreen(StepScreen):
     def export(self, path: str, *, include_password_hashes: bool = False, overwrite: bool = False) -> None:
         self.app.call_from_thread(self.query_one("#saved", Static).update, f"Exporting the flake to {path}...")
         try:
-            done = self.session.export_flake(path, include_password_hashes=include_password_hashes,
+            done = self.session.flake.export(path, include_password_hashes=include_password_hashes,
                                              overwrite=overwrite)
         except ProblemsError as err:
             text = "The flake was not written:\n" + "\n".join(f"  {p.message}" for p in err.problems)
@@ -510,3 +503,4 @@ class ReviewScreen(StepScreen):
             self.app.bell()
             return False
         return True
+

@@ -25,7 +25,7 @@ from installer.nixos.nixlit import nix_string
 
 
 def evaluate(s, **kw):
-    return evalcheck.evaluate(s.render(), list(s.model.software.packages), **kw)
+    return evalcheck.evaluate(s.draft.render(), list(s.model.software.packages), **kw)
 
 
 def test_a_good_configuration_passes_with_the_drv_path_of_the_system(monkeypatch, tmp_path):
@@ -56,7 +56,7 @@ def test_every_desktop_and_layout_the_templates_emit_evaluates(monkeypatch, tmp_
 def test_an_unknown_package_maps_to_the_software_steps_package_field(monkeypatch, tmp_path):
     use_nix(monkeypatch, tmp_path)
     s = session(["git", "nosuchpackage", "htop"])
-    outcome = s.nix_check()
+    outcome = s.preflight.nix_check()
     assert outcome.status == "failed"
     assert outcome.field == "software.packages" and outcome.package == "nosuchpackage"
     assert "nixpkgs has no package 'nosuchpackage'" in outcome.message
@@ -65,9 +65,9 @@ def test_an_unknown_package_maps_to_the_software_steps_package_field(monkeypatch
     assert "/etc/nixos/configuration.nix:" in outcome.detail and "nixos-evalcheck-" not in outcome.detail
     # The Software step shows it at the field, until the packages change.
     assert [(p.field, p.severity) for p in s.validate("software")] == [("software.packages", "warning")]
-    assert s.nix_check_refusal()
+    assert s.preflight.nix_check_refusal()
     s.model.software.packages = ["git", "htop"]
-    assert s.validate("software") == [] and s.nix_check_outcome() is None and not s.nix_check_refusal()
+    assert s.validate("software") == [] and s.preflight.nix_check_outcome() is None and not s.preflight.nix_check_refusal()
 
 
 def test_an_unknown_nested_package_is_found_by_its_whole_name(monkeypatch, tmp_path):
@@ -89,9 +89,9 @@ def test_an_unknown_nested_package_is_found_by_its_whole_name(monkeypatch, tmp_p
 def test_an_unknown_option_maps_to_its_line_in_the_edited_file(monkeypatch, tmp_path, name, after, line, option):
     use_nix(monkeypatch, tmp_path)
     s = session()
-    text, number = with_line(s.generated()[name], after, line)
-    assert s.set_edited(name, text) == []
-    outcome = s.nix_check()
+    text, number = with_line(s.draft.generated()[name], after, line)
+    assert s.draft.set_edited(name, text) == []
+    outcome = s.preflight.nix_check()
     assert outcome.status == "failed", outcome
     assert (outcome.field, outcome.line) == (f"files.{name}", number), outcome
     assert outcome.message == f"line {number}: The option `{option}' does not exist."
@@ -103,10 +103,10 @@ def test_an_unknown_option_maps_to_its_line_in_the_edited_file(monkeypatch, tmp_
 def test_a_value_of_the_wrong_type_maps_to_its_line(monkeypatch, tmp_path):
     use_nix(monkeypatch, tmp_path)
     s = session()
-    text = s.generated()["configuration.nix"].replace("zramSwap.enable = true;", 'zramSwap.enable = "yes";')
+    text = s.draft.generated()["configuration.nix"].replace("zramSwap.enable = true;", 'zramSwap.enable = "yes";')
     number = text.splitlines().index('  zramSwap.enable = "yes";') + 1
-    s.set_edited("configuration.nix", text)
-    outcome = s.nix_check()
+    s.draft.set_edited("configuration.nix", text)
+    outcome = s.preflight.nix_check()
     assert (outcome.field, outcome.line) == ("files.configuration.nix", number)
     assert "A definition for option `zramSwap.enable' is not of type `boolean'." in outcome.message
     assert "- In `/etc/nixos/configuration.nix': \"yes\"" in outcome.detail
@@ -115,10 +115,10 @@ def test_a_value_of_the_wrong_type_maps_to_its_line(monkeypatch, tmp_path):
 def test_an_error_with_no_place_of_ours_is_shown_verbatim(monkeypatch, tmp_path):
     use_nix(monkeypatch, tmp_path)
     s = session()
-    text = s.generated()["configuration.nix"].replace(
+    text = s.draft.generated()["configuration.nix"].replace(
         "zramSwap.enable = true;", 'zramSwap.enable = throw "the machine is not ready";')
-    s.set_edited("configuration.nix", text)
-    outcome = s.nix_check()
+    s.draft.set_edited("configuration.nix", text)
+    outcome = s.preflight.nix_check()
     assert outcome.status == "failed" and outcome.field == ""
     assert outcome.message == "the machine is not ready"
 
@@ -126,29 +126,29 @@ def test_an_error_with_no_place_of_ours_is_shown_verbatim(monkeypatch, tmp_path)
 def test_no_nixpkgs_says_so_plainly_and_does_not_hold_the_install_back(monkeypatch, tmp_path):
     use_nix(monkeypatch, tmp_path, nixpkgs=None)
     s = session(["nosuchpackage"])
-    outcome = s.nix_check()
+    outcome = s.preflight.nix_check()
     assert outcome.status == "no-nixpkgs"
     assert outcome.message == evalcheck.NO_NIXPKGS and "No nixpkgs was found" in outcome.message
-    assert not s.nix_check_refusal() and s.confirm(s.confirm_word()) is not None
+    assert not s.preflight.nix_check_refusal() and s.install.confirm(s.install.confirm_word()) is not None
 
 
 def test_a_failure_refuses_the_confirmation_until_fixed_or_overridden(monkeypatch, tmp_path):
     use_nix(monkeypatch, tmp_path)
     s = session(["nosuchpackage"])
-    word = s.confirm_word()
-    assert s.confirm(word) is not None  # not checked yet: nothing to refuse
-    s.nix_check()
-    assert s.confirm(word) is None
-    s.override_nix_check()
-    assert s.nix_check_overridden() and s.confirm(word) is not None
+    word = s.install.confirm_word()
+    assert s.install.confirm(word) is not None  # not checked yet: nothing to refuse
+    s.preflight.nix_check()
+    assert s.install.confirm(word) is None
+    s.preflight.override_nix_check()
+    assert s.preflight.nix_check_overridden() and s.install.confirm(word) is not None
     assert "chose to install anyway" in Path(s.options.log_path).read_text()
     # The override was for those files: other files that fail are refused again.
     s.model.software.packages = ["nosuchpackage", "alsonothere"]
-    s.nix_check()
-    assert s.confirm(word) is None
+    s.preflight.nix_check()
+    assert s.install.confirm(word) is None
     s.model.software.packages = ["git"]
-    s.nix_check()
-    assert s.confirm(word) is not None and s.nix_check_outcome().status == "passed"
+    s.preflight.nix_check()
+    assert s.install.confirm(word) is not None and s.preflight.nix_check_outcome().status == "passed"
 
 
 def test_the_check_writes_nothing_to_the_store_and_keeps_its_copy_private(monkeypatch, tmp_path):

@@ -356,7 +356,7 @@ def test_a_dry_run_session_on_the_live_probe_leaves_the_loop_device_byte_identic
     session.model.boot.firmware = "uefi"
     plan = session.plan()
     assert plan.disk is not None and plan.disk.path == rig.device and plan.steps
-    session.execute(session.confirm(plan.disk.name), rig.lines.append)
+    session.install.execute(session.install.confirm(plan.disk.name), rig.lines.append)
     assert len(rig.lines) == len(plan.steps) and all(line.startswith("[dry-run]") for line in rig.lines)
     assert image_digest(rig.image) == before
 

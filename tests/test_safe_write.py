@@ -149,9 +149,9 @@ def test_a_link_appearing_in_the_target_during_the_install_is_refused_by_the_wri
     outside = fresh(target, where)
     plant = f"""
 import os, sys
-from installer.flow import session
+from installer.flow import preflight
 from installer.cli import main
-session.Session.refuse_links_in_target = lambda self: None  # as if the link came later
+preflight.Preflight.refuse_links_in_target = lambda self: None  # as if the link came later
 os.makedirs({str(target / link)!r}.rsplit("/", 1)[0], exist_ok=True)
 os.symlink({str(outside)!r}, {str(target / link)!r})
 sys.exit(main(sys.argv[1:]))

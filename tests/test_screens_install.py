@@ -26,6 +26,7 @@ from test_screens_support import ROOT, BuiltSession, app_for, showing, until, wa
 
 from installer.answers.model import User
 from installer.base.processes import alive
+from installer.flow.install import Install
 from installer.flow.session import Options
 from screens.done import DoneScreen
 from screens.install import MAX_LOG_LINES, InstallScreen
@@ -36,12 +37,20 @@ SIZE = (80, 25)
 PASSWORD = "wonderland-Secret-1"
 
 
-class PaneSession(BuiltSession):
-    """The real Session (real mode); the disk phase only says it was skipped."""
+class PaneInstall(Install):
+    """The real install pipeline; the disk phase only says it was skipped."""
 
     def execute(self, confirmation, log) -> None:
         assert confirmation is not None, "the disk phase needs the explicit confirmation"
         log("test: no disk is partitioned here")
+
+
+class PaneSession(BuiltSession):
+    """The real Session (real mode) with that pipeline."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.install = PaneInstall(self)
 
 
 def pane_session(target, log) -> PaneSession:
@@ -84,7 +93,7 @@ def prepare(app) -> None:
     session = app.session
     session.model.disk.device = session.machine.offered_disks[0].path
     session.model.users = [User(name="alice", password=PASSWORD, password_confirm=PASSWORD)]
-    app.confirmation = session.confirm(session.confirm_word())
+    app.confirmation = session.install.confirm(session.install.confirm_word())
     assert app.confirmation is not None
 
 
@@ -253,7 +262,7 @@ async def test_back_to_review_after_a_failure_keeps_the_earlier_runs(target, tmp
         await until(pilot, lambda: failed(pane))
         pane.query_one("#to-review").press()
         await until(pilot, lambda: app.screen is not pane)
-        assert app.session.resume_phase() == "config"
+        assert app.session.install.resume_phase() == "config"
         # On through Review and Confirm again: a new pane (it may be done before a pause is).
         second_pane = InstallScreen()
         app.push_screen(second_pane)
@@ -271,8 +280,8 @@ async def test_a_question_from_nixos_install_is_shown_and_answered_unseen(target
     log = tmp_path / "install.log"
     standin(PATHS=3, DRVS=0)
     session = pane_session(target, log)
-    monkeypatch.setattr(type(session), "install_argv",
-                        lambda self: [a for a in BuiltSession.install_argv(self) if a != "--no-root-passwd"])
+    monkeypatch.setattr(type(session.install), "install_argv",
+                        lambda self: [a for a in Install.install_argv(self) if a != "--no-root-passwd"])
     app = app_for(session)
     answer = "Root-Answer-77"
     async with app.run_test(size=SIZE) as pilot:

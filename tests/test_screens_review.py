@@ -7,6 +7,7 @@ from nixeval import NIX_INSTANTIATE
 from test_screens_support import BuiltSession, app_for, message_of, showing, type_text, until, wait_ready
 
 from installer.answers.model import User
+from installer.flow.install import Install
 from installer.flow.session import Options
 from screens.confirm import ConfirmScreen
 from screens.done import DoneScreen
@@ -44,7 +45,7 @@ async def test_review_edit_must_parse_and_is_what_gets_installed(tmp_path):
         for line in app.session.review_lines():
             assert line in steps
         area = screen.query_one("#edit-configuration-nix", NixArea)
-        assert area.text == app.session.render()["configuration.nix"]
+        assert area.text == app.session.draft.render()["configuration.nix"]
         area.focus()
         await pilot.press("ctrl+home")
         await type_text(pilot, "{ broken")
@@ -55,7 +56,7 @@ async def test_review_edit_must_parse_and_is_what_gets_installed(tmp_path):
             await pilot.press("backspace")
         await until(pilot, lambda: message_of(screen, "files.configuration.nix") == "")
         await type_text(pilot, "# checked by hand\n")
-        await until(pilot, lambda: app.session.render()["configuration.nix"].startswith("# checked by hand"))
+        await until(pilot, lambda: app.session.draft.render()["configuration.nix"].startswith("# checked by hand"))
         await pilot.press("tab", "f10")
         assert isinstance(app.screen, ConfirmScreen)
 
@@ -96,9 +97,11 @@ async def test_nothing_is_written_before_the_confirmation(monkeypatch):
     """A real-mode session walked through every step to Confirm: no write is called."""
     calls = []
     session = BuiltSession(Options(dry_run=False, seed=7, log_path="/tmp/nixos-tui-installer-test.log"))
-    for name in ("execute", "write_config", "set_passwords", "finish", "runner", "run_partitioner", "shell"):
-        monkeypatch.setattr(session, name, lambda *a, _n=name, **k: calls.append(_n))
-    monkeypatch.setattr(session, "apply_keymap", lambda name: "")
+    for part, name in (("install", "execute"), ("install", "write_config"), ("install", "set_passwords"),
+                       ("install", "finish"), ("install", "runner"), ("console", "run_partitioner"),
+                       ("console", "shell")):
+        monkeypatch.setattr(getattr(session, part), name, lambda *a, _n=name, **k: calls.append(_n))
+    monkeypatch.setattr(session.console, "apply_keymap", lambda name: "")
     app = app_for(session)
     async with app.run_test(size=SIZE) as pilot:
         await valid(pilot)
@@ -181,7 +184,7 @@ async def test_export_flake_with_password_hashes_when_the_person_says_so(tmp_pat
     async with app.run_test(size=SIZE) as pilot:
         await valid(pilot)  # no SSH key, but a password
         # Hashed now (as the install does first), so the hash the flake must hold is known.
-        app.session.hash_passwords()
+        app.session.install.hash_passwords()
         hashed = app.session.model.users[0].password_hash
         assert hashed
         app.push_screen(ReviewScreen())
@@ -223,7 +226,7 @@ async def _edit_then_change_hostname(pilot, hostname: str):
     await type_text(pilot, "# mine\n")
     await pilot.press("tab", "f10")
     assert isinstance(app.screen, ConfirmScreen)
-    assert app.session.render()["configuration.nix"].startswith("# mine\n")
+    assert app.session.draft.render()["configuration.nix"].startswith("# mine\n")
     app.pop_screen()  # Confirm
     app.pop_screen()  # Review
     await pilot.pause()
@@ -256,14 +259,14 @@ async def test_an_edit_made_before_the_hostname_changed_asks_and_can_use_the_new
         from installer.base.problems import ProblemsError
 
         try:
-            app.session.render()
+            app.session.draft.render()
         except ProblemsError as err:
             assert err.problems[0].field == "files.configuration.nix"
         else:
             raise AssertionError("a stale edit was rendered for install")
         await pilot.press("u")
         assert app.screen is review
-        files = app.session.render()
+        files = app.session.draft.render()
         assert '"otherbox"' in files["configuration.nix"] and "# mine" not in files["configuration.nix"]
         assert review.query_one("#edit-configuration-nix", NixArea).text == files["configuration.nix"]
         await pilot.press("f10")
@@ -280,7 +283,7 @@ async def test_an_edit_made_before_the_hostname_changed_can_be_kept_and_esc_asks
         assert type(app.screen).__name__ == "StaleEditScreen"
         await pilot.press("k")
         assert app.screen is review
-        kept = app.session.render()["configuration.nix"]
+        kept = app.session.draft.render()["configuration.nix"]
         assert kept.startswith("# mine\n") and '"otherbox"' not in kept
         assert review.query_one("#edit-configuration-nix", NixArea).text == kept
         await pilot.press("f10")
@@ -305,7 +308,7 @@ async def test_next_right_after_typing_stores_the_edit():
         await type_text(pilot, "# typed fast\n")
         await pilot.press("tab", "f10")
         assert isinstance(app.screen, ConfirmScreen)
-        assert app.session.render()["configuration.nix"].startswith("# typed fast\n")
+        assert app.session.draft.render()["configuration.nix"].startswith("# typed fast\n")
 
 
 async def test_next_right_after_typing_refuses_an_edit_that_does_not_parse():
@@ -317,8 +320,8 @@ async def test_next_right_after_typing_refuses_an_edit_that_does_not_parse():
         await pilot.pause()
         assert app.screen is screen and app.focused is area
         message = message_of(screen, "files.configuration.nix")
-        assert message and message == app.session.parse_problems("configuration.nix", area.text)[0].message
-        assert "broken" not in app.session.render()["configuration.nix"]
+        assert message and message == app.session.draft.parse_problems("configuration.nix", area.text)[0].message
+        assert "broken" not in app.session.draft.render()["configuration.nix"]
 
 
 async def test_refused_edit_in_the_second_tab_is_shown_and_focused():
@@ -358,16 +361,16 @@ async def test_a_slow_check_of_older_text_never_overwrites_a_newer_edit():
             show_result(name, text, found)
             delivered.append(text)
 
-        app.session.parse_problems = parse_problems
+        app.session.draft.parse_problems = parse_problems
         screen._checked = checked
         area.text = older
         await until(pilot, lambda: any(w.is_running for w in screen.workers if w.group.startswith("check")))
         area.text = newer
         await until(pilot, lambda: newer in delivered)
-        assert app.session.render()["configuration.nix"] == newer
+        assert app.session.draft.render()["configuration.nix"] == newer
         release.set()
         await until(pilot, lambda: older in delivered)
-        assert app.session.render()["configuration.nix"] == newer
+        assert app.session.draft.render()["configuration.nix"] == newer
 
 
 async def test_the_files_are_highlighted_as_nix_in_console_colours():
@@ -397,11 +400,11 @@ async def test_the_files_are_highlighted_as_nix_in_console_colours():
             assert style.color.type == ColorType.STANDARD and style.color.number < 16
 
 
-class FailingOnce(BuiltSession):
-    """The real Session (a dry run) whose first write of the configuration fails."""
+class FailingOnceInstall(Install):
+    """The real install pipeline whose first write of the configuration fails."""
 
-    def __init__(self, options) -> None:
-        super().__init__(options)
+    def __init__(self, session) -> None:
+        super().__init__(session)
         self.failures = 1
 
     def write_config(self, log):
@@ -409,6 +412,14 @@ class FailingOnce(BuiltSession):
             self.failures -= 1
             raise RuntimeError("disk full")
         return super().write_config(log)
+
+
+class FailingOnce(BuiltSession):
+    """The real Session (a dry run) whose first write of the configuration fails."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.install = FailingOnceInstall(self)
 
 
 async def test_confirm_after_a_late_failure_says_the_disk_is_not_touched_again():
@@ -501,7 +512,7 @@ async def test_review_unknown_package_leads_to_the_software_steps_field(monkeypa
         assert isinstance(app.screen, ConfirmScreen)
         confirm = app.screen
         assert "Nix could not evaluate" in str(confirm.query_one("#nixcheck").content)
-        await type_text(pilot, app.session.confirm_word())
+        await type_text(pilot, app.session.install.confirm_word())
         await pilot.press("enter")
         assert app.screen is confirm and app.confirmation is None
         assert "F8 installs anyway" in message_of(confirm, "confirm")
@@ -524,7 +535,7 @@ async def test_review_unknown_package_leads_to_the_software_steps_field(monkeypa
         assert "Checked with Nix" in nixcheck(review)
         await pilot.press("f10")
         assert isinstance(app.screen, ConfirmScreen)
-        await type_text(pilot, app.session.confirm_word())
+        await type_text(pilot, app.session.install.confirm_word())
         await pilot.press("enter")
         await pilot.pause()
         assert app.confirmation is not None
@@ -566,7 +577,7 @@ async def test_review_unknown_option_marks_its_line_and_install_anyway_is_explic
         await pilot.press("f10")
         confirm = app.screen
         assert isinstance(confirm, ConfirmScreen)
-        word = app.session.confirm_word()
+        word = app.session.install.confirm_word()
         await type_text(pilot, word)
         await pilot.press("enter")
         assert app.confirmation is None
@@ -574,11 +585,11 @@ async def test_review_unknown_option_marks_its_line_and_install_anyway_is_explic
         await pilot.press("f8")
         await until(pilot, lambda: showing(app, AskScreen))
         await pilot.press("n")
-        assert app.screen is confirm and app.session.nix_check_refusal()
+        assert app.screen is confirm and app.session.preflight.nix_check_refusal()
         await pilot.press("f8")
         await until(pilot, lambda: showing(app, AskScreen))
         await pilot.press("y")
-        assert app.screen is confirm and not app.session.nix_check_refusal()
+        assert app.screen is confirm and not app.session.preflight.nix_check_refusal()
         assert "you chose to install anyway" in str(confirm.query_one("#nixcheck").content)
         await pilot.press("enter")
         await pilot.pause()
@@ -598,7 +609,7 @@ async def test_review_without_nixpkgs_says_so_and_goes_on(monkeypatch, tmp_path)
         await pilot.press("f10")
         assert isinstance(app.screen, ConfirmScreen)
         assert "Not checked with Nix: No nixpkgs was found" in str(app.screen.query_one("#nixcheck").content)
-        await type_text(pilot, app.session.confirm_word())
+        await type_text(pilot, app.session.install.confirm_word())
         await pilot.press("enter")
         await pilot.pause()
         assert app.confirmation is not None

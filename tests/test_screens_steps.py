@@ -352,10 +352,10 @@ async def test_keymap_loads_only_when_picked_or_when_leaving_the_step():
 
     def apply_keymap(name: str) -> str:  # as the Session's: what loaded is remembered
         applied.append(name)
-        app.session.loaded_keymap = name
+        app.session.console.loaded_keymap = name
         return f"loaded {name}"
 
-    app.session.apply_keymap = apply_keymap
+    app.session.console.apply_keymap = apply_keymap
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_step(pilot, KeyboardScreen)
         await pilot.press("ctrl+u")
@@ -576,9 +576,9 @@ def _real_session_with_stubs(calls, handover_used: bool):
         return 0
 
     session.probe = counted_probe
-    session.disk_shell = disk_shell
-    session.run_partitioner = run_partitioner
-    session.apply_keymap = lambda name: ""
+    session.console.disk_shell = disk_shell
+    session.console.run_partitioner = run_partitioner
+    session.console.apply_keymap = lambda name: ""
     return session
 
 
@@ -690,6 +690,7 @@ async def test_the_quit_question_says_what_quitting_does_now():
         await pilot.press("n")
         app.confirmation = object()
         app.push_screen(Pane())
+        real.install._last_run = Pane.runner  # the App asks the session's pipeline what runs
         await pilot.pause()
         await pilot.press("ctrl+q")
         [question] = asked(app)

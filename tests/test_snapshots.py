@@ -112,9 +112,9 @@ def test_review_unknown_option(snap_compare, monkeypatch, tmp_path):
     async def before(pilot):
         await _valid(pilot)
         session = pilot.app.session
-        text = session.generated()["configuration.nix"].replace(
+        text = session.draft.generated()["configuration.nix"].replace(
             "  # ---- Boot loader", "  services.foo.enable = true;\n  # ---- Boot loader")
-        session.set_edited("configuration.nix", text)
+        session.draft.set_edited("configuration.nix", text)
         pilot.app.push_screen(ReviewScreen())
         screen = pilot.app.screen
         await until(pilot, lambda: screen.loaded and not screen.checking and screen.outcome is not None)
@@ -145,7 +145,7 @@ def test_confirm_refused_after_nix_failed(snap_compare, monkeypatch, tmp_path):
     async def before(pilot):
         await _valid(pilot)
         pilot.app.session.model.software.packages = ["nosuchpackage"]
-        assert pilot.app.session.nix_check().failed
+        assert pilot.app.session.preflight.nix_check().failed
         pilot.app.push_screen(ConfirmScreen())
         await pilot.pause()
         await type_text(pilot, "sda")
@@ -191,7 +191,7 @@ def test_install_failure(snap_compare, monkeypatch):
 
     session = make_session()
 
-    class Failing(type(session)):
+    class Failing(type(session.install)):
         failures = 1
 
         def execute(self, confirmation, log):
@@ -201,13 +201,13 @@ def test_install_failure(snap_compare, monkeypatch):
                 raise RuntimeError("wipefs: /dev/sdz: device busy")
             super().execute(confirmation, log)
 
-    session.__class__ = Failing
+    session.install.__class__ = Failing
 
     async def before(pilot):
         from screens.install import InstallScreen
 
         await _valid(pilot)
-        pilot.app.confirmation = pilot.app.session.confirm(pilot.app.session.plan().disk.name)
+        pilot.app.confirmation = pilot.app.session.install.confirm(pilot.app.session.plan().disk.name)
         pane = InstallScreen()
         pilot.app.push_screen(pane)
         await pilot.pause()
@@ -226,7 +226,7 @@ def test_done(snap_compare, monkeypatch):
         from screens.install import InstallScreen
 
         await _valid(pilot)
-        pilot.app.confirmation = pilot.app.session.confirm(pilot.app.session.plan().disk.name)
+        pilot.app.confirmation = pilot.app.session.install.confirm(pilot.app.session.plan().disk.name)
         pilot.app.push_screen(InstallScreen())
         await until(pilot, lambda: showing(pilot.app, DoneScreen))
 
@@ -273,7 +273,7 @@ def test_stale_edit_question(snap_compare):
     async def before(pilot):
         await _valid(pilot)
         session = pilot.app.session
-        session.set_edited("configuration.nix", "# mine\n" + session.generated()["configuration.nix"])
+        session.draft.set_edited("configuration.nix", "# mine\n" + session.draft.generated()["configuration.nix"])
         session.model.system.hostname = "otherbox"
         pilot.app.push_screen(ReviewScreen())
         await until(pilot, lambda: showing(pilot.app, StaleEditScreen))

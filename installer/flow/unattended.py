@@ -1,8 +1,11 @@
-"""The unattended install: the wizard's steps in order, with plain progress lines.
+"""The unattended install: the pipeline's phases (installer.flow.install),
+printed as plain progress lines.
 
 `--yes` is the explicit confirmation here: the person named the disk in the
-answers file and asked for it to be written. Every line printed also goes
-to the 0600 log file.
+answers file and asked for it to be written, so the confirmation is asked
+of the session with the very word the wizard's Confirm step would want
+typed. Every line printed also goes to the 0600 log file. This module only
+says what happens and turns a failure into the CLI's exit code.
 """
 
 from __future__ import annotations
@@ -10,12 +13,11 @@ from __future__ import annotations
 import signal
 import sys
 
+from installer.flow.install import PHASES, Event, LogLine, PhaseFailed, PhaseStarted
 from installer.flow.session import Session
 
-PHASES = ("partition, format and mount", "write the configuration", "nixos-install", "set passwords", "finish")
 
-
-def install(session: Session, plan, *, evaluate: bool = True) -> int:
+def install(session: Session, *, evaluate: bool = True) -> int:
     """Run the whole install; returns the CLI's exit code. SIGTERM and SIGHUP
     stop it as Ctrl+C does (KeyboardInterrupt, after what was running is
     stopped and undone and the log says so).
@@ -36,10 +38,10 @@ def install(session: Session, plan, *, evaluate: bool = True) -> int:
 
     with like_ctrl_c() as received:
         try:
-            return _install(session, plan, say, log.path, evaluate)
+            return _install(session, say, log.path, evaluate)
         except KeyboardInterrupt:
             how = signal.Signals(received[-1]).name if received else "Ctrl+C"
-            if session.resume_phase() != "disk":
+            if session.install.resume_phase() != "disk":
                 again = "the disk is prepared: run this command again to go on from the configuration"
             else:
                 again = "what the disk phase had mounted was undone (the undo: lines above); run this command again to start over"
@@ -47,80 +49,83 @@ def install(session: Session, plan, *, evaluate: bool = True) -> int:
             raise
 
 
-def _install(session: Session, plan, say, log_path, evaluate: bool = True) -> int:
-    from installer.run.executor import Confirmation, ExecutionError, Refused
-    from installer.run.passwords import PasswordError
-    from installer.base.safefs import LinkRefused
-
-    def phase(number: int) -> None:
-        say(f"== [{number}/{len(PHASES)}] {PHASES[number - 1]}")
-
+def _install(session: Session, say, log_path, evaluate: bool = True) -> int:
+    pipeline = session.install
     if evaluate:
         code = nix_check(session, say)
         if code:
             return code
     else:
         say("Not checking the configuration with Nix (--skip-eval).")
-    session.hash_passwords()
-    phase(1)
-    if session.resume_phase() != "disk":
-        say(f"the disk is already prepared for this plan; nothing is written to {plan.disk.path}")
-    else:
-        try:
-            session.execute(Confirmation.for_plan(plan, read=session.options.real), say)
-        except Refused as refused:
-            say(f"refused: {refused}")
-            return 3
-        except ExecutionError as failed:
-            say(f"failed: {failed}")
-            return 1
-        if plan.steps and session.options.real:
-            session.set_resume_phase("config")
-    phase(2)
-    try:
-        session.write_config(say)
-    except LinkRefused as refused:  # a premounted target with etc or etc/nixos linked elsewhere
-        say(f"refused: {refused}; nothing was written under {session.options.target}/etc")
+    pipeline.hash_passwords()
+    # --yes stands for typing the word the wizard's Confirm step asks for.
+    confirmation = pipeline.confirm(pipeline.confirm_word())
+    if confirmation is None:  # only a refusal by Nix, which nix_check has stopped at already
+        say(f"refused: {session.preflight.nix_check_refusal()}")
         return 3
-    phase(3)
-    if session.options.real:
-        runner = session.runner()
-        timeout = session.options.install_timeout
-        code = runner.run_sync(sys.stdout, timeout=timeout)
-        if runner.timed_out:
-            say(f"nixos-install was still running after --timeout {timeout:g} s (in phase "
-                f"'{runner.progress.phase_title}'): it and everything it started were stopped.")
-            say(f"The whole log is in {log_path}. The disk is prepared: run this command again to go on "
-                "(with a longer --timeout).")
-            return 1
-        if code != 0:
-            progress = runner.progress
-            say(f"nixos-install failed in phase '{progress.phase_title}' with exit code {code}.")
-            for line in list(runner.tail)[-15:]:
-                say(f"  | {line}")
-            say(f"The whole log is in {log_path}. The disk is prepared: run this command again to go on "
-                "from the configuration.")
-            return 1
-    else:
-        say(f"[dry-run] would run: {' '.join(session.install_argv())}")
-    phase(4)
-    try:
-        session.set_passwords(say)
-    except PasswordError as failed:
-        say(f"failed: {failed}")
-        return 1
-    phase(5)
-    try:
-        where = session.finish(say)
-    except LinkRefused as refused:
-        say(f"refused to copy the log into the new system: {refused}; the log stays in {log_path}")
-        return 3
+
+    def show(event: Event) -> None:
+        if isinstance(event, PhaseStarted):
+            say(f"== [{event.number}/{len(PHASES)}] {event.phase.line}")
+        elif isinstance(event, LogLine):
+            say(event.text)
+
+    timeout = session.options.install_timeout
+    failed = pipeline.run_phases("disk", confirmation, show,
+                                 lambda runner: runner.run_sync(sys.stdout, timeout=timeout))
+    if failed is not None:
+        return _failed(session, failed, say, log_path)
+    where = pipeline.log_copy
     if not session.options.real:
         why = "--machine reads a recorded machine" if session.options.machine_file else "this is a dry run"
         say(f"Nothing was written: {why}. Log: {where}.")
         return 0
     say(f"Installation finished. Log: {where}. Remove the installation medium and reboot.")
     return 0
+
+
+def _failed(session: Session, failed: PhaseFailed, say, log_path) -> int:
+    """Say why a phase failed; the exit code (3 refused as unsafe, 1 failed).
+    What no phase expects is raised on, as it would have been from the phase."""
+    from installer.base.safefs import LinkRefused
+    from installer.run.executor import ExecutionError, Refused
+    from installer.run.passwords import PasswordError
+
+    key, error = failed.phase.key, failed.error
+    if key == "nixos-install" and error is None:
+        runner = session.install.last_run
+        assert runner is not None
+        timeout = session.options.install_timeout
+        if runner.timed_out:
+            say(f"nixos-install was still running after --timeout {timeout:g} s (in phase "
+                f"'{runner.progress.phase_title}'): it and everything it started were stopped.")
+            say(f"The whole log is in {log_path}. The disk is prepared: run this command again to go on "
+                "(with a longer --timeout).")
+            return 1
+        progress = runner.progress
+        say(f"nixos-install failed in phase '{progress.phase_title}' with exit code {runner.returncode}.")
+        for line in list(runner.tail)[-15:]:
+            say(f"  | {line}")
+        say(f"The whole log is in {log_path}. The disk is prepared: run this command again to go on "
+            "from the configuration.")
+        return 1
+    if key == "disk" and isinstance(error, Refused):
+        say(f"refused: {error}")
+        return 3
+    if key == "disk" and isinstance(error, ExecutionError):
+        say(f"failed: {error}")
+        return 1
+    if key == "config" and isinstance(error, LinkRefused):  # a premounted target with etc or etc/nixos linked elsewhere
+        say(f"refused: {error}; nothing was written under {session.options.target}/etc")
+        return 3
+    if key == "passwords" and isinstance(error, PasswordError):
+        say(f"failed: {error}")
+        return 1
+    if key == "finish" and isinstance(error, LinkRefused):
+        say(f"refused to copy the log into the new system: {error}; the log stays in {log_path}")
+        return 3
+    assert error is not None
+    raise error
 
 
 def nix_check(session: Session, say) -> int:
@@ -131,7 +136,7 @@ def nix_check(session: Session, say) -> int:
     should mean the real run passes this step.
     """
     say("== checking the configuration with Nix (before anything is written)")
-    outcome = session.nix_check()
+    outcome = session.preflight.nix_check()
     if outcome.status == "passed":
         say(f"Nix evaluated the configuration in {outcome.seconds:.1f} s ({outcome.nixpkgs}).")
         return 0

@@ -1,0 +1,146 @@
+"""Everything checked before the disk is touched: the pre-flight evaluation
+of the files with Nix (and its state: the latest outcome, for which files,
+and the person's choice to install anyway), the programs a real install
+runs, and links in a premounted target.
+
+The outcome is kept here only, with the files it was made for: Review,
+Confirm and the unattended CLI all read it from this one place.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+from typing import TYPE_CHECKING
+
+from installer.base.problems import Problem, ProblemsError
+
+if TYPE_CHECKING:
+    from installer.flow.session import Session
+
+
+class Preflight:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        # The latest pre-flight evaluation, with the files it evaluated, and
+        # the files the person chose to install although it failed.
+        self._nix_check: tuple[str, object] | None = None
+        self._nix_check_override: str | None = None
+
+    # -- the evaluation with Nix -----------------------------------------------------
+    def nix_check(self, cancel=None, timeout: float | None = None):
+        """Evaluate the files that would be installed with this machine's
+        nixpkgs (installer.nixos.evalcheck.evaluate); blocking: call from a worker.
+        The outcome holds for these very files: see nix_check_outcome."""
+        from installer.nixos.evalcheck import evaluate, files_key
+
+        session = self.session
+        files = session.draft.render()
+        outcome = evaluate(files, list(session.model.software.packages),
+                           timeout=session.options.eval_timeout if timeout is None else timeout, cancel=cancel)
+        self._nix_check = (files_key(files), outcome)
+        session.log().line(f"evaluation with Nix: {outcome.status} in {outcome.seconds:.1f} s"
+                           + (f": {outcome.message}" if outcome.status != "passed" else ""))
+        return outcome
+
+    def nix_check_outcome(self):
+        """The latest pre-flight outcome if it was made for the files as they
+        are now (edits included), else None."""
+        if self._nix_check is None or self.session.machine is None:
+            return None
+        key, outcome = self._nix_check
+        return outcome if key == self._shown_key() else None
+
+    def files_key(self) -> str | None:
+        """What names the files a check would evaluate now; None while an edit
+        is stale (the person chooses first, then they are checked)."""
+        from installer.nixos.evalcheck import files_key
+
+        draft = self.session.draft
+        if draft.stale_edits():
+            return None
+        return files_key(draft.shown_files())
+
+    def _shown_key(self) -> str | None:
+        from installer.nixos.evalcheck import files_key
+
+        try:
+            return files_key(self.session.draft.shown_files())
+        except ProblemsError:
+            return None
+
+    def override_nix_check(self) -> None:
+        """The person chose to install these files although Nix refused them."""
+        outcome = self.nix_check_outcome()
+        if outcome is None or not outcome.failed:
+            return
+        self._nix_check_override = self._shown_key()
+        self.session.log().line(
+            f"evaluation with Nix failed and the person chose to install anyway: {outcome.message}")
+
+    def nix_check_overridden(self) -> bool:
+        outcome = self.nix_check_outcome()
+        return outcome is not None and outcome.failed and self._nix_check_override == self._shown_key()
+
+    def nix_check_refusal(self) -> str:
+        """Why the install may not start: Nix refused these files and the
+        person has not chosen to install them anyway; "" otherwise (passed,
+        not checked, or overridden)."""
+        outcome = self.nix_check_outcome()
+        if outcome is None or not outcome.failed or self.nix_check_overridden():
+            return ""
+        return f"Nix could not evaluate the configuration: {outcome.message}"
+
+    def nix_check_problems(self) -> list[Problem]:
+        """A package nixpkgs lacks, at the Software step's package field (a
+        warning: Review and Confirm are where it holds the install back)."""
+        if self._nix_check is None:
+            return []
+        outcome = self.nix_check_outcome()
+        if outcome is None or not outcome.failed or outcome.field != "software.packages":
+            return []
+        return [Problem("software.packages", outcome.message, "warning")]
+
+    # -- what a real install needs ------------------------------------------------------
+    def problems(self) -> list[Problem]:
+        """What a real install needs besides valid answers, all checked before the
+        disk is touched: the target is a directory, and every program the plan and
+        the later phases run is installed. Empty on a dry run or a recorded machine."""
+        session = self.session
+        if not session.options.real:
+            return []
+        from installer.run.executor import missing_tools, target_problem
+
+        problems = []
+        problem = target_problem(session.options.target)
+        if problem:
+            problems.append(Problem("--target", problem))
+        if session.install.resume_phase() == "disk":
+            problems += [Problem("tools", str(missing)) for missing in missing_tools(session.plan())]
+        for option, command, needed in (
+            ("--nixos-install", session.options.nixos_install, "install the system"),
+            ("--nixos-enter", session.options.nixos_enter, "set the passwords in the new system"),
+        ):
+            program = (shlex.split(command) or [""])[0]
+            if shutil.which(program) is None:
+                package = " (package nixos-install-tools)" if os.path.basename(program) == option[2:] else ""
+                problems.append(Problem(option, f"{program or repr(command)} is not installed{package}, "
+                                        f"needed to {needed}; nothing was written"))
+        return problems
+
+    def refuse_links_in_target(self) -> None:
+        """safefs.LinkRefused when a premounted target has a link on the way to a
+        file the install writes there (etc, etc/nixos, its files, var/log), so
+        it is refused before anything runs. A layout this installer makes is a
+        fresh filesystem mounted over the target: nothing there to check yet."""
+        session = self.session
+        target = session.options.target
+        if not session.options.real or session.plan().layout != "premounted" or not os.path.isdir(target):
+            return
+        from installer.base import safefs
+        from installer.base.logfile import TARGET_LOG
+
+        for name in [*session.draft.render(), "answers.toml"]:
+            safefs.check(f"etc/nixos/{name}", base=target)
+        safefs.check(TARGET_LOG, base=target)
