@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import signal
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App
@@ -19,6 +20,9 @@ from textual.scrollbar import ScrollBar
 
 from screens.welcome import WelcomeScreen
 from screens.widgets import HalfBlockScrollBarRender
+
+if TYPE_CHECKING:
+    from installer.flow.session import Session
 
 # Every scrollbar, drawn with glyphs the console font has (Textual's
 # documented way to change how scrollbars are drawn).
@@ -67,7 +71,7 @@ class InstallerApp(App[int]):
     # "", "probing", "ready" or "failed: <why>"
     probe_state = reactive("")
 
-    def __init__(self, session) -> None:
+    def __init__(self, session: Session) -> None:
         super().__init__()
         self.session = session
         self.exit_code = 0
@@ -226,7 +230,7 @@ class InstallerApp(App[int]):
             self.action_request_quit()
 
 
-def run_wizard(session) -> int:
+def run_wizard(session: Session) -> int:
     """Run the wizard on `session`; the process exit code."""
     app = InstallerApp(session)
     result = app.run()
