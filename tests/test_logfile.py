@@ -115,3 +115,42 @@ def test_a_chain_of_secrets_each_inside_the_next_is_redacted_whole():
             redactor.add(secret)
         out = redactor(f"[{chain[-1]}] [{chain[2]}] [{chain[0]}]")
         assert out == "[<redacted>] [<redacted>] [<redacted>]", (secrets, out)
+
+
+@pytest.mark.parametrize("append", [False, True])
+def test_a_file_with_another_hard_link_is_refused_untouched(tmp_path, append):
+    """Root may write any file: a log name that is a second link to /etc/shadow (or any
+    file) would otherwise be emptied or appended to and chmodded."""
+    precious = tmp_path / "precious"
+    precious.write_text("keep me\n")
+    precious.chmod(0o644)
+    os.link(precious, tmp_path / "install.log")
+    with pytest.raises(OSError, match="other hard link"):
+        open_private(tmp_path / "install.log", append=append)
+    with pytest.raises(OSError, match="other hard link"):
+        LogFile(tmp_path / "install.log")
+    assert precious.read_text() == "keep me\n"
+    assert stat.S_IMODE(precious.stat().st_mode) == 0o644
+
+
+def test_copying_the_log_over_a_hard_link_replaces_the_name_only(tmp_path):
+    target = tmp_path / "target"
+    (target / "var/log").mkdir(parents=True)
+    precious = target / "precious"
+    precious.write_text("keep me\n")
+    os.link(precious, target / "var/log/nixos-tui-installer.log")
+    with LogFile(tmp_path / "install.log") as log:
+        log.line("the install")
+        copy = log.copy_to(target)
+    assert copy.read_text() == "the install\n" and copy.stat().st_nlink == 1
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o600
+    assert precious.read_text() == "keep me\n"
+    assert sorted(p.name for p in (target / "var/log").iterdir()) == ["nixos-tui-installer.log"]
+
+
+def test_a_directory_at_the_copys_place_is_one_clear_error(tmp_path):
+    from installer.base.safefs import WriteError
+
+    (tmp_path / "target/var/log/nixos-tui-installer.log").mkdir(parents=True)
+    with LogFile(tmp_path / "install.log") as log, pytest.raises(WriteError, match="is a directory, not a regular"):
+        log.copy_to(tmp_path / "target")

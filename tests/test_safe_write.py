@@ -10,6 +10,7 @@ nixos-install and nixos-enter stand-ins.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
@@ -168,6 +169,81 @@ sys.exit(main(sys.argv[1:]))
     assert "Traceback" not in output
     assert f"{target / link} is a symbolic link (to {outside}); refusing to write through it" in output
     assert everything_under(outside) == []
+
+
+@pytest.mark.root
+def test_a_hard_link_at_the_logs_place_in_the_target_is_replaced_not_written_through(mounted_target):
+    """A reused filesystem may hold var/log/nixos-tui-installer.log as a second name of
+    another file (hard links stay inside one filesystem, so here one beside etc): the
+    copy of the log is renamed into place and that file keeps its contents and mode."""
+    target, where = mounted_target
+    fresh(target, where)
+    precious = target / "precious"
+    precious.write_text("not the installer's\n")
+    precious.chmod(0o644)
+    (target / "var/log").mkdir(parents=True)
+    os.link(precious, target / "var/log/nixos-tui-installer.log")
+    done = install(target, where)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert precious.read_text() == "not the installer's\n"
+    assert stat.S_IMODE(precious.stat().st_mode) == 0o644 and precious.stat().st_nlink == 1
+    copy = target / "var/log/nixos-tui-installer.log"
+    assert "== [5/5] finish" in copy.read_text() and copy.stat().st_nlink == 1
+
+
+@pytest.mark.root
+def test_a_fifo_at_the_configuration_is_refused_with_a_message(mounted_target):
+    target, where = mounted_target
+    fresh(target, where)
+    (target / "etc/nixos").mkdir(parents=True)
+    os.mkfifo(target / "etc/nixos/configuration.nix")
+    done = install(target, where)
+    output = done.stdout + done.stderr
+    assert done.returncode == 3, output
+    assert "Traceback" not in output
+    assert (f"refused: {target}/etc/nixos/configuration.nix is a FIFO, not a regular file; "
+            "refusing to replace it") in output
+    assert stat.S_ISFIFO(os.lstat(target / "etc/nixos/configuration.nix").st_mode)
+
+
+@pytest.mark.root
+def test_a_full_filesystem_while_writing_the_configuration_is_a_message(mounted_target):
+    """etc/nixos is a 64 KiB tmpfs, filled up (the probe leaves tmpfs out of the layout)."""
+    target, where = mounted_target
+    fresh(target, where)
+    nixos = target / "etc/nixos"
+    nixos.mkdir(parents=True)
+    run("mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "tmpfs", str(nixos))
+    try:
+        filler = os.open(nixos / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
+        with contextlib.suppress(OSError):
+            while True:
+                os.write(filler, b"\0" * 4096)
+        os.close(filler)
+        done = install(target, where)
+        output = done.stdout + done.stderr
+        assert done.returncode == 1, output
+        assert "Traceback" not in output
+        assert f"failed: cannot write {nixos}/configuration.nix: the filesystem is full" in output
+        assert sorted(p.name for p in nixos.iterdir()) == ["filler"]  # no temporary file left behind
+        assert "== [3/5]" not in output
+    finally:
+        run("umount", str(nixos), check=False)
+
+
+@pytest.mark.root
+def test_a_directory_at_the_logs_place_after_the_install_says_the_system_is_installed(mounted_target):
+    target, where = mounted_target
+    fresh(target, where)
+    (target / "var/log/nixos-tui-installer.log").mkdir(parents=True)
+    done = install(target, where)
+    output = done.stdout + done.stderr
+    assert done.returncode == 3, output
+    assert "Traceback" not in output
+    assert (f"The system is installed, but its log was not copied into it: {target}/var/log/"
+            "nixos-tui-installer.log is a directory, not a regular file; refusing to replace it. "
+            f"The log stays in {where / 'install.log'}.") in output
+    assert (target / "etc/nixos/configuration.nix").is_file()
 
 
 # -- --render, --export-flake, --log: directories in tmp --------------------------------

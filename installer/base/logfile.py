@@ -5,6 +5,13 @@ without following any link (installer.base.safefs: a planted symlink cannot
 redirect it, in the last component or any other) and it is mode 0600 (other
 users on the live ISO cannot read it). Every line passes through a `Redactor`
 first: a password echoed by some tool never reaches the disk.
+
+A file opened in place (the log itself, which is appended to) is refused
+when it has another hard link: root may write any file, and a name linked
+to one outside (/etc/shadow, or a file beyond a reused target) would send
+the writes there. The copy into the target is written under a temporary
+name and renamed into place instead (safefs.write_at), which replaces the
+name and never touches the inode behind it.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from installer.base import safefs
@@ -89,6 +96,9 @@ def open_private(
             raise OSError(errno.EINVAL, f"{path} is not a regular file")
         if info.st_uid != os.geteuid():
             raise OSError(errno.EPERM, f"{path} belongs to another user")
+        if info.st_nlink > 1:  # before anything is done to it: it is someone else's file too
+            raise safefs.WriteError(errno.EMLINK, f"{path} has {info.st_nlink - 1} other hard link(s); refusing "
+                                    "to write through it", refused=True)
         # An older file may have been created with a looser mode.
         os.fchmod(fd, 0o600)
         if not append:
@@ -150,11 +160,16 @@ class LogFile:
         """Copy the whole log to TARGET/var/log/, mode 0600, replacing an older copy.
 
         Nothing under the target is followed: a link at var, var/log or the
-        file itself is refused (safefs.LinkRefused), never written through."""
+        file itself is refused (safefs.LinkRefused), never written through;
+        the copy is renamed into place, so a hard link there is replaced, not
+        written through. Any failure is a safefs.WriteError naming the file."""
         destination = Path(target) / TARGET_LOG
-        where = safefs.open_dir(os.path.dirname(TARGET_LOG), base=target, create=True, mode=0o755)
         try:
-            self._copy_into(open_private(destination, append=False, dir_fd=where))
+            where = safefs.open_dir(os.path.dirname(TARGET_LOG), base=target, create=True, mode=0o755)
+        except OSError as err:
+            raise safefs.failed(err, str(destination.parent)) from None
+        try:
+            safefs.write_at(where, destination.name, self._chunks(), mode=0o600, shown=str(destination))
         finally:
             os.close(where)
         return destination
@@ -177,15 +192,22 @@ class LogFile:
         return where
 
     def _copy_into(self, out: int) -> None:
-        """Copy into the fd `out` (closed here) from the log's own fd, or,
-        once closed, from the log reopened without following links."""
+        """Copy into the fd `out` (closed here)."""
+        try:
+            for chunk in self._chunks():
+                _write_all(out, chunk)
+        finally:
+            os.close(out)
+
+    def _chunks(self) -> Iterator[bytes]:
+        """The whole log, from its own fd, or, once closed, from the log reopened
+        without following links."""
         source = self._fd if self._fd is not None else open_private(self.path)
         try:
             offset = 0
             while chunk := os.pread(source, 1 << 20, offset):
-                _write_all(out, chunk)
+                yield chunk
                 offset += len(chunk)
         finally:
-            os.close(out)
             if source != self._fd:
                 os.close(source)

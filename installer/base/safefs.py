@@ -8,7 +8,15 @@ path is walked one component at a time from a directory fd with
 O_NOFOLLOW, missing directories are made with mkdir(dir_fd=...), and a link
 anywhere on the way is refused with `LinkRefused` (the CLI exits 3), never
 followed. Files are written under a temporary O_EXCL name and renamed into
-place inside the same directory fd.
+place inside the same directory fd: the rename replaces the name, so a hard
+link planted there (to a file outside the target, say) is never written
+through either.
+
+Every failure to write one of these files is a `WriteError` whose message
+names the file and says why in words (a FIFO in its place, a full
+filesystem): the callers catch that one type and show it, never a traceback.
+`refused` tells a refusal (something planted in the way: exit 3) from a
+failure (exit 1).
 
 Where the walk starts: `/` (or the current directory) for a path as given;
 the target's own directory for the files the installer puts under it (the
@@ -22,22 +30,55 @@ import contextlib
 import errno
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _SHOWN_LINK = 200  # characters of a link's destination a message shows
 
 
-class LinkRefused(OSError):
+class WriteError(OSError):
+    """A file could not be written; str() names it and says why, as shown to a person."""
+
+    refused = False  # something is in the way (a link, a FIFO, a directory), not a failure of the disk
+
+    def __init__(self, code: int, message: str, *, refused: bool = False):
+        super().__init__(code, message)
+        self.refused = refused
+
+    def __str__(self) -> str:  # without OSError's "[Errno N]": shown as it is
+        return self.strerror or ""
+
+
+class _NotADirectory(WriteError, NotADirectoryError):
+    """A component on the way is not a directory (callers may catch either type)."""
+
+
+class LinkRefused(WriteError):
     """A component of a path to be written is a symbolic link; nothing was written through it."""
+
+    refused = True
 
     def __init__(self, path: str, destination: str = ""):
         self.path = path
         where = f" (to {_cut(destination)})" if destination else ""
-        super().__init__(errno.ELOOP, f"{path} is a symbolic link{where}; refusing to write through it")
+        super().__init__(errno.ELOOP, f"{path} is a symbolic link{where}; refusing to write through it",
+                         refused=True)
 
-    def __str__(self) -> str:  # without OSError's "[Errno N]": shown as it is
-        return self.strerror or ""
+
+# Why a write failed, in words; the errno's own text follows in parentheses.
+_WHY = {errno.ENOSPC: "the filesystem is full", errno.EDQUOT: "the disk quota is used up",
+        errno.EROFS: "the filesystem is read-only", errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied", errno.EIO: "the disk reported an input/output error"}
+
+
+def failed(err: OSError, shown: str) -> WriteError:
+    """`err` (raised while writing `shown`) as a WriteError that names the file."""
+    if isinstance(err, WriteError):
+        return err
+    why = _WHY.get(err.errno or 0)
+    detail = err.strerror or str(err)
+    text = f"cannot write {shown}: {why} ({detail})" if why else f"cannot write {shown}: {detail}"
+    return WriteError(err.errno or errno.EIO, text)
 
 
 def _cut(text: str) -> str:
@@ -130,12 +171,14 @@ def _open_component(dir_fd: int, name: str, shown: str, create: bool, mode: int)
                 os.mkdir(name, mode, dir_fd=dir_fd)
             except FileExistsError:
                 continue
+            except OSError as err:  # a full or read-only filesystem
+                raise failed(err, shown) from None
             made = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
             os.fchmod(made, mode)
             return made
         except NotADirectoryError:
             refuse_link(dir_fd, name, shown)
-            raise NotADirectoryError(errno.ENOTDIR, f"{shown} is not a directory") from None
+            raise _NotADirectory(errno.ENOTDIR, f"{shown} is not a directory", refused=True) from None
         except OSError as err:
             if err.errno == errno.ELOOP:
                 refuse_link(dir_fd, name, shown)
@@ -179,33 +222,50 @@ def check(path: str | os.PathLike[str], *, base: int | str | os.PathLike[str] | 
             os.close(each)
 
 
-def write_at(dir_fd: int, name: str, data: bytes | str, *, mode: int = 0o644, shown: str | None = None) -> None:
+def write_at(dir_fd: int, name: str, data: bytes | str | Iterable[bytes], *, mode: int = 0o644,
+             shown: str | None = None) -> None:
     """Write `name` in dir_fd atomically with exactly `mode`: a new file under a
-    temporary name, then renamed over the old one. A link (or anything but a
-    regular file) in its place is refused, not replaced."""
+    temporary name, then renamed over the old one (`data` may come in chunks).
+    A link (or anything but a regular file) in its place is refused, not
+    replaced; any failure is a WriteError naming the file, and leaves the old
+    file as it was."""
     shown = shown or name
     if "/" in name or name in ("", ".", ".."):
-        raise OSError(errno.EINVAL, f"{shown}: not a plain file name")
-    info = refuse_link(dir_fd, name, shown)
+        raise WriteError(errno.EINVAL, f"{shown}: not a plain file name")
+    try:
+        info = refuse_link(dir_fd, name, shown)
+    except WriteError:
+        raise
+    except OSError as err:
+        raise failed(err, shown) from None
     if info is not None and not stat.S_ISREG(info.st_mode):
-        raise IsADirectoryError(errno.EISDIR, f"{shown} is not a regular file")
+        kind = _KINDS.get(stat.S_IFMT(info.st_mode), "an unknown kind of file")
+        code = errno.EISDIR if stat.S_ISDIR(info.st_mode) else errno.EEXIST
+        raise WriteError(code, f"{shown} is {kind}, not a regular file; refusing to replace it", refused=True)
     if isinstance(data, str):
         data = data.encode("utf-8")
+    chunks = [data] if isinstance(data, bytes) else data
     temporary = f".{name}.{os.urandom(6).hex()}.tmp"  # what secrets.token_hex does, without its ~6 ms import
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode,
-                 dir_fd=dir_fd)
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode,
+                     dir_fd=dir_fd)
+    except OSError as err:
+        raise failed(err, shown) from None
     try:
         try:
             os.fchmod(fd, mode)
-            write_all(fd, data)
+            for chunk in chunks:
+                write_all(fd, chunk)
             os.fsync(fd)
         finally:
             os.close(fd)
         # rename never follows a link at the destination: it replaces the name itself.
         os.rename(temporary, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(OSError):
             os.unlink(temporary, dir_fd=dir_fd)
+        if isinstance(err, OSError):
+            raise failed(err, shown) from None
         raise
 
 

@@ -87,7 +87,7 @@ def _install(session: Session, say, log_path, evaluate: bool = True) -> int:
 def _failed(session: Session, failed: PhaseFailed, say, log_path) -> int:
     """Say why a phase failed; the exit code (3 refused as unsafe, 1 failed).
     What no phase expects is raised on, as it would have been from the phase."""
-    from installer.base.safefs import LinkRefused
+    from installer.base.safefs import WriteError
     from installer.run.executor import ExecutionError, Refused
     from installer.run.passwords import PasswordError
 
@@ -115,15 +115,15 @@ def _failed(session: Session, failed: PhaseFailed, say, log_path) -> int:
     if key == "disk" and isinstance(error, ExecutionError):
         say(f"failed: {error}")
         return 1
-    if key == "config" and isinstance(error, LinkRefused):  # a premounted target with etc or etc/nixos linked elsewhere
-        say(f"refused: {error}; nothing was written under {session.options.target}/etc")
-        return 3
+    if key == "config" and isinstance(error, WriteError):  # a link or a FIFO planted in a premounted target; a full filesystem
+        say(f"{'refused' if error.refused else 'failed'}: {error}")
+        return 3 if error.refused else 1
     if key == "passwords" and isinstance(error, PasswordError):
         say(f"failed: {error}")
         return 1
-    if key == "finish" and isinstance(error, LinkRefused):
-        say(f"refused to copy the log into the new system: {error}; the log stays in {log_path}")
-        return 3
+    if key == "finish" and isinstance(error, WriteError):  # the system is installed: only the log's copy is missing
+        say(f"The system is installed, but its log was not copied into it: {error}. The log stays in {log_path}.")
+        return 3 if error.refused else 1
     assert error is not None
     raise error
 
