@@ -91,7 +91,15 @@ def _seconds(text: str) -> float:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return run(args)
+        code = run(args)
+        sys.stdout.flush()  # here, not at exit: a reader gone away (`--plan | head -1`) is caught below
+        return code
+    except BrokenPipeError:
+        if not _reader_gone():
+            raise  # a pipe to some tool, not our output: a real failure
+        # What Python's documentation advises: stdout onto /dev/null, so the flush at exit stays quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
     except ProbeError as err:
         print(f"cannot read the machine: {err}", file=sys.stderr)
         # A recorded machine file that cannot be read is a bad argument; a
@@ -112,6 +120,15 @@ def main(argv: list[str] | None = None) -> int:
         except OSError:  # the terminal is gone (SIGHUP): the log has said it
             pass
         return EXIT_FAILED
+
+
+def _reader_gone() -> bool:
+    """Whether stdout is a pipe nobody reads any more (poll says POLLERR)."""
+    import select
+
+    poll = select.poll()
+    poll.register(sys.stdout.fileno(), select.POLLOUT)
+    return any(events & select.POLLERR for _, events in poll.poll(0))
 
 
 def run(args: argparse.Namespace) -> int:

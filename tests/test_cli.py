@@ -492,3 +492,21 @@ def test_an_evaluation_past_eval_timeout_stops_nix_and_writes_nothing(tmp_path, 
     assert list(target.iterdir()) == []
     child = int(record.read_text().split("child=")[1])
     assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
+
+
+@pytest.mark.parametrize("args", [["--plan"], ["--answers-schema"]])
+def test_output_cut_short_by_its_reader_is_no_traceback(tmp_path, args):
+    """`installer --plan | head -1`: the reader is gone before the output is written
+    (its end of the pipe closed at once, so the write always meets EPIPE)."""
+    if args == ["--plan"]:
+        args = ["--answers", answers_for(tmp_path), "--machine", str(WIN11), "--plan"]
+    reader, writer = os.pipe()
+    os.close(reader)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("TEXTUAL")}
+    try:
+        done = subprocess.run([sys.executable, "-m", "installer", *args], stdout=writer, stderr=subprocess.PIPE,
+                              text=True, cwd=ROOT, env=environ, stdin=subprocess.DEVNULL, timeout=120)
+    finally:
+        os.close(writer)
+    assert done.stderr == ""
+    assert done.returncode == 1
