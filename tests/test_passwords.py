@@ -40,6 +40,26 @@ def test_unicode_and_long_passwords():
         assert verify_password(pw, hash_password(pw))
 
 
+@pytest.mark.skipif(not passwords.yescrypt_available(), reason="needs libxcrypt")
+def test_a_password_libcrypt_refuses_is_never_hashed_another_way():
+    """libxcrypt refuses 512 bytes or more; a SHA-512 hash of our own would lock the
+    account, as PAM on the installed system uses the same libxcrypt."""
+    assert hash_password("x" * 511).startswith("$y$")
+    for refused in ("x" * 512, "x" * 600):
+        with pytest.raises(ValueError, match="at most 511 bytes"):
+            hash_password(refused)
+
+
+@pytest.mark.skipif(not passwords.yescrypt_available(), reason="needs libxcrypt")
+def test_when_libcrypt_refuses_a_password_there_is_no_fallback(monkeypatch):
+    """Whatever libcrypt's reason (here a limit lowered below ours), no hash of our own."""
+    real = passwords._lib_crypt
+    monkeypatch.setattr(passwords, "_lib_crypt", lambda pw, setting: None if len(pw) > 8 else real(pw, setting))
+    assert hash_password("short").startswith("$y$")
+    with pytest.raises(ValueError, match="libcrypt refused"):
+        hash_password("longer than eight")
+
+
 def test_nul_in_password_is_refused():
     with pytest.raises(ValueError):
         hash_password("a\0b")

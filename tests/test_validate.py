@@ -140,6 +140,33 @@ def test_short_password_warns_but_does_not_block():
     assert [(p.field, p.severity) for p in problems] == [("users[0].password", "warning")]
 
 
+@pytest.mark.parametrize("account", ["users[0]", "root"])
+def test_a_password_libxcrypt_cannot_check_is_refused_at_its_field_with_the_limit(account):
+    """512 bytes or more: the installed system's PAM (libxcrypt) could never match it.
+    "é" is two bytes: the limit is in bytes, not characters."""
+    model = valid_model()
+    holder = model.users[0] if account == "users[0]" else model.root
+    model.root.disabled = account != "root"
+    holder.password = holder.password_confirm = "é" * 256
+    problems = [p for p in validate(model) if p.severity == "error"]
+    assert [p.field for p in problems] == [f"{account}.password"]
+    assert "512 bytes long" in problems[0].message and "at most 511 bytes" in problems[0].message
+    holder.password = holder.password_confirm = "é" * 255 + "a"  # 511 bytes
+    assert not [p for p in validate(model) if p.severity == "error"]
+
+
+def test_a_password_too_long_for_libxcrypt_is_refused_at_the_answers_key(tmp_path):
+    from installer.answers.file import load
+    from installer.base.problems import ProblemsError
+
+    (tmp_path / "answers.toml").write_text(f'[[users]]\nname = "alice"\npassword = "{"x" * 600}"\n')
+    with pytest.raises(ProblemsError) as refused:
+        load(tmp_path / "answers.toml")
+    assert [(p.field, p.message) for p in refused.value.problems] == [
+        ("users[0].password", "is 600 bytes long; the installed system checks passwords of at most 511 bytes "
+                              "(libxcrypt), so it could never be typed in")]
+
+
 def test_encryption_passphrase_rules():
     model = valid_model()
     model.encryption.enabled = True

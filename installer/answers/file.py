@@ -183,6 +183,11 @@ def _password(table: dict, account: User | Root, hash_passwords: bool, at: str, 
         if _control(plain):
             problems.append(Problem(f"{at}.password", f"contains a {_control(plain)}; a password cannot hold one"))
             return
+        from installer.base.hashing import password_problem
+
+        if password_problem(plain):  # hashing it would fail: libxcrypt refuses it
+            problems.append(Problem(f"{at}.password", password_problem(plain)))
+            return
         account.password = account.password_confirm = plain
         if hash_passwords and plain:
             from installer.base.hashing import hash_password

@@ -173,9 +173,19 @@ def _secret_pair(prefix: str, value: str | None, confirm: str | None, what: str)
         return [Problem(f"{prefix}", f"enter a {what}")]
     if confirm != value:
         return [Problem(f"{prefix}_confirm", f"the two {what}s do not match")]
+    if what == "password" and _too_long(value):
+        return [Problem(prefix, _too_long(value))]
     if len(value) < SHORT_SECRET:
         return [Problem(prefix, f"this {what} is short; {SHORT_SECRET} or more characters are safer", "warning")]
     return []
+
+
+def _too_long(password: str) -> str:
+    """The limit of the installed system's libxcrypt, said at the field ("" when within it)."""
+    from installer.base.hashing import password_problem
+
+    problem = password_problem(password)
+    return f"this password {problem}" if problem else ""
 
 
 def _encryption(model: InstallModel) -> list[Problem]:

@@ -4,7 +4,9 @@ Python 3.13 has no `crypt` module, so hashing goes straight to libxcrypt
 (libcrypt.so.1 on Debian and NixOS) through ctypes: yescrypt ($y$), the
 NixOS default, or SHA-512 crypt ($6$) when the library lacks yescrypt. When
 no libcrypt can be loaded at all, a pure-Python SHA-512 crypt keeps the
-installer working.
+installer working. Never when libcrypt is there but refuses the password
+(512 bytes or more): PAM on the installed system uses the same libxcrypt and
+could never match a hash made another way, so the account would be locked.
 
 installer.run.passwords sets the hashes on the installed system.
 """
@@ -21,6 +23,9 @@ from collections.abc import Sequence
 
 _CRYPT_DATA_SIZE = 32768  # sizeof(struct crypt_data) in libxcrypt
 _OUTPUT_SIZE = 256
+# libxcrypt's CRYPT_MAX_PASSPHRASE_SIZE is 512 with the terminating NUL: it refuses
+# a password of 512 bytes or more, so the installed system could never check one.
+MAX_PASSWORD_BYTES = 511
 _B64 = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
@@ -144,16 +149,31 @@ def _sha512_verify(password: str, hashed: str) -> bool:
 
 
 # -- the public functions ----------------------------------------------------
+def password_problem(password: str) -> str:
+    """Why the installed system could not check this password ("" when it can): the
+    message the wizard's field and the answers file's key show."""
+    size = len(password.encode("utf-8"))
+    if size > MAX_PASSWORD_BYTES:
+        return (f"is {size} bytes long; the installed system checks passwords of at most "
+                f"{MAX_PASSWORD_BYTES} bytes (libxcrypt), so it could never be typed in")
+    return ""
+
+
 def hash_password(password: str) -> str:
-    """A crypt hash of the password: yescrypt, else SHA-512 crypt."""
+    """A crypt hash of the password: yescrypt, else SHA-512 crypt. ValueError for
+    a password the installed system's libxcrypt could never check."""
     if "\0" in password:
         raise ValueError("a password cannot contain a NUL character")
+    if password_problem(password):
+        raise ValueError(f"the password {password_problem(password)}")
     for prefix in (b"$y$", b"$6$"):
         setting = _lib_gensalt(prefix)
         if setting is not None:
             hashed = _lib_crypt(password, setting.decode("ascii"))
             if hashed is not None:
                 return hashed
+            # libcrypt is here and refused this password: a hash of our own would never match on login.
+            raise ValueError("libcrypt refused to hash this password; choose another")
     return sha512_crypt(password)
 
 
