@@ -418,3 +418,81 @@ def test_an_esp_that_is_on_no_known_partition_is_a_warning_not_a_refusal():
     assert [(w.field, w.severity, w.message) for w in plan.warnings] == [
         ("disk.layout", "warning", "could not check that /dev/sdz1 is an EFI system partition")]
     assert plan.filesystems[1].device == "/dev/sdz1"
+
+
+# -- a root that is not a filesystem of its own: a bind mount, the running system's / --
+
+
+def _refusals(target) -> list[str]:
+    """What the plan says of what is really mounted at `target`, as the live probe sees it."""
+    from installer.machine.probe import probe
+
+    machine = probe(allow_loop=True, target=str(target))
+    with pytest.raises(ProblemsError) as excinfo:
+        build_plan(premounted(firmware="bios"), machine, IDENT, target=str(target))
+    return [p.message for p in excinfo.value.problems]
+
+
+@needs_root
+def test_a_bind_mount_of_the_running_systems_root_is_refused(tmp_path):
+    """The running system's / bound at the target: fileSystems."/" would become its
+    disk (/dev/vda here) and nixos-install would write over the running system."""
+    running = next(line.split(" - ")[1].split()[1] for line in open("/proc/self/mountinfo")
+                   if line.split()[4] == "/")
+    if not running.startswith("/dev/"):
+        pytest.skip(f"the running system's / is {running}, not a disk")
+    target = tmp_path / "target"
+    target.mkdir()
+    run("mount", "--bind", "/", str(target))
+    try:
+        found = _refusals(target)
+    finally:
+        run("umount", str(target))
+    assert any(message.startswith(f"{target} is the filesystem the running system is on ({running}, mounted at /")
+               for message in found), found
+
+
+@needs_root
+def test_a_bind_mount_of_a_directory_on_another_mounted_filesystem_is_refused(tmp_path):
+    import uuid
+
+    own = str(uuid.uuid4())  # not ROOT_UUID: other tests may hold a filesystem with that one meanwhile
+    target, elsewhere = tmp_path / "target", tmp_path / "elsewhere"
+    target.mkdir()
+    elsewhere.mkdir()
+    with loop_device(tmp_path, size=GIB, target=str(elsewhere)) as (device, _image):
+        run("sgdisk", "-n", "1:1M:+1M", "-t", "1:EF02", "-n", "2:0:0", "-t", "2:8300", device)
+        run("partx", "-u", device, check=False)
+        run("mkfs.ext4", "-q", "-F", "-U", own, f"{device}p2")
+        run("mount", f"{device}p2", str(elsewhere))
+        try:
+            (elsewhere / "sub").mkdir()
+            run("mount", "--bind", str(elsewhere / "sub"), str(target))
+            try:
+                found = _refusals(target)
+            finally:
+                run("umount", str(target))
+        finally:
+            run("umount", str(elsewhere))
+        assert found == [f"{target} ({device}p2) is also mounted at {elsewhere}: a bind mount, or a filesystem in "
+                         f"use there; unmount it there and mount the new system's own root filesystem at {target}"]
+        run("mount", f"{device}p2", str(target))  # the same filesystem, mounted only there, passes
+        try:
+            from installer.machine.probe import probe
+
+            plan = build_plan(premounted(firmware="bios"), probe(allow_loop=True, target=str(target)), IDENT,
+                              target=str(target))
+            assert plan.filesystems[0].device == f"/dev/disk/by-uuid/{own}"
+        finally:
+            run("umount", str(target))
+
+
+def test_a_root_on_a_whole_disk_mounted_as_the_running_system_too_is_refused():
+    """The case seen in a VM: /dev/vda is the running system's / and bound at /mnt."""
+    vda = Disk(path="/dev/vda", name="vda", size=20 * GIB, table="")
+    machine = good_machine(firmware="bios", disks=[vda], swaps=[],
+                           mounts=[Mount("/dev/vda", "/", "ext4", "rw"), Mount("/dev/vda", "/mnt", "ext4", "rw")])
+    found = messages(premounted(firmware="bios"), machine)
+    assert found[0].startswith("/mnt is the filesystem the running system is on (/dev/vda, mounted at /")
+    assert ("/dev/vda (at /mnt) is a whole disk: the new system would name it /dev/..., which may change "
+            "between boots; put the filesystem on a partition (named by its UUID)") in found

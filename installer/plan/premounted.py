@@ -52,6 +52,8 @@ def premounted_plan(model: InstallModel, machine: Machine, identity: Identity, t
         problems.append(
             Problem(FIELD, f"{target} is {root.fstype}; NixOS needs a Linux filesystem (ext4, btrfs or xfs) for /")
         )
+    elif _shared(machine, target, root):
+        problems.append(Problem(FIELD, _shared(machine, target, root)))
     boot = mounts.get("/boot")
     boot_at = _join(target, "/boot")
     if firmware == "uefi":
@@ -77,6 +79,10 @@ def premounted_plan(model: InstallModel, machine: Machine, identity: Identity, t
     in_order = sorted(mounts.items(), key=lambda kv: (kv[0].count("/"), kv[0]))
     for mountpoint, mount in in_order:
         device = _device_name(machine, mount.source)
+        if any(disk.path == device for disk in machine.disks):  # a filesystem on a whole disk: no UUID known
+            problems.append(Problem(FIELD, f"{device} (at {_join(target, mountpoint)}) is a whole disk: the new "
+                                    "system would name it /dev/..., which may change between boots; put the "
+                                    "filesystem on a partition (named by its UUID)"))
         options: tuple[str, ...] = ()
         if mount.fstype == "vfat" and mountpoint == "/boot":
             options = ESP_OPTIONS
@@ -108,6 +114,35 @@ def premounted_plan(model: InstallModel, machine: Machine, identity: Identity, t
         raise ProblemsError(problems)
     plan.warnings += problems
     return plan
+
+
+def _shared(machine: Machine, target: str, root: Mount) -> str:
+    """Why the root mounted at `target` is not a filesystem of its own ("" when it is).
+
+    A bind mount (of the running system's /, or of any directory) shows the same
+    source as the filesystem it comes from, mounted elsewhere too: the new
+    system's fileSystems."/" would name the running system's disk (/dev/vda),
+    and nixos-install would write over the running system. So the root's source
+    may be mounted nowhere outside the target; on btrfs, not the same subvolume."""
+    if target == "/":
+        return ""
+    for mount in machine.mounts:
+        where = posixpath.normpath(mount.target)
+        if mount.source != root.source or where == target or where.startswith(target + "/"):
+            continue
+        if root.fstype == "btrfs" and _subvol(mount.options) != _subvol(root.options):
+            continue  # another subvolume of the same btrfs: a filesystem tree of its own
+        if where == "/":
+            return (f"{target} is the filesystem the running system is on ({root.source}, mounted at /; a bind "
+                    "mount of it, or it mounted again): installing there would write over the running system; "
+                    f"mount the new system's own root filesystem at {target}")
+        return (f"{target} ({root.source}) is also mounted at {where}: a bind mount, or a filesystem in use "
+                f"there; unmount it there and mount the new system's own root filesystem at {target}")
+    return ""
+
+
+def _subvol(options: str) -> str:
+    return next((o.partition("=")[2].strip("/") for o in options.split(",") if o.startswith("subvol=")), "")
 
 
 def _join(target: str, mountpoint: str) -> str:
