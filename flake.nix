@@ -34,7 +34,22 @@
         }
       );
 
-      nixosModules.default = ./nix/module.nix;
+      # The module, with this flake's own package as its default: built with the
+      # nixpkgs pinned here (textual 8.2 needs rich 14.1 or later, which an older
+      # system's nixpkgs lacks), not with the system's. Another system than
+      # the two built here falls back to the module's own default.
+      nixosModules.default =
+        { config, lib, ... }:
+        let
+          platform = config.nixpkgs.hostPlatform;
+          system = if builtins.isString platform then platform else platform.system;
+        in
+        {
+          imports = [ ./nix/module.nix ];
+          config.programs.nixos-tui-installer.package = lib.mkIf (self.packages ? ${system}) (
+            lib.mkDefault self.packages.${system}.default
+          );
+        };
 
       # The minimal installation CD, booting straight into the wizard on tty1.
       nixosConfigurations.iso = lib.nixosSystem {

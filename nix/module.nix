@@ -27,6 +27,8 @@ in
     package = lib.mkOption {
       type = lib.types.package;
       default = pkgs.callPackage ./package.nix { };
+      # The flake's nixosModules.default sets this flake's own package (mkDefault);
+      # this file imported alone builds it with the system's nixpkgs.
       defaultText = lib.literalExpression "the flake's packages.\${system}.default";
       description = "The nixos-tui-installer package to use.";
     };

@@ -68,23 +68,24 @@ py.buildPythonApplication {
   };
 
   # NixOS has no ld.so cache to find libcrypt.so.1 by name: name the file.
+  # nixpkgs versions its grammar bindings after the grammar's commit
+  # ("0+unstable..."), below pyproject's >=0.1, and its py-tree-sitter may sit
+  # below 0.25: both lower bounds go. Not with pythonRelaxDeps: its hook matches
+  # a name as a prefix, so "tree-sitter" would also rewrite
+  # "tree-sitter-nix>=0.1" into a second "tree-sitter" requirement and the
+  # grammar would never be checked. screens/nixsyntax.py copes with either
+  # binding (and falls back to plain text).
   postPatch = ''
     substituteInPlace installer/base/hashing.py --replace-fail \
       'names = ["libcrypt.so.1", "libcrypt.so.2"]' \
       'names = ["${lib.getLib libxcrypt}/lib/libcrypt.so.1", "libcrypt.so.1", "libcrypt.so.2"]'
+    substituteInPlace pyproject.toml --replace-fail '"tree-sitter>=0.25"' '"tree-sitter"' \
+      --replace-fail '"tree-sitter-nix>=0.1"' '"tree-sitter-nix"'
   '';
 
   build-system = [ py.setuptools ];
 
   dependencies = pythonDeps;
-
-  # nixpkgs versions its grammar bindings after the grammar's commit
-  # ("0+unstable..."), below pyproject's >=0.1, and its py-tree-sitter may sit
-  # below 0.25; screens/nixsyntax.py needs only Language(capsule) from either.
-  pythonRelaxDeps = [
-    "tree-sitter"
-    "tree-sitter-nix"
-  ];
 
   makeWrapperArgs = [
     "--suffix"

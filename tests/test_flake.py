@@ -230,3 +230,41 @@ def test_an_attribute_nixpkgs_lacks_fails(tmp_path):
     done = run_outputs(tmp_path, "f.packages.x86_64-linux.default.drvPath", src=src)
     assert done.returncode == 1
     assert "attribute 'pyparted-ng' missing" in done.stderr, done.stderr[-2000:]
+
+
+def test_the_flakes_module_defaults_to_the_flakes_own_package(tmp_path):
+    """A system on an older nixpkgs (here one without textual at all) gets the
+    package built with the nixpkgs this flake pins, never one of its own."""
+    full, lacking = tmp_path / "full.txt", tmp_path / "lacking.txt"
+    full.write_text(ATTRS_FILE.read_text())
+    lacking.write_text("\n".join(line for line in ATTRS_FILE.read_text().splitlines()
+                                 if not line.startswith("python3Packages.textual ")))
+    program = (f"let f = import {nix_path(ROOT / 'tests' / 'flake_eval.nix')} {{ src = {nix_path(ROOT)};"
+               f" standin = {nix_path(STANDIN)}; attrsText = builtins.readFile {nix_path(full)}; }};"
+               f" older = import {nix_path(STANDIN / 'default.nix')} {{ attrsText = builtins.readFile {nix_path(lacking)}; }};"
+               " s = older.lib.nixosSystem { modules = [ f.nixosModules.default { nixpkgs.hostPlatform = \"x86_64-linux\";"
+               " programs.nixos-tui-installer.enable = true; } ]; };"
+               " in [ (map (p: p.outPath) s.config.environment.systemPackages)"
+               " f.packages.x86_64-linux.default.outPath ]")
+    done = subprocess.run([NIX_INSTANTIATE, "--eval", "--strict", "--json", "--read-write-mode", "-E", program],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    installed, own = json.loads(done.stdout)
+    assert installed == [own]
+
+
+def test_textual_says_it_relaxes_rich():
+    """nixos-25.11's rich is 14.1, textual 8.2.8 asks for 14.2: the override says so itself."""
+    text = (ROOT / "nix" / "python.nix").read_text()
+    assert 'pythonRelaxDeps = (old.pythonRelaxDeps or [ ]) ++ [ "rich" ];' in text
+
+
+def test_the_tree_sitter_bounds_are_dropped_by_name_not_by_prefix():
+    """The relax-deps hook matches by prefix ("tree-sitter" would rewrite
+    "tree-sitter-nix>=0.1"): the package drops both bounds from pyproject.toml, and
+    each string it replaces is there."""
+    text = (ROOT / "nix" / "package.nix").read_text()
+    assert "pythonRelaxDeps =" not in text
+    replaced = re.findall(r"--replace-fail '(\"tree-sitter[^']*)' '(\"[^']*)'", text)
+    assert [old for old, _ in replaced] == ['"tree-sitter>=0.25"', '"tree-sitter-nix>=0.1"']
+    assert all(old in (ROOT / "pyproject.toml").read_text() for old, _ in replaced)
