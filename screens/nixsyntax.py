@@ -1,10 +1,12 @@
 """Nix syntax colours for the Review step's editors, in the console's 16 colours.
 
-The grammar is the tree-sitter-nix wheel from PyPI (no compiler, no download
-at run time). Its own highlights.scm uses predicates py-tree-sitter does not
-run (#is-not? local) and a dozen names no theme styles; the query here keeps
-to the few names the theme below colours, so every colour is an ANSI one.
-Without the grammar the text is shown plain, which is still all readable.
+The grammar is the tree-sitter-nix binding: the wheel from PyPI in a venv,
+nixpkgs' tree-sitter-grammars.tree-sitter-nix in the Nix package (no compiler,
+no download at run time). Its own highlights.scm uses predicates
+py-tree-sitter does not run (#is-not? local) and a dozen names no theme
+styles; the query here keeps to the few names the theme below colours, so
+every colour is an ANSI one. Without a grammar py-tree-sitter can load the
+text is shown plain, which is still all readable.
 """
 
 from __future__ import annotations
@@ -39,13 +41,19 @@ CONSOLE_THEME = TextAreaTheme(
 
 
 def nix_language():
-    """The tree-sitter Language for Nix, or None when the grammar is not installed."""
+    """The tree-sitter Language for Nix, or None when no grammar can be loaded."""
     try:
         import tree_sitter_nix
         from tree_sitter import Language
     except ImportError:
         return None
-    return Language(tree_sitter_nix.language())
+    try:
+        # PyPI's binding returns a capsule; nixpkgs' returns the pointer as an
+        # int, which py-tree-sitter 0.25 refuses (TypeError); a grammar of an
+        # ABI it does not know is a ValueError. Plain text then, never a crash.
+        return Language(tree_sitter_nix.language())
+    except (TypeError, ValueError):
+        return None
 
 
 def highlight(area) -> bool:

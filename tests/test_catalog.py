@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from installer.answers import catalog
 
 
@@ -46,3 +48,27 @@ def test_matching_puts_exact_then_prefix_then_inside():
     places = catalog.timezone_places()
     assert catalog.matching(places, "utc")[:2] == ["UTC", "Etc/UTC"]
     assert catalog.matching(places, "germany")[0] == "Europe/Berlin"
+
+
+@pytest.mark.root
+def test_keymaps_in_etc_kbd_are_offered(tmp_path):
+    """NixOS's console module puts kbd's data in /etc/kbd: a keymap only there is
+    offered. /etc gets an overlay holding it, in a mount namespace of the child's own."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare for a private mount namespace")
+    upper, work = tmp_path / "upper", tmp_path / "work"
+    (upper / "kbd/keymaps/i386/qwerty").mkdir(parents=True)
+    (upper / "kbd/keymaps/i386/qwerty/zz-only-in-etc-kbd.map.gz").write_bytes(b"")
+    work.mkdir()
+    script = ("mount -t overlay overlay -o lowerdir=/etc,upperdir=$1,workdir=$2 /etc && exec \"$3\" -c "
+              "'from installer.answers.catalog import keymaps; print(\"zz-only-in-etc-kbd\" in keymaps())'")
+    done = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", str(upper),
+                           str(work), sys.executable], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.stdout.strip() == "True", done.stderr

@@ -18,8 +18,10 @@ from pathlib import Path
 
 DATA = Path(__file__).resolve().parent.parent / "data"  # installer/data
 
-# Where kbd keeps keymaps on the NixOS ISO and on other distributions.
-KEYMAP_DIRS = ("/run/current-system/sw/share/keymaps", "/usr/share/keymaps", "/usr/share/kbd/keymaps")
+# Where kbd keeps keymaps on the NixOS ISO (its console module links kbd's data
+# to /etc/kbd too) and on other distributions.
+KEYMAP_DIRS = ("/run/current-system/sw/share/keymaps", "/etc/kbd/keymaps", "/usr/share/keymaps",
+               "/usr/share/kbd/keymaps")
 
 
 def _lines(name: str) -> list[str]:
