@@ -119,3 +119,17 @@ def test_installed_cli_renders_and_exports_what_the_checkout_does(installed, tmp
         assert outputs["installed", what] == outputs["checkout", what], what
     assert "hosts/nixos-laptop/disk-config.nix" in outputs["installed", "--export-flake"]
     assert set(outputs["installed", "--render"]) == {"configuration.nix", "hardware-configuration.nix"}
+
+
+def test_the_build_gives_no_setuptools_warning(tmp_path):
+    """No deprecated `license` table, no data directory missing from `packages`
+    (setuptools warns of both, and will one day refuse or drop them)."""
+    src = wheelbuild.copy_sources(tmp_path / "src")
+    done = subprocess.run(
+        [sys.executable, "-W", "always", "-c",
+         f"from setuptools import build_meta; build_meta.build_wheel({str(tmp_path / 'dist')!r})"],
+        cwd=src, capture_output=True, text=True, timeout=wheelbuild.BUILD_TIMEOUT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    output = done.stdout + done.stderr
+    assert "DeprecationWarning" not in output
+    assert "absent from the `packages` configuration" not in output
