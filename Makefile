@@ -18,6 +18,15 @@ RUN_TESTS := sudo env $(FULL_SUITE) PYTHONDONTWRITEBYTECODE=1 \
 	HYPOTHESIS_STORAGE_DIRECTORY="$${TMPDIR:-/tmp}/nixos-tui-installer-hypothesis" $(PY) -m pytest -p no:cacheprovider
 endif
 MACHINE ?= tests/fixtures/machines/win11-along-ubuntu.json
+# The compatibility run: the non-root fast tests again under Python 3.13
+# (nixos-25.11's python3) with rich 14.1 (nixos-25.11's; textual 8.2.8 asks for
+# 14.2, and nix/python.nix relaxes that), so both are proven, not hoped. A 3.13
+# installed as Debian 13 has it, or by pyenv (by its path: pyenv's shim in PATH
+# fails unless 3.13 is pyenv's chosen version); without one it is skipped, saying so.
+PYTHON313 ?= $(firstword $(wildcard /usr/bin/python3.13 /usr/local/bin/python3.13 \
+	$(HOME)/.pyenv/versions/3.13*/bin/python3.13 /root/.pyenv/versions/3.13*/bin/python3.13))
+COMPAT := .venv-compat
+RICH_COMPAT := 14.1.0
 
 # Debian packages the installer and its tests use: libparted for pyparted, the
 # partitioning/mkfs/LUKS tools the executor runs, mkpasswd (whois) for password
@@ -28,7 +37,7 @@ SYSTEM_PACKAGES := python3-venv libparted-dev pkg-config gdisk parted fdisk \
 	dosfstools e2fsprogs btrfs-progs xfsprogs cryptsetup-bin util-linux whois kbd tmux \
 	qemu-system-x86 ovmf debootstrap
 
-.PHONY: install system-packages nix-root run test test-fast test-vm bench clean
+.PHONY: install system-packages nix-root run test test-fast test-compat test-vm bench clean
 
 install: system-packages $(VENV)/.installed
 
@@ -63,6 +72,27 @@ test: install nix-root
 	@[ -z "$(SUDO)" ] || command -v sudo >/dev/null || { \
 		echo "make test runs the root tests (loop devices, VM installs): run it as root, or install sudo" >&2; exit 1; }
 	$(RUN_TESTS) -n 2 --dist loadgroup -q
+	$(MAKE) --no-print-directory test-compat
+
+# rich is put back to 14.1 after the install, without its dependents' consent
+# (--no-deps): what nixpkgs' pythonRelaxDeps does. Only the fast non-root tests,
+# on two workers: a minute or two more for CI.
+$(COMPAT)/.installed: pyproject.toml
+	[ -x $(COMPAT)/bin/python ] || $(PYTHON313) -m venv $(COMPAT)
+	$(COMPAT)/bin/python -m pip install -q -e '.[test]'
+	$(COMPAT)/bin/python -m pip install -q --no-deps 'rich==$(RICH_COMPAT)'
+	touch $@
+
+test-compat:
+ifeq ($(PYTHON313),)
+	@echo "test-compat: skipped: no Python 3.13 here (python3.13 in PATH, or pyenv's)"
+else
+	$(MAKE) --no-print-directory $(COMPAT)/.installed
+	$(COMPAT)/bin/python -c 'import sys; from importlib.metadata import version; \
+		assert sys.version_info[:2] == (3, 13) and version("rich") == "$(RICH_COMPAT)"; \
+		print("test-compat: Python", sys.version.split()[0], "rich", version("rich"))'
+	$(COMPAT)/bin/pytest -p no:cacheprovider -n 2 -q -m 'not root and not slow and not vm'
+endif
 
 # The VM installs alone (make test runs them too, on one worker beside the rest).
 test-vm: install nix-root
@@ -75,4 +105,4 @@ bench: install
 	$(PY) benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache
+	rm -rf $(VENV) $(COMPAT) build *.egg-info .pytest_cache .mypy_cache
