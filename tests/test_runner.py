@@ -326,6 +326,37 @@ async def test_sigpipe_is_default_in_the_child(log):
     assert lines == ["y", "done"]  # an ignored SIGPIPE makes `yes` print "Broken pipe"
 
 
+async def test_the_child_has_the_pty_as_its_terminal_its_size_and_its_own_session(log):
+    """What nixos-install sees: a terminal it can open as /dev/tty, 50x200, no echo,
+    and a session and process group of its own (stop() signals that group)."""
+    r = InstallRunner(["sh", "-c", "exec </dev/tty && stty size && stty -a | grep -ow -- '-echo' | head -1;"
+                       " ps -o sid=,pgid= -p $$"], log=log)
+    lines = await collect(r)
+    assert lines[:2] == ["50 200", "-echo"], lines
+    assert lines[2].split() == [str(r.pid), str(r.pid)]
+
+
+async def test_starting_the_child_while_other_threads_run_does_not_fork_the_interpreter(log):
+    """The wizard starts the runner while Textual's threads run: a fork() of the
+    interpreter then may deadlock the child (Python 3.12+ warns with a
+    DeprecationWarning). Meaningful on 3.12+: `make test` runs it under 3.13."""
+    import threading
+    import warnings
+
+    release = threading.Event()
+    busy = threading.Thread(target=release.wait, daemon=True)
+    busy.start()
+    try:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            r = InstallRunner(["sh", "-c", "echo started"], log=log)
+            assert await collect(r) == ["started"]
+        assert [str(w.message) for w in seen if "fork" in str(w.message)] == []
+    finally:
+        release.set()
+        busy.join()
+
+
 async def test_a_prompt_without_newline_is_visible_and_can_be_answered(log):
     r = InstallRunner(["sh", "-c", "printf 'Proceed? [y/n] '; read a; echo \"got $a\""], log=log)
     consumer = asyncio.ensure_future(collect(r))

@@ -97,8 +97,8 @@ def family(leader: int) -> dict[int, int]:
 
 
 async def exited(pid: int, isalive: Callable[[], bool], loop: asyncio.AbstractEventLoop) -> None:
-    """Until the child `pid` has exited; `isalive()` (pexpect's) reaps it. A pidfd wakes the
-    loop the moment it exits (a poll every 50 ms added ~25 ms to every run)."""
+    """Until the child `pid` has exited; `isalive()` (the runner's PtyChild's) reaps it. A
+    pidfd wakes the loop the moment it exits (a poll every 50 ms added ~25 ms to every run)."""
     import asyncio  # loaded already (this runs on its loop); not at import: evalcheck and passwords need none
 
     try:

@@ -1,8 +1,9 @@
 """Drive nixos-install under a pty and stream its output in batches.
 
-The owner chose pexpect: under a pty nixos-install behaves as on the
-console, and the runner could answer a prompt. pexpect only spawns here;
-the output is read straight from the pty's fd on the event loop
+Under a pty nixos-install behaves as on the console, and the runner can
+answer a prompt. The child is started on the pty by
+installer.run.ptyspawn (subprocess, not pexpect's fork: see there); the
+output is read straight from the pty's fd on the event loop
 (`loop.add_reader` + big `os.read`s), split into lines once per chunk and
 handed to the UI as batches at most ~30 times a second: measured, a
 readline per line is 2-3x slower and a widget update per line is 100x
@@ -12,8 +13,8 @@ Every line goes, redacted, to the 0600 log file and through `Progress`
 before any UI sees it, so the log and the counts are complete even if
 nobody consumes the batches.
 
-The child runs in its own session and process group (the pty makes it
-session leader). `stop()` signals the whole group, and every descendant
+The child runs in its own session and process group, the pty its
+controlling terminal. `stop()` signals the whole group, and every descendant
 seen, escalating SIGINT -> SIGTERM -> SIGKILL: nothing is orphaned.
 """
 
@@ -33,11 +34,10 @@ from collections.abc import AsyncGenerator, Awaitable, Iterable, Mapping, Sequen
 from pathlib import Path
 from typing import Any, TextIO
 
-import pexpect
-
 from installer.base.logfile import DEFAULT_LOG, LogFile, Redactor
-from installer.base.processes import alive, child_env, child_setup, exited, family, signal_all
+from installer.base.processes import alive, child_env, exited, family, signal_all
 from installer.run.command import PLAIN_NIX_ENV, RunOptions, build_argv
+from installer.run.ptyspawn import PtyChild, spawn_on_pty
 from installer.run.progress import Progress
 from installer.run.termtext import clean_lines, rewrite
 
@@ -94,7 +94,7 @@ class InstallRunner:
         self.tail: deque[str] = deque(maxlen=TAIL_LINES)
         self.returncode: int | None = None
         self.log_copy: Path | None = None
-        self.child: pexpect.spawn[bytes] | None = None
+        self.child: PtyChild | None = None
         self._fd = -1
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._partial = ""
@@ -168,23 +168,17 @@ class InstallRunner:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         self.log.line(f"=== {stamp} run {self.run_number}: {shlex.join(self.argv)}")
         try:
-            self.child = pexpect.spawn(
-                self.argv[0], self.argv[1:], env=self.env, echo=False, dimensions=(50, 200),
-                preexec_fn=child_setup, use_poll=True,
-            )
-        except (pexpect.ExceptionPexpect, OSError) as exc:
+            self.child = spawn_on_pty(self.argv, self.env)
+        except OSError as exc:
             self.log.line(f"=== could not start {self.argv[0]}: {exc}")
             raise RunnerError(f"cannot run {self.argv[0]}: {exc}") from None
-        # pexpect's close() sleeps 0.1 s by default: not on the event loop.
-        self.child.delayafterclose = 0
-        self.child.ptyproc.delayafterclose = 0  # type: ignore[attr-defined]  # pexpect's stubs omit the PtyProcess
         self.progress = Progress(run_number=self.run_number)  # elapsed counts from the spawn
         self._fd = self.child.child_fd
         os.set_blocking(self._fd, False)
         self._resume()
         self._watcher = self._loop.create_task(self._watch())
 
-    def _started(self) -> tuple[pexpect.spawn[bytes], int, asyncio.AbstractEventLoop]:
+    def _started(self) -> tuple[PtyChild, int, asyncio.AbstractEventLoop]:
         """The child, its pid and the loop it runs on: set by start(), which every caller follows."""
         if self.child is None or self.child.pid is None or self._loop is None:
             raise RuntimeError("the run has not started")
@@ -273,7 +267,7 @@ class InstallRunner:
         child, pid, loop = self._started()
         await exited(pid, child.isalive, loop)
         code = child.exitstatus if child.signalstatus is None else -child.signalstatus
-        assert code is not None, "pexpect sets exitstatus or signalstatus once the child is reaped"
+        assert code is not None, "PtyChild sets exitstatus or signalstatus once the child is reaped"
         # What the child wrote before exiting is still in the pty: read on
         # until end of output. A paused reader resumes when the consumer
         # takes its lines; only a quiet, still-open pty times out.
