@@ -284,6 +284,8 @@ def _log_problem(path: str) -> str:
         kind = "a directory" if stat.S_ISDIR(info.st_mode) else "a FIFO" if stat.S_ISFIFO(info.st_mode) else \
             "a device or socket"
         return f"--log: {path} is {kind}, not a regular file"
+    if info.st_nlink > 1:  # as the log itself refuses it (installer.base.logfile.open_private)
+        return f"--log: {path} has {info.st_nlink - 1} other hard link(s); refusing to write through it"
     return ""
 
 

@@ -321,6 +321,22 @@ def test_the_wizard_refuses_a_log_through_a_link_before_it_starts(tmp_path):
     assert everything_under(tmp_path / "elsewhere") == []
 
 
+@pytest.mark.parametrize("wizard", [False, True])
+def test_a_log_with_another_hard_link_is_refused_before_anything_starts(tmp_path, wizard):
+    """Root may write any file: a --log that is a second name of another file
+    (/etc/shadow, say) would have that file appended to and chmodded."""
+    precious = tmp_path / "precious"
+    precious.write_text("keep me\n")
+    precious.chmod(0o644)
+    os.link(precious, tmp_path / "install.log")
+    start = ["--dry-run"] if wizard else ["--answers", answers_for(tmp_path), "--yes"]
+    done = cli(*start, "--machine", str(WIN11), "--log", str(tmp_path / "install.log"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"--log: {tmp_path / 'install.log'} has 1 other hard link(s); refusing to write through it" in done.stderr
+    assert precious.read_text() == "keep me\n" and stat.S_IMODE(precious.stat().st_mode) == 0o644
+
+
 @pytest.mark.parametrize("link", ["directory", "file"])
 def test_record_machine_through_a_link_is_refused(tmp_path, link):
     (tmp_path / "elsewhere").mkdir()
