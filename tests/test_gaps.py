@@ -22,7 +22,8 @@ from installer.machine import gaps as gapmod
 from installer.machine.describe import describe_free
 from installer.machine.gaps import DYNAMIC, NO_GPT_ENTRY, NO_PRIMARY_SLOT, PAST_MBR_LIMIT, Gap, gaps_record
 from installer.machine.hardware import ESP_TYPE, LINUX_FS_TYPE, START_UNKNOWN, Disk, Partition
-from installer.machine.probe import load_machine_file, machine_from_data, probe
+from installer.machine.machinefile import load_machine_file
+from installer.machine.probe import machine_from_data, probe
 
 ROOT = Path(__file__).resolve().parent.parent
 MACHINES = ROOT / "tests" / "fixtures" / "machines"

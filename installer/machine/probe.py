@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from pathlib import Path
 from typing import Any
 
 from installer.machine import eligibility, udevdata
@@ -39,6 +38,7 @@ from installer.machine.describe import Context, describe_disk, describe_partitio
 from installer.machine.gaps import gaps_record
 from installer.machine.hardware import (BY_ID, MAPPER, MBR_EXTENDED, START_UNKNOWN, Disk, Machine,
                                         Mount, Partition)
+from installer.machine.machinefile import load_machine_file
 from installer.base.problems import ProbeError
 
 _LEFT_OUT = ("zram", "ram", "fd", "dm-", "md", "nbd")
@@ -50,23 +50,6 @@ def probe(machine_file: str | os.PathLike[str] | None = None, *, allow_loop: boo
         return machine_from_data(_live_data(), source="live", allow_loop=allow_loop, target=target)
     return machine_from_data(load_machine_file(machine_file), source=str(machine_file), allow_loop=allow_loop,
                              target=target)
-
-
-def load_machine_file(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The recorded machine in `path`, checked just enough to give a clear message instead of a traceback."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except OSError as err:
-        raise ProbeError(f"cannot read the machine file {path}: {err.strerror or err}") from err
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ProbeError(f"{path} is not a recorded machine (not JSON: {err})") from err
-    except RecursionError:
-        raise ProbeError(f"{path} is not a recorded machine (it nests arrays or objects too deeply)") from None
-    storage = data.get("storage") if isinstance(data, dict) else None
-    blockdev = storage.get("blockdev") if isinstance(storage, dict) else None
-    if not isinstance(blockdev, dict) or not all(isinstance(rec, dict) for rec in blockdev.values()):
-        raise ProbeError(f"{path} is not a recorded machine (no storage.blockdev section of device records)")
-    return data
 
 
 def record_machine(path: str | os.PathLike[str]) -> Machine:
@@ -153,9 +136,9 @@ def _by_id_links(rec: dict[str, Any]) -> list[str]:
 def _model(rec: dict[str, Any]) -> str:
     attrs = rec.get("attrs") or {}
     if rec.get("ID_MODEL_FROM_DATABASE"):
-        return rec["ID_MODEL_FROM_DATABASE"]
+        return str(rec["ID_MODEL_FROM_DATABASE"])
     if rec.get("ID_MODEL"):
-        return rec["ID_MODEL"].replace("_", " ").strip()
+        return str(rec["ID_MODEL"]).replace("_", " ").strip()
     return (attrs.get("device/model") or "").strip()
 
 
@@ -304,7 +287,6 @@ def _layers(blockdev: dict[str, Any], mapper: dict[str, str], luks: dict[str, st
             for dev, rec in blockdev.items() if dev in mapper}
 
 
-
 def _multipath_paths(storage: dict[str, Any], blockdev: dict[str, Any],
                      maps: dict[str, dict[str, Any]]) -> dict[str, str]:
     """{path device: its map's name, "" when the map is not known}: from the map's sysfs slaves
@@ -313,7 +295,7 @@ def _multipath_paths(storage: dict[str, Any], blockdev: dict[str, Any],
     for dev, rec in maps.items():
         for slave in udevdata.device_names(rec.get("slaves")):
             path_of[slave] = rec.get("DM_NAME") or os.path.basename(dev)
-    multipath = storage.get("multipath") if isinstance(storage.get("multipath"), dict) else {}
+    multipath = mp if isinstance(mp := storage.get("multipath"), dict) else {}
     for path in multipath.get("paths") or []:
         name = path.get("multipath", "") if isinstance(path, dict) else ""
         if name and name != "[orphan]" and path.get("device"):
@@ -354,6 +336,11 @@ def _multipath_disk(dev: str, rec: dict[str, Any], paths: list[str], disks: dict
     return disk
 
 
+def _mount_source(source: str, majmin: str, blockdev: dict[str, Any], by_number: dict[str, str]) -> str:
+    """A mount's device as the records name it, else found by its device number (see machine_from_data)."""
+    return source if source in blockdev else by_number.get(majmin, source)
+
+
 def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop: bool = False,
                       target: str = "/mnt") -> Machine:
     """A Machine from the recorded format, the one road both live and file probes take."""
@@ -368,7 +355,7 @@ def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop:
     mapper = _mapper_names(blockdev)
     by_number = {f"{rec.get('MAJOR')}:{rec.get('MINOR')}": mapper.get(dev, dev)
                  for dev, rec in blockdev.items() if rec.get("MAJOR")}
-    mounts = [Mount(source=m["source"] if m["source"] in blockdev else by_number.get(m["maj:min"], m["source"]),
+    mounts = [Mount(source=_mount_source(m["source"], m["maj:min"], blockdev, by_number),
                     target=m["target"], fstype=m["fstype"], options=m["options"]) for m in raw_mounts]
     mounted_at: dict[str, str] = {}
     mounted_type: dict[str, str] = {}  # when blkid may not read a device (containers), its mount still names the fs
