@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from installer.machine.eligibility import offered_disks
 from installer.machine.hardware import Disk, Machine
-from installer.answers.model import GIB, DiskMatch
-from installer.base.units import human_size
+from installer.answers.model import DiskMatch
+from installer.base.units import GIB, human_size
 
 
 def describe_rule(match: DiskMatch) -> str:

@@ -11,15 +11,21 @@ from __future__ import annotations
 import os
 import tomllib
 import typing
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, Field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import tomli_w
 
 from installer.answers import fields as paths
 from installer.answers.model import InstallModel, Root, User
 from installer.base.problems import Problem, ProblemsError, named
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+# A model dataclass (a section or a table in one): what `fields` takes and `_build` makes.
+_D = TypeVar("_D", bound="DataclassInstance")
 
 MAX_ANSWERS = 2 * 1024 * 1024  # bytes; a real answers file is a few KiB
 MAX_PASSPHRASE = 4096  # bytes of a passphrase file
@@ -37,7 +43,7 @@ SECRET_KEYS = {
 }
 
 
-def load(path: str | os.PathLike, *, hash_passwords: bool = True) -> InstallModel:
+def load(path: str | os.PathLike[str], *, hash_passwords: bool = True) -> InstallModel:
     """Read an answers file. Raises ProblemsError listing every bad key.
 
     Only a regular file is read, and at most MAX_ANSWERS of it: a FIFO, a
@@ -58,7 +64,7 @@ def load(path: str | os.PathLike, *, hash_passwords: bool = True) -> InstallMode
     return from_dict(data, base=Path(path).parent, hash_passwords=hash_passwords)
 
 
-def from_dict(data: dict, *, base: Path = Path("."), hash_passwords: bool = True) -> InstallModel:
+def from_dict(data: dict[str, Any], *, base: Path = Path("."), hash_passwords: bool = True) -> InstallModel:
     """The model from answers data, or ProblemsError naming every bad key.
 
     The JSON schema (generated from the model) checks the shape. When it
@@ -107,10 +113,10 @@ def _follow_keymap(model: InstallModel, system: object) -> None:
         model.system.xkb_layout, model.system.xkb_variant = follow
 
 
-def _build(cls: type, table: dict, at: str, bad: set[str]):
+def _build(cls: type[_D], table: dict[str, Any], at: str, bad: set[str]) -> _D:
     """A dataclass from a table, leaving out keys the schema refused."""
     hints = typing.get_type_hints(cls)
-    values = {}
+    values: dict[str, Any] = {}
     for f in fields(cls):
         where = f"{at}.{f.name}"
         if f.name not in table or f.metadata.get("secret") or any(paths.within(b, where) for b in bad):
@@ -127,11 +133,12 @@ def _nested(hint: Any) -> type | None:
 
 
 # The tables inside a section (disk.match's DiskMatch).
-NESTED = tuple(cls for cls, _field in paths.tables().values())
+NESTED: tuple[type[DataclassInstance], ...] = tuple(cls for cls, _field in paths.tables().values())
 
 
 def _secrets(
-    model: InstallModel, users: list[dict], data: dict, base: Path, problems: list[Problem], hash_passwords: bool
+    model: InstallModel, users: list[dict[str, Any]], data: dict[str, Any], base: Path, problems: list[Problem],
+    hash_passwords: bool,
 ) -> None:
     from installer.base.safefs import read_regular
 
@@ -174,7 +181,7 @@ def _control(secret: str) -> str:
     return ""
 
 
-def _password(table: dict, account: User | Root, hash_passwords: bool, at: str, problems: list[Problem]) -> None:
+def _password(table: dict[str, Any], account: User | Root, hash_passwords: bool, at: str, problems: list[Problem]) -> None:
     # The schema has already refused both keys at once and malformed hashes.
     if "password_hash" in table:
         account.password_hash = table["password_hash"]
@@ -195,7 +202,7 @@ def _password(table: dict, account: User | Root, hash_passwords: bool, at: str, 
             account.password_hash = hash_password(plain)
 
 
-def to_dict(model: InstallModel) -> dict:
+def to_dict(model: InstallModel) -> dict[str, Any]:
     """The model as answers-file data, without any secret."""
     out: dict[str, Any] = {}
     for name in SECTIONS:
@@ -204,8 +211,8 @@ def to_dict(model: InstallModel) -> dict:
     return out
 
 
-def _plain(obj) -> dict:
-    table = {}
+def _plain(obj: DataclassInstance) -> dict[str, Any]:
+    table: dict[str, Any] = {}
     for f in fields(obj):
         value = getattr(obj, f.name)
         if f.metadata.get("secret") or value is None:
@@ -231,7 +238,7 @@ def dump(model: InstallModel) -> str:
     return HEADER + "\n" + tomli_w.dumps(to_dict(model))
 
 
-def save(model: InstallModel, path: str | os.PathLike) -> None:
+def save(model: InstallModel, path: str | os.PathLike[str]) -> None:
     """Write the answers to path: never through a link, atomically."""
     from installer.base import safefs
 
@@ -239,13 +246,23 @@ def save(model: InstallModel, path: str | os.PathLike) -> None:
     safefs.write_file(path, dump(model), mode=0o600)
 
 
-def defaults() -> dict:
+def defaults() -> dict[str, dict[str, Any]]:
     """Each section's default values, for the schema and the README reference."""
     out = {}
     for name, cls in {**SECTIONS, "users": User}.items():
         out[name] = {
-            f.name: (f.default if f.default is not MISSING else f.default_factory())  # type: ignore[misc]
+            f.name: field_default(f)
             for f in fields(cls)
             if not f.metadata.get("secret")
         }
     return out
+
+
+def field_default(f: Field[Any]) -> Any:
+    """A field's default value, a fresh one when it has a factory (every model field has one or the other)."""
+    if f.default is not MISSING:
+        return f.default
+    factory = f.default_factory
+    if factory is MISSING:
+        raise TypeError(f"{f.name} has no default")
+    return factory()

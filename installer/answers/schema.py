@@ -20,13 +20,20 @@ import dataclasses
 import json
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import MISSING, is_dataclass
-from typing import Any, Literal, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
 
 from installer.answers import fields as paths
 from installer.answers import file as answers
 from installer.answers.model import InstallModel
 from installer.base.problems import Problem, shown
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Iterable
+
+    from jsonschema import ValidationError
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -109,8 +116,7 @@ def _fields(cls: type) -> list[tuple[dataclasses.Field[Any], Any, Any]]:
     for f in dataclasses.fields(cls):
         if f.metadata.get("secret"):
             continue
-        default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
-        out.append((f, hints[f.name], default))
+        out.append((f, hints[f.name], answers.field_default(f)))
     return out
 
 
@@ -122,12 +128,12 @@ def _without_none(hint: Any) -> Any:
     return hint
 
 
-def _type_schema(hint: Any, at: str, pattern: str | None = None) -> dict:
+def _type_schema(hint: Any, at: str, pattern: str | None = None) -> dict[str, Any]:
     """The JSON type of a field's hint; pattern: the form a string (or each string of a list) must have."""
     hint = _without_none(hint)  # TOML has no null: an absent key is the None
     if get_origin(hint) is Literal:
         return {"enum": list(get_args(hint))}
-    if is_dataclass(hint):
+    if isinstance(hint, type) and is_dataclass(hint):  # a hint is a class, never an instance
         return {"$ref": f"#/$defs/{hint.__name__}"}
     if get_origin(hint) is list:
         (item,) = get_args(hint)
@@ -145,7 +151,7 @@ def _type_schema(hint: Any, at: str, pattern: str | None = None) -> dict:
     raise TypeError(f"{at}: no JSON Schema for {hint!r}; teach installer/answers/schema.py this type")
 
 
-def _object(cls: type, at: str, docs: dict[str, str]) -> dict:
+def _object(cls: type, at: str, docs: dict[str, str]) -> dict[str, Any]:
     props: dict[str, Any] = {}
     required = []
     for f, hint, default in _fields(cls):
@@ -178,7 +184,7 @@ def _describe(key: str, docs: dict[str, str]) -> str:
         raise KeyError(f"{key} has no description; give its field a doc in installer/answers/model.py") from None
 
 
-def schema(root: type = InstallModel) -> dict:
+def schema(root: type = InstallModel) -> dict[str, Any]:
     """The answers file's JSON Schema (draft 2020-12), from the model's dataclasses."""
     docs = DESCRIPTIONS if root is InstallModel else descriptions(root)
     props: dict[str, Any] = {}
@@ -224,7 +230,9 @@ def validate_with_schema(data: Any) -> list[Problem]:
     checker = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
         "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool)
     )
-    strict = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=checker)
+    # types-jsonschema leaves validators.extend unannotated (it builds the class at run time).
+    strict = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+        jsonschema.Draft202012Validator, type_checker=checker)
     validator = strict(schema())
     problems = []
     for error in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
@@ -232,30 +240,32 @@ def validate_with_schema(data: Any) -> list[Problem]:
     return problems
 
 
-def _key_path(parts) -> str:
+def _key_path(parts: Iterable[str | int]) -> str:
     return paths.format(part if isinstance(part, int) else _key(str(part)) for part in parts) or "answers"
 
 
-def _problems(error) -> list[Problem]:
+def _problems(error: ValidationError) -> list[Problem]:
     at = _key_path(error.absolute_path)
-    kind, instance = error.validator, error.instance
-    if kind == "additionalProperties":
-        known = set(error.schema.get("properties", {}))
+    # iter_errors sets all four on every error it yields (jsonschema's Unset is a hand-made
+    # error's); each keyword below applies to the JSON type narrowed to, as our schema writes it.
+    kind, instance, rule, value = str(error.validator), error.instance, error.schema, error.validator_value
+    if kind == "additionalProperties" and isinstance(instance, dict) and isinstance(rule, Mapping):
+        known = set(rule.get("properties", {}))
         extra = sorted(k for k in instance if k not in known)
         where = f"{at}." if at != "answers" else ""
         return [Problem(f"{where}{_key(key)}", f"unknown key; expected one of {', '.join(sorted(known))}")
                 for key in extra]
     if kind == "not" and isinstance(instance, dict) and {"password", "password_hash"} <= set(instance):
         return [Problem(f"{at}.password", "give either password or password_hash, not both")]
-    if kind == "required":
-        missing = [k for k in error.validator_value if k not in instance]
+    if kind == "required" and isinstance(instance, dict) and isinstance(value, list):
+        missing = [k for k in value if k not in instance]
         return [Problem(f"{at}.{k}", "is required") for k in missing]
     if _secret(error.absolute_path):
         return [Problem(at, _message(kind, error, at))]  # never the secret itself
     return [Problem(at, f"{_message(kind, error, at)} (got {shown(instance)})")]
 
 
-def _secret(parts) -> bool:
+def _secret(parts: Iterable[str | int]) -> bool:
     """Whether a key path leads into a secret (users[0].password, root.password_hash, ...)."""
     return any(isinstance(part, str) and part in answers.SECRET_FIELDS for part in parts)
 
@@ -274,10 +284,10 @@ _TYPE_WORDS = {
 }
 
 
-def _message(kind: str, error, at: str) -> str:
+def _message(kind: str, error: ValidationError, at: str) -> str:
     if kind == "type":
-        return _TYPE_WORDS.get(error.validator_value, f"must be of type {error.validator_value}")
-    if kind == "enum":
+        return _TYPE_WORDS.get(str(error.validator_value), f"must be of type {error.validator_value}")
+    if kind == "enum" and isinstance(error.validator_value, list):
         return "must be one of " + ", ".join(repr(v) for v in error.validator_value)
     if kind == "pattern":
         key = paths.generic(at)
@@ -290,7 +300,7 @@ def _message(kind: str, error, at: str) -> str:
     return error.message
 
 
-def check_file(path) -> list[Problem]:
+def check_file(path: str | os.PathLike[str]) -> list[Problem]:
     """An answers file checked against the schema alone (no secrets read, nothing hashed)."""
     import tomllib
     from pathlib import Path
@@ -310,18 +320,18 @@ README_START = "<!-- answers-reference:start -->"
 README_END = "<!-- answers-reference:end -->"
 
 
-def _type_words(prop: dict, defs: dict) -> str:
+def _type_words(prop: dict[str, Any], defs: dict[str, Any]) -> str:
     if "$ref" in prop:
         return "table"
     if "enum" in prop:
         return " \\| ".join(f"`{json.dumps(v)}`" for v in prop["enum"])
-    kind = prop.get("type")
+    kind = str(prop.get("type"))  # "None" when absent, as the fallback below words it
     if kind == "array":
         return "list of " + {"string": "strings"}.get(prop["items"].get("type"), "values")
-    return {"string": "string", "boolean": "boolean", "integer": "integer"}.get(kind, str(kind))
+    return {"string": "string", "boolean": "boolean", "integer": "integer"}.get(kind, kind)
 
 
-def _default_words(key: str, prop: dict, words: dict[str, str]) -> str:
+def _default_words(key: str, prop: dict[str, Any], words: dict[str, str]) -> str:
     if key in words:
         return words[key]
     if "default" not in prop:
@@ -329,7 +339,7 @@ def _default_words(key: str, prop: dict, words: dict[str, str]) -> str:
     return f"`{json.dumps(prop['default'], ensure_ascii=False)}`"
 
 
-def _rows(obj: dict, at: str, defs: dict, docs: dict[str, str], words: dict[str, str]) -> list[str]:
+def _rows(obj: dict[str, Any], at: str, defs: dict[str, Any], docs: dict[str, str], words: dict[str, str]) -> list[str]:
     rows = []
     for name, prop in obj["properties"].items():
         key = f"{at}.{name}"

@@ -11,6 +11,7 @@ import base64
 import binascii
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import fields, is_dataclass
 from typing import Any
 
@@ -82,7 +83,7 @@ def _control_characters(model: InstallModel) -> list[Problem]:
     return problems
 
 
-def _strings(obj: Any, path: str):
+def _strings(obj: Any, path: str) -> Iterator[tuple[str, str]]:
     if isinstance(obj, str):
         yield path, obj
     elif isinstance(obj, list):
@@ -229,10 +230,11 @@ def _users(model: InstallModel) -> list[Problem]:
             if message:
                 out.append(Problem(f"{at}.ssh_keys[{k}]", message))
     r = model.root
-    if not r.disabled and not r.password_hash:
-        out += _secret_pair("root.password", r.password, r.password_confirm, "password")
-    elif not r.disabled and hash_problem(r.password_hash):
-        out.append(Problem("root.password_hash", hash_problem(r.password_hash)))
+    if not r.disabled:
+        if not r.password_hash:
+            out += _secret_pair("root.password", r.password, r.password_confirm, "password")
+        elif problem := hash_problem(r.password_hash):
+            out.append(Problem("root.password_hash", problem))
     if r.disabled and not any(u.admin for u in model.users):
         field = "users" if not model.users else "users[0].admin"
         out.append(
