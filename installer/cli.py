@@ -184,9 +184,9 @@ def run(args: argparse.Namespace) -> int:
         if args.plan or args.render or args.yes or args.export_flake:
             print("--plan, --render, --export-flake and --yes need --answers FILE", file=sys.stderr)
             return EXIT_INVALID
-        problem = _log_problem(args.log)  # found now, not after the disk phase
-        if problem:
-            print(problem, file=sys.stderr)
+        log_problem = _log_problem(args.log)  # found now, not after the disk phase
+        if log_problem:
+            print(log_problem, file=sys.stderr)
             return EXIT_INVALID
         from screens.app import run_wizard  # Textual loads only for the wizard
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 # Hands the terminal to a child program and takes it back (the wizard's
 # App.suspend); the unattended CLI owns the terminal already.
-Handover = Callable[[], AbstractContextManager]
+Handover = Callable[[], AbstractContextManager[object]]
 PARTITIONERS = ("cfdisk", "gdisk", "fdisk", "parted")
 
 

@@ -8,14 +8,17 @@ import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from installer.base.problems import Problem
     from installer.flow.session import Session
+    from installer.nixos.export import Exported
 
 
 class Flake:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def export(self, out_dir: str | os.PathLike, *, include_password_hashes: bool = False, overwrite: bool = False):
+    def export(self, out_dir: str | os.PathLike[str], *, include_password_hashes: bool = False,
+               overwrite: bool = False) -> Exported:
         """A flake with a disko layout for nixos-anywhere; see installer.nixos.export.
 
         Raises ProblemsError when refused (problems());
@@ -33,14 +36,14 @@ class Flake:
             include_password_hashes=include_password_hashes, overwrite=overwrite,
         )
 
-    def problems(self, *, include_password_hashes: bool = False) -> list:
+    def problems(self, *, include_password_hashes: bool = False) -> list[Problem]:
         """Why export() would refuse (e.g. no SSH key without password hashes); empty when it would not."""
         from installer.nixos.export import export_problems
 
         session = self.session
         return export_problems(session.answers_model(), session.plan(), include_password_hashes=include_password_hashes)
 
-    def conflicts(self, out_dir: str | os.PathLike) -> list[str]:
+    def conflicts(self, out_dir: str | os.PathLike[str]) -> list[str]:
         """The files in out_dir that export() would only replace with overwrite=True."""
         from installer.nixos.export import existing_files
 

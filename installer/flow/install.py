@@ -23,6 +23,7 @@ from installer.base.problems import ProblemsError
 from installer.flow import DryRun
 
 if TYPE_CHECKING:
+    from installer.answers.model import Root, User
     from installer.flow.session import Session
     from installer.run.executor import Confirmation
     from installer.run.runner import InstallRunner
@@ -98,8 +99,9 @@ class Install:
         missing = self.session.preflight.problems()
         if missing:
             raise ProblemsError(missing)
-        erases = plan.disk is not None and plan.steps and self.resume_phase() == "disk"
-        return plan.disk.name if erases else "install"
+        if plan.disk is not None and plan.steps and self.resume_phase() == "disk":  # this plan erases its disk
+            return plan.disk.name
+        return "install"
 
     def confirm(self, typed: str) -> Confirmation | None:
         """The token that allows writing to the disk, only for the exact confirm word."""
@@ -170,7 +172,10 @@ class Install:
         session = self.session
         if key == "disk":
             if self.resume_phase() != "disk":
-                log(f"the disk is already prepared for this plan; nothing is written to {session.plan().disk.path}")
+                # A premounted plan has no disk of its own: nothing is written under its target then.
+                disk = session.plan().disk
+                log("the disk is already prepared for this plan; nothing is written to "
+                    f"{disk.path if disk is not None else session.options.target}")
                 return True
             self.execute(confirmation, log)
         elif key == "config":
@@ -188,7 +193,7 @@ class Install:
             raise ValueError(f"no install phase {key}")
         return True
 
-    def execute(self, confirmation, log: Log) -> None:
+    def execute(self, confirmation: Confirmation | None, log: Log) -> None:
         session = self.session
         plan = session.plan()
         if not session.options.real:
@@ -253,13 +258,14 @@ class Install:
         from installer.base.hashing import hash_password
 
         model = self.session.model
-        for account in [*model.users, model.root]:
+        accounts: list[User | Root] = [*model.users, model.root]
+        for account in accounts:
             if account.password and not account.password_hash:
                 account.password_hash = hash_password(account.password)
         self.session.log()
 
     def install_argv(self) -> list[str]:
-        from installer.run.runner import RunOptions, build_argv
+        from installer.run.command import RunOptions, build_argv
 
         o = self.session.options
         run = RunOptions(

@@ -17,7 +17,10 @@ from typing import TYPE_CHECKING
 from installer.base.problems import Problem, ProblemsError
 
 if TYPE_CHECKING:
+    import threading
+
     from installer.flow.session import Session
+    from installer.nixos.evalcheck import Outcome
 
 
 class Preflight:
@@ -25,11 +28,11 @@ class Preflight:
         self.session = session
         # The latest pre-flight evaluation, with the files it evaluated, and
         # the files the person chose to install although it failed.
-        self._nix_check: tuple[str, object] | None = None
+        self._nix_check: tuple[str, Outcome] | None = None
         self._nix_check_override: str | None = None
 
     # -- the evaluation with Nix -----------------------------------------------------
-    def nix_check(self, cancel=None, timeout: float | None = None):
+    def nix_check(self, cancel: threading.Event | None = None, timeout: float | None = None) -> Outcome:
         """Evaluate the files that would be installed with this machine's
         nixpkgs (installer.nixos.evalcheck.evaluate); blocking: call from a worker.
         The outcome holds for these very files: see nix_check_outcome."""
@@ -44,7 +47,7 @@ class Preflight:
                            + (f": {outcome.message}" if outcome.status != "passed" else ""))
         return outcome
 
-    def nix_check_outcome(self):
+    def nix_check_outcome(self) -> Outcome | None:
         """The latest pre-flight outcome if it was made for the files as they
         are now (edits included), else None."""
         if self._nix_check is None or self.session.machine is None:
@@ -110,7 +113,8 @@ class Preflight:
         session = self.session
         if not session.options.real:
             return []
-        from installer.run.executor import missing_tools, target_problem
+        from installer.run.diskcheck import target_problem
+        from installer.run.executor import missing_tools
 
         problems = []
         problem = target_problem(session.options.target)

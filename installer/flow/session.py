@@ -36,7 +36,7 @@ from installer.plan.identity import Identity
 # import: the wizard's first frame needs none of them.
 if TYPE_CHECKING:
     from installer.machine.hardware import Machine
-    from installer.plan.erase import Plan
+    from installer.plan.types import Plan
 
 __all__ = ["DryRun", "Options", "Session"]
 
@@ -155,13 +155,17 @@ class Session:
         from installer.plan.erase import build_plan
 
         record = resume.load(self.options.state_dir, self.options.target)
-        disk = self.machine.disk(record.disk) if record is not None else None
+        if record is None:
+            return ""
+        disk = self.machine.disk(record.disk)
         if disk is None or disk.path != record.disk:
             return ""
         # Refused by the probe for its mounts and swap, which are this plan's own
         # when resume.mismatch finds nothing else on it.
         machine = with_own_layout(self.machine, disk)
         free = machine.disk(disk.path)
+        # with_own_layout keeps every disk of the machine, `disk` swapped for its offered copy at the same path.
+        assert free is not None
         # The answers' device, or a fleet's rule, must pick this very disk again.
         if install_disk(self.model, machine)[0] is not free:
             return ""
@@ -184,7 +188,7 @@ class Session:
         resolves it), so the file replays on the next machine of a fleet."""
         return self.model
 
-    def save_answers(self, path: str | os.PathLike) -> None:
+    def save_answers(self, path: str | os.PathLike[str]) -> None:
         from installer.answers import file as answers
 
         answers.save(self.answers_model(), path)

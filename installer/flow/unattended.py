@@ -12,9 +12,17 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from installer.flow.install import PHASES, Event, LogLine, PhaseFailed, PhaseStarted
 from installer.flow.session import Session
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+# Says one line to the person (stdout) and the log.
+Say = Callable[[str], None]
 
 
 def install(session: Session, *, evaluate: bool = True) -> int:
@@ -49,7 +57,7 @@ def install(session: Session, *, evaluate: bool = True) -> int:
             raise
 
 
-def _install(session: Session, say, log_path, evaluate: bool = True) -> int:
+def _install(session: Session, say: Say, log_path: Path, evaluate: bool = True) -> int:
     pipeline = session.install
     if evaluate:
         code = nix_check(session, say)
@@ -84,7 +92,7 @@ def _install(session: Session, say, log_path, evaluate: bool = True) -> int:
     return 0
 
 
-def _failed(session: Session, failed: PhaseFailed, say, log_path) -> int:
+def _failed(session: Session, failed: PhaseFailed, say: Say, log_path: Path) -> int:
     """Say why a phase failed; the exit code (3 refused as unsafe, 1 failed).
     What no phase expects is raised on, as it would have been from the phase."""
     from installer.base.safefs import WriteError
@@ -128,7 +136,7 @@ def _failed(session: Session, failed: PhaseFailed, say, log_path) -> int:
     raise error
 
 
-def nix_check(session: Session, say) -> int:
+def nix_check(session: Session, say: Say) -> int:
     """The pre-flight evaluation, said in plain lines; 0 to go on, else the exit code.
 
     A dry run evaluates too: the check writes nothing (a private temporary
