@@ -18,9 +18,12 @@ from __future__ import annotations
 
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from installer.base.units import GIB, MIB  # noqa: F401  (the model's sizes are in these units; taken from here)
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 Firmware = Literal["uefi", "bios"]
 Loader = Literal["systemd-boot", "grub"]
@@ -220,15 +223,15 @@ class InstallModel:
         return list(_secret_values(self))
 
 
-def _secret_values(obj: object) -> Iterator[str]:
-    for f in fields(obj):  # type: ignore[arg-type]
+def _secret_values(obj: DataclassInstance) -> Iterator[str]:
+    for f in fields(obj):
         value = getattr(obj, f.name)
         if f.metadata.get("secret"):
             if value and "confirms" not in f.metadata:
                 yield value
-        elif is_dataclass(value):
+        elif is_dataclass(value) and not isinstance(value, type):  # a field holds instances, never classes
             yield from _secret_values(value)
         elif isinstance(value, list):
             for item in value:
-                if is_dataclass(item):
+                if is_dataclass(item) and not isinstance(item, type):
                     yield from _secret_values(item)

@@ -36,7 +36,7 @@ from typing import Any
 from installer.machine import eligibility, udevdata
 from installer.machine.describe import Context, describe_disk, describe_partition
 from installer.machine.gaps import gaps_record
-from installer.machine.hardware import (BY_ID, MAPPER, MBR_EXTENDED, START_UNKNOWN, Disk, Machine,
+from installer.machine.hardware import (BY_ID, MAPPER, MBR_EXTENDED, START_UNKNOWN, Bus, Disk, Machine,
                                         Mount, Partition)
 from installer.machine.machinefile import load_machine_file
 from installer.base.problems import ProbeError
@@ -98,7 +98,7 @@ def _kind(name: str, rec: dict[str, Any]) -> str:
     return "disk"
 
 
-def _bus(name: str, rec: dict[str, Any]) -> str:
+def _bus(name: str, rec: dict[str, Any]) -> Bus:
     id_bus = rec.get("ID_BUS", "")
     devpath = rec.get("DEVPATH", "")
     if name.startswith("loop"):
@@ -405,7 +405,7 @@ def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop:
         disk = Disk(
             path=dev, name=name, size=size, by_id=links[0] if links else "", by_id_links=links, model=_model(rec),
             serial=rec.get("ID_SERIAL_SHORT") or (attrs.get("device/serial") or attrs.get("serial") or "").strip(),
-            bus=_bus(name, rec),  # type: ignore[arg-type]
+            bus=_bus(name, rec),
             rotational=_rotational(rec, attrs), removable=attrs.get("removable") == "1",
             read_only=attrs.get("ro") == "1",
             logical_sector_size=_int(attrs.get("queue/logical_block_size"), 512) or 512,
