@@ -8,6 +8,7 @@ else. Blocking engine calls run in thread workers.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import importlib
 import signal
 from typing import TYPE_CHECKING
@@ -23,6 +24,8 @@ from screens.widgets import HalfBlockScrollBarRender
 
 if TYPE_CHECKING:
     from installer.flow.session import Session
+    from installer.run.executor import Confirmation
+    from installer.run.runner import InstallRunner
 
 # Every scrollbar, drawn with glyphs the console font has (Textual's
 # documented way to change how scrollbars are drawn).
@@ -75,7 +78,8 @@ class InstallerApp(App[int]):
         super().__init__()
         self.session = session
         self.exit_code = 0
-        self.confirmation = None
+        # The Confirm step's token, which the install phases need (None until then).
+        self.confirmation: Confirmation | None = None
         self.reboot_requested = False
         self._terminated_by = 0
         self._signals: list[int] = []
@@ -113,13 +117,19 @@ class InstallerApp(App[int]):
             self.run_worker(self._stop_and_exit(), exclusive=True, group="terminate")
 
     def watch_writing(self, writing: bool) -> None:
-        if not writing and getattr(self, "_terminated_by", 0):
+        terminated_by: int = getattr(self, "_terminated_by", 0)
+        if not writing and terminated_by:
             self.run_worker(self._stop_and_exit(), exclusive=True, group="terminate")
 
     async def _stop_and_exit(self) -> None:
         runners = self.running_installs()
         for runner in runners:
-            await runner.stop(grace=2.0)
+            stopping = runner.stop(grace=2.0)
+            # Called on the event loop, stop() hands back an awaitable; its
+            # concurrent Future is for callers on other threads.
+            if isinstance(stopping, concurrent.futures.Future):
+                stopping = asyncio.wrap_future(stopping)
+            await stopping
         name = signal.Signals(self._terminated_by).name
         self.session.log().line(f"{name}: " + ("stopped nixos-install and everything it started; " if runners else "")
                                 + "the installer exits")
@@ -195,7 +205,7 @@ class InstallerApp(App[int]):
 
         self.push_screen(AskScreen(self.quit_question(), yes="Quit"), answered)
 
-    def running_installs(self) -> list:
+    def running_installs(self) -> list[InstallRunner]:
         """The session's install pipeline knows what runs (nixos-install)."""
         return self.session.install.running()
 

@@ -3,7 +3,7 @@ messages from the engine's validation, and Next/Back/Help."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events, on
 from textual.app import ComposeResult
@@ -17,15 +17,19 @@ from screens import engine
 from screens.widgets import Advance, FieldMessage, SizeBanner, field_id, field_matches
 
 if TYPE_CHECKING:
+    from textual import getters
+
     from installer.answers.model import InstallModel
+    from installer.base.problems import Problem
     from installer.flow.session import Session
+    from screens.app import InstallerApp
 
 
 class StepHeader(Static):
     """One line: product, "3/9 Disk", and a DRY RUN badge."""
 
 
-class StepScreen(Screen):
+class StepScreen(Screen[None]):
     TITLE_TEXT: ClassVar[str] = ""
     HELP: ClassVar[str] = "Enter or Tab moves forward, Space toggles, Esc goes back, Ctrl+Q quits."
     # The model fields this step validates, as prefixes of Problem.field.
@@ -40,6 +44,13 @@ class StepScreen(Screen):
         Binding("f10", "next", "Next", priority=True),
     ]
 
+    if TYPE_CHECKING:
+        # The app as the InstallerApp every step runs in (its session, steps and
+        # flags), the way Textual itself types `app`; for type checkers only:
+        # screens.app imports the steps, so this module cannot import it at run
+        # time, and the inherited property returns that same InstallerApp.
+        app = getters.app(InstallerApp)
+
     def __init__(self) -> None:
         super().__init__()
         self.touched: set[str] = set()
@@ -49,7 +60,7 @@ class StepScreen(Screen):
     def session(self) -> Session:
         """The engine: every step reads and writes through it and what it hands
         out (draft, preflight, install, console, flake)."""
-        return self.app.session  # type: ignore[attr-defined]  # InstallerApp's
+        return self.app.session
 
     @property
     def model(self) -> InstallModel:
@@ -99,18 +110,21 @@ class StepScreen(Screen):
             event.stop()
             event.prevent_default()
             again = events.Key(event.key, event.character)
-            again.rerouted = True
+            # A mark on this one event, read by getattr above when it comes back:
+            # Textual's Key declares no such field, and a Key subclass would have
+            # another handler name (Textual routes messages by class name).
+            again.rerouted = True  # type: ignore[attr-defined]
             target.post_message(again)
 
     # -- the engine's messages -------------------------------------------------
-    def problems(self):
+    def problems(self) -> list[Problem]:
         return engine.problems(self.session, self.PREFIXES)
 
-    def refresh_problems(self) -> list:
+    def refresh_problems(self) -> list[Problem]:
         """Show each problem under its field; returns the errors."""
         found = self.problems()
         messages = list(self.query(FieldMessage))
-        unplaced = []
+        unplaced: list[Problem] = []
         filled: set[str] = set()
         wanted: dict[str, tuple[str, str]] = {}
         for problem in found:
@@ -132,8 +146,8 @@ class StepScreen(Screen):
 
     def focus_field(self, field: str) -> None:
         """Focus the widget that edits `field` (or the closest one above it)."""
-        candidates = [w for w in self.query("*") if getattr(w, "field", None) and field_matches(w.field, field)
-                      and w.focusable]
+        candidates = [w for w in self.query("*")
+                      if (edits := getattr(w, "field", None)) and field_matches(edits, field) and w.focusable]
         if not candidates:
             candidates = [w for w in self.query("*") if w.id == field_id(field) and w.focusable]
         if candidates:
@@ -220,7 +234,7 @@ class StepScreen(Screen):
         self.app.push_screen(HelpScreen(self.TITLE_TEXT, self.HELP))
 
 
-def set_path(obj, field: str, value) -> None:
+def set_path(obj: Any, field: str, value: Any) -> None:
     """Set "users[0].name"-style paths on the model's dataclasses."""
     parts = field.replace("[", ".").replace("]", "").split(".")
     for part in parts[:-1]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,10 +15,16 @@ from screens import engine
 from screens.base import StepHeader
 from screens.widgets import SizeBanner
 
+if TYPE_CHECKING:
+    from textual import getters
+
+    from installer.run.progress import Progress
+    from screens.app import InstallerApp
+
 MAX_RUN_LINES = 6
 
 
-def run_lines(runs: list) -> list[str]:
+def run_lines(runs: list[Progress]) -> list[str]:
     """What nixos-install fetched and built, counted from Nix's per-item lines.
 
     Download sizes are only ever Nix's announcement for one run ("these N
@@ -43,10 +51,15 @@ def run_lines(runs: list) -> list[str]:
     return lines
 
 
-class DoneScreen(Screen):
+class DoneScreen(Screen[None]):
     BINDINGS = [Binding("escape", "noop", show=False)]
 
-    def __init__(self, runs: list, seconds: float) -> None:
+    if TYPE_CHECKING:
+        # The InstallerApp (its session), typed as on StepScreen: for type
+        # checkers only, since screens.app imports the steps.
+        app = getters.app(InstallerApp)
+
+    def __init__(self, runs: list[Progress], seconds: float) -> None:
         super().__init__()
         self.runs = runs  # each nixos-install run's Progress (more than one after Retry)
         self.seconds = seconds
