@@ -11,6 +11,13 @@ from screens.base import StepScreen
 from screens.widgets import FieldMessage
 
 
+class WordInput(Input):
+    """Where the word is typed: a plain Input (Enter confirms, it never moves
+    on), named after the "confirm" field for its message and the step's hooks."""
+
+    field = "confirm"
+
+
 class ConfirmScreen(StepScreen):
     TITLE_TEXT = "Confirm"
     NEXT_LABEL = "Install"
@@ -26,9 +33,7 @@ class ConfirmScreen(StepScreen):
         yield Static("", id="what", markup=False)
         yield Static("", id="nixcheck", markup=False)
         yield Static("", id="prompt", classes="label", markup=False)
-        typed = Input("", id="f-confirm", compact=True)
-        typed.field = "confirm"
-        yield typed
+        yield WordInput("", id="f-confirm", compact=True)
         yield FieldMessage("confirm")
 
     def on_mount(self) -> None:

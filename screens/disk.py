@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual import events, on, work
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.containers import Horizontal
@@ -9,16 +11,22 @@ from textual.widgets import Button, OptionList, RadioSet, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
+from installer.answers.model import Filesystem, Layout, SwapKind
 from installer.answers.resolve import install_disk
 from installer.base.problems import ProblemsError
 from installer.machine.eligibility import disk_verdict, editor_verdict
 from installer.flow import DryRun
 from screens import engine
 from screens.base import StepScreen
-from screens.widgets import Choices, FieldInput, FieldMessage, Radio, field_id
+from screens.widgets import Choices, FieldInput, FieldMessage, Radio, field_id, picked
 
-LAYOUTS = {"erase": "Erase the whole disk and install", "premounted": "Use what is mounted at the target"}
-SWAPS = {"zram": "zram (compressed RAM)", "partition": "swap partition", "none": "none"}
+if TYPE_CHECKING:
+    from installer.machine.hardware import Disk
+
+LAYOUTS: dict[Layout, str] = {"erase": "Erase the whole disk and install",
+                              "premounted": "Use what is mounted at the target"}
+FILESYSTEMS: tuple[Filesystem, ...] = ("ext4", "btrfs", "xfs")
+SWAPS: dict[SwapKind, str] = {"zram": "zram (compressed RAM)", "partition": "swap partition", "none": "none"}
 LIST_ROWS = 4  # offered disks shown at once; more scroll
 REFUSED_ROWS = 3  # refused disks listed under them, always in view
 
@@ -62,6 +70,12 @@ def no_disk_text(disks) -> str:
     return "\n".join(lines)
 
 
+class DiskList(OptionList):
+    """The disks to choose from, one row each; it edits disk.device."""
+
+    field = "disk.device"
+
+
 class DiskScreen(StepScreen):
     TITLE_TEXT = "Disk"
     PREFIXES = ("disk", "boot")
@@ -80,16 +94,13 @@ class DiskScreen(StepScreen):
         d = self.model.disk
         yield Static("", id="no-disk", markup=False)
         yield Static(columns("Disk", "size", "bus", "model", "holds today", 200), classes="label", markup=False)
-        disks = OptionList(id="f-disk-device", compact=True, markup=False)
-        disks.field = "disk.device"
-        yield disks
+        yield DiskList(id="f-disk-device", compact=True, markup=False)
         yield Static("", id="why", markup=False)
         yield Static("", id="refused", markup=False)
         yield FieldMessage("disk.device")
-        with Choices(id="f-disk-layout") as layouts:
-            layouts.field = "disk.layout"
-            for key, text in LAYOUTS.items():
-                yield Radio(text, d.layout == key, id=f"layout-{key}")
+        with Choices(id="f-disk-layout", field="disk.layout"):
+            for layout, text in LAYOUTS.items():
+                yield Radio(text, d.layout == layout, id=f"layout-{layout}")
         yield FieldMessage("disk.layout")
         with Horizontal(id="tools"):
             yield Static("Partition it yourself:", classes="label")
@@ -99,14 +110,12 @@ class DiskScreen(StepScreen):
             yield Button("Rescan", id="rescan", compact=True)
         yield Static("", id="tool-status", classes="hint", markup=False)
         with Horizontal(classes="columns"):
-            with Choices(id="f-disk-filesystem") as filesystems:
-                filesystems.field = "disk.filesystem"
-                for fs in ("ext4", "btrfs", "xfs"):
+            with Choices(id="f-disk-filesystem", field="disk.filesystem"):
+                for fs in FILESYSTEMS:
                     yield Radio(fs, d.filesystem == fs, id=f"fs-{fs}")
-            with Choices(id="f-disk-swap") as swaps:
-                swaps.field = "disk.swap"
-                for key, text in SWAPS.items():
-                    yield Radio(text, d.swap == key, id=f"swap-{key}")
+            with Choices(id="f-disk-swap", field="disk.swap"):
+                for swap, text in SWAPS.items():
+                    yield Radio(text, d.swap == swap, id=f"swap-{swap}")
         yield Static("Swap partition size (MiB)", classes="label")
         yield FieldInput("disk.swap_size_mib", str(d.swap_size_mib))
         yield FieldMessage("disk.swap_size_mib")
@@ -151,7 +160,7 @@ class DiskScreen(StepScreen):
             options.highlighted = 0
         self.show_why()
 
-    def highlighted_disk(self):
+    def highlighted_disk(self) -> Disk | None:
         options = self.query_one("#f-disk-device", OptionList)
         machine = self.session.machine
         if machine is None or options.highlighted is None or not options.option_count:
@@ -165,7 +174,7 @@ class DiskScreen(StepScreen):
         width = max(self.app.size.width - 4, 40)
         full = in_full(disk) if disk is not None else ""
         # An offered disk's whole "holds" is in the erase preview already.
-        shown = bool(full) and disk_line(disk, width).endswith("...") and (
+        shown = disk is not None and disk_line(disk, width).endswith("...") and (
             bool(disk.refused) or self.model.disk.layout != "erase")
         why.update(full if shown else "")
         why.display = shown
@@ -178,7 +187,9 @@ class DiskScreen(StepScreen):
     def _disk(self, event: OptionList.OptionHighlighted) -> None:
         machine = self.session.machine
         self.show_why()
-        highlighted = machine.disk(event.option.id or "") if machine is not None else None
+        if machine is None:
+            return
+        highlighted = machine.disk(event.option.id or "")
         if highlighted is None or not disk_verdict(highlighted, machine).ok:
             return  # listed only to open a partition editor on it (no disk is offered)
         named = install_disk(self.model, machine)[0]
@@ -195,13 +206,16 @@ class DiskScreen(StepScreen):
     @on(RadioSet.Changed)
     def _radio(self, event: RadioSet.Changed) -> None:
         key = (event.pressed.id or "").split("-", 1)[1]
-        field = event.radio_set.field
+        choices = event.radio_set
+        if not isinstance(choices, Choices):
+            return  # every radio set here is a Choices, which names its field
+        field = choices.field
         if field == "disk.layout":
-            self.model.disk.layout = key
+            self.model.disk.layout = picked(LAYOUTS, key)
         elif field == "disk.filesystem":
-            self.model.disk.filesystem = key
+            self.model.disk.filesystem = picked(FILESYSTEMS, key)
         elif field == "disk.swap":
-            self.model.disk.swap = key
+            self.model.disk.swap = picked(SWAPS, key)
         self.touched.add(field)
         self.sync()
 
@@ -265,10 +279,11 @@ class DiskScreen(StepScreen):
             self.hand_over(tool, lambda: self.session.console.disk_shell(self.app.suspend))
             return
         disk = self.highlighted_disk()
-        if disk is None:
+        machine = self.session.machine
+        if disk is None or machine is None:  # a highlighted disk is one of the machine's
             self.say("Highlight a disk first.")
             return
-        verdict = editor_verdict(disk, self.session.machine)
+        verdict = editor_verdict(disk, machine)
         if not verdict.ok:
             self.say(f"{tool} is not opened on {disk.name}: {verdict.reason}.")
             return
@@ -315,7 +330,7 @@ class DiskScreen(StepScreen):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "probe" and event.state is WorkerState.SUCCESS:
-            self._reprobed(event.worker.result)
+            self._reprobed(event.worker.result or "")
 
     def _reprobed(self, failure: str = "") -> None:
         self.fill_disks()

@@ -7,10 +7,11 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Checkbox, RadioSet, Static
 
+from installer.answers.model import Desktop
 from screens.base import StepScreen
-from screens.widgets import Check, Choices, FieldInput, FieldMessage, Radio
+from screens.widgets import Check, Choices, FieldInput, FieldMessage, Radio, picked
 
-DESKTOPS = {"none": "None (console only)", "gnome": "GNOME", "plasma": "KDE Plasma", "xfce": "Xfce"}
+DESKTOPS: dict[Desktop, str] = {"none": "None (console only)", "gnome": "GNOME", "plasma": "KDE Plasma", "xfce": "Xfce"}
 # Each fits its column at 80 columns: "[X] " and at most 33 characters.
 TOGGLES = {
     "ssh_server": "SSH server (remote login)",
@@ -34,17 +35,15 @@ class SoftwareScreen(StepScreen):
         with Horizontal(classes="columns"):
             with Vertical():
                 yield Static("Desktop", classes="label")
-                with Choices(id="f-software-desktop") as desktops:
-                    desktops.field = "software.desktop"
+                with Choices(id="f-software-desktop", field="software.desktop"):
                     for key, text in DESKTOPS.items():
                         yield Radio(text, s.desktop == key, id=f"desktop-{key}")
                 yield FieldMessage("software.desktop")
             with Vertical():
                 yield Static("Services and settings", classes="label")
-                for key, text in TOGGLES.items():
-                    box = Check(text, getattr(s, key), id=f"f-software-{key}", compact=True)
-                    box.field = f"software.{key}"
-                    yield box
+                for name, text in TOGGLES.items():
+                    yield Check(text, getattr(s, name), id=f"f-software-{name}", compact=True,
+                                field=f"software.{name}")
         yield Static("Extra packages (space separated)", classes="label")
         yield FieldInput("software.packages", " ".join(s.packages), placeholder="e.g. git firefox htop")
         yield FieldMessage("software.packages")
@@ -60,10 +59,13 @@ class SoftwareScreen(StepScreen):
 
     @on(RadioSet.Changed)
     def _desktop(self, event: RadioSet.Changed) -> None:
-        self.model.software.desktop = (event.pressed.id or "desktop-none").split("-", 1)[1]
+        self.model.software.desktop = picked(DESKTOPS, (event.pressed.id or "desktop-none").split("-", 1)[1])
         self.refresh_problems()
 
     @on(Checkbox.Changed)
     def _toggle(self, event: Checkbox.Changed) -> None:
-        setattr(self.model.software, event.checkbox.field.split(".", 1)[1], event.value)
+        box = event.checkbox
+        if not isinstance(box, Check):
+            return  # every box here is a Check, which names its field
+        setattr(self.model.software, box.field.split(".", 1)[1], event.value)
         self.refresh_problems()

@@ -24,8 +24,8 @@ class KeysArea(TextArea):
 
 def user_block(index: int, user: User) -> list:
     at = f"users[{index}]"
-    admin = Check("Administrator (may use sudo)", user.admin, compact=True, id=f"f-users-{index}-admin")
-    admin.field = f"{at}.admin"
+    admin = Check("Administrator (may use sudo)", user.admin, compact=True, id=f"f-users-{index}-admin",
+                  field=f"{at}.admin")
     return [
         Static(f"User {index + 1}", classes="section"),
         Horizontal(
@@ -93,10 +93,8 @@ class UsersScreen(StepScreen):
         yield FieldMessage("users")
         yield Button("Add another user (Ctrl+N)", id="add-user", compact=True)
         yield Static("Root account", classes="section")
-        root = Check("Disable root login (administrators use sudo)", self.model.root.disabled,
-                        id="f-root-disabled", compact=True)
-        root.field = "root.disabled"
-        yield root
+        yield Check("Disable root login (administrators use sudo)", self.model.root.disabled,
+                    id="f-root-disabled", compact=True, field="root.disabled")
         with Horizontal(classes="columns"):
             with Vertical():
                 yield Static("Root password", classes="label")

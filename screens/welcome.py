@@ -10,7 +10,10 @@ from textual.widgets import RadioSet, Static
 
 from screens import engine
 from screens.base import StepScreen
-from screens.widgets import Choices, Radio
+from installer.answers.model import Firmware
+from screens.widgets import Choices, Radio, picked
+
+FIRMWARES: tuple[Firmware, ...] = ("uefi", "bios")  # the radio buttons' ids
 
 INTRO = (
     "This installs NixOS on this computer, step by step:\n"
@@ -56,6 +59,7 @@ class WelcomeScreen(StepScreen):
         probe = self.query_one("#probe", Static)
         if state == "ready":
             machine = self.session.machine
+            assert machine is not None  # "ready": the probe has set it
             disks = len(machine.offered_disks)
             source = "this machine" if machine.source == "live" else f"recorded: {Path(machine.source).name}"
             probe.update(f"Found {disks} disk(s) to install on ({source}).")
@@ -80,7 +84,7 @@ class WelcomeScreen(StepScreen):
     def _firmware(self, event: RadioSet.Changed) -> None:
         if self.app.probe_state != "ready":
             return
-        self.model.boot.firmware = event.pressed.id
+        self.model.boot.firmware = picked(FIRMWARES, event.pressed.id or "")
         self.refresh_problems()
 
     def ready(self) -> bool:

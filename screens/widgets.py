@@ -10,7 +10,8 @@ and its ProgressBar with heavy lines, so those are drawn here instead.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.text import Text
@@ -26,6 +27,9 @@ from textual.widgets.option_list import Option
 
 from installer.answers.catalog import matching
 from installer.answers.fields import within
+
+if TYPE_CHECKING:
+    from textual.widgets._toggle_button import ToggleButton
 
 _FIELD_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -65,7 +69,8 @@ class FieldInput(Input):
             self.post_message(self.Submitted(self, self.value))
 
     async def _on_key(self, event: events.Key) -> None:
-        moves = {"tab": self.screen.focus_next, "shift+tab": self.screen.focus_previous, "enter": self.enter}
+        moves: dict[str, Callable[[], object]] = {
+            "tab": self.screen.focus_next, "shift+tab": self.screen.focus_previous, "enter": self.enter}
         # The screen's focus, not has_focus: that follows a Blur message later.
         focused = self.screen.focused
         if focused is self and event.key in moves:
@@ -93,7 +98,15 @@ class SecretInput(FieldInput):
         return super()._value
 
 
-class _Marked:
+# What _Marked is mixed into (RadioButton, Checkbox), as type checkers see it;
+# at run time a plain mixin, so the buttons' classes and CSS stay Textual's.
+if TYPE_CHECKING:
+    _ToggleBase = ToggleButton
+else:
+    _ToggleBase = object
+
+
+class _Marked(_ToggleBase):
     """Draw the state as a mark, not only a colour: "(*)" and "[X]" read in any
     of the console's 16 colours (Textual draws the mark always and colours it)."""
 
@@ -103,6 +116,18 @@ class _Marked:
     def _button(self) -> Content:
         style = self.get_visual_style("toggle--button")
         return Content.assemble(self.BUTTON_LEFT, (self.MARK if self.value else " ", style), self.BUTTON_RIGHT)
+
+
+Choice = TypeVar("Choice", bound=str)
+
+
+def picked(choices: Iterable[Choice], key: str) -> Choice:
+    """The one of `choices` a Choices button's id names (the ids are made from
+    them): as the model's field is typed (a Literal), where an id is any str."""
+    for choice in choices:
+        if choice == key:
+            return choice
+    raise ValueError(f"{key!r} is none of the choices")
 
 
 class Advance(Message):
@@ -128,6 +153,10 @@ class Choices(RadioSet):
 
     _advance_on_change = False
 
+    def __init__(self, *buttons: str | RadioButton, field: str = "", **kw) -> None:
+        super().__init__(*buttons, **kw)
+        self.field = field  # the model field the choice edits ("": the step handles it by id)
+
     def action_pick_and_advance(self) -> None:
         highlighted = self._nodes[self._selected] if self._selected is not None else None
         if isinstance(highlighted, RadioButton) and not highlighted.value:
@@ -151,6 +180,10 @@ class Check(_Marked, Checkbox):
         Binding("space", "toggle_button", "Toggle", show=False),
         Binding("enter", "advance", "Next field", show=False),
     ]
+
+    def __init__(self, label: str = "", value: bool = False, *, field: str = "", **kw) -> None:
+        super().__init__(label, value, **kw)
+        self.field = field  # the model field the box edits ("": the step handles it by id)
 
     def action_advance(self) -> None:
         self.post_message(Advance())
