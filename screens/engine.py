@@ -19,7 +19,7 @@ from installer.base.problems import Problem
 def human_size(size: int) -> str:
     """One size format on every step, the planner's (binary units), so the Disk
     step and Review say the same size for the same disk."""
-    from installer.plan.erase import human_size
+    from installer.base.units import human_size
 
     return human_size(size)
 

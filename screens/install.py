@@ -6,6 +6,7 @@ from __future__ import annotations
 import collections
 import os
 import time
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -18,6 +19,11 @@ from installer.flow.install import PHASES, TITLES, Event, LogLine, PhaseFailed, 
 from screens import engine
 from screens.base import StepScreen
 from screens.widgets import BlockProgressBar
+
+if TYPE_CHECKING:
+    from installer.base.logfile import LogFile
+    from installer.run.progress import Progress
+    from installer.run.runner import InstallRunner
 
 MAX_LOG_LINES = 2000  # the file keeps everything; the widget keeps a screenful of history
 FLUSH_SECONDS = 1 / 30
@@ -69,16 +75,16 @@ class InstallScreen(StepScreen):
         # Bounded: lines the widget would drop at once are never kept (the file has them).
         self.pending: collections.deque[str] = collections.deque(maxlen=MAX_LOG_LINES)
         self.started = clock()
-        self.runner = None
-        self.last_runner = None
-        self.file = None
+        self.runner: InstallRunner | None = None  # nixos-install while it runs
+        self.last_runner: InstallRunner | None = None  # the latest run, kept after it ends
+        self.file: LogFile | None = None
         self.status_text = ""
         self.error_text = ""  # why a phase other than nixos-install failed
         self.stop_requested = False
         self.asked = ""  # the question shown in the prompt bar
 
     @property
-    def progress(self):
+    def progress(self) -> Progress | None:
         """The runner's own count (it starts a new one when it spawns), or None."""
         return self.last_runner.progress if self.last_runner is not None else None
 
@@ -140,14 +146,14 @@ class InstallScreen(StepScreen):
         self.stoppable = self.runner is not None
 
     def show_progress(self) -> None:
-        p = self.progress
+        # The runner's count, shown only during its own phase.
+        p = self.progress if self.phase == "nixos-install" else None
         elapsed = engine.elapsed(clock() - self.started)
         status = self.query_one("#status", Static)
         bar = self.query_one("#bar", ProgressBar)
-        during_install = self.phase == "nixos-install" and p is not None
-        if not during_install or not p.total:
+        if p is None or not p.total:
             # No count announced by Nix yet: no bar rather than a made-up one.
-            title = p.phase_title if during_install else TITLES.get(self.phase, "")
+            title = p.phase_title if p is not None else TITLES.get(self.phase, "")
             self._status(status, f"{title}   elapsed {elapsed}")
             bar.display = False
             return
@@ -253,7 +259,7 @@ class InstallScreen(StepScreen):
         """What failed and why, in Nix's own words when nixos-install failed."""
         log_path = self.session.options.log_path
         p = self.progress
-        if key == "nixos-install" and self.last_runner is not None and p.returncode is not None:
+        if key == "nixos-install" and p is not None and p.returncode is not None:
             code = p.returncode
             doing = p.phase_title[:1].lower() + p.phase_title[1:]
             if self.stop_requested:

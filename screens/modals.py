@@ -87,12 +87,14 @@ class LogScreen(ModalScreen[None]):
     def load(self) -> None:
         from collections import deque
 
+        from textual.widgets import Log
+
         try:
             with open(self.path, encoding="utf-8", errors="replace") as f:
                 lines = list(deque(f, maxlen=self.TAIL))
         except OSError as err:
             lines = [f"cannot read {self.path}: {err}"]
-        self.app.call_from_thread(self.query_one("#log-view").write_lines, [l.rstrip("\n") for l in lines])
+        self.app.call_from_thread(self.query_one("#log-view", Log).write_lines, [l.rstrip("\n") for l in lines])
 
     def action_close(self) -> None:
         self.dismiss(None)

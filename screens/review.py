@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -18,6 +20,11 @@ from installer.base.problems import ProblemsError
 from screens import nixsyntax
 from screens.base import StepScreen
 from screens.widgets import FieldMessage
+
+if TYPE_CHECKING:
+    from installer.base.problems import Problem
+    from installer.nixos.edits import StaleEdit
+    from installer.nixos.evalcheck import Outcome
 
 FILES = ("configuration.nix", "hardware-configuration.nix")
 DEFAULT_ANSWERS = "/tmp/nixos-answers.toml"
@@ -66,7 +73,7 @@ class ReviewScreen(StepScreen):
         self.loaded = False
         self.asking = False
         self.checking = False  # the pre-flight evaluation is running
-        self.outcome = None  # what the latest pre-flight evaluation found (installer.nixos.evalcheck.Outcome)
+        self.outcome: Outcome | None = None  # what the latest pre-flight evaluation found
         self._cancel: threading.Event | None = None
         self._stopped_key: str | None = None  # the files whose check the person stopped
         self._checking_key: str | None = None  # the files being checked
@@ -96,7 +103,7 @@ class ReviewScreen(StepScreen):
         if self._cancel is not None:
             self._cancel.set()  # no evaluation goes on behind a step that is gone
 
-    def problems(self):
+    def problems(self) -> list[Problem]:
         from installer.base.problems import Problem
 
         found = [Problem(field, message) for field, message in self.edit_problems.items()]
@@ -132,7 +139,7 @@ class ReviewScreen(StepScreen):
                 f"Keymap: {m.system.keymap}   Locale: {m.system.locale}   Timezone: {m.system.timezone}\n"
                 f"Desktop: {m.software.desktop}   Encryption: {'LUKS' if m.encryption.enabled else 'none'}")
 
-    def show(self, text: str, files: dict[str, str], stale=()) -> None:
+    def show(self, text: str, files: dict[str, str], stale: Sequence[StaleEdit] = ()) -> None:
         self.query_one("#steps", Static).update(text)
         for area in self.query(NixArea):
             self._set_text(area, files.get(area.file_name, ""))
@@ -147,7 +154,7 @@ class ReviewScreen(StepScreen):
             area.text = text
 
     # -- an edit the answers changed under -----------------------------------------
-    def ask_stale(self, stale: list) -> None:
+    def ask_stale(self, stale: list[StaleEdit]) -> None:
         """Ask, file by file, whether to keep each edit made before the answers changed."""
         from screens.modals import StaleEditScreen
 
@@ -197,7 +204,7 @@ class ReviewScreen(StepScreen):
         found = self.session.draft.parse_problems(name, text)
         self.app.call_from_thread(self._checked, name, text, found)
 
-    def _checked(self, name: str, text: str, found: list) -> None:
+    def _checked(self, name: str, text: str, found: list[Problem]) -> None:
         # Checks can finish out of order, and the text may have changed since:
         # only the text still in the editor is ever stored.
         if not self.is_attached or self.area(name).text != text:
@@ -208,7 +215,7 @@ class ReviewScreen(StepScreen):
         if not found:
             self.start_check()  # the files changed: what Nix said about the old ones no longer holds
 
-    def _show_check(self, name: str, found: list) -> None:
+    def _show_check(self, name: str, found: list[Problem]) -> None:
         if found:
             self.edit_problems[f"files.{name}"] = found[0].message
         else:
@@ -279,7 +286,7 @@ class ReviewScreen(StepScreen):
         self.run_worker(lambda: self._evaluate(cancel), group="nixcheck", thread=True)
         return True
 
-    def _evaluate(self, cancel: threading.Event):
+    def _evaluate(self, cancel: threading.Event) -> tuple[threading.Event, Outcome]:
         """The worker's result reaches the screen as a Worker.StateChanged
         message, which is dropped once the screen is gone: a check that ends
         after Next or Quit finds nothing to update and raises nothing."""
@@ -292,10 +299,11 @@ class ReviewScreen(StepScreen):
         return cancel, outcome
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.group == "nixcheck" and event.state is WorkerState.SUCCESS:
-            self._evaluated(*event.worker.result)
+        result = event.worker.result  # _evaluate's (cancel, outcome)
+        if event.worker.group == "nixcheck" and event.state is WorkerState.SUCCESS and isinstance(result, tuple):
+            self._evaluated(*result)
 
-    def _evaluated(self, cancel: threading.Event, outcome) -> None:
+    def _evaluated(self, cancel: threading.Event, outcome: Outcome) -> None:
         if cancel is not self._cancel or not self.is_attached:
             return  # superseded by a check of newer files
         self._cancel = None
@@ -320,7 +328,7 @@ class ReviewScreen(StepScreen):
             self._stopped_key = None
             self.start_check(force=True)
 
-    def show_outcome(self, outcome) -> None:
+    def show_outcome(self, outcome: Outcome) -> None:
         """What Nix said, at the place to fix it: the package field (F6 goes
         there), the line in the file (selected in its editor), or verbatim."""
         self.outcome = outcome
@@ -389,6 +397,8 @@ class ReviewScreen(StepScreen):
 
     def _show_package_field(self) -> None:
         screen = self.app.screen
+        if not isinstance(screen, StepScreen):
+            return  # the Software step is on top: action_to_software put it there
         screen.show_all = True
         screen.refresh_problems()
         screen.focus_field("software.packages")
