@@ -58,7 +58,8 @@ async def test_review_edit_must_parse_and_is_what_gets_installed(tmp_path):
         await type_text(pilot, "# checked by hand\n")
         await until(pilot, lambda: app.session.draft.render()["configuration.nix"].startswith("# checked by hand"))
         await pilot.press("tab", "f10")
-        assert isinstance(app.screen, ConfirmScreen)
+        # Next waits for a pre-flight check still running (under load it may): Confirm comes once it is done.
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
 
 
 async def test_confirm_needs_the_exact_disk_name_then_installs():
@@ -225,7 +226,8 @@ async def _edit_then_change_hostname(pilot, hostname: str):
     await pilot.press("ctrl+home")
     await type_text(pilot, "# mine\n")
     await pilot.press("tab", "f10")
-    assert isinstance(app.screen, ConfirmScreen)
+    # Next waits for a pre-flight check still running (under load it may): Confirm comes once it is done.
+    await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
     assert app.session.draft.render()["configuration.nix"].startswith("# mine\n")
     app.pop_screen()  # Confirm
     app.pop_screen()  # Review
@@ -270,7 +272,8 @@ async def test_an_edit_made_before_the_hostname_changed_asks_and_can_use_the_new
         assert '"otherbox"' in files["configuration.nix"] and "# mine" not in files["configuration.nix"]
         assert review.query_one("#edit-configuration-nix", NixArea).text == files["configuration.nix"]
         await pilot.press("f10")
-        assert isinstance(app.screen, ConfirmScreen)
+        # Next waits for a pre-flight check still running (under load it may): Confirm comes once it is done.
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
 
 
 async def test_an_edit_made_before_the_hostname_changed_can_be_kept_and_esc_asks_again():
@@ -287,7 +290,8 @@ async def test_an_edit_made_before_the_hostname_changed_can_be_kept_and_esc_asks
         assert kept.startswith("# mine\n") and '"otherbox"' not in kept
         assert review.query_one("#edit-configuration-nix", NixArea).text == kept
         await pilot.press("f10")
-        assert isinstance(app.screen, ConfirmScreen)
+        # Next waits for a pre-flight check still running (under load it may): Confirm comes once it is done.
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
 
 
 # -- the edit check: Next stores or refuses what the editor holds now ----------------
@@ -307,7 +311,8 @@ async def test_next_right_after_typing_stores_the_edit():
         screen, area = await _review_without_background_checks(pilot)
         await type_text(pilot, "# typed fast\n")
         await pilot.press("tab", "f10")
-        assert isinstance(app.screen, ConfirmScreen)
+        # Next waits for a pre-flight check still running (under load it may): Confirm comes once it is done.
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert app.session.draft.render()["configuration.nix"].startswith("# typed fast\n")
 
 
@@ -430,7 +435,8 @@ async def test_confirm_after_a_late_failure_says_the_disk_is_not_touched_again()
         app.push_screen(ReviewScreen())
         await until(pilot, lambda: app.screen.loaded)
         await pilot.press("f10")
-        assert isinstance(app.screen, ConfirmScreen)
+        # Next waits for a pre-flight check still running (under load it may): Confirm comes once it is done.
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert f"To erase the disk, type its name '{name}'" in str(app.screen.query_one("#prompt").content)
         await type_text(pilot, name)
         await pilot.press("enter")
@@ -509,7 +515,8 @@ async def test_review_unknown_package_leads_to_the_software_steps_field(monkeypa
         assert "nixpkgs has no package 'nosuchpackage'" in nixcheck(screen) and "F6" in nixcheck(screen)
         # Confirm refuses while it stands.
         await pilot.press("f10")
-        assert isinstance(app.screen, ConfirmScreen)
+        # Next waits for a pre-flight check still running (under load it may): Confirm comes once it is done.
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         confirm = app.screen
         assert "Nix could not evaluate" in str(confirm.query_one("#nixcheck").content)
         await type_text(pilot, app.session.install.confirm_word())
@@ -534,7 +541,8 @@ async def test_review_unknown_package_leads_to_the_software_steps_field(monkeypa
         assert review.outcome.status == "passed", review.outcome
         assert "Checked with Nix" in nixcheck(review)
         await pilot.press("f10")
-        assert isinstance(app.screen, ConfirmScreen)
+        # Next waits for a pre-flight check still running (under load it may): Confirm comes once it is done.
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await type_text(pilot, app.session.install.confirm_word())
         await pilot.press("enter")
         await pilot.pause()
@@ -607,7 +615,8 @@ async def test_review_without_nixpkgs_says_so_and_goes_on(monkeypatch, tmp_path)
         assert screen.outcome.status == "no-nixpkgs"
         assert nixcheck(screen).startswith("No nixpkgs was found")
         await pilot.press("f10")
-        assert isinstance(app.screen, ConfirmScreen)
+        # Next waits for a pre-flight check still running (under load it may): Confirm comes once it is done.
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert "Not checked with Nix: No nixpkgs was found" in str(app.screen.query_one("#nixcheck").content)
         await type_text(pilot, app.session.install.confirm_word())
         await pilot.press("enter")
@@ -651,7 +660,8 @@ async def test_review_ctrl_c_stops_the_check_and_review_stays_usable(monkeypatch
             await pilot.press("ctrl+c")
             await until(pilot, lambda: not screen.checking)
             await pilot.press("f10")
-        assert isinstance(app.screen, ConfirmScreen)
+        # Next waits for a pre-flight check still running (under load it may): Confirm comes once it is done.
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert "Not checked with Nix" in str(app.screen.query_one("#nixcheck").content)
         # Ctrl+C with no check running is the Quit question, as on every step.
         await pilot.press("escape")
@@ -681,7 +691,8 @@ async def test_review_timeout_leaves_review_usable_and_f5_checks_again(monkeypat
         await pilot.press("f5")
         await until(pilot, lambda: screen.outcome is not None and screen.outcome.status == "passed")
         await pilot.press("f10")
-        assert isinstance(app.screen, ConfirmScreen)
+        # Next waits for a pre-flight check still running (under load it may): Confirm comes once it is done.
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
 
 
 def _gone(pid: int) -> bool:
