@@ -8,7 +8,11 @@ the disk is still the one chosen (same size and by-id link, nothing on it
 mounted, no swap or mapping on it) and that the plan's own names are free
 (its LUKS mapping not open, nothing mounted at or under the target), that
 the target is a directory and that every program a step runs is installed,
-then runs the steps in order (the re-checks live in installer.run.diskcheck).
+that nothing claims the disk or a partition anywhere (an O_EXCL open: other
+mount namespaces, lazy unmounts, tools still running), then holds the disk
+open and runs the steps in order, checking before each that the device is
+still the one confirmed and, after partitioning, carries the table this run
+made (installer.run.diskcheck, installer.run.diskhold).
 Secrets go to a command's stdin only and are blanked out of anything
 logged. When a step fails, or the run is interrupted (Ctrl+C, SIGTERM,
 SIGHUP), what was mounted, swapped on or unlocked is undone so the person
@@ -30,6 +34,7 @@ from installer.machine.hardware import MAPPER
 from installer.machine.medium import Medium, MediumGone, read_medium
 from installer.plan.types import Action, Plan, Step
 from installer.run.diskcheck import disk_in_use, mountinfo, plan_mappings, same_medium, target_in_use, target_problem
+from installer.run.diskhold import DiskChanged, DiskHold, busy_exclusive, tool_kwargs
 
 Log = Callable[[str], None]
 PARTITION_WAIT_SECONDS = 20.0
@@ -141,6 +146,8 @@ def execute(
                       "Check which disk this is and confirm again")
     mounts = mountinfo(proc_root)
     reasons = disk_in_use(plan.disk, mounts, sys_root=sys_root, proc_root=proc_root)
+    # what this mount table cannot show: claimed in another namespace, lazily unmounted, a tool still running
+    reasons = reasons or busy_exclusive(plan.disk.path, sys_root=sys_root, proc_root=proc_root)
     reasons += target_in_use(plan, mounts, dev_root=dev_root)
     if reasons:
         raise Refused(f"refusing to write to {plan.disk.path}: " + "; ".join(reasons))
@@ -154,8 +161,21 @@ def execute(
     hidden = [s for s in secrets.values() if s]
     done = _Undo()
     step = plan.steps[0]
+    assert confirmation.medium is not None  # same_medium refused a confirmation without one
+    try:
+        hold = DiskHold(plan.disk.path, confirmation.medium, sys_root=sys_root)
+    except OSError as error:
+        raise Refused(f"refusing to write to {plan.disk.path}: cannot open it ({error.strerror}); "
+                      "nothing was written") from None
     try:
         for number, step in enumerate(plan.steps, 1):
+            try:
+                hold.verify()
+            except DiskChanged as changed:
+                log(f"stopped before: {step.describe}: {changed}")
+                done.run(log)
+                raise Refused(f"stopped before step {number} ({step.describe}): {changed}. Nothing more "
+                              "was written; check which disk is attached and start again") from None
             log(f"[{number}/{len(plan.steps)}] {step.describe}")
             log(f"$ {step.shown()}")
             try:
@@ -170,12 +190,17 @@ def execute(
             for line in _redact(output, hidden).splitlines():
                 log(f"  {line}")
             done.record(step)
+            if step.action is Action.WAIT:  # the table and partitions this run made are there now
+                hold.remember_layout()
     except BaseException as stopped:  # Ctrl+C, SIGTERM, SIGHUP (raised as KeyboardInterrupt)
-        if not isinstance(stopped, ExecutionError):
+        if not isinstance(stopped, (ExecutionError, Refused)):
             log(f"interrupted during: {step.describe}; undoing what was mounted")
             _undo_interrupted(plan, done, log, proc_root)
-        _remember(confirmation, plan.disk.path, sys_root)
+        hold.close()
+        if not isinstance(stopped, Refused):
+            _remember(confirmation, plan.disk.path, sys_root)
         raise
+    hold.close()
     _remember(confirmation, plan.disk.path, sys_root)
     log("partitioning, formatting and mounting done")
 
@@ -200,7 +225,7 @@ def _undo_interrupted(plan: Plan, done: _Undo, log: Log, proc_root: str) -> None
 
 def _quiet(argv: list[str]) -> str:
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, **tool_kwargs())
     except OSError as error:
         return f"cannot run {argv[0]}: {error}"
     return "ok" if done.returncode == 0 else (done.stderr.strip() or f"exit {done.returncode}")
@@ -269,12 +294,13 @@ def _run(step: Step, secrets: dict[str, str]) -> str:
         return _wait(step)
     stdin = secrets[step.stdin] if step.stdin else None
     try:
-        done = subprocess.run(
+        done: subprocess.CompletedProcess[str] = subprocess.run(
             list(step.argv),
             input=stdin,
             capture_output=True,
             text=True,
             stdin=None if stdin is not None else subprocess.DEVNULL,
+            **tool_kwargs(),
         )
     except OSError as error:  # removed or broken since the check before the first write
         raise ExecutionError(step, f"cannot run {step.argv[0]}: {error}") from None
@@ -335,11 +361,13 @@ def _wait(step: Step) -> str:
     """Have the kernel re-read the table, then wait for the nodes (no udev needed: devtmpfs makes them)."""
     nodes = step.call["nodes"]
     try:
-        subprocess.run(["partx", "-u", step.call["device"]], capture_output=True, stdin=subprocess.DEVNULL)
+        subprocess.run(["partx", "-u", step.call["device"]], capture_output=True, stdin=subprocess.DEVNULL,
+                       **tool_kwargs())
         if shutil.which("udevadm") and os.path.isdir("/run/udev"):
             # where udev runs (the ISO), let it finish probing the new partitions
             # so it does not hold them open while mkfs starts
-            subprocess.run(["udevadm", "settle", "--timeout=10"], capture_output=True, stdin=subprocess.DEVNULL)
+            subprocess.run(["udevadm", "settle", "--timeout=10"], capture_output=True, stdin=subprocess.DEVNULL,
+                           **tool_kwargs())
     except OSError as error:
         raise ExecutionError(step, f"cannot run partx: {error}") from None
     deadline = time.monotonic() + PARTITION_WAIT_SECONDS
@@ -380,7 +408,8 @@ class _Undo:
         left = []
         for argv in commands:
             try:
-                done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+                done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                                      **tool_kwargs())
                 status = "ok" if done.returncode == 0 else (done.stderr.strip() or f"exit {done.returncode}")
             except OSError as error:
                 status = f"cannot run {argv[0]}: {error}"
