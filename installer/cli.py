@@ -277,7 +277,9 @@ def _log_problem(path: str) -> str:
         info = os.stat(path)
     except FileNotFoundError:
         parent = os.path.dirname(path) or "."
-        return "" if os.path.isdir(parent) else f"--log: {path}: the directory {parent} does not exist"
+        if not os.path.isdir(parent):
+            return f"--log: {path}: the directory {parent} does not exist"
+        return _unwritable(path, parent)
     except OSError as err:
         return f"--log: cannot use {path}: {err.strerror or err}"
     if not stat.S_ISREG(info.st_mode):
@@ -286,7 +288,20 @@ def _log_problem(path: str) -> str:
         return f"--log: {path} is {kind}, not a regular file"
     if info.st_nlink > 1:  # as the log itself refuses it (installer.base.logfile.open_private)
         return f"--log: {path} has {info.st_nlink - 1} other hard link(s); refusing to write through it"
-    return ""
+    return _unwritable(path, path)
+
+
+def _unwritable(path: str, where: str) -> str:
+    """Why `path` cannot be written (checked at `where`: the file, or the directory
+    it would be made in), or "": the wizard would otherwise find out only at its
+    first log line, or inside a signal handler."""
+    if os.access(where, os.W_OK):
+        return ""
+    try:
+        read_only = bool(os.statvfs(where).f_flag & os.ST_RDONLY)
+    except OSError:
+        read_only = False
+    return f"--log: cannot write {path}: " + ("it is on a read-only filesystem" if read_only else "permission denied")
 
 
 def _render(session: Session, out: Path) -> int:

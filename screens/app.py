@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import errno
 import importlib
 import signal
 from typing import TYPE_CHECKING
@@ -96,6 +97,7 @@ class InstallerApp(App[int]):
             except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
                 continue
             self._signals.append(sig)
+        self.set_interval(1.0, self._watch_terminal)
 
     def on_unmount(self) -> None:
         loop = asyncio.get_running_loop()
@@ -111,10 +113,37 @@ class InstallerApp(App[int]):
         if self._terminated_by:
             return
         self._terminated_by = sig
-        name = signal.Signals(sig).name
-        self.session.log().line(f"{name}: the installer stops" + (" once the disk phase has ended" if self.writing else ""))
+        # Stop first, note it after: a log on a full or read-only filesystem
+        # must not keep the installer running (the handler ran once only).
         if not self.writing:
             self.run_worker(self._stop_and_exit(), exclusive=True, group="terminate")
+        name = signal.Signals(sig).name
+        self._note(f"{name}: the installer stops" + (" once the disk phase has ended" if self.writing else ""))
+
+    def _note(self, text: str) -> None:
+        """A line in the log, if the log can still take one."""
+        try:
+            self.session.log().line(text)
+        except Exception:  # noqa: BLE001 (OSError and whatever a broken log raises): stopping matters more
+            pass
+
+    def _watch_terminal(self) -> None:
+        """The terminal hung up without a SIGHUP reaching us (not our controlling tty,
+        or the signal was lost): its ioctls then fail with EIO. Stop as on SIGHUP
+        instead of running on as an orphan."""
+        import sys
+        import termios
+
+        stream = sys.__stdin__
+        if stream is None or self._terminated_by:
+            return
+        try:
+            termios.tcgetattr(stream.fileno())
+        except termios.error as error:
+            if error.args and error.args[0] == errno.EIO:
+                self.terminated(signal.SIGHUP)
+        except (OSError, ValueError):
+            return
 
     def watch_writing(self, writing: bool) -> None:
         terminated_by: int = getattr(self, "_terminated_by", 0)
@@ -131,8 +160,8 @@ class InstallerApp(App[int]):
                 stopping = asyncio.wrap_future(stopping)
             await stopping
         name = signal.Signals(self._terminated_by).name
-        self.session.log().line(f"{name}: " + ("stopped nixos-install and everything it started; " if runners else "")
-                                + "the installer exits")
+        self._note(f"{name}: " + ("stopped nixos-install and everything it started; " if runners else "")
+                   + "the installer exits")
         self.exit_code = 1
         self.exit(1)
 
