@@ -131,5 +131,11 @@ class ConfirmScreen(StepScreen):
             message.show(f"Type exactly '{self.word}' to go on, or Esc to go back.", "error")
             self.app.bell()
             return
+        busy = self.session.install.disk_busy()
+        if busy:
+            message.show("Refused, nothing was written: " + "; ".join(busy)
+                         + ". Unmount or stop it (in every mount namespace), then confirm again.", "error")
+            self.app.bell()
+            return
         self.app.confirmation = token
         self.app.next_step()

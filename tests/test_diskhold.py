@@ -59,7 +59,7 @@ P2 = (101 * MIB, 201 * MIB)  # a mounted p2 may write its own superblock; all el
 def disk(tmp_path):
     target = tmp_path / "target"
     target.mkdir()
-    with loop_device(tmp_path, size=8 * GIB, target=str(target)) as (device, image):
+    with loop_device(tmp_path, size=12 * GIB, target=str(target)) as (device, image):
         yield device, image, str(target)
 
 
@@ -134,7 +134,7 @@ def test_a_different_image_attached_at_the_same_path_mid_phase_is_not_written(di
     device, image, target = disk
     other = tmp_path / "other.img"
     with open(other, "wb") as f:
-        f.truncate(8 * GIB)
+        f.truncate(12 * GIB)
     run("sgdisk", "-n", "1:1M:+100M", "-c", "1:precious", str(other))
     other_before = image_digest(other)
     report = tmp_path / "report"
@@ -237,3 +237,44 @@ def test_a_disk_tool_dies_with_a_killed_installer_and_a_rerun_is_refused_meanwhi
             os.kill(tool, signal.SIGKILL)
         undo(plan, log=lambda _line: None)
 
+
+
+async def test_the_wizard_refuses_at_confirm_a_disk_mounted_in_another_namespace(disk, tmp_path):
+    from test_screens_support import app_for, message_of, type_text, wait_ready
+
+    from installer.answers.model import User
+    from installer.flow.session import Options, Session
+    from screens.confirm import ConfirmScreen
+
+    device, image, target = disk
+    two_filesystems(device)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    holder = subprocess.Popen(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c",
+         f"mount {device}p2 {elsewhere} && echo ready && exec sleep 60"],
+        stdout=subprocess.PIPE, text=True)
+    standins = WORKTREE / "tests/standins"
+    session = Session(Options(dry_run=False, allow_loop=True, target=target, seed=7, log_path=str(tmp_path / "log"),
+                              nixos_install=str(standins / "nixos-install"), nixos_enter=str(standins / "nixos-enter")))
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        before = image_digest(image, leave_out=P2)
+        app = app_for(session)
+        async with app.run_test(size=(80, 25)) as pilot:
+            await wait_ready(pilot)
+            session.model.disk.device = device
+            session.model.users = [User(name="alice", password="wonderland", password_confirm="wonderland")]
+            app.push_screen(ConfirmScreen())
+            await pilot.pause()
+            screen = app.screen
+            await type_text(pilot, session.install.confirm_word())
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.screen is screen and app.confirmation is None
+            said = message_of(screen, "confirm")
+            assert f"{device}p2 is mounted at {elsewhere} in the mount namespace of process" in said, said
+        assert image_digest(image, leave_out=P2) == before
+    finally:
+        holder.kill()
+        holder.wait()

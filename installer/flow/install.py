@@ -116,6 +116,18 @@ class Install:
         # A real run records the medium now: the executor re-reads it before the first write.
         return Confirmation.for_plan(session.plan(), read=session.options.real)
 
+    def disk_busy(self) -> list[str]:
+        """What claims the disk about to be erased anywhere on this machine (a mount in
+        another namespace, a lazy unmount with an open file, a tool still running),
+        each naming the node: the wizard's Confirm refuses on these before the disk
+        phase starts; the executor checks again just before its first write."""
+        plan = self.session.plan()
+        if not self.session.options.real or plan.disk is None or not plan.steps or self.resume_phase() != "disk":
+            return []
+        from installer.run.diskhold import busy_exclusive
+
+        return busy_exclusive(plan.disk.path)
+
     # -- where installing starts ------------------------------------------------------------
     def resume_phase(self) -> str:
         """Where installing starts: "disk", or "config" after a failure past the
