@@ -7,7 +7,7 @@ filesystem UUIDs, serial/WWN, the first and last MiB), then re-checks that
 the disk is still the one chosen (same size and by-id link, nothing on it
 mounted, no swap or mapping on it) and that the plan's own names are free
 (its LUKS mapping not open, nothing mounted at or under the target), that
-the target is a directory and that every program a step runs is installed,
+the target is a directory, that every program a step runs is installed and
 that nothing claims the disk or a partition anywhere (an O_EXCL open: other
 mount namespaces, lazy unmounts, tools still running), then holds the disk
 open and runs the steps in order, checking before each that the device is
