@@ -278,3 +278,30 @@ async def test_the_wizard_refuses_at_confirm_a_disk_mounted_in_another_namespace
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_an_unattended_install_onto_a_disk_mounted_in_another_namespace_exits_3(disk, tmp_path):
+    from test_unattended import STANDINS, answers, installer
+
+    device, image, target = disk
+    two_filesystems(device)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    holder = subprocess.Popen(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c",
+         f"mount {device}p2 {elsewhere} && echo ready && exec sleep 60"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        before = image_digest(image, leave_out=P2)
+        done = installer("--answers", str(answers(tmp_path, device)), "--yes", "--target", target,
+                         "--log", str(tmp_path / "install.log"), "--skip-eval",
+                         "--nixos-install", str(STANDINS / "nixos-install"),
+                         "--nixos-enter", str(STANDINS / "nixos-enter"))
+        assert done.returncode == 3, done.stdout + done.stderr
+        assert f"{device}p2 is mounted at {elsewhere} in the mount namespace of process" in done.stdout + done.stderr
+        assert image_digest(image, leave_out=P2) == before
+        assert blkid(f"{device}p1").get("TYPE") == "ext4"
+    finally:
+        holder.kill()
+        holder.wait()
