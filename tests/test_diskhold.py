@@ -13,12 +13,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -67,17 +69,28 @@ def _execute(plan: Plan, target: str, lines: list[str]) -> None:
     execute(plan, target=target, secrets={}, confirmation=Confirmation.for_plan(plan), log=lines.append)
 
 
+@contextlib.contextmanager
+def mounted_elsewhere(partition: str, where: Path) -> Iterator[None]:
+    """`partition` mounted at `where` in a mount namespace of its own, which
+    /proc/self/mountinfo never shows, for as long as the block runs."""
+    where.mkdir()
+    holder = subprocess.Popen(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c",
+         f"mount {partition} {where} && echo ready && exec sleep 60"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_a_partition_mounted_in_another_mount_namespace_is_refused_and_nothing_wiped(disk, tmp_path):
     device, image, target = disk
     two_filesystems(device)
     elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    holder = subprocess.Popen(
-        ["unshare", "-m", "--propagation", "private", "sh", "-c",
-         f"mount {device}p2 {elsewhere} && echo ready && exec sleep 60"],
-        stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+    with mounted_elsewhere(f"{device}p2", elsewhere):
         assert str(elsewhere) not in Path("/proc/self/mountinfo").read_text()  # invisible from here
         plan = plan_for(device, target)
         assert plan.steps[0].argv[:2] == ("wipefs", "-a") and f"{device}p1" in plan.steps[0].argv
@@ -88,9 +101,6 @@ def test_a_partition_mounted_in_another_mount_namespace_is_refused_and_nothing_w
         assert lines == []
         assert image_digest(image, leave_out=P2) == before
         assert blkid(f"{device}p1").get("TYPE") == "ext4"  # the first wipefs never ran
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_a_lazily_unmounted_partition_with_an_open_file_is_refused(disk, tmp_path):
@@ -249,16 +259,10 @@ async def test_the_wizard_refuses_at_confirm_a_disk_mounted_in_another_namespace
     device, image, target = disk
     two_filesystems(device)
     elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    holder = subprocess.Popen(
-        ["unshare", "-m", "--propagation", "private", "sh", "-c",
-         f"mount {device}p2 {elsewhere} && echo ready && exec sleep 60"],
-        stdout=subprocess.PIPE, text=True)
     standins = WORKTREE / "tests/standins"
     session = Session(Options(dry_run=False, allow_loop=True, target=target, seed=7, log_path=str(tmp_path / "log"),
                               nixos_install=str(standins / "nixos-install"), nixos_enter=str(standins / "nixos-enter")))
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+    with mounted_elsewhere(f"{device}p2", elsewhere):
         before = image_digest(image, leave_out=P2)
         app = app_for(session)
         async with app.run_test(size=(80, 25)) as pilot:
@@ -275,9 +279,6 @@ async def test_the_wizard_refuses_at_confirm_a_disk_mounted_in_another_namespace
             said = message_of(screen, "confirm")
             assert f"{device}p2 is mounted at {elsewhere} in the mount namespace of process" in said, said
         assert image_digest(image, leave_out=P2) == before
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_an_unattended_install_onto_a_disk_mounted_in_another_namespace_exits_3(disk, tmp_path):
@@ -286,13 +287,7 @@ def test_an_unattended_install_onto_a_disk_mounted_in_another_namespace_exits_3(
     device, image, target = disk
     two_filesystems(device)
     elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    holder = subprocess.Popen(
-        ["unshare", "-m", "--propagation", "private", "sh", "-c",
-         f"mount {device}p2 {elsewhere} && echo ready && exec sleep 60"],
-        stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+    with mounted_elsewhere(f"{device}p2", elsewhere):
         before = image_digest(image, leave_out=P2)
         done = installer("--answers", str(answers(tmp_path, device)), "--yes", "--target", target,
                          "--log", str(tmp_path / "install.log"), "--skip-eval",
@@ -302,6 +297,3 @@ def test_an_unattended_install_onto_a_disk_mounted_in_another_namespace_exits_3(
         assert f"{device}p2 is mounted at {elsewhere} in the mount namespace of process" in done.stdout + done.stderr
         assert image_digest(image, leave_out=P2) == before
         assert blkid(f"{device}p1").get("TYPE") == "ext4"
-    finally:
-        holder.kill()
-        holder.wait()

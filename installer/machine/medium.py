@@ -54,10 +54,10 @@ def read_medium(path: str, *, sys_root: str = "/sys", udev_root: str = "/run/ude
         found = blkid_props(node)
         partitions.append((node, found.get("ID_PART_ENTRY_UUID", ""), found.get("ID_FS_UUID", "")))
     fs = props.get("ID_FS_UUID", "") or props.get("ID_FS_TYPE", "")
-    udev = _udev(os.path.join(udev_root, "data", "b" + _read(os.path.join(block, "dev"))))
-    serial = (_read(os.path.join(block, "device/serial")) or _read(os.path.join(block, "serial"))
+    udev = _udev(os.path.join(udev_root, "data", "b" + read_text(os.path.join(block, "dev"))))
+    serial = (read_text(os.path.join(block, "device/serial")) or read_text(os.path.join(block, "serial"))
               or udev.get("ID_SERIAL_SHORT", "") or udev.get("ID_SERIAL", ""))
-    wwn = (_read(os.path.join(block, "wwid")) or _read(os.path.join(block, "device/wwid"))
+    wwn = (read_text(os.path.join(block, "wwid")) or read_text(os.path.join(block, "device/wwid"))
            or udev.get("ID_WWN_WITH_EXTENSION", "") or udev.get("ID_WWN", ""))
     return Medium(
         path=path, ptuuid=props.get("ID_PART_TABLE_UUID", ""), pttype=props.get("ID_PART_TABLE_TYPE", ""),
@@ -152,7 +152,7 @@ def _partition_names(block: str) -> list[str]:
 
 
 def _backing(block: str) -> str:
-    backing = _read(os.path.join(block, "loop/backing_file"))
+    backing = read_text(os.path.join(block, "loop/backing_file"))
     if not backing:
         return ""
     try:
@@ -164,14 +164,16 @@ def _backing(block: str) -> str:
 
 def _udev(path: str) -> dict[str, str]:
     found = {}
-    for line in _read(path).splitlines():
+    for line in read_text(path).splitlines():
         if line.startswith("E:") and "=" in line:
             key, _, value = line[2:].partition("=")
             found[key] = value
     return found
 
 
-def _read(path: str) -> str:
+def read_text(path: str) -> str:
+    """A sysfs or udev-database file's text, stripped; "" when it cannot be read
+    (a device gone, an attribute this kernel lacks)."""
     try:
         with open(path, errors="replace") as f:
             return f.read().strip()

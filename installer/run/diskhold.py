@@ -30,7 +30,7 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
-from installer.machine.medium import Medium, MediumGone, read_medium
+from installer.machine.medium import Medium, MediumGone, read_medium, read_text
 
 PR_SET_PDEATHSIG = 1
 _libc: Any = None
@@ -70,11 +70,11 @@ def busy_exclusive(path: str, *, sys_root: str = "/sys", proc_root: str = "/proc
     parts = _partitions(block)
     reasons = []
     for part in parts:
-        reason = _claimed("/dev/" + part, _read(os.path.join(block, part, "dev")), proc_root)
+        reason = _claimed("/dev/" + part, read_text(os.path.join(block, part, "dev")), proc_root)
         if reason:
             reasons.append(reason)
     if not reasons:  # a claimed partition also makes the whole disk refuse: name only the partition
-        reason = _claimed(path, _read(os.path.join(block, "dev")), proc_root)
+        reason = _claimed(path, read_text(os.path.join(block, "dev")), proc_root)
         if reason:
             reasons.append(reason)
     return reasons
@@ -112,14 +112,14 @@ def mounted_elsewhere(majmin: str, proc_root: str = "/proc") -> list[str]:
         if namespace in seen:
             continue
         seen.add(namespace)
-        for line in _read(os.path.join(here, "mountinfo")).splitlines():
+        for line in read_text(os.path.join(here, "mountinfo")).splitlines():
             fields = line.split()
             if len(fields) > 4 and fields[2] == majmin:
                 place = fields[4].replace("\\040", " ")
                 if namespace == own:
                     found.append(f"at {place}")
                 else:
-                    command = _read(os.path.join(here, "comm")) or "?"
+                    command = read_text(os.path.join(here, "comm")) or "?"
                     found.append(f"at {place} in the mount namespace of process {pid} ({command})")
     return found
 
@@ -203,10 +203,3 @@ def _link(path: str) -> str:
     except OSError:
         return ""
 
-
-def _read(path: str) -> str:
-    try:
-        with open(path, errors="replace") as f:
-            return f.read().strip()
-    except OSError:
-        return ""
