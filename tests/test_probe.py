@@ -349,6 +349,21 @@ def test_mounted_partition_and_premounted_target_are_named() -> None:
     assert any(m.source == "/dev/sdb1" and m.target == "/mnt" and m.fstype == "ext4" for m in machine.mounts)
 
 
+def test_a_recorded_mount_gets_its_filesystems_uuid() -> None:
+    """From udev's ID_FS_UUID of its device (found by name or number), or findmnt's UUID when recorded;
+    a recording with neither still loads, the UUID unknown."""
+    stick = _usb_stick(fstype="ext4")
+    stick["/dev/sdb1"].update(MAJOR="8", MINOR="17", ID_FS_UUID="0b6f2f1c-7a1e-4c0e-9a51-2f0e6d1d5b10")
+    mounts = [{"source": "/dev/sdb1", "target": "/mnt", "fstype": "ext4", "options": "rw"},
+              {"source": "/dev/root", "target": "/mnt/a", "fstype": "ext4", "options": "rw", "maj:min": "8:17"},
+              {"source": "/dev/nbd0p1", "target": "/mnt/b", "fstype": "ext4", "options": "rw", "uuid": "5d2b-1f9e"},
+              {"source": "/dev/nbd1p1", "target": "/mnt/c", "fstype": "ext4", "options": "rw"}]
+    machine = machine_from_data(_simple_with(extra=stick, mounts=mounts))
+    assert [(m.source, m.uuid) for m in machine.mounts if m.target.startswith("/mnt")] == [
+        ("/dev/sdb1", "0b6f2f1c-7a1e-4c0e-9a51-2f0e6d1d5b10"), ("/dev/sdb1", "0b6f2f1c-7a1e-4c0e-9a51-2f0e6d1d5b10"),
+        ("/dev/nbd0p1", "5d2b-1f9e"), ("/dev/nbd1p1", "")]
+
+
 def test_active_swap_is_refused() -> None:
     machine = machine_from_data(_simple_with(extra=_usb_stick(fstype="swap"), machine={"swaps": ["/dev/sdb1"]}))
     assert machine.swaps == ["/dev/sdb1"]

@@ -144,6 +144,9 @@ class Mount:
     target: str
     fstype: str
     options: str = ""
+    # The filesystem UUID of the source ("" when unknown): fileSystems names a
+    # filesystem by it when no partition the probe sees holds it (a loop device, nbd).
+    uuid: str = ""
 
 
 @dataclass

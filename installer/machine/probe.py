@@ -336,9 +336,12 @@ def _multipath_disk(dev: str, rec: dict[str, Any], paths: list[str], disks: dict
     return disk
 
 
-def _mount_source(source: str, majmin: str, blockdev: dict[str, Any], by_number: dict[str, str]) -> str:
-    """A mount's device as the records name it, else found by its device number (see machine_from_data)."""
-    return source if source in blockdev else by_number.get(majmin, source)
+def _mount(m: dict[str, str], blockdev: dict[str, Any], numbers: dict[str, str], mapper: dict[str, str],
+           filesystems: dict[str, Any]) -> Mount:
+    """Its device as the records name it, else by its number (see machine_from_data); its fs UUID names it."""
+    key = m["source"] if m["source"] in blockdev else numbers.get(m["maj:min"], m["source"])
+    return Mount(source=mapper.get(key, key) if key != m["source"] else key, target=m["target"], fstype=m["fstype"],
+                 options=m["options"], uuid=m.get("uuid") or _fs(key, blockdev.get(key) or {}, filesystems)[3])
 
 
 def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop: bool = False,
@@ -353,10 +356,8 @@ def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop:
     # "/dev/root", a symlink gone by now; the device number still names the disk.
     # Device-mapper devices keep their /dev/mapper name, as fileSystems needs it.
     mapper = _mapper_names(blockdev)
-    by_number = {f"{rec.get('MAJOR')}:{rec.get('MINOR')}": mapper.get(dev, dev)
-                 for dev, rec in blockdev.items() if rec.get("MAJOR")}
-    mounts = [Mount(source=_mount_source(m["source"], m["maj:min"], blockdev, by_number),
-                    target=m["target"], fstype=m["fstype"], options=m["options"]) for m in raw_mounts]
+    numbers = {f"{rec.get('MAJOR')}:{rec.get('MINOR')}": dev for dev, rec in blockdev.items() if rec.get("MAJOR")}
+    mounts = [_mount(m, blockdev, numbers, mapper, filesystems) for m in raw_mounts]
     mounted_at: dict[str, str] = {}
     mounted_type: dict[str, str] = {}  # when blkid may not read a device (containers), its mount still names the fs
     for mount in mounts:

@@ -183,7 +183,7 @@ def flatten_mounts(tree: list[Record] | None) -> list[Record]:
     """The findmnt tree as a flat list, parents before children."""
     flat: list[Record] = []
     for node in tree or []:
-        flat.append({k: node.get(k, "") for k in ("source", "target", "fstype", "options", "maj:min")})
+        flat.append({k: node.get(k, "") for k in ("source", "target", "fstype", "options", "maj:min", "uuid")})
         flat.extend(flatten_mounts(node.get("children")))
     return flat
 
