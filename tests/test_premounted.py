@@ -97,7 +97,7 @@ def test_boot_is_not_vfat():
 
 def test_a_fat_boot_without_the_esp_type():
     fat = Partition("/dev/sda1", 1, GIB, MIB, LINUX_FS_TYPE, "", "vfat", uuid=ESP_UUID)
-    machine = good_machine(disks=[disk(fat, ROOT)])
+    machine = good_machine(disks=[disk(fat, ROOT, HOME)])  # /mnt/home on a known partition: only the ESP is wrong
     (message,) = messages(premounted(), machine)
     assert message.startswith("/mnt/boot (/dev/sda1) is FAT but not marked as an EFI system partition")
 
@@ -400,7 +400,7 @@ def test_an_unknown_luks_device_under_several_mounts_is_reported_once():
 
 
 def test_grub_needs_a_disk_when_root_is_on_no_known_disk():
-    machine = good_machine(firmware="bios", mounts=[Mount("/dev/nbd0p1", "/mnt", "ext4")], swaps=[])
+    machine = good_machine(firmware="bios", mounts=[Mount("/dev/nbd0p1", "/mnt", "ext4", uuid=ROOT_UUID)], swaps=[])
     with pytest.raises(ProblemsError) as excinfo:
         build_plan(premounted(firmware="bios"), machine, IDENT)
     assert [(p.field, p.message) for p in excinfo.value.problems] == [
@@ -412,12 +412,72 @@ def test_grub_needs_a_disk_when_root_is_on_no_known_disk():
 
 
 def test_an_esp_that_is_on_no_known_partition_is_a_warning_not_a_refusal():
-    machine = good_machine(mounts=[Mount("/dev/sda2", "/mnt", "ext4"), Mount("/dev/sdz1", "/mnt/boot", "vfat")],
-                           swaps=[])
+    machine = good_machine(mounts=[Mount("/dev/sda2", "/mnt", "ext4"),
+                                   Mount("/dev/sdz1", "/mnt/boot", "vfat", uuid=ESP_UUID)], swaps=[])
     plan = build_plan(premounted(), machine, IDENT)
     assert [(w.field, w.severity, w.message) for w in plan.warnings] == [
         ("disk.layout", "warning", "could not check that /dev/sdz1 is an EFI system partition")]
-    assert plan.filesystems[1].device == "/dev/sdz1"
+    assert plan.filesystems[1].device == f"/dev/disk/by-uuid/{ESP_UUID}"
+
+
+# -- always by UUID: a /dev/sdX or /dev/nbdNpM may name another device at the next boot --
+
+
+def test_a_filesystem_on_no_known_partition_is_named_by_its_own_uuid():
+    machine = good_machine(mounts=[Mount("/dev/sda2", "/mnt", "ext4"), Mount("/dev/sda1", "/mnt/boot", "vfat"),
+                                   Mount("/dev/nbd0p1", "/mnt/home", "ext4", uuid=HOME_UUID)])
+    plan = build_plan(premounted(), machine, IDENT)
+    assert [(f.mountpoint, f.device) for f in plan.filesystems] == [
+        ("/", f"/dev/disk/by-uuid/{ROOT_UUID}"), ("/boot", f"/dev/disk/by-uuid/{ESP_UUID}"),
+        ("/home", f"/dev/disk/by-uuid/{HOME_UUID}")]
+
+
+def test_a_filesystem_whose_uuid_is_unknown_is_refused():
+    machine = good_machine(mounts=[Mount("/dev/sda2", "/mnt", "ext4"), Mount("/dev/sda1", "/mnt/boot", "vfat"),
+                                   Mount("/dev/nbd0p1", "/mnt/home", "ext4")])
+    with pytest.raises(ProblemsError) as excinfo:
+        build_plan(premounted(), machine, IDENT)
+    assert [(p.field, p.message) for p in excinfo.value.problems] == [
+        ("disk.layout", "the UUID of the filesystem on /dev/nbd0p1 (at /mnt/home) is unknown, so the new system "
+         "would name it by that /dev path, which may name another device at the next boot; check that "
+         "`blkid /dev/nbd0p1` shows a UUID (mkfs gives one), or use a partition of a disk listed here")]
+
+
+def test_a_filesystem_in_a_mapping_keeps_its_mapper_name():
+    machine = good_machine(mounts=[Mount("/dev/mapper/vg-root", "/mnt", "ext4", uuid=ROOT_UUID),
+                                   Mount("/dev/sda1", "/mnt/boot", "vfat")], swaps=[])
+    plan = build_plan(premounted(), machine, IDENT)
+    assert plan.filesystems[0].device == "/dev/mapper/vg-root"
+
+
+@needs_root
+def test_the_live_probe_gives_a_mount_its_uuid_and_the_plan_names_it_by_that(tmp_path):
+    import uuid
+
+    from installer.machine.probe import probe
+
+    own = str(uuid.uuid4())
+    target = tmp_path / "target"
+    target.mkdir()
+    with loop_device(tmp_path, size=GIB, target=str(target)) as (device, _image):
+        run("sgdisk", "-n", "1:1M:+1M", "-t", "1:EF02", "-n", "2:0:0", "-t", "2:8300", device)
+        run("partx", "-u", device, check=False)
+        run("mkfs.ext4", "-q", "-F", "-U", own, f"{device}p2")
+        run("mount", f"{device}p2", str(target))
+        try:
+            machine = probe(allow_loop=True, target=str(target))
+        finally:
+            run("umount", str(target))
+    (mount,) = [m for m in machine.mounts if m.target == str(target)]
+    assert (mount.source, mount.uuid) == (f"{device}p2", own)
+    # The partition left out of its disk's listing (as a device no disk lists, nbd):
+    # the mount's own UUID still names it.
+    (loop,) = [d for d in machine.disks if d.path == device]
+    loop.partitions = [p for p in loop.partitions if p.path != mount.source]
+    model = premounted(firmware="bios")
+    model.disk.device = device  # GRUB's disk, no longer found from the partition
+    plan = build_plan(model, machine, IDENT, target=str(target))
+    assert plan.filesystems[0].device == f"/dev/disk/by-uuid/{own}"
 
 
 # -- a root that is not a filesystem of its own: a bind mount, the running system's / --

@@ -78,11 +78,14 @@ def premounted_plan(model: InstallModel, machine: Machine, identity: Identity, t
 
     in_order = sorted(mounts.items(), key=lambda kv: (kv[0].count("/"), kv[0]))
     for mountpoint, mount in in_order:
-        device = _device_name(machine, mount.source)
-        if any(disk.path == device for disk in machine.disks):  # a filesystem on a whole disk: no UUID known
-            problems.append(Problem(FIELD, f"{device} (at {_join(target, mountpoint)}) is a whole disk: the new "
+        where = _join(target, mountpoint)
+        if any(disk.path == mount.source for disk in machine.disks):  # a filesystem on a whole disk
+            device = mount.source
+            problems.append(Problem(FIELD, f"{device} (at {where}) is a whole disk: the new "
                                     "system would name it /dev/..., which may change between boots; put the "
                                     "filesystem on a partition (named by its UUID)"))
+        else:
+            device = _device_name(machine, mount.source, mount.uuid, f"at {where}", problems)
         options: tuple[str, ...] = ()
         if mount.fstype == "vfat" and mountpoint == "/boot":
             options = ESP_OPTIONS
@@ -208,13 +211,23 @@ def _unlock(machine: Machine, sources: list[str], plan: Plan, problems: list[Pro
             plan.luks.append(LuksEntry(name, f"/dev/disk/by-uuid/{part.uuid}"))
 
 
-def _device_name(machine: Machine, source: str) -> str:
-    """by-uuid when the probe knows the UUID."""
+def _device_name(machine: Machine, source: str, uuid: str, where: str, problems: list[Problem]) -> str:
+    """by-uuid: the UUID of the partition the probe knows, else the one the mount's
+    source reported (a loop or nbd device no disk lists); a /dev/sdX or /dev/nbdNpM
+    may name another device at the next boot. Refused when neither is known."""
     part = _partition(machine, source)
     if part is not None and part.uuid:
         return f"/dev/disk/by-uuid/{part.uuid}"
-    # A filesystem inside a LUKS mapping: the mapping's name is fixed by
-    # boot.initrd.luks.devices, so it is as stable as a UUID.
+    # A filesystem inside a LUKS mapping or LVM: the mapping's name is fixed by
+    # boot.initrd.luks.devices and the volume group, so it is as stable as a UUID.
+    if source.startswith(MAPPER):
+        return source
+    if uuid:
+        return f"/dev/disk/by-uuid/{uuid}"
+    problems.append(Problem(FIELD, f"the UUID of the filesystem on {source} ({where}) is unknown, so the new "
+                            "system would name it by that /dev path, which may name another device at the next "
+                            f"boot; check that `blkid {source}` shows a UUID (mkfs gives one), or use a partition "
+                            "of a disk listed here"))
     return source
 
 
@@ -259,7 +272,7 @@ def _swaps(model: InstallModel, machine: Machine, target: str, mounts: dict[str,
             )
         else:
             taken.append(source)
-            plan.swaps.append(SwapEntry(_device_name(machine, source)))
+            plan.swaps.append(SwapEntry(_device_name(machine, source, "", "active swap", problems)))
     plan.zram = model.disk.swap == "zram"
     if model.disk.swap == "partition" and not plan.swaps:
         if left_out:
