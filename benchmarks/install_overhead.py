@@ -2,7 +2,7 @@
 """Figure 3, install overhead: what the installer adds to nixos-install's own time.
 
 An unattended run (`python -m installer --answers A --yes ...`) with the
-"premounted" layout: an ext4 filesystem on a loop device (a sparse file in
+"premounted" layout: an ext4 partition on a loop device (a sparse file in
 /var/tmp) is mounted at a fresh target, the firmware is BIOS (this kernel
 cannot mount the vfat an ESP needs), so nothing is partitioned. The
 nixos-install stand-in prints ~20,000 lines paced by STANDIN_RATE to take
@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -53,7 +54,7 @@ def sh(*argv: str) -> str:
 
 
 class Premounted:
-    """A sparse image on a loop device, ext4, mounted at a fresh 0755 target."""
+    """A sparse image on a loop device, one ext4 partition, mounted at a fresh 0755 target."""
 
     def __enter__(self) -> Premounted:
         if os.geteuid() != 0:
@@ -67,9 +68,21 @@ class Premounted:
         with open(self.image, "wb") as f:
             f.truncate(12 * 1024**3)  # the probe refuses disks under 10 GiB
         try:
-            self.device = sh("losetup", "-f", "--show", str(self.image))
-            sh("mkfs.ext4", "-q", "-F", "-L", "nixos", self.device)
-            sh("mount", self.device, str(self.target))
+            # One MBR partition (the premounted layout names filesystems by UUID,
+            # which a filesystem on a whole disk does not get; BIOS GRUB on MBR
+            # needs no BIOS boot partition).
+            subprocess.run(["sfdisk", "-q", str(self.image)], input="label: dos\n,,83\n", text=True,
+                           capture_output=True, check=True)
+            self.device = sh("losetup", "-fP", "--show", str(self.image))
+            # Not every kernel scans the table on attach: ask for it, as tests/loopdev's users do.
+            subprocess.run(["partx", "-u", self.device], capture_output=True)
+            partition = self.device + "p1"
+            for _ in range(100):  # the kernel makes the node; udev may still be naming it
+                if os.path.exists(partition):
+                    break
+                time.sleep(0.05)
+            sh("mkfs.ext4", "-q", "-F", "-L", "nixos", partition)
+            sh("mount", partition, str(self.target))
             self.target.chmod(0o755)
         except BaseException:
             self.__exit__(None, None, None)

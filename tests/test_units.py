@@ -40,7 +40,7 @@ def test_the_plan_and_the_disk_descriptions_say_the_same_size():
     from installer.run import diskcheck
     from installer.nixos import disko
     from installer.plan import erase as plan
-    from installer.machine import probe
+    from installer.machine import eligibility
 
-    for module in (describe, diskmatch, diskcheck, disko, plan, probe):
+    for module in (describe, diskmatch, diskcheck, disko, plan, eligibility):
         assert module.human_size is human_size, module.__name__
