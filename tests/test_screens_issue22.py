@@ -65,3 +65,54 @@ async def test_a_notice_does_not_cover_the_buttons():
         nav = screen.query_one("#nav").region
         for toast in toasts:
             assert not toast.region.overlaps(nav), (toast.region, nav)
+
+
+def stick_at(session, mountpoint: str) -> None:
+    """A writable USB stick mounted at `mountpoint`, as the probe would list it."""
+    from installer.machine.hardware import Disk, Partition
+
+    session.machine.disks.append(Disk(path="/dev/sdk", name="sdk", size=8 * 10**9, bus="usb", removable=True,
+                                      partitions=[Partition(path="/dev/sdk1", number=1, size=8 * 10**9,
+                                                            fstype="vfat", mountpoint=mountpoint)]))
+
+
+async def test_ctrl_q_offers_to_save_the_answers_onto_the_stick(tmp_path):
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        await valid(pilot)
+        stick_at(app.session, str(tmp_path))
+        await pilot.press("ctrl+q")
+        assert type(app.screen).__name__ == "AskScreen"
+        assert app.screen.query("#save")
+        await pilot.press("s")
+        await pilot.pause()
+    assert app.return_code == 0
+    saved = (tmp_path / "nixos-answers.toml").read_text()
+    assert "alice" in saved and "wonderland" not in saved
+
+
+async def test_answers_default_to_the_stick_else_tmp_said_to_be_lost():
+    from screens.review import ReviewScreen
+
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        await valid(pilot)
+        app.push_screen(ReviewScreen())
+        await until(pilot, lambda: app.screen.loaded)
+        assert app.screen.query_one("#answers-path").value == "/tmp/nixos-answers.toml"
+        assert "/tmp is lost at reboot" in str(app.screen.query_one("#saved").content)
+        await pilot.press("ctrl+q")
+        assert "/tmp is lost at reboot" in str(app.screen.query_one("#save-note").content)
+
+
+async def test_review_saves_the_answers_onto_a_writable_stick(tmp_path):
+    from screens.review import ReviewScreen
+
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        await valid(pilot)
+        stick_at(app.session, str(tmp_path))
+        app.push_screen(ReviewScreen())
+        await until(pilot, lambda: app.screen.loaded)
+        assert app.screen.query_one("#answers-path").value == str(tmp_path / "nixos-answers.toml")
+        assert str(app.screen.query_one("#saved").content) == ""
