@@ -83,6 +83,10 @@ class DoneScreen(Screen[None]):
         session = self.app.session
         lines = ["NixOS is installed." if session.options.real
                  else "Dry run finished (dry run: nothing was installed, no disk was written)."]
+        if not session.options.real:
+            # What was simulated, in plain words: the pane went by in a moment.
+            lines.append("Simulated: every step of the plan was written to the log as a '[dry-run]' line "
+                         "instead of being run (View log shows them).")
         lines.append(f"Time taken: {engine.elapsed(self.seconds)}")
         lines += run_lines(self.runs)
         lines.append(f"The log: {session.options.log_path}")

@@ -50,6 +50,7 @@ async def test_done_after_a_dry_run_says_nothing_was_installed_and_offers_no_reb
         summary = str(app.screen.query_one("#summary").content)
         assert "dry run: nothing was installed" in summary
         assert "reboot" not in summary.lower()
+        assert "Simulated: every step of the plan" in summary and "[dry-run]" in summary
         assert not app.screen.query("#reboot")
         assert app.focused is app.screen.query_one("#quit")
 
