@@ -91,7 +91,10 @@ else
 	$(COMPAT)/bin/python -c 'import sys; from importlib.metadata import version; \
 		assert sys.version_info[:2] == (3, 13) and version("rich") == "$(RICH_COMPAT)"; \
 		print("test-compat: Python", sys.version.split()[0], "rich", version("rich"))'
-	$(COMPAT)/bin/pytest -p no:cacheprovider -n 2 -q -m 'not root and not slow and not vm'
+	@# The VM image's wheel check holds the main venv to pip's own resolution,
+	@# which the relaxed rich here breaks on purpose: that one test is not for this run.
+	$(COMPAT)/bin/pytest -p no:cacheprovider -n 2 -q -m 'not root and not slow and not vm' \
+		--deselect tests/test_vm.py::test_dependency_wheels_are_the_venvs_versions_and_nothing_else
 endif
 
 # The VM installs alone (make test runs them too, on one worker beside the rest).
