@@ -38,13 +38,11 @@ class ConfirmScreen(StepScreen):
 
     def on_mount(self) -> None:
         erases = resumes = False
-        path = ""
         try:
             self.word = self.session.install.confirm_word()
             lines = self.session.review_lines()
             disk = self.session.plan().disk
             erases = disk is not None and self.word == disk.name
-            path = disk.path if disk is not None else ""
             resumes = self.session.install.resume_phase() != "disk"
         except ProblemsError as err:
             self.word = ""
@@ -56,7 +54,7 @@ class ConfirmScreen(StepScreen):
         if not self.word:
             prompt = "Go back and fix the problems above first."
         elif erases:
-            prompt = f"To erase the disk, type its name '{self.word}' (or {path}) and press Enter:"
+            prompt = f"To erase the disk, type its name '{self.word}' and press Enter:"
         elif resumes:
             prompt = (f"The disk is not touched again. Type '{self.word}' and press Enter to write the "
                       "configuration and run nixos-install again:")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from textual import events, on, work
-from rich.text import Text
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.containers import Horizontal
 from textual.widgets import Button, OptionList, RadioSet, Static
@@ -236,7 +235,7 @@ class DiskScreen(StepScreen):
         self.refresh_problems()
         self.query_one("#preview", Static).update(self.preview())
 
-    def preview(self) -> str | Text:
+    def preview(self) -> str:
         try:
             plan = self.session.plan()
         except ProblemsError as err:
@@ -246,19 +245,15 @@ class DiskScreen(StepScreen):
         if plan.layout == "premounted":
             mounts = ", ".join(f"{f.mountpoint} ({f.fstype})" for f in plan.filesystems) or "nothing mounted yet"
             return f"Install into what is mounted at {self.session.options.target}: {mounts}"
-        text = Text()
+        lines = []
         if plan.disk is not None:
-            # The row above is cut to the screen's width; what is lost is said whole,
-            # in bold red: the one line of the preview that destroys something.
-            holds = plan.disk.holds or ("empty" if not plan.disk.partitions else "nothing recognised")
-            text.append(f"Now on {plan.disk.name}, all of it erased: {holds}", style="bold red")
-            text.append("\n")
-        lines = [f"New partition table on {plan.disk.path if plan.disk else '?'} (GPT):"]
+            # The row above is cut to the screen's width; what is lost is said whole.
+            lines.append(f"Now on {plan.disk.name}, all of it erased: {plan.disk.holds or 'nothing recognised'}")
+        lines.append(f"New partition table on {plan.disk.path if plan.disk else '?'} (GPT):")
         for part in plan.partitions:
             size = engine.human_size(part.size)
             lines.append(f"  {part.number}. {part.name:<10} {size:>10}  {part.purpose:<9} {part.fstype}")
-        text.append("\n".join(lines))
-        return text
+        return "\n".join(lines)
 
     def ready(self) -> bool:
         """The planner may refuse what validation let through (nothing mounted at the target)."""
