@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from installer.machine.hardware import BIOS_BOOT_TYPE, ESP_TYPE, LINUX_FS_TYPE, LINUX_SWAP_TYPE, Disk, Machine, Mount, Partition
@@ -222,7 +224,10 @@ def test_real_btrfs_subvolumes_keep_their_subvol_options(tmp_path):
         run("sgdisk", "-n", "1:1M:+1M", "-t", "1:EF02", "-n", "2:0:0", "-t", "2:8300", device)
         run("partx", "-u", device, check=False)
         root = f"{device}p2"
-        run("mkfs.btrfs", "-q", "-f", "-U", ROOT_UUID, root)
+        # A UUID of its own: mkfs.btrfs refuses one that any device on the machine has,
+        # and another worker's test may hold an ext4 made with ROOT_UUID meanwhile.
+        root_uuid = str(uuid.uuid4())
+        run("mkfs.btrfs", "-q", "-f", "-U", root_uuid, root)
         run("mount", root, str(target))
         for name in ("@", "@home"):
             run("btrfs", "subvolume", "create", str(target / name))
@@ -232,7 +237,7 @@ def test_real_btrfs_subvolumes_keep_their_subvol_options(tmp_path):
         run("mount", "-o", "subvol=@home,compress=zstd,noatime", root, str(target / "home"))
         machine = machine_with_mounts(device, str(target), firmware="bios")
         plan = build_plan(premounted(firmware="bios"), machine, IDENT, target=str(target))
-        by_uuid = f"/dev/disk/by-uuid/{ROOT_UUID}"
+        by_uuid = f"/dev/disk/by-uuid/{root_uuid}"
         assert [(f.mountpoint, f.device, f.fstype, f.options) for f in plan.filesystems] == [
             ("/", by_uuid, "btrfs", ("noatime", "compress=zstd:3", "subvol=@")),
             ("/home", by_uuid, "btrfs", ("noatime", "compress=zstd:3", "subvol=@home")),
