@@ -570,6 +570,10 @@ async def test_review_unknown_option_marks_its_line_and_install_anyway_is_explic
                     and screen.outcome.message == f"line {number}: The option `services.foo' does not exist.")
         await pilot.pause()
         assert area.text.splitlines()[number - 1].strip() == "services.foo.enable = true;"
+        # A parse of a half-typed line may still be on its way (the screen drops it once
+        # it sees the text has moved on): wait for the final text's own check to show.
+        await until(pilot, lambda: message_of(screen, "files.configuration.nix") == (
+            f"line {number}: The option `services.foo' does not exist."))
         assert message_of(screen, "files.configuration.nix") == (
             f"line {number}: The option `services.foo' does not exist.")
         # While the editor has the focus its cursor stays where the person types;
