@@ -178,6 +178,13 @@ def _mkpart(device: str) -> None:
     run("partx", "-u", device, check=False)
 
 
+
+def _bios_disk_with_ext4(device: str, fs_uuid: str) -> None:
+    """p1 a BIOS boot partition, p2 the rest with an ext4 of the given UUID."""
+    run("sgdisk", "-n", "1:1M:+1M", "-t", "1:EF02", "-n", "2:0:0", "-t", "2:8300", device)
+    run("partx", "-u", device, check=False)
+    run("mkfs.ext4", "-q", "-F", "-U", fs_uuid, f"{device}p2")
+
 @needs_root
 def test_real_mounts_on_a_loop_device_become_filesystems(tmp_path):
     target = tmp_path / "target"
@@ -457,17 +464,13 @@ def test_a_filesystem_in_a_mapping_keeps_its_mapper_name():
 
 @needs_root
 def test_the_live_probe_gives_a_mount_its_uuid_and_the_plan_names_it_by_that(tmp_path):
-    import uuid
-
     from installer.machine.probe import probe
 
     own = str(uuid.uuid4())
     target = tmp_path / "target"
     target.mkdir()
     with loop_device(tmp_path, size=GIB, target=str(target)) as (device, _image):
-        run("sgdisk", "-n", "1:1M:+1M", "-t", "1:EF02", "-n", "2:0:0", "-t", "2:8300", device)
-        run("partx", "-u", device, check=False)
-        run("mkfs.ext4", "-q", "-F", "-U", own, f"{device}p2")
+        _bios_disk_with_ext4(device, own)
         run("mount", f"{device}p2", str(target))
         try:
             machine = probe(allow_loop=True, target=str(target))
@@ -519,16 +522,12 @@ def test_a_bind_mount_of_the_running_systems_root_is_refused(tmp_path):
 
 @needs_root
 def test_a_bind_mount_of_a_directory_on_another_mounted_filesystem_is_refused(tmp_path):
-    import uuid
-
     own = str(uuid.uuid4())  # not ROOT_UUID: other tests may hold a filesystem with that one meanwhile
     target, elsewhere = tmp_path / "target", tmp_path / "elsewhere"
     target.mkdir()
     elsewhere.mkdir()
     with loop_device(tmp_path, size=GIB, target=str(elsewhere)) as (device, _image):
-        run("sgdisk", "-n", "1:1M:+1M", "-t", "1:EF02", "-n", "2:0:0", "-t", "2:8300", device)
-        run("partx", "-u", device, check=False)
-        run("mkfs.ext4", "-q", "-F", "-U", own, f"{device}p2")
+        _bios_disk_with_ext4(device, own)
         run("mount", f"{device}p2", str(elsewhere))
         try:
             (elsewhere / "sub").mkdir()
