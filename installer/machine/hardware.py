@@ -56,6 +56,11 @@ class Partition:
     partuuid: str = ""
     mountpoint: str = ""
     description: str = ""  # what it holds, in words: "Windows (NTFS, 237 GiB)"
+    # Shrinking it (issue 18), read by installer.machine.shrinkable from the filesystem's
+    # own tool (ntfsresize --info, resize2fs -P, btrfs inspect-internal min-dev-size) or
+    # the record: its smallest size in bytes (0: not known), or why it cannot shrink.
+    min_size: int = 0
+    shrink_refusal: str = ""
 
 
 @dataclass

@@ -33,6 +33,27 @@ class Action(StrEnum):
     UMOUNT = "umount"
     MKDIR = "mkdir"
     SWAPON = "swapon"
+    # Keeping what is on the disk (issue 18: free-space, alongside, replace). Each is
+    # a library call, its arguments in Step.call; the executor runs them, the plan
+    # only describes them. Order inside a plan: SHRINK_FS before RESIZE_PART (a
+    # filesystem is shrunk before its partition entry, never the other way round),
+    # DELETE_PART and RESIZE_PART before ADD_PARTS, CHECK_KEPT after the disk phase.
+    #   SHRINK_FS    {"device": "/dev/sda3", "fstype": "ntfs"|"ext4"|"btrfs", "new_size": bytes}
+    #   RESIZE_PART  {"device": "/dev/sda", "number": 3, "start_sector": s, "new_end_sector": e,
+    #                 "sector_size": 512}: moves the entry's end only; start_sector is
+    #                 re-checked, never changed
+    #   DELETE_PART  {"device": "/dev/sda", "number": 5, "start_sector": s, "end_sector": e}
+    #   ADD_PARTS    {"device": "/dev/sda", "table": "gpt"|"msdos", "sector_size": 512,
+    #                 "partitions": [{"number": n, "name": "...", "start": sector, "end": sector,
+    #                 "type_guid": "..." (GPT) or "type_id": "0x83" (MBR), "logical": bool}]}:
+    #                 added into free space of the existing table, nothing else touched
+    #   CHECK_KEPT   {"partitions": [{"path": "/dev/sda3", "fstype": "ntfs", "shrunk": bool,
+    #                 "first_mib_sha256": "..." (untouched ones: hashed at confirmation)}]}
+    SHRINK_FS = "shrink-fs"
+    RESIZE_PART = "resize-partition"
+    DELETE_PART = "delete-partition"
+    ADD_PARTS = "add-partitions"
+    CHECK_KEPT = "check-kept"
 
 
 @dataclass(frozen=True)
