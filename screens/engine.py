@@ -103,3 +103,44 @@ def reboot(session) -> None:
     said = session.console.reboot()
     if said:
         print(said)
+
+
+def import_keys(source: str, have: list[str], context=None):
+    """Fetch the SSH keys `source` names (a GitHub user, gitlab:NAME or an https://
+    URL) and keep the new ones: (FoundKeys or None, a line for the person).
+    Blocking (the network): call from a worker."""
+    from installer.answers.sshkeys import key_source, keys_in
+    from installer.run.fetch import FetchError, fetch_text
+
+    where = key_source(source)
+    if where.problem:
+        return None, where.problem
+    try:
+        text = fetch_text(where.url, context=context)
+    except FetchError as e:
+        return None, str(e)
+    found = keys_in(text, have)
+    return found, found.summary(where.shown)
+
+
+def keys_from_file(path: str, have: list[str]):
+    """The new SSH keys in a file (a .pub or authorized_keys on a USB stick):
+    (FoundKeys or None, a line for the person)."""
+    from installer.answers.sshkeys import MAX_BYTES, keys_in
+    from installer.base.safefs import read_regular
+
+    try:
+        text = read_regular(path, MAX_BYTES).decode("utf-8", errors="replace")
+    except OSError as e:
+        return None, f"{path} cannot be read: {e.strerror or e}"
+    found = keys_in(text, have)
+    return found, found.summary(os.path.basename(path))
+
+
+def media_mounts(session) -> list[tuple[str, str]]:
+    """Mounted USB sticks and cards: (mount point, what it is, for a person)."""
+    machine = session.machine
+    if machine is None:
+        return []
+    return [(mountpoint, f"{disk.model or disk.name} ({human_size(disk.size)})".strip())
+            for mountpoint, disk in machine.media_mounts() if os.path.isdir(mountpoint)]

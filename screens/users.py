@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Static, TextArea
 
 from installer.answers.model import User
+from installer.answers.sshkeys import propose_ssh_server
 from screens import engine
 from screens.base import StepScreen
 from screens.widgets import Check, FieldInput, FieldMessage, FilterSelect, SecretInput, field_id
@@ -45,7 +47,9 @@ def user_block(index: int, user: User) -> list:
         ),
         admin,
         FieldMessage(f"{at}.admin"),
-        Static("SSH public keys, one per line (optional)", classes="label"),
+        Horizontal(Static("SSH public keys, one per line (optional)", classes="label"),
+                   Button("Import (F6)", id=f"import-keys-{index}", classes="import-keys", compact=True),
+                   classes="keys-head"),
         KeysArea(f"{at}.ssh_keys", "\n".join(user.ssh_keys)),
         FieldMessage(f"{at}.ssh_keys"),
     ]
@@ -58,10 +62,14 @@ class UsersScreen(StepScreen):
         "The hostname names this computer on the network. The username is suggested from the full "
         "name until you edit it. An administrator may run commands as root with sudo; with root "
         "login disabled at least one user must be an administrator. Paste SSH public keys (the "
-        "line from your id_ed25519.pub) to log in over SSH without a password. Ctrl+N adds a user; "
-        "F8 removes the user whose field has the focus."
+        "line from your id_ed25519.pub) to log in over SSH without a password, or press F6 to import "
+        "them from a GitHub or GitLab account, an https:// address or a file on a USB stick; the SSH "
+        "server is turned on with the first key. Ctrl+N adds a user; F8 removes the user whose field "
+        "has the focus."
     )
-    BINDINGS = [("ctrl+n", "add_user", "Add user"), ("f8", "remove_user", "Remove user")]
+    BINDINGS = [("ctrl+n", "add_user", "Add user"), ("f8", "remove_user", "Remove user"),
+                # The Import button says F6; the footer has no room left at 80 columns.
+                Binding("f6", "import_keys", "Import keys", show=False)]
 
     def __init__(self) -> None:
         super().__init__()
@@ -91,6 +99,10 @@ class UsersScreen(StepScreen):
             for i, user in enumerate(self.model.users):
                 yield from user_block(i, user)
         yield FieldMessage("users")
+        # Shown once a key is given: the keys are for the SSH server, so it is
+        # offered right here (and turned on with the first key).
+        yield Check("SSH server on, so these keys can log in", self.model.software.ssh_server,
+                    id="f-software-ssh_server", compact=True, field="software.ssh_server")
         yield Button("Add another user (Ctrl+N)", id="add-user", compact=True)
         yield Static("Root account", classes="section")
         yield Check("Disable root login (administrators use sudo)", self.model.root.disabled,
@@ -107,7 +119,15 @@ class UsersScreen(StepScreen):
 
     def on_mount(self) -> None:
         self.sync_root()
+        self.sync_ssh()
         self.query_one("#f-system-hostname").focus()
+
+    def sync_ssh(self) -> None:
+        box = self.query_one("#f-software-ssh_server", Check)
+        box.display = any(user.ssh_keys for user in self.model.users)
+        if box.value != self.model.software.ssh_server:
+            with box.prevent(Checkbox.Changed):
+                box.value = self.model.software.ssh_server
 
     def sync_root(self) -> None:
         for widget in self.query(SecretInput):
@@ -132,6 +152,8 @@ class UsersScreen(StepScreen):
         if field == "root.disabled":
             self.model.root.disabled = event.value
             self.sync_root()
+        elif field == "software.ssh_server":
+            self.model.software.ssh_server = event.value
         elif field.endswith(".admin"):
             index = int(field[6:].split("]")[0])
             self.model.users[index].admin = event.value
@@ -144,9 +166,42 @@ class UsersScreen(StepScreen):
         if not isinstance(area, KeysArea):
             return
         index = int(area.field[6:].split("]")[0])
+        had_keys = any(user.ssh_keys for user in self.model.users)
         self.model.users[index].ssh_keys = [line.strip() for line in area.text.splitlines() if line.strip()]
+        propose_ssh_server(self.model, had_keys)
+        self.sync_ssh()
         self.touched.add(area.field)
         self.refresh_problems()
+
+    def focused_user(self) -> int:
+        """The user whose field (or Import button) has the focus; the first one otherwise."""
+        focused = self.focused
+        field = getattr(focused, "field", "") or ""
+        if field.startswith("users["):
+            return int(field[6:].split("]")[0])
+        if focused is not None and (focused.id or "").startswith("import-keys-"):
+            return int((focused.id or "").rsplit("-", 1)[1])
+        return 0
+
+    @on(Button.Pressed, ".import-keys")
+    def _import_pressed(self, event: Button.Pressed) -> None:
+        self.import_keys(int((event.button.id or "0").rsplit("-", 1)[1]))
+
+    def action_import_keys(self) -> None:
+        self.import_keys(self.focused_user())
+
+    def import_keys(self, index: int) -> None:
+        from screens.sshkeys import ImportKeysScreen
+
+        def got(keys: tuple[str, ...] | None) -> None:
+            if not keys:
+                return
+            area = self.query_one(f"#f-users-{index}-ssh_keys", KeysArea)
+            lines = [line for line in area.text.splitlines() if line.strip()] + list(keys)
+            area.load_text("\n".join(lines))  # its Changed message stores them, as typing does
+            area.focus()
+
+        self.app.push_screen(ImportKeysScreen(self.model.users[index].ssh_keys), got)
 
     @on(Button.Pressed, "#add-user")
     async def _add(self) -> None:

@@ -60,7 +60,7 @@ def valid_model() -> InstallModel:
         disk=DiskChoice(device="/dev/sda", filesystem="ext4", swap="zram"),
         users=[User(name="alice", description="Alice Liddell", admin=True, password="correct horse",
                     password_confirm="correct horse", ssh_keys=[ssh_key()])],
-        software=Software(packages=["git", "python3Packages.requests"]),
+        software=Software(packages=["git", "python3Packages.requests"], ssh_server=True),
     )
 
 

@@ -229,6 +229,8 @@ def _users(model: InstallModel) -> list[Problem]:
             message = next((m for m in map(ssh_key_problem, lines) if m), "")
             if message:
                 out.append(Problem(f"{at}.ssh_keys[{k}]", message))
+        if user.ssh_keys and not model.software.ssh_server:
+            out.append(Problem(f"{at}.ssh_keys", SSH_SERVER_OFF, "warning"))
     r = model.root
     if not r.disabled:
         if not r.password_hash:
@@ -241,6 +243,9 @@ def _users(model: InstallModel) -> list[Problem]:
             Problem(field, "root login is disabled, so add a user with administrator rights (or enable root)")
         )
     return out
+
+
+SSH_SERVER_OFF = "the SSH server is off, so these keys cannot log in: turn the SSH server on"
 
 
 def ssh_key_problem(key: str) -> str:

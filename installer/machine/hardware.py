@@ -207,6 +207,19 @@ class Machine:
         names = [dev.removeprefix(MAPPER) for dev in self.stack(device) if dev.startswith(MAPPER)]
         return [name for name in names if name in self.luks]
 
+    def media_mounts(self) -> list[tuple[str, Disk]]:
+        """Where a USB stick or card (a detachable disk) is mounted, with its disk: the
+        places a person can bring files from (SSH keys) or keep them on (the answers).
+        The running ISO's own medium is among them when it is one."""
+        found = []
+        for disk in self.disks:
+            if not disk.detachable:
+                continue
+            for mountpoint in [disk.mountpoint] + [p.mountpoint for p in disk.partitions]:
+                if mountpoint:
+                    found.append((mountpoint, disk))
+        return found
+
     @property
     def offered_disks(self) -> list[Disk]:
         """The disks the install may go on, as installer.machine.eligibility judges them."""
