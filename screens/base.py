@@ -132,7 +132,8 @@ class StepScreen(Screen[None]):
             if home is None:
                 unplaced.append(problem)
                 continue
-            visible = self.show_all or any(field_matches(t, problem.field) or t == home.field for t in self.touched)
+            visible = (self.show_all or any(field_matches(t, problem.field) or t == home.field
+                                            for t in self.touched)) and not self.still_typing(home.field)
             if visible and home.field not in filled:
                 filled.add(home.field)
                 wanted[home.field] = (problem.message, problem.severity)
@@ -144,15 +145,33 @@ class StepScreen(Screen[None]):
         general.display = bool(shown)
         return [p for p in found if p.severity == "error"]
 
+    def still_typing(self, field: str) -> bool:
+        """A search field (timezone, locale, keymap) being typed into: "not known"
+        would only mean "not finished yet". Its message waits until the person
+        leaves it, picks an entry, or presses Next (which shows every message)."""
+        from screens.widgets import FilterInput
+
+        focused = self.focused
+        return (not self.show_all and isinstance(focused, FilterInput) and field_matches(focused.field, field)
+                and not focused.settled)
+
     def focus_field(self, field: str) -> None:
-        """Focus the widget that edits `field` (or the closest one above it)."""
+        """Focus the widget that edits `field` (or the closest one above it), and
+        scroll so that both it and its message are in view: at 80x25 the message
+        under a field near the bottom would otherwise sit below the buttons."""
         candidates = [w for w in self.query("*")
                       if (edits := getattr(w, "field", None)) and field_matches(edits, field) and w.focusable]
         if not candidates:
             candidates = [w for w in self.query("*") if w.id == field_id(field) and w.focusable]
-        if candidates:
-            candidates[0].focus()
-            candidates[0].scroll_visible()
+        if not candidates:
+            return
+        target = candidates[0]
+        target.focus()  # scrolls it into view (centred when it was far)
+        message = next((m for m in self.query(FieldMessage) if field_matches(m.field, field)), None)
+        if message is not None:
+            # After the layout (the message just filled in has no height before
+            # it): only if it is cut, so the field right above it stays in view.
+            self.call_after_refresh(message.scroll_visible, animate=False, immediate=True)
 
     # -- editing ---------------------------------------------------------------
     def store(self, field: str, value: str) -> None:

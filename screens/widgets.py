@@ -242,10 +242,26 @@ class FilterInput(FieldInput):
         Binding("pageup", "move(-5)", show=False),
     ]
 
+    # False while the person types into it; True once an entry is picked or the
+    # field is left (the step then shows its message: see StepScreen.still_typing).
+    settled = True
+
     def action_move(self, delta: int) -> None:
         parent = self.parent
         if isinstance(parent, FilterSelect):
             parent.move(delta)
+
+    # Textual calls these as well as Input's own (it dispatches along the MRO).
+    async def _on_key(self, event: events.Key) -> None:
+        if event.is_printable or event.key in ("backspace", "delete", "ctrl+u", "ctrl+w"):
+            self.settled = False
+
+    def _on_blur(self, event: events.Blur) -> None:
+        if not self.settled:
+            self.settled = True
+            refresh = getattr(self.screen, "refresh_problems", None)
+            if refresh is not None:
+                refresh()
 
     def enter(self) -> None:
         # The first Enter completes the typed text to the highlighted entry;

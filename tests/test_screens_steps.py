@@ -73,8 +73,11 @@ async def test_keyboard_invalid_keymap_shows_engine_message_and_refuses_next():
         await pilot.press("ctrl+u")
         await type_text(pilot, "zzq")
         expected = engine_messages(app.session, "system.keymap")
-        assert expected and message_of(screen, "system.keymap") == expected[0]
-        await pilot.press("tab", "f10")  # leave the field, then try to go on
+        # Still typing: no "not known" yet (issue 22 item 5); said once the field is left.
+        assert expected and message_of(screen, "system.keymap") == ""
+        await pilot.press("tab")
+        await until(pilot, lambda: message_of(screen, "system.keymap") == expected[0], 10)
+        await pilot.press("f10")  # then try to go on
         assert app.screen is screen
         assert app.focused.id == "f-system-keymap"
         # Filter and pick: "de-lat" then Enter completes to the highlighted keymap.
