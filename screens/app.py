@@ -181,6 +181,7 @@ class InstallerApp(App[int]):
         try:
             self.session.probe()
             self.session.apply_machine_defaults()
+            self.session.propose_for_newcomer()
         except Exception as err:  # shown on the Welcome step, never a traceback
             self.call_from_thread(setattr, self, "probe_state", f"failed: {err}")
             return

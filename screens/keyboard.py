@@ -64,6 +64,8 @@ class KeyboardScreen(StepScreen):
 
     def after_change(self, field: str) -> None:
         s = self.model.system
+        if field in ("system.locale", "system.keymap"):
+            self.session.follow_country_timezone()
         if field == "system.xkb_layout":
             self.select("system.xkb_variant").set_items(self.variants(s.xkb_layout))
         if field == "system.keymap" and self.following:

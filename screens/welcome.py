@@ -11,18 +11,26 @@ from textual.widgets import RadioSet, Static
 from screens import engine
 from screens.base import StepScreen
 from installer.answers.model import Firmware
-from screens.widgets import Choices, Radio, picked
+from screens.widgets import Choices, FieldMessage, Radio, picked
 
 FIRMWARES: tuple[Firmware, ...] = ("uefi", "bios")  # the radio buttons' ids
 
-INTRO = (
-    "This installs NixOS on this computer, step by step:\n"
-    " 1. keyboard and language   2. the disk   3. encryption\n"
-    " 4. your computer's name and the users   5. software\n"
-    " 6. a review of every change and the generated configuration\n"
-    "Nothing is written to any disk until you type the disk's name on the\n"
-    "Confirm step. Esc goes back at any time; F1 explains the current step."
-)
+INTRO = "This installs NixOS on this computer, step by step:"
+AFTER = ("Nothing is written to any disk until you type the disk's name on the\n"
+         "Confirm step. Esc goes back at any time; F1 explains the current step.")
+
+
+def step_list(titles: list[str], width: int = 76) -> str:
+    """The steps after this one, numbered as the header counts them ("2/9"),
+    packed into as few lines as fit `width` columns."""
+    items = [f"{number}. {title}" for number, title in enumerate(titles, start=2)]
+    lines: list[str] = []
+    for item in items:
+        if lines and len(lines[-1]) + 3 + len(item) <= width:
+            lines[-1] += "   " + item
+        else:
+            lines.append(" " + item)
+    return "\n".join(lines)
 
 
 class WelcomeScreen(StepScreen):
@@ -36,6 +44,8 @@ class WelcomeScreen(StepScreen):
 
     def body(self) -> ComposeResult:
         yield Static(INTRO, id="intro", markup=False)
+        yield Static("", id="steps", markup=False)
+        yield Static(AFTER, id="after", markup=False)
         yield Static("", id="mode", markup=False)
         yield Static("", id="warnings", classes="message -warning", markup=False)
         yield Static("Probing the disks...", id="probe", markup=False)
@@ -43,6 +53,7 @@ class WelcomeScreen(StepScreen):
         with Choices(id="f-boot-firmware"):
             yield Radio("UEFI", id="uefi")
             yield Radio("BIOS (legacy)", id="bios")
+        yield FieldMessage("boot.firmware")
 
     def on_mount(self) -> None:
         self.query_one("#back").display = False
@@ -54,6 +65,15 @@ class WelcomeScreen(StepScreen):
         self.watch(self.app, "probe_state", self.show_probe)
         self.show_warnings()
         self.query_one(RadioSet).focus()
+        # Every later step's title, from the step itself; imported after the
+        # first paint, as the app would import each step when it is reached.
+        self.call_after_refresh(self.show_steps)
+
+    def show_steps(self) -> None:
+        from screens.app import STEPS, step_class
+
+        titles = [getattr(step_class(index), "TITLE_TEXT", "") for index in range(1, len(STEPS))]
+        self.query_one("#steps", Static).update(step_list(titles))
 
     def show_probe(self, state: str) -> None:
         probe = self.query_one("#probe", Static)
@@ -85,6 +105,7 @@ class WelcomeScreen(StepScreen):
         if self.app.probe_state != "ready":
             return
         self.model.boot.firmware = picked(FIRMWARES, event.pressed.id or "")
+        self.touched.add("boot.firmware")  # a choice against how this ISO was started is said at once
         self.refresh_problems()
 
     def ready(self) -> bool:

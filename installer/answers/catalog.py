@@ -79,6 +79,46 @@ def timezone_places() -> dict[str, str]:
     return {zone: places.get(zone, "") for zone in timezones()}
 
 
+# zone.tab lists most countries' main zone first, but a few of the countries
+# with several zones start from one edge (CA with St_Johns, BR with Noronha):
+# for those, the capital's zone, where most people's clocks are.
+CAPITAL_ZONES = {"AU": "Australia/Sydney", "BR": "America/Sao_Paulo", "CA": "America/Toronto",
+                 "RU": "Europe/Moscow", "UA": "Europe/Kyiv", "UZ": "Asia/Tashkent"}
+
+
+@cache
+def country_zones() -> dict[str, str]:
+    """Country code -> the zone most of its people live in, e.g. "DE" -> "Europe/Berlin"."""
+    zones: dict[str, str] = {}
+    for row in _tz_table("zone.tab"):
+        if len(row) >= 3:
+            zones.setdefault(row[0], row[2])
+    known = set(timezones())
+    zones.update({country: zone for country, zone in CAPITAL_ZONES.items() if zone in known})
+    return zones
+
+
+# xkb layouts named otherwise than their country's ISO 3166 code.
+XKB_COUNTRY = {"gb": "GB", "uk": "GB", "latam": "MX", "br": "BR", "dk": "DK", "se": "SE", "ee": "EE", "jp": "JP"}
+
+
+def country_timezone(locale: str, keymap: str, defaults: tuple[str, str]) -> str | None:
+    """The timezone of the country the locale (or else the keymap) names, or None.
+
+    A newcomer who picks de_DE.UTF-8 lives in Europe/Berlin more often than in
+    UTC. Only what the person chose counts: a locale and keymap still at their
+    defaults (`defaults`: en_US.UTF-8, us) name no country, and nothing follows."""
+    default_locale, default_keymap = defaults
+    country = ""
+    if locale != default_locale:
+        territory = locale.split(".", 1)[0].split("@", 1)[0].partition("_")[2]
+        country = territory.upper()
+    elif keymap != default_keymap:
+        layout = (xkb_for_keymap(keymap) or ("", ""))[0].split(",")[0]
+        country = XKB_COUNTRY.get(layout, layout.upper())
+    return country_zones().get(country) if country else None
+
+
 @cache
 def keymap_xkb() -> dict[str, tuple[str, str]]:
     """Console keymap -> (xkb layout, variant) that type the same (systemd's kbd-model-map)."""

@@ -17,6 +17,12 @@ from installer.machine.hardware import Disk, Machine
 
 CHOOSE_DISK = "choose the disk to install on"
 NEEDS_UEFI = "systemd-boot needs UEFI firmware; use grub on a BIOS machine"
+# The firmware chosen against the mode this ISO was started in: warned, never
+# refused (a machine can be switched to CSM, or the disk moved to another one).
+BIOS_ON_UEFI = ("this computer was started in UEFI mode: a BIOS install boots only if the "
+                "firmware's legacy (CSM) boot is turned on; keep UEFI unless you know you need BIOS")
+UEFI_ON_BIOS = ("this computer was started in BIOS (legacy) mode: a UEFI install boots only "
+                "once the firmware is switched to UEFI; keep BIOS unless you will do that")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from dataclasses import fields, is_dataclass
 from typing import Any
 
 from installer.answers import catalog
-from installer.answers.resolve import CHOOSE_DISK, NEEDS_UEFI, install_disk
+from installer.answers.resolve import BIOS_ON_UEFI, CHOOSE_DISK, NEEDS_UEFI, UEFI_ON_BIOS, install_disk
 from installer.base.crypthash import hash_problem
 from installer.machine.hardware import Machine
 from installer.answers.fields import within
@@ -59,7 +59,7 @@ def validate(model: InstallModel, machine: Machine | None = None) -> list[Proble
     problems: list[Problem] = []
     problems += _control_characters(model)
     problems += _system(model)
-    problems += _boot(model)
+    problems += _boot(model, machine)
     problems += _disk(model, machine)
     problems += _encryption(model)
     problems += _users(model)
@@ -132,11 +132,13 @@ def _system(model: InstallModel) -> list[Problem]:
     return out
 
 
-def _boot(model: InstallModel) -> list[Problem]:
+def _boot(model: InstallModel, machine: Machine | None = None) -> list[Problem]:
     b = model.boot
     out = []
     if b.firmware is not None and b.firmware not in FIRMWARES:
         out.append(Problem("boot.firmware", f"must be one of {', '.join(FIRMWARES)}"))
+    elif machine is not None and b.firmware not in (None, machine.firmware):
+        out.append(Problem("boot.firmware", BIOS_ON_UEFI if b.firmware == "bios" else UEFI_ON_BIOS, "warning"))
     if b.loader is not None and b.loader not in LOADERS:
         out.append(Problem("boot.loader", f"must be one of {', '.join(LOADERS)}"))
     elif b.firmware == "bios" and b.loader == "systemd-boot":

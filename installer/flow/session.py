@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from installer.answers.fields import is_secret, within
-from installer.answers.model import InstallModel, System
+from installer.answers.model import Desktop, InstallModel, Software, System
 from installer.base.logfile import LogFile, Redactor
 from installer.base.problems import Problem, ProblemsError, errors
 from installer.flow import DryRun
@@ -31,6 +31,9 @@ from installer.flow.install import Install
 from installer.flow.options import Options
 from installer.flow.preflight import Preflight
 from installer.plan.identity import Identity
+
+# The desktop a laptop is proposed: the one the NixOS graphical ISO installs by default.
+LAPTOP_DESKTOP: Desktop = "gnome"
 
 # The answers file, the validator and the planner load on first use, not at
 # import: the wizard's first frame needs none of them.
@@ -58,6 +61,7 @@ class Session:
         self._plan: Plan | None = None
         self._plan_key: str | None = None
         self._log: LogFile | None = None
+        self._followed_timezone = ""  # what follow_country_timezone last set
         self.draft = Draft(self)
         self.preflight = Preflight(self)
         self.install = Install(self)
@@ -92,6 +96,29 @@ class Session:
             from installer.nixos.facts import state_version
 
             self.model.system.state_version = state_version()
+
+    def propose_for_newcomer(self) -> None:
+        """What the wizard proposes beyond the machine's facts; never applied to an
+        answers file, whose omissions mean its defaults. A laptop (a battery) is
+        someone's own computer, used at its screen: a desktop is proposed."""
+        assert self.machine is not None
+        if self.machine.battery and self.model.software.desktop == Software().desktop:
+            self.model.software.desktop = LAPTOP_DESKTOP
+
+    def follow_country_timezone(self) -> bool:
+        """The timezone follows the country of the chosen locale (or keymap) until
+        the person picks one: while it is still the default, the machine's, or
+        what it last followed. Returns whether it changed."""
+        from installer.answers.catalog import country_timezone
+
+        s, defaults = self.model.system, System()
+        suggested = country_timezone(s.locale, s.keymap, (defaults.locale, defaults.keymap))
+        machine_zone = self.machine.timezone if self.machine is not None else ""
+        if suggested is None or s.timezone not in {defaults.timezone, machine_zone, self._followed_timezone}:
+            return False
+        changed = s.timezone != suggested
+        s.timezone = self._followed_timezone = suggested
+        return changed
 
     # -- checking and planning -------------------------------------------------
     def validate(self, prefix: str | None = None, *, secrets: bool = True) -> list[Problem]:

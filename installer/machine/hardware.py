@@ -170,6 +170,7 @@ class Machine:
     # Every mapping in `luks` is here too, on its backing device.
     dm_slaves: dict[str, list[str]] = field(default_factory=dict)
     boot_medium: str = ""  # the disk holding the running ISO, e.g. /dev/sdb
+    battery: bool = False  # a laptop: the wizard proposes a desktop
     # What the probe could not work out and a person should know, e.g. a disk
     # controller whose initrd module is unknown.
     warnings: list[str] = field(default_factory=list)

@@ -440,10 +440,9 @@ def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop:
         disks.append(_multipath_disk(dev, rec, sorted(p for p, m in path_of.items() if m == rec.get("DM_NAME")),
                                      by_path))
 
-    machine = Machine(
+    return Machine(
         firmware=firmware, cpu_vendor=facts.get("cpu_vendor", ""), virtualisation=facts.get("virtualisation", "none"),
         cpu_flags=list(facts["cpu_flags"]) if isinstance(facts.get("cpu_flags"), list) else None,
-        disks=disks, mounts=mounts, swaps=swaps, luks=luks, dm_slaves=dm_slaves,
+        disks=disks, mounts=mounts, swaps=swaps, luks=luks, dm_slaves=dm_slaves, battery=facts.get("battery") is True,
         boot_medium=boot_medium, source=source, warnings=warnings,
     )
-    return machine

@@ -25,7 +25,8 @@ probert's format, all optional when reading:
 - a top-level "machine" object with facts probert does not record:
   firmware ("uefi"/"bios"), cpu_vendor, cpu_flags (which of vmx, svm and
   hypervisor /proc/cpuinfo lists; absent: unknown), virtualisation, swaps
-  (active swap devices from /proc/swaps), boot_medium (when known by other means);
+  (active swap devices from /proc/swaps), boot_medium (when known by other means),
+  battery (true when /sys/class/power_supply has one: a laptop; absent: unknown);
 - storage "zfs" holds the imported pools ({"zpools": {NAME: ...}}, as probert's
   zdb dump names them; live from `zpool list`);
 - a top-level "gaps" object, written by --record-machine only: each partitioned
@@ -430,5 +431,17 @@ def live_data() -> Record:
     dmi = " ".join(filter(None, (_read(f"/sys/class/dmi/id/{f}") for f in ("sys_vendor", "product_name"))))
     machine = {"firmware": _firmware(), "cpu_vendor": _cpu_vendor(cpuinfo), "cpu_flags": flags,
                "virtualisation": virtualisation_from(_detect_virt(), dmi, flags),
-               "swaps": active_swaps(_read("/proc/swaps") or "")}
+               "swaps": active_swaps(_read("/proc/swaps") or ""), "battery": has_battery()}
     return {"storage": storage, "machine": machine}
+
+
+def has_battery(sys_root: str = "/sys") -> bool:
+    """A battery among the power supplies: a laptop (or a tablet). A UPS or a
+    wireless mouse's battery reports scope "Device", not the system's own."""
+    top = os.path.join(sys_root, "class/power_supply")
+    for name in sorted(os.listdir(top)) if os.path.isdir(top) else []:
+        kind = (_read(os.path.join(top, name, "type")) or "").strip()
+        scope = (_read(os.path.join(top, name, "scope")) or "").strip()
+        if kind == "Battery" and scope != "Device":
+            return True
+    return False
