@@ -21,6 +21,7 @@ from screens.base import StepScreen
 from screens.widgets import Choices, FieldInput, FieldMessage, Radio, field_id, picked
 
 if TYPE_CHECKING:
+    from installer.base.problems import Problem
     from installer.machine.hardware import Disk
 
 LAYOUTS: dict[Layout, str] = {"erase": "Erase the whole disk and install",
@@ -232,13 +233,28 @@ class DiskScreen(StepScreen):
         erase = self.model.disk.layout == "erase"
         self.query_one("#" + field_id("disk.swap_size_mib")).disabled = self.model.disk.swap != "partition" or not erase
         self.query_one("#f-disk-filesystem").disabled = not erase
-        self.refresh_problems()
-        self.query_one("#preview", Static).update(self.preview())
+        errors = self.refresh_problems()
+        self.query_one("#preview", Static).update(self.preview(errors))
 
-    def preview(self) -> str:
+    def on_screen_resume(self) -> None:
+        # Back from a later step (LUKS turned on at Encryption puts a /boot
+        # partition in a BIOS plan): the preview is the plan as it is now.
+        if self.is_mounted:
+            self.sync()
+
+    def preview(self, errors: list[Problem]) -> str:
+        # The preview is the plan, and only a plan from valid choices (`errors`:
+        # this step's, the planner's refusals among them): an invalid swap size
+        # would otherwise show as a partition of 0 B.
+        if errors and self.model.disk.layout == "premounted":
+            return self.premounted_help(errors[0].message)
+        if errors:
+            return "Preview: fix the choices above first (" + errors[0].message + ")"
         try:
             plan = self.session.plan()
         except ProblemsError as err:
+            if self.model.disk.layout == "premounted":
+                return self.premounted_help(err.problems[0].message)
             return "Preview: fix the choices above first (" + err.problems[0].message + ")"
         except Exception as err:  # the planner is the engine's; never a traceback here
             return f"Preview not available: {err}"
@@ -254,6 +270,16 @@ class DiskScreen(StepScreen):
             size = engine.human_size(part.size)
             lines.append(f"  {part.number}. {part.name:<10} {size:>10}  {part.purpose:<9} {part.fstype}")
         return "\n".join(lines)
+
+    def premounted_help(self, refusal: str) -> str:
+        """What to mount, as commands for the Shell button, when the layout made by
+        hand is not mounted (whole) yet."""
+        from installer.plan.premounted import example_mounts
+
+        target = self.session.options.target
+        commands = example_mounts(self.highlighted_disk(), engine.firmware(self.session), target)
+        return "\n".join([f"Not ready: {refusal}.", f"Mount your partitions at {target} (Shell), e.g.:"]
+                         + [f"  {line}" for line in commands] + ["then Rescan."])
 
     def ready(self) -> bool:
         """The planner may refuse what validation let through (nothing mounted at the target)."""

@@ -32,6 +32,22 @@ KEPT_OPTIONS = ("subvol", "compress", "compress-force", "noatime")
 ESP_MBR_TYPES = ("0xef", "ef")
 
 
+def example_mounts(disk: Disk | None, firmware: str, target: str = "/mnt") -> list[str]:
+    """The commands that would mount a layout made by hand on `disk`, for a person
+    who chose "use what is mounted" and has mounted nothing yet: its largest
+    Linux filesystem at the target, and on UEFI its EFI system partition at
+    /boot. Placeholders where the disk has none (/dev/sdXN: a partition to make)."""
+    target = target.rstrip("/") or "/"
+    parts = disk.partitions if disk is not None else []
+    linux = [p for p in parts if p.fstype in ("ext4", "btrfs", "xfs")]
+    root = max(linux, key=lambda p: p.size).path if linux else "/dev/sdXN"
+    lines = [f"mount {root} {target}"]
+    if firmware == "uefi":
+        esp = next((p.path for p in parts if p.type_guid == ESP_TYPE or p.type_guid in ESP_MBR_TYPES), "/dev/sdXN")
+        lines.append(f"mkdir -p {_join(target, '/boot')} && mount -o umask=0077 {esp} {_join(target, '/boot')}")
+    return lines
+
+
 def premounted_plan(model: InstallModel, machine: Machine, identity: Identity, target: str = "/mnt") -> Plan:
     """The plan for what is mounted under `target`. Raises ProblemsError when a piece is missing."""
     target = target.rstrip("/") or "/"
