@@ -115,3 +115,23 @@ def keep_boot(model: InstallModel, machine: Machine, disk: Disk, gone: frozenset
     if esp.fstype != "vfat":
         return KeepBoot(esp, False, False, False, grub, not_an_esp(esp.path, esp.fstype))
     return KeepBoot(esp, False, esp.size < SMALL_ESP, False, grub, "")
+
+
+def find_partitions(disk: Disk, name: str) -> list[Partition]:
+    """The partitions of `disk` an answer names: by path (/dev/sda3, sda3), by PARTUUID
+    (bare, PARTUUID=..., or its /dev/disk/by-partuuid/ link), or by label (the filesystem's
+    or the GPT name; LABEL= and PARTLABEL= prefixes, /dev/disk/by-label/ links taken too)."""
+    name = name.strip()
+    if not name:
+        return []
+    for prefix in ("PARTUUID=", "/dev/disk/by-partuuid/", "LABEL=", "PARTLABEL=", "/dev/disk/by-label/",
+                   "/dev/disk/by-partlabel/"):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+            break
+    short = name.removeprefix("/dev/")
+    by_path = [p for p in disk.partitions if name == p.path or short == p.path.removeprefix("/dev/")]
+    if by_path:
+        return by_path
+    by_uuid = [p for p in disk.partitions if p.partuuid and p.partuuid.lower() == name.lower()]
+    return by_uuid or [p for p in disk.partitions if name in (p.label, p.partlabel)]

@@ -90,6 +90,11 @@ class Offer:
         return self.way
 
 
+def size_range(lo: int, hi: int) -> str:
+    """A range of sizes in whole GiB, as the size fields and the answers' keys take them."""
+    return f"between {-(-lo // GIB)} and {hi // GIB} GiB"
+
+
 def nixos_min(model: InstallModel) -> int:
     """The least room NixOS gets on a disk it shares: a desktop with its generations needs more."""
     return NIXOS_MIN_DESKTOP if model.software.desktop != "none" else NIXOS_MIN
