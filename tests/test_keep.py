@@ -169,3 +169,24 @@ def test_luks_swap_partition_gets_its_partuuid_by_sgdisk_keeping_the_disk_guid()
     assert f"--partition-guid=4:{IDENT.swap_uuid}" in sgdisk
     assert not any(a.startswith("--disk-guid") for a in sgdisk)
     assert plan.swaps[0].device == f"/dev/disk/by-partuuid/{IDENT.swap_uuid}"
+
+
+def test_the_boot_set_up_beside_windows_and_beside_three_ubuntus_is_rendered() -> None:
+    from installer.nixos.render import render
+
+    machine = recorded("win11-along-ubuntu", sda5=20 * GIB)
+    model = keep("alongside", shrink="/dev/sda5")
+    files = render(model, machine, build_plan(model, machine, IDENT), host_platform="x86_64-linux")
+    config, hardware = files["configuration.nix"], files["hardware-configuration.nix"]
+    assert 'boot.loader.efi.efiSysMountPoint = "/efi";' in config
+    assert 'boot.loader.systemd-boot.xbootldrMountPoint = "/boot";' in config
+    assert "boot.loader.systemd-boot.configurationLimit = 15;" in config  # (1 GiB - 64 MiB) / 64 MiB
+    assert "useOSProber" not in config  # systemd-boot finds Windows on the shared ESP itself
+    esp = machine.disks[0].partitions[0]
+    assert '"/efi" =' in hardware and f"/dev/disk/by-uuid/{esp.uuid}" in hardware
+    machine = recorded("threebuntu-on-msdos")
+    model = keep("replace", replace="/dev/sda6")
+    config = render(model, machine, build_plan(model, machine, IDENT), host_platform="x86_64-linux")["configuration.nix"]
+    assert "boot.loader.grub.useOSProber = true;" in config
+    assert f'boot.loader.grub.device = "{machine.disks[0].by_id}";' in config
+    assert "configurationLimit" not in config and "efiSysMountPoint" not in config
