@@ -80,7 +80,7 @@ def test_a_desktop_needs_25_gib() -> None:
     along = by_way(found, "alongside", "/dev/sda3")
     assert along.need == NIXOS_MIN_DESKTOP
     assert along.reason == why.room_too_small(along.room, NIXOS_MIN_DESKTOP)
-    assert by_way(found, "free-space").reason == why.room_too_small(20 * GIB - MIB, NIXOS_MIN_DESKTOP)
+    assert by_way(found, "free-space").reason == why.free_space_too_small(20 * GIB - MIB, NIXOS_MIN_DESKTOP)
     model.software.desktop = "none"
     assert by_way(offers(model, Machine(disks=[disk]), disk), "alongside", "/dev/sda3").offered
     big = windows_disk(ntfs_min=100 * GIB)

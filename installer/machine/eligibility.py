@@ -280,6 +280,10 @@ def room_too_small(room: int, need: int) -> str:
     return f"that leaves {human_size(room)} for NixOS, which needs at least {human_size(need)}"
 
 
+def free_space_too_small(size: int, need: int) -> str:
+    return f"its largest free space is {human_size(size)}, and NixOS needs at least {human_size(need)}"
+
+
 def renumbers(after: str) -> str:
     return (f"a new logical partition there would renumber {after} (the kernel numbers logical "
             "partitions in the order of their chain)")

@@ -174,7 +174,10 @@ def _free_space(model: InstallModel, machine: Machine, disk: Disk) -> Offer:
         all_gaps = [g for g in gaps(disk) if g.size >= wanted]
         return Offer("free-space", disk, need=wanted, reason=all_gaps[0].why if all_gaps else why.NO_FREE_SPACE)
     best = max(usable, key=lambda g: g.size)
-    return Offer("free-space", disk, None, best, wanted, reason=_fits(model, disk, disk, best, wanted, setup))
+    reason = _fits(model, disk, disk, best, wanted, setup)
+    if best.size < wanted and not setup.problem:
+        reason = why.free_space_too_small(best.size, wanted)
+    return Offer("free-space", disk, None, best, wanted, reason=reason)
 
 
 def _alongside(model: InstallModel, machine: Machine, disk: Disk, part: Partition) -> Offer:
