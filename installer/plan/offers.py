@@ -26,6 +26,7 @@ is not known is not offered for shrinking.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 
 from installer.answers.model import InstallModel
@@ -76,18 +77,51 @@ class Offer:
         return min(_down(self.gap.end - self.need - self.part.start), _down(self.part.size) - ALIGN)
 
     def words(self) -> str:
-        """What the offer does, in one line for a person (the Disk step's list, --plan)."""
-        part = self.part
-        name = (part.description or part.path) if part is not None else ""
+        """What the offer does, in one short line for a person (the Disk step's list)."""
+        room = human_size(self.room)
         if self.way == "erase":
-            return f"Erase {self.disk.path} and install NixOS ({human_size(self.disk.size)})"
+            return f"Erase {self.disk.name}: NixOS on all {room}, everything on it lost"
         if self.way == "free-space":
-            return f"Install NixOS into the free space ({human_size(self.room)}), keep everything"
-        if self.way == "alongside" and part is not None:
-            return f"Shrink {part.path} ({name}) and install NixOS beside it (up to {human_size(self.room)})"
-        if part is not None:
-            return f"Replace {part.path} ({name}) with NixOS ({human_size(self.room)})"
-        return self.way
+            return f"Use the free space: NixOS up to {room}, nothing else touched"
+        what = part_name(self.part) if self.part is not None else "?"
+        if self.way == "alongside":
+            return f"Shrink {what}: NixOS up to {room} beside it"
+        return f"Replace {what}: NixOS up to {room}, what it holds lost"
+
+    def refusal(self) -> str:
+        """Why it is not offered, naming the way and the partition."""
+        what = f" {part_name(self.part)}" if self.part is not None else ""
+        return f"{WAY_WORDS[self.way]}{what}: {self.reason}"
+
+
+WAY_WORDS = {"erase": "erase", "free-space": "free space", "alongside": "shrink", "replace": "replace"}
+SIZE_IN_WORDS = re.compile(r", [0-9.]+ [KMGT]?i?B\)$")
+# Never shrunk nor replaced, and plain from what the disk holds: said last, by name only.
+OBVIOUS = (why.KEEP_ESP, why.KEEP_MSR, why.KEEP_EXTENDED, why.KEEP_BIOS_BOOT)
+
+
+def part_name(part: Partition) -> str:
+    """A partition in a few words: "sda5 Ubuntu Plucky Puffin (ext4)" (its size said apart)."""
+    what = SIZE_IN_WORDS.sub(")", part.description) if part.description else part.fstype or "partition"
+    return f"{part.path.removeprefix('/dev/')} {what}"
+
+
+def refusal_lines(found: list[Offer], lines: int) -> list[str]:
+    """The ways not offered, at most `lines` lines: the telling reasons whole (a BitLocker
+    Windows, a full disk), then the partitions never touched (ESP, MSR), by name only."""
+    # A partition that cannot be shrunk is what a person looks for first (Windows they meant
+    # to keep beside NixOS), then the free space, then what cannot be replaced.
+    order = {"alongside": 0, "free-space": 1, "replace": 2, "erase": 3}
+    refused = sorted((o for o in found if not o.offered), key=lambda o: order[o.way])
+    telling = [o.refusal() for o in refused if o.reason not in OBVIOUS]
+    plain = [f"{WAY_WORDS[o.way]} {o.part.path.removeprefix('/dev/')}" for o in refused
+             if o.reason in OBVIOUS and o.part is not None]
+    if len(telling) + (1 if plain else 0) <= lines:
+        return telling + ([f"never touched: {', '.join(plain)} (what other systems boot from)"] if plain else [])
+    shown = telling[: lines - 1]
+    rest = [f"{WAY_WORDS[o.way]} {o.part.path.removeprefix('/dev/') if o.part else o.disk.name}"
+            for o in refused if o.refusal() not in shown]
+    return shown + [f"also {', '.join(rest)}"]
 
 
 def size_range(lo: int, hi: int) -> str:
