@@ -219,7 +219,9 @@ class DiskScreen(StepScreen):
              if o.way == d.layout and (o.part is None or named in (o.part.path, o.part.path.removeprefix("/dev/")))),
             None)
         keys = [*self.offers, "premounted"]
-        ways.highlighted = keys.index(wanted) if wanted in keys else 0
+        if wanted in keys or self.offers:
+            ways.highlighted = keys.index(wanted) if wanted in keys else 0
+        # else: no way offered on this disk; the layout stays as it is until a person picks one
 
     def highlighted_disk(self) -> Disk | None:
         options = self.query_one("#f-disk-device", OptionList)
