@@ -190,3 +190,20 @@ def test_the_boot_set_up_beside_windows_and_beside_three_ubuntus_is_rendered() -
     assert "boot.loader.grub.useOSProber = true;" in config
     assert f'boot.loader.grub.device = "{machine.disks[0].by_id}";' in config
     assert "configurationLimit" not in config and "efiSysMountPoint" not in config
+
+
+def test_the_disk_today_and_after_as_bars() -> None:
+    from installer.plan.diskbar import FREE, KEPT, NIXOS, after, labels, today
+
+    machine = recorded("ubuntu-and-free-space")
+    disk = machine.disks[0]
+    plan = build_plan(keep("free-space", size_gib=20), machine, IDENT)
+    now, then = today(disk, 40), after(disk, plan, 40)
+    assert len(now) == len(then) == 40
+    # 11.2 GiB of partitions, then 29 GiB free, of 40 GiB: a column a GiB, 11 kept, the rest free
+    assert set(now[:11]) <= set(KEPT) and set(now[11:]) == {FREE}
+    # NixOS's 20 GiB right after them (columns 11 to 30), the 9 GiB left free after it
+    assert then[:11] == now[:11] and then[11:31] == NIXOS * 20 and then[31:] == FREE * 9
+    assert labels(disk, plan) == "free space -> NixOS 20 GiB, nothing else touched"
+    tiny = build_plan(keep("free-space", size_gib=10), machine, IDENT)
+    assert NIXOS in after(disk, tiny, 3)  # NixOS's space never vanishes from a narrow bar

@@ -86,3 +86,19 @@ def test_export_refuses_every_keep_layout() -> None:
     model.disk.layout, model.disk.replace = "replace", "/dev/sda5"
     plan = build_plan(model, machine, Identity.generate(1))
     assert [p.field for p in export_problems(model, plan, include_password_hashes=True)] == ["disk.layout"]
+
+
+def test_an_unattended_dry_run_runs_the_same_keep_plan(tmp_path) -> None:
+    path = tmp_path / "a.toml"
+    path.write_text(text('layout = "replace"\nreplace = "sda5"'))
+    done = cli("--answers", str(path), "--machine", str(WIN11), "--yes", "--dry-run", "--log", str(tmp_path / "log"))
+    assert done.returncode == 0, done.stderr
+    steps = [line for line in done.stdout.splitlines() if line.startswith("[dry-run] ") and ". " in line[:14]]
+    session_plan = build_plan(_model_of(path), probe(WIN11), Identity.generate(1))
+    assert [line.split(". ", 1)[1].split(": ")[0] for line in steps[:3]] == \
+        [s.describe.split(": ")[0] for s in session_plan.steps[:3]]
+    assert "[dry-run] 1. Delete /dev/sda5" in done.stdout
+
+
+def _model_of(path) -> object:  # type: ignore[no-untyped-def]
+    return answers.load(path)
