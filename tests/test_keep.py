@@ -207,3 +207,19 @@ def test_the_disk_today_and_after_as_bars() -> None:
     assert labels(disk, plan) == "free space -> NixOS 20 GiB, nothing else touched"
     tiny = build_plan(keep("free-space", size_gib=10), machine, IDENT)
     assert NIXOS in after(disk, tiny, 3)  # NixOS's space never vanishes from a narrow bar
+
+
+def test_free_space_inside_the_extended_partition_takes_a_logical_partition_after_the_last() -> None:
+    from installer.machine.hardware import Disk, Partition
+
+    parts = [Partition("/dev/sda1", 1, 20 * GIB, MIB, "0x83", fstype="ext4"),
+             Partition("/dev/sda2", 2, 43 * GIB, 21 * GIB, "0x5"),
+             Partition("/dev/sda5", 5, 10 * GIB, 22 * GIB, "0x83", fstype="ext4")]
+    disk = Disk("/dev/sda", "sda", 64 * GIB, table="dos", by_id="/dev/disk/by-id/ata-X", partitions=parts)
+    machine = Machine(firmware="bios", disks=[disk])
+    plan = build_plan(keep("free-space"), machine, IDENT)
+    added = next(s for s in plan.steps if s.action is Action.ADD_PARTS).call["partitions"]
+    assert [(p["number"], p["type_id"], p["logical"]) for p in added] == [(6, "0x83", True)]
+    assert added[0]["start"] * 512 >= 32 * GIB + MIB  # the new EBR's MiB after sda5
+    assert (added[0]["end"] + 1) * 512 <= 64 * GIB  # inside the extended partition
+    assert plan.partitions[0].path == "/dev/sda6"

@@ -133,3 +133,15 @@ def test_a_disk_refused_refuses_every_way_with_its_reason() -> None:
     found = offers(InstallModel(), Machine(disks=[bare]), bare)
     assert by_way(found, "erase").offered
     assert {o.reason for o in found if o.way != "erase"} == {why.NO_TABLE_TO_KEEP}
+
+
+def test_a_new_esp_never_goes_into_a_logical_partition() -> None:
+    # UEFI on an MBR disk without an ESP: free space only inside the extended partition
+    parts = [part(1, MIB, 20 * GIB, "0x83", "ext4"), part(2, 21 * GIB, 43 * GIB, "0x5"),
+             part(5, 22 * GIB, 10 * GIB, "0x83", "ext4")]
+    disk = Disk("/dev/sda", "sda", 64 * GIB, table="dos", partitions=parts)
+    found = offers(InstallModel(), Machine(firmware="uefi", disks=[disk]), disk)
+    assert by_way(found, "free-space").reason == why.ESP_NOT_LOGICAL
+    # under BIOS the same space takes NixOS as a logical partition after sda5
+    found = offers(InstallModel(), Machine(firmware="bios", disks=[disk]), disk)
+    assert by_way(found, "free-space").offered and by_way(found, "free-space").gap.slot == "logical"

@@ -269,6 +269,8 @@ KEEP_ESP = "it is the EFI system partition the systems on this machine boot from
 KEEP_MSR = "it is the Microsoft reserved partition Windows needs"
 KEEP_EXTENDED = "it is the extended partition that holds the logical ones"
 KEEP_BIOS_BOOT = "it is the BIOS boot partition GRUB on this disk lives in"
+ESP_NOT_LOGICAL = ("NixOS would need a new EFI system partition there, and UEFI firmware looks for one "
+                   "only among the four primary partitions of an MBR")
 
 
 def shrink_leaves_nothing(keep_min: int, size: int) -> str:

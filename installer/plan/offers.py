@@ -267,6 +267,8 @@ def _fits(model: InstallModel, disk: Disk, after: Disk, gap: Gap, wanted: int, s
         if free < count:
             return why.no_slots(count, free)
     if gap.slot == "logical":
+        if setup.new_esp:
+            return why.ESP_NOT_LOGICAL
         later = [p.path for p in after.partitions if p.number >= MBR_FIRST_LOGICAL and p.start > gap.start]
         if later:
             return why.renumbers(", ".join(later))
