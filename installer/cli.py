@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from installer.answers.resolve import KEEP_LAYOUTS
 from installer.base.problems import ProbeError, ProblemsError, cut
 from installer.base.logfile import DEFAULT_LOG
 from installer.base.safefs import LinkRefused
@@ -330,7 +331,7 @@ def _render(session: Session, out: Path) -> int:
 def _refused(session: Session) -> str:
     assert session.machine is not None
     device = session.model.disk.device
-    if session.model.disk.layout != "erase" or not device:
+    if session.model.disk.layout not in ("erase", *KEEP_LAYOUTS) or not device:
         return ""
     disk = session.machine.disk(device)
     if disk is None:
@@ -345,6 +346,9 @@ def print_plan(session: Session) -> None:
     plan = session.plan()
     if not plan.steps:
         print(f"Nothing to partition: using what is mounted at {session.options.target}.")
+    if plan.changes:  # a layout keeping what is on the disk: what is kept, shrunk and deleted first
+        for line in plan.summary_lines():
+            print(line)
     for number, step in enumerate(plan.steps, 1):
         print(f"{number:3}. {step.describe}")
         print(f"     {step.shown()}")

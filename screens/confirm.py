@@ -23,9 +23,11 @@ class ConfirmScreen(StepScreen):
     NEXT_LABEL = "Install"
     HELP = (
         "Nothing has been written so far. Typing the disk's short name (as shown) and pressing "
-        "Enter starts the install: the disk is erased first. Esc goes back to the review. When Nix "
-        "could not evaluate the configuration at Review, the install is refused until you fix it; "
-        "F8 installs anyway (nixos-install will most likely fail, after the disk was erased)."
+        "Enter starts the install: the disk is erased first. When NixOS goes next to what is on "
+        "the disk, you type the name of the partition shrunk or deleted instead (or the disk's, "
+        "for the free space); the list above says what is kept, shrunk and deleted. Esc goes back "
+        "to the review. When Nix could not evaluate the configuration at Review, the install is "
+        "refused until you fix it; F8 installs anyway (nixos-install will most likely fail, after the disk was erased)."
     )
     BINDINGS = [Binding("f8", "install_anyway", "Install anyway")]
 
@@ -38,11 +40,18 @@ class ConfirmScreen(StepScreen):
 
     def on_mount(self) -> None:
         erases = resumes = False
+        change = ""
         try:
             self.word = self.session.install.confirm_word()
             lines = self.session.review_lines()
-            disk = self.session.plan().disk
-            erases = disk is not None and self.word == disk.name
+            plan = self.session.plan()
+            disk = plan.disk
+            erases = disk is not None and self.word == disk.name and plan.layout == "erase"
+            # Keeping what is on the disk: what the typed word allows, in words.
+            change = next((f"{'shrink' if c.change == 'shrunk' else 'delete'} {c.path} ({c.what})"
+                           for c in plan.changes if c.change in ("shrunk", "deleted")), "")
+            if not change and plan.changes and disk is not None and self.word == disk.name:
+                change = f"add NixOS's partitions to {disk.path}, keeping every partition on it"
             resumes = self.session.install.resume_phase() != "disk"
         except ProblemsError as err:
             self.word = ""
@@ -55,6 +64,8 @@ class ConfirmScreen(StepScreen):
             prompt = "Go back and fix the problems above first."
         elif erases:
             prompt = f"To erase the disk, type its name '{self.word}' and press Enter:"
+        elif change and not resumes:
+            prompt = f"To {change}, type '{self.word}' and press Enter:"
         elif resumes:
             prompt = (f"The disk is not touched again. Type '{self.word}' and press Enter to write the "
                       "configuration and run nixos-install again:")

@@ -11,11 +11,13 @@ from textual.widgets import Button, OptionList, RadioSet, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
-from installer.answers.model import Filesystem, Layout, SwapKind
-from installer.answers.resolve import install_disk
+from installer.answers.model import Filesystem, SwapKind
+from installer.answers.resolve import KEEP_LAYOUTS, install_disk
 from installer.base.problems import ProblemsError
 from installer.machine.eligibility import disk_verdict, editor_verdict
 from installer.flow import DryRun
+from installer.plan import diskbar
+from installer.plan.offers import Offer, offers, refusal_lines, size_range
 from screens import engine
 from screens.base import StepScreen
 from screens.widgets import Choices, FieldInput, FieldMessage, Radio, field_id, picked
@@ -24,12 +26,17 @@ if TYPE_CHECKING:
     from installer.base.problems import Problem
     from installer.machine.hardware import Disk
 
-LAYOUTS: dict[Layout, str] = {"erase": "Erase the whole disk and install",
-                              "premounted": "Use what is mounted at the target"}
+PREMOUNTED = "Use what is mounted at the target (partitioned by hand)"
 FILESYSTEMS: tuple[Filesystem, ...] = ("ext4", "btrfs", "xfs")
 SWAPS: dict[SwapKind, str] = {"zram": "zram (compressed RAM)", "partition": "swap partition", "none": "none"}
 LIST_ROWS = 4  # offered disks shown at once; more scroll
 REFUSED_ROWS = 3  # refused disks listed under them, always in view
+WAY_ROWS = 4  # the ways offered on the highlighted disk shown at once; more scroll
+NOT_OFFERED_ROWS = 2  # the ways not offered there, with why
+
+
+def way_id(offer: Offer) -> str:
+    return f"{offer.way}:{offer.part.path}" if offer.part is not None else offer.way
 
 
 def columns(name: str, size: str, bus: str, model: str, what: str, width: int) -> str:
@@ -77,12 +84,26 @@ class DiskList(OptionList):
     field = "disk.device"
 
 
+class WayList(OptionList):
+    """The ways to use the highlighted disk (installer.plan.offers), the most room first,
+    then "use what is mounted"; it edits disk.layout (and disk.shrink or disk.replace)."""
+
+    field = "disk.layout"
+
+
 class DiskScreen(StepScreen):
     TITLE_TEXT = "Disk"
     PREFIXES = ("disk", "boot")
     HELP = (
-        "Up/Down chooses the disk. 'Erase' makes a new partition table on it: everything on that disk "
-        "is lost (you confirm by typing its name later). 'Use what is mounted' installs into the "
+        "Up/Down chooses the disk; below it, the ways NixOS can go onto it, the most room first. "
+        "'Erase' makes a new partition table on it: everything on that disk is lost (you confirm by "
+        "typing its name later). The others keep what is on it: 'Use the free space' touches no "
+        "partition; 'Shrink' makes one partition smaller from its end (Windows or another Linux keeps "
+        "what it holds plus room to grow) and puts NixOS after it; 'Replace' deletes one partition "
+        "(what it holds is lost) and puts NixOS in its place. NixOS's share is asked in GiB (0: all "
+        "the room there is). The bars show the disk today and after. A way that cannot work is "
+        "listed under them with why; the EFI system partition and Windows' reserved partition are "
+        "never shrunk nor replaced. 'Use what is mounted' installs into the "
         "filesystems you mounted at the target yourself (e.g. after cfdisk, mkfs and mount in a shell). "
         "cfdisk/gdisk open the partition editor on the highlighted disk; Shell opens a shell to "
         "format and mount by hand. The disks are probed again when you quit either, and when you "
@@ -99,10 +120,13 @@ class DiskScreen(StepScreen):
         yield Static("", id="why", markup=False)
         yield Static("", id="refused", markup=False)
         yield FieldMessage("disk.device")
-        with Choices(id="f-disk-layout", field="disk.layout"):
-            for layout, text in LAYOUTS.items():
-                yield Radio(text, d.layout == layout, id=f"layout-{layout}")
+        yield Static("", id="ways-label", markup=False)
+        yield WayList(id="f-disk-layout", compact=True, markup=False)
+        yield Static("", id="bars", markup=False)
+        yield Static("", id="not-offered", markup=False)
         yield FieldMessage("disk.layout")
+        yield FieldMessage("disk.shrink")
+        yield FieldMessage("disk.replace")
         with Horizontal(id="tools"):
             yield Static("Partition it yourself:", classes="label")
             yield Button("cfdisk", id="cfdisk", compact=True)
@@ -117,9 +141,15 @@ class DiskScreen(StepScreen):
             with Choices(id="f-disk-swap", field="disk.swap"):
                 for swap, text in SWAPS.items():
                     yield Radio(text, d.swap == swap, id=f"swap-{swap}")
-        yield Static("Swap partition size (MiB)", classes="label")
-        yield FieldInput("disk.swap_size_mib", str(d.swap_size_mib))
+        with Horizontal(classes="size-row"):
+            yield Static("Swap partition size (MiB)", classes="label")
+            yield FieldInput("disk.swap_size_mib", str(d.swap_size_mib))
         yield FieldMessage("disk.swap_size_mib")
+        with Horizontal(classes="size-row", id="share-row"):
+            yield Static("", id="share-label", classes="label", markup=False)
+            yield FieldInput("disk.size_gib", str(d.size_gib))
+        yield FieldMessage("disk.size_gib")
+        yield FieldMessage("disk.shrink_to_gib")
         yield FieldMessage("disk.esp_size_mib")
         yield FieldMessage("boot")
         yield Static("", id="preview", markup=False)
@@ -157,9 +187,41 @@ class DiskScreen(StepScreen):
         chosen = install_disk(self.model, machine)[0]
         if chosen in offered:
             options.highlighted = offered.index(chosen)
-        elif listed and (self.model.disk.layout == "erase" or not offered):
+        elif listed and (self.model.disk.layout != "premounted" or not offered):
             options.highlighted = 0
         self.show_why()
+        self.fill_ways()
+
+    def fill_ways(self) -> None:
+        """The ways the highlighted disk offers, and why the others are not: the model's
+        choice highlighted, else the way with the most room."""
+        ways = self.query_one("#f-disk-layout", WayList)
+        not_offered = self.query_one("#not-offered", Static)
+        machine, disk = self.session.machine, self.highlighted_disk()
+        found = offers(self.model, machine, disk) if machine is not None and disk is not None else []
+        if disk is not None and machine is not None and not disk_verdict(disk, machine).ok:
+            found = []  # listed only to open a partition editor on it: its reason is on its row
+        self.offers = {way_id(o): o for o in found if o.offered}
+        width = max(self.app.size.width - 4, 40)
+        ways.clear_options()
+        ways.add_options([Option(cut(o.words(), width), id=key) for key, o in self.offers.items()]
+                         + [Option(PREMOUNTED, id="premounted")])
+        ways.styles.height = min(WAY_ROWS, ways.option_count)
+        self.query_one("#ways-label", Static).update(
+            f"How NixOS goes onto {disk.name}:" if disk is not None and self.offers else "How NixOS goes on:")
+        lines = [cut(f"Not offered: {line}", width) for line in refusal_lines(found, NOT_OFFERED_ROWS)]
+        not_offered.update("\n".join(lines))
+        not_offered.display = bool(lines)
+        d = self.model.disk
+        named = {"alongside": d.shrink, "replace": d.replace}.get(d.layout, "")
+        wanted = "premounted" if d.layout == "premounted" else next(
+            (key for key, o in self.offers.items()
+             if o.way == d.layout and (o.part is None or named in (o.part.path, o.part.path.removeprefix("/dev/")))),
+            None)
+        keys = [*self.offers, "premounted"]
+        if wanted in keys or self.offers:
+            ways.highlighted = keys.index(wanted) if wanted in keys else 0
+        # else: no way offered on this disk; the layout stays as it is until a person picks one
 
     def highlighted_disk(self) -> Disk | None:
         options = self.query_one("#f-disk-device", OptionList)
@@ -198,7 +260,28 @@ class DiskScreen(StepScreen):
             # Another disk. The one already chosen keeps the name the answers gave it.
             self.model.disk.device = event.option.id or ""
         self.touched.add("disk.device")
+        self.fill_ways()
         self.sync()
+
+    @on(OptionList.OptionHighlighted, "#f-disk-layout")
+    def _way(self, event: OptionList.OptionHighlighted) -> None:
+        d = self.model.disk
+        offer = self.offers.get(event.option.id or "")
+        layout = offer.way if offer is not None else "premounted"
+        part = offer.part.path if offer is not None and offer.part is not None else ""
+        before = (d.layout, d.shrink, d.replace)
+        d.layout = layout  # type: ignore[assignment]  # one of LAYOUTS: an offer's way, or premounted
+        d.shrink = part if layout == "alongside" else ""
+        d.replace = part if layout == "replace" else ""
+        if (d.layout, d.shrink, d.replace) != before:
+            d.size_gib = d.shrink_to_gib = 0  # the share asked anew for another way
+            self.query_one("#" + field_id("disk.size_gib"), FieldInput).value = "0"
+        self.touched.add("disk.layout")
+        self.sync()
+
+    @on(OptionList.OptionSelected, "#f-disk-layout")
+    def _way_chosen(self) -> None:
+        self.advance()
 
     @on(OptionList.OptionSelected, "#f-disk-device")
     def _disk_chosen(self) -> None:
@@ -211,9 +294,7 @@ class DiskScreen(StepScreen):
         if not isinstance(choices, Choices):
             return  # every radio set here is a Choices, which names its field
         field = choices.field
-        if field == "disk.layout":
-            self.model.disk.layout = picked(LAYOUTS, key)
-        elif field == "disk.filesystem":
+        if field == "disk.filesystem":
             self.model.disk.filesystem = picked(FILESYSTEMS, key)
         elif field == "disk.swap":
             self.model.disk.swap = picked(SWAPS, key)
@@ -223,6 +304,8 @@ class DiskScreen(StepScreen):
     def store(self, field: str, value: str) -> None:
         if field == "disk.swap_size_mib":
             self.model.disk.swap_size_mib = int(value) if value.strip().isdigit() else 0
+        elif field == "disk.size_gib":
+            self.model.disk.size_gib = int(value) if value.strip().isdigit() else 0
         else:
             super().store(field, value)
 
@@ -230,10 +313,19 @@ class DiskScreen(StepScreen):
         self.sync()
 
     def sync(self) -> None:
-        erase = self.model.disk.layout == "erase"
-        self.query_one("#" + field_id("disk.swap_size_mib")).disabled = self.model.disk.swap != "partition" or not erase
-        self.query_one("#f-disk-filesystem").disabled = not erase
+        d = self.model.disk
+        makes = d.layout != "premounted"  # erase and the keep layouts make NixOS's partitions
+        self.query_one("#" + field_id("disk.swap_size_mib")).disabled = d.swap != "partition" or not makes
+        self.query_one("#f-disk-filesystem").disabled = not makes
+        keeps = d.layout in KEEP_LAYOUTS
+        offer = next((o for o in getattr(self, "offers", {}).values() if o.way == d.layout
+                      and (o.part is None or o.part.path in (d.shrink, d.replace))), None)
+        if offer is not None:
+            self.query_one("#share-label", Static).update(
+                f"NixOS's share in GiB, {size_range(offer.need, offer.room)} (0: all of it)")
+        self.query_one("#share-row").display = keeps
         errors = self.refresh_problems()
+        self.query_one("#bars", Static).update("" if errors else self.bars())
         self.query_one("#preview", Static).update(self.preview(errors))
 
     def on_screen_resume(self) -> None:
@@ -241,6 +333,16 @@ class DiskScreen(StepScreen):
         # partition in a BIOS plan): the preview is the plan as it is now.
         if self.is_mounted:
             self.sync()
+
+    def bars(self) -> str:
+        """The disk today and after, as two bars and the words of what changes (installer.plan.diskbar)."""
+        try:
+            plan = self.session.plan()
+        except Exception:  # the preview below says why there is no plan
+            return ""
+        if plan.disk is None:
+            return ""
+        return "\n".join(diskbar.picture(plan.disk, plan, max(self.app.size.width - 4, 40)))
 
     def preview(self, errors: list[Problem]) -> str:
         # The preview is the plan, and only a plan from valid choices (`errors`:
@@ -261,6 +363,8 @@ class DiskScreen(StepScreen):
         if plan.layout == "premounted":
             mounts = ", ".join(f"{f.mountpoint} ({f.fstype})" for f in plan.filesystems) or "nothing mounted yet"
             return f"Install into what is mounted at {self.session.options.target}: {mounts}"
+        if plan.layout in KEEP_LAYOUTS:  # what is kept, shrunk or deleted, every kept partition named
+            return "\n".join(plan.summary_lines())
         lines = []
         if plan.disk is not None:
             # The row above is cut to the screen's width; what is lost is said whole.

@@ -337,7 +337,7 @@ def test_the_stand_in_declares_exactly_the_recorded_nixos_options():
     # Types: the stand-in's is the recorded one or looser only in what the checked values never hit.
     kinds = {"bool": {"bool"}, "str": {"str", "strMatching", "passwdEntry", "nonEmptyStr", "singleLineStr"},
              "listOf": {"listOf", "coercedTo", "nonEmptyListOf"}, "nullOr": {"nullOr"}, "either": {"either"},
-             "package": {"package"}}
+             "package": {"package"}, "int": {"int"}}
     for name, kind in ours.items():
         if name in own or name in loose:
             continue

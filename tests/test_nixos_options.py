@@ -38,7 +38,7 @@ from nixoptions import (
 
 from installer.nixos.export import export_files
 from installer.nixos.facts import TEMPLATES_RELEASE
-from installer.machine.hardware import Disk, Machine
+from installer.machine.hardware import ESP_TYPE, Disk, Machine, Partition
 from installer.plan.identity import Identity
 from installer.answers.model import DESKTOPS, FILESYSTEMS, SWAP_KINDS, InstallModel, User
 from installer.plan.erase import build_plan
@@ -80,6 +80,13 @@ MAIN = list(itertools.product(
 VIRT = ("none", "qemu", "virtualbox", "hyperv", "vmware")
 CPU = ("intel", "amd", "")
 OUTPUT = ("install", "install", "premounted", "export", "export-hashes")
+# Issue 18's layouts keep what is on a disk: Windows' 100 MiB ESP reused (mounted at /efi,
+# /boot an XBOOTLDR partition, a generation limit), GRUB listing the other systems.
+KEEP_DISK = Disk(path="/dev/sda", name="sda", size=120 * GIB, by_id=DISK.by_id, model=DISK.model, bus="sata",
+                 drivers=["ahci"], table="gpt", partitions=[
+                     Partition("/dev/sda1", 1, 100 * 1024**2, 1024**2, ESP_TYPE, fstype="vfat", uuid="C067-F4C9"),
+                     Partition("/dev/sda2", 2, 60 * GIB, 128 * 1024**2, "ebd0a0a2-b9e5-4433-87c0-68b6b72699c7",
+                               fstype="ntfs", min_size=30 * GIB)])
 
 
 @dataclass
@@ -116,7 +123,7 @@ def points() -> list[Point]:
         firmware = main[0]
         loader = "grub" if firmware == "bios" or n % 7 == 3 else "systemd-boot"
         out.append(Point(n, *main, loader=loader, virt=VIRT[n % 5], cpu=CPU[n % 3], root=n % 11 == 5,
-                         second_user=n % 13 == 2, output=OUTPUT[n % 4 if n % 17 else 4]))
+                         second_user=n % 13 == 2, output="keep" if n % 9 == 4 else OUTPUT[n % 4 if n % 17 else 4]))
     return out
 
 
@@ -166,6 +173,10 @@ def render_point(p: Point) -> dict[str, str]:
     ident = Identity.generate(seed=p.n % 2)
     if p.output == "premounted":
         return render(m, mach, premounted_plan(p, ident), host_platform="x86_64-linux")
+    if p.output == "keep":
+        mach = Machine(firmware=p.firmware, cpu_vendor=p.cpu, virtualisation=p.virt, disks=[KEEP_DISK])
+        m.disk.layout, m.disk.shrink = "alongside", "/dev/sda2"
+        return render(m, mach, build_plan(m, mach, ident), host_platform="x86_64-linux")
     plan = build_plan(m, mach, ident)
     if p.output == "install":
         return render(m, mach, plan, host_platform="x86_64-linux")

@@ -397,7 +397,7 @@ async def test_disk_premounted_with_nothing_mounted_is_refused_with_the_planner_
     app = app_for()
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_step(pilot, DiskScreen)
-        await pilot.press("tab", "down", "enter")  # layout: use what is mounted
+        await pilot.press("tab", "end", "enter")  # the ways: the last is "use what is mounted"
         assert app.session.model.disk.layout == "premounted"
         await pilot.press("f10")
         assert app.screen is screen and app.focused.id == "f-disk-layout"

@@ -198,3 +198,95 @@ def test_no_usable_disk_and_a_resized_terminal_in_tmux(tmux, tmp_path):
     tmux.wait_for("Quit the installer?")
     tmux.keys("y")
     assert "EXIT=0" in tmux.wait_for("EXIT=", timeout=30)
+
+
+# The recorded machine's partitions with the recording's own smallest sizes (probert's
+# ESTIMATED_MIN_SIZE), set on them directly as the other tests do: the program itself,
+# started through this launcher, is otherwise the installed one.
+WITH_MIN_SIZES = '''
+import json
+import os
+import sys
+
+sys.path.insert(0, os.getcwd())  # the checkout's code (started in it), not an installed copy
+import installer.machine.probe as probed
+
+recorded_probe = probed.probe
+
+
+def probe(machine_file=None, **options):
+    machine = recorded_probe(machine_file, **options)
+    with open(machine_file, encoding="utf-8") as record:
+        sizes = json.load(record)["storage"]["filesystem"]
+    for disk in machine.disks:
+        for part in disk.partitions:
+            part.min_size = max(0, int((sizes.get(part.path) or {}).get("ESTIMATED_MIN_SIZE", -1)))
+    return machine
+
+
+probed.probe = probe
+from installer.cli import main
+
+sys.exit(main(sys.argv[1:]))
+'''
+
+
+def test_an_alongside_install_in_tmux_shrinks_ubuntu_beside_windows(tmux, tmp_path):
+    """A dry run of NixOS installed alongside Ubuntu on the Windows + Ubuntu machine at
+    80x25: the Disk step lists the ways with the reasons for the others, shows the disk
+    today and after, takes NixOS's share in its range; Confirm asks for sda5's name."""
+    launcher = tmp_path / "launch.py"
+    launcher.write_text(WITH_MIN_SIZES)
+    log = tmp_path / "install.log"
+    command = (f"cd {ROOT} && env TERM=linux TEXTUAL_COLOR_SYSTEM=standard {ROOT}/.venv/bin/python {launcher} "
+               f"--dry-run --machine {MACHINE_FILE} --seed 7 --log {log}; echo EXIT=$?; sleep 600")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TMUX") and k not in ("COLUMNS", "LINES")}
+    subprocess.run(["tmux", "-L", tmux.socket, "new-session", "-d", "-x", "80", "-y", "25", "-s", "w", command],
+                   check=True, env=env, timeout=20)
+    tmux.wait_for("1/9 Welcome", "Found 1 disk")
+    tmux.keys("Enter")
+    tmux.wait_for("2/9 Keyboard")
+    tmux.keys("F10")
+    shown = tmux.wait_for("3/9 Disk", "How NixOS goes onto sda:", "Shrink sda5")
+    assert "sr0" in shown and "not offered: optical drive" in shown
+    assert "Not offered: shrink sda3 Windows (BitLocker-encrypted)" in shown  # no resize tool reads BitLocker
+    tmux.keys("Tab", "Down", "Down", "Down")  # the ways: erase, replace sda5, replace sda3, shrink sda5
+    shown = tmux.wait_for("sda5 Ubuntu Plucky Puffin (ext4) 65 GiB -> 14 GiB | NixOS 50 GiB", "Today", "After")
+    assert all(len(line) <= 80 for line in shown.splitlines())
+    assert "sr0" in shown and "3/9 Disk" in shown.splitlines()[0]
+    tmux.keys(*["Tab"] * 7)  # past the tools and the filesystem and swap choices, to NixOS's share
+    tmux.wait_for("NixOS's share in GiB, between 10 and 50 GiB (0: all of it)")
+    tmux.keys("C-u")
+    tmux.type("30")
+    tmux.wait_for("Install NixOS into 30 GiB")
+    tmux.keys("F10")
+    tmux.wait_for("4/9 Encryption")
+    tmux.keys("Enter")
+    tmux.wait_for("5/9 System", "Full name")
+    time.sleep(1)
+    tmux.keys("Tab", "Tab")
+    tmux.type("Alice Liddell")
+    tmux.wait_for("Alice Liddell", " alice")
+    tmux.keys("Tab", "Tab")
+    tmux.type("wonderland")
+    tmux.wait_for("*" * 10)
+    tmux.keys("Tab")
+    tmux.type("wonderland")
+    tmux.wait_for(" " + "*" * 10 + " " * 28 + "*" * 10)
+    tmux.keys("F10")
+    tmux.wait_for("6/9 Software")
+    tmux.keys("F10")
+    tmux.wait_for("7/9 Review", "Shrink /dev/sda5")
+    tmux.keys("F10")
+    shown = tmux.wait_for("8/9 Confirm", "type 'sda5'")
+    assert "Keep /dev/sda3: Windows (BitLocker-encrypted, 62 GiB)" in shown
+    tmux.type("sda")
+    tmux.keys("Enter")
+    tmux.wait_for("Type exactly 'sda5'")
+    tmux.type("5")
+    tmux.keys("Enter")
+    tmux.wait_for("Done", "Dry run finished: nothing was written.", timeout=90)
+    tmux.keys("C-q")
+    tmux.wait_for("Quit the installer?")
+    tmux.keys("y")
+    assert "EXIT=0" in tmux.wait_for("EXIT=", timeout=30)

@@ -27,14 +27,14 @@ if TYPE_CHECKING:
 
 Firmware = Literal["uefi", "bios"]
 Loader = Literal["systemd-boot", "grub"]
-Layout = Literal["erase", "premounted"]
+Layout = Literal["erase", "free-space", "alongside", "replace", "premounted"]
 Filesystem = Literal["ext4", "btrfs", "xfs"]
 SwapKind = Literal["none", "zram", "partition"]
 Desktop = Literal["none", "gnome", "plasma", "xfce"]
 
 FIRMWARES: tuple[Firmware, ...] = ("uefi", "bios")
 LOADERS: tuple[Loader, ...] = ("systemd-boot", "grub")
-LAYOUTS: tuple[Layout, ...] = ("erase", "premounted")
+LAYOUTS: tuple[Layout, ...] = ("erase", "free-space", "alongside", "replace", "premounted")
 FILESYSTEMS: tuple[Filesystem, ...] = ("ext4", "btrfs", "xfs")
 SWAP_KINDS: tuple[SwapKind, ...] = ("none", "zram", "partition")
 DESKTOPS: tuple[Desktop, ...] = ("none", "gnome", "plasma", "xfce")
@@ -148,13 +148,21 @@ class DiskMatch:
 @dataclass
 class DiskChoice:
     # Empty for premounted or a match rule.
-    device: str = answer("", doc="the disk to erase: `/dev/sda`, a `/dev/disk/by-id/` link or `sda`",
+    device: str = answer("", doc="the disk to install on: `/dev/sda`, a `/dev/disk/by-id/` link or `sda`",
                          default_words="")
     match: DiskMatch | None = answer(
         None, doc="instead of `device`: a rule exactly one disk must match",
         table_doc="A rule picking the install disk on machines whose device names differ.",
     )
-    layout: Layout = answer("erase", doc="erase the disk, or use what is mounted at the target")
+    layout: Layout = answer("erase", doc="`erase` the disk; keep what is on it and install into its largest "
+                                         "`free-space`, `alongside` a partition shrunk for it, or to `replace` "
+                                         "one partition; or use what is `premounted` at the target")
+    shrink: str = answer("", doc="alongside: the partition to shrink, by path (`/dev/sda3`), PARTUUID or label",
+                         default_words="")
+    shrink_to_gib: int = answer(0, doc="alongside: its new size in GiB (0: as small as it safely goes)")
+    replace: str = answer("", doc="replace: the partition whose space NixOS takes, by path, PARTUUID or label",
+                          default_words="")
+    size_gib: int = answer(0, doc="free-space, alongside, replace: NixOS's share in GiB (0: all the room there is)")
     filesystem: Filesystem = answer("ext4", doc="root filesystem (btrfs: subvolumes `@`, `@home`, `@nix`)")
     swap: SwapKind = answer("zram", doc="swap kind")
     swap_size_mib: int = answer(4096, doc="swap partition size")

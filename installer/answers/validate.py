@@ -16,7 +16,8 @@ from dataclasses import fields, is_dataclass
 from typing import Any
 
 from installer.answers import catalog
-from installer.answers.resolve import BIOS_ON_UEFI, CHOOSE_DISK, NEEDS_UEFI, UEFI_ON_BIOS, install_disk
+from installer.answers.resolve import (BIOS_ON_UEFI, CHOOSE_DISK, KEEP_LAYOUTS, NEEDS_UEFI, UEFI_ON_BIOS,
+                                       find_partitions, install_disk)
 from installer.base.crypthash import hash_problem
 from installer.machine.hardware import Machine
 from installer.answers.fields import within
@@ -157,17 +158,50 @@ def _disk(model: InstallModel, machine: Machine | None) -> list[Problem]:
         out.append(Problem("disk.swap", f"must be one of {', '.join(SWAP_KINDS)}"))
     if d.swap == "partition" and not 64 <= d.swap_size_mib <= MAX_SWAP_MIB:
         out.append(Problem("disk.swap_size_mib", "a swap partition should be between 64 MiB and 1 TiB"))
-    if d.layout == "erase" and d.esp_size_mib < MIN_ESP_MIB:
+    if d.layout in ("erase", *KEEP_LAYOUTS) and d.esp_size_mib < MIN_ESP_MIB:
         out.append(
             Problem("disk.esp_size_mib", f"an EFI system partition needs at least {MIN_ESP_MIB} MiB (1024 is best)")
         )
-    if d.layout == "erase":
+    out += _keep_keys(model, machine)
+    if d.layout in ("erase", *KEEP_LAYOUTS):
         if machine is not None:
             _disk_found, problem = install_disk(model, machine)  # a match rule is resolved, never written back
             if problem is not None:
                 out.append(problem)
         elif not d.device and d.match is None:
             out.append(Problem("disk.device", CHOOSE_DISK))
+    return out
+
+
+# The keys of the layouts that keep what is on the disk, and the layouts each belongs to.
+KEEP_KEYS = {"shrink": ("alongside",), "shrink_to_gib": ("alongside",), "replace": ("replace",),
+             "size_gib": KEEP_LAYOUTS}
+
+
+def _keep_keys(model: InstallModel, machine: Machine | None) -> list[Problem]:
+    """Each keep key used with its layout only, sizes not negative, the partition named and
+    found on the disk; whether it can be shrunk or replaced, and by how much, the plan says
+    (installer.plan.keep, with installer.plan.offers' reasons), at the same keys."""
+    d = model.disk
+    out = []
+    for key, layouts in KEEP_KEYS.items():
+        value = getattr(d, key)
+        if value and d.layout not in layouts:
+            used = " or ".join(f'"{layout}"' for layout in layouts)
+            out.append(Problem(f"disk.{key}", f"is used only with layout = {used}; remove it or change the layout"))
+        elif isinstance(value, int) and value < 0:
+            out.append(Problem(f"disk.{key}", "must be a whole number of GiB, 0 or more"))
+    for key, verb in (("shrink", "shrink"), ("replace", "replace")):
+        if d.layout not in KEEP_KEYS[key]:
+            continue
+        name = getattr(d, key)
+        if not name:
+            out.append(Problem(f"disk.{key}", f"name the partition to {verb}: by path (/dev/sda3), PARTUUID or label"))
+        elif machine is not None:
+            disk, _problem = install_disk(model, machine)
+            if disk is not None and len(find_partitions(disk, name)) != 1:
+                out.append(Problem(f"disk.{key}", f"{shown(name)} names no one partition of {disk.path} "
+                                                  "(by path, PARTUUID or label)"))
     return out
 
 

@@ -99,8 +99,12 @@ class Install:
         missing = self.session.preflight.problems()
         if missing:
             raise ProblemsError(missing)
-        if plan.disk is not None and plan.steps and self.resume_phase() == "disk":  # this plan erases its disk
-            return plan.disk.name
+        if plan.disk is not None and plan.steps and self.resume_phase() == "disk":  # this plan writes its disk
+            # Keeping what is on the disk: the name of the partition shrunk or deleted, the
+            # one thing that changes for good (a free-space install changes no partition:
+            # the disk's name, as for erase).
+            changed = next((c for c in plan.changes if c.change in ("shrunk", "deleted")), None)
+            return changed.path.removeprefix("/dev/") if changed is not None else plan.disk.name
         return "install"
 
     def confirm(self, typed: str) -> Confirmation | None:

@@ -252,3 +252,72 @@ def own_layout_verdict(disk: Disk, machine: Machine, target: str, planned_swaps:
         if part.path in machine.swaps and part.uuid not in planned_swaps:
             return Verdict(f"{part.path} is an active swap the plan did not make")
     return Verdict()
+
+
+# -- keeping what is on a disk (issue 18): why a way to use it is not offered -------
+# installer.plan.offers works out which of erase, free-space, alongside and replace
+# can work on a disk; every reason it gives is worded here, once.
+NO_TABLE_TO_KEEP = "it has no GPT or MBR partition table, so only erasing it can use it"
+DYNAMIC_DISK = ("it is a Windows dynamic disk: its LDM database, not the partition table, "
+                "says where its volumes lie")
+PLACES_UNKNOWN = "the record does not say where every partition lies"
+NO_FREE_SPACE = "it has no free space outside its partitions"
+NO_PARTITION_TO_SHRINK = "it has no partition that could be shrunk"
+NO_PARTITION_TO_REPLACE = "it has no partition that could be replaced"
+MIN_SIZE_UNKNOWN = "its smallest size is not known (no resize tool could read how much it holds)"
+KEEP_ESP = "it is the EFI system partition the systems on this machine boot from"
+KEEP_MSR = "it is the Microsoft reserved partition Windows needs"
+KEEP_EXTENDED = "it is the extended partition that holds the logical ones"
+KEEP_BIOS_BOOT = "it is the BIOS boot partition GRUB on this disk lives in"
+ESP_NOT_LOGICAL = ("NixOS would need a new EFI system partition there, and UEFI firmware looks for one "
+                   "only among the four primary partitions of an MBR")
+
+
+def shrink_leaves_nothing(keep_min: int, size: int) -> str:
+    return (f"it would keep at least {human_size(keep_min)} (what it holds plus room to grow), "
+            f"no less than its {human_size(size)} today")
+
+
+def room_too_small(room: int, need: int) -> str:
+    return f"that leaves {human_size(room)} for NixOS, which needs at least {human_size(need)}"
+
+
+def free_space_too_small(size: int, need: int) -> str:
+    return f"its largest free space is {human_size(size)}, and NixOS needs at least {human_size(need)}"
+
+
+def renumbers(after: str) -> str:
+    return (f"a new logical partition there would renumber {after} (the kernel numbers logical "
+            "partitions in the order of their chain)")
+
+
+def not_an_esp(path: str, fstype: str) -> str:
+    return (f"{path} is marked as an EFI system partition but holds {fstype or 'no filesystem'}, not FAT; "
+            "check it in the partition editor before reusing it")
+
+
+def no_slots(need: int, free: int) -> str:
+    return (f"NixOS needs {need} new primary partition(s) there but the MBR has {free} primary slot(s) free "
+            "(use swap in RAM, or free a slot)")
+
+
+def part_verdict(part: Any, way: str) -> Verdict:
+    """May `part` (a Partition) be shrunk ("alongside") or deleted ("replace")? Its kind
+    first (what other systems need to start), then, to shrink, what its filesystem's tool said."""
+    from installer.machine.hardware import BIOS_BOOT_TYPE, ESP_TYPE, MBR_EXTENDED
+
+    kind = part.type_guid.lower()
+    if kind in (ESP_TYPE, "0xef"):
+        return Verdict(KEEP_ESP)
+    if kind == "e3c9e316-0b5c-4db8-817d-f92df00215ae":  # Microsoft reserved (MSR)
+        return Verdict(KEEP_MSR)
+    if kind in MBR_EXTENDED:
+        return Verdict(KEEP_EXTENDED)
+    if kind == BIOS_BOOT_TYPE:
+        return Verdict(KEEP_BIOS_BOOT)
+    if way == "alongside":
+        if part.shrink_refusal:
+            return Verdict(part.shrink_refusal)
+        if part.min_size <= 0:
+            return Verdict(MIN_SIZE_UNKNOWN)
+    return Verdict()

@@ -29,6 +29,7 @@ from installer.base import safefs
 from installer.machine.hardware import Machine
 from installer.base.logfile import open_private
 from installer.answers.model import InstallModel
+from installer.answers.resolve import KEEP_LAYOUTS
 from installer.nixos.nixlit import nix, nix_attr_name
 from installer.nixos.disko import disk_summary, disko_partitions
 from installer.plan.types import Plan
@@ -116,7 +117,11 @@ def export_problems(model: InstallModel, plan: Plan, *, include_password_hashes:
     problems = []
     if not HOSTNAME.fullmatch(model.system.hostname):  # it names files and the flake attribute
         problems.append(Problem("system.hostname", "must be an RFC 1123 label (a-z, 0-9, '-') to name the flake"))
-    if plan.layout != "erase" or plan.disk is None or not plan.partitions:
+    if plan.layout in KEEP_LAYOUTS:
+        problems.append(Problem("disk.layout", f"layout \"{plan.layout}\" keeps what is on the disk, and disko "
+                                               "formats whole disks: a flake with disko cannot keep it; choose "
+                                               "layout \"erase\" to export, or install with this installer"))
+    elif plan.layout != "erase" or plan.disk is None or not plan.partitions:
         problems.append(
             Problem(
                 "disk.layout",

@@ -25,7 +25,7 @@ from installer.machine.hardware import (
 from installer.plan.identity import Identity
 from installer.plan.types import Action, FsEntry, LuksEntry, PartSpec, Plan, Step, SwapEntry
 from installer.answers.model import InstallModel
-from installer.answers.resolve import NEEDS_UEFI, resolve
+from installer.answers.resolve import KEEP_LAYOUTS, NEEDS_UEFI, resolve
 from installer.base.problems import Problem, ProblemsError
 from installer.base.units import GIB, MIB, human_size
 
@@ -43,7 +43,7 @@ BTRFS_OPTIONS = ("compress=zstd", "noatime")
 ESP_OPTIONS = ("fmask=0077", "dmask=0077")
 
 
-class _Add(Protocol):
+class Add(Protocol):
     """Appends one step to the plan being built (_fill's `add`)."""
 
     def __call__(self, action: Action, describe: str, argv: Sequence[str] = (), *,
@@ -85,6 +85,10 @@ def build_plan(model: InstallModel, machine: Machine, identity: Identity, target
         problems.append(resolved.problem)
     if disk is None or problems:
         raise ProblemsError(problems)
+    if model.disk.layout in KEEP_LAYOUTS:
+        from installer.plan.keep import keep_plan
+
+        return keep_plan(model, machine, identity, target, disk, firmware, loader)
     plan = Plan(layout="erase", firmware=firmware, loader=loader, identity=identity, disk=disk, target=target)
     plan.partitions = _layout(model, firmware, disk, identity, problems)
     if problems:
@@ -147,11 +151,11 @@ def _fill(plan: Plan, model: InstallModel, disk: Disk, ident: Identity, target: 
         plan.steps.append(Step(action, describe, tuple(argv), call or {}, stdin))
 
     _table_steps(plan, disk, ident, add)
-    root_dev = _format_steps(plan, parts, luks, model.disk.filesystem, ident, add)
-    _mount_steps(plan, parts, luks, model.disk.filesystem, root_dev, ident, target, add)
+    root_dev = format_steps(plan, parts, luks, model.disk.filesystem, ident, add)
+    mount_steps(plan, parts, luks, model.disk.filesystem, root_dev, ident, target, add)
 
 
-def _table_steps(plan: Plan, disk: Disk, ident: Identity, add: _Add) -> None:
+def _table_steps(plan: Plan, disk: Disk, ident: Identity, add: Add) -> None:
     who = disk_words(disk)
     old = [p.path for p in disk.partitions if p.path]
     if old:
@@ -180,7 +184,7 @@ def _table_steps(plan: Plan, disk: Disk, ident: Identity, add: _Add) -> None:
     add(Action.WIPEFS, "Clear old signatures from the new partitions", ["wipefs", "-a", *nodes])
 
 
-def _format_steps(plan: Plan, parts: dict[str, PartSpec], luks: bool, fs: str, ident: Identity, add: _Add) -> str:
+def format_steps(plan: Plan, parts: dict[str, PartSpec], luks: bool, fs: str, ident: Identity, add: Add) -> str:
     """mkfs, mkswap and LUKS steps; returns the device the root filesystem is made on."""
     if "esp" in parts:
         esp = parts["esp"].path
@@ -211,8 +215,8 @@ def _format_steps(plan: Plan, parts: dict[str, PartSpec], luks: bool, fs: str, i
     return root_dev
 
 
-def _mount_steps(plan: Plan, parts: dict[str, PartSpec], luks: bool, fs: str, root_dev: str, ident: Identity,
-                 target: str, add: _Add) -> None:
+def mount_steps(plan: Plan, parts: dict[str, PartSpec], luks: bool, fs: str, root_dev: str, ident: Identity,
+                 target: str, add: Add) -> None:
     """Root first, then /boot, then the other btrfs subvolumes, then swap."""
     root_by_uuid = f"/dev/disk/by-uuid/{ident.root_uuid}"
     later: list[tuple[str, str, str]] = []  # btrfs subvolumes mounted after /boot
@@ -268,6 +272,10 @@ def summary_lines(plan: Plan) -> list[str]:
         lines += [f"Unlock {e.device} as {e.name} at boot" for e in plan.luks]
         lines += [f"Swap on {s.device}" for s in plan.swaps]
         return lines
+    if plan.layout in KEEP_LAYOUTS:
+        from installer.plan.keep import summary_lines as keep_lines
+
+        return keep_lines(plan)
     disk = plan.disk
     holds = disk.holds.strip()
     if holds and holds.lower() not in ("empty", "nothing"):

@@ -39,6 +39,7 @@ class Action(StrEnum):
     # filesystem is shrunk before its partition entry, never the other way round),
     # DELETE_PART and RESIZE_PART before ADD_PARTS, CHECK_KEPT after the disk phase.
     #   SHRINK_FS    {"device": "/dev/sda3", "fstype": "ntfs"|"ext4"|"btrfs", "new_size": bytes}
+    # Sector numbers are the disk's logical sectors; an end sector is inclusive, as in PARTITION.
     #   RESIZE_PART  {"device": "/dev/sda", "number": 3, "start_sector": s, "new_end_sector": e,
     #                 "sector_size": 512}: moves the entry's end only; start_sector is
     #                 re-checked, never changed
@@ -47,8 +48,15 @@ class Action(StrEnum):
     #                 "partitions": [{"number": n, "name": "...", "start": sector, "end": sector,
     #                 "type_guid": "..." (GPT) or "type_id": "0x83" (MBR), "logical": bool}]}:
     #                 added into free space of the existing table, nothing else touched
+    #                 (on GPT a SET_TYPES step with sgdisk then sets the exact type GUIDs and
+    #                 an encrypted swap's PARTUUID, as after PARTITION, the disk GUID kept)
     #   CHECK_KEPT   {"partitions": [{"path": "/dev/sda3", "fstype": "ntfs", "shrunk": bool,
     #                 "first_mib_sha256": "..." (untouched ones: hashed at confirmation)}]}
+    #                 The plan leaves first_mib_sha256 "" (it reads no disk): the executor
+    #                 fills it for every partition with shrunk False when the person confirms,
+    #                 and compares. The plan puts CHECK_KEPT after the partition and mkfs
+    #                 steps, before the first MOUNT: mounting a reused ESP (vfat) marks its
+    #                 boot sector dirty, which is no change to what is kept.
     SHRINK_FS = "shrink-fs"
     RESIZE_PART = "resize-partition"
     DELETE_PART = "delete-partition"
@@ -116,9 +124,20 @@ class SwapEntry:
     random_encryption: bool = False
 
 
+@dataclass(frozen=True)
+class PartChange:
+    """What a keep layout does to a partition already on the disk, for --plan and Confirm."""
+
+    path: str
+    what: str  # its description: "Windows 11 (NTFS, 120 GiB)"
+    change: str  # "kept", "shrunk", "deleted" or "reused" (the ESP NixOS's loader goes onto)
+    size: int  # bytes today
+    new_size: int = 0  # shrunk: bytes after
+
+
 @dataclass
 class Plan:
-    layout: str  # "erase" or "premounted"
+    layout: str  # "erase", "free-space", "alongside", "replace" or "premounted"
     firmware: str
     loader: str
     identity: Identity
@@ -132,6 +151,13 @@ class Plan:
     zram: bool = False
     target: str = "/mnt"
     warnings: list[Problem] = field(default_factory=list)  # premounted: things worth a look
+    # Keeping what is on the disk (installer.plan.keep): each old partition's fate, and the
+    # boot set-up beside the other systems (installer.answers.resolve.keep_boot).
+    changes: list[PartChange] = field(default_factory=list)
+    efi_mount: str = "/boot"  # where the ESP is mounted: /efi when /boot is an XBOOTLDR partition
+    xbootldr: bool = False
+    configuration_limit: int = 0  # generations kept on a /boot shared or small (0: no limit)
+    os_prober: bool = False  # GRUB lists the other systems
 
     @property
     def destructive(self) -> bool:

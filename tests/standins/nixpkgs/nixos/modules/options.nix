@@ -18,9 +18,16 @@ in
 {
   boot = {
     loader = {
-      systemd-boot.enable = enable;
-      efi.canTouchEfiVariables = enable;
-      grub = { enable = enable; efiSupport = enable; device = str ""; };
+      systemd-boot = {
+        enable = enable;
+        xbootldrMountPoint = mkOption { type = types.nullOr types.str; default = null; };
+        configurationLimit = mkOption { type = types.nullOr types.int; default = null; };
+      };
+      efi = { canTouchEfiVariables = enable; efiSysMountPoint = str "/boot"; };
+      grub = {
+        enable = enable; efiSupport = enable; device = str ""; useOSProber = enable;
+        configurationLimit = mkOption { type = types.int; default = 100; };
+      };
     };
     initrd = {
       availableKernelModules = strs;
