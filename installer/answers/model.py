@@ -29,14 +29,16 @@ Firmware = Literal["uefi", "bios"]
 Loader = Literal["systemd-boot", "grub"]
 Layout = Literal["erase", "free-space", "alongside", "replace", "premounted"]
 Filesystem = Literal["ext4", "btrfs", "xfs"]
-SwapKind = Literal["none", "zram", "partition"]
+SwapKind = Literal["none", "zram", "partition", "hibernate"]
+Unlock = Literal["passphrase", "fido2", "tpm2"]
 Desktop = Literal["none", "gnome", "plasma", "xfce"]
 
 FIRMWARES: tuple[Firmware, ...] = ("uefi", "bios")
 LOADERS: tuple[Loader, ...] = ("systemd-boot", "grub")
 LAYOUTS: tuple[Layout, ...] = ("erase", "free-space", "alongside", "replace", "premounted")
 FILESYSTEMS: tuple[Filesystem, ...] = ("ext4", "btrfs", "xfs")
-SWAP_KINDS: tuple[SwapKind, ...] = ("none", "zram", "partition")
+SWAP_KINDS: tuple[SwapKind, ...] = ("none", "zram", "partition", "hibernate")
+UNLOCKS: tuple[Unlock, ...] = ("passphrase", "fido2", "tpm2")
 DESKTOPS: tuple[Desktop, ...] = ("none", "gnome", "plasma", "xfce")
 
 
@@ -164,7 +166,8 @@ class DiskChoice:
                           default_words="")
     size_gib: int = answer(0, doc="free-space, alongside, replace: NixOS's share in GiB (0: all the room there is)")
     filesystem: Filesystem = answer("ext4", doc="root filesystem (btrfs: subvolumes `@`, `@home`, `@nix`)")
-    swap: SwapKind = answer("zram", doc="swap kind")
+    swap: SwapKind = answer("zram", doc="swap kind; `hibernate`: a swap partition sized to the RAM (rounded up to "
+                                        "a GiB, plus its square root in GiB), `boot.resumeDevice` set to it")
     swap_size_mib: int = answer(4096, doc="swap partition size")
     esp_size_mib: int = answer(1024, doc=f"EFI system partition size (at least {MIN_ESP_MIB})")
 
@@ -177,6 +180,10 @@ class Encryption:
         file_doc="file holding the passphrase typed at every boot (relative to the answers file)",
     )
     passphrase_confirm: str | None = secret(doc="the passphrase typed again", confirms="passphrase")
+    # The passphrase always stays a key: these add a second way in, never replace it.
+    unlock: Unlock = answer("passphrase", doc="how the disk is unlocked at boot besides the passphrase, which always "
+                                              "stays: `fido2` (a security key, enrolled during the install) or "
+                                              "`tpm2` (the TPM, enrolled at the first boot)")
 
 
 @dataclass

@@ -21,7 +21,9 @@ from installer.answers.resolve import (BIOS_ON_UEFI, CHOOSE_DISK, KEEP_LAYOUTS, 
 from installer.base.crypthash import hash_problem
 from installer.machine.hardware import Machine
 from installer.answers.fields import within
-from installer.answers.model import DESKTOPS, FILESYSTEMS, FIRMWARES, LAYOUTS, LOADERS, SWAP_KINDS, InstallModel
+from installer.answers.model import (DESKTOPS, FILESYSTEMS, FIRMWARES, LAYOUTS, LOADERS, SWAP_KINDS, UNLOCKS,
+                                     InstallModel)
+from installer.machine.eligibility import HIBERNATE_KEEP, hibernate_refusal
 # The forms and limits the schema states too live with their fields in the model.
 from installer.answers.model import ATTR_PATH_FORM, HOSTNAME_FORM, MIN_ESP_MIB, STATE_VERSION_FORM, USERNAME_FORM
 from installer.base.problems import Problem, shown
@@ -158,6 +160,10 @@ def _disk(model: InstallModel, machine: Machine | None) -> list[Problem]:
         out.append(Problem("disk.swap", f"must be one of {', '.join(SWAP_KINDS)}"))
     if d.swap == "partition" and not 64 <= d.swap_size_mib <= MAX_SWAP_MIB:
         out.append(Problem("disk.swap_size_mib", "a swap partition should be between 64 MiB and 1 TiB"))
+    if d.swap == "hibernate" and d.layout == "erase" and machine is not None and hibernate_refusal(machine.memory_bytes):
+        out.append(Problem("disk.swap", hibernate_refusal(machine.memory_bytes)))
+    elif d.swap == "hibernate" and d.layout in KEEP_LAYOUTS:
+        out.append(Problem("disk.swap", HIBERNATE_KEEP))
     if d.layout in ("erase", *KEEP_LAYOUTS) and d.esp_size_mib < MIN_ESP_MIB:
         out.append(
             Problem("disk.esp_size_mib", f"an EFI system partition needs at least {MIN_ESP_MIB} MiB (1024 is best)")
@@ -227,11 +233,24 @@ def _too_long(password: str) -> str:
 
 def _encryption(model: InstallModel) -> list[Problem]:
     e = model.encryption
+    if e.unlock not in UNLOCKS:
+        return [Problem("encryption.unlock", f"must be one of {', '.join(UNLOCKS)}")]
+    if e.unlock != "passphrase" and not e.enabled:
+        return [Problem("encryption.unlock", f"unlocking with {UNLOCK_WORDS[e.unlock]} needs an encrypted disk: "
+                                             "turn encryption on, or unlock with the passphrase")]
     if not e.enabled:
         return []
     if model.disk.layout == "premounted":
+        if e.unlock != "passphrase":
+            return [Problem("encryption.unlock", f"{UNLOCK_WORDS[e.unlock]} is enrolled only on a disk the installer "
+                                                 "encrypts; on disks you set up yourself, enrol it after installing "
+                                                 "with systemd-cryptenroll")]
         return []  # what the person set up themselves is used as it is
     return _secret_pair("encryption.passphrase", e.passphrase, e.passphrase_confirm, "passphrase")
+
+
+# How the answers and the messages name each way to unlock.
+UNLOCK_WORDS = {"passphrase": "the passphrase", "fido2": "a FIDO2 security key", "tpm2": "the TPM2 chip"}
 
 
 def _users(model: InstallModel) -> list[Problem]:

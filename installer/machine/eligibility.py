@@ -15,11 +15,12 @@ independent of this one.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from installer.base.units import human_size
+from installer.base.units import GIB, human_size
 from installer.machine.hardware import MAPPER, MIN_DISK_BYTES, Disk, Machine, Mount
 
 # -- the refusals, in words for a person ------------------------------------------
@@ -321,3 +322,41 @@ def part_verdict(part: Any, way: str) -> Verdict:
         if part.min_size <= 0:
             return Verdict(MIN_SIZE_UNKNOWN)
     return Verdict()
+
+
+# -- hibernation: how big its swap is, and when it cannot be had -----------------
+def hibernate_swap_bytes(memory: int) -> int:
+    """The swap partition hibernation writes the RAM into: the RAM rounded up to a GiB,
+    plus the square root of that in GiB (rounded up), as Ubuntu's and Red Hat's swap
+    advice has it for hibernation (8 GiB RAM: 8 + 3 = 11 GiB). The margin is needed
+    because the image goes into the swap beside what is already swapped out at that
+    moment (the kernel frees memory into swap before writing the image), and the
+    kernel's image is compressed but not always small (image_size defaults to 2/5
+    of the RAM, and a full page cache of dirty data does not compress)."""
+    gib = -(-memory // GIB)
+    margin = math.isqrt(gib - 1) + 1 if gib > 0 else 0  # ceil(sqrt(gib))
+    return (gib + margin) * GIB
+
+
+HIBERNATE_NO_MEMORY = ("hibernation needs the size of the RAM, which this recorded machine does not carry "
+                       "(recorded before it was added); record the machine again with --record-machine, "
+                       "or choose a swap partition")
+HIBERNATE_ZRAM = "zram lives in RAM, which is lost when the machine powers off: it cannot hold a hibernation image"
+HIBERNATE_NO_SWAP = ("hibernation needs a swap partition at least as big as the RAM; no swap is active on a disk "
+                     "the new system is mounted from (run swapon on one, or choose zram or no swap)")
+# The ways that keep what is on the disk (free-space, alongside, replace) make a swap
+# partition of the size given, not one sized to the RAM: hibernation is offered on erase.
+HIBERNATE_KEEP = ("hibernation's swap partition is made when erasing the disk; keeping what is on it, "
+                  "choose a swap partition of at least the RAM's size (disk.swap_size_mib) or zram")
+HIBERNATE_SWAP_FILE = ("hibernating into a swap file needs its offset on the disk (resume_offset); "
+                       "use a swap partition for hibernation")
+
+
+def hibernate_small_swap(size: int, memory: int) -> str:
+    return (f"hibernation writes the RAM ({human_size(memory)}) into swap, but the active swap is only "
+            f"{human_size(size)}; use a swap partition of at least {human_size(hibernate_swap_bytes(memory))}")
+
+
+def hibernate_refusal(memory: int) -> str:
+    """Why a machine cannot be given a hibernation swap partition ("" when it can)."""
+    return "" if memory > 0 else HIBERNATE_NO_MEMORY

@@ -161,6 +161,9 @@ class Machine:
     # Which of vmx/svm/hypervisor /proc/cpuinfo lists; None: not recorded (kvm modules then left out).
     cpu_flags: list[str] | None = None
     virtualisation: Virtualisation = "none"
+    # MemTotal from /proc/meminfo, in bytes; 0: not known (a recording made before it
+    # was recorded, or probert's), and then hibernation is refused with that reason.
+    memory_bytes: int = 0
     disks: list[Disk] = field(default_factory=list)
     mounts: list[Mount] = field(default_factory=list)
     swaps: list[str] = field(default_factory=list)  # active swap devices

@@ -443,6 +443,7 @@ def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop:
     return Machine(
         firmware=firmware, cpu_vendor=facts.get("cpu_vendor", ""), virtualisation=facts.get("virtualisation", "none"),
         cpu_flags=list(facts["cpu_flags"]) if isinstance(facts.get("cpu_flags"), list) else None,
+        memory_bytes=max(_int(facts.get("memory_bytes")), 0),
         disks=disks, mounts=mounts, swaps=swaps, luks=luks, dm_slaves=dm_slaves, battery=facts.get("battery") is True,
         boot_medium=boot_medium, source=source, warnings=warnings,
     )

@@ -24,7 +24,8 @@ probert's format, all optional when reading:
   (as sysfs has it);
 - a top-level "machine" object with facts probert does not record:
   firmware ("uefi"/"bios"), cpu_vendor, cpu_flags (which of vmx, svm and
-  hypervisor /proc/cpuinfo lists; absent: unknown), virtualisation, swaps
+  hypervisor /proc/cpuinfo lists; absent: unknown), memory_bytes (MemTotal
+  from /proc/meminfo; absent: unknown), virtualisation, swaps
   (active swap devices from /proc/swaps), boot_medium (when known by other means),
   battery (true when /sys/class/power_supply has one: a laptop; absent: unknown);
 - storage "zfs" holds the imported pools ({"zpools": {NAME: ...}}, as probert's
@@ -50,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from installer.machine.drivers import sysfs_drivers
+from installer.machine.memory import mem_total
 
 Record = dict[str, Any]
 
@@ -401,7 +403,7 @@ def _imported_pools() -> dict[str, Record]:
     return {name: {"datasets": {}} for name in out.split()}
 
 
-def live_data() -> Record:
+def live_data(proc_root: str = "/proc") -> Record:
     """This machine, in the recorded format."""
     import pyudev  # only when probing live
 
@@ -422,16 +424,17 @@ def live_data() -> Record:
         for rec in blockdev.values() if rec.get("DM_UUID", "").startswith("CRYPT-")
     }
     storage: Record = {"blockdev": blockdev, "filesystem": filesystem, "dmcrypt": dmcrypt,
-                       "mount": mount_tree(_read("/proc/self/mountinfo") or "")}
+                       "mount": mount_tree(_read(f"{proc_root}/self/mountinfo") or "")}
     zpools = _imported_pools()
     if zpools:
         storage["zfs"] = {"zpools": zpools}
-    cpuinfo = _read("/proc/cpuinfo") or ""
+    cpuinfo = _read(f"{proc_root}/cpuinfo") or ""
     flags = cpu_flags(cpuinfo)
     dmi = " ".join(filter(None, (_read(f"/sys/class/dmi/id/{f}") for f in ("sys_vendor", "product_name"))))
     machine = {"firmware": _firmware(), "cpu_vendor": _cpu_vendor(cpuinfo), "cpu_flags": flags,
                "virtualisation": virtualisation_from(_detect_virt(), dmi, flags),
-               "swaps": active_swaps(_read("/proc/swaps") or ""), "battery": has_battery()}
+               "swaps": active_swaps(_read(f"{proc_root}/swaps") or ""), "battery": has_battery(),
+               "memory_bytes": mem_total(proc_root)}
     return {"storage": storage, "machine": machine}
 
 

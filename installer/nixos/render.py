@@ -165,6 +165,21 @@ def _context(model: InstallModel, machine: Machine, plan: Plan, include_filesyst
         "filesystem_tuning": [(fs.mountpoint, [o for o in fs.options if _tuning(o)])
                               for fs in plan.filesystems if any(_tuning(o) for o in fs.options)],
         "host_platform": platform,
+        **_unlock(model, plan),
+    }
+
+
+def _unlock(model: InstallModel, plan: Plan) -> dict[str, Any]:
+    """How the LUKS containers the plan makes are unlocked besides the passphrase (installer.plan.unlock)."""
+    from installer.plan import unlock
+
+    way = model.encryption.unlock if plan.luks and model.disk.layout == "erase" else "passphrase"
+    return {
+        "unlock": way,
+        "luks_names": [entry.name for entry in plan.luks],
+        "crypttab_options": unlock.CRYPTTAB_OPTIONS.get(way, []),
+        "tpm2_service": unlock.TPM2_SERVICE,
+        "tpm2_args": " ".join([unlock.TPM2_KEY_FILE, *(entry.device for entry in plan.luks)]),
     }
 
 

@@ -22,6 +22,7 @@ from installer.machine.hardware import (
     Disk,
     Machine,
 )
+from installer.machine.eligibility import HIBERNATE_KEEP, hibernate_refusal, hibernate_swap_bytes
 from installer.plan.identity import Identity
 from installer.plan.types import Action, FsEntry, LuksEntry, PartSpec, Plan, Step, SwapEntry
 from installer.answers.model import InstallModel
@@ -38,6 +39,13 @@ ALIGN = MIB
 BIOS_BOOT_BYTES = MIB
 BOOT_BYTES = GIB  # ext4 /boot beside a LUKS root on BIOS
 LUKS_NAME = "cryptroot"
+# Hibernation's swap, when the disk is encrypted: a LUKS container of its own (no LVM
+# here to put it inside the root's), opened by the initrd with the passphrase typed
+# for the root: the scripted initrd reuses it (boot.initrd.luks.reusePassphrases,
+# on by default) and systemd's initrd caches it in the kernel keyring and tries it
+# on the next volume (crypttab's password-cache, on by default). A random-key swap
+# (what plain swap gets beside LUKS) cannot hold an image: its key is new at every boot.
+SWAP_LUKS_NAME = "cryptswap"
 BTRFS_SUBVOLUMES = (("@", "/"), ("@home", "/home"), ("@nix", "/nix"))
 BTRFS_OPTIONS = ("compress=zstd", "noatime")
 ESP_OPTIONS = ("fmask=0077", "dmask=0077")
@@ -88,9 +96,11 @@ def build_plan(model: InstallModel, machine: Machine, identity: Identity, target
     if model.disk.layout in KEEP_LAYOUTS:
         from installer.plan.keep import keep_plan
 
+        if model.disk.swap == "hibernate":
+            raise ProblemsError([Problem("disk.swap", HIBERNATE_KEEP)])
         return keep_plan(model, machine, identity, target, disk, firmware, loader)
     plan = Plan(layout="erase", firmware=firmware, loader=loader, identity=identity, disk=disk, target=target)
-    plan.partitions = _layout(model, firmware, disk, identity, problems)
+    plan.partitions = _layout(model, firmware, disk, identity, problems, machine.memory_bytes)
     if problems:
         raise ProblemsError(problems)
     if loader == "grub":
@@ -101,11 +111,12 @@ def build_plan(model: InstallModel, machine: Machine, identity: Identity, target
 
 
 def _layout(
-    model: InstallModel, firmware: str, disk: Disk, identity: Identity, problems: list[Problem]
+    model: InstallModel, firmware: str, disk: Disk, identity: Identity, problems: list[Problem], memory: int = 0
 ) -> list[PartSpec]:
     """Partition sizes and places, or a problem saying how much is missing."""
     choice = model.disk
     luks = model.encryption.enabled
+    hibernate = choice.swap == "hibernate"
     wanted: list[tuple[str, str, int, str, str]] = []  # name, type, size, purpose, fstype
     if firmware == "uefi":
         wanted.append(("ESP", ESP_TYPE, choice.esp_size_mib * MIB, "esp", "vfat"))
@@ -115,6 +126,13 @@ def _layout(
             wanted.append(("boot", LINUX_FS_TYPE, BOOT_BYTES, "boot", "ext4"))
     if choice.swap == "partition":
         wanted.append(("swap", LINUX_SWAP_TYPE, choice.swap_size_mib * MIB, "swap", "" if luks else "swap"))
+    elif hibernate:
+        if hibernate_refusal(memory):
+            problems.append(Problem("disk.swap", hibernate_refusal(memory)))
+            return []
+        # Encrypted, it is a LUKS container like the root's (swap lives inside it).
+        wanted.append(("swap", LINUX_LUKS_TYPE if luks else LINUX_SWAP_TYPE, hibernate_swap_bytes(memory), "swap",
+                       "crypto_LUKS" if luks else "swap"))
     fixed = sum(w[2] for w in wanted)
     usable_end = (disk.size // ALIGN) * ALIGN - ALIGN
     root_size = usable_end - ALIGN - fixed
@@ -134,7 +152,7 @@ def _layout(
     wanted.append(("root", root_type, root_size, "root", "crypto_LUKS" if luks else choice.filesystem))
     specs, start = [], ALIGN
     for number, (name, type_guid, size, purpose, fstype) in enumerate(wanted, 1):
-        partuuid = identity.swap_uuid if purpose == "swap" and luks else ""
+        partuuid = identity.swap_uuid if purpose == "swap" and luks and not hibernate else ""
         path = partition_path(disk.path, number)
         specs.append(PartSpec(number, name, type_guid, start, size, purpose, fstype, path, partuuid))
         start += size
@@ -153,6 +171,13 @@ def _fill(plan: Plan, model: InstallModel, disk: Disk, ident: Identity, target: 
     _table_steps(plan, disk, ident, add)
     root_dev = format_steps(plan, parts, luks, model.disk.filesystem, ident, add)
     mount_steps(plan, parts, luks, model.disk.filesystem, root_dev, ident, target, add)
+    if model.disk.swap == "hibernate":
+        _hibernate_steps(plan, parts["swap"], luks, ident, add)
+    if luks and model.encryption.unlock == "fido2":
+        from installer.plan.unlock import fido2_steps
+
+        made = {LUKS_NAME: parts["root"].path, SWAP_LUKS_NAME: parts["swap"].path if "swap" in parts else ""}
+        plan.steps += fido2_steps(plan.luks, made)
 
 
 def _table_steps(plan: Plan, disk: Disk, ident: Identity, add: Add) -> None:
@@ -194,7 +219,7 @@ def format_steps(plan: Plan, parts: dict[str, PartSpec], luks: bool, fs: str, id
         boot = parts["boot"].path
         add(Action.MKFS, f"Format {boot} as ext4 (label boot) for /boot",
             ["mkfs.ext4", "-F", "-L", "boot", "-U", ident.boot_uuid, boot])
-    if "swap" in parts and not luks:  # random-key swap is set up at every boot, not now
+    if "swap" in parts and not luks and parts["swap"].fstype == "swap":  # random-key swap is set up at every boot
         swap = parts["swap"].path
         add(Action.MKFS, f"Make {swap} a swap partition (label swap)", ["mkswap", "-L", "swap", "-U", ident.swap_uuid, swap])
     root_dev = parts["root"].path
@@ -254,11 +279,32 @@ def mount_steps(plan: Plan, parts: dict[str, PartSpec], luks: bool, fs: str, roo
             ["mount", "-t", "btrfs", "-o", joined, root_dev, f"{target}{mountpoint}"])
 
     swap = parts.get("swap")
+    if swap and swap.fstype != "swap" and not swap.partuuid:
+        return  # hibernation's encrypted swap: _hibernate_steps
     if swap and luks:
         plan.swaps.append(SwapEntry(f"/dev/disk/by-partuuid/{swap.partuuid}", random_encryption=True))
     elif swap:
         plan.swaps.append(SwapEntry(f"/dev/disk/by-uuid/{ident.swap_uuid}"))
         add(Action.SWAPON, f"Use {swap.path} as swap during the install", ["swapon", swap.path])
+
+
+def _hibernate_steps(plan: Plan, swap: PartSpec, luks: bool, ident: Identity, add: Add) -> None:
+    """The swap hibernation resumes from: plain (made by _format_steps), or in its own LUKS container."""
+    if not luks:
+        plan.resume_device = f"/dev/disk/by-uuid/{ident.swap_uuid}"
+        return
+    mapped = f"/dev/mapper/{SWAP_LUKS_NAME}"
+    add(Action.LUKS_FORMAT, f"Encrypt {swap.path} with LUKS2 for the hibernation swap (the same passphrase opens it)",
+        ["cryptsetup", "luksFormat", "--type", "luks2", "--uuid", ident.swap_luks_uuid, "--batch-mode",
+         "--key-file=-", swap.path], stdin="luks_passphrase")
+    add(Action.LUKS_OPEN, f"Unlock {swap.path} as {mapped}",
+        ["cryptsetup", "open", "--key-file=-", swap.path, SWAP_LUKS_NAME], stdin="luks_passphrase")
+    add(Action.MKFS, f"Make {mapped} a swap area (label swap)", ["mkswap", "-L", "swap", "-U", ident.swap_uuid, mapped])
+    add(Action.SWAPON, f"Use {mapped} as swap during the install", ["swapon", mapped])
+    plan.luks.append(LuksEntry(SWAP_LUKS_NAME, f"/dev/disk/by-uuid/{ident.swap_luks_uuid}"))
+    plan.swaps.append(SwapEntry(mapped))
+    # The mapping's name, not the swap's UUID: the UUID shows only once the initrd opened it.
+    plan.resume_device = mapped
 
 
 # -- words for the review screen -------------------------------------------------
@@ -289,6 +335,9 @@ def summary_lines(plan: Plan) -> list[str]:
         "boot": "ext4 /boot (GRUB cannot read the encrypted root)",
         "swap": "swap" + (", encrypted with a new random key at every boot" if plan.luks else ""),
     }
+    if plan.resume_device:
+        words["swap"] = "swap for hibernation (holds all of the RAM)" + (
+            ", in LUKS2 encryption opened with the same passphrase" if plan.luks else "")
     for p in plan.partitions:
         if p.purpose == "root":
             fs = plan.filesystems[0].fstype

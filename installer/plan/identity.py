@@ -19,6 +19,9 @@ class Identity:
     luks_uuid: str  # LUKS2 header UUID of the root container
     swap_uuid: str  # swap partition's UUID (unencrypted swap)
     disk_guid: str  # GPT disk GUID
+    # LUKS2 header UUID of the hibernation swap's own container (made last, so the
+    # identities above stay what a seed gave them before it was added).
+    swap_luks_uuid: str = ""
 
     @classmethod
     def generate(cls, seed: int | None = None) -> Identity:
@@ -36,6 +39,7 @@ class Identity:
             luks_uuid=new_uuid(),
             swap_uuid=new_uuid(),
             disk_guid=new_uuid(),
+            swap_luks_uuid=new_uuid(),
         )
 
     @property

@@ -14,6 +14,8 @@ from __future__ import annotations
 import posixpath
 
 from installer.machine.hardware import BIOS_BOOT_TYPE, ESP_TYPE, MAPPER, Disk, Machine, Mount, Partition
+from installer.machine.eligibility import (HIBERNATE_NO_MEMORY, HIBERNATE_NO_SWAP, HIBERNATE_SWAP_FILE,
+                                          HIBERNATE_ZRAM, hibernate_small_swap)
 from installer.plan.identity import Identity
 from installer.answers.model import InstallModel
 from installer.answers.resolve import boot as boot_choice
@@ -297,7 +299,37 @@ def _swaps(model: InstallModel, machine: Machine, target: str, mounts: dict[str,
         else:
             message = "no swap is active; run swapon on your swap partition, or choose zram or no swap"
         problems.append(Problem("disk.swap", message))
+    if model.disk.swap == "hibernate":
+        _resume_device(machine, plan, problems)
     return taken
+
+
+def _resume_device(machine: Machine, plan: Plan, problems: list[Problem]) -> None:
+    """Hibernation into the swap partition taken above (the first), or why it cannot be."""
+    partitions = [s for s in plan.swaps if not s.device.startswith("/") or s.device.startswith("/dev/")]
+    if not plan.swaps:
+        zram = any(source.startswith("/dev/zram") for source in machine.swaps)
+        problems.append(Problem("disk.swap", HIBERNATE_ZRAM if zram else HIBERNATE_NO_SWAP))
+    elif not partitions:
+        problems.append(Problem("disk.swap", HIBERNATE_SWAP_FILE))
+    elif machine.memory_bytes == 0:
+        problems.append(Problem("disk.swap", HIBERNATE_NO_MEMORY))
+    else:
+        device = partitions[0].device
+        size = _swap_size(machine, device)
+        if 0 < size < machine.memory_bytes:
+            problems.append(Problem("disk.swap", hibernate_small_swap(size, machine.memory_bytes)))
+        plan.resume_device = device
+
+
+def _swap_size(machine: Machine, device: str) -> int:
+    """The size of the partition `device` names (by UUID, PARTUUID or path); 0 when not known."""
+    for disk in machine.disks:
+        for part in disk.partitions:
+            names = {part.path, f"/dev/disk/by-uuid/{part.uuid}", f"/dev/disk/by-partuuid/{part.partuuid}"}
+            if device in names:
+                return part.size
+    return 0
 
 
 def _grub_disk(model: InstallModel, machine: Machine, mounts: dict[str, Mount], problems: list[Problem]) -> str:

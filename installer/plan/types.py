@@ -33,6 +33,9 @@ class Action(StrEnum):
     UMOUNT = "umount"
     MKDIR = "mkdir"
     SWAPON = "swapon"
+    # systemd-cryptenroll --fido2-device=auto: its passphrase in a key file the
+    # executor writes for it (installer.plan.unlock), its prompts logged as they come.
+    ENROLL_FIDO2 = "enroll-fido2"
     # Keeping what is on the disk (issue 18: free-space, alongside, replace). Each is
     # a library call, its arguments in Step.call; the executor runs them, the plan
     # only describes them. Order inside a plan: SHRINK_FS before RESIZE_PART (a
@@ -98,6 +101,8 @@ class Step:
     def shown(self) -> str:
         """The command as --plan prints it; a secret fed on stdin is shown redacted."""
         text = " ".join(shlex.quote(a) for a in self.argv) if self.argv else _call_text(self)
+        if self.action is Action.ENROLL_FIDO2:
+            return f"{text} (<key file>: {self.stdin}, mode 0600 under /run, removed after)"
         return f"{text} <<< <redacted>" if self.stdin else text
 
 
@@ -149,6 +154,9 @@ class Plan:
     luks: list[LuksEntry] = field(default_factory=list)
     swaps: list[SwapEntry] = field(default_factory=list)
     zram: bool = False
+    # boot.resumeDevice: the swap hibernation writes the RAM into ("" without hibernation),
+    # by its swap UUID, or /dev/mapper/NAME inside the LUKS container of its own.
+    resume_device: str = ""
     target: str = "/mnt"
     warnings: list[Problem] = field(default_factory=list)  # premounted: things worth a look
     # Keeping what is on the disk (installer.plan.keep): each old partition's fate, and the

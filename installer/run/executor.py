@@ -35,6 +35,7 @@ from installer.machine.medium import Medium, MediumGone, read_medium
 from installer.plan.types import Action, Plan, Step
 from installer.run.diskcheck import disk_in_use, mountinfo, plan_mappings, same_medium, target_in_use, target_problem
 from installer.run.diskhold import DiskChanged, DiskHold, busy_exclusive, tool_kwargs
+from installer.run.enroll import EnrollError, enroll
 
 Log = Callable[[str], None]
 PARTITION_WAIT_SECONDS = 20.0
@@ -69,9 +70,8 @@ PACKAGES = {
     "mkfs.btrfs": "btrfs-progs", "btrfs": "btrfs-progs", "mkfs.xfs": "xfsprogs", "cryptsetup": "cryptsetup",
     "wipefs": "util-linux", "partx": "util-linux", "mount": "util-linux", "umount": "util-linux",
     "swapon": "util-linux", "mkswap": "util-linux", "mkdir": "coreutils",
+    "systemd-cryptenroll": "systemd (Debian 13: systemd-cryptsetup)",
 }
-
-
 @dataclass(frozen=True)
 class Confirmation:
     """The person's "yes, erase this disk", bound to the disk's path, by-id link and
@@ -179,7 +179,13 @@ def execute(
             log(f"[{number}/{len(plan.steps)}] {step.describe}")
             log(f"$ {step.shown()}")
             try:
-                output = _run(step, secrets)
+                if step.action is Action.ENROLL_FIDO2:
+                    try:
+                        output = enroll(step, secrets, log, hidden)
+                    except EnrollError as error:
+                        raise ExecutionError(step, error.output) from None
+                else:
+                    output = _run(step, secrets)
             except ExecutionError as failed:
                 output = _redact(failed.output, hidden)
                 for line in output.splitlines():
