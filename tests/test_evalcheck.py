@@ -335,7 +335,7 @@ def test_the_stand_in_declares_exactly_the_recorded_nixos_options():
               and not (opt.type[0] == "listOf" and opt.type[1][0] == "submodule")}
     assert leaves - set(ours) - flake_only - {"swapDevices.*.randomEncryption"} == set()
     # Types: the stand-in's is the recorded one or looser only in what the checked values never hit.
-    kinds = {"bool": {"bool"}, "str": {"str", "strMatching", "passwdEntry", "nonEmptyStr", "singleLineStr"},
+    kinds = {"bool": {"bool"}, "str": {"str", "strMatching", "passwdEntry", "nonEmptyStr", "singleLineStr", "lines"},
              "listOf": {"listOf", "coercedTo", "nonEmptyListOf"}, "nullOr": {"nullOr"}, "either": {"either"},
              "package": {"package"}, "int": {"int"}}
     for name, kind in ours.items():

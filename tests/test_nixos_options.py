@@ -40,7 +40,7 @@ from installer.nixos.export import export_files
 from installer.nixos.facts import TEMPLATES_RELEASE
 from installer.machine.hardware import ESP_TYPE, Disk, Machine, Partition
 from installer.plan.identity import Identity
-from installer.answers.model import DESKTOPS, FILESYSTEMS, SWAP_KINDS, InstallModel, User
+from installer.answers.model import DESKTOPS, FILESYSTEMS, SWAP_KINDS, UNLOCKS, InstallModel, User
 from installer.plan.erase import build_plan
 from installer.plan.types import FsEntry, LuksEntry, Plan, SwapEntry
 from installer.nixos.render import TEMPLATE_NAMES, render, templates_dir
@@ -135,6 +135,8 @@ def model_of(p: Point) -> InstallModel:
     m.disk.filesystem = p.fs
     m.disk.swap = p.swap
     m.encryption.enabled = p.luks
+    # Every way to unlock, on the points that encrypt a disk the installer lays out.
+    m.encryption.unlock = UNLOCKS[p.n % 3] if p.luks and p.output != "premounted" else "passphrase"
     m.encryption.passphrase = m.encryption.passphrase_confirm = "a long passphrase" if p.luks else None
     m.users[0].password_hash = HASH
     if p.second_user:
@@ -160,16 +162,18 @@ def premounted_plan(p: Point, ident: Identity) -> Plan:
     if p.luks:
         plan.luks += [LuksEntry("cryptroot", f"/dev/disk/by-uuid/{ident.luks_uuid}"),
                       LuksEntry("crypthome", f"/dev/disk/by-uuid/{ident.disk_guid}")]
-    if p.swap == "partition":
+    if p.swap in ("partition", "hibernate"):
         plan.swaps += [SwapEntry(f"/dev/disk/by-uuid/{ident.swap_uuid}"),
                        SwapEntry(f"/dev/disk/by-partuuid/{ident.disk_guid}", random_encryption=True)]
+    if p.swap == "hibernate":
+        plan.resume_device = f"/dev/disk/by-uuid/{ident.swap_uuid}"
     return plan
 
 
 def render_point(p: Point) -> dict[str, str]:
     """The NixOS module files the engine writes for this point, by file name."""
     m = model_of(p)
-    mach = Machine(firmware=p.firmware, cpu_vendor=p.cpu, virtualisation=p.virt, disks=[DISK])
+    mach = Machine(firmware=p.firmware, cpu_vendor=p.cpu, virtualisation=p.virt, disks=[DISK], memory_bytes=16 * GIB)
     ident = Identity.generate(seed=p.n % 2)
     if p.output == "premounted":
         return render(m, mach, premounted_plan(p, ident), host_platform="x86_64-linux")

@@ -245,6 +245,9 @@ class Install:
         etc = Path(session.options.target) / "etc/nixos"
         files = session.draft.render()
         written = [str(etc / name) for name in files] + [str(etc / "answers.toml")]
+        tpm2_key = self._tpm2_key()
+        if tpm2_key:
+            written.append(session.options.target.rstrip("/") + tpm2_key)
         if not session.options.real:
             for path in written:
                 log(f"[dry-run] would write {path}")
@@ -265,7 +268,38 @@ class Install:
                 log(f"wrote {etc / name}")
         finally:
             os.close(where)
+        if tpm2_key:
+            self._write_tpm2_key(tpm2_key, log)
         return written
+
+    def _tpm2_key(self) -> str:
+        """Where the first-boot TPM2 enrolment finds the passphrase ("" when it does not run)."""
+        from installer.plan.unlock import TPM2_KEY_FILE
+
+        model = self.session.model
+        wanted = model.encryption.enabled and model.encryption.unlock == "tpm2" and model.disk.layout == "erase"
+        return TPM2_KEY_FILE if wanted and model.encryption.passphrase else ""
+
+    def _write_tpm2_key(self, key_file: str, log: Log) -> None:
+        """The passphrase for the first boot's TPM2 enrolment (installer.plan.unlock): 0600 in a 0700
+        directory on the new, encrypted root; its service shreds it once used."""
+        from installer.base import safefs
+
+        target = self.session.options.target
+        passphrase = self.session.model.encryption.passphrase or ""
+        parent, name = os.path.split(key_file.lstrip("/"))
+        head, own = os.path.split(parent)
+        outer = safefs.open_dir(head, base=target, create=True, mode=0o755)
+        try:
+            inner = safefs.open_dir(own, base=outer, create=True, mode=0o700, shown=f"{target}/{head}")
+        finally:
+            os.close(outer)
+        try:
+            os.fchmod(inner, 0o700)  # an earlier attempt's directory, whatever its mode was
+            safefs.write_at(inner, name, passphrase, mode=0o600, shown=f"{target}{key_file}")
+        finally:
+            os.close(inner)
+        log(f"wrote {target.rstrip('/')}{key_file} (root only; the first boot enrols the TPM2 with it, then shreds it)")
 
     # -- nixos-install and the passwords -------------------------------------------------------
     def hash_passwords(self) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from installer.answers.model import InstallModel
 from installer.base.units import GIB, MIB, human_size
-from installer.plan.erase import BTRFS_OPTIONS, BTRFS_SUBVOLUMES, LUKS_NAME
+from installer.plan.erase import BTRFS_OPTIONS, BTRFS_SUBVOLUMES, LUKS_NAME, SWAP_LUKS_NAME
 from installer.plan.types import PartSpec, Plan
 
 # Where nixos-anywhere's --disk-encryption-keys and disko-install expect the
@@ -72,6 +72,14 @@ def _content(part: PartSpec, model: InstallModel) -> dict[str, Any] | None:
         return _filesystem("vfat", "/boot", ESP_MOUNT_OPTIONS)
     if part.purpose == "boot":
         return _filesystem("ext4", "/boot", None, ["-L", "boot"])
+    if part.purpose == "swap" and model.disk.swap == "hibernate":
+        # disko's resumeDevice sets boot.resumeDevice; encrypted, the swap is in a LUKS
+        # container of its own (installer.plan.erase.SWAP_LUKS_NAME), opened with the same passphrase.
+        resume: dict[str, Any] = {"type": "swap", "resumeDevice": True}
+        if not luks:
+            return resume
+        return {"type": "luks", "name": SWAP_LUKS_NAME, "extraFormatArgs": ["--type", "luks2"],
+                "passwordFile": SECRET_KEY_PATH, "content": resume}
     if part.purpose == "swap":
         swap: dict[str, Any] = {"type": "swap"}
         if luks:
@@ -112,7 +120,9 @@ def _comment(part: PartSpec, model: InstallModel) -> str:
         "esp": f"EFI system partition, {human_size(part.size)} FAT32 on /boot (boot loader and kernels)",
         "bios-boot": "BIOS boot partition: GRUB's core image lives here on a GPT disk",
         "boot": f"{human_size(part.size)} ext4 /boot: GRUB cannot read the encrypted root",
-        "swap": f"{human_size(part.size)} swap" + (", encrypted with a new random key at every boot" if luks else ""),
+        "swap": f"{human_size(part.size)} swap" + (
+            (" for hibernation" + (f" in LUKS2 container {SWAP_LUKS_NAME}" if luks else ""))
+            if model.disk.swap == "hibernate" else (", encrypted with a new random key at every boot" if luks else "")),
         "root": "The rest of the disk: "
         + (f"LUKS2 container {LUKS_NAME} holding " if luks else "")
         + {"ext4": "ext4 /", "xfs": "xfs /", "btrfs": "btrfs with subvolumes @ (/), @home, @nix"}[model.disk.filesystem],

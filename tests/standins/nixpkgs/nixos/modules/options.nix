@@ -32,8 +32,10 @@ in
     initrd = {
       availableKernelModules = strs;
       kernelModules = strs;
-      luks.devices."<name>".device = str "";
+      luks.devices."<name>" = { device = str ""; crypttabExtraOpts = strs; };
+      systemd.enable = enable;
     };
+    resumeDevice = str "";
     kernelModules = strs;
     extraModulePackages = packages;
   };
@@ -81,6 +83,7 @@ in
   };
   environment.systemPackages = packages;
   zramSwap.enable = enable;
+  systemd.services."<name>" = { description = str ""; wantedBy = strs; script = str ""; scriptArgs = str ""; };
   virtualisation = { virtualbox.guest.enable = enable; hypervGuest.enable = enable; };
   hardware = {
     enableRedistributableFirmware = enable;
