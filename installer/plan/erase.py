@@ -137,7 +137,8 @@ def _layout(
     usable_end = (disk.size // ALIGN) * ALIGN - ALIGN
     root_size = usable_end - ALIGN - fixed
     if root_size < MIN_ROOT_BYTES:
-        words = {"esp": "ESP", "bios-boot": "BIOS boot", "boot": "/boot", "swap": "swap"}
+        words = {"esp": "ESP", "bios-boot": "BIOS boot", "boot": "/boot",
+                 "swap": f"swap to hibernate {human_size(memory)} of RAM into" if hibernate else "swap"}
         parts = " + ".join(f"{human_size(w[2])} {words[w[3]]}" for w in wanted)
         need = fixed + MIN_ROOT_BYTES + 2 * ALIGN
         problems.append(
