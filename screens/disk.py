@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 PREMOUNTED = "Use what is mounted at the target (partitioned by hand)"
 FILESYSTEMS: tuple[Filesystem, ...] = ("ext4", "btrfs", "xfs")
-SWAPS: dict[SwapKind, str] = {"zram": "zram (compressed RAM)", "partition": "swap partition", "none": "none"}
+SWAPS: dict[SwapKind, str] = {"zram": "zram (compressed RAM)", "partition": "swap partition",
+                              "hibernate": "hibernate (swap = RAM)", "none": "none"}
 LIST_ROWS = 4  # offered disks shown at once; more scroll
 REFUSED_ROWS = 3  # refused disks listed under them, always in view
 WAY_ROWS = 4  # the ways offered on the highlighted disk shown at once; more scroll
@@ -141,6 +142,7 @@ class DiskScreen(StepScreen):
             with Choices(id="f-disk-swap", field="disk.swap"):
                 for swap, text in SWAPS.items():
                     yield Radio(text, d.swap == swap, id=f"swap-{swap}")
+        yield FieldMessage("disk.swap")
         with Horizontal(classes="size-row"):
             yield Static("Swap partition size (MiB)", classes="label")
             yield FieldInput("disk.swap_size_mib", str(d.swap_size_mib))

@@ -7,10 +7,18 @@ import string
 
 from textual import on
 from textual.app import ComposeResult
-from textual.widgets import Checkbox, Static
+from textual.widgets import Checkbox, RadioSet, Static
 
+from installer.answers.model import Unlock
 from screens.base import StepScreen
-from screens.widgets import Check, FieldMessage, SecretInput
+from screens.widgets import Check, Choices, FieldMessage, Radio, SecretInput, picked
+
+# The ways to unlock, as the step offers them; the passphrase stays a key with each.
+UNLOCKS: dict[Unlock, str] = {
+    "passphrase": "the passphrase only",
+    "fido2": "also a FIDO2 security key (touched during the install)",
+    "tpm2": "also the TPM2 chip (enrolled at the first boot)",
+}
 
 
 def strength(passphrase: str) -> str:
@@ -39,7 +47,10 @@ class EncryptionScreen(StepScreen):
     HELP = (
         "Encryption (LUKS) protects your files if the computer or disk is stolen. You type the "
         "passphrase at every boot, before the system starts, with the console keymap you chose. "
-        "If you forget it, your data cannot be recovered by anyone."
+        "If you forget it, your data cannot be recovered by anyone. A FIDO2 security key or the "
+        "TPM2 chip can unlock it too (the passphrase always stays a key): the security key is "
+        "enrolled during the install (touch it when the install asks), the TPM2 at the first boot "
+        "of the new system."
     )
 
     def body(self) -> ComposeResult:
@@ -54,6 +65,11 @@ class EncryptionScreen(StepScreen):
         yield SecretInput("encryption.passphrase_confirm", e.passphrase_confirm or "")
         yield FieldMessage("encryption.passphrase_confirm")
         yield Static("", id="keymap-note", classes="hint", markup=False)
+        yield Static("Unlock at boot with", classes="label")
+        with Choices(id="f-encryption-unlock", field="encryption.unlock"):
+            for way, text in UNLOCKS.items():
+                yield Radio(text, e.unlock == way, id=f"unlock-{way}")
+        yield FieldMessage("encryption.unlock")
 
     def on_mount(self) -> None:
         self.query_one("#keymap-note", Static).update(
@@ -70,11 +86,22 @@ class EncryptionScreen(StepScreen):
         on_ = self.model.encryption.enabled
         for widget in self.query(SecretInput):
             widget.disabled = not on_
+        self.query_one("#f-encryption-unlock", Choices).disabled = not on_
         self.query_one("#strength", Static).update(strength(self.model.encryption.passphrase or "") if on_ else "")
 
     @on(Checkbox.Changed)
     def _toggled(self, event: Checkbox.Changed) -> None:
         self.model.encryption.enabled = event.value
+        if not event.value:  # nothing to unlock: a key or TPM chosen before means nothing now
+            self.model.encryption.unlock = "passphrase"
+            self.query_one("#unlock-passphrase", Radio).value = True
+        self.sync()
+        self.refresh_problems()
+
+    @on(RadioSet.Changed, "#f-encryption-unlock")
+    def _unlock(self, event: RadioSet.Changed) -> None:
+        self.model.encryption.unlock = picked(UNLOCKS, (event.pressed.id or "").split("-", 1)[1])
+        self.touched.add("encryption.unlock")
         self.sync()
         self.refresh_problems()
 
