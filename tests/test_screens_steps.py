@@ -432,10 +432,13 @@ async def test_encryption_enter_on_the_checkbox_moves_on_and_space_toggles():
         await pilot.press("enter")
         assert app.focused.id == "f-encryption-passphrase_confirm"
         await type_text(pilot, "correct horse battery")
-        await pilot.press("enter")  # the last field: Enter is Next
+        await pilot.press("enter")
+        assert app.focused.id == "f-encryption-unlock"  # how to unlock: the passphrase is picked
+        await pilot.press("enter")  # the last field: Enter keeps the pick and is Next
         assert isinstance(app.screen, UsersScreen)
         await pilot.press("escape")
         assert app.screen is screen and app.session.model.encryption.enabled
+        assert app.session.model.encryption.unlock == "passphrase"
 
 
 async def test_encryption_off_enter_on_the_checkbox_is_next():
