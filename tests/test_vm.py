@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import time
 from pathlib import Path
 
@@ -170,3 +171,50 @@ def test_dependency_wheels_are_the_venvs_versions_and_nothing_else(tmp_path):
         (tmp_path / name).write_bytes(b"")
     assert vmrun.prune_wheels(tmp_path, pins) == {"textual"}
     assert [p.name for p in tmp_path.iterdir()] == [f"textual-{textual}-py3-none-any.whl"]
+
+
+@pytest.fixture(scope="module")
+def tpm2_run(image) -> vmrun.VmRun:
+    missing = vmrun.missing_host_tools(tpm=True)
+    if missing:
+        reason = "the TPM2 VM test needs " + ", ".join(missing) + " (make test installs swtpm)"
+        if FULL_SUITE:
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    img, wheels = image
+    run = vmrun.run_tpm2(image=img, wheels=wheels)
+    _note(f"tpm2 run: {run.seconds:.0f} s (accelerator {' '.join(vmrun.accel_args())}; "
+          f"guest phases {vmrun.guest_phases(run)})")
+    return run
+
+
+@needs_vm
+def test_tpm2_first_boot_service_enrols_with_an_emulated_tpm_and_the_tpm_alone_unlocks(tpm2_run):
+    """swtpm on the host, a TPM 2.0 in QEMU: the first-boot service's own script (from a
+    configuration.nix the engine rendered) runs systemd-cryptenroll --tpm2-device=auto
+    --tpm2-pcrs=7 with the installer's key file; then systemd-cryptsetup opens the
+    container with tpm2-device=auto and no passphrase to fall back on, as the initrd's
+    crypttab line (crypttabExtraOpts) does, and so does cryptsetup's systemd-tpm2 token."""
+    run = tpm2_run
+    r = run.results
+
+    def read(name: str) -> str:
+        return (r / name).read_text(errors="replace").strip() if (r / name).exists() else f"<no {name}>"
+
+    where = f"; everything is in {run.dir} (guest log: {read('guest.log')[-2000:]})"
+    assert read("guest.rc") == "0", "guest script failed" + where
+    assert "tpmrm0" in read("tpm-devices.txt"), read("tpm-devices.txt") + where
+    assert read("format.rc") == "0", read("format.log") + where
+    assert read("enrol.rc") == "0", read("enrol.log") + where
+    assert "New TPM2 token enrolled as key slot 1." in read("enrol.log"), read("enrol.log") + where
+    assert read("key-left") == "no", "the key file was not shredded" + where
+    slots = read("slots.txt")
+    assert re.search(r"^\s*0\s+password$", slots, re.M) and re.search(r"^\s*1\s+tpm2$", slots, re.M), slots + where
+    assert "systemd-tpm2" in read("luksdump.txt"), read("luksdump.txt") + where
+    assert read("attach.rc") == "0" and read("mapped") == "yes", read("attach.log") + where
+    assert read("token-only.rc") == "0", read("token-only.log") + where
+    assert read("again.rc") == "0" and read("slots-again.txt") == slots, read("again.log") + where
+    # The passphrase never left its files: not in any result, nor the console.
+    for path in [*r.rglob("*"), run.console]:
+        if path.is_file():
+            assert run.passphrase not in path.read_text(errors="replace"), f"the passphrase leaked into {path}"

@@ -34,6 +34,11 @@ packages=(
 	python3 python3-venv
 	cryptsetup-bin dosfstools e2fsprogs btrfs-progs xfsprogs
 	util-linux mount fdisk gdisk parted libparted2 libudev1
+	# The TPM2 unlock test (tests/vm/guest-tpm2.sh): systemd-cryptenroll, systemd-cryptsetup
+	# and cryptsetup's systemd-tpm2 token plugin (Debian 12: all in systemd), and the
+	# tpm2-tss libraries systemd loads on use (ESYS, its marshalling, return codes and the
+	# /dev/tpmrm0 transport).
+	systemd libtss2-esys-3.0.2-0 libtss2-mu0 libtss2-rc0 libtss2-tcti-device0 libtss2-tctildr0
 )
 
 work="$cache/build-$key.tmp"

@@ -60,12 +60,14 @@ class VmRun:
         return self.share / "results"
 
 
-def missing_host_tools() -> list[str]:
+def missing_host_tools(tpm: bool = False) -> list[str]:
     """What this host lacks to run the VM tests (empty when it can)."""
     missing = [t for t in (QEMU, "debootstrap", "sgdisk", "cryptsetup", "blkid", "fsck.fat", "e2fsck", "mkfs.ext4",
                            "timeout", "nix-instantiate")
                if shutil.which(t) is None]
     missing += [str(p) for p in (OVMF_CODE, OVMF_VARS) if not p.exists()]
+    if tpm and shutil.which(SWTPM) is None:
+        missing.append(f"{SWTPM} (Debian: swtpm)")
     if os.geteuid() != 0:
         missing.append("root (debootstrap needs it)")
     return missing
@@ -283,7 +285,7 @@ def qemu_argv(run: VmRun, image: Path) -> list[str]:
             "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
             "-drive", f"if=pflash,format=raw,unit=1,file={vars_copy}",
         ]
-    else:
+    elif run.mode != "tpm2":  # run_tpm2 adds its machine with the TPM
         argv += ["-machine", "pc"]
     return argv
 
@@ -300,6 +302,108 @@ def run_install(mode: str, cache: Path = CACHE, image: Path | None = None, wheel
     run.seconds = time.monotonic() - start
     run.qemu_rc = proc.returncode
     (run.dir / "qemu.out").write_bytes(proc.stdout)
+    return run
+
+
+# -- the TPM2 unlock run: an emulated TPM 2.0 (swtpm) and the first-boot service's script --
+
+SWTPM = "swtpm"
+TPM2_DISK_SIZE = 64 * 1024**2
+
+
+def tpm2_service(config: str) -> tuple[str, str]:
+    """The first-boot TPM2 service of a rendered configuration.nix: its script (as NixOS
+    writes it into the unit's start file, the indented string's text) and its scriptArgs."""
+    body = re.search(r"    script = ''\n(.*?)\n    '';", config, re.S)
+    args = re.search(r'    scriptArgs = "([^"]*)";', config)
+    if body is None or args is None:
+        raise ValueError("no TPM2 enrolment service in this configuration.nix")
+    script = "\n".join(line.removeprefix("      ") for line in body.group(1).splitlines()) + "\n"
+    return script, args.group(1)
+
+
+def tpm2_config(luks_uuid: str) -> str:
+    """configuration.nix as the engine renders it for an encrypted install unlocked with the TPM2."""
+    import dataclasses
+
+    from installer.answers.model import InstallModel, User
+    from installer.machine.hardware import Disk, Machine
+    from installer.nixos.render import render
+    from installer.plan.erase import build_plan
+    from installer.plan.identity import Identity
+
+    model = InstallModel()
+    model.disk.device = "/dev/vda"
+    model.encryption.enabled = True
+    model.encryption.passphrase = model.encryption.passphrase_confirm = "unused here"
+    model.encryption.unlock = "tpm2"
+    model.users = [User(name="alice", password_hash="$6$saltsalt$" + "x" * 86)]
+    machine = Machine(firmware="bios", disks=[Disk(path="/dev/vda", name="vda", size=TARGET_SIZE, drivers=["virtio_blk"])])
+    ident = dataclasses.replace(Identity.generate(1), luks_uuid=luks_uuid)
+    plan = build_plan(model, machine, ident)
+    return render(model, machine, plan, host_platform="x86_64-linux")["configuration.nix"]
+
+
+def run_tpm2(cache: Path = CACHE, image: Path | None = None, wheels: Path | None = None) -> VmRun:
+    """Boot the image with an emulated TPM 2.0 and run guest-tpm2.sh (no install: a small LUKS disk)."""
+    import uuid
+
+    from installer.plan.unlock import TPM2_KEY_FILE
+
+    wheels = wheels or build_wheels(cache)
+    image = image or build_image(cache, wheels)
+    run_dir = cache / "run-tpm2"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    share = run_dir / "share"
+    (share / "input").mkdir(parents=True)
+    (share / "results").mkdir()
+    shutil.copy2(HERE / "guest-tpm2.sh", share / "guest.sh")
+    passphrase = f"vm-pass-{secrets.token_hex(6)} x"
+    luks_uuid = str(uuid.uuid4())
+    config = tpm2_config(luks_uuid)
+    script, args = tpm2_service(config)
+    (share / "configuration.nix").write_text(config)
+    (share / "tpm2-enrol.sh").write_text(script)
+    (share / "input" / "passphrase").write_text(passphrase)
+    (share / "input" / "luks-uuid").write_text(luks_uuid)
+    (share / "input" / "key-file").write_text(TPM2_KEY_FILE)
+    (share / "input" / "script-args").write_text(args)
+    disk = run_dir / "target.img"
+    with open(disk, "wb") as f:
+        f.truncate(TPM2_DISK_SIZE)
+    run = VmRun("tpm2", run_dir, share, disk, run_dir / "console.log", 0, passphrase, "")
+    state = run_dir / "tpm"
+    state.mkdir()
+    sock = state / "swtpm-sock"
+    # --terminate: swtpm ends when QEMU closes its socket (the guest powered off).
+    swtpm = subprocess.Popen([SWTPM, "socket", "--tpm2", "--tpmstate", f"dir={state}", "--terminate",
+                              "--ctrl", f"type=unixio,path={sock}", "--log", f"file={run_dir / 'swtpm.log'},level=1"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if sock.exists():
+                break
+            time.sleep(0.05)
+        argv = qemu_argv(run, image) + [
+            "-machine", "pc",
+            "-chardev", f"socket,id=chrtpm,path={sock}",
+            "-tpmdev", "emulator,id=tpm0,chardev=chrtpm",
+            "-device", "tpm-tis,tpmdev=tpm0",
+        ]
+        (run.dir / "qemu.argv").write_text(" ".join(argv) + "\n")
+        start = time.monotonic()
+        proc = subprocess.run(["timeout", "-k", "10", str(GUEST_TIMEOUT), *argv],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        run.seconds = time.monotonic() - start
+        run.qemu_rc = proc.returncode
+        (run.dir / "qemu.out").write_bytes(proc.stdout)
+    finally:
+        swtpm.terminate()
+        try:
+            swtpm.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            swtpm.kill()
+            swtpm.wait()
     return run
 
 
