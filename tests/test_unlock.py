@@ -16,6 +16,7 @@ import re
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -265,3 +266,51 @@ def test_a_failed_fido2_enrolment_says_why_and_what_to_do(monkeypatch, tmp_path,
     dump = json.loads(subprocess.run(["cryptsetup", "luksDump", "--dump-json-metadata", str(luks_image)],
                                      capture_output=True, text=True, check=True).stdout)
     assert list(dump["keyslots"]) == ["0"] and dump["tokens"] == {}
+
+
+# -- the whole install, where the kernel has dm-crypt ---------------------------------
+
+@pytest.mark.root
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("losetup") is None, reason="needs root for loop devices")
+def test_a_loop_install_enrols_the_fido2_key_after_the_luks_format_and_before_nixos_install(tmp_path):
+    """The real CLI, unattended: BIOS, ext4, LUKS, unlock = "fido2", the stand-in
+    systemd-cryptenroll first on PATH. Its prompts come in the run's output between
+    the LUKS steps and nixos-install, and the root container carries the token."""
+    import tempfile
+
+    from loopdev import NO_DM_CRYPT, bios_answers, kernel_has_dm_crypt, loop_device, run
+
+    from installer.run import resume
+
+    if not kernel_has_dm_crypt():
+        pytest.skip(NO_DM_CRYPT)
+    (tmp_path / "passphrase").write_text(PASSPHRASE)
+    answers = bios_answers(tmp_path, "DEVICE")
+    target = Path(tempfile.mkdtemp(prefix="nti-fido2-", dir="/var/tmp"))
+    target.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STANDIN_")}
+    env["PATH"] = f"{STANDIN}:{env['PATH']}"
+    try:
+        with loop_device(tmp_path, size=12 * GIB, target=str(target)) as (device, _image):
+            answers.write_text(answers.read_text().replace("DEVICE", device)
+                               + '[encryption]\nenabled = true\npassphrase_file = "passphrase"\nunlock = "fido2"\n')
+            done = subprocess.run(
+                [sys.executable, "-m", "installer", "--allow-loop", "--yes", "--skip-eval", "--answers", str(answers),
+                 "--target", str(target), "--log", str(tmp_path / "install.log"),
+                 "--nixos-install", str(ROOT / "tests/standins/nixos-install"),
+                 "--nixos-enter", str(ROOT / "tests/standins/nixos-enter")],
+                capture_output=True, text=True, cwd=ROOT, stdin=subprocess.DEVNULL, timeout=600, env=env)
+            assert done.returncode == 0, done.stdout + done.stderr
+            out = done.stdout
+            touch = out.index("please confirm presence on security token")
+            assert out.rindex("cryptsetup open") < touch < out.index("== [3/5] nixos-install")
+            dump = json.loads(run("cryptsetup", "luksDump", "--dump-json-metadata", f"{device}p3"))
+            assert [t["type"] for t in dump["tokens"].values()] == ["systemd-fido2"]
+            config = (target / "etc/nixos/configuration.nix").read_text()
+            assert 'boot.initrd.luks.devices.cryptroot.crypttabExtraOpts = [ "fido2-device=auto" ];' in config
+            assert PASSPHRASE not in out + done.stderr + (tmp_path / "install.log").read_text()
+    finally:
+        resume.forget(Options().state_dir, str(target))
+        run("umount", "-R", "-l", str(target), check=False)
+        shutil.rmtree(target, ignore_errors=True)
