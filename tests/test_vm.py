@@ -13,6 +13,7 @@ of the passphrase anywhere outside the LUKS keyslots.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import time
@@ -215,6 +216,37 @@ def test_tpm2_first_boot_service_enrols_with_an_emulated_tpm_and_the_tpm_alone_u
     assert read("token-only.rc") == "0", read("token-only.log") + where
     assert read("again.rc") == "0" and read("slots-again.txt") == slots, read("again.log") + where
     # The passphrase never left its files: not in any result, nor the console.
+    for path in [*r.rglob("*"), run.console]:
+        if path.is_file():
+            assert run.passphrase not in path.read_text(errors="replace"), f"the passphrase leaked into {path}"
+
+
+@needs_vm
+def test_fido2_enrolment_runs_after_luks_open_and_before_nixos_install_in_a_real_install(image):
+    """The whole unattended install with unlock = "fido2" in a kernel with dm-crypt: the
+    stand-in systemd-cryptenroll's prompts come after the LUKS container is opened and
+    before nixos-install, the root's header gets the systemd-fido2 token beside the
+    passphrase's slot, and the key file under /run is gone."""
+    img, wheels = image
+    run = vmrun.run_fido2(image=img, wheels=wheels)
+    _note(f"fido2 run: {run.seconds:.0f} s (guest phases {vmrun.guest_phases(run)})")
+    r = run.results
+
+    def read(name: str) -> str:
+        return (r / name).read_text(errors="replace") if (r / name).exists() else f"<no {name}>"
+
+    where = f"; everything is in {run.dir}"
+    assert read("install.rc").strip() == "0", read("out.txt")[-3000:] + where
+    out = read("out.txt")
+    touch = out.index("please confirm presence on security token")
+    assert out.rindex("$ cryptsetup open") < touch < out.index("] nixos-install"), out + where
+    assert "New FIDO2 token enrolled as key slot 1." in out
+    luks = json.loads(read("luks.json"))
+    assert sorted(luks["keyslots"]) == ["0", "1"], read("luks.json") + where
+    assert [t["type"] for t in luks["tokens"].values()] == ["systemd-fido2"]
+    assert 'boot.initrd.luks.devices.cryptroot.crypttabExtraOpts = [ "fido2-device=auto" ];' in read("configuration.nix")
+    assert "boot.initrd.systemd.enable = true;" in read("configuration.nix")
+    assert "nixos-tui-installer-key-" not in read("run.txt"), read("run.txt")
     for path in [*r.rglob("*"), run.console]:
         if path.is_file():
             assert run.passphrase not in path.read_text(errors="replace"), f"the passphrase leaked into {path}"

@@ -407,6 +407,57 @@ def run_tpm2(cache: Path = CACHE, image: Path | None = None, wheels: Path | None
     return run
 
 
+def run_fido2(cache: Path = CACHE, image: Path | None = None, wheels: Path | None = None) -> VmRun:
+    """Boot the image and install with unlock = "fido2" (guest-fido2.sh), the stand-in for systemd-cryptenroll."""
+    wheels = wheels or build_wheels(cache)
+    image = image or build_image(cache, wheels)
+    run_dir = cache / "run-fido2"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    share = run_dir / "share"
+    (share / "input").mkdir(parents=True)
+    (share / "results").mkdir()
+    shutil.copytree(wheels, share / "wheels")
+    standins = ROOT / "tests" / "standins"
+    (share / "standins" / "cryptenroll").mkdir(parents=True)
+    for name in ("nixos-install", "nixos-enter", "cryptenroll/systemd-cryptenroll"):
+        shutil.copy2(standins / name, share / "standins" / name)
+    shutil.copy2(HERE / "guest-fido2.sh", share / "guest.sh")
+    passphrase = f"vm-pass-{secrets.token_hex(6)} x"
+    answers = f"""\
+[boot]
+firmware = "bios"
+
+[disk]
+device = "{BY_ID}"
+filesystem = "ext4"
+swap = "zram"
+
+[encryption]
+enabled = true
+passphrase_file = "passphrase"
+unlock = "fido2"
+
+[[users]]
+name = "alice"
+password_hash = "$y$j9T$adRGRQYJHEV9CAs89LbJU/$gDvIDSJ2V/7SfEYoI7JDPiZPxPX/jC7egPkieq3x0pC"
+"""
+    (share / "input" / "answers.toml").write_text(answers)
+    (share / "input" / "passphrase").write_text(passphrase)
+    disk = run_dir / "target.img"
+    with open(disk, "wb") as f:
+        f.truncate(TARGET_SIZE)
+    run = VmRun("fido2", run_dir, share, disk, run_dir / "console.log", 0, passphrase, answers)
+    argv = qemu_argv(run, image)
+    (run.dir / "qemu.argv").write_text(" ".join(argv) + "\n")
+    start = time.monotonic()
+    proc = subprocess.run(["timeout", "-k", "10", str(GUEST_TIMEOUT), *argv],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    run.seconds = time.monotonic() - start
+    run.qemu_rc = proc.returncode
+    (run.dir / "qemu.out").write_bytes(proc.stdout)
+    return run
+
+
 if __name__ == "__main__":
     # Manual use: python tests/vm/vmrun.py [uefi|bios ...]
     sys.path.insert(0, str(ROOT / "tests"))  # wheelbuild, as under pytest
