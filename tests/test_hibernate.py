@@ -221,3 +221,17 @@ def test_a_loop_install_with_hibernate_on_8_gib_makes_a_swap_of_the_ram_named_in
         resume.forget(Options().state_dir, str(target))
         run("umount", "-R", "-l", str(target), check=False)
         shutil.rmtree(target, ignore_errors=True)
+
+
+def test_hibernation_is_refused_when_keeping_what_is_on_the_disk():
+    from installer.machine.eligibility import HIBERNATE_KEEP
+
+    kept = probe(ROOT / "tests/fixtures/machines/ubuntu-and-free-space.json")
+    kept.memory_bytes = 8 * GIB
+    m = hibernating()
+    m.boot.firmware = None
+    m.disk.layout = "free-space"
+    assert HIBERNATE_KEEP in [p.message for p in validate(m, kept) if p.field == "disk.swap"]
+    with pytest.raises(ProblemsError) as refused:
+        build_plan(m, kept, Identity.generate(1))
+    assert [p.message for p in refused.value.problems] == [HIBERNATE_KEEP]

@@ -314,3 +314,26 @@ def test_a_loop_install_enrols_the_fido2_key_after_the_luks_format_and_before_ni
         resume.forget(Options().state_dir, str(target))
         run("umount", "-R", "-l", str(target), check=False)
         shutil.rmtree(target, ignore_errors=True)
+
+
+# -- the layouts that keep what is on the disk (issue 18) ------------------------------
+
+def test_a_layout_keeping_the_disk_enrols_fido2_and_renders_tpm2_as_erasing_does(tmp_path):
+    from installer.machine.probe import probe
+
+    machine_kept = probe(ROOT / "tests/fixtures/machines/ubuntu-and-free-space.json")
+    model = encrypted("fido2")
+    model.disk.device = "/dev/sda"
+    model.disk.layout = "free-space"
+    plan = build_plan(model, machine_kept, Identity.generate(18))
+    root = next(p for p in plan.partitions if p.purpose == "root")
+    enrols = [s.argv for s in plan.steps if s.action is Action.ENROLL_FIDO2]
+    assert enrols == [tuple(unlock.fido2_argv(root.path))]
+    model.encryption.unlock = "tpm2"
+    config = render(model, machine_kept, build_plan(model, machine_kept, Identity.generate(18)),
+                    host_platform="x86_64-linux")["configuration.nix"]
+    assert "tpm2-device=auto" in config and unlock.TPM2_SERVICE in config
+    target = tmp_path / "target"
+    target.mkdir()
+    Session(Options(target=str(target), seed=3), model, machine_kept).install.write_config(lambda _line: None)
+    assert (target / unlock.TPM2_KEY_FILE.lstrip("/")).read_text() == PASSPHRASE

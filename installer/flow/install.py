@@ -277,7 +277,7 @@ class Install:
         from installer.plan.unlock import TPM2_KEY_FILE
 
         model = self.session.model
-        wanted = model.encryption.enabled and model.encryption.unlock == "tpm2" and model.disk.layout == "erase"
+        wanted = model.encryption.enabled and model.encryption.unlock == "tpm2" and model.disk.layout != "premounted"
         return TPM2_KEY_FILE if wanted and model.encryption.passphrase else ""
 
     def _write_tpm2_key(self, key_file: str, log: Log) -> None:

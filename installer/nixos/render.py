@@ -173,7 +173,7 @@ def _unlock(model: InstallModel, plan: Plan) -> dict[str, Any]:
     """How the LUKS containers the plan makes are unlocked besides the passphrase (installer.plan.unlock)."""
     from installer.plan import unlock
 
-    way = model.encryption.unlock if plan.luks and model.disk.layout == "erase" else "passphrase"
+    way = model.encryption.unlock if plan.luks and model.disk.layout != "premounted" else "passphrase"
     return {
         "unlock": way,
         "luks_names": [entry.name for entry in plan.luks],

@@ -267,6 +267,10 @@ def _steps(plan: Plan, model: InstallModel, disk: Disk, offer: Offer, setup: Kee
                              for p in kept if p.type_guid.lower() not in MBR_EXTENDED]})
     erase.mount_steps(plan, parts, luks, model.disk.filesystem, root_dev, ident, target, add)
     _boot_mounts(plan, setup, parts, target, add)
+    if luks and model.encryption.unlock == "fido2":  # as on an erased disk (installer.plan.unlock)
+        from installer.plan.unlock import fido2_steps
+
+        plan.steps += fido2_steps(plan.luks, {erase.LUKS_NAME: parts["root"].path})
 
 
 def _boot_mounts(plan: Plan, setup: KeepBoot, parts: dict[str, PartSpec], target: str, add: erase.Add) -> None:
