@@ -180,6 +180,8 @@ def render_point(p: Point) -> dict[str, str]:
     if p.output == "keep":
         mach = Machine(firmware=p.firmware, cpu_vendor=p.cpu, virtualisation=p.virt, disks=[KEEP_DISK])
         m.disk.layout, m.disk.shrink = "alongside", "/dev/sda2"
+        if m.disk.swap == "hibernate":  # refused when keeping the disk (HIBERNATE_KEEP): its swap as asked instead
+            m.disk.swap = "partition"
         return render(m, mach, build_plan(m, mach, ident), host_platform="x86_64-linux")
     plan = build_plan(m, mach, ident)
     if p.output == "install":
