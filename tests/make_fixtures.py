@@ -36,6 +36,10 @@
       probert's zfs section lists it, its datasets mounted), vdd a member of the exported pool
       "backup"; vda stays. Also an empty USB card-reader slot sdb (size 0, removable) and a
       SATA disk sda whose recording has no queue/rotational, only ID_ATA_ROTATION_RATE_RPM.
+    - the GPU machines (issue 20), a recording's disks with the "pci" list probert does not
+      record, each device as sysfs shows it (installer.machine.pci): laptop-intel-nvidia-pascal
+      (from win11-and-free-space: Intel + GTX 1050 Mobile, a battery), desktop-nvidia-rtx3060
+      and desktop-amd-gpu (from simple), vm-virtio-gpu (from virtio: QEMU's virtio-gpu).
 
 The output is committed so a plain clone needs no ../shared.
 """
@@ -74,7 +78,7 @@ def keep_only(data: dict[str, Any], disks: list[str]) -> dict[str, Any]:
     machine["swaps"] = [s for s in machine.get("swaps", []) if s in blockdev]
     return {"storage": {"blockdev": blockdev, "mount": mounts,
                         "filesystem": {d: fs for d, fs in (storage.get("filesystem") or {}).items() if d in blockdev}},
-            "machine": machine}
+            "machine": machine, "pci": data.get("pci", [])}
 
 
 # -- derived machines --------------------------------------------------------------
@@ -272,8 +276,75 @@ def zfs_pool_desktop(source: Path) -> dict[str, Any]:
                   _mount("tank/home", "/tank/home", "zfs", "rw,xattr,noacl", "0:46")]}}
 
 
+def _pci(slot: str, vendor: str, device: str, klass: str, driver: str = "") -> dict[str, str]:
+    """One device of the "pci" list, each value as sysfs prints its file (installer.machine.pci)."""
+    return {"slot": slot, "vendor": f"0x{vendor}", "device": f"0x{device}", "class": f"0x{klass}", "driver": driver}
+
+
+def _with_pci(base: dict[str, Any], facts: dict[str, Any], devices: list[dict[str, str]]) -> dict[str, Any]:
+    data = copy.deepcopy(base)
+    data["machine"] = {**(data.get("machine") or {}), **facts}
+    data["pci"] = devices
+    return data
+
+
+def laptop_intel_nvidia_pascal(source: Path) -> dict[str, Any]:
+    """win11-and-free-space's disks in an Optimus laptop (as a Dell XPS 15 9570's lspci -nn shows it):
+    Intel UHD 630 (8086:3e9b) at 00:02.0 bound to i915, and a GeForce GTX 1050 Mobile (GP107M,
+    10de:1c8d) at 01:00.0 as a 3D controller (class 0302, no outputs of its own) under nouveau, as the
+    ISO boots it; a battery."""
+    return _with_pci(_recorded(source, "win11-and-free-space"),
+                     {"firmware": "uefi", "cpu_vendor": "intel", "cpu_flags": ["vmx"], "virtualisation": "none",
+                      "battery": True},
+                     [_pci("0000:00:00.0", "8086", "3ec4", "060000", "skl_uncore"),
+                      _pci("0000:00:02.0", "8086", "3e9b", "030000", "i915"),
+                      _pci("0000:00:14.0", "8086", "a36d", "0c0330", "xhci_hcd"),
+                      _pci("0000:00:17.0", "8086", "a353", "010601", "ahci"),
+                      _pci("0000:00:1f.3", "8086", "a348", "040380", "snd_hda_intel"),
+                      _pci("0000:01:00.0", "10de", "1c8d", "030200", "nouveau"),
+                      _pci("0000:3b:00.0", "168c", "003e", "028000", "ath10k_pci")])
+
+
+def desktop_nvidia_rtx3060(source: Path) -> dict[str, Any]:
+    """simple's disk in an AMD Ryzen desktop (no integrated graphics) with a GeForce RTX 3060
+    (GA106, 10de:2503) at 2b:00.0 as a VGA controller, its HDMI audio function beside it."""
+    return _with_pci(_recorded(source, "simple"),
+                     {"firmware": "uefi", "cpu_vendor": "amd", "cpu_flags": ["svm"], "virtualisation": "none"},
+                     [_pci("0000:00:00.0", "1022", "1480", "060000"),
+                      _pci("0000:02:00.0", "1022", "43ee", "0c0330", "xhci_hcd"),
+                      _pci("0000:02:00.1", "1022", "43eb", "010601", "ahci"),
+                      _pci("0000:2b:00.0", "10de", "2503", "030000", "nouveau"),
+                      _pci("0000:2b:00.1", "10de", "228e", "040300", "snd_hda_intel"),
+                      _pci("0000:2d:00.3", "1022", "149c", "0c0330", "xhci_hcd")])
+
+
+def desktop_amd_gpu(source: Path) -> dict[str, Any]:
+    """simple's disk in a desktop with an AMD Radeon RX 6600 (Navi 23, 1002:73ff) under amdgpu."""
+    return _with_pci(_recorded(source, "simple"),
+                     {"firmware": "uefi", "cpu_vendor": "amd", "cpu_flags": ["svm"], "virtualisation": "none"},
+                     [_pci("0000:00:00.0", "1022", "1480", "060000"),
+                      _pci("0000:03:00.0", "1002", "73ff", "030000", "amdgpu"),
+                      _pci("0000:03:00.1", "1002", "ab28", "040300", "snd_hda_intel"),
+                      _pci("0000:04:00.0", "1022", "43ee", "0c0330", "xhci_hcd")])
+
+
+def vm_virtio_gpu(source: Path) -> dict[str, Any]:
+    """virtio's QEMU guest (i440FX) with a virtio-gpu display (1af4:1050) bound to virtio-pci,
+    as QEMU's -device virtio-vga shows it, beside its virtio-blk disk."""
+    return _with_pci(_recorded(source, "virtio"),
+                     {"firmware": "bios", "cpu_vendor": "intel", "cpu_flags": ["hypervisor"], "virtualisation": "qemu"},
+                     [_pci("0000:00:00.0", "8086", "1237", "060000"),
+                      _pci("0000:00:01.0", "8086", "7000", "060100"),
+                      _pci("0000:00:01.1", "8086", "7010", "010180", "ata_piix"),
+                      _pci("0000:00:02.0", "1af4", "1050", "030000", "virtio-pci"),
+                      _pci("0000:00:03.0", "1af4", "1000", "020000", "virtio-pci"),
+                      _pci("0000:00:04.0", "1af4", "1001", "010000", "virtio-pci")])
+
+
 DERIVED = {"luks-lvm-root": luks_lvm_root, "multipath": multipath, "win-dynamic-disks": win_dynamic_disks,
-           "zfs-pool-desktop": zfs_pool_desktop}
+           "zfs-pool-desktop": zfs_pool_desktop, "laptop-intel-nvidia-pascal": laptop_intel_nvidia_pascal,
+           "desktop-nvidia-rtx3060": desktop_nvidia_rtx3060, "desktop-amd-gpu": desktop_amd_gpu,
+           "vm-virtio-gpu": vm_virtio_gpu}
 
 
 def main(argv: list[str]) -> int:

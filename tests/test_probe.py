@@ -130,8 +130,17 @@ EXPECTED = {
         "/dev/sdb": "no medium", "/dev/sr0": "optical drive",
         "/dev/vdb": "vdb1 is in the imported ZFS pool tank", "/dev/vdc": "vdc1 is in the imported ZFS pool tank",
     }),
+    # the GPU machines: a recording's disks with a "pci" list (tests/test_gpu.py reads that)
+    "laptop-intel-nvidia-pascal": ("uefi", "/dev/sr0", {
+        "/dev/sda": "EFI system partition (Windows Boot Manager), Windows (BitLocker-encrypted, 59 GiB), "
+                    "free space 69 GiB",
+    }, {"/dev/sr0": "optical drive", "/dev/sdb": "too small: 1 GiB, needs at least 10 GiB"}),
+    "desktop-nvidia-rtx3060": ("uefi", "/dev/sr0", {"/dev/sda": "empty"}, {"/dev/sr0": "optical drive"}),
+    "desktop-amd-gpu": ("uefi", "/dev/sr0", {"/dev/sda": "empty"}, {"/dev/sr0": "optical drive"}),
+    "vm-virtio-gpu": ("bios", "", {"/dev/vda": "empty"}, {"/dev/sr0": "optical drive"}),
 }
-DERIVED = ("luks-lvm-root", "multipath", "win-dynamic-disks", "zfs-pool-desktop")
+DERIVED = ("luks-lvm-root", "multipath", "win-dynamic-disks", "zfs-pool-desktop", "laptop-intel-nvidia-pascal",
+           "desktop-nvidia-rtx3060", "desktop-amd-gpu", "vm-virtio-gpu")
 FROM_SHARED = sorted(name for name in EXPECTED
                      if name not in ("recorded-loop-host", "no-usable-disk") and name not in DERIVED)
 

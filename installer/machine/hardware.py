@@ -154,6 +154,26 @@ class Mount:
     uuid: str = ""
 
 
+# PCI class codes (class, subclass) the GPU choice reads: display controllers are class 03
+# (0300 VGA, 0302 3D, 0380 other display).
+DISPLAY_CLASS = "03"
+
+
+@dataclass
+class PciDevice:
+    """One PCI function as sysfs shows it (installer.machine.pci reads it)."""
+
+    slot: str  # 0000:01:00.0 (domain:bus:slot.function, hex)
+    vendor: str  # "10de", lower-case hex without 0x
+    device: str  # "1c8d"
+    pci_class: str = ""  # "030200": class, subclass, programming interface
+    driver: str = ""  # the kernel driver bound to it, "" when none
+
+    @property
+    def display(self) -> bool:
+        return self.pci_class.startswith(DISPLAY_CLASS)
+
+
 @dataclass
 class Machine:
     firmware: Literal["uefi", "bios"] = "uefi"
@@ -177,9 +197,16 @@ class Machine:
     # What the probe could not work out and a person should know, e.g. a disk
     # controller whose initrd module is unknown.
     warnings: list[str] = field(default_factory=list)
+    # Every PCI device (installer.machine.pci); [] for a recording made before they were recorded.
+    pci: list[PciDevice] = field(default_factory=list)
     hostname: str = "nixos"
     timezone: str = "UTC"
     source: str = "live"  # "live" or the recorded machine file's path
+
+    @property
+    def gpus(self) -> list[PciDevice]:
+        """The display controllers, in slot order."""
+        return [dev for dev in self.pci if dev.display]
 
     def disk(self, name: str) -> Disk | None:
         """The disk `name` points at: /dev/sda, sda, any of its /dev/disk/by-id/ links, or

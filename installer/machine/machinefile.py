@@ -32,4 +32,8 @@ def load_machine_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     blockdev = storage.get("blockdev") if isinstance(storage, dict) else None
     if not isinstance(blockdev, dict) or not all(isinstance(rec, dict) for rec in blockdev.values()):
         raise ProbeError(f"{path} is not a recorded machine (no storage.blockdev section of device records)")
+    # Older recordings have no "pci" list: they load with no devices (installer.machine.pci).
+    devices = data.get("pci", [])
+    if not isinstance(devices, list) or not all(isinstance(rec, dict) for rec in devices):
+        raise ProbeError(f"{path} is not a recorded machine (its \"pci\" entry is not a list of device records)")
     return data

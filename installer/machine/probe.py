@@ -33,7 +33,7 @@ import os
 import re
 from typing import Any
 
-from installer.machine import eligibility, udevdata
+from installer.machine import eligibility, pci, udevdata
 from installer.machine.describe import Context, describe_disk, describe_partition
 from installer.machine.gaps import gaps_record
 from installer.machine.hardware import (BY_ID, MAPPER, MBR_EXTENDED, START_UNKNOWN, Bus, Disk, Machine,
@@ -71,7 +71,7 @@ def record_machine(path: str | os.PathLike[str]) -> Machine:
 
 def _live_data() -> dict[str, Any]:
     try:
-        return udevdata.live_data()
+        return {**udevdata.live_data(), "pci": pci.read_pci()}  # the record's "pci" list: installer.machine.pci
     except ImportError as err:
         raise ProbeError(f"pyudev cannot be imported ({err}); install it to probe this machine") from err
     except Exception as err:  # pyudev and sysfs fail in many ways; the person needs the words, not a traceback
@@ -446,4 +446,5 @@ def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop:
         memory_bytes=max(_int(facts.get("memory_bytes")), 0),
         disks=disks, mounts=mounts, swaps=swaps, luks=luks, dm_slaves=dm_slaves, battery=facts.get("battery") is True,
         boot_medium=boot_medium, source=source, warnings=warnings,
+        pci=pci.devices_from(data.get("pci")),
     )

@@ -30,6 +30,7 @@ probert's format, all optional when reading:
   battery (true when /sys/class/power_supply has one: a laptop; absent: unknown);
 - storage "zfs" holds the imported pools ({"zpools": {NAME: ...}}, as probert's
   zdb dump names them; live from `zpool list`);
+- a top-level "pci" list of PCI devices (installer.machine.pci), absent in older recordings;
 - a top-level "gaps" object, written by --record-machine only: each partitioned
   disk's free space as the probe worked it out ({"/dev/sda": [{"start", "size"
   (bytes), "slot", "usable", "why"}]}, see `installer.machine.gaps`), for the
@@ -152,8 +153,7 @@ def trim(data: Record) -> Record:
         out["multipath"] = {"maps": multipath["maps"],
                             "paths": [p for p in multipath.get("paths") or [] if p.get("multipath") != "[orphan]"]}
     result: Record = {"storage": out}
-    if data.get("machine"):
-        result["machine"] = data["machine"]
+    result.update({key: data[key] for key in ("machine", "pci") if data.get(key)})
     return result
 
 
