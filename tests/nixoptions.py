@@ -196,7 +196,7 @@ def describe(v) -> str:
 
 
 _POSIX = {"[:alnum:]": "a-zA-Z0-9", "[:alpha:]": "a-zA-Z", "[:digit:]": "0-9", "[:xdigit:]": "0-9a-fA-F",
-          "[:space:]": r" \t\n\r\f\v", "[:upper:]": "A-Z", "[:lower:]": "a-z"}
+          "[:space:]": r" \t\n\r\f\v", "[:upper:]": "A-Z", "[:lower:]": "a-z", "[:print:]": r" -~"}
 
 
 def _python_regex(posix: str) -> str:

@@ -99,8 +99,9 @@ def test_every_field_carries_a_doc_and_secrets_hide_from_repr_and_equality():
                 assert (f.default, f.repr, f.compare) == (None, False, False), f"{cls.__name__}.{f.name}"
     assert fields.sections() == {"system": System, "boot": fields.sections()["boot"],
                                  "disk": fields.sections()["disk"], "encryption": Encryption, "users": User,
-                                 "root": Root, "software": fields.sections()["software"]}
-    assert list(fields.sections()) == ["system", "boot", "disk", "encryption", "users", "root", "software"]
+                                 "root": Root, "software": fields.sections()["software"],
+                                 "hardware": fields.sections()["hardware"]}
+    assert list(fields.sections()) == ["system", "boot", "disk", "encryption", "users", "root", "software", "hardware"]
 
 
 def test_secrets_lists_each_secret_once_and_never_a_typed_again_copy():

@@ -38,7 +38,7 @@ from nixoptions import (
 
 from installer.nixos.export import export_files
 from installer.nixos.facts import TEMPLATES_RELEASE
-from installer.machine.hardware import ESP_TYPE, Disk, Machine, Partition
+from installer.machine.hardware import ESP_TYPE, Disk, Machine, Partition, PciDevice
 from installer.plan.identity import Identity
 from installer.answers.model import DESKTOPS, FILESYSTEMS, SWAP_KINDS, UNLOCKS, InstallModel, User
 from installer.plan.erase import build_plan
@@ -87,6 +87,17 @@ KEEP_DISK = Disk(path="/dev/sda", name="sda", size=120 * GIB, by_id=DISK.by_id, 
                      Partition("/dev/sda1", 1, 100 * 1024**2, 1024**2, ESP_TYPE, fstype="vfat", uuid="C067-F4C9"),
                      Partition("/dev/sda2", 2, 60 * GIB, 128 * 1024**2, "ebd0a0a2-b9e5-4433-87c0-68b6b72699c7",
                                fstype="ntfs", min_size=30 * GIB)])
+# The graphics the machine has (installer.answers.gpu's cases): none recorded, Intel, AMD,
+# NVIDIA Turing+ alone, an Intel + Pascal laptop, an AMD APU + Ampere, a Kepler card.
+def _gpu(slot: str, vendor: str, device: str) -> PciDevice:
+    return PciDevice(slot=slot, vendor=vendor, device=device, pci_class="030000")
+
+
+GPUS = ((), (_gpu("0000:00:02.0", "8086", "3e9b"),), (_gpu("0000:03:00.0", "1002", "73ff"),),
+        (_gpu("0000:01:00.0", "10de", "1e87"),),
+        (_gpu("0000:00:02.0", "8086", "3e9b"), _gpu("0000:01:00.0", "10de", "1c8d")),
+        (_gpu("0000:05:00.0", "1002", "1638"), _gpu("0000:01:00.0", "10de", "2520")),
+        (_gpu("0000:01:00.0", "10de", "0fc6"),))
 
 
 @dataclass
@@ -108,12 +119,15 @@ class Point:
     root: bool
     second_user: bool
     output: str
+    gpu: int = 0
+
 
     def __str__(self) -> str:
         bits = [self.firmware, self.loader, self.fs, "luks" if self.luks else "plain", f"swap={self.swap}",
                 f"desktop={self.desktop}", f"ssh={self.ssh}", f"nm={self.nm}", f"flakes={self.flakes}",
                 f"unfree={self.unfree}", f"packages={self.packages}", f"virt={self.virt}", f"cpu={self.cpu or '-'}",
-                f"root={'on' if self.root else 'off'}", f"users={2 if self.second_user else 1}", self.output]
+                f"root={'on' if self.root else 'off'}", f"users={2 if self.second_user else 1}", self.output,
+                f"gpus={self.gpu}"]
         return f"point {self.n} (" + " ".join(bits) + ")"
 
 
@@ -123,7 +137,8 @@ def points() -> list[Point]:
         firmware = main[0]
         loader = "grub" if firmware == "bios" or n % 7 == 3 else "systemd-boot"
         out.append(Point(n, *main, loader=loader, virt=VIRT[n % 5], cpu=CPU[n % 3], root=n % 11 == 5,
-                         second_user=n % 13 == 2, output="keep" if n % 9 == 4 else OUTPUT[n % 4 if n % 17 else 4]))
+                         second_user=n % 13 == 2, output="keep" if n % 9 == 4 else OUTPUT[n % 4 if n % 17 else 4],
+                         gpu=(n // 5) % len(GPUS)))
     return out
 
 
@@ -173,12 +188,14 @@ def premounted_plan(p: Point, ident: Identity) -> Plan:
 def render_point(p: Point) -> dict[str, str]:
     """The NixOS module files the engine writes for this point, by file name."""
     m = model_of(p)
-    mach = Machine(firmware=p.firmware, cpu_vendor=p.cpu, virtualisation=p.virt, disks=[DISK], memory_bytes=16 * GIB)
+    mach = Machine(firmware=p.firmware, cpu_vendor=p.cpu, virtualisation=p.virt, disks=[DISK], memory_bytes=16 * GIB,
+                   pci=list(GPUS[p.gpu]))
     ident = Identity.generate(seed=p.n % 2)
     if p.output == "premounted":
         return render(m, mach, premounted_plan(p, ident), host_platform="x86_64-linux")
     if p.output == "keep":
-        mach = Machine(firmware=p.firmware, cpu_vendor=p.cpu, virtualisation=p.virt, disks=[KEEP_DISK])
+        mach = Machine(firmware=p.firmware, cpu_vendor=p.cpu, virtualisation=p.virt, disks=[KEEP_DISK],
+                       pci=list(GPUS[p.gpu]))
         m.disk.layout, m.disk.shrink = "alongside", "/dev/sda2"
         if m.disk.swap == "hibernate":  # refused when keeping the disk (HIBERNATE_KEEP): its swap as asked instead
             m.disk.swap = "partition"
@@ -407,6 +424,10 @@ BAD_MODULES = {
     "renamed opengl": ("{ lib, ... }: { hardware.opengl.enable = lib.mkDefault true; }",
                        "hardware.opengl.enable was renamed to hardware.graphics.enable"),
     "removed sound": ("{ ... }: { sound.enable = true; }", "sound.enable was removed"),
+    "lspci's bus id": ("{ ... }: { hardware.nvidia.prime.nvidiaBusId = \"01:00.0\"; }",
+                       'hardware.nvidia.prime.nvidiaBusId: the string "01:00.0" is not of type strMatching'),
+    "open as a string": ("{ ... }: { hardware.nvidia.open = \"yes\"; }",
+                         'hardware.nvidia.open: the string "yes" is not of type nullOr bool'),
     "string for a bool": ("{ ... }: { services.openssh.enable = \"yes\"; }",
                           'services.openssh.enable: the string "yes" is not of type bool'),
     "bool for a string": ("{ ... }: { networking.hostName = true; }", "networking.hostName: the boolean true is not of type"),

@@ -32,6 +32,7 @@ Filesystem = Literal["ext4", "btrfs", "xfs"]
 SwapKind = Literal["none", "zram", "partition", "hibernate"]
 Unlock = Literal["passphrase", "fido2", "tpm2"]
 Desktop = Literal["none", "gnome", "plasma", "xfce"]
+GpuChoice = Literal["auto", "none", "nvidia-open", "nvidia", "nouveau"]
 
 FIRMWARES: tuple[Firmware, ...] = ("uefi", "bios")
 LOADERS: tuple[Loader, ...] = ("systemd-boot", "grub")
@@ -40,6 +41,7 @@ FILESYSTEMS: tuple[Filesystem, ...] = ("ext4", "btrfs", "xfs")
 SWAP_KINDS: tuple[SwapKind, ...] = ("none", "zram", "partition", "hibernate")
 UNLOCKS: tuple[Unlock, ...] = ("passphrase", "fido2", "tpm2")
 DESKTOPS: tuple[Desktop, ...] = ("none", "gnome", "plasma", "xfce")
+GPU_CHOICES: tuple[GpuChoice, ...] = ("auto", "none", "nvidia-open", "nvidia", "nouveau")
 
 
 DEFAULT_STATE_VERSION = "25.11"
@@ -215,9 +217,19 @@ class Software:
     ssh_server: bool = answer(False, doc="OpenSSH server")
     networkmanager: bool = answer(True, doc="NetworkManager")
     flakes: bool = answer(True, doc="enable `nix-command` and `flakes`")
-    allow_unfree: bool = answer(False, doc="allow unfree packages")
+    allow_unfree: bool = answer(False, doc="allow unfree packages; also the consent NVIDIA's driver needs "
+                                                       "(without it an NVIDIA card gets nouveau)")
     packages: list[str] = answer(doc="nixpkgs attribute paths, e.g. `python3Packages.requests`", factory=list,
                                  pattern=ATTR_PATH_FORM)
+
+
+@dataclass
+class Hardware:
+    # What each choice sets: installer.answers.gpu, the one rule.
+    gpu: GpuChoice = answer(
+        "auto", doc="graphics driver options: `\"auto\"` as detected (NVIDIA by the card's generation; "
+                    "its driver needs `software.allow_unfree`), `\"none\"` sets none, or force `\"nvidia-open\"` "
+                    "(Turing and newer), `\"nvidia\"` (proprietary module) or `\"nouveau\"`")
 
 
 @dataclass
@@ -231,6 +243,7 @@ class InstallModel:
     users: list[User] = answer(doc="The people who log in.", factory=list, table_doc="One account ([[users]]).")
     root: Root = answer(doc="The root account.", factory=Root)
     software: Software = answer(doc="What the new system runs.", factory=Software)
+    hardware: Hardware = answer(doc="Drivers for what the machine has.", factory=Hardware)
 
     def secrets(self) -> list[str]:
         """Every secret the model holds (each once: not its typed-again copy), in

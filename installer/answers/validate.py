@@ -21,8 +21,9 @@ from installer.answers.resolve import (BIOS_ON_UEFI, CHOOSE_DISK, KEEP_LAYOUTS, 
 from installer.base.crypthash import hash_problem
 from installer.machine.hardware import Machine
 from installer.answers.fields import within
-from installer.answers.model import (DESKTOPS, FILESYSTEMS, FIRMWARES, LAYOUTS, LOADERS, SWAP_KINDS, UNLOCKS,
-                                     InstallModel)
+from installer.answers.gpu import gpu_problem
+from installer.answers.model import (DESKTOPS, FILESYSTEMS, FIRMWARES, GPU_CHOICES, LAYOUTS, LOADERS, SWAP_KINDS,
+                                     UNLOCKS, InstallModel)
 from installer.machine.eligibility import HIBERNATE_KEEP, hibernate_refusal
 # The forms and limits the schema states too live with their fields in the model.
 from installer.answers.model import ATTR_PATH_FORM, HOSTNAME_FORM, MIN_ESP_MIB, STATE_VERSION_FORM, USERNAME_FORM
@@ -67,6 +68,7 @@ def validate(model: InstallModel, machine: Machine | None = None) -> list[Proble
     problems += _encryption(model)
     problems += _users(model)
     problems += _software(model)
+    problems += _hardware(model, machine)
     return problems
 
 
@@ -336,6 +338,13 @@ def _software(model: InstallModel) -> list[Problem]:
                 )
             )
     return out
+
+
+def _hardware(model: InstallModel, machine: Machine | None) -> list[Problem]:
+    if model.hardware.gpu not in GPU_CHOICES:
+        return [Problem("hardware.gpu", f"must be one of {', '.join(GPU_CHOICES)}")]
+    why = gpu_problem(model, machine)
+    return [Problem("hardware.gpu", why)] if why else []
 
 
 def suggest_username(full_name: str) -> str:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from installer.machine.hardware import Disk, Machine
 from installer.answers.model import InstallModel
+from installer.answers.gpu import plan_gpu
 from installer.answers.resolve import boot
 from installer.nixos.nixlit import nix, nix_attr_name, nix_attr_path
 from installer.plan.types import Plan
@@ -166,6 +167,7 @@ def _context(model: InstallModel, machine: Machine, plan: Plan, include_filesyst
                               for fs in plan.filesystems if any(_tuning(o) for o in fs.options)],
         "host_platform": platform,
         **_unlock(model, plan),
+        "gpu": plan_gpu(model, machine),
     }
 
 

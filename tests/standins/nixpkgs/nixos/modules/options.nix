@@ -60,6 +60,7 @@ in
     xserver = {
       enable = enable;
       xkb = { layout = str "us"; variant = str ""; };
+      videoDrivers = mkOption { type = types.listOf types.str; default = [ "modesetting" "fbdev" ]; };
       displayManager.lightdm.enable = enable;
       desktopManager.xfce.enable = enable;
     };
@@ -89,6 +90,15 @@ in
     enableRedistributableFirmware = enable;
     cpu.intel.updateMicrocode = enable;
     cpu.amd.updateMicrocode = enable;
+    graphics.enable = enable;
+    # busIDType is a strMatching in nvidia.nix: a string here (tests/test_evalcheck.py allows that).
+    nvidia = {
+      open = mkOption { type = types.nullOr types.bool; default = null; };
+      prime = {
+        offload = { enable = enable; enableOffloadCmd = enable; };
+        intelBusId = str ""; amdgpuBusId = str ""; nvidiaBusId = str "";
+      };
+    };
   };
   system = {
     stateVersion = str "25.11";
