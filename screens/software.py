@@ -1,4 +1,4 @@
-"""Step 6: desktop, services, Nix settings and extra packages."""
+"""Step 6: desktop, services, Nix settings, extra packages, and the graphics driver proposed."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Checkbox, RadioSet, Static
 
+from installer.answers.gpu import NVIDIA, plan_gpu
 from installer.answers.model import Desktop
 from screens.base import StepScreen
 from screens.widgets import Check, Choices, FieldInput, FieldMessage, Radio, picked
@@ -23,11 +24,13 @@ TOGGLES = {
 
 class SoftwareScreen(StepScreen):
     TITLE_TEXT = "Software"
-    PREFIXES = ("software",)
+    PREFIXES = ("software", "hardware")
     HELP = (
         "A desktop can be added or changed later by editing configuration.nix. Extra packages are "
         "nixpkgs attribute names separated by spaces, e.g. 'git firefox python3Packages.requests'; "
-        "search them at search.nixos.org."
+        "search them at search.nixos.org. Graphics: the driver proposed for what the machine has; "
+        "NVIDIA's own driver is unfree, so it is used only when unfree software is allowed "
+        "(nixpkgs.config.allowUnfree), else nouveau."
     )
 
     def body(self) -> ComposeResult:
@@ -47,6 +50,21 @@ class SoftwareScreen(StepScreen):
         yield Static("Extra packages (space separated)", classes="label")
         yield FieldInput("software.packages", " ".join(s.packages), placeholder="e.g. git firefox htop")
         yield FieldMessage("software.packages")
+        yield Static("Graphics", classes="label")
+        yield Static(self._gpu_text(), id="gpu")
+        yield FieldMessage("hardware.gpu")
+
+    def _gpu_text(self) -> str:
+        """What was found and the driver proposed (installer.answers.gpu, the one rule), in words."""
+        machine = self.session.machine
+        if machine is None:
+            return ""
+        plan = plan_gpu(self.model, machine)
+        lines = [*plan.found, f"Driver: {plan.says}"]
+        if any(dev.vendor == NVIDIA for dev in machine.gpus) and not self.model.software.allow_unfree \
+                and self.model.hardware.gpu == "auto":
+            lines.append("Tick 'Allow unfree software' above for NVIDIA's own driver.")
+        return "\n".join(lines)
 
     def on_mount(self) -> None:
         self.query_one(RadioSet).focus()
@@ -68,4 +86,5 @@ class SoftwareScreen(StepScreen):
         if not isinstance(box, Check):
             return  # every box here is a Check, which names its field
         setattr(self.model.software, box.field.split(".", 1)[1], event.value)
+        self.query_one("#gpu", Static).update(self._gpu_text())  # the consent changes the proposal
         self.refresh_problems()

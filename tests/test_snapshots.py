@@ -61,6 +61,21 @@ def test_step(snap_compare, step):
     assert snap(snap_compare, app_for(), before)
 
 
+def test_software_graphics_on_a_hybrid_laptop(snap_compare):
+    """The Graphics section on the Intel + Pascal laptop (issue 20): both GPUs, and nouveau until unfree is allowed."""
+    from conftest import MACHINES
+
+    from installer.flow.session import Options, Session
+
+    session = Session(Options(machine_file=str(MACHINES / "laptop-intel-nvidia-pascal.json"), dry_run=True, seed=7,
+                              log_path="/tmp/nixos-tui-installer-test.log"))
+
+    async def before(pilot):
+        await open_step(pilot, SoftwareScreen)
+
+    assert snap(snap_compare, app_for(session), before)
+
+
 def test_step_refused_with_messages(snap_compare):
     """The Users step after a refused Next: every message under its field."""
 

@@ -108,17 +108,18 @@ def plan_gpu(model: InstallModel, machine: Machine) -> GpuPlan:
     card = nvidia_card(machine)
     choice = model.hardware.gpu
     if choice == "none":
-        return GpuPlan(found=found, says="No graphics options (hardware.gpu = \"none\").")
+        return GpuPlan(found=found, says="none: no graphics options (hardware.gpu = \"none\").")
     if card is None:
         if choice == "auto":
-            says = "Nothing to set: the kernel's drivers handle these." if found else "No display controller found."
+            says = ("nothing to set: the kernel's drivers handle these." if found else
+                    "nothing to set: no display controller found." if machine.pci else "nothing to set: no PCI devices recorded for this machine.")
             return GpuPlan(found=found, says=says)
-        return GpuPlan(found=found, says=f"{choice} asked for, but no NVIDIA card was found: nothing set.")
+        return GpuPlan(found=found, says=f"nothing set: {choice} asked for, but no NVIDIA card was found.")
     gen = generation(card.device)
     driver = choice if choice != "auto" else _auto(gen)
     if driver in ("nvidia-open", "nvidia") and not model.software.allow_unfree:
         return GpuPlan(driver="nouveau", generation=gen, found=found,
-                       says="nouveau: NVIDIA's driver is unfree; allow unfree software to use it.")
+                       says="nouveau (NVIDIA's driver is unfree; unfree is not allowed).")
     igpu = next((dev for dev in machine.gpus if dev.vendor in (INTEL, AMD)), None)
     prime = None
     if driver in ("nvidia-open", "nvidia") and igpu is not None:
