@@ -14,6 +14,7 @@
   util-linux,
   kbd,
   nixos-install-tools,
+  nixos-facter,
 }:
 let
   python = callPackage ./python.nix { };
@@ -36,6 +37,7 @@ let
     util-linux # mount, umount, wipefs, blockdev, partx, mkswap, swapon, swapoff
     kbd # loadkeys
     nixos-install-tools # nixos-install, nixos-enter
+    nixos-facter # nixos-facter: the hardware report the Review step may choose
   ];
   pythonDeps = [
     py.textual

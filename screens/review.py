@@ -57,12 +57,15 @@ class ReviewScreen(StepScreen):
         "nixpkgs, as nixos-install will (Ctrl+C stops it, F5 checks again); if it finds an error, the "
         "install does not start until you fix it or choose to install anyway. If you change an answer "
         "after editing a file, you are asked whether to keep your edit or use the newly generated file. "
-        "Save the answers to repeat this install unattended later (passwords are never saved)."
+        "Save the answers to repeat this install unattended later (passwords are never saved). Where "
+        "nixos-facter is installed, F7 switches the hardware description between the generated "
+        "hardware-configuration.nix and nixos-facter's report (facter.json, written after you confirm)."
     )
     CHECK_DELAY = 0.4  # seconds of no typing before the background parse check
     BINDINGS = [
         Binding("f5", "recheck", "Check"),
         Binding("f6", "to_software", "Fix package"),
+        Binding("f7", "hardware_report", "Hardware file"),
     ]
 
     def __init__(self) -> None:
@@ -137,7 +140,24 @@ class ReviewScreen(StepScreen):
         return (f"Hostname: {m.system.hostname}   Users: {users}   Root login: "
                 f"{'disabled' if m.root.disabled else 'password'}\n"
                 f"Keymap: {m.system.keymap}   Locale: {m.system.locale}   Timezone: {m.system.timezone}\n"
-                f"Desktop: {m.software.desktop}   Encryption: {'LUKS' if m.encryption.enabled else 'none'}")
+                f"Desktop: {m.software.desktop}   Encryption: {'LUKS' if m.encryption.enabled else 'none'}"
+                + self.hardware_choice())
+
+    def hardware_choice(self) -> str:
+        """Where nixos-facter is installed: which hardware description the install writes (F7 switches)."""
+        from installer.run.facter import available
+
+        if not available():
+            return ""
+        return "   Hardware: " + ("nixos-facter report" if self.model.hardware.report == "facter" else "generated file")
+
+    def action_hardware_report(self) -> None:
+        """hardware-configuration.nix as generated, or nixos-facter's report (run after the confirmation)."""
+        if not self.check_action("hardware_report", ()):
+            return
+        hardware = self.model.hardware
+        hardware.report = "generated" if hardware.report == "facter" else "facter"
+        self.load()
 
     def show(self, text: str, files: dict[str, str], stale: Sequence[StaleEdit] = ()) -> None:
         self.query_one("#steps", Static).update(text)
@@ -379,6 +399,10 @@ class ReviewScreen(StepScreen):
             status.set_class(name == state, f"-{name}")
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "hardware_report":
+            from installer.run.facter import available
+
+            return available()
         if action == "to_software":
             return self.outcome is not None and self.outcome.failed and self.outcome.field == "software.packages"
         return True

@@ -124,7 +124,7 @@ def test_the_package_is_the_project_with_its_tools(flake_tree):
     assert (flag, var, sep) == ("--suffix", "PATH", ":")
     assert [re.sub(r"^/nix/store/[a-z0-9]{32}-", "", p) for p in path.split(":")] == [
         f"{t}/bin" for t in ("parted", "gptfdisk", "dosfstools", "e2fsprogs", "btrfs-progs", "xfsprogs",
-                             "cryptsetup", "util-linux", "kbd", "nixos-install-tools")]
+                             "cryptsetup", "util-linux", "kbd", "nixos-install-tools", "nixos-facter")]
     app = flake_eval(flake_tree, "apps.x86_64-linux.default.program")
     assert app == f"{pkg['out']}/bin/nixos-tui-installer"
 

@@ -120,6 +120,7 @@ class Point:
     second_user: bool
     output: str
     gpu: int = 0
+    facter: bool = False  # hardware.report = "facter"
 
 
     def __str__(self) -> str:
@@ -127,7 +128,7 @@ class Point:
                 f"desktop={self.desktop}", f"ssh={self.ssh}", f"nm={self.nm}", f"flakes={self.flakes}",
                 f"unfree={self.unfree}", f"packages={self.packages}", f"virt={self.virt}", f"cpu={self.cpu or '-'}",
                 f"root={'on' if self.root else 'off'}", f"users={2 if self.second_user else 1}", self.output,
-                f"gpus={self.gpu}"]
+                f"gpus={self.gpu}", f"facter={self.facter}"]
         return f"point {self.n} (" + " ".join(bits) + ")"
 
 
@@ -138,7 +139,7 @@ def points() -> list[Point]:
         loader = "grub" if firmware == "bios" or n % 7 == 3 else "systemd-boot"
         out.append(Point(n, *main, loader=loader, virt=VIRT[n % 5], cpu=CPU[n % 3], root=n % 11 == 5,
                          second_user=n % 13 == 2, output="keep" if n % 9 == 4 else OUTPUT[n % 4 if n % 17 else 4],
-                         gpu=(n // 5) % len(GPUS)))
+                         gpu=(n // 5) % len(GPUS), facter=(n // 7) % 3 == 1))
     return out
 
 
@@ -162,6 +163,7 @@ def model_of(p: Point) -> InstallModel:
     s = m.software
     s.desktop, s.ssh_server, s.networkmanager, s.flakes, s.allow_unfree = p.desktop, p.ssh, p.nm, p.flakes, p.unfree
     s.packages = list(PACKAGES) if p.packages else []
+    m.hardware.report = "facter" if p.facter else "generated"
     return m
 
 

@@ -33,6 +33,7 @@ SwapKind = Literal["none", "zram", "partition", "hibernate"]
 Unlock = Literal["passphrase", "fido2", "tpm2"]
 Desktop = Literal["none", "gnome", "plasma", "xfce"]
 GpuChoice = Literal["auto", "none", "nvidia-open", "nvidia", "nouveau"]
+HardwareReport = Literal["generated", "facter"]
 
 FIRMWARES: tuple[Firmware, ...] = ("uefi", "bios")
 LOADERS: tuple[Loader, ...] = ("systemd-boot", "grub")
@@ -42,6 +43,7 @@ SWAP_KINDS: tuple[SwapKind, ...] = ("none", "zram", "partition", "hibernate")
 UNLOCKS: tuple[Unlock, ...] = ("passphrase", "fido2", "tpm2")
 DESKTOPS: tuple[Desktop, ...] = ("none", "gnome", "plasma", "xfce")
 GPU_CHOICES: tuple[GpuChoice, ...] = ("auto", "none", "nvidia-open", "nvidia", "nouveau")
+HARDWARE_REPORTS: tuple[HardwareReport, ...] = ("generated", "facter")
 
 
 DEFAULT_STATE_VERSION = "25.11"
@@ -230,6 +232,11 @@ class Hardware:
         "auto", doc="graphics driver options: `\"auto\"` as detected (NVIDIA by the card's generation; "
                     "its driver needs `software.allow_unfree`), `\"none\"` sets none, or force `\"nvidia-open\"` "
                     "(Turing and newer), `\"nvidia\"` (proprietary module) or `\"nouveau\"`")
+    report: HardwareReport = answer(
+        "generated", doc="how the hardware is described: `\"generated\"` the installer's hardware-configuration.nix; "
+                         "`\"facter\"` nixos-facter's report, written to /etc/nixos/facter.json after you confirm and "
+                         "read with `hardware.facter.reportPath` (needs nixos-facter; the filesystems stay in "
+                         "hardware-configuration.nix)")
 
 
 @dataclass

@@ -33,8 +33,25 @@ class Flake:
         assert session.machine is not None
         return export_flake(
             session.answers_model(), session.machine, session.plan(), out_dir,
-            include_password_hashes=include_password_hashes, overwrite=overwrite,
+            include_password_hashes=include_password_hashes, overwrite=overwrite, facter_report=self.facter_report(),
         )
+
+    def facter_report(self) -> str | None:
+        """nixos-facter's report of this machine for the flake, when the answers ask for one and it can be
+        made here: on the machine itself (not a recorded one) with nixos-facter installed. It only reads the
+        hardware; the export writes nothing but its directory."""
+        session = self.session
+        if session.model.hardware.report != "facter" or not session.options.real:
+            return None
+        from installer.run.facter import FacterError, available, hardware_report
+
+        if not available():
+            return None
+        try:
+            return hardware_report()
+        except FacterError as err:
+            session.log().line(f"the flake goes without a hardware report: {err}")
+            return None
 
     def problems(self, *, include_password_hashes: bool = False) -> list[Problem]:
         """Why export() would refuse (e.g. no SSH key without password hashes); empty when it would not."""

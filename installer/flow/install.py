@@ -248,7 +248,12 @@ class Install:
         tpm2_key = self._tpm2_key()
         if tpm2_key:
             written.append(session.options.target.rstrip("/") + tpm2_key)
+        facter = session.model.hardware.report == "facter"  # hardware-configuration.nix reads ./facter.json
+        if facter:
+            written.append(str(etc / "facter.json"))
         if not session.options.real:
+            if facter:
+                log("[dry-run] would run nixos-facter for the hardware report")
             for path in written:
                 log(f"[dry-run] would write {path}")
             return written
@@ -259,6 +264,11 @@ class Install:
         # at etc, etc/nixos or a file there would send these writes out of it.
         contents = {name: (text, 0o644) for name, text in files.items()}
         contents["answers.toml"] = (answers.dump(session.answers_model()), 0o600)  # names users and disks
+        if facter:
+            from installer.run.facter import hardware_report
+
+            log("running nixos-facter for the hardware report")
+            contents["facter.json"] = (hardware_report(), 0o600)  # serial numbers and MAC addresses
         for name in contents:
             safefs.check(f"etc/nixos/{name}", base=session.options.target)
         where = safefs.open_dir("etc/nixos", base=session.options.target, create=True, mode=0o755)

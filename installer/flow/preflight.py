@@ -9,6 +9,7 @@ Confirm and the unattended CLI all read it from this one place.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -21,6 +22,11 @@ if TYPE_CHECKING:
 
     from installer.flow.session import Session
     from installer.nixos.evalcheck import Outcome
+
+
+def empty_facter_report(system: str) -> str:
+    """What the pre-flight evaluation reads as facter.json: nixos-facter's format, no hardware in it."""
+    return json.dumps({"version": 1, "system": system, "virtualisation": "none", "hardware": {}, "smbios": {}}) + "\n"
 
 
 class Preflight:
@@ -40,7 +46,13 @@ class Preflight:
 
         session = self.session
         files = session.draft.render()
-        outcome = evaluate(files, list(session.model.software.packages),
+        checked = dict(files)
+        if session.model.hardware.report == "facter":
+            # nixos-facter runs only after the confirmation: the check reads a report of no hardware in its place.
+            from installer.nixos.facts import host_platform
+
+            checked["facter.json"] = empty_facter_report(host_platform())
+        outcome = evaluate(checked, list(session.model.software.packages),
                            timeout=session.options.eval_timeout if timeout is None else timeout, cancel=cancel)
         self._nix_check = (files_key(files), outcome)
         session.log().line(f"evaluation with Nix: {outcome.status} in {outcome.seconds:.1f} s"
@@ -122,6 +134,13 @@ class Preflight:
             problems.append(Problem("--target", problem))
         if session.install.resume_phase() == "disk":
             problems += [Problem("tools", str(missing)) for missing in missing_tools(session.plan())]
+        if session.model.hardware.report == "facter":
+            from installer.run.facter import PROGRAM, available
+
+            if not available():
+                problems.append(Problem("hardware.report", f"{PROGRAM} is not installed here, so no hardware report "
+                                        "can be written; use the generated hardware-configuration.nix "
+                                        "(hardware.report = \"generated\"); nothing was written"))
         for option, command, needed in (
             ("--nixos-install", session.options.nixos_install, "install the system"),
             ("--nixos-enter", session.options.nixos_enter, "set the passwords in the new system"),
@@ -145,6 +164,6 @@ class Preflight:
         from installer.base import safefs
         from installer.base.logfile import TARGET_LOG
 
-        for name in [*session.draft.render(), "answers.toml"]:
+        for name in [*session.draft.render(), "answers.toml", "facter.json"]:
             safefs.check(f"etc/nixos/{name}", base=target)
         safefs.check(TARGET_LOG, base=target)

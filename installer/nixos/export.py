@@ -9,6 +9,8 @@ the NixOS community's remote-install tools expect:
     hosts/<host>/configuration.nix             as rendered, without fileSystems/LUKS/swap
     hosts/<host>/hardware-configuration.nix    as rendered, without fileSystems
     hosts/<host>/access.nix                    password hashes (opt-in) or the SSH-only setup
+    hosts/<host>/facter.json                   nixos-facter's report, with hardware.report = "facter"
+                                               when one was made here (else nixos-anywhere writes it)
     README.md, .gitignore                      the exact commands; secret.key stays out of git
 
 Secrets: the LUKS passphrase never appears (disko reads /tmp/secret.key at
@@ -93,7 +95,10 @@ def flake_paths(hostname: str) -> tuple[str, ...]:
 
 def existing_files(model: InstallModel, out_dir: str | os.PathLike[str]) -> list[str]:
     """Which of the export's files out_dir already holds (a dangling link counts: writing would follow it)."""
-    return [name for name in flake_paths(model.system.hostname) if os.path.lexists(Path(out_dir) / name)]
+    names = list(flake_paths(model.system.hostname))
+    if model.hardware.report == "facter":  # a report may go there: never over one the person has
+        names.append(f"hosts/{model.system.hostname}/facter.json")
+    return [name for name in names if os.path.lexists(Path(out_dir) / name)]
 
 
 def _accounts_with_passwords(model: InstallModel) -> list[tuple[str, str | None, str | None]]:
@@ -164,8 +169,13 @@ def export_files(
     include_password_hashes: bool = False,
     host_platform: str | None = None,
     nixpkgs_branch: str | None = None,
+    facter_report: str | None = None,
 ) -> dict[str, str]:
     """Every exported file's text, keyed by its path relative to the output directory.
+
+    With hardware.report = "facter", hardware-configuration.nix reads ./facter.json:
+    `facter_report` (nixos-facter's output, when it was run on this machine) is
+    written there; without one, nixos-anywhere writes the target's (README.md).
 
     nixpkgs follows the running ISO's branch (installer.nixos.facts.nixpkgs_branch):
     the files use that release's option names, whatever system.stateVersion
@@ -197,6 +207,7 @@ def export_files(
         "luks": bool(model.encryption.enabled),
         "branch": nixpkgs_branch,
         "uefi": plan.firmware == "uefi",
+        "facter": model.hardware.report == "facter",
     }
     files = {
         flake: env.get_template("flake/flake.nix.j2").render(
@@ -217,6 +228,8 @@ def export_files(
         ),
         gitignore: "# The disk passphrase for nixos-anywhere / disko-install: never commit it.\nsecret.key\nresult\n",
     }
+    if common["facter"] and facter_report is not None:
+        files[f"hosts/{host}/facter.json"] = facter_report
     return files
 
 
@@ -230,6 +243,7 @@ def export_flake(
     overwrite: bool = False,
     host_platform: str | None = None,
     nixpkgs_branch: str | None = None,
+    facter_report: str | None = None,
 ) -> Exported:
     """Write the flake into out_dir (created when missing).
 
@@ -241,7 +255,7 @@ def export_flake(
     """
     files = export_files(
         model, machine, plan, include_password_hashes=include_password_hashes, host_platform=host_platform,
-        nixpkgs_branch=nixpkgs_branch,
+        nixpkgs_branch=nixpkgs_branch, facter_report=facter_report,
     )
     out = Path(out_dir)
     if not overwrite:

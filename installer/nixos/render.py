@@ -168,6 +168,8 @@ def _context(model: InstallModel, machine: Machine, plan: Plan, include_filesyst
         "host_platform": platform,
         **_unlock(model, plan),
         "gpu": plan_gpu(model, machine),
+        # nixos-facter's report in place of what the probe found (installer.run.facter writes it)
+        "facter": model.hardware.report == "facter",
     }
 
 

@@ -91,6 +91,7 @@ in
     cpu.intel.updateMicrocode = enable;
     cpu.amd.updateMicrocode = enable;
     graphics.enable = enable;
+    facter.reportPath = mkOption { type = types.nullOr types.path; default = null; };
     # busIDType is a strMatching in nvidia.nix: a string here (tests/test_evalcheck.py allows that).
     nvidia = {
       open = mkOption { type = types.nullOr types.bool; default = null; };

@@ -5,6 +5,10 @@
 let
   platform = config.nixpkgs.hostPlatform;
   nvidia = config.hardware.nvidia;
+  # The facter module reads its report as NixOS's does (hardware/facter/default.nix):
+  # a missing file or one that is not JSON fails the evaluation.
+  facterPath = config.hardware.facter.reportPath;
+  facterReport = if facterPath == null then { } else builtins.fromJSON (builtins.readFile facterPath);
   prime = nvidia.prime;
   # nvidia.nix's assertions (25.x) on what the generated files set, in its words,
   # and nixpkgs' refusal of the unfree driver without nixpkgs.config.allowUnfree.
@@ -31,6 +35,8 @@ in
       builder = "/bin/sh";
       args = [ "-c" "echo \"$settings\" > $out" ];
       packages = config.environment.systemPackages ++ config.boot.extraModulePackages;
-      settings = builtins.toJSON (removeAttrs config [ "system" ]);
+      settings = builtins.toJSON (removeAttrs config [ "system" "hardware" ]);
+      hardware = builtins.toJSON (removeAttrs config.hardware [ "facter" ]);
+      facterSystem = facterReport.system or "";
     };
 }
