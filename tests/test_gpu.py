@@ -274,3 +274,20 @@ def test_the_answers_file_key():
     # forcing nouveau on an NVIDIA card renders the plain nouveau note, nothing else
     files = files_for("rtx", gpu="nouveau")
     assert graphics(files["configuration.nix"]) == [] and "driven by nouveau" in files["configuration.nix"]
+
+
+def test_an_unattended_run_names_the_key_and_renders_the_driver(tmp_path, capsys):
+    """--plan refuses a forced driver the card cannot run (exit 2, the key named); --render writes the driver."""
+    from installer.cli import main
+
+    hashed = "$y$j9T$adRGRQYJHEV9CAs89LbJU/$gDvIDSJ2V/7SfEYoI7JDPiZPxPX/jC7egPkieq3x0pC"
+    answers = tmp_path / "answers.toml"
+    text = (f'[disk]\ndevice = "/dev/sda"\n[[users]]\nname = "alice"\npassword_hash = "{hashed}"\n'
+            '[software]\nallow_unfree = true\n[hardware]\ngpu = "GPU"\n')
+    laptop = str(MACHINES / f"{FIXTURES['laptop']}.json")
+    answers.write_text(text.replace("GPU", "nvidia-open"))
+    assert main(["--machine", laptop, "--answers", str(answers), "--plan"]) == 2
+    assert "hardware.gpu: this card (pascal) cannot run NVIDIA's open kernel modules" in capsys.readouterr().err
+    answers.write_text(text.replace("GPU", "auto"))
+    assert main(["--machine", laptop, "--answers", str(answers), "--render", str(tmp_path / "out")]) == 0
+    assert graphics((tmp_path / "out" / "configuration.nix").read_text()) == EXPECTED["laptop"]
