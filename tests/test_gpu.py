@@ -23,7 +23,8 @@ from installer.answers.file import from_dict
 from installer.answers.gpu import _table, generation, legacy_package, plan_gpu
 from installer.answers.validate import validate
 from installer.base.problems import ProbeError, ProblemsError
-from installer.machine.pci import devices_from, nix_bus_id, read_battery, read_pci
+from installer.machine.pci import devices_from, nix_bus_id, read_pci
+from installer.machine.udevdata import has_battery
 from installer.machine.probe import machine_from_data, probe
 from installer.nixos import evalcheck
 from installer.nixos.render import render
@@ -69,16 +70,16 @@ def test_read_pci_reads_each_device_as_sysfs_shows_it(tmp_path):
         {"slot": "0000:00:1f.4", "vendor": "0x8086", "device": "0xa323", "class": "0x0c0500", "driver": ""},
         {"slot": "0000:01:00.0", "vendor": "0x10de", "device": "0x1c8d", "class": "0x030200", "driver": "nouveau"},
     ]
-    assert read_battery(str(sys)) is True
+    assert has_battery(str(sys)) is True
     devices = devices_from(records)
     assert [(d.vendor, d.device, d.pci_class, d.display) for d in devices] == [
         ("8086", "3e9b", "030000", True), ("8086", "a323", "0c0500", False), ("10de", "1c8d", "030200", True)]
 
 
-def test_no_pci_bus_and_no_battery(tmp_path):
+def test_no_pci_bus(tmp_path):
     assert read_pci(str(tmp_path)) == []
     sys = fake_sysfs(tmp_path / "ups", [], {"ups": "UPS", "AC0": "Mains"})
-    assert read_battery(str(sys)) is False
+    assert has_battery(str(sys)) is False
 
 
 def test_devices_from_leaves_out_what_is_not_a_device_record():
@@ -123,7 +124,7 @@ def test_record_machine_writes_the_pci_list(tmp_path, monkeypatch):
     no_disks = types.SimpleNamespace(Context=lambda: types.SimpleNamespace(list_devices=lambda **kw: []))
     monkeypatch.setitem(sys.modules, "pyudev", no_disks)
     monkeypatch.setattr(udevdata, "read_pci", lambda: read_pci(str(sysfs)))
-    monkeypatch.setattr(udevdata, "read_battery", lambda: read_battery(str(sysfs)))
+    monkeypatch.setattr(udevdata, "has_battery", lambda: has_battery(str(sysfs)))
     data = udevdata.trim(udevdata.live_data())
     assert data["pci"] == [{"slot": "0000:2b:00.0", "vendor": "0x10de", "device": "0x2503", "class": "0x030000",
                             "driver": "nvidia"}]
