@@ -292,3 +292,19 @@ def test_an_unattended_run_names_the_key_and_renders_the_driver(tmp_path, capsys
     answers.write_text(text.replace("GPU", "auto"))
     assert main(["--machine", laptop, "--answers", str(answers), "--render", str(tmp_path / "out")]) == 0
     assert graphics((tmp_path / "out" / "configuration.nix").read_text()) == EXPECTED["laptop"]
+
+
+@pytest.mark.nix
+def test_the_fixtures_files_set_only_declared_options_of_their_types(tmp_path):
+    """The option-declaration check (tests/test_nixos_options.py) on each GPU fixture's files, with and
+    without the unfree consent: every option they set is declared in 25.11 with the value's type."""
+    from nixoptions import walk_module
+    from test_nixos_options import decl, evaluate
+
+    rendered = [(name, text) for fixture in FIXTURES for unfree in (True, False)
+                for name, text in files_for(fixture, unfree=unfree).items()]
+    values = evaluate(rendered, tmp_path)
+    walks = [walk_module(value, decl()) for value in values]
+    assert [problem for w in walks for problem in w.problems] == []
+    reached = set().union(*(w.patterns for w in walks))
+    assert {"hardware.nvidia.open", "hardware.nvidia.prime.intelBusId", "services.xserver.videoDrivers"} <= reached
