@@ -113,19 +113,23 @@ def test_recorded_machines_carry_their_pci_devices_and_old_ones_still_load(tmp_p
 
 
 def test_record_machine_writes_the_pci_list(tmp_path, monkeypatch):
-    """--record-machine's data (udevdata.live_data) carries the PCI list and the battery; the probe reads them back."""
+    """--record-machine's data (probe._live_data: udevdata.live_data and the PCI list) carries the devices
+    and the battery; the probe reads them back."""
     import sys
     import types
 
+    from installer.machine import pci as pci_module
+    from installer.machine import probe as probe_module
     from installer.machine import udevdata
 
     sysfs = fake_sysfs(tmp_path / "sys", [("0000:2b:00.0", "0x10de", "0x2503", "0x030000", "nvidia")],
                        {"BAT1": "Battery"})
     no_disks = types.SimpleNamespace(Context=lambda: types.SimpleNamespace(list_devices=lambda **kw: []))
     monkeypatch.setitem(sys.modules, "pyudev", no_disks)
-    monkeypatch.setattr(udevdata, "read_pci", lambda: read_pci(str(sysfs)))
+    real_read_pci = pci_module.read_pci
+    monkeypatch.setattr(pci_module, "read_pci", lambda: real_read_pci(str(sysfs)))
     monkeypatch.setattr(udevdata, "has_battery", lambda: has_battery(str(sysfs)))
-    data = udevdata.trim(udevdata.live_data())
+    data = udevdata.trim(probe_module._live_data())
     assert data["pci"] == [{"slot": "0000:2b:00.0", "vendor": "0x10de", "device": "0x2503", "class": "0x030000",
                             "driver": "nvidia"}]
     assert data["machine"]["battery"] is True
