@@ -27,15 +27,16 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from typing import IO
 from dataclasses import dataclass, field
 
 from installer.machine.hardware import MAPPER
 from installer.machine.medium import Medium, MediumGone, read_medium
 from installer.plan.types import Action, Plan, Step
 from installer.run.diskcheck import disk_in_use, mountinfo, plan_mappings, same_medium, target_in_use, target_problem
+from installer.run import keep
 from installer.run.diskhold import DiskChanged, DiskHold, busy_exclusive, tool_kwargs
 from installer.run.enroll import EnrollError, enroll
+from installer.run.tables import stderr_to
 
 Log = Callable[[str], None]
 PARTITION_WAIT_SECONDS = 20.0
@@ -69,7 +70,9 @@ PACKAGES = {
     "sgdisk": "gptfdisk (Debian: gdisk)", "mkfs.fat": "dosfstools", "mkfs.ext4": "e2fsprogs",
     "mkfs.btrfs": "btrfs-progs", "btrfs": "btrfs-progs", "mkfs.xfs": "xfsprogs", "cryptsetup": "cryptsetup",
     "wipefs": "util-linux", "partx": "util-linux", "mount": "util-linux", "umount": "util-linux",
-    "swapon": "util-linux", "mkswap": "util-linux", "mkdir": "coreutils",
+    "swapon": "util-linux", "mkswap": "util-linux", "mkdir": "coreutils", "ntfsresize": "ntfs-3g",
+    "ntfscat": "ntfs-3g", "resize2fs": "e2fsprogs", "e2fsck": "e2fsprogs", "dumpe2fs": "e2fsprogs",
+    "unshare": "util-linux", "blkid": "util-linux", "sfdisk": "util-linux (Debian: fdisk)",
     "systemd-cryptenroll": "systemd (Debian 13: systemd-cryptsetup)",
 }
 @dataclass(frozen=True)
@@ -157,6 +160,10 @@ def execute(
     missing_tool = _missing_tool(plan)
     if missing_tool is not None:
         raise missing_tool
+    # kept partitions: a safe order, and every filesystem to shrink asked again, before the first write
+    unsafe = keep.problem(plan.steps)
+    if unsafe:
+        raise Refused(f"refusing to write to {plan.disk.path}: {unsafe}; nothing was written")
 
     hidden = [s for s in secrets.values() if s]
     done = _Undo()
@@ -269,13 +276,13 @@ def missing_tools(plan: Plan) -> list[MissingTool]:
     found: list[MissingTool] = []
     seen: set[str] = set()
     for step in plan.steps:
-        if step.action is Action.PARTITION and "parted" not in seen:
+        if step.action in (Action.PARTITION, *keep.TABLE_ACTIONS) and "parted" not in seen:
             seen.add("parted")
             try:
                 import parted  # noqa: F401
             except ImportError as error:
                 found.append(MissingTool(step, f"pyparted (the Python module 'parted') cannot be imported: {error}"))
-        tools = list(step.argv[:1]) + (["partx"] if step.action is Action.WAIT else [])
+        tools = list(step.argv[:1]) + (["partx"] if step.action is Action.WAIT else []) + keep.tools(step)
         for tool in tools:
             if tool not in seen and shutil.which(tool) is None:
                 package = PACKAGES.get(tool)
@@ -298,6 +305,11 @@ def _run(step: Step, secrets: dict[str, str]) -> str:
         return _partition(step)
     if step.action is Action.WAIT:
         return _wait(step)
+    if step.action in keep.KEEP_ACTIONS:
+        try:
+            return keep.run(step)
+        except keep.KeepError as failed:
+            raise ExecutionError(step, f"{failed.output}\n{failed}".strip()) from None
     stdin = secrets[step.stdin] if step.stdin else None
     try:
         done: subprocess.CompletedProcess[str] = subprocess.run(
@@ -326,7 +338,7 @@ def _partition(step: Step) -> str:
     call = step.call
     # libparted runs `udevadm settle` through the shell; keep its chatter off
     # the person's console and in the log instead.
-    with tempfile.TemporaryFile(mode="w+") as err, _stderr_to(err):
+    with tempfile.TemporaryFile(mode="w+") as err, stderr_to(err):
         try:
             device = parted.getDevice(call["device"])
             if device.sectorSize != call["sector_size"]:
@@ -350,19 +362,6 @@ def _partition(step: Step) -> str:
         return err.read().strip()
 
 
-class _stderr_to:
-    def __init__(self, file: IO[str]) -> None:
-        self.file = file
-
-    def __enter__(self) -> None:
-        self.saved = os.dup(2)
-        os.dup2(self.file.fileno(), 2)
-
-    def __exit__(self, *exc: object) -> None:
-        os.dup2(self.saved, 2)
-        os.close(self.saved)
-
-
 def _wait(step: Step) -> str:
     """Have the kernel re-read the table, then wait for the nodes (no udev needed: devtmpfs makes them)."""
     nodes = step.call["nodes"]
@@ -377,10 +376,17 @@ def _wait(step: Step) -> str:
     except OSError as error:
         raise ExecutionError(step, f"cannot run partx: {error}") from None
     deadline = time.monotonic() + PARTITION_WAIT_SECONDS
+    added = False
     while True:
         missing = [n for n in nodes if not os.path.exists(n)]
         if not missing:
             return ""
+        if not added and deadline - time.monotonic() < PARTITION_WAIT_SECONDS - 1:
+            # partx -u has been seen to leave a new logical partition out (loop devices, Linux 6.18);
+            # -a adds what the kernel lacks (its complaints about the ones it has are harmless)
+            added = True
+            subprocess.run(["partx", "-a", step.call["device"]], capture_output=True, stdin=subprocess.DEVNULL,
+                           **tool_kwargs())
         if time.monotonic() > deadline:
             raise ExecutionError(step, f"{', '.join(missing)} did not appear")
         time.sleep(0.1)

@@ -1,0 +1,312 @@
+"""Keeping what is on a disk (issue 18), on real loop devices with filesystems made by the
+real tools: shrinking NTFS (mkntfs, files written through ntfs-3g's FUSE mount), ext4 and
+btrfs, then a new partition in the space freed, through the executor with a plan built
+here by hand; the refusals (hibernated Windows, BitLocker, XFS, an unsafe order) before
+any byte changes; deleting and adding entries on GPT and MBR (a logical one too) with the
+other partitions' first MiB unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import struct
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from installer.machine import shrinkable
+from installer.plan.identity import Identity
+from installer.plan.types import Action, Plan, Step
+from installer.run import keep
+from installer.run.executor import Confirmation, ExecutionError, Refused, execute
+from loopdev import MIB, ROOT_MARKS, blkid, disk_for, image_digest, loop_device, run, sgdisk_info
+
+pytestmark = [*ROOT_MARKS, pytest.mark.skipif(shutil.which("mkntfs") is None, reason="needs ntfs-3g (mkntfs)")]
+
+SECTOR = 512
+DISK = 1024 * MIB
+P1_START = 2048  # sectors
+P1_SIZE = 700 * MIB
+LINUX = "0fc63daf-8483-4772-8e79-3d69d8477de4"
+
+
+def sectors(size: int) -> int:
+    return size // SECTOR
+
+
+def gpt_disk(device: str, *sizes: int) -> list[str]:
+    """A GPT with partitions of these sizes, back to back from 1 MiB; their nodes."""
+    argv = ["sgdisk", "-o"]
+    start = P1_START
+    for number, size in enumerate(sizes, 1):
+        argv += [f"-n{number}:{start}:{start + sectors(size) - 1}", f"-t{number}:8300"]
+        start += sectors(size)
+    run(*argv, device)
+    return appeared(device, [keep.node(device, n) for n in range(1, len(sizes) + 1)])
+
+
+def appeared(device: str, nodes: list[str]) -> list[str]:
+    """The kernel told of the new table, and the nodes there (devtmpfs makes them)."""
+    run("partx", "-u", device, check=False)
+    run("partx", "-a", device, check=False)  # -u alone has been seen to add only the primary entries
+    deadline = time.monotonic() + 20
+    while not all(os.path.exists(n) for n in nodes):
+        assert time.monotonic() < deadline, f"{nodes} did not appear"
+        time.sleep(0.1)
+    return nodes
+
+
+def plan_for(device: str, target: str, steps: list[Step], table: str = "gpt") -> Plan:
+    return Plan(layout="alongside", firmware="uefi", loader="systemd-boot", identity=Identity.generate(None),
+                disk=disk_for(device, table=table), steps=steps, target=target)
+
+
+def execute_plan(plan: Plan, lines: list[str]) -> None:
+    execute(plan, target=plan.target, secrets={}, confirmation=Confirmation.for_plan(plan), log=lines.append)
+
+
+def fill(where: Path) -> dict[str, str]:
+    """A few files of random bytes, some in a folder; their sha256 by relative path."""
+    (where / "Users" / "alice").mkdir(parents=True)
+    sums = {}
+    for i, size in enumerate((3 * MIB, 200 * 1024, 17, 9 * MIB)):
+        data = os.urandom(size)
+        name = f"Users/alice/file{i}.bin" if i % 2 else f"top{i}.dat"
+        (where / name).write_bytes(data)
+        sums[name] = hashlib.sha256(data).hexdigest()
+    return sums
+
+
+def sums_of(where: Path, names: list[str]) -> dict[str, str]:
+    return {name: hashlib.sha256((where / name).read_bytes()).hexdigest() for name in names}
+
+
+def mounted(node: str, where: Path, fstype: str, ro: bool = False) -> subprocess.Popen | None:
+    where.mkdir(exist_ok=True)
+    if fstype == "ntfs":
+        run("ntfs-3g", *(["-o", "ro"] if ro else []), node, str(where))
+    else:
+        run("mount", "-t", fstype, *(["-o", "ro"] if ro else []), node, str(where))
+    return None
+
+
+def unmount(where: Path) -> None:
+    run("umount", str(where))
+
+
+def make_fs(fstype: str, node: str) -> None:
+    mkfs = {"ntfs": ["mkntfs", "-Q", "-F", "-L", "Windows"], "ext4": ["mkfs.ext4", "-q", "-F"],
+            "btrfs": ["mkfs.btrfs", "-q", "-f"], "xfs": ["mkfs.xfs", "-q", "-f"]}[fstype]
+    run(*mkfs, node)
+
+
+def shrink_steps(device: str, node: str, fstype: str, new_size: int) -> list[Step]:
+    new_end = P1_START + sectors(new_size) - 1
+    add_start = new_end + 1
+    add_end = sectors(DISK) - 2048 - 1
+    new = keep.node(device, 2)
+    return [
+        Step(Action.SHRINK_FS, f"shrink {fstype} on {node}", call={"device": node, "fstype": fstype, "new_size": new_size}),
+        Step(Action.RESIZE_PART, f"move the end of {node}", call={"device": device, "number": 1, "start_sector": P1_START,
+                                                               "new_end_sector": new_end, "sector_size": SECTOR}),
+        Step(Action.ADD_PARTS, "add NixOS's partition", call={
+            "device": device, "table": "gpt", "sector_size": SECTOR,
+            "partitions": [{"number": 2, "name": "nixos", "start": add_start, "end": add_end, "type_guid": LINUX,
+                            "logical": False}]}),
+        Step(Action.WAIT, "wait for the new partition", call={"device": device, "nodes": [new]}),
+        Step(Action.MKFS, "format NixOS's partition", argv=("mkfs.ext4", "-q", "-F", "-L", "nixos", new)),
+        Step(Action.CHECK_KEPT, "check what was kept", call={"partitions": [{"path": node, "fstype": fstype, "shrunk": True}]}),
+    ]
+
+
+@pytest.mark.parametrize("fstype", ["ntfs", "ext4", "btrfs"])
+def test_shrink_keeps_every_file_and_frees_room(tmp_path, fstype):
+    target = tmp_path / "target"
+    target.mkdir()
+    with loop_device(tmp_path, size=DISK) as (device, image):
+        (node,) = gpt_disk(device, P1_SIZE)
+        make_fs(fstype, node)
+        where = tmp_path / "mnt"
+        mounted(node, where, fstype)
+        sums = fill(where)
+        unmount(where)
+        minimum, refusal = shrinkable.measure(node, fstype)
+        assert refusal == "" and 0 < minimum < 300 * MIB, (minimum, refusal)
+        new_size = 360 * MIB
+        lines: list[str] = []
+        execute_plan(plan_for(device, str(target), shrink_steps(device, node, fstype, new_size)), lines)
+        log = "\n".join(lines)
+        assert "check what was kept" in log
+        # the entry ends where planned and the filesystem fits inside it
+        info = sgdisk_info(device, 1)
+        assert int(info["First sector"].split()[0]) == P1_START
+        assert int(info["Last sector"].split()[0]) == P1_START + sectors(new_size) - 1
+        from installer.run import shrink
+
+        assert shrink.filesystem_size(node, fstype) <= new_size
+        assert blkid(keep.node(device, 2))["TYPE"] == "ext4"
+        assert sgdisk_info(device, 2)["Partition GUID code"].split()[0] == LINUX.upper()
+        if fstype == "ntfs":
+            assert shrinkable.ntfs_check(node) == ""
+        mounted(node, where, fstype, ro=True)
+        try:
+            assert sums_of(where, list(sums)) == sums
+        finally:
+            unmount(where)
+
+
+def hibernate(node: str, where: Path) -> None:
+    """hiberfil.sys whose header says Windows is hibernated ("hibr", as ntfs-3g checks it)."""
+    mounted(node, where, "ntfs")
+    (where / "hiberfil.sys").write_bytes(b"hibr" + bytes(64 * 1024 - 4))
+    unmount(where)
+
+
+def bitlocker(node: str) -> None:
+    """BitLocker's on-disk signature: "-FVE-FS-" in the boot sector, three FVE metadata
+    offsets at byte 176, and an FVE metadata block (version 2) at each (what blkid reads)."""
+    boot = bytearray(512)
+    boot[0:3], boot[3:11] = b"\xeb\x58\x90", b"-FVE-FS-"
+    struct.pack_into("<HB", boot, 11, 512, 8)
+    offsets = (MIB, 2 * MIB, 3 * MIB)
+    struct.pack_into("<QQQ", boot, 176, *offsets)
+    boot[510:512] = b"\x55\xaa"
+    with open(node, "r+b") as f:
+        f.write(boot)
+        for offset in offsets:
+            f.seek(offset)
+            f.write(b"-FVE-FS-" + struct.pack("<HH", 0, 2))
+
+
+@pytest.mark.parametrize("case", ["hibernated", "bitlocker", "xfs"])
+def test_refused_before_any_byte_changes(tmp_path, case):
+    target = tmp_path / "target"
+    target.mkdir()
+    with loop_device(tmp_path, size=DISK) as (device, image):
+        (node,) = gpt_disk(device, P1_SIZE)
+        make_fs("xfs" if case == "xfs" else "ntfs", node)
+        if case == "hibernated":
+            hibernate(node, tmp_path / "mnt")
+        elif case == "bitlocker":
+            bitlocker(node)
+        run("sync")
+        fstype = blkid(node)["TYPE"]
+        assert fstype == {"hibernated": "ntfs", "bitlocker": "BitLocker", "xfs": "xfs"}[case]
+        before = image_digest(image)
+        minimum, refusal = shrinkable.measure(node, fstype)
+        expected = {"hibernated": shrinkable.HIBERNATED, "bitlocker": shrinkable.BITLOCKER, "xfs": shrinkable.XFS}[case]
+        assert (minimum, refusal) == (0, expected.format(path=node))
+        planned = "xfs" if case == "xfs" else "ntfs"  # what the plan thought it was
+        lines: list[str] = []
+        with pytest.raises(Refused) as refused:
+            execute_plan(plan_for(device, str(target), shrink_steps(device, node, planned, 360 * MIB)), lines)
+        assert expected.format(path=node) in str(refused.value)
+        assert "nothing was written" in str(refused.value)
+        run("sync")
+        assert image_digest(image) == before
+
+
+def test_a_partition_is_never_cut_before_its_filesystem(tmp_path):
+    target = tmp_path / "target"
+    target.mkdir()
+    with loop_device(tmp_path, size=DISK) as (device, image):
+        (node,) = gpt_disk(device, P1_SIZE)
+        make_fs("ext4", node)
+        steps = shrink_steps(device, node, "ext4", 360 * MIB)
+        steps[0], steps[1] = steps[1], steps[0]  # the entry first: the other way round
+        before = image_digest(image)
+        with pytest.raises(Refused, match="before its filesystem was shrunk"):
+            execute_plan(plan_for(device, str(target), steps), [])
+        assert image_digest(image) == before
+
+
+def test_order_problem_names_each_unsafe_order():
+    dev, node = "/dev/sda", "/dev/sda3"
+    shrink_step = Step(Action.SHRINK_FS, "s", call={"device": node, "fstype": "ntfs", "new_size": 100 * MIB})
+    resize = Step(Action.RESIZE_PART, "r", call={"device": dev, "number": 3, "start_sector": 2048,
+                                                 "new_end_sector": 2048 + sectors(100 * MIB) - 1, "sector_size": 512})
+    too_small = Step(Action.RESIZE_PART, "r", call={**resize.call, "new_end_sector": 2048 + sectors(50 * MIB) - 1})
+    add = Step(Action.ADD_PARTS, "a", call={"device": dev, "table": "gpt", "sector_size": 512, "partitions": []})
+    assert keep.order_problem([shrink_step, resize, add]) == ""
+    assert "before its filesystem was shrunk" in keep.order_problem([resize, shrink_step])
+    assert "after its partition entry" in keep.order_problem([shrink_step, resize, shrink_step])
+    assert "smaller than the 100 MiB" in keep.order_problem([shrink_step, too_small])
+    assert "after new partitions were added" in keep.order_problem([shrink_step, add, resize])
+    assert keep.node("/dev/nvme0n1", 3) == "/dev/nvme0n1p3" and keep.node("/dev/sda", 3) == "/dev/sda3"
+
+
+def first_mib(node: str) -> str:
+    return shrinkable.first_mib_sha256(node)
+
+
+def test_delete_and_add_on_gpt_keep_the_others(tmp_path):
+    target = tmp_path / "target"
+    target.mkdir()
+    with loop_device(tmp_path, size=DISK) as (device, image):
+        nodes = gpt_disk(device, 200 * MIB, 300 * MIB, 200 * MIB)
+        for n in (nodes[0], nodes[2]):
+            make_fs("ext4", n)
+        make_fs("btrfs", nodes[1])
+        kept = {n: first_mib(n) for n in (nodes[0], nodes[2])}
+        p2_start = P1_START + sectors(200 * MIB)
+        p2_end = p2_start + sectors(300 * MIB) - 1
+        steps = [
+            Step(Action.DELETE_PART, "delete partition 2", call={"device": device, "number": 2,
+                                                                 "start_sector": p2_start, "end_sector": p2_end}),
+            Step(Action.ADD_PARTS, "add two", call={"device": device, "table": "gpt", "sector_size": SECTOR, "partitions": [
+                {"number": 2, "name": "boot", "start": p2_start, "end": p2_start + sectors(100 * MIB) - 1,
+                 "type_guid": "bc13c2ff-59e6-4262-a352-b275fd6f7172", "logical": False},
+                {"number": 4, "name": "nixos", "start": p2_start + sectors(100 * MIB), "end": p2_end,
+                 "type_guid": LINUX, "logical": False}]}),
+            Step(Action.WAIT, "wait", call={"device": device, "nodes": [keep.node(device, 2), keep.node(device, 4)]}),
+            Step(Action.CHECK_KEPT, "check", call={"partitions": [
+                {"path": n, "fstype": "ext4", "shrunk": False, "first_mib_sha256": h} for n, h in kept.items()]}),
+        ]
+        lines: list[str] = []
+        execute_plan(plan_for(device, str(target), steps), lines)
+        assert {n: first_mib(n) for n in kept} == kept
+        assert sgdisk_info(device, 2)["Partition GUID code"].split()[0] == "BC13C2FF-59E6-4262-A352-B275FD6F7172"
+        assert sgdisk_info(device, 2)["Partition name"] == "'boot'"
+        assert int(sgdisk_info(device, 4)["Last sector"].split()[0]) == p2_end
+        # a changed kept partition is caught by the check
+        bad = [Step(Action.CHECK_KEPT, "check", call={"partitions": [
+            {"path": nodes[0], "fstype": "ext4", "shrunk": False, "first_mib_sha256": "0" * 64}]})]
+        with pytest.raises(ExecutionError, match="first MiB of"):
+            execute_plan(plan_for(device, str(target), bad), [])
+
+
+def test_delete_and_add_a_logical_partition_on_mbr(tmp_path):
+    target = tmp_path / "target"
+    target.mkdir()
+    with loop_device(tmp_path, size=DISK) as (device, image):
+        # p1 primary 200 MiB, p2 extended over the rest, p5 and p6 logical (sfdisk leaves 1 MiB before each)
+        script = "label: dos\n,200M,83\n,,5\n,200M,83\n,300M,83\n"
+        run("sfdisk", "-q", device, input=script)
+        p1, p5, p6 = appeared(device, [keep.node(device, n) for n in (1, 5, 6)])
+        for n in (p1, p5):
+            make_fs("ext4", n)
+        make_fs("ext4", p6)
+        kept = {n: first_mib(n) for n in (p1, p5)}
+        table = {int(line.split()[0].rsplit("p", 1)[1].lstrip("art")): line.split()
+                 for line in run("sfdisk", "-d", device).splitlines() if line.startswith("/dev/")}
+        start6 = int(table[6][3].rstrip(","))
+        size6 = int(table[6][5].rstrip(","))
+        steps = [
+            Step(Action.DELETE_PART, "delete partition 6", call={"device": device, "number": 6, "start_sector": start6,
+                                                                 "end_sector": start6 + size6 - 1}),
+            Step(Action.ADD_PARTS, "add a logical one", call={"device": device, "table": "msdos", "sector_size": SECTOR,
+                 "partitions": [{"number": 6, "name": "", "start": start6, "end": start6 + size6 - 1, "type_id": "0x83",
+                                 "logical": True}]}),
+            Step(Action.WAIT, "wait", call={"device": device, "nodes": [p6]}),
+            Step(Action.MKFS, "format it", argv=("mkfs.ext4", "-q", "-F", "-L", "nixos", p6)),
+            Step(Action.CHECK_KEPT, "check", call={"partitions": [
+                {"path": n, "fstype": "ext4", "shrunk": False, "first_mib_sha256": h} for n, h in kept.items()]}),
+        ]
+        execute_plan(plan_for(device, str(target), steps, table="dos"), [])
+        assert {n: first_mib(n) for n in kept} == kept
+        assert blkid(p6)["LABEL"] == "nixos"
+        assert blkid(p6)["PART_ENTRY_TYPE"] == "0x83"
