@@ -34,7 +34,7 @@ RICH_COMPAT := 14.1.0
 # debootstrap for the end-to-end VM installs and the Nix root. Debian 12's Nix (2.8) is too old for nixpkgs (>= 2.18): the
 # tests run Debian 13's 2.26 from a root debootstrapped into tests/newnix/cache/.
 SYSTEM_PACKAGES := python3-venv libparted-dev pkg-config gdisk parted fdisk \
-	dosfstools e2fsprogs btrfs-progs xfsprogs cryptsetup-bin util-linux whois kbd tmux \
+	dosfstools e2fsprogs btrfs-progs xfsprogs ntfs-3g cryptsetup-bin util-linux whois kbd tmux \
 	qemu-system-x86 ovmf debootstrap swtpm swtpm-tools
 
 .PHONY: install system-packages nix-root run test test-fast test-compat test-vm bench clean

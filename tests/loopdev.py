@@ -13,6 +13,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -144,6 +145,17 @@ def loop_device(directory: Path, size: int = 12 * GIB, target: str | None = None
         yield device, image
     finally:
         release(device, target)
+
+
+def appeared(device: str, nodes: list[str]) -> list[str]:
+    """The kernel told of the new table, and the nodes there (devtmpfs makes them)."""
+    run("partx", "-u", device, check=False)
+    run("partx", "-a", device, check=False)  # -u alone has been seen to add only the primary entries
+    deadline = time.monotonic() + 20
+    while not all(os.path.exists(n) for n in nodes):
+        assert time.monotonic() < deadline, f"{nodes} did not appear"
+        time.sleep(0.1)
+    return nodes
 
 
 def disk_for(device: str, **kw) -> Disk:

@@ -33,7 +33,7 @@ import os
 import re
 from typing import Any
 
-from installer.machine import eligibility, pci, udevdata
+from installer.machine import eligibility, pci, shrinkable, udevdata
 from installer.machine.describe import Context, describe_disk, describe_partition
 from installer.machine.gaps import gaps_record
 from installer.machine.hardware import (BY_ID, MAPPER, MBR_EXTENDED, START_UNKNOWN, Bus, Disk, Machine,
@@ -45,9 +45,9 @@ _LEFT_OUT = ("zram", "ram", "fd", "dm-", "md", "nbd")
 _BY_ID_ORDER = ("ata-", "nvme-", "virtio-", "usb-", "scsi-", "mmc-", "ieee1394-", "memstick-", "dm-uuid-mpath-")
 
 def probe(machine_file: str | os.PathLike[str] | None = None, *, allow_loop: bool = False, target: str = "/mnt") -> Machine:
-    """The machine's disks, mounts and facts: live, or from a recorded file."""
+    """The machine's disks, mounts and facts: live (how far each partition shrinks asked now), or from a file."""
     if machine_file is None:
-        return machine_from_data(_live_data(), source="live", allow_loop=allow_loop, target=target)
+        return shrinkable.fill(machine_from_data(_live_data(), source="live", allow_loop=allow_loop, target=target))
     return machine_from_data(load_machine_file(machine_file), source=str(machine_file), allow_loop=allow_loop,
                              target=target)
 
@@ -60,7 +60,7 @@ def record_machine(path: str | os.PathLike[str]) -> Machine:
     works them out again from the partitions.
     ProbeError when the machine cannot be read, OSError when the file cannot be written."""
     data = _live_data()
-    machine = machine_from_data(data)
+    machine = shrinkable.fill(machine_from_data(data), data)
     data["gaps"] = gaps_record(machine.disks)
     text = json.dumps(data, indent=1, sort_keys=True) + "\n"
     from installer.base import safefs
@@ -175,7 +175,7 @@ def _partition(dev: str, rec: dict[str, Any], filesystems: dict[str, Any], mount
         partlabel=udevdata.udev_decode(name) if name else rec.get("PARTNAME", ""),
         fstype=fstype, fsversion=version, label=label, uuid=uuid,
         partuuid=(rec.get("ID_PART_ENTRY_UUID") or "").lower(),
-        mountpoint=mounted.get(dev, ""),
+        mountpoint=mounted.get(dev, ""), **shrinkable.recorded(dev, fstype, filesystems.get(dev)),
     )
 
 

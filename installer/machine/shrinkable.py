@@ -34,6 +34,8 @@ import subprocess
 import tempfile
 from typing import Any
 
+from installer.machine.hardware import Machine
+
 MIB = 1024**2
 HIBERFILE_HEADER = 4096  # NTFS_HIBERFILE_HEADER_SIZE in libntfs-3g
 SHRINKABLE = ("ntfs", "ext4", "ext3", "ext2", "btrfs")
@@ -79,16 +81,17 @@ def static_refusal(path: str, fstype: str) -> str:
     return ""
 
 
-def recorded(path: str, fstype: str, record: dict[str, Any] | None) -> tuple[int, str]:
-    """(min_size, shrink_refusal) from a recorded machine's filesystem record: subiquity's
-    ESTIMATED_MIN_SIZE (-1: unknown) and our SHRINK_REFUSAL (a live probe's verdict)."""
+def recorded(path: str, fstype: str, record: dict[str, Any] | None) -> dict[str, Any]:
+    """A Partition's min_size and shrink_refusal from a recorded machine's filesystem record:
+    subiquity's ESTIMATED_MIN_SIZE (-1: unknown) and our SHRINK_REFUSAL (a live probe's
+    verdict). A record without them still loads: the fixed refusals, or nothing known."""
     record = record or {}
     refusal = str(record.get("SHRINK_REFUSAL") or "") or static_refusal(path, fstype)
     try:
         size = int(record.get("ESTIMATED_MIN_SIZE", 0))
     except (TypeError, ValueError):
         size = 0
-    return (0 if refusal else max(size, 0)), refusal
+    return {"min_size": 0 if refusal else max(size, 0), "shrink_refusal": refusal}
 
 
 def measure(path: str, fstype: str, mountpoint: str = "") -> tuple[int, str]:
@@ -242,3 +245,25 @@ def first_mib_sha256(path: str) -> str:
     """sha256 of the first MiB of a partition: what an untouched partition keeps through the install."""
     with open(path, "rb") as device:
         return hashlib.sha256(device.read(MIB)).hexdigest()
+
+
+# -- the probe's use -----------------------------------------------------------------------------
+
+
+def fill(machine: Machine, record: dict[str, Any] | None = None, *, loops: bool = False) -> Machine:
+    """The live probe's verdicts: min_size and shrink_refusal of every partition on an offered
+    disk, measured (only those whose type could shrink and that are not mounted; the rest get
+    their fixed refusal). With `record` (--record-machine), each goes into the partition's
+    filesystem record as subiquity's ESTIMATED_MIN_SIZE (-1: unknown) and our SHRINK_REFUSAL,
+    so the file replays them. Loop devices only with `loops`: they are test images, and
+    measuring btrfs mounts it, which would claim an image another program is writing."""
+    filesystems = ((record or {}).get("storage") or {}).get("filesystem")
+    for disk in machine.disks:
+        if disk.refused or (disk.kind == "loop" and not loops):
+            continue
+        for part in disk.partitions:
+            part.min_size, part.shrink_refusal = measure(part.path, part.fstype, part.mountpoint)
+            if isinstance(filesystems, dict) and isinstance(filesystems.get(part.path), dict):
+                filesystems[part.path]["ESTIMATED_MIN_SIZE"] = part.min_size or -1
+                filesystems[part.path]["SHRINK_REFUSAL"] = part.shrink_refusal
+    return machine
