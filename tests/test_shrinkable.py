@@ -73,3 +73,25 @@ def test_the_live_verdicts_go_into_the_record_and_replay(tmp_path):
         disk.partitions[0].min_size = 0
         shrinkable.fill(Machine(disks=[disk]))
         assert disk.partitions[0].min_size == 0
+
+
+def test_the_executor_names_each_keep_steps_missing_tool(monkeypatch):
+    from installer.plan.identity import Identity
+    from installer.plan.types import Action, Plan, Step
+    from installer.run import executor
+
+    have = {"blkid", "sgdisk"}
+    monkeypatch.setattr(executor.shutil, "which", lambda tool: f"/usr/bin/{tool}" if tool in have else None)
+    steps = [Step(Action.SHRINK_FS, "shrink Windows", call={"device": "/dev/sda3", "fstype": "ntfs", "new_size": 1}),
+             Step(Action.ADD_PARTS, "add NixOS's partitions", call={"device": "/dev/sda", "table": "msdos",
+                                                                    "sector_size": 512, "partitions": []}),
+             Step(Action.CHECK_KEPT, "check what was kept", call={"partitions": [
+                 {"path": "/dev/sda3", "fstype": "ntfs", "shrunk": True},
+                 {"path": "/dev/sda5", "fstype": "ext4", "shrunk": False, "first_mib_sha256": "0" * 64}]})]
+    plan = Plan(layout="alongside", firmware="uefi", loader="systemd-boot", identity=Identity.generate(1), steps=steps)
+    said = [str(m) for m in executor.missing_tools(plan)]
+    assert said[:3] == ["ntfsresize is not installed (package ntfs-3g), needed to shrink Windows; nothing was written",
+                        "ntfscat is not installed (package ntfs-3g), needed to shrink Windows; nothing was written",
+                        "sfdisk is not installed (package util-linux (Debian: fdisk)), needed to add NixOS's partitions; "
+                        "nothing was written"]
+    assert not any("e2fsck" in s for s in said)  # the untouched ext4 is only hashed

@@ -230,7 +230,9 @@ def _btrfs(path: str) -> tuple[int, str]:
     devid, count = btrfs_devices(path)
     if count != 1:
         return 0, SEVERAL_DEVICES.format(path=path, count=count)
-    argv = in_private_mount(path, "ro", ["btrfs", "inspect-internal", "min-dev-size", f"--id={devid}", '"$2"'])
+    # rescue=nologreplay: a read-only mount would otherwise still replay the log tree (a write)
+    argv = in_private_mount(path, "ro,rescue=nologreplay",
+                            ["btrfs", "inspect-internal", "min-dev-size", f"--id={devid}", '"$2"'])
     try:
         output = _run(argv, path)
     finally:
