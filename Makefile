@@ -30,11 +30,12 @@ RICH_COMPAT := 14.1.0
 
 # Debian packages the installer and its tests use: libparted for pyparted, the
 # partitioning/mkfs/LUKS tools the executor runs, mkpasswd (whois) for password
-# hashes, kbd for loadkeys, tmux for the real-terminal test; QEMU, OVMF and
+# hashes, kbd for loadkeys, tmux for the real-terminal test; ntfs-3g (ntfsresize, mkntfs, its FUSE
+# mount) to shrink Windows, mtools to put files on a FAT ESP a kernel without vfat cannot mount; QEMU, OVMF and
 # debootstrap for the end-to-end VM installs and the Nix root. Debian 12's Nix (2.8) is too old for nixpkgs (>= 2.18): the
 # tests run Debian 13's 2.26 from a root debootstrapped into tests/newnix/cache/.
 SYSTEM_PACKAGES := python3-venv libparted-dev pkg-config gdisk parted fdisk \
-	dosfstools e2fsprogs btrfs-progs xfsprogs ntfs-3g cryptsetup-bin util-linux whois kbd tmux \
+	dosfstools mtools e2fsprogs btrfs-progs xfsprogs ntfs-3g cryptsetup-bin util-linux whois kbd tmux \
 	qemu-system-x86 ovmf debootstrap swtpm swtpm-tools
 
 .PHONY: install system-packages nix-root run test test-fast test-compat test-vm bench clean

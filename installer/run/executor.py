@@ -75,6 +75,8 @@ PACKAGES = {
     "unshare": "util-linux", "blkid": "util-linux", "sfdisk": "util-linux (Debian: fdisk)",
     "systemd-cryptenroll": "systemd (Debian 13: systemd-cryptsetup)",
 }
+
+
 @dataclass(frozen=True)
 class Confirmation:
     """The person's "yes, erase this disk", bound to the disk's path, by-id link and
@@ -87,6 +89,8 @@ class Confirmation:
     # What the medium looked like when confirmed; after the executor wrote to it,
     # what it left there (a Retry of a failed disk phase goes on from that).
     medium: Medium | None = field(default=None, compare=False)
+    # Each partition a keep plan leaves untouched -> sha256 of its first MiB when confirmed (CHECK_KEPT compares).
+    kept: dict[str, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         if self._key is not _KEY:
@@ -105,7 +109,7 @@ class Confirmation:
                 medium = read_medium(disk.path, sys_root=sys_root)
             except MediumGone:
                 medium = None  # the executor refuses: nothing to compare with
-        return cls(disk.path, disk.by_id, disk.size, _KEY, medium)
+        return cls(disk.path, disk.by_id, disk.size, _KEY, medium, keep.hash_kept(plan.steps) if medium else {})
 
     def _rebind(self, medium: Medium | None) -> None:
         object.__setattr__(self, "medium", medium)
@@ -192,7 +196,7 @@ def execute(
                     except EnrollError as error:
                         raise ExecutionError(step, error.output) from None
                 else:
-                    output = _run(step, secrets)
+                    output = _run(step, secrets, confirmation.kept)
             except ExecutionError as failed:
                 output = _redact(failed.output, hidden)
                 for line in output.splitlines():
@@ -300,14 +304,14 @@ def _redact(text: str, hidden: list[str]) -> str:
     return text
 
 
-def _run(step: Step, secrets: dict[str, str]) -> str:
+def _run(step: Step, secrets: dict[str, str], kept: dict[str, str]) -> str:
     if step.action is Action.PARTITION:
         return _partition(step)
     if step.action is Action.WAIT:
         return _wait(step)
     if step.action in keep.KEEP_ACTIONS:
         try:
-            return keep.run(step)
+            return keep.run(step, kept)
         except keep.KeepError as failed:
             raise ExecutionError(step, f"{failed.output}\n{failed}".strip()) from None
     stdin = secrets[step.stdin] if step.stdin else None

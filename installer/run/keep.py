@@ -15,6 +15,7 @@ import os
 from typing import Any
 
 from installer.base.units import human_size
+from installer.machine import shrinkable
 from installer.machine.udevdata import blkid_props
 from installer.plan.types import Action, Step
 from installer.run import shrink, tables
@@ -93,14 +94,29 @@ def tools(step: Step) -> list[str]:
     return []
 
 
-def run(step: Step) -> str:
-    """Run one keep step; KeepError when it fails or is refused."""
+def hash_kept(steps: list[Step]) -> dict[str, str]:
+    """At the confirmation: the first MiB's sha256 of every partition CHECK_KEPT will find
+    untouched (the plan reads no disk, so it leaves them ""). One that cannot be read gets
+    none, and the check then says so."""
+    hashes = {}
+    for step in steps:
+        for part in step.call.get("partitions", ()) if step.action is Action.CHECK_KEPT else ():
+            if not part.get("shrunk"):
+                try:
+                    hashes[part["path"]] = shrinkable.first_mib_sha256(part["path"])
+                except OSError:
+                    pass
+    return hashes
+
+
+def run(step: Step, kept: dict[str, str]) -> str:
+    """Run one keep step; KeepError when it fails or is refused. `kept`: hash_kept's hashes."""
     call = step.call
     try:
         if step.action is Action.SHRINK_FS:
             return shrink.shrink_fs(call["device"], call["fstype"], call["new_size"])
         if step.action is Action.CHECK_KEPT:
-            return shrink.check_kept(call["partitions"])
+            return shrink.check_kept(call["partitions"], kept)
         if step.action is Action.RESIZE_PART:
             _fits(call)
             return tables.resize_end(call)

@@ -158,16 +158,17 @@ def check_fs(device: str, fstype: str) -> str:
     return _run(["e2fsck", "-n", "-f", device])
 
 
-def check_kept(partitions: list[dict[str, Any]]) -> str:
+def check_kept(partitions: list[dict[str, Any]], hashed: dict[str, str]) -> str:
     """Every kept partition still whole: a shrunk one passes its filesystem's check, an
-    untouched one has the first MiB it had at the confirmation."""
+    untouched one has the first MiB it had at the confirmation (the plan's hash, else the
+    one the confirmation took: `hashed`)."""
     said = []
     for part in partitions:
         path = part["path"]
         if part.get("shrunk"):
             said.append(check_fs(path, part["fstype"]))
             continue
-        expected = part.get("first_mib_sha256", "")
+        expected = part.get("first_mib_sha256") or hashed.get(path, "")
         if not expected:
             raise ShrinkError(f"{path} has no hash from the confirmation to compare with")
         try:
