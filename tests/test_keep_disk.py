@@ -13,7 +13,6 @@ import hashlib
 import os
 import shutil
 import struct
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,7 @@ from installer.machine.hardware import Machine, Partition
 from installer.plan.erase import build_plan
 from installer.plan.identity import Identity
 from installer.plan.types import Action, Plan, Step
-from installer.run import keep
+from installer.run import keep, shrink
 from installer.run.executor import Confirmation, ExecutionError, Refused, execute
 from loopdev import MIB, ROOT_MARKS, appeared, blkid, mounts_under, disk_for, image_digest, loop_device, run, sgdisk_info
 
@@ -77,13 +76,13 @@ def sums_of(where: Path, names: list[str]) -> dict[str, str]:
     return {name: hashlib.sha256((where / name).read_bytes()).hexdigest() for name in names}
 
 
-def mounted(node: str, where: Path, fstype: str, ro: bool = False) -> subprocess.Popen | None:
+def mounted(node: str, where: Path, fstype: str, ro: bool = False) -> None:
+    """NTFS through ntfs-3g's FUSE mount (as Windows' files get written and read back), the rest by the kernel."""
     where.mkdir(exist_ok=True)
     if fstype == "ntfs":
         run("ntfs-3g", *(["-o", "ro"] if ro else []), node, str(where))
     else:
         run("mount", "-t", fstype, *(["-o", "ro"] if ro else []), node, str(where))
-    return None
 
 
 def unmount(where: Path) -> None:
@@ -137,8 +136,6 @@ def test_shrink_keeps_every_file_and_frees_room(tmp_path, fstype):
         info = sgdisk_info(device, 1)
         assert int(info["First sector"].split()[0]) == P1_START
         assert int(info["Last sector"].split()[0]) == P1_START + sectors(new_size) - 1
-        from installer.run import shrink
-
         assert shrink.filesystem_size(node, fstype) <= new_size
         assert blkid(keep.node(device, 2))["TYPE"] == "ext4"
         assert sgdisk_info(device, 2)["Partition GUID code"].split()[0] == LINUX.upper()

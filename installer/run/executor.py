@@ -36,7 +36,7 @@ from installer.run.diskcheck import disk_in_use, mountinfo, plan_mappings, same_
 from installer.run import keep
 from installer.run.diskhold import DiskChanged, DiskHold, busy_exclusive, tool_kwargs
 from installer.run.enroll import EnrollError, enroll
-from installer.run.tables import stderr_to
+from installer.run.tables import fresh_device, stderr_to
 
 Log = Callable[[str], None]
 PARTITION_WAIT_SECONDS = 20.0
@@ -344,7 +344,7 @@ def _partition(step: Step) -> str:
     # the person's console and in the log instead.
     with tempfile.TemporaryFile(mode="w+") as err, stderr_to(err):
         try:
-            device = parted.getDevice(call["device"])
+            device = fresh_device(parted, call["device"])
             if device.sectorSize != call["sector_size"]:
                 raise ExecutionError(
                     step, f"{call['device']} has {device.sectorSize}-byte sectors; the plan assumed {call['sector_size']}"

@@ -37,6 +37,14 @@ def stderr_to(file: IO[str]) -> Iterator[None]:
         os.close(saved)
 
 
+def fresh_device(parted: Any, path: str) -> Any:
+    """The device at `path` as it is now. libparted keeps each device it opened, size and all,
+    and hands the same one out for the path again: a loop device re-attached to another (larger)
+    image would be edited as the old one (seen: a crash in libparted). So out of its cache first."""
+    parted.getDevice(path).removeFromCache()
+    return parted.getDevice(path)
+
+
 def _edit(call: dict[str, Any], change: Callable[[Any, Any, Any], None]) -> str:
     """Open the table on call["device"], let `change(parted, device, disk)` edit it, commit it."""
     try:
@@ -45,13 +53,16 @@ def _edit(call: dict[str, Any], change: Callable[[Any, Any, Any], None]) -> str:
         raise TableError(f"pyparted (the Python module 'parted') cannot be imported: {error}") from None
     with tempfile.TemporaryFile(mode="w+") as err, stderr_to(err):
         try:
-            device = parted.getDevice(call["device"])
-            if device.sectorSize != call.get("sector_size", device.sectorSize):
-                raise TableError(f"{call['device']} has {device.sectorSize}-byte sectors; "
-                                 f"the plan assumed {call['sector_size']}")
-            disk = parted.newDisk(device)
-            change(parted, device, disk)
-            disk.commit()
+            device = fresh_device(parted, call["device"])
+            try:
+                if device.sectorSize != call.get("sector_size", device.sectorSize):
+                    raise TableError(f"{call['device']} has {device.sectorSize}-byte sectors; "
+                                     f"the plan assumed {call['sector_size']}")
+                disk = parted.newDisk(device)
+                change(parted, device, disk)
+                disk.commit()
+            finally:
+                device.removeFromCache()
         except TableError:
             raise
         except Exception as error:  # pyparted raises its own exception zoo
