@@ -13,6 +13,7 @@ import hashlib
 import os
 import shutil
 import struct
+import time
 from pathlib import Path
 
 import pytest
@@ -86,7 +87,18 @@ def mounted(node: str, where: Path, fstype: str, ro: bool = False) -> None:
 
 
 def unmount(where: Path) -> None:
+    """Unmounted, and the device let go: ntfs-3g's FUSE daemon closes it only after umount returns."""
+    source = next((line.split(" - ")[1].split()[1] for line in Path("/proc/self/mountinfo").read_text().splitlines()
+                   if line.split()[4] == str(where)), "")
     run("umount", str(where))
+    deadline = time.monotonic() + 20
+    while source.startswith("/dev/"):
+        try:
+            os.close(os.open(source, os.O_RDONLY | os.O_EXCL))
+            return
+        except OSError:
+            assert time.monotonic() < deadline, f"{source} still busy after umount {where}"
+            time.sleep(0.1)
 
 
 def make_fs(fstype: str, node: str) -> None:
