@@ -209,6 +209,11 @@ def test_refused_before_any_byte_changes(tmp_path, case):
             execute_plan(plan_for(device, str(target), shrink_steps(device, node, planned, 360 * MIB)), lines)
         assert expected.format(path=node) in str(refused.value)
         assert "nothing was written" in str(refused.value)
+        # and the step itself asks again right before it writes
+        step = shrink_steps(device, node, planned, 360 * MIB)[0]
+        with pytest.raises(keep.KeepError, match="not shrinking") as failed:
+            keep.run(step, {})
+        assert expected.format(path=node) in str(failed.value)
         run("sync")
         assert image_digest(image) == before
 
