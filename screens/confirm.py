@@ -41,12 +41,14 @@ class ConfirmScreen(StepScreen):
     def on_mount(self) -> None:
         erases = resumes = False
         change = ""
+        path = ""
         try:
             self.word = self.session.install.confirm_word()
             lines = self.session.review_lines()
             plan = self.session.plan()
             disk = plan.disk
             erases = disk is not None and self.word == disk.name and plan.layout == "erase"
+            path = disk.path if disk is not None else ""
             # Keeping what is on the disk: what the typed word allows, in words.
             change = next((f"{'shrink' if c.change == 'shrunk' else 'delete'} {c.path} ({c.what})"
                            for c in plan.changes if c.change in ("shrunk", "deleted")), "")
@@ -63,7 +65,7 @@ class ConfirmScreen(StepScreen):
         if not self.word:
             prompt = "Go back and fix the problems above first."
         elif erases:
-            prompt = f"To erase the disk, type its name '{self.word}' and press Enter:"
+            prompt = f"To erase the disk, type its name '{self.word}' (or {path}) and press Enter:"
         elif change and not resumes:
             prompt = f"To {change}, type '{self.word}' and press Enter:"
         elif resumes:
