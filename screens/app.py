@@ -247,7 +247,7 @@ class InstallerApp(App[int]):
                 try:
                     self.session.save_answers(path)
                 except Exception as err:  # a full or read-only medium: said, and the person stays
-                    self.notify(f"Could not save the answers to {path}: {err}", severity="error")
+                    self.notify(f"Could not save the answers to {path}: {err}", severity="error", markup=False)
                     return
             answered(yes)
 

@@ -404,7 +404,7 @@ class DiskScreen(StepScreen):
             self.query_one("#f-disk-layout").focus()
             return False
         except Exception as err:
-            self.notify(f"The plan could not be made: {err}", severity="error")
+            self.notify(f"The plan could not be made: {err}", severity="error", markup=False)
             return False
         return True
 
