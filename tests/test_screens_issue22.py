@@ -3,7 +3,12 @@ accepted spellings, notices that leave the buttons alone."""
 
 from __future__ import annotations
 
+import shutil
+
+from test_screens_install import standin  # noqa: F401 - a fixture, used by name
 from test_screens_support import app_for, open_step, showing, type_text, until, wait_ready
+
+from vtcolours import screen_of
 
 from installer.answers.model import User
 from screens.confirm import ConfirmScreen
@@ -59,13 +64,22 @@ async def test_a_notice_does_not_cover_the_buttons():
     app = app_for()
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         screen = await open_step(pilot, DiskScreen)
-        app.notify("Dry run: would run: loadkeys de-latin1")
+        app.notify("[dry-run] would run: loadkeys de-latin1", markup=False)
         await pilot.pause(0.3)
         toasts = list(app.screen.query("Toast"))
         assert toasts
-        nav = screen.query_one("#nav").region
+        # Neither the buttons nor the disk table and its reasons (sr0's
+        # "not offered: optical drive" at the right end of its row): the
+        # header's row, whose right half is free.
+        covered = [screen.query_one(q).region for q in ("#nav", "#f-disk-device", "#refused", ".label")]
+        header = screen.header_text().rstrip()
         for toast in toasts:
-            assert not toast.region.overlaps(nav), (toast.region, nav)
+            assert toast.region.y == 0 and toast.region.x > len(header), (toast.region, header)
+            assert not any(toast.region.overlaps(r) for r in covered), (toast.region, covered)
+        rows = ["".join(c.char for c in row) for row in screen_of(app)[:2]]
+        assert rows[0].startswith(header), rows
+        notice = " ".join(word for row in rows for word in row[len(header):].split())
+        assert notice == "[dry-run] would run: loadkeys de-latin1", rows
 
 
 def stick_at(session, mountpoint: str) -> None:
@@ -117,3 +131,40 @@ async def test_review_saves_the_answers_onto_a_writable_stick(tmp_path):
         await until(pilot, lambda: app.screen.loaded)
         assert app.screen.query_one("#answers-path").value == str(tmp_path / "nixos-answers.toml")
         assert str(app.screen.query_one("#saved").content) == ""
+
+
+async def test_a_long_log_line_wraps_in_the_pane_and_a_new_width_wraps_it_again(tmp_path, standin):
+    """Item 8: Nix's long lines (an error, a store path) are read whole on the
+    console, which cannot scroll sideways: wrapped, not cut at the border."""
+    from test_screens_install import make_target, pane_session, start_install
+
+    target = make_target()
+    words = " ".join(f"word{n:03}" for n in range(40))  # 319 characters: four rows at 80 columns
+    echo = tmp_path / "echo.txt"
+    echo.write_text(f"error: {words}\n")
+    standin(PATHS=3, DRVS=0, HANG=1, ECHO_FILE=echo)
+    app = app_for(pane_session(target, tmp_path / "install.log"))
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            pane = await start_install(pilot)
+            await until(pilot, lambda: any("word039" in line for line in pane.query_one("#log").lines))
+            for size in (SIZE, (100, 25)):
+                await pilot.resize_terminal(*size)
+                await pilot.pause(0.2)
+                log = pane.query_one("#log")
+                log.auto_scroll = False
+                log.scroll_to(y=next(i for i, line in enumerate(log.lines) if "error: word" in line), animate=False)
+                await pilot.pause(0.1)
+                region = log.content_region
+                grid = screen_of(app)
+                rows = ["".join(c.char for c in grid[y][region.x:region.right])
+                        for y in range(region.y, region.bottom)]
+                shown = " ".join(" ".join(rows).split())
+                assert f"error: {words}" in shown, rows
+                # Every piece within the pane's width, the rest indented under its start.
+                pieces = [line for line in log.lines if "word0" in line]
+                assert len(pieces) > 1 and all(len(p) <= log.scrollable_content_region.width for p in pieces)
+                assert all(p.startswith("  word") for p in pieces[1:])
+                assert log.max_scroll_x == 0
+    finally:
+        shutil.rmtree(target)
