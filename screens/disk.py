@@ -19,6 +19,7 @@ from installer.machine.eligibility import disk_verdict, editor_verdict
 from installer.flow import DryRun
 from installer.plan import diskbar
 from installer.plan.offers import Offer, offers, refusal_lines, size_range
+from installer.plan.erase import lost_words
 from screens import engine
 from screens.base import StepScreen
 from screens.widgets import Choices, FieldInput, FieldMessage, Radio, field_id, picked
@@ -372,8 +373,7 @@ class DiskScreen(StepScreen):
         if plan.disk is not None:
             # The row above is cut to the screen's width; what is lost is said whole,
             # in bold red: the one line of the preview that destroys something.
-            holds = plan.disk.holds or ("empty" if not plan.disk.partitions else "nothing recognised")
-            text.append(f"Now on {plan.disk.name}, all of it erased: {holds}", style="bold red")
+            text.append(f"Erase {plan.disk.name}: {lost_words(plan.disk)}", style="bold red")
             text.append("\n")
         lines = [f"New partition table on {plan.disk.path if plan.disk else '?'} (GPT):"]
         for part in plan.partitions:

@@ -168,3 +168,65 @@ async def test_a_long_log_line_wraps_in_the_pane_and_a_new_width_wraps_it_again(
                 assert log.max_scroll_x == 0
     finally:
         shutil.rmtree(target)
+
+
+def recorded(tmp_path, name: str, change=None):
+    """An app on a recorded machine file (tests/fixtures/machines), `change`d first."""
+    import json
+
+    from test_screens_support import ROOT
+
+    from installer.flow.session import Options, Session
+
+    data = json.loads((ROOT / "tests/fixtures/machines" / f"{name}.json").read_text())
+    if change is not None:
+        change(data)
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(data))
+    return app_for(Session(Options(machine_file=str(path), dry_run=True, seed=7,
+                                   log_path=str(tmp_path / "install.log"))))
+
+
+async def erase_line(pilot, disk: str) -> tuple[str, str]:
+    """The Disk step's erase line for `disk` (highlighted), and Review's."""
+    from screens.review import ReviewScreen
+
+    screen = await open_step(pilot, DiskScreen)
+    app = pilot.app
+    disks = screen.query_one("#f-disk-device")
+    disks.highlighted = next(i for i in range(disks.option_count) if disks.get_option_at_index(i).id == f"/dev/{disk}")
+    await pilot.pause()
+    preview = str(screen.query_one("#preview").content).splitlines()[0]
+    app.session.model.users = [User(name="alice", password="wonderland", password_confirm="wonderland")]
+    summary = app.session.plan().summary_lines()[0]
+    return preview, summary
+
+
+async def test_an_empty_disk_is_said_to_lose_nothing(tmp_path):
+    """Item 9: not "all of it erased: empty"."""
+    app = recorded(tmp_path, "simple")
+    async with app.run_test(size=SIZE) as pilot:
+        preview, summary = await erase_line(pilot, "sda")
+    assert preview == "Erase sda: it is empty, nothing on it is lost"
+    assert summary.endswith(": it is empty, nothing on it is lost") and summary.startswith("Erase ")
+
+
+async def test_a_disk_in_a_volume_group_names_the_group_and_every_disk_it_spans(tmp_path):
+    """Item 9: erasing vdb breaks the group 'data-vg' on vdc too: both are named."""
+    def group(data):
+        data["storage"]["lvm"] = {"physical_volumes": {"data-vg": ["/dev/vdb1", "/dev/vdc1"]}}
+
+    app = recorded(tmp_path, "many-nics-and-disks", group)
+    async with app.run_test(size=SIZE) as pilot:
+        preview, summary = await erase_line(pilot, "vdb")
+    said = "LVM physical volume of volume group 'data-vg', which spans vdb and vdc (20 GiB) will be lost"
+    assert preview == f"Erase vdb: {said}"
+    assert summary.endswith(f": {said}")
+
+
+async def test_a_luks_partition_holding_a_volume_group_is_named_by_the_group(tmp_path):
+    app = recorded(tmp_path, "luks-lvm-root")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        nvme = next(d for d in app.session.machine.disks if d.name == "nvme0n1")
+    assert "LUKS-encrypted LVM volume group 'ubuntu-vg' (235 GiB)" in nvme.holds

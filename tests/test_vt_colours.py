@@ -176,7 +176,7 @@ async def test_the_erase_line_is_bold_red():
         await open_step(pilot, DiskScreen)
         await pilot.pause()
         grid = screen_of(app)
-        rows = [row for row in grid if "all of it erased" in "".join(c.char for c in row)]
+        rows = [row for row in grid if "Erase sda: " in "".join(c.char for c in row)]
         assert rows, "the erase line is on screen"
         text = [c for c in rows[0] if c.visible_text]
         assert {c.fg for c in text} == {0x0c}, {VGA_NAMES[c.fg] for c in text}  # VGA 12: bright red

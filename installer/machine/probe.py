@@ -376,6 +376,7 @@ def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop:
                 parts_of[owner].append(_partition(dev, rec, filesystems, mounted_at, mounted_type))
 
     in_use, luks, ctx = _users(storage, blockdev, mapper, mounts)
+    ctx.place(parent, luks)
     dm_slaves = _dm_slaves(storage, blockdev, mapper, luks)
     held = eligibility.held_through([(m.source, m.target) for m in mounts], dm_slaves, _layers(blockdev, mapper, luks))
     maps = {dev: rec for dev, rec in blockdev.items() if rec.get("DM_UUID", "").startswith("mpath-")}
