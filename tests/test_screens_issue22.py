@@ -230,3 +230,73 @@ async def test_a_luks_partition_holding_a_volume_group_is_named_by_the_group(tmp
         await wait_ready(pilot)
         nvme = next(d for d in app.session.machine.disks if d.name == "nvme0n1")
     assert "LUKS-encrypted LVM volume group 'ubuntu-vg' (235 GiB)" in nvme.holds
+
+
+def cells(app, region) -> list[tuple[str, int]]:
+    grid = screen_of(app)
+    width, height = app.size
+    return [(grid[y][x].char, grid[y][x].attr) for y in range(max(region.y, 0), min(region.bottom, height))
+            for x in range(max(region.x, 0), min(region.right, width))]
+
+
+def on_top(app, widget) -> bool:
+    """Some cell of the widget is its own (not under a docked line, scrolled out, or covered)."""
+    region = widget.region.intersection(app.screen.region)
+    for y in range(region.y, region.bottom):
+        for x in range(region.x, region.right):
+            try:
+                found = app.screen.get_widget_at(x, y)[0]
+            except Exception:  # no widget there
+                continue
+            if found is widget or widget in found.ancestors:
+                return True
+    return False
+
+
+async def focus_stops(pilot) -> list[str]:
+    """Tab through the screen's focus chain once: every stop must be on screen
+    and look different with the focus than without it. What is wrong, in words."""
+    app = pilot.app
+    wrong: list[str] = []
+    seen: list[object] = []
+    for _ in range(60):
+        widget = app.focused
+        if widget is None or widget in seen:
+            break
+        seen.append(widget)
+        name = f"{type(app.screen).__name__} #{widget.id or type(widget).__name__}"
+        await pilot.pause()
+        if not widget.display or not widget.region.area or not on_top(app, widget):
+            wrong.append(f"{name}: a Tab stop not in view ({widget.region})")
+        else:
+            focused = cells(app, widget.region)
+            app.screen.set_focus(None)
+            await pilot.pause()
+            if cells(app, widget.region) == focused:
+                wrong.append(f"{name}: looks the same with and without the focus")
+            app.screen.set_focus(widget)
+            await pilot.pause()
+        await pilot.press("tab")
+    assert len(seen) > 1 or type(app.screen).__name__ == "WelcomeScreen", seen
+    return wrong
+
+
+async def test_every_focus_stop_of_every_step_is_in_view_and_marked():
+    """Item 9: Tab through each step at 80x25; no stop is invisible (scrolled
+    away, under the buttons) or drawn the same as without the focus."""
+    from screens.app import STEPS, step_class
+    from screens.review import ReviewScreen
+
+    wrong: list[str] = []
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        await valid(pilot)
+        for index in range(len(STEPS) - 1):  # the install pane runs the install
+            step = step_class(index)
+            app.push_screen(step())
+            await until(pilot, lambda: showing(app, step))
+            if step is ReviewScreen:
+                await until(pilot, lambda: app.screen.loaded and not app.screen.checking)
+            await pilot.pause(0.3)
+            wrong += await focus_stops(pilot)
+    assert not wrong, "\n".join(wrong)
