@@ -8,7 +8,7 @@ from textual.widgets import Input, Static
 
 from installer.base.problems import ProblemsError
 from screens.base import StepScreen
-from screens.widgets import FieldMessage
+from screens.widgets import FieldMessage, destructive
 
 
 class WordInput(Input):
@@ -61,7 +61,7 @@ class ConfirmScreen(StepScreen):
         if resumes:
             # A late phase failed: the disk is as the first attempt left it.
             lines = ["Done by the first attempt, and not done again:"] + [f"  {line}" for line in lines]
-        self.query_one("#what", Static).update("\n".join(lines))
+        self.query_one("#what", Static).update(destructive("\n".join(lines)))
         if not self.word:
             prompt = "Go back and fix the problems above first."
         elif erases:

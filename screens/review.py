@@ -19,7 +19,7 @@ from textual.worker import Worker, WorkerState
 from installer.base.problems import ProblemsError
 from screens import nixsyntax
 from screens.base import StepScreen
-from screens.widgets import FieldMessage
+from screens.widgets import FieldMessage, destructive
 
 if TYPE_CHECKING:
     from installer.base.problems import Problem
@@ -177,7 +177,7 @@ class ReviewScreen(StepScreen):
         self.load()
 
     def show(self, text: str, files: dict[str, str], stale: Sequence[StaleEdit] = ()) -> None:
-        self.query_one("#steps", Static).update(text)
+        self.query_one("#steps", Static).update(destructive(text))
         for area in self.query(NixArea):
             self._set_text(area, files.get(area.file_name, ""))
         self.loaded = bool(files)

@@ -180,3 +180,33 @@ async def test_the_erase_line_is_bold_red():
         assert rows, "the erase line is on screen"
         text = [c for c in rows[0] if c.visible_text]
         assert {c.fg for c in text} == {0x0c}, {VGA_NAMES[c.fg] for c in text}  # VGA 12: bright red
+
+
+async def test_review_and_confirm_say_the_erase_line_in_bold_red():
+    """The same line, said again before the install: bold red on the console too."""
+    from test_screens_support import app_for, until, wait_ready
+
+    from installer.answers.model import User
+    from screens.confirm import ConfirmScreen
+    from screens.review import ReviewScreen
+
+    app = app_for()
+    async with app.run_test(size=(80, 25)) as pilot:
+        await wait_ready(pilot)
+        session = app.session
+        session.model.disk.device = session.machine.offered_disks[0].path
+        session.model.users = [User(name="alice", password="wonderland", password_confirm="wonderland")]
+        for step in (ReviewScreen, ConfirmScreen):
+            app.push_screen(step())
+            await until(pilot, lambda: isinstance(app.screen, step) and app.screen.is_mounted)
+            if step is ReviewScreen:
+                await until(pilot, lambda: app.screen.loaded)
+            await pilot.pause()
+            grid = screen_of(app)
+            rows = [row for row in grid if "".join(c.char for c in row).strip().startswith("Erase QEMU HARDDISK")]
+            assert rows, (step, ["".join(c.char for c in row) for row in grid])
+            text = [c for c in rows[0] if c.visible_text]
+            assert {c.fg for c in text} == {0x0c}, (step, {VGA_NAMES[c.fg] for c in text})
+            # Only that line: the words around it keep their colours.
+            hostname = [row for row in grid if "Hostname:" in "".join(c.char for c in row)]
+            assert all(c.fg != 0x0c for row in hostname for c in row if c.visible_text)
