@@ -39,6 +39,14 @@ class StepBody(VerticalScroll):
     def allow_focus(self) -> bool:
         return self.max_scroll_y > 0 or self.screen.focused is None
 
+    # A class, not :focus in the CSS: a blur right after that first focus left
+    # the :focus colours on the scrollbar.
+    def on_focus(self) -> None:
+        self.add_class("-focused")
+
+    def on_blur(self) -> None:
+        self.remove_class("-focused")
+
 
 class StepHeader(Static):
     """One line: product, "3/9 Disk", and a DRY RUN badge."""

@@ -173,10 +173,12 @@ async def test_the_erase_line_is_bold_red():
 
     app = app_for()
     async with app.run_test(size=(80, 25)) as pilot:
-        await open_step(pilot, DiskScreen)
+        screen = await open_step(pilot, DiskScreen)
+        screen.query_one("#preview").scroll_visible(animate=False)  # below the layouts' list
         await pilot.pause()
         grid = screen_of(app)
-        rows = [row for row in grid if "Erase sda: " in "".join(c.char for c in row)]
+        # The preview's line (the list of layouts above has an "Erase sda: ..." row of its own).
+        rows = [row for row in grid if "Erase sda: EFI system partition" in "".join(c.char for c in row)]
         assert rows, "the erase line is on screen"
         text = [c for c in rows[0] if c.visible_text]
         assert {c.fg for c in text} == {0x0c}, {VGA_NAMES[c.fg] for c in text}  # VGA 12: bright red

@@ -53,9 +53,9 @@ class Context:
     pool_of: dict[str, str] = field(default_factory=dict)  # ZFS member path -> pool name
     vg_disks: dict[str, list[str]] = field(default_factory=dict)  # volume group -> the disks it spans
 
-    def place(self, parent: dict[str, str], luks: dict[str, str]) -> None:
-        """Each volume group's disks, and a LUKS partition under its group's name:
-        erasing one disk of a group breaks the group on every other."""
+    def placed(self, parent: dict[str, str], luks: dict[str, str]) -> Context:
+        """With each volume group's disks, and a LUKS partition under its group's
+        name: erasing one disk of a group breaks the group on every other."""
         for name, backing in luks.items():  # a PV inside LUKS: the partition holds the group
             if MAPPER + name in self.vg_of:
                 self.vg_of.setdefault(backing, self.vg_of[MAPPER + name])
@@ -66,6 +66,7 @@ class Context:
                     disks.append(disk)
         for disks in self.vg_disks.values():
             disks.sort()
+        return self
 
     def volume_group(self, path: str) -> str:
         """ "volume group 'vg0'", with the disks it spans when more than one; "" for no known group."""
