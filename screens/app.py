@@ -233,7 +233,25 @@ class InstallerApp(App[int]):
                     runner.kill_now()
                 self.exit(self.exit_code)
 
-        self.push_screen(AskScreen(self.quit_question(), yes="Quit"), answered)
+        if self.running_installs() or self.confirmation is not None or self.session.machine is None:
+            self.push_screen(AskScreen(self.quit_question(), yes="Quit"), answered)
+            return
+        # Before the install: what was typed in may be kept for the next try.
+        from screens.review import answers_default
+
+        path, note = answers_default(self.session)
+        question = AskScreen(self.quit_question(), yes="Quit", save_to=path, save_note=note)
+
+        def chosen(yes: bool | None) -> None:
+            if yes and question.saving:
+                try:
+                    self.session.save_answers(path)
+                except Exception as err:  # a full or read-only medium: said, and the person stays
+                    self.notify(f"Could not save the answers to {path}: {err}", severity="error", markup=False)
+                    return
+            answered(yes)
+
+        self.push_screen(question, chosen)
 
     def running_installs(self) -> list[InstallRunner]:
         """The session's install pipeline knows what runs (nixos-install)."""

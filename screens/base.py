@@ -25,6 +25,29 @@ if TYPE_CHECKING:
     from screens.app import InstallerApp
 
 
+class StepBody(VerticalScroll):
+    """The step's fields. A Tab stop (arrows and PgUp/PgDn scroll it) only
+    while it holds more than fits, and then its scrollbar shows the focus: a
+    container that is always a stop is one Tab press that seems to do nothing.
+
+    While nothing has the focus (Textual's first focus, before the layout),
+    it takes it, as it always did: the step then focuses its first field.
+    Were that first focus a field, Textual would scroll the body to centre
+    it before knowing where it lies (the words above the Disk list went out
+    of view)."""
+
+    def allow_focus(self) -> bool:
+        return self.max_scroll_y > 0 or self.screen.focused is None
+
+    # A class, not :focus in the CSS: a blur right after that first focus left
+    # the :focus colours on the scrollbar.
+    def on_focus(self) -> None:
+        self.add_class("-focused")
+
+    def on_blur(self) -> None:
+        self.remove_class("-focused")
+
+
 class StepHeader(Static):
     """One line: product, "3/9 Disk", and a DRY RUN badge."""
 
@@ -35,7 +58,6 @@ class StepScreen(Screen[None]):
     # The model fields this step validates, as prefixes of Problem.field.
     PREFIXES: ClassVar[tuple[str, ...]] = ()
     NEXT_LABEL: ClassVar[str] = "Next"
-
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("f1", "help", "Help"),
@@ -70,7 +92,7 @@ class StepScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield StepHeader(self.header_text(), id="header", markup=False)
         yield SizeBanner()
-        with VerticalScroll(id="body"):
+        with StepBody(id="body"):
             yield from self.body()
             yield Static("", id="general", classes="message -error")
         with Horizontal(id="nav"):

@@ -8,7 +8,7 @@ from textual.widgets import Input, Static
 
 from installer.base.problems import ProblemsError
 from screens.base import StepScreen
-from screens.widgets import FieldMessage
+from screens.widgets import FieldMessage, destructive
 
 
 class WordInput(Input):
@@ -41,12 +41,14 @@ class ConfirmScreen(StepScreen):
     def on_mount(self) -> None:
         erases = resumes = False
         change = ""
+        path = ""
         try:
             self.word = self.session.install.confirm_word()
             lines = self.session.review_lines()
             plan = self.session.plan()
             disk = plan.disk
             erases = disk is not None and self.word == disk.name and plan.layout == "erase"
+            path = disk.path if disk is not None else ""
             # Keeping what is on the disk: what the typed word allows, in words.
             change = next((f"{'shrink' if c.change == 'shrunk' else 'delete'} {c.path} ({c.what})"
                            for c in plan.changes if c.change in ("shrunk", "deleted")), "")
@@ -59,11 +61,11 @@ class ConfirmScreen(StepScreen):
         if resumes:
             # A late phase failed: the disk is as the first attempt left it.
             lines = ["Done by the first attempt, and not done again:"] + [f"  {line}" for line in lines]
-        self.query_one("#what", Static).update("\n".join(lines))
+        self.query_one("#what", Static).update(destructive("\n".join(lines)))
         if not self.word:
             prompt = "Go back and fix the problems above first."
         elif erases:
-            prompt = f"To erase the disk, type its name '{self.word}' and press Enter:"
+            prompt = f"To erase the disk, type its name '{self.word}' (or {path}) and press Enter:"
         elif change and not resumes:
             prompt = f"To {change}, type '{self.word}' and press Enter:"
         elif resumes:

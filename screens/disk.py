@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from textual import events, on, work
+from rich.text import Text
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.containers import Horizontal
 from textual.widgets import Button, OptionList, RadioSet, Static
@@ -18,6 +19,7 @@ from installer.machine.eligibility import disk_verdict, editor_verdict
 from installer.flow import DryRun
 from installer.plan import diskbar
 from installer.plan.offers import Offer, offers, refusal_lines, size_range
+from installer.plan.erase import lost_words
 from screens import engine
 from screens.base import StepScreen
 from screens.widgets import Choices, FieldInput, FieldMessage, Radio, field_id, picked
@@ -346,7 +348,7 @@ class DiskScreen(StepScreen):
             return ""
         return "\n".join(diskbar.picture(plan.disk, plan, max(self.app.size.width - 4, 40)))
 
-    def preview(self, errors: list[Problem]) -> str:
+    def preview(self, errors: list[Problem]) -> str | Text:
         # The preview is the plan, and only a plan from valid choices (`errors`:
         # this step's, the planner's refusals among them): an invalid swap size
         # would otherwise show as a partition of 0 B.
@@ -367,15 +369,18 @@ class DiskScreen(StepScreen):
             return f"Install into what is mounted at {self.session.options.target}: {mounts}"
         if plan.layout in KEEP_LAYOUTS:  # what is kept, shrunk or deleted, every kept partition named
             return "\n".join(plan.summary_lines())
-        lines = []
+        text = Text()
         if plan.disk is not None:
-            # The row above is cut to the screen's width; what is lost is said whole.
-            lines.append(f"Now on {plan.disk.name}, all of it erased: {plan.disk.holds or 'nothing recognised'}")
-        lines.append(f"New partition table on {plan.disk.path if plan.disk else '?'} (GPT):")
+            # The row above is cut to the screen's width; what is lost is said whole,
+            # in bold red: the one line of the preview that destroys something.
+            text.append(f"Erase {plan.disk.name}: {lost_words(plan.disk)}", style="bold red")
+            text.append("\n")
+        lines = [f"New partition table on {plan.disk.path if plan.disk else '?'} (GPT):"]
         for part in plan.partitions:
             size = engine.human_size(part.size)
             lines.append(f"  {part.number}. {part.name:<10} {size:>10}  {part.purpose:<9} {part.fstype}")
-        return "\n".join(lines)
+        text.append("\n".join(lines))
+        return text
 
     def premounted_help(self, refusal: str) -> str:
         """What to mount, as commands for the Shell button, when the layout made by
@@ -399,7 +404,7 @@ class DiskScreen(StepScreen):
             self.query_one("#f-disk-layout").focus()
             return False
         except Exception as err:
-            self.notify(f"The plan could not be made: {err}", severity="error")
+            self.notify(f"The plan could not be made: {err}", severity="error", markup=False)
             return False
         return True
 

@@ -72,7 +72,8 @@ class DoneScreen(Screen[None]):
         with Vertical(id="body"):
             yield Static(self.summary(), id="summary", markup=False)
         with Horizontal(id="nav"):
-            yield Button("Reboot", id="reboot", compact=True, variant="primary")
+            if session.options.real:  # a dry run installed nothing: nothing to reboot into
+                yield Button("Reboot", id="reboot", compact=True, variant="primary")
             yield Button("View log", id="view-log", compact=True)
             yield Button("Shell", id="shell", compact=True)
             yield Button("Quit", id="quit", compact=True)
@@ -80,20 +81,26 @@ class DoneScreen(Screen[None]):
 
     def summary(self) -> str:
         session = self.app.session
-        lines = ["NixOS is installed." if session.options.real else "Dry run finished: nothing was written."]
+        lines = ["NixOS is installed." if session.options.real
+                 else "Dry run finished (dry run: nothing was installed, no disk was written)."]
+        if not session.options.real:
+            # What was simulated, in plain words: the pane went by in a moment.
+            lines.append("Simulated: every step of the plan was written to the log as a '[dry-run]' line "
+                         "instead of being run (View log shows them).")
         lines.append(f"Time taken: {engine.elapsed(self.seconds)}")
         lines += run_lines(self.runs)
         lines.append(f"The log: {session.options.log_path}")
         if session.options.real:
             lines.append(f"A copy: {session.options.target}/var/log/nixos-tui-installer.log")
             lines.append(f"The configuration and the answers: {session.options.target}/etc/nixos/")
-        lines.append("")
-        lines.append("Remove the installation medium, then reboot.")
+        if session.options.real:
+            lines.append("")
+            lines.append("Remove the installation medium, then reboot.")
         return "\n".join(lines)
 
     def on_mount(self) -> None:
         self.query_one(SizeBanner).show(*self.app.size)
-        self.query_one("#reboot").focus()
+        self.query_one("#reboot" if self.app.session.options.real else "#quit").focus()
 
     def on_resize(self, event: events.Resize) -> None:
         self.query_one(SizeBanner).show(*self.app.size)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import collections
 import os
+import textwrap
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Self
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -39,10 +41,46 @@ class PromptBar(Horizontal):
 
 
 class TailLog(Log):
-    """The live log. When it loses rows (a failure message or a question shows
-    below it), its end, Nix's last words, stays in view."""
+    """The live log. A line longer than the pane is wrapped, the rest of it
+    indented two columns (cut, Nix's error or a store path lost its end, and
+    the console has no mouse to scroll sideways); a new width wraps again.
+    When it loses rows (a failure message or a question shows below it), its
+    end, Nix's last words, stays in view."""
+
+    def __init__(self, *, max_lines: int, id: str, auto_scroll: bool = True) -> None:
+        super().__init__(max_lines=max_lines, id=id, auto_scroll=auto_scroll)
+        self.whole: collections.deque[str] = collections.deque(maxlen=max_lines)  # as written, unwrapped
+        self.wrapped_to = 0
+
+    def width_now(self) -> int:
+        # The scrollbar's gutter is kept (wizard.tcss): the width does not
+        # change when the log first outgrows the pane.
+        return self.scrollable_content_region.width
+
+    def wrap(self, lines: Iterable[str]) -> list[str]:
+        width = self.wrapped_to
+        if width < 8:  # not laid out yet: wrapped on the first resize
+            return list(lines)
+        wrapper = textwrap.TextWrapper(width, subsequent_indent="  ", break_on_hyphens=False)
+        out: list[str] = []
+        for line in lines:
+            line = line.expandtabs()
+            if len(line) <= width:  # nearly every line: no wrapper
+                out.append(line)
+            else:
+                out += wrapper.wrap(line) or [""]  # spaces only
+        return out
+
+    def write_lines(self, lines: Iterable[str], scroll_end: bool | None = None) -> Self:
+        lines = list(lines)
+        self.whole.extend(lines)
+        return super().write_lines(self.wrap(lines), scroll_end)
 
     def on_resize(self) -> None:
+        if self.width_now() != self.wrapped_to:
+            self.wrapped_to = self.width_now()
+            super().clear()
+            super().write_lines(self.wrap(self.whole), scroll_end=False)
         if self.auto_scroll:
             self.scroll_end(animate=False)
 

@@ -112,4 +112,6 @@ class KeyboardScreen(StepScreen):
         if self.is_attached:
             self.query_one("#keymap-status", Static).update(said or f"Keymap {name} is active.")
         if said and self.app.screen is not self:
-            self.app.notify(said)  # left the step: a failure (or the dry run's note) shows where the person is
+            # Left the step: a failure (or the dry run's note) shows where the
+            # person is; "[dry-run]" is words, not markup.
+            self.app.notify(said, markup=False)

@@ -35,21 +35,34 @@ class HelpScreen(ModalScreen[None]):
 
 
 class AskScreen(ModalScreen[bool]):
-    """A yes/no question; Esc means no."""
+    """A yes/no question; Esc means no. With `save_to` (the Quit question before
+    the install), a third answer: yes, after saving the answers there (S);
+    `saving` tells it apart."""
 
-    BINDINGS = [Binding("escape,n", "answer(False)", "No"), Binding("y", "answer(True)", "Yes")]
+    BINDINGS = [Binding("escape,n", "answer(False)", "No"), Binding("y", "answer(True)", "Yes"),
+                Binding("s", "save", "Save answers", show=False)]
 
-    def __init__(self, question: str, yes: str = "Yes", no: str = "No") -> None:
+    def __init__(self, question: str, yes: str = "Yes", no: str = "No", save_to: str = "",
+                 save_note: str = "") -> None:
         super().__init__()
         self.question = question
         self.yes = yes
         self.no = no
+        self.save_to = save_to
+        self.save_note = save_note  # where the answers go is lost at reboot (/tmp), say so
+        self.saving = False
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static(self.question, markup=False, id="question")
+            if self.save_to:
+                note = f" {self.save_note}" if self.save_note else ""
+                yield Static(f"Save answers (S) writes them to {self.save_to} first.{note}", markup=False,
+                             id="save-note", classes="hint")
             with Horizontal(classes="buttons"):
                 yield Button(self.no, id="no", compact=True)
+                if self.save_to:
+                    yield Button("Save answers and quit", id="save", compact=True)
                 yield Button(self.yes, id="yes", compact=True, variant="error")
 
     def on_mount(self) -> None:
@@ -57,10 +70,18 @@ class AskScreen(ModalScreen[bool]):
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "save":
+            self.action_save()
+            return
         self.dismiss(event.button.id == "yes")
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+    def action_save(self) -> None:
+        if self.save_to:
+            self.saving = True
+            self.dismiss(True)
 
 
 class LogScreen(ModalScreen[None]):

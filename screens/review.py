@@ -19,7 +19,7 @@ from textual.worker import Worker, WorkerState
 from installer.base.problems import ProblemsError
 from screens import nixsyntax
 from screens.base import StepScreen
-from screens.widgets import FieldMessage
+from screens.widgets import FieldMessage, destructive
 
 if TYPE_CHECKING:
     from installer.base.problems import Problem
@@ -28,6 +28,23 @@ if TYPE_CHECKING:
 
 FILES = ("configuration.nix", "hardware-configuration.nix")
 DEFAULT_ANSWERS = "/tmp/nixos-answers.toml"
+ANSWERS_NAME = "nixos-answers.toml"
+TMP_IS_LOST = "/tmp is lost at reboot: to keep the answers, give a path on a USB stick."
+
+
+def answers_default(session) -> tuple[str, str]:
+    """Where the answers are saved unless the person says otherwise, and what to
+    say about it: a writable mounted USB stick (or card) keeps them past the
+    reboot; else /tmp, which does not, and the person is told so."""
+    machine = session.machine
+    for disk in machine.disks if machine is not None else []:
+        if not disk.detachable or disk.read_only:
+            continue
+        for mountpoint in [disk.mountpoint] + [p.mountpoint for p in disk.partitions]:
+            # The installer's own ISO is mounted read-only: access() says no to it.
+            if mountpoint and os.path.isdir(mountpoint) and os.access(mountpoint, os.W_OK):
+                return os.path.join(mountpoint, ANSWERS_NAME), ""
+    return DEFAULT_ANSWERS, TMP_IS_LOST
 
 
 def tab_id(name: str) -> str:
@@ -92,10 +109,10 @@ class ReviewScreen(StepScreen):
                     yield FieldMessage(f"files.{name}")
         yield Static("", id="nixcheck-detail", markup=False)
         with Horizontal(id="save"):
-            yield Input(DEFAULT_ANSWERS, id="answers-path", compact=True)
+            yield Input(answers_default(self.session)[0], id="answers-path", compact=True)
             yield Button("Save answers", id="save-answers", compact=True)
             yield Button("Export flake", id="export-flake", compact=True)
-        yield Static("", id="saved", classes="hint", markup=False)
+        yield Static(answers_default(self.session)[1], id="saved", classes="hint", markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#nixcheck-detail").display = False
@@ -160,7 +177,7 @@ class ReviewScreen(StepScreen):
         self.load()
 
     def show(self, text: str, files: dict[str, str], stale: Sequence[StaleEdit] = ()) -> None:
-        self.query_one("#steps", Static).update(text)
+        self.query_one("#steps", Static).update(destructive(text))
         for area in self.query(NixArea):
             self._set_text(area, files.get(area.file_name, ""))
         self.loaded = bool(files)

@@ -34,6 +34,16 @@ if TYPE_CHECKING:
 _FIELD_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
 
 
+def destructive(text: str) -> Text:
+    """The plan's words with its line that erases a disk ("Erase ...") in bold
+    red: Review and Confirm say it as the Disk step's preview does."""
+    out = Text()
+    for number, line in enumerate(text.split("\n")):
+        out.append("\n" if number else "")
+        out.append(line, style="bold red" if line.lstrip().startswith("Erase ") else "")
+    return out
+
+
 def field_id(field: str) -> str:
     """A widget id for a model field: "users[0].name" -> "f-users-0-name"."""
     return "f-" + _FIELD_CHARS.sub("-", field).strip("-")

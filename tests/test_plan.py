@@ -15,6 +15,7 @@ from installer.machine.hardware import (
     LINUX_SWAP_TYPE,
     Disk,
     Machine,
+    Partition,
 )
 from installer.plan.identity import Identity
 from installer.answers.model import GIB, MIB, InstallModel
@@ -336,7 +337,10 @@ def test_summary_names_what_will_be_lost_first():
     assert any("random key" in line for line in lines)
     assert any("btrfs root filesystem inside LUKS2" in line for line in lines)
     empty = Disk(path="/dev/sda", name="sda", size=64 * GIB, holds="empty")
-    assert summary_lines(plan_for(device="/dev/sda", disk=empty))[0].endswith("everything on it will be lost")
+    assert summary_lines(plan_for(device="/dev/sda", disk=empty))[0].endswith(": it is empty, nothing on it is lost")
+    unknown = Disk(path="/dev/sda", name="sda", size=64 * GIB, holds="",
+                   partitions=[Partition(path="/dev/sda1", number=1, size=GIB)])
+    assert summary_lines(plan_for(device="/dev/sda", disk=unknown))[0].endswith(": everything on it will be lost")
 
 
 def test_plan_is_deterministic_for_the_same_inputs():

@@ -15,6 +15,7 @@ from test_screens_support import (
     wait_ready,
 )
 
+from installer.plan.erase import lost_words
 from screens.disk import DiskScreen
 from screens.encryption import EncryptionScreen
 from screens.keyboard import KeyboardScreen
@@ -119,7 +120,7 @@ async def test_disk_preview_follows_the_highlighted_disk():
             plan = app.session.plan()
             assert plan.disk.path == disk.path and f"New partition table on {disk.path} " in preview
             # What the disk holds is said whole (its row in the list is cut to the width).
-            assert f"Now on {disk.name}, all of it erased: {disk.holds}" in preview
+            assert f"Erase {disk.name}: {lost_words(disk)}\n" in preview
             for part in plan.partitions:
                 assert part.name in preview
             await pilot.press("down")

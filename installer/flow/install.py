@@ -112,7 +112,13 @@ class Install:
         from installer.run.executor import Confirmation
 
         session = self.session
-        if typed.strip() != self.confirm_word() or session.preflight.nix_check_refusal():
+        word, given = self.confirm_word(), typed.strip()
+        disk = session.plan().disk
+        # The disk's path names the same disk as its short name: "/dev/sda" is what
+        # a person who read lsblk or the Disk step's rows may well type.
+        if disk is not None and word == disk.name and given == disk.path:
+            given = word
+        if given != word or session.preflight.nix_check_refusal():
             return None
         # The files that will be installed must be final before the disk is
         # touched: a stale edit raises here, not after partitioning.

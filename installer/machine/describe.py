@@ -19,6 +19,7 @@ from installer.machine.hardware import (
     LINUX_SWAP_TYPE,
     MBR_EXTENDED,
     MBR_LDM,
+    MAPPER,
     XBOOTLDR_TYPE,
     Disk,
     Partition,
@@ -50,6 +51,31 @@ class Context:
     raid_of: dict[str, str] = field(default_factory=dict)  # member path -> "md127 (raid1)"
     vg_of: dict[str, str] = field(default_factory=dict)  # PV path -> volume group name
     pool_of: dict[str, str] = field(default_factory=dict)  # ZFS member path -> pool name
+    vg_disks: dict[str, list[str]] = field(default_factory=dict)  # volume group -> the disks it spans
+
+    def placed(self, parent: dict[str, str], luks: dict[str, str]) -> Context:
+        """With each volume group's disks, and a LUKS partition under its group's
+        name: erasing one disk of a group breaks the group on every other."""
+        for name, backing in luks.items():  # a PV inside LUKS: the partition holds the group
+            if MAPPER + name in self.vg_of:
+                self.vg_of.setdefault(backing, self.vg_of[MAPPER + name])
+        for pv, vg in self.vg_of.items():
+            if not pv.startswith(MAPPER):
+                disk, disks = os.path.basename(parent.get(pv, pv)), self.vg_disks.setdefault(vg, [])
+                if disk not in disks:
+                    disks.append(disk)
+        for disks in self.vg_disks.values():
+            disks.sort()
+        return self
+
+    def volume_group(self, path: str) -> str:
+        """ "volume group 'vg0'", with the disks it spans when more than one; "" for no known group."""
+        vg = self.vg_of.get(path)
+        if not vg:
+            return ""
+        disks = self.vg_disks.get(vg, [])
+        spans = f", which spans {', '.join(disks[:-1])} and {disks[-1]}" if len(disks) > 1 else ""
+        return f"volume group '{vg}'{spans}"
 
 
 def _windows_disk(disk: Disk) -> bool:
@@ -88,7 +114,8 @@ def describe_partition(part: Partition, disk: Disk | None = None, context: Conte
             return f"Windows (NTFS{label}, {size})"
         return f"NTFS data{label} ({size})"
     if fs == "crypto_LUKS":
-        return f"LUKS-encrypted data ({size})"
+        group = ctx.volume_group(part.path)
+        return f"LUKS-encrypted LVM {group} ({size})" if group else f"LUKS-encrypted data ({size})"
     if fs == "swap" or kind == LINUX_SWAP_TYPE:
         return f"Linux swap ({size})"
     if fs == "linux_raid_member" or fs.endswith("_raid_member"):
@@ -99,8 +126,8 @@ def describe_partition(part: Partition, disk: Disk | None = None, context: Conte
         pool = ctx.pool_of.get(part.path) or part.label
         return f"ZFS pool {pool} ({size})" if pool else f"ZFS pool member ({size})"
     if fs == "LVM2_member":
-        vg = ctx.vg_of.get(part.path)
-        return f"LVM physical volume{f' of volume group {vg!r}' if vg else ''} ({size})"
+        group = ctx.volume_group(part.path)
+        return f"LVM physical volume{f' of {group}' if group else ''} ({size})"
     if fs in LINUX_FILESYSTEMS:
         os_name = ctx.os_names.get(part.path)
         if os_name:

@@ -201,8 +201,8 @@ def _imported_pools(storage: dict[str, Any], mounts: list[Mount]) -> set[str]:
     return pools
 
 
-def _users(storage: dict[str, Any], blockdev: dict[str, Any], mapper: dict[str, str],
-           mounts: list[Mount]) -> tuple[dict[str, str], dict[str, str], Context]:
+def _users(storage: dict[str, Any], blockdev: dict[str, Any], mapper: dict[str, str], mounts: list[Mount],
+           parent: dict[str, str]) -> tuple[dict[str, str], dict[str, str], Context]:
     """Who sits on which device: {member: why it is in use}, {LUKS mapping name: backing device}, description context."""
     in_use: dict[str, str] = {}
     luks: dict[str, str] = {}
@@ -255,7 +255,7 @@ def _users(storage: dict[str, Any], blockdev: dict[str, Any], mapper: dict[str, 
     for dev, info in (storage.get("os") or {}).items():
         if info.get("long"):
             ctx.os_names[dev] = info["long"]
-    return in_use, luks, ctx
+    return in_use, luks, ctx.placed(parent, luks)
 
 
 def _mapper_names(blockdev: dict[str, Any]) -> dict[str, str]:
@@ -375,7 +375,7 @@ def machine_from_data(data: dict[str, Any], *, source: str = "live", allow_loop:
                 parent[dev] = owner
                 parts_of[owner].append(_partition(dev, rec, filesystems, mounted_at, mounted_type))
 
-    in_use, luks, ctx = _users(storage, blockdev, mapper, mounts)
+    in_use, luks, ctx = _users(storage, blockdev, mapper, mounts, parent)
     dm_slaves = _dm_slaves(storage, blockdev, mapper, luks)
     held = eligibility.held_through([(m.source, m.target) for m in mounts], dm_slaves, _layers(blockdev, mapper, luks))
     maps = {dev: rec for dev, rec in blockdev.items() if rec.get("DM_UUID", "").startswith("mpath-")}

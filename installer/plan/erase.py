@@ -311,6 +311,17 @@ def _hibernate_steps(plan: Plan, swap: PartSpec, luks: bool, ident: Identity, ad
 # -- words for the review screen -------------------------------------------------
 
 
+def lost_words(disk: Disk) -> str:
+    """What erasing the disk loses, in words: the Disk step's preview and the
+    review both say it so. An empty disk loses nothing, and is said to."""
+    holds = disk.holds.strip()
+    if holds == "empty" or holds.startswith("empty (") or not (holds or disk.partitions):
+        return f"it is {holds or 'empty'}, nothing on it is lost"
+    if holds and holds != "nothing":
+        return f"{holds} will be lost"
+    return "everything on it will be lost"
+
+
 def summary_lines(plan: Plan) -> list[str]:
     """What will happen, in plain words; the destructive line comes first."""
     if plan.layout == "premounted" or plan.disk is None:
@@ -324,12 +335,7 @@ def summary_lines(plan: Plan) -> list[str]:
 
         return keep_lines(plan)
     disk = plan.disk
-    holds = disk.holds.strip()
-    if holds and holds.lower() not in ("empty", "nothing"):
-        lose = f"{holds} will be lost"
-    else:
-        lose = "everything on it will be lost"
-    lines = [f"Erase {disk_words(disk)}, {human_size(disk.size)}: {lose}"]
+    lines = [f"Erase {disk_words(disk)}, {human_size(disk.size)}: {lost_words(disk)}"]
     words = {
         "esp": "EFI system partition, FAT32, for /boot",
         "bios-boot": "BIOS boot partition for GRUB",
