@@ -52,8 +52,12 @@ async def test_review_edit_must_parse_and_is_what_gets_installed(tmp_path):
         await until(pilot, lambda: message_of(screen, "files.configuration.nix") != "")
         await pilot.press("tab", "f10")
         assert app.screen is screen and app.focused is area
+        # Next put the cursor where Nix found the error; the fix is at the top.
+        error = app.session.draft.parse_error("configuration.nix", area.text)
+        await until(pilot, lambda: area.cursor_location == (error.line - 1, error.column - 1))
+        area.move_cursor((0, 0))  # (TextArea has no key for the document's start)
         for _ in "{ broken":
-            await pilot.press("backspace")
+            await pilot.press("delete")
         await until(pilot, lambda: message_of(screen, "files.configuration.nix") == "")
         await type_text(pilot, "# checked by hand\n")
         await until(pilot, lambda: app.session.draft.render()["configuration.nix"].startswith("# checked by hand"))
@@ -287,7 +291,9 @@ async def test_an_edit_made_before_the_hostname_changed_can_be_kept_and_esc_asks
         await pilot.press("k")
         assert app.screen is review
         kept = app.session.draft.render()["configuration.nix"]
-        assert kept.startswith("# mine\n") and '"otherbox"' not in kept
+        # The edit stays, with the new hostname taken in (a line the person did not touch).
+        assert kept.startswith("# mine\n") and 'networking.hostName = "otherbox";' in kept
+        assert "Kept your edit" in str(review.query_one("#saved").content)
         assert review.query_one("#edit-configuration-nix", NixArea).text == kept
         await pilot.press("f10")
         # Next waits for a pre-flight check still running (under load it may): Confirm comes once it is done.
@@ -394,9 +400,10 @@ async def test_the_files_are_highlighted_as_nix_in_console_colours():
         string = next(i for i, line in enumerate(lines) if "networking.hostName" in line)
 
         async def colours(row: int) -> set[str]:
-            area.scroll_to(y=row, animate=False)
+            y = area.wrapped_document.location_to_offset((row, 0)).y  # long lines wrap: rows above take more
+            area.scroll_to(y=y, animate=False)
             await pilot.pause()
-            strip = area.render_line(row - area.scroll_offset.y)
+            strip = area.render_line(y - area.scroll_offset.y)
             return {seg.style.color.name for seg in strip if seg.style and seg.style.color and seg.text.strip()}
 
         assert "bright_black" in await colours(comment)

@@ -52,8 +52,9 @@ Status = Literal["passed", "failed", "no-nix", "no-nixpkgs", "timeout", "cancell
 
 NO_NIX = ("Nix is not installed here, so the configuration was not checked before installing; "
           "nixos-install checks it.")
-NO_NIXPKGS = ("No nixpkgs was found (no channel, and no nixpkgs in NIX_PATH), so the configuration was "
-              "not checked with Nix. You may go on: nixos-install evaluates it later.")
+NO_NIXPKGS = ("No nixpkgs was found (no channel, and no nixpkgs in NIX_PATH), so the configuration could not "
+              "be checked. You may go on, but a mistake in it would only show when nixos-install runs, "
+              "after the disk has been erased.")
 
 
 @dataclass(frozen=True)
