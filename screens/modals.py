@@ -160,9 +160,9 @@ class StaleEditScreen(ModalScreen["str | None"]):
             yield Static("Your answers changed after you edited it, so it was generated again.\n"
                          "What changed in the generated file:", markup=False)
             yield Static("\n".join(self.changes) or "(only spacing)", id="changes", markup=False)
-            yield Static("Keep my edit: your changes stay, and these changes come in where you did not\n"
-                         "edit (lines both changed are marked). Use the new file: your edit is dropped.",
-                         classes="hint", markup=False)
+            yield Static("Keep my edit: your edit, with these changes where you did not edit\n"
+                         "(a line you changed too: both versions, marked, for you to choose).\n"
+                         "Use the new file: your edit is dropped.", classes="hint", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Keep my edit (K)", id="keep", compact=True)
                 yield Button("Use the new file (U)", id="new", compact=True, variant="primary")

@@ -861,7 +861,7 @@ async def test_without_nixpkgs_the_notice_says_what_that_risks_and_hides_under_a
         screen = await open_review(pilot, check_delay=0.05)
         await checked(pilot, screen)
         notice = screen.query_one("#nixcheck")
-        assert "could not be checked" in nixcheck(screen) and "after the disk has been erased" in nixcheck(screen)
+        assert "could not be checked" in nixcheck(screen) and "after the disk is erased" in nixcheck(screen)
         assert notice.display
         area = screen.query_one("#edit-configuration-nix", NixArea)
         area.focus()
