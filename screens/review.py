@@ -67,17 +67,14 @@ class ReviewScreen(StepScreen):
     PREFIXES = ("files",)
     HELP = (
         "Read what will be done to the disk. The two files are the NixOS configuration that will be "
-        "installed; you may edit them here (Tab or Esc leaves the editor; Esc again goes back). An edit is "
-        "checked with the Nix parser and must parse before you can go on: its error names the line and "
-        "column, and the cursor goes there. Then Nix evaluates the files with this machine's "
-        "nixpkgs, as nixos-install will (Ctrl+C stops it, F5 checks again); if it finds an error, the "
-        "install does not start until you fix it or choose to install anyway. If you change an answer "
-        "after editing a file, you are asked whether to keep your edit (the new file's changes to the lines "
-        "you did not touch are taken in) or use the newly generated file. An edited line that names a "
-        "disk this install does not set up stops the install at Confirm. "
-        "Save the answers to repeat this install unattended later (passwords are never saved). Where "
-        "nixos-facter is installed, F7 switches the hardware description between the generated "
-        "hardware-configuration.nix and nixos-facter's report (facter.json, written after you confirm)."
+        "installed; you may edit them (Esc or Tab leaves the editor). An edit must parse: an error "
+        "names its line and column. Then Nix evaluates the files with this machine's nixpkgs (Ctrl+C "
+        "stops it, F5 checks again); an error stops the install until you fix it or choose to install "
+        "anyway. If you change an answer after editing a file, you may keep your edit (the new lines "
+        "you did not touch are taken in) or use the new file; a line naming a disk this install does "
+        "not set up stops it at Confirm. Save the answers to repeat this install unattended later "
+        "(passwords are never saved). Where nixos-facter is installed, F7 switches the hardware "
+        "description between hardware-configuration.nix and nixos-facter's report."
     )
     CHECK_DELAY = 0.4  # seconds of no typing before the background parse check
     BINDINGS = [
