@@ -181,7 +181,8 @@ class StaleEditScreen(ModalScreen["str | None"]):
             yield Static("Your answers changed after you edited it, so it was generated again.\n"
                          "What changed in the generated file:", markup=False)
             yield Static("\n".join(self.changes) or "(only spacing)", id="changes", markup=False)
-            yield Static("Keep my edit: install your text as it is, without these changes.\n"
+            yield Static("Keep my edit: your edit, with these changes where you did not edit\n"
+                         "(a line you changed too: both versions, marked, for you to choose).\n"
                          "Use the new file: your edit is dropped.", classes="hint", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Keep my edit (K)", id="keep", compact=True)

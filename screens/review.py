@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.timer import Timer
-from textual.widgets import Button, Input, Static, TabbedContent, TabPane, TextArea
+from textual.widgets import Button, Input, Static, TabbedContent, Tabs, TabPane, TextArea
 from textual.worker import Worker, WorkerState
 
 from installer.base.problems import ProblemsError
@@ -52,10 +52,14 @@ def tab_id(name: str) -> str:
 
 
 class NixArea(TextArea):
-    """One generated file; what is here when you go on is what gets installed."""
+    """One generated file; what is here when you go on is what gets installed.
+    Long lines wrap (a third of configuration.nix is wider than the editor).
+    Esc leaves the editor, not the step: a second Esc goes back."""
+
+    BINDINGS = [Binding("escape", "leave", "Leave editor")]
 
     def __init__(self, name: str) -> None:
-        super().__init__("", id="edit-" + name.replace(".", "-"), soft_wrap=False, show_line_numbers=True,
+        super().__init__("", id="edit-" + name.replace(".", "-"), soft_wrap=True, show_line_numbers=True,
                          compact=True, tab_behavior="focus")
         self.file_name = name
         self.field = f"files.{name}"
@@ -63,20 +67,31 @@ class NixArea(TextArea):
     def on_mount(self) -> None:
         nixsyntax.highlight(self)
 
+    def action_leave(self) -> None:
+        """To the tab row above the editor: from there Esc goes back, F10 goes on."""
+        self.screen.query_one(TabbedContent).query_one(Tabs).focus()
+
+    def jump(self, line: int, column: int) -> None:
+        """The cursor to a line and column (1-based) that Nix or a conflict marker named."""
+        row = min(max(line, 1), self.document.line_count) - 1
+        col = min(max(column, 1) - 1, len(self.document.get_line(row)))
+        self.move_cursor((row, col))
+        self.scroll_cursor_visible(center=True)
+
 
 class ReviewScreen(StepScreen):
     TITLE_TEXT = "Review"
     PREFIXES = ("files",)
     HELP = (
         "Read what will be done to the disk. The two files are the NixOS configuration that will be "
-        "installed; you may edit them here (Tab leaves the editor). An edit is checked with the Nix "
-        "parser and must parse before you can go on. Then Nix evaluates the files with this machine's "
-        "nixpkgs, as nixos-install will (Ctrl+C stops it, F5 checks again); if it finds an error, the "
-        "install does not start until you fix it or choose to install anyway. If you change an answer "
-        "after editing a file, you are asked whether to keep your edit or use the newly generated file. "
-        "Save the answers to repeat this install unattended later (passwords are never saved). Where "
-        "nixos-facter is installed, F7 switches the hardware description between the generated "
-        "hardware-configuration.nix and nixos-facter's report (facter.json, written after you confirm)."
+        "installed; you may edit them (Esc or Tab leaves the editor). An edit must parse: an error "
+        "names its line and column. Then Nix evaluates the files with this machine's nixpkgs (Ctrl+C "
+        "stops it, F5 checks again); an error stops the install until you fix it or choose to install "
+        "anyway. If you change an answer after editing a file, you may keep your edit (the new lines "
+        "you did not touch are taken in) or use the new file; a line naming a disk this install does "
+        "not set up stops it at Confirm. Save the answers to repeat this install unattended later "
+        "(passwords are never saved). Where nixos-facter is installed, F7 switches the hardware "
+        "description between hardware-configuration.nix and nixos-facter's report."
     )
     CHECK_DELAY = 0.4  # seconds of no typing before the background parse check
     BINDINGS = [
@@ -88,6 +103,7 @@ class ReviewScreen(StepScreen):
     def __init__(self) -> None:
         super().__init__()
         self.edit_problems: dict[str, str] = {}
+        self.edit_at: dict[str, tuple[int, int]] = {}  # field -> (line, column) of its parse error
         self.nix_problems: dict[str, str] = {}  # field -> what Nix said about it (does not hold Next back)
         self._debounce: dict[str, Timer] = {}
         self.loaded = False
@@ -204,8 +220,19 @@ class ReviewScreen(StepScreen):
             self.asking = False
             saved = self.query_one("#saved", Static)
             if choice == "keep":
-                self.session.draft.keep_edit(first.name)
-                saved.update(f"Kept your edit of {first.name}; the changed answers are not in it.")
+                merged = self.session.draft.keep_edit(first.name)
+                area = self.area(first.name)
+                self._set_text(area, merged.text)
+                if merged.conflicts:
+                    saved.update(f"Kept your edit of {first.name} with the new file's other changes; where "
+                                 "both changed the same lines, both versions are marked: choose one.")
+                    self.flush_edits()  # the markers do not parse: shown, and the cursor on the first
+                    self.query_one(TabbedContent).active = tab_id(first.name)
+                    area.focus()
+                    area.jump(merged.conflicts[0], 1)
+                else:
+                    saved.update(f"Kept your edit of {first.name}, with the new file's changes to the "
+                                 "lines you did not touch.")
             elif choice == "new":
                 self.session.draft.drop_edit(first.name)
                 self._set_text(self.area(first.name), first.now)
@@ -253,12 +280,25 @@ class ReviewScreen(StepScreen):
             self.start_check()  # the files changed: what Nix said about the old ones no longer holds
 
     def _show_check(self, name: str, found: list[Problem]) -> None:
+        field = f"files.{name}"
+        self.edit_at.pop(field, None)
         if found:
-            self.edit_problems[f"files.{name}"] = found[0].message
+            self.edit_problems[field] = found[0].message
+            error = self.session.draft.parse_error(name, self.area(name).text)  # cached: no second parse
+            if error is not None and error.line:
+                self.edit_at[field] = (error.line, error.column)
+                if self.focused is not self.area(name):
+                    self.area(name).jump(error.line, error.column)  # never under the typing cursor
         else:
-            self.edit_problems.pop(f"files.{name}", None)
+            self.edit_problems.pop(field, None)
         self.show_all = True
         self.refresh_problems()
+        self._notice()
+
+    def _notice(self) -> None:
+        """"Not checked" says nothing useful over a syntax error: it is hidden while one shows."""
+        unchecked = self.outcome is not None and self.outcome.status in ("no-nix", "no-nixpkgs")
+        self.query_one("#nixcheck").display = not (unchecked and self.edit_problems)
 
     def flush_edits(self) -> None:
         """Store (or refuse) what each editor holds now, not when typing paused.
@@ -289,7 +329,11 @@ class ReviewScreen(StepScreen):
         self.refresh_problems()
         if self.edit_problems:
             self.app.bell()
-            self.focus_field(next(iter(self.edit_problems)))
+            field = next(iter(self.edit_problems))
+            self.focus_field(field)
+            if field in self.edit_at:
+                area = next(a for a in self.query(NixArea) if a.field == field)
+                self.call_after_refresh(area.jump, *self.edit_at[field])
             return
         if self.start_check():
             # On by itself once Nix is done, unless it finds an error (shown here first).
@@ -393,6 +437,7 @@ class ReviewScreen(StepScreen):
         self.show_all = self.show_all or bool(self.nix_problems)
         self.refresh_problems()
         self.refresh_bindings()
+        self._notice()
 
     def _select_line(self, name: str, line: int) -> None:
         from textual.widgets.text_area import Selection

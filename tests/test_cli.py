@@ -470,7 +470,8 @@ def test_skip_eval_installs_without_asking_nix(tmp_path):
 def test_yes_without_nixpkgs_says_so_and_goes_on(tmp_path):
     done, target, log = yes_run(tmp_path, '["git", "nosuchpackage"]', nixpkgs=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "No nixpkgs was found (no channel, and no nixpkgs in NIX_PATH)" in done.stdout
+    assert ("No nixpkgs was found (no channel, no nixpkgs in NIX_PATH): the configuration could not be checked"
+            in done.stdout)
     assert "== [5/5] finish" in done.stdout
 
 

@@ -72,7 +72,7 @@ def test_the_suite_and_the_installer_meet_the_shims_first():
     # The installer's own parse check, started from the tests, runs 2.26: only
     # a Nix that knows the pipe operator (2.24+) names it; 2.8 says
     # "syntax error, unexpected invalid token, expecting end of file".
-    nixcheck.parse_problem.cache_clear()
+    nixcheck.parse_error.cache_clear()
     assert nixcheck.parse_problem("x |> f").startswith("experimental Nix feature 'pipe-operators' is disabled")
 
 

@@ -52,8 +52,12 @@ async def test_review_edit_must_parse_and_is_what_gets_installed(tmp_path):
         await until(pilot, lambda: message_of(screen, "files.configuration.nix") != "")
         await pilot.press("tab", "f10")
         assert app.screen is screen and app.focused is area
+        # Next put the cursor where Nix found the error; the fix is at the top.
+        error = app.session.draft.parse_error("configuration.nix", area.text)
+        await until(pilot, lambda: area.cursor_location == (error.line - 1, error.column - 1))
+        area.move_cursor((0, 0))  # (TextArea has no key for the document's start)
         for _ in "{ broken":
-            await pilot.press("backspace")
+            await pilot.press("delete")
         await until(pilot, lambda: message_of(screen, "files.configuration.nix") == "")
         await type_text(pilot, "# checked by hand\n")
         await until(pilot, lambda: app.session.draft.render()["configuration.nix"].startswith("# checked by hand"))
@@ -287,7 +291,9 @@ async def test_an_edit_made_before_the_hostname_changed_can_be_kept_and_esc_asks
         await pilot.press("k")
         assert app.screen is review
         kept = app.session.draft.render()["configuration.nix"]
-        assert kept.startswith("# mine\n") and '"otherbox"' not in kept
+        # The edit stays, with the new hostname taken in (a line the person did not touch).
+        assert kept.startswith("# mine\n") and 'networking.hostName = "otherbox";' in kept
+        assert "Kept your edit" in str(review.query_one("#saved").content)
         assert review.query_one("#edit-configuration-nix", NixArea).text == kept
         await pilot.press("f10")
         # Next waits for a pre-flight check still running (under load it may): Confirm comes once it is done.
@@ -394,9 +400,10 @@ async def test_the_files_are_highlighted_as_nix_in_console_colours():
         string = next(i for i, line in enumerate(lines) if "networking.hostName" in line)
 
         async def colours(row: int) -> set[str]:
-            area.scroll_to(y=row, animate=False)
+            y = area.wrapped_document.location_to_offset((row, 0)).y  # long lines wrap: rows above take more
+            area.scroll_to(y=y, animate=False)
             await pilot.pause()
-            strip = area.render_line(row - area.scroll_offset.y)
+            strip = area.render_line(y - area.scroll_offset.y)
             return {seg.style.color.name for seg in strip if seg.style and seg.style.color and seg.text.strip()}
 
         assert "bright_black" in await colours(comment)
@@ -705,3 +712,162 @@ def _gone(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] == "Z"
     except FileNotFoundError:
         return True
+
+
+# -- issue 22: an edit kept after another disk was chosen; the editor ------------------
+
+TWO_DISKS = "tests/fixtures/machines/many-nics-and-disks.json"  # BIOS: GRUB is written to the chosen disk
+
+
+def two_disk_app():
+    from test_screens_support import ROOT
+
+    from installer.flow.session import Session
+
+    return app_for(Session(Options(machine_file=str(ROOT / TWO_DISKS), dry_run=True, seed=7,
+                                   log_path="/tmp/nixos-tui-installer-test.log")))
+
+
+async def _edit_then_choose_another_disk(pilot, edit):
+    """At Review, edit configuration.nix with `edit(text) -> text`, go on to
+    Confirm, walk back and choose /dev/vda instead of /dev/sda (as the Disk
+    step stores it), come back to Review: its "changed under your edit" question."""
+    app = pilot.app
+    await wait_ready(pilot)
+    app.session.model.disk.device = "/dev/sda"
+    screen = await open_review(pilot, check_delay=3600)
+    area = screen.query_one("#edit-configuration-nix", NixArea)
+    area.text = edit(area.text)
+    await pilot.press("f10")
+    await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+    assert "'sda'" in str(app.screen.query_one("#prompt").content)
+    app.pop_screen()  # Confirm
+    app.pop_screen()  # Review
+    await pilot.pause()
+    app.session.model.disk.device = "/dev/vda"
+    app.push_screen(ReviewScreen())
+    await until(pilot, lambda: showing(app, StaleEditScreen))
+    changes = str(app.screen.query_one("#changes").content)
+    assert '+  boot.loader.grub.device = "/dev/vda";' in changes, changes
+    return app.screen_stack[-2]
+
+
+async def test_keep_my_edit_after_choosing_another_disk_takes_the_new_disk():
+    app = two_disk_app()
+    async with app.run_test(size=SIZE) as pilot:
+        review = await _edit_then_choose_another_disk(pilot, lambda text: "# mine\n" + text)
+        await pilot.press("k")
+        assert app.screen is review
+        area = review.query_one("#edit-configuration-nix", NixArea)
+        await until(pilot, lambda: area.text.startswith("# mine\n"))
+        assert 'boot.loader.grub.device = "/dev/vda";' in area.text and "QEMU_HARDDISK" not in area.text
+        assert app.session.draft.render()["configuration.nix"] == area.text
+        await pilot.press("f10")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "'vda'" in str(app.screen.query_one("#prompt").content)
+
+
+async def test_an_edited_line_naming_the_old_disk_is_marked_then_stops_confirm():
+    old = 'boot.loader.grub.device = "/dev/disk/by-id/ata-QEMU_HARDDISK_QM00001";'
+    app = two_disk_app()
+    async with app.run_test(size=SIZE) as pilot:
+        review = await _edit_then_choose_another_disk(pilot, lambda text: text.replace(old, old + " # mine"))
+        await pilot.press("k")
+        area = review.query_one("#edit-configuration-nix", NixArea)
+        # Both changed that line: both versions between markers, the cursor on the first marker.
+        await until(pilot, lambda: "<<<<<<< your edit" in area.text)
+        marker = area.text.splitlines().index("<<<<<<< your edit")
+        await until(pilot, lambda: app.focused is area and area.cursor_location == (marker, 0))
+        message = message_of(review, "files.configuration.nix")
+        assert message.startswith(f"configuration.nix line {marker + 1}, column 1: your edit and the newly "), message
+        await pilot.press("f10")
+        assert app.screen is review
+        # The person keeps their own version of the line.
+        lines = area.text.splitlines()
+        area.text = "\n".join(lines[:marker] + [lines[marker + 1]] + lines[marker + 5:]) + "\n"
+        await until(pilot, lambda: message_of(review, "files.configuration.nix") == "")
+        number = next(i for i, line in enumerate(area.text.splitlines(), 1) if "grub.device" in line)
+        await pilot.press("f10")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        confirm = app.screen
+        what = str(confirm.query_one("#what").content)
+        assert (f"configuration.nix line {number} names /dev/disk/by-id/ata-QEMU_HARDDISK_QM00001, which this "
+                "install does not set up (it installs to /dev/vda)") in what, what
+        assert 'put back the newly generated line\n  boot.loader.grub.device = "/dev/vda";' in what
+        assert "Go back and fix the problems above first." in str(confirm.query_one("#prompt").content)
+        for word in ("vda", "sda"):
+            await type_text(pilot, word)
+            await pilot.press("enter")
+            assert app.screen is confirm and app.confirmation is None
+            await pilot.press("ctrl+u")
+
+
+async def test_a_syntax_error_names_line_and_column_and_the_cursor_goes_there():
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_review(pilot, check_delay=0.05)
+        area = screen.query_one("#edit-configuration-nix", NixArea)
+        number = next(i for i, line in enumerate(area.text.splitlines(), 1) if "networking.hostName" in line)
+        area.focus()
+        area.move_cursor((number - 1, 0))
+        await type_text(pilot, "  networking.domain = ;\n")
+        # A check of the half-typed line may land first: wait for the whole line's.
+        await until(pilot, lambda: message_of(screen, "files.configuration.nix").startswith(
+            f"configuration.nix line {number}, column 23: syntax error"))
+        message = message_of(screen, "files.configuration.nix")
+        # Nix's code frame, its line numbers those of the file, the caret under the column.
+        assert message.startswith(f"configuration.nix line {number}, column 23: syntax error"), message
+        assert f"{number}|   networking.domain = ;" in message and "|" + " " * 23 + "^" in message
+        assert area.cursor_location == (number, 0)  # typing: the cursor stays the person's
+        await pilot.press("tab")
+        await pilot.press("f10")  # refused: back in the editor, at the error
+        assert app.screen is screen
+        await until(pilot, lambda: app.focused is area and area.cursor_location == (number - 1, 22))
+
+
+async def test_long_lines_wrap_and_esc_leaves_the_editor_not_the_step():
+    from screens.software import SoftwareScreen
+
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        await valid(pilot)
+        app.push_screen(SoftwareScreen())
+        await pilot.pause()
+        software = app.screen
+        screen = await open_review(pilot)
+        area = screen.query_one("#edit-configuration-nix", NixArea)
+        width = area.content_region.width - area.gutter_width
+        long = [line for line in area.text.splitlines() if len(line) > width]
+        assert long and area.soft_wrap
+        await pilot.pause()
+        assert area.wrapped_document.height >= area.document.line_count + len(long)
+        assert area.max_scroll_x == 0  # nothing cut on the right
+        area.focus()
+        await pilot.pause()
+        assert screen.active_bindings["escape"].binding.description == "Leave editor"
+        await pilot.press("escape")
+        assert app.screen is screen and app.focused is not area
+        assert screen.active_bindings["escape"].binding.description == "Back"
+        await pilot.press("escape")
+        assert app.screen is software
+
+
+async def test_without_nixpkgs_the_notice_says_what_that_risks_and_hides_under_a_syntax_error(monkeypatch, tmp_path):
+    from evalcheck_support import use_nix
+
+    use_nix(monkeypatch, tmp_path, nixpkgs=None)
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_review(pilot, check_delay=0.05)
+        await checked(pilot, screen)
+        notice = screen.query_one("#nixcheck")
+        assert "could not be checked" in nixcheck(screen) and "after the disk is erased" in nixcheck(screen)
+        assert notice.display
+        area = screen.query_one("#edit-configuration-nix", NixArea)
+        area.focus()
+        await type_text(pilot, "{ broken")
+        await until(pilot, lambda: message_of(screen, "files.configuration.nix") != "")
+        assert not notice.display
+        for _ in "{ broken":
+            await pilot.press("backspace")
+        await until(pilot, lambda: message_of(screen, "files.configuration.nix") == "" and notice.display)

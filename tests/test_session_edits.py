@@ -40,8 +40,9 @@ def test_an_edit_is_installed_until_the_answers_change_under_it():
     # Typing on in the stale edit does not make it current.
     assert session.draft.set_edited(CONFIG, "# mine, more\n" + generated) == []
     assert session.draft.stale_edits()
+    # Keeping it takes in the new file's changes to the lines the person did not touch.
     session.draft.keep_edit(CONFIG)
-    assert session.draft.render()[CONFIG] == "# mine, more\n" + generated
+    assert session.draft.render()[CONFIG] == "# mine, more\n" + stale.now
 
 
 def test_using_the_new_file_drops_the_edit():
@@ -155,3 +156,101 @@ def test_a_keymap_that_failed_is_tried_again(tmp_path, monkeypatch):
     assert session.console.apply_keymap("de-latin1") == "loadkeys: cannot open de-latin1"
     assert calls.read_text().split() == ["de-latin1", "de-latin1"]
     assert session.console.loaded_keymap == ""
+
+
+# -- an edit kept after another disk was chosen (issue 22, item 2) --------------------
+
+TWO_DISKS = "tests/fixtures/machines/many-nics-and-disks.json"  # BIOS: GRUB names the disk
+OLD_GRUB = 'boot.loader.grub.device = "/dev/disk/by-id/ata-QEMU_HARDDISK_QM00001";'
+NEW_GRUB = 'boot.loader.grub.device = "/dev/vda";'
+
+
+def two_disk_session():
+    from installer.answers.model import User
+    from installer.flow.session import Options, Session
+    from test_screens_support import ROOT
+
+    session = Session(Options(machine_file=str(ROOT / TWO_DISKS), dry_run=True, seed=7,
+                              log_path="/tmp/nixos-tui-installer-test.log"))
+    session.probe()
+    session.apply_machine_defaults()
+    session.model.disk.device = "/dev/sda"
+    session.model.users = [User(name="alice", password="wonderland", password_confirm="wonderland")]
+    return session
+
+
+def test_merge3_takes_each_sides_changes_and_marks_where_both_changed():
+    from installer.nixos.edits import merge3
+
+    base = "a\nb\nc\nd\ne\n"
+    assert merge3(base, "mine\na\nb\nc\nd\ne\n", "a\nb\nC\nd\ne\n").text == "mine\na\nb\nC\nd\ne\n"
+    assert merge3(base, "a\nb\nC\nd\ne\n", "a\nb\nC\nd\ne\n").text == "a\nb\nC\nd\ne\n"  # the same change once
+    both = merge3(base, "a\nb\nK\nd\ne\n", "a\nb\nC\nd\ne\n")
+    assert both.conflicts == (3,)
+    assert both.text == "a\nb\n<<<<<<< your edit\nK\n=======\nC\n>>>>>>> newly generated\nd\ne\n"
+    assert merge3(base, "a\nb\nc\nd\ne", "A\nb\nc\nd\ne\n").text == "A\nb\nc\nd\ne"  # no newline added
+
+
+def test_keeping_an_edit_after_another_disk_takes_in_the_new_disks_lines():
+    session = two_disk_session()
+    generated = session.draft.generated()[CONFIG]
+    assert OLD_GRUB in generated
+    assert session.draft.set_edited(CONFIG, "# mine\n" + generated) == []
+    assert session.draft.problems() == []
+    session.model.disk.device = "/dev/vda"
+    merged = session.draft.keep_edit(CONFIG)
+    kept = session.draft.render()[CONFIG]
+    assert merged.conflicts == () and kept == merged.text
+    assert kept.startswith("# mine\n") and NEW_GRUB in kept and OLD_GRUB not in kept
+    assert session.draft.problems() == []
+    assert session.install.confirm_word() == "vda"
+
+
+def test_an_edited_line_naming_the_old_disk_stops_confirm_saying_line_and_device():
+    session = two_disk_session()
+    generated = session.draft.generated()[CONFIG]
+    mine = generated.replace(OLD_GRUB, OLD_GRUB + "  # my disk")  # the person edited that very line
+    assert session.draft.set_edited(CONFIG, mine) == []
+    session.model.disk.device = "/dev/vda"
+    merged = session.draft.keep_edit(CONFIG)
+    # Both changed the line: both versions kept, which does not parse and stops Confirm.
+    [line] = merged.conflicts
+    assert merged.text.splitlines()[line - 1] == "<<<<<<< your edit"
+    [problem] = session.draft.parse_problems(CONFIG, merged.text)
+    assert problem.message.startswith(f"{CONFIG} line {line}, column 1: your edit and the newly generated")
+    with pytest.raises(ProblemsError, match=f"line {line}: your edit and the newly generated file"):
+        session.install.confirm_word()
+    # The person resolves it by keeping their own line: the old disk, refused by name.
+    lines = merged.text.splitlines()
+    resolved = lines[:line - 1] + lines[line:line + 1] + lines[line + 4:]
+    number = next(i for i, text in enumerate(resolved, 1) if "grub.device" in text)
+    assert session.draft.set_edited(CONFIG, "\n".join(resolved) + "\n") == []
+    with pytest.raises(ProblemsError) as refused:
+        session.install.confirm_word()
+    [problem] = refused.value.problems
+    assert problem.field == f"files.{CONFIG}"
+    assert problem.message.startswith(f"{CONFIG} line {number} names /dev/disk/by-id/ata-QEMU_HARDDISK_QM00001, "
+                                      "which this install does not set up (it installs to /dev/vda)")
+    assert f"put back the newly generated line\n  {NEW_GRUB}" in problem.message
+    # Taking the generated line back lifts the refusal.
+    fixed = "\n".join(resolved).replace(OLD_GRUB + "  # my disk", NEW_GRUB) + "\n"
+    assert session.draft.set_edited(CONFIG, fixed) == []
+    assert session.draft.problems() == [] and session.install.confirm_word() == "vda"
+
+
+def test_hardware_configuration_lines_are_checked_too_and_known_devices_pass():
+    session = two_disk_session()
+    name = "hardware-configuration.nix"
+    generated = session.draft.generated()[name]
+    plan = session.plan()
+    root = next(f.device for f in plan.filesystems if f.mountpoint == "/")
+    ok = generated.replace("swapDevices = [ ];", 'swapDevices = [ ];\n  # /dev/vdb is for later\n'
+                           f'  fileSystems."/".label = "{root}";\n  services.getty.extraArgs = [ "/dev/tty1" ];')
+    assert session.draft.set_edited(name, ok) == []
+    assert session.draft.problems() == []  # a comment, the plan's own UUID, a tty: no disk the plan lacks
+    uuid = "0d2f6a3e-1b7c-4e59-9a41-5c8e2b7f3d10"
+    bad = generated.replace("swapDevices = [ ];", f'swapDevices = [ {{ device = "/dev/disk/by-uuid/{uuid}"; }} ];')
+    assert session.draft.set_edited(name, bad) == []
+    [problem] = session.draft.problems()
+    assert problem.field == f"files.{name}" and f"names /dev/disk/by-uuid/{uuid}" in problem.message
+    assert "swapDevices = [ ];" in problem.message  # the generated line to put back

@@ -96,7 +96,8 @@ def start(tmux, tmp_path, machine=MACHINE_FILE) -> Path:
     # The program waits until tmux copies the pane's output to `stream`.
     command = (
         f"while [ ! -e {go} ]; do sleep 0.05; done; "
-        f"cd {ROOT} && env PYTHONPATH={ROOT} TERM=linux TEXTUAL_COLOR_SYSTEM=standard {program} --dry-run "
+        # PYTHONPATH: this checkout's code, not whichever one the venv's editable install names.
+        f"cd {ROOT} && env TERM=linux TEXTUAL_COLOR_SYSTEM=standard PYTHONPATH={ROOT} {program} --dry-run "
         f"--machine {machine} --seed 7 --log {log}; echo EXIT=$?; sleep 600"
     )
     # Not COLUMNS/LINES either (pytest-xdist's workers set 80x24): the program
@@ -286,6 +287,81 @@ def test_an_alongside_install_in_tmux_shrinks_ubuntu_beside_windows(tmux, tmp_pa
     tmux.type("5")
     tmux.keys("Enter")
     tmux.wait_for("Done", "dry run: nothing was installed", timeout=90)
+    tmux.keys("C-q")
+    tmux.wait_for("Quit the installer?")
+    tmux.keys("y")
+    assert "EXIT=0" in tmux.wait_for("EXIT=", timeout=30)
+
+
+def test_an_edit_kept_after_choosing_another_disk_is_stopped_at_confirm_in_tmux(tmux, tmp_path):
+    """Issue 22: edit configuration.nix at Review so that it names the disk
+    (sda), go back to the Disk step with Esc, choose vda, keep the edit when
+    asked: Confirm names the line and the old disk, and offers no word to type.
+    Esc inside the editor leaves the editor, not the step."""
+    start(tmux, tmp_path, ROOT / "tests/fixtures/machines/many-nics-and-disks.json")
+    tmux.wait_for("1/9 Welcome")
+    tmux.keys("Enter")
+    tmux.wait_for("2/9 Keyboard")
+    tmux.keys("F10")
+    tmux.wait_for("3/9 Disk", "How NixOS goes onto sda:")
+    tmux.keys("F10")
+    tmux.wait_for("4/9 Encryption")
+    tmux.keys("Enter")
+    tmux.wait_for("5/9 System", "Full name")
+    time.sleep(1)
+    tmux.keys("C-u")
+    tmux.type("tmuxbox")
+    tmux.keys("Tab", "Tab")
+    tmux.type("Alice Liddell")
+    tmux.keys("Tab", "Tab")
+    tmux.type("wonderland")
+    tmux.keys("Tab")
+    tmux.type("wonderland")
+    tmux.wait_for(" " + "*" * 10 + " " * 28 + "*" * 10)
+    tmux.keys("F10")
+    tmux.wait_for("6/9 Software")
+    tmux.keys("F10")
+    tmux.wait_for("7/9 Review", "Erase QEMU HARDDISK (/dev/sda)", "could not be checked")
+    tmux.keys("Tab", "Tab", "Tab")  # Next, then the page, the file tabs, the editor
+    tmux.wait_for("Esc Leave editor")
+    tmux.type('let disk = "/dev/sda"; in ')
+    tmux.wait_for('1  let disk = "/dev/sda"; in')
+    tmux.keys("F10")
+    tmux.wait_for("8/9 Confirm", "type its name 'sda'")
+    tmux.keys("Escape")
+    tmux.wait_for("7/9 Review", "Esc Leave editor")  # back in the editor, where the person left
+    tmux.keys("Escape")
+    shown = tmux.wait_for("7/9 Review", "Esc Back")  # Esc left the editor, not the step
+    tmux.keys("Escape")
+    tmux.wait_for("6/9 Software")
+    tmux.keys("Escape")
+    tmux.wait_for("5/9 System")
+    tmux.keys("Escape")
+    tmux.wait_for("4/9 Encryption")
+    tmux.keys("Escape")
+    tmux.wait_for("3/9 Disk", "How NixOS goes onto sda:")
+    tmux.keys("Down")
+    tmux.wait_for("How NixOS goes onto vda:")
+    tmux.keys("F10")
+    tmux.wait_for("4/9 Encryption")
+    tmux.keys("Enter")
+    tmux.wait_for("5/9 System")
+    tmux.keys("F10")
+    tmux.wait_for("6/9 Software")
+    tmux.keys("F10")
+    shown = tmux.wait_for("configuration.nix changed under your edit", 'boot.loader.grub.device = "/dev/vda";')
+    tmux.keys("k")
+    tmux.wait_for("7/9 Review", "Erase /dev/vda")
+    tmux.keys("F10")
+    shown = tmux.wait_for("8/9 Confirm", "Go back and fix the problems above first.")
+    flat = " ".join(shown.split())
+    assert "configuration.nix line 1 names /dev/sda, which this install does not set up (it installs to /dev/vda)" \
+        in flat, shown
+    assert "type its name" not in shown
+    tmux.type("vda")
+    tmux.keys("Enter")
+    time.sleep(1)
+    assert "8/9 Confirm" in tmux.screen()  # no install started
     tmux.keys("C-q")
     tmux.wait_for("Quit the installer?")
     tmux.keys("y")

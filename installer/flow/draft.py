@@ -10,10 +10,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from installer.base.problems import Problem, ProblemsError
-from installer.nixos.edits import Edit, StaleEdit
+from installer.nixos.edits import Edit, Merged, StaleEdit, conflict_line, merge3
 
 if TYPE_CHECKING:
     from installer.flow.session import Session
+    from installer.nixos.nixcheck import ParseError
+
+CONFLICT = ("your edit and the newly generated file both changed these lines. Keep the version you "
+            "want between the <<<<<<< and >>>>>>> lines, and delete the three marker lines.")
 
 
 class Draft:
@@ -63,22 +67,55 @@ class Draft:
         return [StaleEdit(name, edit.text, edit.base, files[name])
                 for name, edit in self.edits.items() if files.get(name) != edit.base]
 
-    def keep_edit(self, name: str) -> None:
-        """Install the person's edit as it is, though its file was generated anew."""
-        self.edits[name].base = self.generated()[name]
+    def keep_edit(self, name: str) -> Merged:
+        """Keep the person's edit, though its file was generated anew: the new
+        file's changes to the lines they did not touch are taken in (a new disk's
+        name above all), where both changed a line both versions stay between
+        conflict markers, which do not parse until the person chose."""
+        edit = self.edits[name]
+        now = self.generated()[name]
+        merged = merge3(edit.base, edit.text, now)
+        self.edits[name] = Edit(merged.text, now)
+        return merged
 
     def drop_edit(self, name: str) -> None:
         """Install the generated file instead of the person's edit."""
         self.edits.pop(name, None)
 
-    def parse_problems(self, name: str, text: str) -> list[Problem]:
-        """Nix's parse error for an edit of file `name`, if any; stores nothing.
-        The wizard checks as the person types, then again on Next: the same
-        text does not start nix-instantiate twice (nixcheck caches)."""
-        from installer.nixos.nixcheck import parse_problem
+    def parse_error(self, name: str, text: str) -> ParseError | None:
+        """Why an edit of file `name` does not parse, with the line and column
+        (a conflict marker left from keeping an edit, or Nix's own error and
+        code frame); None when it parses. Stores nothing. The wizard checks as
+        the person types, then again on Next: the same text does not start
+        nix-instantiate twice (nixcheck caches)."""
+        from installer.nixos.nixcheck import ParseError, parse_error
 
-        message = parse_problem(text)
-        return [Problem(f"files.{name}", message)] if message else []
+        marker = conflict_line(text)
+        if marker:
+            return ParseError(CONFLICT, marker, 1)
+        return parse_error(text)
+
+    def parse_problems(self, name: str, text: str) -> list[Problem]:
+        found = self.parse_error(name, text)
+        return [Problem(f"files.{name}", found.shown(name))] if found else []
+
+    def problems(self) -> list[Problem]:
+        """What in the edits must stop the install before the disk is touched:
+        a conflict left from keeping an edit, a line naming a device the plan
+        does not set up (an edit made for another disk)."""
+        from installer.nixos.devicenames import explain, foreign_devices
+
+        files = self.generated()
+        plan = self.session.plan()
+        disk = plan.disk.path if plan.disk is not None else self.session.options.target
+        found = []
+        for name, edit in self.edits.items():
+            marker = conflict_line(edit.text)
+            if marker:
+                found.append(Problem(f"files.{name}", f"{name} line {marker}: {CONFLICT}"))
+            found += [Problem(f"files.{name}", explain(name, device, disk))
+                      for device in foreign_devices(edit.text, files[name], plan)]
+        return found
 
     def set_edited(self, name: str, text: str) -> list[Problem]:
         """Keep the person's edit of a generated file, if it parses as Nix.

@@ -97,6 +97,9 @@ class Install:
         # The wizard's Confirm step shows these instead of a word to type: what
         # would stop a real install must stop it before the disk is touched.
         missing = self.session.preflight.problems()
+        # An edit naming a disk the plan does not set up (kept from before another
+        # disk was chosen), or a conflict left in one: refused here, not after erasing.
+        missing += self.session.draft.problems()
         if missing:
             raise ProblemsError(missing)
         if plan.disk is not None and plan.steps and self.resume_phase() == "disk":  # this plan writes its disk

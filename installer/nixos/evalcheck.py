@@ -52,8 +52,8 @@ Status = Literal["passed", "failed", "no-nix", "no-nixpkgs", "timeout", "cancell
 
 NO_NIX = ("Nix is not installed here, so the configuration was not checked before installing; "
           "nixos-install checks it.")
-NO_NIXPKGS = ("No nixpkgs was found (no channel, and no nixpkgs in NIX_PATH), so the configuration was "
-              "not checked with Nix. You may go on: nixos-install evaluates it later.")
+NO_NIXPKGS = ("No nixpkgs was found (no channel, no nixpkgs in NIX_PATH): the configuration could not be "
+              "checked. A mistake in it would only show in nixos-install, after the disk is erased.")
 
 
 @dataclass(frozen=True)
