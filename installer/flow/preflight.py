@@ -92,9 +92,9 @@ class Preflight:
             return ""
         line = summary.line()
         if summary.nothing_to_download and not self.session.options.offline:
-            line += "; everything is on this system: the install runs without downloading anything"
+            line += ": installs without downloading"  # one console line at Review
         elif summary.known and summary.to_fetch and self.online is False:
-            line += "; this machine is offline, so the install cannot fetch them"
+            line += "; this machine is offline"
         return line
 
     def nix_check_outcome(self) -> Outcome | None:
