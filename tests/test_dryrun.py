@@ -91,3 +91,16 @@ def test_no_nixpkgs_is_said(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     got = dryrun.ask({"configuration.nix": "{ }", "hardware-configuration.nix": "{ }"}, timeout=60)
     assert not got.known
     assert "nixpkgs" in got.line()
+
+
+@pytest.mark.parametrize("name", ["nix-2.26-build.txt", "nix-2.26-fetch-and-build.txt"])
+def test_the_install_progress_reads_the_same_totals(name: str) -> None:
+    """The install pane's totals come from the same announcements (nixos-install prints them again)."""
+    from installer.run.progress import Progress
+
+    text = (DATA / name).read_text()
+    progress = Progress()
+    progress.feed_lines(text.splitlines())
+    summary = dryrun.parse(text)
+    assert (progress.fetch_total, progress.build_total) == (summary.to_fetch, summary.to_build)
+    assert (progress.download_mib, progress.unpacked_mib) == (summary.download_mib, summary.unpacked_mib)

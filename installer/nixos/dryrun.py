@@ -12,29 +12,23 @@ prints, on stderr, what realising it would do. Nix 2.26 words it
     these 3 paths will be fetched (1.20 MiB download, 4.50 MiB unpacked):
       /nix/store/...                            (or "this path will be fetched (...)")
 
-and Nix before 2.4 without the count ("these paths will be fetched (...)").
-The listed paths are counted, not the number in the heading, so every wording
-reads the same. When Nix cannot answer (not installed, no nixpkgs, an
-evaluation error, a read-only store, a timeout) the summary says so in plain
-words and the install goes on as before.
+(the wordings are installer.base.nixwords'); the listed paths are counted.
+When Nix cannot answer (not installed, no nixpkgs, an evaluation error, a
+read-only store, a timeout) the summary says so in plain words and the
+install goes on as before.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from installer.base.nixwords import BUILD, FETCH, mib
 from installer.nixos.evalcheck import find_nixpkgs, nix_instantiate, private_copy, run_stoppable
 
 DEFAULT_TIMEOUT = 300.0
-
-_BUILT = re.compile(r"^(?:these (?:\d+ )?derivations|this derivation) will be built:$")
-_FETCHED = re.compile(r"^(?:these (?:\d+ )?paths|this path) will be fetched"
-                      r"(?: \((?P<down>[\d.]+) MiB download, (?P<unpacked>[\d.]+) MiB unpacked\))?:$")
-
 
 @dataclass(frozen=True)
 class Summary:
@@ -71,12 +65,11 @@ def parse(text: str) -> Summary:
             if into is not None:
                 into.append(line.strip())
             continue
-        if _BUILT.match(line):
+        if BUILD.match(line):
             into = build
-        elif (found := _FETCHED.match(line)) is not None:
+        elif (found := FETCH.match(line)) is not None:
             into = fetch
-            down = float(found["down"] or 0.0)
-            unpacked = float(found["unpacked"] or 0.0)
+            down, unpacked = mib(found[2], found[3]), mib(found[4], found[5])
         else:
             # warnings and "don't know how to build these paths:" lists are not ours to count
             into = None
