@@ -90,6 +90,9 @@ class ConfirmScreen(StepScreen):
             said = "Nix could not evaluate the configuration; you chose to install anyway."
         elif outcome is not None and outcome.checked:
             said = "Checked with Nix: the configuration evaluates."
+            downloads = self.session.preflight.downloads_line()
+            if downloads:
+                said += f"\n{downloads}"
         else:
             said = f"Not checked with Nix: {outcome.message if outcome is not None else 'the check did not run.'}"
         check.update(said if self.word else "")

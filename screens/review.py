@@ -418,7 +418,9 @@ class ReviewScreen(StepScreen):
         detail.display = False
         if outcome.status == "passed":
             # No time on screen (the log has it): the same files always show the same line.
-            self._status("Checked with Nix: the configuration evaluates.", "passed")
+            downloads = self.session.preflight.downloads_line()
+            self._status("Checked with Nix: the configuration evaluates."
+                         + (f"\n{downloads}" if downloads else ""), "passed")
         elif outcome.status == "failed":
             if outcome.field == "software.packages":
                 text = f"Nix: {outcome.message} F6 goes to the Software step to fix it."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -444,6 +445,13 @@ def test_yes_evaluates_first_and_goes_on_when_nix_accepts(tmp_path):
     assert out.index("== checking the configuration with Nix") < out.index("== [1/5]")
     assert "Nix evaluated the configuration in" in out
     assert "evaluation with Nix: passed" in log.read_text()
+    # Then Nix's dry run of the build (the stand-in system's derivations, none fetched), printed and logged.
+    said = next(line for line in out.splitlines() if line.startswith("What the install fetches and builds: "))
+    print(said)
+    assert re.fullmatch(r"What the install fetches and builds: 0 paths to download \(0\.0 MiB\), [1-9]\d* to build"
+                        r": installs without downloading", said)
+    assert out.index(said) < out.index("== [1/5]")
+    assert "what the install fetches and builds: 0 paths to download" in log.read_text()
 
 
 def test_yes_exits_2_before_any_phase_when_nix_refuses_a_package(tmp_path):

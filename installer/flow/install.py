@@ -338,7 +338,8 @@ class Install:
 
         o = self.session.options
         run = RunOptions(
-            max_jobs=o.max_jobs, cores=o.cores, keep_going=o.keep_going, show_trace=o.show_trace, offline=o.offline
+            max_jobs=o.max_jobs, cores=o.cores, keep_going=o.keep_going, show_trace=o.show_trace,
+            offline=self.session.preflight.offline_install(),
         )
         return build_argv(o.target, run, o.nixos_install)
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import threading
 
     from installer.flow.session import Session
+    from installer.nixos.dryrun import Summary
     from installer.nixos.evalcheck import Outcome
 
 
@@ -36,6 +37,11 @@ class Preflight:
         # the files the person chose to install although it failed.
         self._nix_check: tuple[str, Outcome] | None = None
         self._nix_check_override: str | None = None
+        # What building these files would download and build (asked after a passed evaluation).
+        self._downloads: tuple[str, Summary] | None = None
+        # Whether the machine is online: None until the Network step says (it
+        # sets this); Confirm reads it beside the download summary.
+        self.online: bool | None = None
 
     # -- the evaluation with Nix -----------------------------------------------------
     def nix_check(self, cancel: threading.Event | None = None, timeout: float | None = None) -> Outcome:
@@ -57,7 +63,39 @@ class Preflight:
         self._nix_check = (files_key(files), outcome)
         session.log().line(f"evaluation with Nix: {outcome.status} in {outcome.seconds:.1f} s"
                            + (f": {outcome.message}" if outcome.status != "passed" else ""))
+        if outcome.status == "passed":
+            from installer.nixos.dryrun import ask
+
+            summary = ask(files, timeout=session.options.eval_timeout if timeout is None else timeout, cancel=cancel)
+            self._downloads = (files_key(files), summary)
+            session.log().line(f"what the install fetches and builds: {summary.line()}")
         return outcome
+
+    def downloads(self) -> Summary | None:
+        """What building the files as they are now would download and build, if Nix was asked."""
+        if self._downloads is None or self.nix_check_outcome() is None:
+            return None
+        key, summary = self._downloads
+        return summary if key == self._shown_key() else None
+
+    def offline_install(self) -> bool:
+        """Install without substituters: asked for (--offline), or nothing must be
+        downloaded (everything is in this live system's store, which nixos-install
+        copies from through its own `auto?trusted=1` substituter either way)."""
+        summary = self.downloads()
+        return self.session.options.offline or (summary is not None and summary.nothing_to_download)
+
+    def downloads_line(self) -> str:
+        """The download summary for Review, Confirm and the unattended run; "" before Nix was asked."""
+        summary = self.downloads()
+        if summary is None:
+            return ""
+        line = summary.line()
+        if summary.nothing_to_download and not self.session.options.offline:
+            line += ": installs without downloading"  # one console line at Review
+        elif summary.known and summary.to_fetch and self.online is False:
+            line += "; this machine is offline"
+        return line
 
     def nix_check_outcome(self) -> Outcome | None:
         """The latest pre-flight outcome if it was made for the files as they

@@ -147,6 +147,7 @@ def nix_check(session: Session, say: Say) -> int:
     outcome = session.preflight.nix_check()
     if outcome.status == "passed":
         say(f"Nix evaluated the configuration in {outcome.seconds:.1f} s ({outcome.nixpkgs}).")
+        say(f"What the install fetches and builds: {session.preflight.downloads_line()}")
         return 0
     if outcome.status in ("no-nix", "no-nixpkgs"):
         say(outcome.message)

@@ -18,6 +18,10 @@ import re
 import time
 from dataclasses import dataclass, field
 
+from installer.base.nixwords import BUILD as BUILD_ANNOUNCED
+from installer.base.nixwords import FETCH as FETCH_ANNOUNCED
+from installer.base.nixwords import mib
+
 # Phase names, in the order nixos-install goes through them.
 STARTING = "starting"
 CHANNEL = "channel"
@@ -59,13 +63,6 @@ _REFUSALS = (
     ("Setting a root password failed", "error"),
 )
 
-_UNITS = {"B": 1 / (1024 * 1024), "KiB": 1 / 1024, "MiB": 1.0, "GiB": 1024.0, "TiB": 1024.0 * 1024}
-_SIZE = r"([0-9.]+) ?(B|KiB|MiB|GiB|TiB)"
-_FETCH = re.compile(
-    r"^th(?:ese ([0-9]+) paths|is path) will be fetched \(" + _SIZE + r" download, " + _SIZE + r" unpacked\):"
-)
-_BUILD = re.compile(r"^th(?:ese ([0-9]+) derivations|is derivation) will be built:")
-
 # First characters of every line _one acts on; anything else is skipped at once.
 _HEADS = frozenset("cbteispPmS/")
 
@@ -82,13 +79,6 @@ def store_name(path: str) -> str:
     if base.endswith(".drv"):
         base = base[:-4]
     return base
-
-
-def _mib(number: str, unit: str) -> float:
-    try:
-        return float(number) * _UNITS[unit]
-    except ValueError:
-        return 0.0
 
 
 @dataclass
@@ -187,15 +177,15 @@ class Progress:
 
     def _announcement(self, line: str) -> None:
         if line.endswith("will be built:"):
-            match = _BUILD.match(line)
+            match = BUILD_ANNOUNCED.match(line)
             if match:
                 self.build_total += int(match.group(1) or 1)
         elif " will be fetched (" in line:
-            match = _FETCH.match(line)
+            match = FETCH_ANNOUNCED.match(line)
             if match:
                 self.fetch_total += int(match.group(1) or 1)
-                self.download_mib += _mib(match.group(2), match.group(3))
-                self.unpacked_mib += _mib(match.group(4), match.group(5))
+                self.download_mib += mib(match.group(2), match.group(3))
+                self.unpacked_mib += mib(match.group(4), match.group(5))
 
     def _refusal(self, line: str) -> None:
         for prefix, word in _REFUSALS:
