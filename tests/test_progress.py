@@ -227,3 +227,16 @@ def test_feed_is_cheap_per_line():
     took = time.perf_counter() - start
     print(f"\nProgress.feed: {len(lines) / took:,.0f} lines/s")
     assert p.fetch_done == 100_000 and p.lines == 200_000
+
+
+def test_the_install_progress_starts_from_the_dry_runs_totals_then_takes_nixs_own():
+    """Issue 19 item 3: the pane counts against what the pre-flight's dry run found
+    until nixos-install's Nix announces its own totals, which replace them."""
+    progress = Progress()
+    progress.expect(fetch=10, build=2, download_mib=50.0, unpacked_mib=200.0)
+    assert (progress.total, progress.fraction) == (12, 0.0)
+    progress.feed("copying path '/nix/store/aaaa-x' from 'https://cache.nixos.org'...")
+    assert progress.fraction == 1 / 12
+    progress.feed("These 20 paths will be fetched (80.00 MiB download, 300.00 MiB unpacked):")
+    progress.feed("this derivation will be built:")
+    assert (progress.fetch_total, progress.build_total, progress.download_mib) == (20, 1, 80.0)

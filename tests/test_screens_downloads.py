@@ -25,6 +25,9 @@ async def test_review_and_confirm_show_the_download_summary_and_the_offline_inst
         assert SUMMARY.search(nixcheck(screen)), nixcheck(screen)
         summary = app.session.preflight.downloads()
         assert summary is not None and summary.known and summary.to_fetch == 0 and summary.to_build > 0
+        # The install pane's progress starts from these very counts.
+        assert app.session.install.expected_counts() == (0, summary.to_build, summary.download_mib,
+                                                           summary.unpacked_mib)
         # Nothing to download: the install runs without substituters (nixos-install's --option).
         assert app.session.preflight.offline_install()
         argv = app.session.install.install_argv()

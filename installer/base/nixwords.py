@@ -14,10 +14,13 @@ import re
 
 _UNITS = {"B": 1 / (1024 * 1024), "KiB": 1 / 1024, "MiB": 1.0, "GiB": 1024.0, "TiB": 1024.0 * 1024}
 _SIZE = r"([0-9.]+) ?(B|KiB|MiB|GiB|TiB)"
+# Matched in either case: Nix 2.26's `nix-build --dry-run` printed "These 3
+# derivations will be built:" here in two runs (and "these" in every other one).
 FETCH = re.compile(
-    r"^th(?:ese ([0-9]+) paths|is path) will be fetched \(" + _SIZE + r" download, " + _SIZE + r" unpacked\):"
+    r"^th(?:ese ([0-9]+) paths|is path) will be fetched \(" + _SIZE + r" download, " + _SIZE + r" unpacked\):",
+    re.IGNORECASE,
 )
-BUILD = re.compile(r"^th(?:ese ([0-9]+) derivations|is derivation) will be built:")
+BUILD = re.compile(r"^th(?:ese ([0-9]+) derivations|is derivation) will be built:", re.IGNORECASE)
 
 
 def mib(number: str, unit: str) -> float:

@@ -361,9 +361,17 @@ class Install:
         earlier = [] if last is None else (last.runs if last.pid is not None else last.earlier)
         self._last_run = InstallRunner(
             self.install_argv(), target=session.options.target, log=session.log(), secrets=session.model.secrets(),
-            run_number=len(earlier) + 1, earlier=earlier,
+            run_number=len(earlier) + 1, earlier=earlier, expected=self.expected_counts(),
         )
         return self._last_run
+
+    def expected_counts(self) -> tuple[int, int, float, float] | None:
+        """What the pre-flight's dry run found the install downloads and builds, for
+        the pane's progress until Nix announces its own counts (None: not known)."""
+        found = self.session.preflight.downloads()
+        if found is None or not found.known:
+            return None
+        return found.to_fetch, found.to_build, found.download_mib, found.unpacked_mib
 
     @property
     def last_run(self) -> InstallRunner | None:

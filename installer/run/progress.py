@@ -64,7 +64,7 @@ _REFUSALS = (
 )
 
 # First characters of every line _one acts on; anything else is skipped at once.
-_HEADS = frozenset("cbteispPmS/")
+_HEADS = frozenset("cbtTeispPmS/")
 
 MAX_ERRORS = 50
 STORE_DIR = "/nix/store/"
@@ -104,6 +104,7 @@ class Progress:
     started: float = field(default_factory=time.monotonic)
     finished_at: float | None = None
     _current: str = ""  # the raw store path; named lazily, the UI asks ~30x/s
+    _expected: bool = False  # the totals are the dry run's, until Nix announces its own
 
     # -- reading --------------------------------------------------------------
     def feed(self, line: str) -> None:
@@ -158,8 +159,8 @@ class Progress:
                 self._current = line[10:end] if end > 0 else line[10:]
             elif line.startswith(("building the configuration in ", "building the flake in ")):
                 self._enter(BUILD)
-        elif head == "t":
-            if line.startswith("th"):
+        elif head in "tT":
+            if line.startswith(("th", "Th")):
                 self._announcement(line)
         elif head == "e":
             if line.startswith("error:"):
@@ -175,7 +176,18 @@ class Progress:
             if "nixos-install: " in line:
                 self._error(line)
 
+    def expect(self, fetch: int, build: int, download_mib: float, unpacked_mib: float) -> None:
+        """The totals the pre-flight's dry run found (installer.nixos.dryrun), shown
+        until nixos-install's Nix announces its own, which then replace them."""
+        self.fetch_total, self.build_total = fetch, build
+        self.download_mib, self.unpacked_mib = download_mib, unpacked_mib
+        self._expected = True
+
     def _announcement(self, line: str) -> None:
+        if self._expected and line.endswith(("will be built:", "unpacked):")):
+            self._expected = False  # Nix's own counts from here on, added up as it announces them
+            self.fetch_total = self.build_total = 0
+            self.download_mib = self.unpacked_mib = 0.0
         if line.endswith("will be built:"):
             match = BUILD_ANNOUNCED.match(line)
             if match:

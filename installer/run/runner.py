@@ -76,8 +76,10 @@ class InstallRunner:
         batch_interval: float = BATCH_INTERVAL,
         run_number: int = 1,
         earlier: Sequence[Progress] = (),
+        expected: tuple[int, int, float, float] | None = None,  # the dry run's counts: Progress.expect
     ) -> None:
         self.argv = list(argv)
+        self.expected = expected
         self.target = target
         self.secrets = [s for s in secrets if s]
         if isinstance(log, LogFile):
@@ -173,6 +175,8 @@ class InstallRunner:
             self.log.line(f"=== could not start {self.argv[0]}: {exc}")
             raise RunnerError(f"cannot run {self.argv[0]}: {exc}") from None
         self.progress = Progress(run_number=self.run_number)  # elapsed counts from the spawn
+        if self.expected is not None:
+            self.progress.expect(*self.expected)
         self._fd = self.child.child_fd
         os.set_blocking(self._fd, False)
         self._resume()
@@ -430,7 +434,7 @@ class InstallRunner:
         return InstallRunner(
             self.argv, target=self.target, log=self.log, secrets=self.secrets, env=self._base_env,
             batch_interval=self.batch_interval, run_number=self.run_number + 1,
-            earlier=[*self.earlier, self.progress],
+            earlier=[*self.earlier, self.progress], expected=self.expected,
         )
 
     # -- the unattended CLI -------------------------------------------------
