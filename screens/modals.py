@@ -6,7 +6,7 @@ from __future__ import annotations
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
@@ -22,7 +22,10 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static(f"Help: {self.title_text}", classes="dialog-title")
-            yield Static(self.text, markup=False, id="help-text")
+            # Scrolled (Up/Down) when longer than the room an 80x25 console
+            # leaves: the keys below it stay in view.
+            with VerticalScroll(id="help-scroll"):
+                yield Static(self.text, markup=False, id="help-text")
             yield Static(
                 "Keys: Enter or Tab next field (Enter on the last one: next step),\n"
                 "Space toggles or picks, Shift+Tab previous field, Esc back a step,\n"

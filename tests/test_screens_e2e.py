@@ -54,6 +54,7 @@ async def drive_to_review(pilot, answers_path) -> dict[str, str]:
     await type_text(pilot, "open sesame 42")
     await pilot.press("enter")
     await type_text(pilot, "open sesame 42")
+    await pilot.press("enter")  # on to the unlock choice: the passphrase alone, and on
     await pilot.press("enter")
     await on_step(pilot, "UsersScreen")
     await retype(pilot, "laptop")
