@@ -37,13 +37,10 @@ def answers_default(session) -> tuple[str, str]:
     say about it: a writable mounted USB stick (or card) keeps them past the
     reboot; else /tmp, which does not, and the person is told so."""
     machine = session.machine
-    for disk in machine.disks if machine is not None else []:
-        if not disk.detachable or disk.read_only:
-            continue
-        for mountpoint in [disk.mountpoint] + [p.mountpoint for p in disk.partitions]:
-            # The installer's own ISO is mounted read-only: access() says no to it.
-            if mountpoint and os.path.isdir(mountpoint) and os.access(mountpoint, os.W_OK):
-                return os.path.join(mountpoint, ANSWERS_NAME), ""
+    for mountpoint, disk in machine.media_mounts() if machine is not None else []:
+        # The installer's own ISO is mounted read-only: access() says no to it.
+        if not disk.read_only and os.path.isdir(mountpoint) and os.access(mountpoint, os.W_OK):
+            return os.path.join(mountpoint, ANSWERS_NAME), ""
     return DEFAULT_ANSWERS, TMP_IS_LOST
 
 
