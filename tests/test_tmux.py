@@ -110,6 +110,21 @@ def start(tmux, tmp_path, machine=MACHINE_FILE) -> Path:
     return stream
 
 
+
+def fill_first_user(tmux) -> None:
+    """From the hostname field: the first user (Alice, password "wonderland"), then on to Software."""
+    tmux.keys("Tab", "Tab")
+    tmux.type("Alice Liddell")
+    tmux.wait_for("Alice Liddell", " alice")
+    tmux.keys("Tab", "Tab")
+    tmux.type("wonderland")
+    tmux.wait_for("*" * 10)
+    tmux.keys("Tab")
+    tmux.type("wonderland")
+    tmux.wait_for(" " + "*" * 10 + " " * 28 + "*" * 10)
+    tmux.keys("F10")
+    tmux.wait_for("6/9 Software")
+
 def test_wizard_in_tmux_through_every_step_in_console_glyphs(tmux, tmp_path):
     stream = start(tmux, tmp_path)
     tmux.wait_for("1/9 Welcome", "Found 1 disk")
@@ -129,17 +144,7 @@ def test_wizard_in_tmux_through_every_step_in_console_glyphs(tmux, tmp_path):
     tmux.keys("C-u")
     tmux.type("tmuxbox")
     tmux.wait_for(" tmuxbox ")
-    tmux.keys("Tab", "Tab")
-    tmux.type("Alice Liddell")
-    tmux.wait_for("Alice Liddell", " alice")
-    tmux.keys("Tab", "Tab")
-    tmux.type("wonderland")
-    tmux.wait_for("*" * 10)
-    tmux.keys("Tab")
-    tmux.type("wonderland")
-    tmux.wait_for(" " + "*" * 10 + " " * 28 + "*" * 10)
-    tmux.keys("F10")
-    tmux.wait_for("6/9 Software")
+    fill_first_user(tmux)
     tmux.keys("F10")
     shown = tmux.wait_for("7/9 Review", "Hostname: tmuxbox", "/dev/sda", "Users: alice")
     assert "Erase" in shown
@@ -265,17 +270,7 @@ def test_an_alongside_install_in_tmux_shrinks_ubuntu_beside_windows(tmux, tmp_pa
     tmux.keys("Enter")
     tmux.wait_for("5/9 System", "Full name")
     time.sleep(1)
-    tmux.keys("Tab", "Tab")
-    tmux.type("Alice Liddell")
-    tmux.wait_for("Alice Liddell", " alice")
-    tmux.keys("Tab", "Tab")
-    tmux.type("wonderland")
-    tmux.wait_for("*" * 10)
-    tmux.keys("Tab")
-    tmux.type("wonderland")
-    tmux.wait_for(" " + "*" * 10 + " " * 28 + "*" * 10)
-    tmux.keys("F10")
-    tmux.wait_for("6/9 Software")
+    fill_first_user(tmux)
     tmux.keys("F10")
     tmux.wait_for("7/9 Review", "Shrink /dev/sda5")
     tmux.keys("F10")
