@@ -110,7 +110,6 @@ def start(tmux, tmp_path, machine=MACHINE_FILE) -> Path:
     return stream
 
 
-
 def fill_first_user(tmux) -> None:
     """From the hostname field: the first user (Alice, password "wonderland"), then on to Software."""
     tmux.keys("Tab", "Tab")
@@ -124,6 +123,7 @@ def fill_first_user(tmux) -> None:
     tmux.wait_for(" " + "*" * 10 + " " * 28 + "*" * 10)
     tmux.keys("F10")
     tmux.wait_for("6/9 Software")
+
 
 def test_wizard_in_tmux_through_every_step_in_console_glyphs(tmux, tmp_path):
     stream = start(tmux, tmp_path)
