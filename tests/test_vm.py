@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from vm import checks, vmrun
+from vm import alongside, checks, vmrun
 
 # One xdist worker runs the VMs one after the other: two TCG guests at once
 # would only fight over the same CPUs.
@@ -250,3 +250,44 @@ def test_fido2_enrolment_runs_after_luks_open_and_before_nixos_install_in_a_real
     for path in [*r.rglob("*"), run.console]:
         if path.is_file():
             assert run.passphrase not in path.read_text(errors="replace"), f"the passphrase leaked into {path}"
+
+
+@pytest.fixture(scope="module")
+def alongside_run(image) -> tuple[vmrun.VmRun, "alongside.Windows"]:
+    img, wheels = image
+    run, win = alongside.run_alongside(image=img, wheels=wheels)
+    _note(f"alongside run: {run.seconds:.0f} s (accelerator {' '.join(vmrun.accel_args())}; "
+          f"guest phases {vmrun.guest_phases(run)})")
+    return run, win
+
+
+@needs_vm
+def test_alongside_windows_keeps_its_esp_and_files_and_boots_nixos_from_xbootldr(alongside_run):
+    """UEFI, a disk laid out as Windows' installer does (a 100 MiB ESP holding
+    EFI/Microsoft/Boot, an MSR, NTFS holding files), then an unattended layout =
+    "alongside" install: the Microsoft files and the ESP's serial are unchanged, the NTFS
+    partition starts where it did and is 4 GiB, its files unchanged and ntfsresize's
+    check clean; the new XBOOTLDR partition holds the entry and the kernel and initrd it
+    names, laid out as nixpkgs' systemd-boot builder writes them (the stand-in runs the
+    real bootctl install), and bootctl, given /mnt/efi and /mnt/boot, accepts the pair,
+    finds the default entry's files and Windows' boot manager."""
+    run, win = alongside_run
+    failures = alongside.check(run, win)
+    assert not failures, f"{len(failures)} check(s) failed; everything is in {run.dir}\n" + "\n".join(failures)
+
+
+@needs_vm
+def test_alongside_checks_catch_a_changed_windows_file_and_serial(alongside_run):
+    """The checks can fail: the same finished run, expected with another bootmgfw.efi,
+    another NTFS file, another ESP serial and a PARTUUID that is not the NTFS one's."""
+    run, win = alongside_run
+    assert alongside.check(run, win) == []
+    wrong = dataclasses.replace(
+        win, esp_serial="0badf00d", ntfs_partuuid="00000000-0000-4000-8000-000000000000",
+        esp_sums={**win.esp_sums, "EFI/Microsoft/Boot/bootmgfw.efi": "0" * 64},
+        ntfs_sums={**win.ntfs_sums, "Users/alice/Documents/notes 2024.txt": "1" * 64})
+    joined = "\n".join(alongside.check(run, wrong))
+    assert "the ESP's EFI/Microsoft/Boot/bootmgfw.efi is" in joined, joined
+    assert "the ESP was reformatted or relabelled" in joined, joined
+    assert "the NTFS files changed" in joined, joined
+    assert "the ntfs partition's PARTUUID" in joined, joined

@@ -39,6 +39,10 @@ packages=(
 	# tpm2-tss libraries systemd loads on use (ESYS, its marshalling, return codes and the
 	# /dev/tpmrm0 transport).
 	systemd libtss2-esys-3.0.2-0 libtss2-mu0 libtss2-rc0 libtss2-tcti-device0 libtss2-tctildr0
+	# The alongside-Windows test (tests/vm/guest-alongside.sh): ntfs-3g's mkntfs, FUSE mount
+	# and ntfsresize (the installer shrinks with it); bootctl (Debian 12: in systemd-boot) and
+	# the systemd-boot EFI binary its `install` copies, as NixOS's systemd-boot builder runs it.
+	ntfs-3g systemd-boot systemd-boot-efi
 )
 
 work="$cache/build-$key.tmp"
