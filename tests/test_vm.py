@@ -270,7 +270,7 @@ def test_alongside_windows_keeps_its_esp_and_files_and_boots_nixos_from_xbootldr
     check clean; the new XBOOTLDR partition holds the entry and the kernel and initrd it
     names, laid out as nixpkgs' systemd-boot builder writes them (the stand-in runs the
     real bootctl install), and bootctl, given /mnt/efi and /mnt/boot, accepts the pair,
-    finds the default entry's files and Windows' boot manager."""
+    finds the default entry's files and the firmware entry for systemd-boot on the ESP."""
     run, win = alongside_run
     failures = alongside.check(run, win)
     assert not failures, f"{len(failures)} check(s) failed; everything is in {run.dir}\n" + "\n".join(failures)

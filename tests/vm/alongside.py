@@ -288,9 +288,19 @@ class Checker:
                     f"bootctl status does not take /mnt/boot as XBOOTLDR {xbl}:\n{status}")
         self.expect("id: nixos-generation-1.conf" in status and "No such file" not in status,
                     f"bootctl status does not find the default entry and its files:\n{status}")
+        self.expect("/EFI/systemd/systemd-bootx64.efi (systemd-boot " in status,
+                    f"bootctl status finds no systemd-boot on the ESP:\n{status}")
+        # canTouchEfiVariables: the firmware's entry names the loader on the ESP, not XBOOTLDR.
+        listed = status.partition("Boot Loaders Listed in EFI Variables:")[2].partition("\n\n")[0]
+        self.expect("Linux Boot Manager" in listed and f"Partition: /dev/disk/by-partuuid/{esp}" in listed,
+                    f"no firmware boot entry for systemd-boot on the ESP {esp}:\n{listed}")
+        # Windows' own entry is made by systemd-boot at boot time (its auto-windows entry, from
+        # \EFI\Microsoft\Boot\bootmgfw.efi, checked above); bootctl 252 lists only what a booted
+        # systemd-boot reported, so it cannot be asked here.
         listing = self.result("bootctl-list")
-        self.expect(self.result("bootctl-list.rc").strip() == "0" and "Windows Boot Manager" in listing,
-                    f"bootctl list does not find Windows on the shared ESP:\n{listing}")
+        self.expect(self.result("bootctl-list.rc").strip() == "0"
+                    and "source: /mnt/boot/loader/entries/nixos-generation-1.conf" in listing,
+                    f"bootctl list does not list NixOS's entry from XBOOTLDR:\n{listing}")
 
     def check_configuration(self) -> None:
         config = self.result("target-etc-nixos/configuration.nix")
