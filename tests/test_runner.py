@@ -607,6 +607,32 @@ def test_standin_no_bootloader_and_system(target):
     assert (target / "etc" / "NIXOS").exists()
 
 
+@pytest.mark.root
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to mount a tmpfs as the mounted partition")
+@pytest.mark.parametrize("unmounted", ["/efi", "/boot"])
+def test_standin_boot_files_refuse_an_unmounted_esp_or_xbootldr_like_the_builder(target, unmounted):
+    """STANDIN_BOOT_FILES=1: systemd-boot.nix's check-mountpoints runs first (findmnt on each
+    mount point), so an ESP or XBOOTLDR partition left unmounted fails the boot loader step
+    with its words, before anything is written there (the VM test covers the files written)."""
+    (target / "etc" / "nixos" / "configuration.nix").write_text(
+        '{ ... }: {\n  boot.loader.systemd-boot.enable = true;\n  boot.loader.efi.efiSysMountPoint = "/efi";\n'
+        '  boot.loader.systemd-boot.xbootldrMountPoint = "/boot";\n}\n')
+    mounted = {"/efi", "/boot"} - {unmounted}
+    for where in mounted:
+        (target / where[1:]).mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(target / where[1:])], check=True)
+    try:
+        done = subprocess.run([NIXOS_INSTALL, "--root", str(target), "--no-root-passwd"], capture_output=True,
+                              text=True, env=env(PATHS=1, DRVS=0, BOOT_FILES=1), stdin=subprocess.DEVNULL)
+    finally:
+        for where in mounted:
+            subprocess.run(["umount", str(target / where[1:])], check=True)
+    option = "efiSysMountPoint" if unmounted == "/efi" else "xbootldrMountPoint"
+    assert done.returncode == 1 and done.stdout.endswith("setting up /etc...\nFailed to install bootloader\n"), done
+    assert done.stderr == f"{option} = '{unmounted}' is not a mounted partition. Is the path configured correctly?\n"
+    assert not (target / "boot" / "loader").exists() and not (target / "efi" / "loader").exists()
+
+
 def test_standin_max_jobs_zero_cannot_build(target):
     done = subprocess.run([NIXOS_INSTALL, "--root", str(target), "--no-root-passwd", "--max-jobs", "0"],
                           capture_output=True, text=True, env=env(DRVS=1))
