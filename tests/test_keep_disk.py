@@ -13,6 +13,7 @@ import hashlib
 import os
 import shutil
 import struct
+import subprocess
 import time
 from pathlib import Path
 
@@ -185,7 +186,66 @@ def bitlocker(node: str) -> None:
             f.write(b"-FVE-FS-" + struct.pack("<HH", 0, 2))
 
 
-@pytest.mark.parametrize("case", ["hibernated", "bitlocker", "xfs"])
+def restart_page(lsn: int, in_use: int, flags: int, log_size: int) -> bytes:
+    """A $LogFile restart page as Windows writes one (libntfs-3g layout.h: RESTART_PAGE_HEADER,
+    RESTART_AREA, one LOG_CLIENT_RECORD named "NTFS"; 4 KiB pages, update sequence array
+    applied). in_use 0 with flags 0: a client still had the journal open, unclean."""
+    page = bytearray(4096)
+    usa_ofs, usa_count, ra, ca = 0x1E, 1 + 4096 // 512, 0x30, 0x60
+    page[0:4] = b"RSTR"
+    struct.pack_into("<HHqIIHhh", page, 4, usa_ofs, usa_count, 0, 4096, 4096, ra, 1, 1)
+    # seq_number_bits = 67 - the file size's bit count; restart_area_length = ca + one client record
+    struct.pack_into("<qHHHHIHHqIHHII", page, ra, lsn, 1, 0xFFFF, in_use, flags, 67 - log_size.bit_length(),
+                     ca - ra + 0xA0, ca - ra, log_size, 0, 0x30, 0x40, 1, 0)
+    struct.pack_into("<qqHHHxxxxxxI", page, ca, lsn, lsn, 0xFFFF, 0xFFFF, 1, 8)
+    page[ca + 32:ca + 40] = "NTFS".encode("utf-16-le")
+    struct.pack_into("<H", page, usa_ofs, 1)  # the update sequence number; each sector's last word moves to the array
+    for i in range(8):
+        end = (i + 1) * 512 - 2
+        page[usa_ofs + 2 + 2 * i:usa_ofs + 4 + 2 * i] = page[end:end + 2]
+        struct.pack_into("<H", page, end, 1)
+    return bytes(page)
+
+
+def write_journal(node: str, in_use: int, flags: int) -> None:
+    """Both restart pages written over the start of the $LogFile (MFT record 2) that mkntfs left
+    empty, where ntfsinfo says its data lies (the cluster size from the boot sector)."""
+    info = run("ntfsinfo", "-i", "2", "-v", node)
+    lcn = int(next(line.split()[1] for line in info.splitlines() if line.split()[:1] == ["0x0"]
+                   and len(line.split()) == 3), 16)
+    log_size = int([line.split()[2] for line in info.splitlines() if "Data size:" in line][-1])
+    with open(node, "r+b") as f:
+        boot = f.read(512)
+        f.seek(lcn * struct.unpack_from("<H", boot, 11)[0] * boot[13])
+        f.write(restart_page(100, in_use, flags, log_size) + restart_page(90, in_use, flags, log_size))
+
+
+@pytest.mark.parametrize("in_use, flags, clean", [(0, 0, False), (0, 2, True), (0xFFFF, 0, True)])
+def test_the_journal_is_judged_as_libntfs_3g_judges_it(tmp_path, in_use, flags, clean):
+    """The same restart pages, judged by ntfs-3g's own read-write mount (on a copy: it then
+    empties the journal) and by shrinkable: "unclean file system" exactly where refused."""
+    image = tmp_path / "ntfs.img"
+    with open(image, "wb") as f:
+        f.truncate(256 * MIB)
+    run("mkntfs", "-Q", "-F", "-q", str(image))
+    assert shrinkable.log_clean(shrinkable.journal_start(str(image)))  # mkntfs leaves it empty
+    write_journal(str(image), in_use, flags)
+    before = image_digest(image)
+    minimum, refusal = shrinkable.measure(str(image), "ntfs")
+    assert (minimum == 0, refusal == shrinkable.UNCLEAN_LOG.format(path=image)) == (not clean, not clean)
+    assert image_digest(image) == before
+    copy = tmp_path / "copy.img"
+    shutil.copyfile(image, copy)
+    where = tmp_path / "mnt"
+    where.mkdir()
+    done = subprocess.run(["ntfs-3g", str(copy), str(where)], capture_output=True, text=True)
+    if os.path.ismount(where):
+        unmount(where)
+    said = done.stdout + done.stderr
+    assert ("The disk contains an unclean file system (0, 0)." in said) == (not clean), said
+
+
+@pytest.mark.parametrize("case", ["hibernated", "unclean-journal", "bitlocker", "xfs"])
 def test_refused_before_any_byte_changes(tmp_path, case):
     target = tmp_path / "target"
     target.mkdir()
@@ -194,14 +254,17 @@ def test_refused_before_any_byte_changes(tmp_path, case):
         make_fs("xfs" if case == "xfs" else "ntfs", node)
         if case == "hibernated":
             hibernate(node, tmp_path / "mnt")
+        elif case == "unclean-journal":
+            write_journal(node, 0, 0)
         elif case == "bitlocker":
             bitlocker(node)
         run("sync")
         fstype = blkid(node)["TYPE"]
-        assert fstype == {"hibernated": "ntfs", "bitlocker": "BitLocker", "xfs": "xfs"}[case]
+        assert fstype == {"hibernated": "ntfs", "unclean-journal": "ntfs", "bitlocker": "BitLocker", "xfs": "xfs"}[case]
         before = image_digest(image)
         minimum, refusal = shrinkable.measure(node, fstype)
-        expected = {"hibernated": shrinkable.HIBERNATED, "bitlocker": shrinkable.BITLOCKER, "xfs": shrinkable.XFS}[case]
+        expected = {"hibernated": shrinkable.HIBERNATED, "unclean-journal": shrinkable.UNCLEAN_LOG,
+                    "bitlocker": shrinkable.BITLOCKER, "xfs": shrinkable.XFS}[case]
         assert (minimum, refusal) == (0, expected.format(path=node))
         planned = "xfs" if case == "xfs" else "ntfs"  # what the plan thought it was
         lines: list[str] = []

@@ -10,6 +10,10 @@ question the same way:
   in forensic mode), so the header is read here with `ntfscat` (read-only) and
   judged by ntfs-3g's own rule (libntfs-3g volume.c, ntfs_volume_check_hiberfile:
   a hiberfil.sys shorter than 4096 bytes, or starting "hibr"/"HIBR", is in use).
+  Nor does it look at the journal ($LogFile) before it empties it: a Windows that
+  crashed or lost power leaves changes there it has yet to apply, so its restart
+  pages are read with `ntfscat` and judged by libntfs-3g's rule (logfile.c,
+  ntfs_is_logfile_clean), the one ntfs-3g's read-write mount applies.
   BitLocker (blkid: TYPE=BitLocker) cannot be read at all.
 - ext4: `e2fsck -n` must call it clean, then `resize2fs -P` gives the minimum in
   blocks (`dumpe2fs -h` the block size). The writing `e2fsck -f -p` runs in the
@@ -50,6 +54,9 @@ BITLOCKER = ("{path} is encrypted with BitLocker, so its files cannot be read to
              "BitLocker for this drive (or decrypt it) first, then try again")
 MARKED_FOR_CHECK = ("Windows marked {path} for a check. Start Windows once so chkdsk runs (or run chkdsk /f on "
                     "that drive), shut Windows down fully, then try again")
+UNCLEAN_LOG = ("Windows did not shut down cleanly: {path} still has changes in its journal ($LogFile) that "
+               "Windows applies at its next start, and shrinking it now would throw them away. Start Windows, "
+               "then shut it down fully (in a Command Prompt: shutdown /s /t 0), then try again")
 NOT_CLEAN = ("e2fsck finds {path} not clean. Check it first from the system that uses it (e2fsck -f {path}), "
              "then try again")
 XFS = "{path} holds XFS, which cannot be shrunk (XFS can only grow)"
@@ -158,9 +165,77 @@ def hibernated(path: str) -> bool:
     return len(header) < HIBERFILE_HEADER or header[:4] in (b"hibr", b"HIBR")
 
 
+# $LogFile's restart pages, as libntfs-3g's logfile.c reads them: NTFS_BLOCK_SIZE, the
+# record magics (little-endian u32), LOGFILE_NO_CLIENT and RESTART_VOLUME_IS_CLEAN.
+NTFS_BLOCK = 512
+LOGFILE_MFT_RECORD = 2  # FILE_LogFile
+EMPTY, RSTR, CHKD, RCRD = b"\xff\xff\xff\xff", b"RSTR", b"CHKD", b"RCRD"
+LOGFILE_NO_CLIENT = 0xFFFF
+RESTART_VOLUME_IS_CLEAN = 0x0002
+
+
+def log_clean(log: bytes) -> bool:
+    """Whether the start of a $LogFile says the volume was shut down cleanly, by libntfs-3g's
+    rule (ntfs_check_logfile, then ntfs_is_logfile_clean), which ntfs-3g's read-write mount
+    applies and ntfsresize does not (it empties the journal of a volume it resizes):
+    look for restart pages at 0 and the powers of two from 512; an empty journal (all
+    0xff) is clean; else the newer restart page decides: no client in use, or the
+    volume-is-clean flag. A journal with no restart page is not clean."""
+    found: list[tuple[int, int, int]] = []  # (lsn, client_in_use_list, flags)
+    empty = True
+    pos = 0
+    while pos + NTFS_BLOCK <= len(log):
+        block = log[pos:pos + NTFS_BLOCK]
+        if block[:4] != EMPTY:
+            empty = False
+        elif not empty:
+            break
+        if block[:4] == RCRD:
+            break
+        if block[:4] in (RSTR, CHKD):
+            ra = int.from_bytes(block[24:26], "little")  # restart_area_offset
+            if ra + 16 <= NTFS_BLOCK - 2:  # the fields read lie before the sector's fixup word
+                lsn = int.from_bytes(block[ra:ra + 8] if block[:4] == RSTR else block[8:16], "little", signed=True)
+                found.append((lsn, int.from_bytes(block[ra + 12:ra + 14], "little"),
+                              int.from_bytes(block[ra + 14:ra + 16], "little")))
+                if len(found) == 2:
+                    break
+        pos = NTFS_BLOCK if pos == 0 else pos * 2
+    if empty:
+        return True
+    if not found:
+        return False
+    _lsn, in_use, flags = max(found, key=lambda page: page[0])  # the first wins a tie, as there
+    return in_use == LOGFILE_NO_CLIENT or bool(flags & RESTART_VOLUME_IS_CLEAN)
+
+
+def journal_start(path: str, limit: int = 4 * MIB) -> bytes:
+    """The first `limit` bytes of the NTFS journal ($LogFile, MFT record 2), read with ntfscat.
+    Restart pages sit in the first two log pages (4 KiB each as Windows writes them)."""
+    if shutil.which("ntfscat") is None:
+        raise _Refusal(MISSING.format(tool="ntfscat", package="ntfs-3g", path=path))
+    try:
+        # -f: a volume marked for chkdsk is still read (that mark has a refusal of its own).
+        with subprocess.Popen(["ntfscat", "-f", "-i", str(LOGFILE_MFT_RECORD), path], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, stdin=subprocess.DEVNULL) as cat:
+            assert cat.stdout is not None and cat.stderr is not None
+            data = cat.stdout.read(limit)
+            if len(data) == limit:
+                cat.kill()  # a journal is up to 64 MiB: only its start counts
+            error = cat.stderr.read().decode(errors="replace")
+            cat.wait()
+    except OSError as failed:
+        raise _Refusal(FAILED.format(tool="ntfscat", path=path, said=failed)) from None
+    if cat.returncode not in (0, -9) or not data:
+        raise _Refusal(FAILED.format(tool="ntfscat", path=path, said=_said(error, cat.returncode)))
+    return data
+
+
 def _ntfs(path: str) -> tuple[int, str]:
     if hibernated(path):
         return 0, HIBERNATED.format(path=path)
+    if not log_clean(journal_start(path)):
+        return 0, UNCLEAN_LOG.format(path=path)
     argv = ["ntfsresize", "--info", "--no-action", "--no-progress-bar", path]
     if shutil.which(argv[0]) is None:
         raise _Refusal(MISSING.format(tool=argv[0], package="ntfs-3g", path=path))
