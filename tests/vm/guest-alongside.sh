@@ -98,6 +98,8 @@ echo $? >"$R/bootctl-list.rc"
 
 mark ntfs
 umount -R "$T" 2>/dev/null
+# --force: ntfsresize marks every volume it resized for chkdsk at Windows' next start, and
+# without it refuses such a volume before checking it (as the installer's own check does).
 ntfsresize --info --force --no-action --no-progress-bar "$(part 3)" >"$R/ntfsresize-info" 2>&1
 echo $? >"$R/ntfsresize-info.rc"
 ntfs-3g -o ro "$(part 3)" /tmp/win && { sums /tmp/win >"$R/ntfs-after"; unmount_ntfs /tmp/win; }
