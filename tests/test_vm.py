@@ -291,3 +291,104 @@ def test_alongside_checks_catch_a_changed_windows_file_and_serial(alongside_run)
     assert "the ESP was reformatted or relabelled" in joined, joined
     assert "the NTFS files changed" in joined, joined
     assert "the ntfs partition's PARTUUID" in joined, joined
+
+
+@pytest.fixture(scope="module")
+def wifi_run(image) -> vmrun.VmRun:
+    img, wheels = image
+    run = vmrun.run_wifi(image=img, wheels=wheels)
+    _note(f"wifi run: {run.seconds:.0f} s (accelerator {' '.join(vmrun.accel_args())}; "
+          f"guest phases {vmrun.guest_phases(run)})")
+    return run
+
+
+def _wifi_steps(run: vmrun.VmRun) -> tuple[dict, dict[str, dict], str]:
+    r = run.results
+
+    def read(name: str) -> str:
+        return (r / name).read_text(errors="replace") if (r / name).exists() else f"<no {name}>"
+
+    where = (f"; everything is in {run.dir} (guest rc {read('guest.rc').strip()}, driver rc "
+             f"{read('driver.rc').strip()}; driver log: {read('driver.log')[-3000:]}; guest log: {read('guest.log')[-1500:]})")
+    assert (r / "wifi.json").exists(), "the driver wrote no wifi.json" + where
+    data = json.loads(read("wifi.json"))
+    return data, {s["step"]: s for s in data["steps"]}, where
+
+
+@needs_vm
+def test_wifi_through_networkmanager_lists_refuses_connects_reaches_the_cache_and_carries_the_keyfile(wifi_run):
+    """mac80211_hwsim, hostapd (WPA2-PSK) in a network namespace of its own, NetworkManager on
+    the second radio: the engine lists the network with its signal, refuses a wrong password
+    with NetworkManager's reason in plain words, connects with the right one, the connectivity
+    check reaches the in-guest stand-in substituter only then, and the keyfile it writes into
+    the target is 0600, holds the PSK, and is one NetworkManager connects with by itself."""
+    run = wifi_run
+    data, steps, where = _wifi_steps(run)
+    assert not data.get("errors"), "\n".join(data["errors"]) + where
+    assert steps["nm_running"]["value"] is True, where
+    kinds = {i["name"]: i for i in steps["interfaces"]["value"]}
+    assert kinds["wlan1"]["kind"] == "wireless" and "wlan0" not in kinds, kinds  # the AP's radio is elsewhere
+    assert kinds["wlan2"]["state"] == "unmanaged", kinds
+    before = steps["check_before"]
+    assert before["cache"] is False and before["words"].startswith("Not online"), before
+    nets = {n["ssid"]: n for n in steps["wifi_list"]["value"]}
+    assert vmrun.WIFI_SSID in nets, nets
+    assert nets[vmrun.WIFI_SSID]["signal"] > 0 and nets[vmrun.WIFI_SSID]["security"] == "WPA2", nets
+    wrong = steps["wrong_password"]
+    assert wrong["refused"] is True and wrong["message"].startswith("The password is wrong"), wrong
+    connected = {i["name"]: i for i in steps["connected"]["interfaces"]}["wlan1"]
+    assert connected["state"] == "connected" and connected["address"].startswith("192.168.77."), connected
+    after = steps["check_after"]
+    assert after["cache"] is True and after["url"] == vmrun.WIFI_CACHE_URL, after
+    assert after["words"] == f"Online: the binary cache {vmrun.WIFI_CACHE_URL} answers.", after
+    again = steps["keyfile_connects"]
+    assert again["load_rc"] == 0 and again["up_rc"] == 0, again
+    assert {i["name"]: i for i in again["interfaces"]}["wlan1"]["state"] == "connected", again
+    name = steps["connected"]["name"]
+    keyfile = run.results / "target" / "etc" / "NetworkManager" / "system-connections" / f"{name}.nmconnection"
+    assert f"psk={run.passphrase}\n" in keyfile.read_text(), keyfile
+    modes = (run.results / "target-modes.txt").read_text()
+    assert re.search(rf"^600 root \S*/{re.escape(name)}\.nmconnection$", modes, re.M), modes
+    assert re.search(r"^700 root \S*/system-connections$", modes, re.M), modes
+    assert "wifi-" not in (run.results / "run-dir.txt").read_text(), "a passwd-file was left under /run"
+
+
+@needs_vm
+def test_wifi_through_wpa_cli_refuses_a_wrong_password_and_connects(wifi_run):
+    """The 25.05 ISO's way: a wpa_supplicant with a control socket and no NetworkManager on the
+    third radio; installer.run.wpacli scans, refuses a wrong password (the 4-way handshake
+    fails) and connects with the right one (COMPLETED), the password typed on wpa_cli's stdin."""
+    data, steps, where = _wifi_steps(wifi_run)
+    assert steps["wpa_interfaces"]["value"] == ["wlan2"], steps["wpa_interfaces"]
+    nets = {n["ssid"]: n for n in steps["wpa_scan"]["value"]}
+    assert vmrun.WIFI_SSID in nets and nets[vmrun.WIFI_SSID]["security"] == "WPA2", nets
+    assert 0 < nets[vmrun.WIFI_SSID]["signal"] <= 100, nets
+    wrong = steps["wpa_wrong_password"]
+    assert wrong["refused"] is True and wrong["message"].startswith("The password is wrong"), wrong
+    done = steps["wpa_connected"]
+    assert done["wpa_state"] == "COMPLETED" and done["ssid"] == vmrun.WIFI_SSID, done
+    assert done["key_mgmt"] == "WPA2-PSK", done
+
+
+@needs_vm
+def test_wifi_password_is_in_no_argv_environment_log_or_configuration(wifi_run):
+    """A poller read every process's cmdline and environ all through the run (and saw the
+    engine's nmcli and wpa_cli calls go by); no result but the carried keyfile holds the PSK
+    or the wrong password: not the driver's log, NetworkManager's, wpa_supplicant's, the
+    captured nmcli output, nor target/etc/nixos."""
+    run = wifi_run
+    data, _steps, where = _wifi_steps(run)
+    assert data["leaks"] == [], data["leaks"]
+    seen = data["seen"]
+    assert data["polls"] > 20, data["polls"]
+    assert any(s.startswith("nmcli --wait") and "connection up" in s for s in seen) or \
+        any("nmcli" in s for s in seen), seen
+    assert any(s.startswith("wpa_cli") for s in seen), seen
+    wrong = (run.share / "input" / "wrong-psk").read_text()
+    keyfiles = set((run.results / "target" / "etc" / "NetworkManager").rglob("*"))
+    assert keyfiles, "no keyfile was carried" + where
+    for path in [*run.results.rglob("*"), run.console]:
+        if path.is_file() and path not in keyfiles and path.name != "hostapd.conf":
+            text = path.read_text(errors="replace")
+            assert run.passphrase not in text and wrong not in text, f"a Wi-Fi password leaked into {path}"
+    assert (run.results / "target" / "etc" / "nixos" / "configuration.nix").exists()

@@ -285,7 +285,7 @@ def qemu_argv(run: VmRun, image: Path) -> list[str]:
             "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
             "-drive", f"if=pflash,format=raw,unit=1,file={vars_copy}",
         ]
-    elif run.mode != "tpm2":  # run_tpm2 adds its machine with the TPM
+    elif run.mode not in ("tpm2", "wifi"):  # run_tpm2 adds its machine with the TPM, run_wifi its own
         argv += ["-machine", "pc"]
     return argv
 
@@ -448,6 +448,48 @@ password_hash = "$y$j9T$adRGRQYJHEV9CAs89LbJU/$gDvIDSJ2V/7SfEYoI7JDPiZPxPX/jC7eg
         f.truncate(TARGET_SIZE)
     run = VmRun("fido2", run_dir, share, disk, run_dir / "console.log", 0, passphrase, answers)
     argv = qemu_argv(run, image)
+    (run.dir / "qemu.argv").write_text(" ".join(argv) + "\n")
+    start = time.monotonic()
+    proc = subprocess.run(["timeout", "-k", "10", str(GUEST_TIMEOUT), *argv],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    run.seconds = time.monotonic() - start
+    run.qemu_rc = proc.returncode
+    (run.dir / "qemu.out").write_bytes(proc.stdout)
+    return run
+
+
+# -- the Wi-Fi run: mac80211_hwsim radios, hostapd, NetworkManager and wpa_supplicant --
+
+WIFI_SSID = "vmtest wifi:net"  # a space and a colon: nmcli's terse output escapes the colon
+WIFI_CACHE_URL = "http://192.168.77.1:8080"  # the in-guest HTTP server on the access point's side
+
+
+def run_wifi(cache: Path = CACHE, image: Path | None = None, wheels: Path | None = None) -> VmRun:
+    """Boot the image and run guest-wifi.sh: the engine's network modules against real radios.
+
+    The PSK (the run's `passphrase`) and the wrong password tried first are
+    random per run, so a hit anywhere can only be a leak of them.
+    """
+    wheels = wheels or build_wheels(cache)
+    image = image or build_image(cache, wheels)
+    run_dir = cache / "run-wifi"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    share = run_dir / "share"
+    (share / "input").mkdir(parents=True)
+    (share / "results").mkdir()
+    shutil.copytree(wheels, share / "wheels")
+    shutil.copy2(HERE / "guest-wifi.sh", share / "guest.sh")
+    shutil.copy2(HERE / "wifi-driver.py", share / "wifi-driver.py")
+    psk = f"vm-psk-{secrets.token_hex(6)} x"
+    (share / "input" / "psk").write_text(psk)
+    (share / "input" / "wrong-psk").write_text(f"vm-wrong-{secrets.token_hex(6)}")
+    (share / "input" / "ssid").write_text(WIFI_SSID)
+    (share / "input" / "cache-url").write_text(WIFI_CACHE_URL)
+    disk = run_dir / "target.img"  # qemu_argv attaches one; nothing is installed on it
+    with open(disk, "wb") as f:
+        f.truncate(64 * 1024**2)
+    run = VmRun("wifi", run_dir, share, disk, run_dir / "console.log", 0, psk, "")
+    argv = qemu_argv(run, image) + ["-machine", "pc"]
     (run.dir / "qemu.argv").write_text(" ".join(argv) + "\n")
     start = time.monotonic()
     proc = subprocess.run(["timeout", "-k", "10", str(GUEST_TIMEOUT), *argv],
