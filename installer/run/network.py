@@ -6,9 +6,14 @@ output, captured from a real NetworkManager in the VM test). The NixOS
 25.11 minimal ISO runs NetworkManager; where it does not run (25.05 and
 before), `installer.run.wpacli` does the same through wpa_supplicant.
 
-The Wi-Fi password never goes into an argv or an environment: `connection
-up ... passwd-file` reads it from a 0600 file in a 0700 directory under /run
-(tmpfs, never on a disk), removed as soon as nmcli returns.
+The Wi-Fi password never goes into an argv or an environment: the profile
+is a keyfile NetworkManager reads (0600 in its 0700 system-connections
+directory, on the ISO's tmpfs root), `connection load`ed, then brought up
+with no secret agent. Not `connection up ... passwd-file`: nmcli answers
+every new request for the key from that file, so after a failed handshake
+NetworkManager gets the same wrong password again and again until `--wait`
+runs out (seen in the VM test: "Timeout expired (45 seconds)"); with the key in the profile and nobody to
+ask, a wrong one fails at once with "Secrets were required, but not provided".
 """
 
 from __future__ import annotations
@@ -22,9 +27,11 @@ from dataclasses import dataclass
 
 from installer.base import safefs
 from installer.base.processes import child_env
+from installer.run import carryover
 
 NMCLI: tuple[str, ...] = ("nmcli",)
 RUN_DIR = "/run/nixos-tui-installer"
+CONNECTIONS_ROOT = "/"  # profiles go to CONNECTIONS_ROOT/etc/NetworkManager/system-connections
 # A scan takes a few seconds; an association with DHCP up to NetworkManager's own 90 s.
 TIMEOUT = 30.0
 CONNECT_WAIT = 45
@@ -185,7 +192,7 @@ def connection_up(name: str, password: str | None, *, nmcli: Sequence[str] = NMC
 
 
 def connect(ssid: str, password: str | None, *, hidden: bool = False, security: str | None = None,
-            nmcli: Sequence[str] = NMCLI, run_dir: str = RUN_DIR) -> str:
+            nmcli: Sequence[str] = NMCLI, run_dir: str = RUN_DIR, root: str = CONNECTIONS_ROOT) -> str:
     """Join a Wi-Fi network; returns the profile's name. `security` as the scan
     listed it (None: a hidden network, WPA2-PSK when a password is given)."""
     if not ssid:
@@ -199,9 +206,21 @@ def connect(ssid: str, password: str | None, *, hidden: bool = False, security: 
     if key_mgmt is not None and not password:
         raise NetworkError("This network needs a password.")
     name = connection_name(ssid)
-    add_connection(name, ssid, key_mgmt, hidden=hidden, ifname=wifi_device(nmcli), nmcli=nmcli)
-    connection_up(name, password if key_mgmt is not None else None, nmcli=nmcli, run_dir=run_dir)
+    wifi_device(nmcli)  # no Wi-Fi card: said before a profile is written
+    load_profile(name, carryover.keyfile_text(name, ssid, password, key_mgmt=key_mgmt, hidden=hidden),
+                 nmcli=nmcli, root=root)
+    connection_up(name, None, nmcli=nmcli, run_dir=run_dir)
     return name
+
+
+def load_profile(name: str, text: str, *, nmcli: Sequence[str] = NMCLI, root: str = CONNECTIONS_ROOT) -> None:
+    """The profile as a keyfile (0600) in NetworkManager's directory, then `connection load`."""
+    _run([*nmcli, "connection", "delete", "id", name], timeout=10)  # an earlier attempt's profile
+    path = carryover.write_keyfile(root, name, text)
+    done = _run([*nmcli, "connection", "load", path])
+    if done.returncode != 0:
+        os.unlink(path)
+        raise NetworkError(f"NetworkManager refused the network: {_reason(done)}")
 
 
 # NetworkManager's activation failures (its NMDeviceStateReason texts, as nmcli
@@ -226,6 +245,9 @@ def plain_reason(nm: str) -> str:
 
 def _reason(done: subprocess.CompletedProcess[str]) -> str:
     text = " ".join((done.stderr or done.stdout).split())
+    # nmcli's note that it has no password to answer NetworkManager's new request with: the
+    # reason follows it ("Secrets were required, but not provided").
+    text = re.sub(r"^Warning: password for '[^']*' not given in 'passwd-file'.*?option\.\s*", "", text)
     text = re.sub(r"^Error: ", "", text)
     text = re.sub(r"Connection activation failed: ", "", text)
     return re.sub(r"\s*Hint: use 'journalctl.*$", "", text) or f"nmcli exited {done.returncode}"

@@ -60,7 +60,8 @@ def interfaces(ctrl_dir: str = CTRL_DIR) -> list[str]:
     found = []
     for name in names:
         try:
-            if stat.S_ISSOCK(os.lstat(os.path.join(ctrl_dir, name)).st_mode) and not name.startswith("global"):
+            # Not the global socket, nor a P2P device's (wpa_supplicant's own, beside a Wi-Fi card's).
+            if stat.S_ISSOCK(os.lstat(os.path.join(ctrl_dir, name)).st_mode) and not name.startswith(("global", "p2p-dev-")):
                 found.append(name)
         except OSError:
             continue

@@ -56,7 +56,7 @@ mark nm
 mkdir -p /run/dbus /var/lib/NetworkManager /etc/NetworkManager/conf.d
 dbus-daemon --system --fork --nopidfile || exit 15
 # NetworkManager asks wpa_supplicant over D-Bus; with no systemd to activate it, start it first.
-wpa_supplicant -u -O /run/wpa_supplicant -f "$R/wpa-nm.log" -B || exit 16
+wpa_supplicant -u -f "$R/wpa-nm.log" -B || exit 16
 cat >/etc/NetworkManager/conf.d/vmtest.conf <<'CONF'
 [main]
 auth-polkit=false
@@ -74,21 +74,29 @@ wpa_supplicant -B -i wlan2 -c /run/wpa-fallback.conf -f "$R/wpa-fallback.log" ||
 ip link set wlan2 up
 
 mark driver
-mkdir -p "$R/nmcli"
-# Every nmcli call of the engine goes through this recorder: the real output, kept for the stand-in.
-cat >/tmp/nmcli-rec <<'REC'
+# Every nmcli and wpa_cli call of the engine goes through a recorder: the real
+# argv, output and exit code, kept for the stand-ins. Not wpa_cli's interactive
+# mode (no command in its argv): the password is typed there, and wpa_cli echoes
+# what it reads.
+recorder() { # NAME: /tmp/NAME-rec, recording into $R/NAME/
+	mkdir -p "$R/$1"
+	cat >"/tmp/$1-rec" <<REC
 #!/bin/sh
-d=/share/results/nmcli
-n=$(printf '%03d' "$(ls "$d" | grep -c '\.argv$')")
-printf '%s\n' "$@" >"$d/$n.argv"
-nmcli "$@" >"$d/$n.out" 2>"$d/$n.err"
-rc=$?
-echo "$rc" >"$d/$n.rc"
-cat "$d/$n.out"
-cat "$d/$n.err" >&2
-exit "$rc"
+[ "$1" = wpa_cli ] && [ "\$#" -le 4 ] && exec wpa_cli "\$@"
+d=$R/$1
+n=\$(printf '%03d' "\$(ls "\$d" | grep -c '\.argv\$')")
+printf '%s\n' "\$@" >"\$d/\$n.argv"
+$1 "\$@" >"\$d/\$n.out" 2>"\$d/\$n.err"
+rc=\$?
+echo "\$rc" >"\$d/\$n.rc"
+cat "\$d/\$n.out"
+cat "\$d/\$n.err" >&2
+exit "\$rc"
 REC
-chmod 0755 /tmp/nmcli-rec
+	chmod 0755 "/tmp/$1-rec"
+}
+recorder nmcli
+recorder wpa_cli
 mkdir -p /tmp/target/etc/nixos
 printf '{ ... }: { networking.networkmanager.enable = true; }\n' >/tmp/target/etc/nixos/configuration.nix
 $py "$S/wifi-driver.py" "$IN" "$R" /tmp/target >"$R/driver.log" 2>&1

@@ -25,6 +25,8 @@ WRONG = (IN / "wrong-psk").read_text()
 SSID = (IN / "ssid").read_text()
 CACHE_URL = (IN / "cache-url").read_text().strip()
 NMCLI = ("/tmp/nmcli-rec",)
+WPA_CLI = ("/tmp/wpa_cli-rec",)
+LIVE_PROFILES = "/etc/NetworkManager/system-connections"
 out: dict[str, object] = {"steps": []}
 
 
@@ -48,17 +50,18 @@ class Poller(threading.Thread):
                         data = Path(f"/proc/{pid}/{what}").read_bytes()
                     except OSError:
                         continue
+                    argv = [a.decode(errors="replace") for a in data.split(b"\0")]
                     if what == "cmdline" and data:
-                        self.seen.add(" ".join(a.decode(errors="replace") for a in data.split(b"\0")[:4]))
+                        self.seen.add(" ".join(argv[:7]).strip())
                     for needle in self.needles:
                         if needle in data:
-                            self.leaks.append(f"pid {pid} {what}: {data.split(b'\0')[0].decode(errors='replace')}")
+                            self.leaks.append(f"pid {pid} {what}: {argv[0]}")
             time.sleep(0.05)
 
 
-def step(name: str, **info: object) -> None:
-    out["steps"].append({"step": name, "t": round(time.monotonic() - T0, 2), **info})  # type: ignore[union-attr]
-    print(f"--- {name}: {info}", flush=True)
+def step(what: str, **info: object) -> None:
+    out["steps"].append({"step": what, "t": round(time.monotonic() - T0, 2), **info})  # type: ignore[union-attr]
+    print(f"--- {what}: {info}", flush=True)
 
 
 def nm_part() -> None:
@@ -74,13 +77,18 @@ def nm_part() -> None:
         time.sleep(2)
     step("wifi_list", value=[vars(n) for n in nets])
     net = next(n for n in nets if n.ssid == SSID)
+    start = time.monotonic()
     try:
         network.connect(SSID, WRONG, security=net.security, nmcli=NMCLI)
         step("wrong_password", refused=False)
     except network.NetworkError as err:
-        step("wrong_password", refused=True, message=str(err))
+        step("wrong_password", refused=True, message=str(err), seconds=round(time.monotonic() - start, 1))
+    # The refused profile is gone with its keyfile: no wrong password left behind.
+    step("after_wrong", profiles=sorted(os.listdir(LIVE_PROFILES)))
+    start = time.monotonic()
     name = network.connect(SSID, PSK, security=net.security, nmcli=NMCLI)
-    step("connected", name=name, interfaces=[vars(i) for i in network.interfaces(NMCLI)])
+    step("connected", name=name, seconds=round(time.monotonic() - start, 1),
+         profile_mode=oct(os.stat(f"{LIVE_PROFILES}/{name}.nmconnection").st_mode & 0o777), interfaces=[vars(i) for i in network.interfaces(NMCLI)])
     nix_conf = Path("/tmp/nix.conf")
     nix_conf.write_text(f"substituters = {CACHE_URL}\n")
     after = connectivity.check(nix_conf=nix_conf, timeout=5)
@@ -108,20 +116,20 @@ def wpa_part() -> None:
     nets: list[network.WifiNetwork] = []
     for attempt in range(30):
         if attempt % 5 == 0:
-            wpacli.scan(iface)
+            wpacli.scan(iface, wpa_cli=WPA_CLI)
         time.sleep(2)
-        nets = wpacli.scan_results(iface)
+        nets = wpacli.scan_results(iface, wpa_cli=WPA_CLI)
         if any(n.ssid == SSID for n in nets):
             break
     step("wpa_scan", value=[vars(n) for n in nets])
     net = next(n for n in nets if n.ssid == SSID)
     try:
-        wpacli.connect(SSID, WRONG, iface, security=net.security)
+        wpacli.connect(SSID, WRONG, iface, security=net.security, wpa_cli=WPA_CLI)
         step("wpa_wrong_password", refused=False)
     except network.NetworkError as err:
         step("wpa_wrong_password", refused=True, message=str(err))
-    nid = wpacli.connect(SSID, PSK, iface, security=net.security)
-    st = wpacli.status(iface)
+    nid = wpacli.connect(SSID, PSK, iface, security=net.security, wpa_cli=WPA_CLI)
+    st = wpacli.status(iface, wpa_cli=WPA_CLI)
     step("wpa_connected", nid=nid, wpa_state=st.get("wpa_state"), ssid=st.get("ssid"), key_mgmt=st.get("key_mgmt"))
 
 
