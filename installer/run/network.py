@@ -216,7 +216,10 @@ def connect(ssid: str, password: str | None, *, hidden: bool = False, security: 
 def load_profile(name: str, text: str, *, nmcli: Sequence[str] = NMCLI, root: str = CONNECTIONS_ROOT) -> None:
     """The profile as a keyfile (0600) in NetworkManager's directory, then `connection load`."""
     _run([*nmcli, "connection", "delete", "id", name], timeout=10)  # an earlier attempt's profile
-    path = carryover.write_keyfile(root, name, text)
+    try:
+        path = carryover.write_keyfile(root, name, text)
+    except safefs.WriteError as err:
+        raise NetworkError(f"The network's profile could not be written: {err}") from err
     done = _run([*nmcli, "connection", "load", path])
     if done.returncode != 0:
         os.unlink(path)

@@ -103,7 +103,11 @@ $py "$S/wifi-driver.py" "$IN" "$R" /tmp/target >"$R/driver.log" 2>&1
 echo $? >"$R/driver.rc"
 
 mark collect
-nmcli -t -f RUNNING general >"$R/nm-running.txt" 2>&1
+# What nmcli says with no NetworkManager (the 25.05 ISO), for the stand-in too.
+kill "$(pidof NetworkManager)"
+for _ in $(seq 50); do pidof NetworkManager >/dev/null || break; sleep 0.2; done
+/tmp/nmcli-rec -t -f RUNNING general >/dev/null 2>&1
+/tmp/nmcli-rec -t --escape yes -f GENERAL.DEVICE,GENERAL.TYPE,GENERAL.STATE,IP4.ADDRESS device show >/dev/null 2>&1
 mkdir -p "$R/target"
 stat -c '%a %U %n' /tmp/target/etc/NetworkManager/system-connections \
 	/tmp/target/etc/NetworkManager/system-connections/* >"$R/target-modes.txt" 2>&1

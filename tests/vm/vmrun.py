@@ -500,6 +500,24 @@ def run_wifi(cache: Path = CACHE, image: Path | None = None, wheels: Path | None
     return run
 
 
+def save_captures(run: VmRun, dest: Path = ROOT / "tests" / "data") -> list[Path]:
+    """Copy the run's recorded nmcli and wpa_cli calls (NNN.argv/.out/.err/.rc, in call
+    order) to dest/nmcli and dest/wpa_cli: the real output the stand-ins must match."""
+    saved = []
+    for tool in ("nmcli", "wpa_cli"):
+        src = run.results / tool
+        if not src.is_dir():
+            continue
+        out = dest / tool
+        for old in out.glob("[0-9][0-9][0-9].*"):
+            old.unlink()
+        out.mkdir(parents=True, exist_ok=True)
+        for f in sorted(src.iterdir()):
+            shutil.copy2(f, out / f.name)
+            saved.append(out / f.name)
+    return saved
+
+
 if __name__ == "__main__":
     # Manual use: python tests/vm/vmrun.py [uefi|bios ...]
     sys.path.insert(0, str(ROOT / "tests"))  # wheelbuild, as under pytest
@@ -507,6 +525,11 @@ if __name__ == "__main__":
     whl = build_wheels()
     img = build_image(wheels=whl)
     print(f"image: {img} ({time.monotonic() - t:.0f} s)")
+    if sys.argv[1:] == ["wifi"]:  # python tests/vm/vmrun.py wifi: run it and keep its nmcli/wpa_cli output
+        r = run_wifi(image=img, wheels=whl)
+        print(f"wifi: qemu rc {r.qemu_rc} in {r.seconds:.0f} s (guest phases {guest_phases(r)}); "
+              f"{len(save_captures(r))} capture files saved; results in {r.results}")
+        sys.exit(0)
     for m in sys.argv[1:] or MODES:
         r = run_install(m, image=img, wheels=whl)
         print(f"{m}: qemu rc {r.qemu_rc} in {r.seconds:.0f} s (KDF memory {r.pbkdf_memory or 'product default'}; "
