@@ -43,8 +43,8 @@ packages=(
 	# and ntfsresize (the installer shrinks with it); bootctl (Debian 12: in systemd-boot) and
 	# the systemd-boot EFI binary its `install` copies, as NixOS's systemd-boot builder runs it.
 	ntfs-3g systemd-boot systemd-boot-efi
-	# The Wi-Fi run (guest-wifi.sh): two mac80211_hwsim radios, hostapd with a
-	# WPA2-PSK network on one, NetworkManager (on the system bus) on the other,
+	# The Wi-Fi run (guest-wifi.sh): three mac80211_hwsim radios, hostapd with a
+	# WPA2-PSK network on one, NetworkManager (on the system bus) on the next, wpa_supplicant alone on the third,
 	# dnsmasq handing out the address and openssl for the stand-in substituter.
 	hostapd network-manager wpasupplicant iw wireless-regdb dbus dnsmasq-base iproute2 openssl
 	# polkitd (network-manager needs it) depends on a logind, a virtual package debootstrap does not pick.

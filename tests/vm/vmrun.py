@@ -285,7 +285,7 @@ def qemu_argv(run: VmRun, image: Path) -> list[str]:
             "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
             "-drive", f"if=pflash,format=raw,unit=1,file={vars_copy}",
         ]
-    elif run.mode not in ("tpm2", "wifi"):  # run_tpm2 adds its machine with the TPM, run_wifi its own
+    elif run.mode != "tpm2":  # run_tpm2 adds its machine with the TPM
         argv += ["-machine", "pc"]
     return argv
 
@@ -489,7 +489,7 @@ def run_wifi(cache: Path = CACHE, image: Path | None = None, wheels: Path | None
     with open(disk, "wb") as f:
         f.truncate(64 * 1024**2)
     run = VmRun("wifi", run_dir, share, disk, run_dir / "console.log", 0, psk, "")
-    argv = qemu_argv(run, image) + ["-machine", "pc"]
+    argv = qemu_argv(run, image)
     (run.dir / "qemu.argv").write_text(" ".join(argv) + "\n")
     start = time.monotonic()
     proc = subprocess.run(["timeout", "-k", "10", str(GUEST_TIMEOUT), *argv],
