@@ -37,7 +37,7 @@ SECTIONS: dict[str, type] = {name: cls for name, cls in paths.sections().items()
 SECRET_FIELDS = paths.secret_names()
 # The keys that bring a secret in, by section (they are read by _secrets below).
 SECRET_KEYS = {
-    name: {f.metadata["file_key"] for f in fields(cls) if "file_key" in f.metadata}
+    name: {f.metadata[k] for f in fields(cls) for k in ("file_key", "also_key") if k in f.metadata}
     for name, cls in paths.sections().items()
     if any("file_key" in f.metadata for f in fields(cls))
 }
@@ -145,6 +145,7 @@ def _secrets(
     for i, (table, account) in enumerate(zip(users, model.users, strict=True)):
         _password(table, account, hash_passwords, f"users[{i}]", problems)
     _password(data.get("root", {}), model.root, hash_passwords, "root", problems)
+    _wifi_password(data.get("network", {}) or {}, model, base, problems)
     enc = data.get("encryption", {}) or {}
     if "passphrase_file" in enc:
         field = "encryption.passphrase_file"
@@ -168,6 +169,32 @@ def _secrets(
                                            "it must be typable at the boot prompt"))
             return
         model.encryption.passphrase = model.encryption.passphrase_confirm = passphrase
+
+
+def _wifi_password(net: dict[str, Any], model: InstallModel, base: Path, problems: list[Problem]) -> None:
+    """[network] wifi_password, or wifi_password_file (the schema refuses both at once)."""
+    from installer.answers.validate import wifi_password_problem
+    from installer.base.safefs import read_regular
+
+    if "wifi_password" in net:
+        field, password = "network.wifi_password", net["wifi_password"]
+    elif "wifi_password_file" in net:
+        field = "network.wifi_password_file"
+        path = base / net[field.split(".")[1]]
+        try:
+            raw = read_regular(path, MAX_PASSPHRASE)
+        except OSError as err:
+            problems.append(Problem(field, f"cannot read {named(os.fspath(path))}: {err.strerror or err}"))
+            return
+        text = raw.decode("utf-8", "replace")
+        password = text[:-1] if text.endswith("\n") else text
+    else:
+        return
+    problem = wifi_password_problem(password)
+    if problem:
+        problems.append(Problem(field, problem))
+        return
+    model.network.wifi_password = password
 
 
 def _control(secret: str) -> str:

@@ -34,6 +34,7 @@ Unlock = Literal["passphrase", "fido2", "tpm2"]
 Desktop = Literal["none", "gnome", "plasma", "xfce"]
 GpuChoice = Literal["auto", "none", "nvidia-open", "nvidia", "nouveau"]
 HardwareReport = Literal["generated", "facter"]
+WifiBackend = Literal["networkmanager", "wpa_supplicant"]
 
 FIRMWARES: tuple[Firmware, ...] = ("uefi", "bios")
 LOADERS: tuple[Loader, ...] = ("systemd-boot", "grub")
@@ -44,6 +45,7 @@ UNLOCKS: tuple[Unlock, ...] = ("passphrase", "fido2", "tpm2")
 DESKTOPS: tuple[Desktop, ...] = ("none", "gnome", "plasma", "xfce")
 GPU_CHOICES: tuple[GpuChoice, ...] = ("auto", "none", "nvidia-open", "nvidia", "nouveau")
 HARDWARE_REPORTS: tuple[HardwareReport, ...] = ("generated", "facter")
+WIFI_BACKENDS: tuple[WifiBackend, ...] = ("networkmanager", "wpa_supplicant")
 
 
 DEFAULT_STATE_VERSION = "25.11"
@@ -95,7 +97,8 @@ def answer(
     return field(default=default, metadata=meta)
 
 
-def secret(*, doc: str, file_key: str | None = None, file_doc: str | None = None, confirms: str | None = None) -> Any:
+def secret(*, doc: str, file_key: str | None = None, file_doc: str | None = None, confirms: str | None = None,
+           also_key: str | None = None, also_doc: str | None = None) -> Any:
     """A secret: held in memory only, never in repr() nor in equality (so a
     model can be compared and printed safely), never saved, and redacted
     from logs and child environments by `InstallModel.secrets()`.
@@ -103,11 +106,15 @@ def secret(*, doc: str, file_key: str | None = None, file_doc: str | None = None
     file_key: the key an answers file brings it in with (the loader reads
     it), with file_doc saying what that key holds; None: never from a file.
     confirms: the secret this one repeats (typed twice); a copy, so not
-    listed again by `secrets()`."""
+    listed again by `secrets()`. also_key: a second key bringing it in
+    (the Wi-Fi password in plain text, or from a file), with also_doc."""
     meta: dict[str, Any] = {"doc": doc, "secret": True}
     if file_key is not None:
         meta["file_key"] = file_key
         meta["file_doc"] = file_doc or doc
+    if also_key is not None:
+        meta["also_key"] = also_key
+        meta["also_doc"] = also_doc or doc
     if confirms is not None:
         meta["confirms"] = confirms
     return field(default=None, repr=False, compare=False, metadata=meta)
@@ -240,6 +247,24 @@ class Hardware:
 
 
 @dataclass
+class Network:
+    wifi_ssid: str = answer("", doc="the Wi-Fi network to join on the ISO and in the new system (empty: none)",
+                            default_words="")
+    wifi_hidden: bool = answer(False, doc="the network does not announce its name")
+    wifi_backend: WifiBackend = answer(
+        "networkmanager", doc="how the new system joins it: `networkmanager` (a root-only keyfile in "
+        "/etc/NetworkManager/system-connections) or `wpa_supplicant` (`networking.wireless`, needs "
+        "`software.networkmanager = false`)")
+    proxy: str = answer("", doc="HTTP proxy for the connectivity check and nixos-install, e.g. "
+                                "`http://proxy.example:3128`", default_words="")
+    wifi_password: str | None = secret(
+        doc="the Wi-Fi password (WPA2/WPA3 personal)", file_key="wifi_password",
+        file_doc="the Wi-Fi password in plain text (8-63 characters)", also_key="wifi_password_file",
+        also_doc="file holding the Wi-Fi password (relative to the answers file; one final newline is ignored)",
+    )
+
+
+@dataclass
 class InstallModel:
     """The answers, section by section in the order a person fills them (and the wizard asks)."""
 
@@ -251,6 +276,7 @@ class InstallModel:
     root: Root = answer(doc="The root account.", factory=Root)
     software: Software = answer(doc="What the new system runs.", factory=Software)
     hardware: Hardware = answer(doc="Drivers for what the machine has.", factory=Hardware)
+    network: Network = answer(doc="Getting online: the Wi-Fi network and the proxy.", factory=Network)
 
     def secrets(self) -> list[str]:
         """Every secret the model holds (each once: not its typed-again copy), in

@@ -45,6 +45,8 @@ SECRET_SCHEMAS: dict[str, dict[str, Any]] = {
     "password_hash": {"type": "string", "pattern": CRYPT_HASH},
     "password": {"type": "string"},
     "passphrase_file": {"type": "string", "minLength": 1},
+    "wifi_password": {"type": "string"},
+    "wifi_password_file": {"type": "string", "minLength": 1},
 }
 
 
@@ -70,6 +72,8 @@ def _docs(cls: type, at: str) -> dict[str, str]:
             out[f"{at}.{f.name}"] = f.metadata["doc"]
         elif "file_key" in f.metadata:
             out[f"{at}.{f.metadata['file_key']}"] = f.metadata["file_doc"]
+            if "also_key" in f.metadata:
+                out[f"{at}.{f.metadata['also_key']}"] = f.metadata["also_doc"]
     return out
 
 
@@ -165,15 +169,18 @@ def _object(cls: type, at: str, docs: dict[str, str]) -> dict[str, Any]:
         if f.metadata.get("required"):
             required.append(f.name)
     for f in dataclasses.fields(cls):
-        if "file_key" in f.metadata:
-            name = f.metadata["file_key"]
-            props[name] = {**SECRET_SCHEMAS[name], "description": _describe(f"{at}.{name}", docs)}
+        for key in ("file_key", "also_key"):
+            if key in f.metadata:
+                name = f.metadata[key]
+                props[name] = {**SECRET_SCHEMAS[name], "description": _describe(f"{at}.{name}", docs)}
     out: dict[str, Any] = {"type": "object", "description": _describe(at, docs), "properties": props}
     out["additionalProperties"] = False
     if required:
         out["required"] = required
     if {"password", "password_hash"} <= set(props):
         out["not"] = {"required": ["password", "password_hash"]}  # answers.py: one or the other
+    if {"wifi_password", "wifi_password_file"} <= set(props):
+        out["not"] = {"required": ["wifi_password", "wifi_password_file"]}
     return out
 
 

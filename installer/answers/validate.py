@@ -25,6 +25,8 @@ from installer.answers.gpu import gpu_problem
 from installer.answers.model import (DESKTOPS, FILESYSTEMS, FIRMWARES, GPU_CHOICES, LAYOUTS, LOADERS, SWAP_KINDS,
                                      UNLOCKS, InstallModel)
 from installer.machine.eligibility import HIBERNATE_KEEP, hibernate_refusal
+from installer.answers.model import DESKTOPS, FILESYSTEMS, FIRMWARES, LAYOUTS, LOADERS, SWAP_KINDS, InstallModel
+from installer.answers.model import WIFI_BACKENDS
 # The forms and limits the schema states too live with their fields in the model.
 from installer.answers.model import ATTR_PATH_FORM, HOSTNAME_FORM, MIN_ESP_MIB, STATE_VERSION_FORM, USERNAME_FORM
 from installer.base.problems import Problem, shown
@@ -69,6 +71,7 @@ def validate(model: InstallModel, machine: Machine | None = None) -> list[Proble
     problems += _users(model)
     problems += _software(model)
     problems += _hardware(model, machine)
+    problems += _network(model)
     return problems
 
 
@@ -345,6 +348,42 @@ def _hardware(model: InstallModel, machine: Machine | None) -> list[Problem]:
         return [Problem("hardware.gpu", f"must be one of {', '.join(GPU_CHOICES)}")]
     why = gpu_problem(model, machine)
     return [Problem("hardware.gpu", why)] if why else []
+
+
+PROXY = re.compile(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?/?")
+
+
+def wifi_password_problem(password: str) -> str:
+    """WPA2/WPA3 personal: a passphrase of 8-63 printable ASCII characters, or the 64-hex-digit key."""
+    if re.fullmatch(r"[0-9A-Fa-f]{64}", password):
+        return ""
+    if not 8 <= len(password) <= 63:
+        return "a Wi-Fi password has 8 to 63 characters"
+    if any(not 32 <= ord(c) <= 126 for c in password):
+        return "a Wi-Fi password has only letters, digits, spaces and ASCII punctuation"
+    return ""
+
+
+def _network(model: InstallModel) -> list[Problem]:
+    n, out = model.network, []
+    if len(n.wifi_ssid.encode()) > 32:
+        out.append(Problem("network.wifi_ssid", "a Wi-Fi network name has at most 32 bytes"))
+    if n.wifi_password and wifi_password_problem(n.wifi_password):
+        out.append(Problem("network.wifi_password", wifi_password_problem(n.wifi_password)))
+    if n.wifi_password and not n.wifi_ssid:
+        out.append(Problem("network.wifi_ssid", "a Wi-Fi password is given: name its network too"))
+    if n.wifi_backend not in WIFI_BACKENDS:
+        out.append(Problem("network.wifi_backend", f"must be one of {', '.join(WIFI_BACKENDS)}"))
+    elif n.wifi_ssid and n.wifi_backend == "networkmanager" and not model.software.networkmanager:
+        out.append(Problem("network.wifi_backend", "the Wi-Fi network is kept through NetworkManager: turn on "
+                                                   "software.networkmanager, or choose wpa_supplicant"))
+    elif n.wifi_ssid and n.wifi_backend == "wpa_supplicant" and model.software.networkmanager:
+        out.append(Problem("network.wifi_backend", "wpa_supplicant and NetworkManager cannot both run: turn "
+                                                   "software.networkmanager off, or choose networkmanager"))
+    if n.proxy and not PROXY.fullmatch(n.proxy):
+        out.append(Problem("network.proxy", "write the proxy as http://HOST:PORT (a proxy password would be "
+                                            "saved with the answers, so none is taken)"))
+    return out
 
 
 def suggest_username(full_name: str) -> str:

@@ -43,6 +43,12 @@ packages=(
 	# and ntfsresize (the installer shrinks with it); bootctl (Debian 12: in systemd-boot) and
 	# the systemd-boot EFI binary its `install` copies, as NixOS's systemd-boot builder runs it.
 	ntfs-3g systemd-boot systemd-boot-efi
+	# The Wi-Fi run (guest-net.sh): two mac80211_hwsim radios, hostapd with a
+	# WPA2-PSK network on one, NetworkManager (on the system bus) on the other,
+	# dnsmasq handing out the address and openssl for the stand-in substituter.
+	hostapd network-manager wpasupplicant iw wireless-regdb dbus dnsmasq-base iproute2 openssl
+	# polkitd (network-manager needs it) depends on a logind, a virtual package debootstrap does not pick.
+	libpam-systemd
 )
 
 work="$cache/build-$key.tmp"
@@ -92,7 +98,9 @@ unmount_tree
 
 # Trim what a headless virtio guest never loads, then pack the tree.
 rm -rf "$root"/usr/share/{doc,man,info,locale} "$root"/var/cache/apt/archives/*.deb "$root"/boot/*
-for d in drivers/gpu drivers/media drivers/net/wireless drivers/infiniband drivers/staging sound \
+# drivers/net/wireless/virtual stays: it holds mac80211_hwsim.
+find "$root/lib/modules/$kver/kernel/drivers/net/wireless" -mindepth 1 -maxdepth 1 ! -name virtual -exec rm -rf {} +
+for d in drivers/gpu drivers/media drivers/infiniband drivers/staging sound \
 	drivers/bluetooth drivers/isdn drivers/input/touchscreen drivers/iio; do
 	rm -rf "$root/lib/modules/$kver/kernel/$d"
 done

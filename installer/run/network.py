@@ -1,0 +1,253 @@
+"""Getting the live system online through NetworkManager (`nmcli`).
+
+One narrow function per nmcli call, each taking the command to run (`nmcli`
+by default; tests point it at a stand-in that prints nmcli's real terse
+output, captured from a real NetworkManager in the VM test). The NixOS
+25.11 minimal ISO runs NetworkManager; where it does not run (25.05 and
+before), `installer.run.wpacli` does the same through wpa_supplicant.
+
+The Wi-Fi password never goes into an argv or an environment: `connection
+up ... passwd-file` reads it from a 0600 file in a 0700 directory under /run
+(tmpfs, never on a disk), removed as soon as nmcli returns.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from installer.base import safefs
+from installer.base.processes import child_env
+
+NMCLI: tuple[str, ...] = ("nmcli",)
+RUN_DIR = "/run/nixos-tui-installer"
+# A scan takes a few seconds; an association with DHCP up to NetworkManager's own 90 s.
+TIMEOUT = 30.0
+CONNECT_WAIT = 45
+
+
+class NetworkError(Exception):
+    """What went wrong, in words a person can act on (shown at the field)."""
+
+
+@dataclass(frozen=True)
+class Interface:
+    name: str
+    kind: str  # "wired", "wireless", or NetworkManager's own type word
+    state: str  # "connected", "disconnected", "unavailable", ...
+    address: str = ""  # the first IPv4 address with its prefix, "" when none
+
+    @property
+    def connected(self) -> bool:
+        return self.state == "connected"
+
+
+@dataclass(frozen=True)
+class WifiNetwork:
+    ssid: str
+    signal: int  # 0-100, as NetworkManager reports it
+    security: str  # NetworkManager's words: "" (open), "WPA2", "WPA1 WPA2", "WPA3", "WPA2 WPA3", "WEP"...
+    in_use: bool = False
+
+    @property
+    def open(self) -> bool:
+        return self.security.strip() in ("", "--")
+
+    @property
+    def key_mgmt(self) -> str | None:
+        """The keyfile's key-mgmt: WPA3-only networks need SAE; a mixed WPA2/WPA3 one takes WPA-PSK."""
+        words = self.security.split()
+        if self.open:
+            return None
+        if "WPA3" in words and not any(w in words for w in ("WPA1", "WPA2")):
+            return "sae"
+        return "wpa-psk"
+
+
+KINDS = {"ethernet": "wired", "wifi": "wireless"}
+
+
+def split_terse(line: str) -> list[str]:
+    """One line of `nmcli -t --escape yes`: fields split at ':' that is not
+    escaped, with nmcli's `\\:` and `\\\\` undone."""
+    fields: list[str] = []
+    current: list[str] = []
+    chars = iter(line)
+    for ch in chars:
+        if ch == "\\":
+            current.append(next(chars, ""))
+        elif ch == ":":
+            fields.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    fields.append("".join(current))
+    return fields
+
+
+def _run(argv: Sequence[str], *, stdin: str | None = None, timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
+    # LC_ALL=C: nmcli translates its messages, and its reasons are matched below.
+    return subprocess.run(list(argv), input=stdin, capture_output=True, text=True, timeout=timeout,
+                          env=child_env(extra={"LC_ALL": "C"}), check=False)
+
+
+def nm_running(nmcli: Sequence[str] = NMCLI) -> bool:
+    """NetworkManager runs here (nmcli installed and the daemon answering)."""
+    try:
+        done = _run([*nmcli, "-t", "-f", "RUNNING", "general"], timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0 and done.stdout.strip() == "running"
+
+
+def interfaces(nmcli: Sequence[str] = NMCLI) -> list[Interface]:
+    """Every network interface but loopback, with its state and IPv4 address."""
+    done = _run([*nmcli, "-t", "--escape", "yes", "-f", "GENERAL.DEVICE,GENERAL.TYPE,GENERAL.STATE,IP4.ADDRESS",
+                 "device", "show"])
+    if done.returncode != 0:
+        raise NetworkError(f"NetworkManager did not list the interfaces: {_reason(done)}")
+    found: list[Interface] = []
+    block: dict[str, str] = {}
+    for line in [*done.stdout.splitlines(), ""]:
+        if not line.strip():
+            if block.get("GENERAL.DEVICE") and block.get("GENERAL.TYPE") != "loopback":
+                state = re.sub(r"^\d+ \((.*)\)$", r"\1", block.get("GENERAL.STATE", ""))
+                kind = block.get("GENERAL.TYPE", "")
+                found.append(Interface(block["GENERAL.DEVICE"], KINDS.get(kind, kind), state.split(" (")[0],
+                                       block.get("IP4.ADDRESS[1]", "")))
+            block = {}
+            continue
+        key, _, value = line.partition(":")
+        block.setdefault(key, split_terse(value)[0] if key.startswith("IP4") else value)
+    return found
+
+
+def wifi_networks(nmcli: Sequence[str] = NMCLI, *, rescan: bool = False) -> list[WifiNetwork]:
+    """The Wi-Fi networks in range, strongest first, each SSID once (hidden ones have none: not listed)."""
+    done = _run([*nmcli, "-t", "--escape", "yes", "-f", "IN-USE,SSID,SIGNAL,SECURITY", "device", "wifi", "list",
+                 "--rescan", "yes" if rescan else "auto"])
+    if done.returncode != 0:
+        raise NetworkError(f"NetworkManager did not list the Wi-Fi networks: {_reason(done)}")
+    best: dict[str, WifiNetwork] = {}
+    for line in done.stdout.splitlines():
+        parts = split_terse(line)
+        if len(parts) != 4 or not parts[1]:
+            continue
+        in_use, ssid, signal, security = parts
+        net = WifiNetwork(ssid, int(signal) if signal.isdigit() else 0, security.strip(), in_use.strip() == "*")
+        old = best.get(ssid)
+        if old is None or net.signal > old.signal or net.in_use:
+            best[ssid] = net
+    return sorted(best.values(), key=lambda n: (-n.in_use, -n.signal, n.ssid))
+
+
+def wifi_device(nmcli: Sequence[str] = NMCLI) -> str:
+    """The first Wi-Fi interface NetworkManager manages, or NetworkError."""
+    for iface in interfaces(nmcli):
+        if iface.kind == "wireless" and iface.state != "unmanaged":
+            return iface.name
+    raise NetworkError("This computer has no Wi-Fi card that NetworkManager can use.")
+
+
+def connection_name(ssid: str) -> str:
+    """The profile's name: also the keyfile's file name, so a plain one."""
+    return "wifi-" + (re.sub(r"[^A-Za-z0-9._-]+", "-", ssid).strip("-.") or "network")
+
+
+def add_connection(name: str, ssid: str, key_mgmt: str | None, *, hidden: bool, ifname: str,
+                   nmcli: Sequence[str] = NMCLI) -> None:
+    """A Wi-Fi profile without its secret (the password comes at `up`)."""
+    _run([*nmcli, "connection", "delete", "id", name], timeout=10)  # an earlier attempt's profile
+    argv = [*nmcli, "connection", "add", "type", "wifi", "ifname", ifname, "con-name", name, "ssid", ssid,
+            "802-11-wireless.hidden", "yes" if hidden else "no"]
+    if key_mgmt is not None:
+        argv += ["wifi-sec.key-mgmt", key_mgmt]
+    done = _run(argv)
+    if done.returncode != 0:
+        raise NetworkError(f"NetworkManager refused the network: {_reason(done)}")
+
+
+def connection_up(name: str, password: str | None, *, nmcli: Sequence[str] = NMCLI, run_dir: str = RUN_DIR) -> None:
+    """Activate the profile; the password through a passwd-file removed when nmcli returns."""
+    argv = [*nmcli, "--wait", str(CONNECT_WAIT), "connection", "up", "id", name]
+    if password is None:
+        done = _run(argv, timeout=CONNECT_WAIT + 15)
+    else:
+        with PasswdFile(f"802-11-wireless-security.psk:{password}\n", run_dir) as path:
+            done = _run([*argv, "passwd-file", path], timeout=CONNECT_WAIT + 15)
+    if done.returncode != 0:
+        _run([*nmcli, "connection", "delete", "id", name], timeout=10)
+        raise NetworkError(plain_reason(_reason(done)))
+
+
+def connect(ssid: str, password: str | None, *, hidden: bool = False, security: str | None = None,
+            nmcli: Sequence[str] = NMCLI, run_dir: str = RUN_DIR) -> str:
+    """Join a Wi-Fi network; returns the profile's name. `security` as the scan
+    listed it (None: a hidden network, WPA2-PSK when a password is given)."""
+    if not ssid:
+        raise NetworkError("Type the network's name (SSID).")
+    if password is not None and "\n" in password:
+        raise NetworkError("A Wi-Fi password is one line.")
+    if security is None:
+        key_mgmt = "wpa-psk" if password else None
+    else:
+        key_mgmt = WifiNetwork(ssid, 0, security).key_mgmt
+    if key_mgmt is not None and not password:
+        raise NetworkError("This network needs a password.")
+    name = connection_name(ssid)
+    add_connection(name, ssid, key_mgmt, hidden=hidden, ifname=wifi_device(nmcli), nmcli=nmcli)
+    connection_up(name, password if key_mgmt is not None else None, nmcli=nmcli, run_dir=run_dir)
+    return name
+
+
+# NetworkManager's activation failures (its NMDeviceStateReason texts, as nmcli
+# prints them) and what they mean to the person at the field.
+REASONS = (
+    ("Secrets were required, but not provided", "The password is wrong (NetworkManager: {nm})."),
+    ("802.1X supplicant", "The password is wrong or the network refused it (NetworkManager: {nm})."),
+    ("could not be found", "The network is not in range (NetworkManager: {nm})."),
+    ("No network with SSID", "The network is not in range (NetworkManager: {nm})."),
+    ("IP configuration could not be reserved", "Joined, but the network gave no address (NetworkManager: {nm})."),
+    ("Timeout expired", "No answer from the network in time (NetworkManager: {nm})."),
+)
+
+
+def plain_reason(nm: str) -> str:
+    nm = nm.strip().rstrip(".")
+    for needle, words in REASONS:
+        if needle.lower() in nm.lower():
+            return words.format(nm=nm)
+    return f"NetworkManager could not connect: {nm}."
+
+
+def _reason(done: subprocess.CompletedProcess[str]) -> str:
+    text = " ".join((done.stderr or done.stdout).split())
+    text = re.sub(r"^Error: ", "", text)
+    text = re.sub(r"Connection activation failed: ", "", text)
+    return re.sub(r"\s*Hint: use 'journalctl.*$", "", text) or f"nmcli exited {done.returncode}"
+
+
+class PasswdFile:
+    """A 0600 file in a 0700 directory under /run for one nmcli call, removed afterwards."""
+
+    def __init__(self, text: str, run_dir: str = RUN_DIR) -> None:
+        self.text, self.run_dir = text, run_dir
+        self.name = f"wifi-{secrets.token_hex(8)}"
+
+    def __enter__(self) -> str:
+        fd = safefs.open_dir(self.run_dir, create=True, mode=0o700)
+        try:
+            safefs.write_at(fd, self.name, self.text, mode=0o600, shown=f"{self.run_dir}/{self.name}")
+        finally:
+            os.close(fd)
+        return os.path.join(self.run_dir, self.name)
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            os.unlink(os.path.join(self.run_dir, self.name))
+        except FileNotFoundError:
+            pass
