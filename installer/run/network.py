@@ -89,19 +89,43 @@ def split_terse(line: str) -> list[str]:
     return fields
 
 
-def _run(argv: Sequence[str], *, stdin: str | None = None, timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
+def _run(argv: Sequence[str], *, timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
     # LC_ALL=C: nmcli translates its messages, and its reasons are matched below.
-    return subprocess.run(list(argv), input=stdin, capture_output=True, text=True, timeout=timeout,
-                          env=child_env(extra={"LC_ALL": "C"}), check=False)
+    try:
+        return subprocess.run(list(argv), stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=timeout, env=child_env(extra={"LC_ALL": "C"}), check=False)
+    except FileNotFoundError:
+        raise NetworkError("NetworkManager's nmcli is not installed on this system.") from None
+    except subprocess.TimeoutExpired:
+        raise NetworkError(f"NetworkManager did not answer within {timeout:.0f} seconds.") from None
+    except OSError as err:
+        raise NetworkError(f"nmcli could not be started: {err.strerror}.") from None
 
 
 def nm_running(nmcli: Sequence[str] = NMCLI) -> bool:
     """NetworkManager runs here (nmcli installed and the daemon answering)."""
     try:
         done = _run([*nmcli, "-t", "-f", "RUNNING", "general"], timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
+    except NetworkError:
         return False
     return done.returncode == 0 and done.stdout.strip() == "running"
+
+
+def connectivity(nmcli: Sequence[str] = NMCLI) -> str:
+    """NetworkManager's own verdict: "full", "limited", "portal", "none" or
+    "unknown" ("none" too when it does not run). Only a hint: the substituter
+    check of installer.run.connectivity is what the install relies on."""
+    try:
+        done = _run([*nmcli, "-t", "networking", "connectivity"], timeout=10)
+    except NetworkError:
+        return "none"
+    word = done.stdout.strip()
+    return word if done.returncode == 0 and word else "none"
+
+
+def online(nmcli: Sequence[str] = NMCLI) -> bool:
+    """Already online (a cable, or a network joined before the installer started)."""
+    return connectivity(nmcli) == "full"
 
 
 def interfaces(nmcli: Sequence[str] = NMCLI) -> list[Interface]:
@@ -217,7 +241,8 @@ REASONS = (
 
 
 def plain_reason(nm: str) -> str:
-    nm = nm.strip().rstrip(".")
+    # nmcli numbers the reason, "(7) Secrets were ...": the number means nothing to the reader.
+    nm = re.sub(r"^\(\d+\)\s*", "", nm.strip()).rstrip(".")
     for needle, words in REASONS:
         if needle.lower() in nm.lower():
             return words.format(nm=nm)
