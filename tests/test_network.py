@@ -17,7 +17,7 @@ from installer.run.network import NetworkError
 
 ROOT = Path(__file__).resolve().parents[1]
 STANDIN = str(ROOT / "tests" / "standins" / "nmcli")
-PSK = "correct horse:battery\\staple"
+PSK = " correct horse:battery\\staple\\012 "  # spaces at both ends, a backslash, a colon
 
 
 @pytest.fixture
@@ -180,3 +180,7 @@ def test_plain_reason_keeps_unknown_words() -> None:
     assert network.plain_reason("(53) The Wi-Fi network could not be found.") == (
         "The network is not in range (NetworkManager: The Wi-Fi network could not be found).")
     assert network.plain_reason("Something new") == "NetworkManager could not connect: Something new."
+
+
+def test_passwd_file_value_survives_nmclis_unescaping() -> None:
+    assert network.passwd_file_value(" a\\b:c\t") == "\\040a\\\\b:c\\011"

@@ -136,17 +136,23 @@ def interfaces(nmcli: Sequence[str] = NMCLI) -> list[Interface]:
         raise NetworkError(f"NetworkManager did not list the interfaces: {_reason(done)}")
     found: list[Interface] = []
     block: dict[str, str] = {}
-    for line in [*done.stdout.splitlines(), ""]:
-        if not line.strip():
-            if block.get("GENERAL.DEVICE") and block.get("GENERAL.TYPE") != "loopback":
-                state = re.sub(r"^\d+ \((.*)\)$", r"\1", block.get("GENERAL.STATE", ""))
-                kind = block.get("GENERAL.TYPE", "")
-                found.append(Interface(block["GENERAL.DEVICE"], KINDS.get(kind, kind), state.split(" (")[0],
-                                       block.get("IP4.ADDRESS[1]", "")))
-            block = {}
-            continue
+
+    def close() -> None:
+        if block.get("GENERAL.DEVICE") and block.get("GENERAL.TYPE") != "loopback":
+            state = re.sub(r"^\d+ \((.*)\)$", r"\1", block.get("GENERAL.STATE", ""))
+            kind = block.get("GENERAL.TYPE", "")
+            found.append(Interface(block["GENERAL.DEVICE"], KINDS.get(kind, kind), state.split(" (")[0],
+                                   block.get("IP4.ADDRESS[1]", "")))
+        block.clear()
+
+    for line in done.stdout.splitlines():
         key, _, value = line.partition(":")
-        block.setdefault(key, split_terse(value)[0] if key.startswith("IP4") else value)
+        # Devices are apart by a blank line; a new GENERAL.DEVICE starts one all the same.
+        if not line.strip() or key == "GENERAL.DEVICE":
+            close()
+        if line.strip():
+            block.setdefault(key, split_terse(value)[0])
+    close()
     return found
 
 
@@ -201,7 +207,7 @@ def connection_up(name: str, password: str | None, *, nmcli: Sequence[str] = NMC
     if password is None:
         done = _run(argv, timeout=CONNECT_WAIT + 15)
     else:
-        with PasswdFile(f"802-11-wireless-security.psk:{password}\n", run_dir) as path:
+        with PasswdFile(f"802-11-wireless-security.psk:{passwd_file_value(password)}\n", run_dir) as path:
             done = _run([*argv, "passwd-file", path], timeout=CONNECT_WAIT + 15)
     if done.returncode != 0:
         _run([*nmcli, "connection", "delete", "id", name], timeout=10)
@@ -254,6 +260,15 @@ def _reason(done: subprocess.CompletedProcess[str]) -> str:
     text = re.sub(r"^Error: ", "", text)
     text = re.sub(r"Connection activation failed: ", "", text)
     return re.sub(r"\s*Hint: use 'journalctl.*$", "", text) or f"nmcli exited {done.returncode}"
+
+
+def passwd_file_value(secret: str) -> str:
+    """The secret as nmcli's passwd-file reads it back exactly: nmcli undoes
+    backslash escapes (octal \\ooo too) and strips unescaped spaces at both
+    ends (nmc_utils_parse_passwd_file), so a backslash and every space or
+    control character are written escaped."""
+    return "".join("\\\\" if c == "\\" else f"\\{ord(c):03o}" if c in " \t\r\n\v\f" or ord(c) < 32 else c
+                   for c in secret)
 
 
 class PasswdFile:
