@@ -59,7 +59,9 @@ class WifiNetwork:
 
     @property
     def key_mgmt(self) -> str | None:
-        """The keyfile's key-mgmt: WPA3-only networks need SAE; a mixed WPA2/WPA3 one takes WPA-PSK."""
+        """The keyfile's key-mgmt: WPA3-only networks need SAE; a mixed WPA2/WPA3 one takes WPA-PSK,
+        which every card can do. nmcli shows no SAE capability of the card (WIFI-PROPERTIES has
+        none): a card without it fails the activation, and that reason is shown as NM words it."""
         words = self.security.split()
         if self.open:
             return None
