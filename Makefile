@@ -36,7 +36,7 @@ RICH_COMPAT := 14.1.0
 # tests run Debian 13's 2.26 from a root debootstrapped into tests/newnix/cache/.
 SYSTEM_PACKAGES := python3-venv libparted-dev pkg-config gdisk parted fdisk \
 	dosfstools mtools e2fsprogs btrfs-progs xfsprogs ntfs-3g cryptsetup-bin util-linux whois kbd tmux \
-	qemu-system-x86 ovmf debootstrap swtpm swtpm-tools
+	qemu-system-x86 ovmf debootstrap swtpm swtpm-tools openssl
 
 .PHONY: install system-packages nix-root run test test-fast test-compat test-vm bench clean
 

@@ -41,26 +41,26 @@ class Reachability:
 
 
 def substituters(nix_conf: str | Path = NIX_CONF) -> list[str]:
-    """The substituters nixos-install will use: `substituters` and
-    `extra-substituters` of nix.conf, in order, or cache.nixos.org."""
-    base: list[str] | None = None
-    extra: list[str] = []
+    """The substituters nixos-install will use, as Nix reads nix.conf: a
+    `substituters` line replaces the value so far (cache.nixos.org at
+    first), an `extra-substituters` line adds to it. `trusted-substituters`
+    are only allowed, not used unless a client asks, so they are not asked."""
+    urls = list(DEFAULT_SUBSTITUTERS)
     try:
         lines = Path(nix_conf).read_text(errors="replace").splitlines()
     except OSError:
         lines = []
     for line in lines:
         key, sep, value = line.split("#", 1)[0].partition("=")
+        key = key.strip()
         if not sep:
             continue
-        key = key.strip()
         if key == "substituters":
-            base = value.split()
+            urls = value.split()
         elif key == "extra-substituters":
-            extra += value.split()
-    urls = [*(DEFAULT_SUBSTITUTERS if base is None else base), *extra]
+            urls += value.split()
     # Only what an HTTP request can reach: a local store or ssh:// is no sign of being online.
-    return [u.rstrip("/") for u in dict.fromkeys(urls) if u.startswith(("http://", "https://"))]
+    return [u for u in dict.fromkeys(u.rstrip("/") for u in urls) if u.startswith(("http://", "https://"))]
 
 
 def probe(url: str, *, proxy: str = "", timeout: float = TIMEOUT) -> Reachability:

@@ -66,7 +66,9 @@ class WifiNetwork:
 
     @property
     def key_mgmt(self) -> str | None:
-        """The keyfile's key-mgmt: WPA3-only networks need SAE; a mixed WPA2/WPA3 one takes WPA-PSK."""
+        """The keyfile's key-mgmt: WPA3-only networks need SAE; a mixed WPA2/WPA3 one takes WPA-PSK,
+        which every card can do. nmcli shows no SAE capability of the card (WIFI-PROPERTIES has
+        none): a card without it fails the activation, and that reason is shown as NM words it."""
         words = self.security.split()
         if self.open:
             return None
@@ -96,19 +98,43 @@ def split_terse(line: str) -> list[str]:
     return fields
 
 
-def _run(argv: Sequence[str], *, stdin: str | None = None, timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
+def _run(argv: Sequence[str], *, timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
     # LC_ALL=C: nmcli translates its messages, and its reasons are matched below.
-    return subprocess.run(list(argv), input=stdin, capture_output=True, text=True, timeout=timeout,
-                          env=child_env(extra={"LC_ALL": "C"}), check=False)
+    try:
+        return subprocess.run(list(argv), stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=timeout, env=child_env(extra={"LC_ALL": "C"}), check=False)
+    except FileNotFoundError:
+        raise NetworkError("NetworkManager's nmcli is not installed on this system.") from None
+    except subprocess.TimeoutExpired:
+        raise NetworkError(f"NetworkManager did not answer within {timeout:.0f} seconds.") from None
+    except OSError as err:
+        raise NetworkError(f"nmcli could not be started: {err.strerror}.") from None
 
 
 def nm_running(nmcli: Sequence[str] = NMCLI) -> bool:
     """NetworkManager runs here (nmcli installed and the daemon answering)."""
     try:
         done = _run([*nmcli, "-t", "-f", "RUNNING", "general"], timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
+    except NetworkError:
         return False
     return done.returncode == 0 and done.stdout.strip() == "running"
+
+
+def connectivity(nmcli: Sequence[str] = NMCLI) -> str:
+    """NetworkManager's own verdict: "full", "limited", "portal", "none" or
+    "unknown" ("none" too when it does not run). Only a hint: the substituter
+    check of installer.run.connectivity is what the install relies on."""
+    try:
+        done = _run([*nmcli, "-t", "networking", "connectivity"], timeout=10)
+    except NetworkError:
+        return "none"
+    word = done.stdout.strip()
+    return word if done.returncode == 0 and word else "none"
+
+
+def online(nmcli: Sequence[str] = NMCLI) -> bool:
+    """Already online (a cable, or a network joined before the installer started)."""
+    return connectivity(nmcli) == "full"
 
 
 def interfaces(nmcli: Sequence[str] = NMCLI) -> list[Interface]:
@@ -119,17 +145,23 @@ def interfaces(nmcli: Sequence[str] = NMCLI) -> list[Interface]:
         raise NetworkError(f"NetworkManager did not list the interfaces: {_reason(done)}")
     found: list[Interface] = []
     block: dict[str, str] = {}
-    for line in [*done.stdout.splitlines(), ""]:
-        if not line.strip():
-            if block.get("GENERAL.DEVICE") and block.get("GENERAL.TYPE") != "loopback":
-                state = re.sub(r"^\d+ \((.*)\)$", r"\1", block.get("GENERAL.STATE", ""))
-                kind = block.get("GENERAL.TYPE", "")
-                found.append(Interface(block["GENERAL.DEVICE"], KINDS.get(kind, kind), state.split(" (")[0],
-                                       block.get("IP4.ADDRESS[1]", "")))
-            block = {}
-            continue
+
+    def close() -> None:
+        if block.get("GENERAL.DEVICE") and block.get("GENERAL.TYPE") != "loopback":
+            state = re.sub(r"^\d+ \((.*)\)$", r"\1", block.get("GENERAL.STATE", ""))
+            kind = block.get("GENERAL.TYPE", "")
+            found.append(Interface(block["GENERAL.DEVICE"], KINDS.get(kind, kind), state.split(" (")[0],
+                                   block.get("IP4.ADDRESS[1]", "")))
+        block.clear()
+
+    for line in done.stdout.splitlines():
         key, _, value = line.partition(":")
-        block.setdefault(key, split_terse(value)[0] if key.startswith("IP4") else value)
+        # Devices are apart by a blank line; a new GENERAL.DEVICE starts one all the same.
+        if not line.strip() or key == "GENERAL.DEVICE":
+            close()
+        if line.strip():
+            block.setdefault(key, split_terse(value)[0])
+    close()
     return found
 
 
@@ -184,7 +216,7 @@ def connection_up(name: str, password: str | None, *, nmcli: Sequence[str] = NMC
     if password is None:
         done = _run(argv, timeout=CONNECT_WAIT + 15)
     else:
-        with PasswdFile(f"802-11-wireless-security.psk:{password}\n", run_dir) as path:
+        with PasswdFile(f"802-11-wireless-security.psk:{passwd_file_value(password)}\n", run_dir) as path:
             done = _run([*argv, "passwd-file", path], timeout=CONNECT_WAIT + 15)
     if done.returncode != 0:
         _run([*nmcli, "connection", "delete", "id", name], timeout=10)
@@ -239,7 +271,8 @@ REASONS = (
 
 
 def plain_reason(nm: str) -> str:
-    nm = nm.strip().rstrip(".")
+    # nmcli numbers the reason, "(7) Secrets were ...": the number means nothing to the reader.
+    nm = re.sub(r"^\(\d+\)\s*", "", nm.strip()).rstrip(".")
     for needle, words in REASONS:
         if needle.lower() in nm.lower():
             return words.format(nm=nm)
@@ -254,6 +287,15 @@ def _reason(done: subprocess.CompletedProcess[str]) -> str:
     text = re.sub(r"^Error: ", "", text)
     text = re.sub(r"Connection activation failed: ", "", text)
     return re.sub(r"\s*Hint: use 'journalctl.*$", "", text) or f"nmcli exited {done.returncode}"
+
+
+def passwd_file_value(secret: str) -> str:
+    """The secret as nmcli's passwd-file reads it back exactly: nmcli undoes
+    backslash escapes (octal \\ooo too) and strips unescaped spaces at both
+    ends (nmc_utils_parse_passwd_file), so a backslash and every space or
+    control character are written escaped."""
+    return "".join("\\\\" if c == "\\" else f"\\{ord(c):03o}" if c in " \t\r\n\v\f" or ord(c) < 32 else c
+                   for c in secret)
 
 
 class PasswdFile:
