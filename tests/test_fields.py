@@ -78,17 +78,19 @@ def test_field_of_names_the_model_field():
 
 def test_is_secret_asks_the_metadata():
     secret_paths = ["users[0].password", "users[3].password_confirm", "users[0].password_hash",
-                    "root.password", "root.password_hash", "encryption.passphrase", "encryption.passphrase_confirm"]
+                    "root.password", "root.password_hash", "encryption.passphrase", "encryption.passphrase_confirm",
+                    "network.wifi_password"]
     for path in secret_paths:
         assert fields.is_secret(path), path
     for path in ["users[0].name", "users[0].ssh_keys[0]", "encryption.enabled", "encryption.passphrase_file",
-                 "answers", "disk", "root.disabled", "softwares.password"]:
+                 "answers", "disk", "root.disabled", "softwares.password", "network.wifi_ssid", "network.proxy"]:
         assert not fields.is_secret(path), path
     # The redaction lists are the metadata's, not a list of names kept beside it.
     assert answers.SECRET_FIELDS == {"password", "password_confirm", "passphrase", "passphrase_confirm",
-                                     "password_hash"}
+                                     "password_hash", "wifi_password"}
     assert answers.SECRET_KEYS == {"users": {"password", "password_hash"}, "root": {"password", "password_hash"},
-                                   "encryption": {"passphrase_file"}}
+                                   "encryption": {"passphrase_file"},
+                                   "network": {"wifi_password", "wifi_password_file"}}
 
 
 def test_every_field_carries_a_doc_and_secrets_hide_from_repr_and_equality():
@@ -100,8 +102,9 @@ def test_every_field_carries_a_doc_and_secrets_hide_from_repr_and_equality():
     assert fields.sections() == {"system": System, "boot": fields.sections()["boot"],
                                  "disk": fields.sections()["disk"], "encryption": Encryption, "users": User,
                                  "root": Root, "software": fields.sections()["software"],
-                                 "hardware": fields.sections()["hardware"]}
-    assert list(fields.sections()) == ["system", "boot", "disk", "encryption", "users", "root", "software", "hardware"]
+                                 "hardware": fields.sections()["hardware"], "network": fields.sections()["network"]}
+    assert list(fields.sections()) == ["system", "boot", "disk", "encryption", "users", "root", "software", "hardware",
+                                       "network"]
 
 
 def test_secrets_lists_each_secret_once_and_never_a_typed_again_copy():
