@@ -16,9 +16,7 @@ import hashlib
 import os
 import re
 import secrets
-import shutil
 import subprocess
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,17 +93,9 @@ def _write(root: Path, name: str, size: int) -> str:
 
 
 def prepare(cache: Path, wheels: Path) -> tuple[vmrun.VmRun, Windows]:
-    run_dir = cache / "run-alongside"
-    shutil.rmtree(run_dir, ignore_errors=True)
-    share = run_dir / "share"
+    run_dir, share = vmrun.fresh_share(cache, "alongside", "guest-alongside.sh", wheels,
+                                       ("nixos-install", "nixos-enter"))
     inp = share / "input"
-    inp.mkdir(parents=True)
-    (share / "results").mkdir()
-    shutil.copytree(wheels, share / "wheels")
-    (share / "standins").mkdir()
-    for name in ("nixos-install", "nixos-enter"):
-        shutil.copy2(vmrun.ROOT / "tests" / "standins" / name, share / "standins" / name)
-    shutil.copy2(vmrun.HERE / "guest-alongside.sh", share / "guest.sh")
     win = Windows(esp_serial=secrets.token_hex(4), esp_partuuid=str(uuid.uuid4()), ntfs_partuuid=str(uuid.uuid4()))
     for name in ESP_FILES:
         win.esp_sums[name] = _write(inp / "esp", name, 4096 + secrets.randbelow(256 * 1024))
@@ -129,14 +119,7 @@ def run_alongside(cache: Path = vmrun.CACHE, image: Path | None = None,
     wheels = wheels or vmrun.build_wheels(cache)
     image = image or vmrun.build_image(cache, wheels)
     run, win = prepare(cache, wheels)
-    argv = vmrun.qemu_argv(run, image)
-    (run.dir / "qemu.argv").write_text(" ".join(argv) + "\n")
-    start = time.monotonic()
-    proc = subprocess.run(["timeout", "-k", "10", str(vmrun.GUEST_TIMEOUT), *argv],
-                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    run.seconds = time.monotonic() - start
-    run.qemu_rc = proc.returncode
-    (run.dir / "qemu.out").write_bytes(proc.stdout)
+    vmrun.boot(run, vmrun.qemu_argv(run, image))
     return run, win
 
 

@@ -221,19 +221,26 @@ networkmanager = false
 """
 
 
-def prepare(mode: str, cache: Path, wheels: Path) -> VmRun:
-    run_dir = cache / f"run-{mode}"
+def fresh_share(cache: Path, name: str, guest: str, wheels: Path | None = None,
+                standins: tuple[str, ...] = ()) -> tuple[Path, Path]:
+    """CACHE/run-NAME emptied, and its 9p share: input/, results/, the wheels, the named
+    stand-ins (tests/standins/...) and the guest script as guest.sh (vm-init runs it)."""
+    run_dir = cache / f"run-{name}"
     shutil.rmtree(run_dir, ignore_errors=True)
     share = run_dir / "share"
     (share / "input").mkdir(parents=True)
     (share / "results").mkdir()
-    shutil.copytree(wheels, share / "wheels")
-    standins = ROOT / "tests" / "standins"
-    (share / "standins").mkdir()
-    for name in ("nixos-install", "nixos-enter"):
-        if (standins / name).exists():
-            shutil.copy2(standins / name, share / "standins" / name)
-    shutil.copy2(HERE / "guest.sh", share / "guest.sh")
+    if wheels is not None:
+        shutil.copytree(wheels, share / "wheels")
+    for standin in standins:
+        (share / "standins" / standin).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / "tests" / "standins" / standin, share / "standins" / standin)
+    shutil.copy2(HERE / guest, share / "guest.sh")
+    return run_dir, share
+
+
+def prepare(mode: str, cache: Path, wheels: Path) -> VmRun:
+    run_dir, share = fresh_share(cache, mode, "guest.sh", wheels, ("nixos-install", "nixos-enter"))
     seed = secrets.randbelow(2**31)
     # Unique per run, so a hit anywhere can only be a leak of this passphrase.
     passphrase = f"vm-pass-{secrets.token_hex(6)} x"
@@ -290,11 +297,9 @@ def qemu_argv(run: VmRun, image: Path) -> list[str]:
     return argv
 
 
-def run_install(mode: str, cache: Path = CACHE, image: Path | None = None, wheels: Path | None = None) -> VmRun:
-    wheels = wheels or build_wheels(cache)
-    image = image or build_image(cache, wheels)
-    run = prepare(mode, cache, wheels)
-    argv = qemu_argv(run, image)
+def boot(run: VmRun, argv: list[str]) -> None:
+    """Run QEMU until the guest powers off (or GUEST_TIMEOUT kills it); its argv, exit
+    status, output and time go to the run."""
     (run.dir / "qemu.argv").write_text(" ".join(argv) + "\n")
     start = time.monotonic()
     proc = subprocess.run(["timeout", "-k", "10", str(GUEST_TIMEOUT), *argv],
@@ -302,6 +307,13 @@ def run_install(mode: str, cache: Path = CACHE, image: Path | None = None, wheel
     run.seconds = time.monotonic() - start
     run.qemu_rc = proc.returncode
     (run.dir / "qemu.out").write_bytes(proc.stdout)
+
+
+def run_install(mode: str, cache: Path = CACHE, image: Path | None = None, wheels: Path | None = None) -> VmRun:
+    wheels = wheels or build_wheels(cache)
+    image = image or build_image(cache, wheels)
+    run = prepare(mode, cache, wheels)
+    boot(run, qemu_argv(run, image))
     return run
 
 
@@ -352,12 +364,7 @@ def run_tpm2(cache: Path = CACHE, image: Path | None = None, wheels: Path | None
 
     wheels = wheels or build_wheels(cache)
     image = image or build_image(cache, wheels)
-    run_dir = cache / "run-tpm2"
-    shutil.rmtree(run_dir, ignore_errors=True)
-    share = run_dir / "share"
-    (share / "input").mkdir(parents=True)
-    (share / "results").mkdir()
-    shutil.copy2(HERE / "guest-tpm2.sh", share / "guest.sh")
+    run_dir, share = fresh_share(cache, "tpm2", "guest-tpm2.sh")
     passphrase = f"vm-pass-{secrets.token_hex(6)} x"
     luks_uuid = str(uuid.uuid4())
     config = tpm2_config(luks_uuid)
@@ -390,13 +397,7 @@ def run_tpm2(cache: Path = CACHE, image: Path | None = None, wheels: Path | None
             "-tpmdev", "emulator,id=tpm0,chardev=chrtpm",
             "-device", "tpm-tis,tpmdev=tpm0",
         ]
-        (run.dir / "qemu.argv").write_text(" ".join(argv) + "\n")
-        start = time.monotonic()
-        proc = subprocess.run(["timeout", "-k", "10", str(GUEST_TIMEOUT), *argv],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        run.seconds = time.monotonic() - start
-        run.qemu_rc = proc.returncode
-        (run.dir / "qemu.out").write_bytes(proc.stdout)
+        boot(run, argv)
     finally:
         swtpm.terminate()
         try:
@@ -411,17 +412,8 @@ def run_fido2(cache: Path = CACHE, image: Path | None = None, wheels: Path | Non
     """Boot the image and install with unlock = "fido2" (guest-fido2.sh), the stand-in for systemd-cryptenroll."""
     wheels = wheels or build_wheels(cache)
     image = image or build_image(cache, wheels)
-    run_dir = cache / "run-fido2"
-    shutil.rmtree(run_dir, ignore_errors=True)
-    share = run_dir / "share"
-    (share / "input").mkdir(parents=True)
-    (share / "results").mkdir()
-    shutil.copytree(wheels, share / "wheels")
-    standins = ROOT / "tests" / "standins"
-    (share / "standins" / "cryptenroll").mkdir(parents=True)
-    for name in ("nixos-install", "nixos-enter", "cryptenroll/systemd-cryptenroll"):
-        shutil.copy2(standins / name, share / "standins" / name)
-    shutil.copy2(HERE / "guest-fido2.sh", share / "guest.sh")
+    run_dir, share = fresh_share(cache, "fido2", "guest-fido2.sh", wheels,
+                                 ("nixos-install", "nixos-enter", "cryptenroll/systemd-cryptenroll"))
     passphrase = f"vm-pass-{secrets.token_hex(6)} x"
     answers = f"""\
 [boot]
@@ -447,14 +439,7 @@ password_hash = "$y$j9T$adRGRQYJHEV9CAs89LbJU/$gDvIDSJ2V/7SfEYoI7JDPiZPxPX/jC7eg
     with open(disk, "wb") as f:
         f.truncate(TARGET_SIZE)
     run = VmRun("fido2", run_dir, share, disk, run_dir / "console.log", 0, passphrase, answers)
-    argv = qemu_argv(run, image)
-    (run.dir / "qemu.argv").write_text(" ".join(argv) + "\n")
-    start = time.monotonic()
-    proc = subprocess.run(["timeout", "-k", "10", str(GUEST_TIMEOUT), *argv],
-                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    run.seconds = time.monotonic() - start
-    run.qemu_rc = proc.returncode
-    (run.dir / "qemu.out").write_bytes(proc.stdout)
+    boot(run, qemu_argv(run, image))
     return run
 
 
@@ -472,13 +457,7 @@ def run_wifi(cache: Path = CACHE, image: Path | None = None, wheels: Path | None
     """
     wheels = wheels or build_wheels(cache)
     image = image or build_image(cache, wheels)
-    run_dir = cache / "run-wifi"
-    shutil.rmtree(run_dir, ignore_errors=True)
-    share = run_dir / "share"
-    (share / "input").mkdir(parents=True)
-    (share / "results").mkdir()
-    shutil.copytree(wheels, share / "wheels")
-    shutil.copy2(HERE / "guest-wifi.sh", share / "guest.sh")
+    run_dir, share = fresh_share(cache, "wifi", "guest-wifi.sh", wheels)
     shutil.copy2(HERE / "wifi-driver.py", share / "wifi-driver.py")
     psk = f"vm-psk-{secrets.token_hex(6)} x"
     (share / "input" / "psk").write_text(psk)
@@ -489,14 +468,7 @@ def run_wifi(cache: Path = CACHE, image: Path | None = None, wheels: Path | None
     with open(disk, "wb") as f:
         f.truncate(64 * 1024**2)
     run = VmRun("wifi", run_dir, share, disk, run_dir / "console.log", 0, psk, "")
-    argv = qemu_argv(run, image)
-    (run.dir / "qemu.argv").write_text(" ".join(argv) + "\n")
-    start = time.monotonic()
-    proc = subprocess.run(["timeout", "-k", "10", str(GUEST_TIMEOUT), *argv],
-                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    run.seconds = time.monotonic() - start
-    run.qemu_rc = proc.returncode
-    (run.dir / "qemu.out").write_bytes(proc.stdout)
+    boot(run, qemu_argv(run, image))
     return run
 
 
