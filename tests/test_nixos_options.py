@@ -80,6 +80,10 @@ MAIN = list(itertools.product(
 VIRT = ("none", "qemu", "virtualbox", "hyperv", "vmware")
 CPU = ("intel", "amd", "")
 OUTPUT = ("install", "install", "premounted", "export", "export-hashes")
+# The Wi-Fi network kept (installer.plan.wifi): none, through NetworkManager (nothing more
+# set), or wpa_supplicant (points without NetworkManager, as validation wants) with a
+# password, hidden with one, or open.
+WIFI = ("none", "kept", "kept-hidden", "kept-open")
 # Issue 18's layouts keep what is on a disk: Windows' 100 MiB ESP reused (mounted at /efi,
 # /boot an XBOOTLDR partition, a generation limit), GRUB listing the other systems.
 KEEP_DISK = Disk(path="/dev/sda", name="sda", size=120 * GIB, by_id=DISK.by_id, model=DISK.model, bus="sata",
@@ -121,6 +125,7 @@ class Point:
     output: str
     gpu: int = 0
     facter: bool = False  # hardware.report = "facter"
+    wifi: str = "none"
 
 
     def __str__(self) -> str:
@@ -128,7 +133,7 @@ class Point:
                 f"desktop={self.desktop}", f"ssh={self.ssh}", f"nm={self.nm}", f"flakes={self.flakes}",
                 f"unfree={self.unfree}", f"packages={self.packages}", f"virt={self.virt}", f"cpu={self.cpu or '-'}",
                 f"root={'on' if self.root else 'off'}", f"users={2 if self.second_user else 1}", self.output,
-                f"gpus={self.gpu}", f"facter={self.facter}"]
+                f"gpus={self.gpu}", f"facter={self.facter}", f"wifi={self.wifi}"]
         return f"point {self.n} (" + " ".join(bits) + ")"
 
 
@@ -139,7 +144,7 @@ def points() -> list[Point]:
         loader = "grub" if firmware == "bios" or n % 7 == 3 else "systemd-boot"
         out.append(Point(n, *main, loader=loader, virt=VIRT[n % 5], cpu=CPU[n % 3], root=n % 11 == 5,
                          second_user=n % 13 == 2, output="keep" if n % 9 == 4 else OUTPUT[n % 4 if n % 17 else 4],
-                         gpu=(n // 5) % len(GPUS), facter=(n // 7) % 3 == 1))
+                         gpu=(n // 5) % len(GPUS), facter=(n // 7) % 3 == 1, wifi=WIFI[n % 19 % 4]))
     return out
 
 
@@ -164,6 +169,12 @@ def model_of(p: Point) -> InstallModel:
     s.desktop, s.ssh_server, s.networkmanager, s.flakes, s.allow_unfree = p.desktop, p.ssh, p.nm, p.flakes, p.unfree
     s.packages = list(PACKAGES) if p.packages else []
     m.hardware.report = "facter" if p.facter else "generated"
+    if p.wifi != "none":
+        n = m.network
+        n.wifi_ssid = 'Caf\u00e9 "guest" ${x}' if p.n % 2 else "home"
+        n.wifi_hidden = p.wifi == "kept-hidden"
+        n.wifi_password = None if p.wifi == "kept-open" else "a wifi password"
+        n.wifi_backend = "networkmanager" if p.nm else "wpa_supplicant"
     return m
 
 

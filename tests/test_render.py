@@ -673,3 +673,47 @@ def test_recorded_piix_disk_and_an_unknown_controller_in_the_hardware_file(tmp_p
     assert "ahci" not in hw["boot"]["initrd"]["availableKernelModules"]
     assert '  # Not found out: "sdb: no kernel module is known for its controller 0000:00:10.0; \\"quoted\\""' in (
         files["hardware-configuration.nix"])
+
+
+WIFI_SSID = 'Café "x" ${pkgs.a} \\ n'  # 23 bytes: quotes, an antiquotation, a backslash
+WIFI_PASSWORD = "correct horse battery"
+
+
+def test_wifi_kept_through_wpa_supplicant_names_its_secret_and_never_holds_it(tmp_path):
+    """networking.wireless as nixpkgs 25.11's module wants it: the network under its own
+    name (escaped), pskRaw "ext:" naming the secret in secretsFile, a string path (a Nix
+    path literal would be copied into the store); the password in no rendered file."""
+    from installer.plan import wifi
+
+    m = model_for("uefi", "ext4", False, "none", "none")
+    m.software.networkmanager = False
+    m.network.wifi_ssid, m.network.wifi_password = WIFI_SSID, WIFI_PASSWORD
+    m.network.wifi_hidden, m.network.wifi_backend = True, "wpa_supplicant"
+    assert [p for p in validate(m) if p.field.startswith("network")] == []
+    files = render(m, machine(), hand_plan(m, Identity.generate(seed=5)))
+    assert all(WIFI_PASSWORD not in text for text in files.values())
+    cfg, _ = evaluate_pair(tmp_path, files)
+    wireless = cfg["networking"]["wireless"]
+    assert wireless == {"enable": True, "secretsFile": wifi.WPA_SECRETS_FILE,
+                        "networks": {WIFI_SSID: {"pskRaw": f"ext:{wifi.WPA_SECRET_NAME}", "hidden": True}}}
+    assert cfg["networking"]["networkmanager"]["enable"] is False
+
+
+def test_open_wifi_through_wpa_supplicant_has_no_secret(tmp_path):
+    m = model_for("uefi", "ext4", False, "none", "none")
+    m.software.networkmanager = False
+    m.network.wifi_ssid, m.network.wifi_backend = "library", "wpa_supplicant"
+    cfg, _ = evaluate_pair(tmp_path, render(m, machine(), hand_plan(m, Identity.generate(seed=5))))
+    assert cfg["networking"]["wireless"] == {"enable": True, "networks": {"library": {}}}
+
+
+def test_wifi_kept_through_networkmanager_sets_only_networkmanager(tmp_path):
+    """The network and its password go to a root-only keyfile (installer.run.carryover), not here."""
+    m = model_for("uefi", "ext4", False, "none", "none")
+    m.network.wifi_ssid, m.network.wifi_password = WIFI_SSID, WIFI_PASSWORD
+    files = render(m, machine(), hand_plan(m, Identity.generate(seed=5)))
+    assert all(WIFI_PASSWORD not in text and "wireless" not in text for text in files.values())
+    cfg, _ = evaluate_pair(tmp_path, files)
+    assert cfg["networking"]["networkmanager"]["enable"] is True
+    assert "wireless" not in cfg["networking"]
+

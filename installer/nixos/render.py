@@ -170,7 +170,17 @@ def _context(model: InstallModel, machine: Machine, plan: Plan, include_filesyst
         "gpu": plan_gpu(model, machine),
         # nixos-facter's report in place of what the probe found (installer.run.facter writes it)
         "facter": model.hardware.report == "facter",
+        **_wifi(model),
     }
+
+
+def _wifi(model: InstallModel) -> dict[str, Any]:
+    """The Wi-Fi network kept through wpa_supplicant (installer.plan.wifi); NetworkManager's needs no option."""
+    from installer.plan import wifi
+
+    kept = wifi.kept_wifi(model)
+    return {"wpa_wifi": kept if kept is not None and kept.backend == "wpa_supplicant" else None,
+            "wpa_secrets_file": wifi.WPA_SECRETS_FILE}
 
 
 def _unlock(model: InstallModel, plan: Plan) -> dict[str, Any]:

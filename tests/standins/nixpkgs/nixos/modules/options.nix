@@ -51,6 +51,14 @@ in
   networking = {
     hostName = str "nixos";
     networkmanager.enable = enable;
+    wireless = {
+      enable = enable;
+      secretsFile = mkOption { type = types.nullOr types.path; default = null; };
+      networks."<name>" = {
+        pskRaw = mkOption { type = types.nullOr types.str; default = null; };
+        hidden = enable;
+      };
+    };
     useDHCP = mkOption { type = types.bool; default = true; };
   };
   time.timeZone = mkOption { type = types.nullOr types.str; default = null; };
