@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -354,6 +353,14 @@ def print_plan(session: Session) -> None:
         print(f"     {step.shown()}")
     etc = os.path.join(session.options.target, "etc/nixos")
     print(f"  +. write configuration.nix and hardware-configuration.nix to {etc}")
-    print(f"  +. {shlex.join(session.install.install_argv())}")
+    print(f"  +. {session.install.install_command()}")
+    from installer.flow import online
+
+    for path in online.kept_files(session):
+        print(f"  +. write {path} (0600: the Wi-Fi network the new system joins)")
+    if session.options.real:  # one HTTPS request: what being offline would mean for this plan
+        online.check(session)
+    for line in session.preflight.network_lines():
+        print(f"network: {line}")
     for warning in session.machine.warnings if session.machine is not None else []:
         print(f"warning: {warning}")

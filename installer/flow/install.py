@@ -207,11 +207,14 @@ class Install:
             self.write_config(log)
         elif key == "nixos-install":
             if not session.options.real:
-                log(f"[dry-run] would run: {shlex.join(self.install_argv())}")
+                log(f"[dry-run] would run: {self.install_command()}")
                 return True
             return drive(self.runner()) == 0
         elif key == "passwords":
             self.set_passwords(log)
+            from installer.flow.online import carry_over
+
+            carry_over(session, log)  # the Wi-Fi password, as root-only as the accounts'
         elif key == "finish":
             self.log_copy = self.finish(log)
         else:
@@ -343,6 +346,14 @@ class Install:
         )
         return build_argv(o.target, run, o.nixos_install)
 
+    def install_command(self) -> str:
+        """nixos-install's command line as a shell would take it, with the proxy it gets."""
+        from installer.flow.online import PROXY_VARIABLES
+
+        proxy = self.session.model.network.proxy
+        prefix = "".join(f"{name}={shlex.quote(proxy)} " for name in PROXY_VARIABLES[:2]) if proxy else ""
+        return prefix + shlex.join(self.install_argv())
+
     def runner(self) -> InstallRunner:
         """The next nixos-install run (not started). Real mode only.
 
@@ -352,15 +363,18 @@ class Install:
 
         session = self.session
         if not session.options.real:
-            raise DryRun(f"[dry-run] would run: {shlex.join(self.install_argv())}")
+            raise DryRun(f"[dry-run] would run: {self.install_command()}")
         self.hash_passwords()
         last = self._last_run
         if last is not None and last.running:
             raise RuntimeError("nixos-install is still running")
         # A run that never started (nixos-install missing) has nothing to count.
         earlier = [] if last is None else (last.runs if last.pid is not None else last.earlier)
+        from installer.flow.online import install_env
+
         self._last_run = InstallRunner(
             self.install_argv(), target=session.options.target, log=session.log(), secrets=session.model.secrets(),
+            env=install_env(session),
             run_number=len(earlier) + 1, earlier=earlier, expected=self.expected_counts(),
         )
         return self._last_run

@@ -25,6 +25,11 @@ class Options:
     install_timeout: float | None = None  # seconds nixos-install may run before it is stopped
     state_dir: str = "/run/nixos-tui-installer"  # installer.run.resume's records (until reboot)
     eval_timeout: float = 300.0  # seconds the pre-flight evaluation may take (installer.nixos.evalcheck)
+    # Getting online (installer.flow.online); tests point these at the nmcli stand-in and a tmp root.
+    nmcli: str = "nmcli"
+    connections_root: str = "/"  # the live system's root, holding etc/NetworkManager/system-connections
+    nix_conf: str = "/etc/nix/nix.conf"  # names the substituters the connectivity check asks
+    connect_timeout: float = 5.0  # seconds each substituter has to answer
 
     @property
     def real(self) -> bool:

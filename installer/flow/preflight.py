@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from installer.flow.session import Session
     from installer.nixos.dryrun import Summary
     from installer.nixos.evalcheck import Outcome
+    from installer.run.connectivity import Reachability
 
 
 def empty_facter_report(system: str) -> str:
@@ -42,6 +43,8 @@ class Preflight:
         # Whether the machine is online: None until the Network step says (it
         # sets this); Confirm reads it beside the download summary.
         self.online: bool | None = None
+        # What the binary cache answered (installer.flow.online.check), when it was asked.
+        self.reachability: Reachability | None = None
 
     # -- the evaluation with Nix -----------------------------------------------------
     def nix_check(self, cancel: threading.Event | None = None, timeout: float | None = None) -> Outcome:
@@ -83,7 +86,19 @@ class Preflight:
         downloaded (everything is in this live system's store, which nixos-install
         copies from through its own `auto?trusted=1` substituter either way)."""
         summary = self.downloads()
-        return self.session.options.offline or (summary is not None and summary.nothing_to_download)
+        # Offline, an install Confirm let through has everything here (or Nix could not say):
+        # without substituters Nix does not spend its retries on a cache that cannot answer.
+        return (self.session.options.offline or (summary is not None and summary.nothing_to_download)
+                or self.online is False)
+
+    def network_lines(self) -> list[str]:
+        """What the binary cache answered and, offline, what that means (installer.flow.online):
+        the Confirm step, the unattended run and --plan say these; [] when not asked."""
+        from installer.flow.online import offline_meaning
+
+        if self.reachability is None:
+            return []
+        return [line for line in (self.reachability.words, offline_meaning(self.session)) if line]
 
     def downloads_line(self) -> str:
         """The download summary for Review, Confirm and the unattended run; "" before Nix was asked."""
@@ -166,7 +181,9 @@ class Preflight:
         from installer.run.diskcheck import target_problem
         from installer.run.executor import missing_tools
 
-        problems = []
+        from installer.flow.online import offline_problem
+
+        problems = offline_problem(session)
         problem = target_problem(session.options.target)
         if problem:
             problems.append(Problem("--target", problem))

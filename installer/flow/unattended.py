@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from installer.base.problems import ProblemsError
 from installer.flow.install import PHASES, Event, LogLine, PhaseFailed, PhaseStarted
 from installer.flow.session import Session
 
@@ -59,6 +60,10 @@ def install(session: Session, *, evaluate: bool = True) -> int:
 
 def _install(session: Session, say: Say, log_path: Path, evaluate: bool = True) -> int:
     pipeline = session.install
+    from installer.flow.online import connect
+
+    if not connect(session, say):  # before the pre-flight: its dry run asks Nix what must be downloaded
+        return 1
     if evaluate:
         code = nix_check(session, say)
         if code:
@@ -67,7 +72,18 @@ def _install(session: Session, say: Say, log_path: Path, evaluate: bool = True) 
         say("Not checking the configuration with Nix (--skip-eval).")
     pipeline.hash_passwords()
     # --yes stands for typing the word the wizard's Confirm step asks for.
-    confirmation = pipeline.confirm(pipeline.confirm_word())
+    from installer.flow.online import offline_meaning
+
+    meaning = offline_meaning(session)
+    if meaning:
+        say(meaning)
+    try:
+        word = pipeline.confirm_word()
+    except ProblemsError as err:  # found since the CLI checked: offline with downloads to make
+        for problem in err.problems:
+            say(f"Cannot install; nothing was written: {problem.message}")
+        return 1
+    confirmation = pipeline.confirm(word)
     if confirmation is None:  # only a refusal by Nix, which nix_check has stopped at already
         say(f"refused: {session.preflight.nix_check_refusal()}")
         return 3

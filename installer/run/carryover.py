@@ -7,7 +7,8 @@ store or configuration.nix (the store is world-readable):
   ignores a keyfile others can read);
 - wpa_supplicant: /etc/wpa_supplicant-secrets.conf (0600), the file
   `networking.wireless.secretsFile` names, holding `psk_wifi=PASSWORD` for the
-  configuration's `pskRaw = "ext:psk_wifi"` (nixpkgs 25.11's wireless module).
+  configuration's `pskRaw = "ext:psk_wifi"` (nixpkgs 25.11's wireless module),
+  owned by the wpa_supplicant account its service runs as (installer.plan.wifi).
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ import os
 import uuid
 
 from installer.base import safefs
+from installer.plan.wifi import WPA_SECRET_NAME, WPA_SECRETS_FILE
 
 KEYFILE_DIR = "etc/NetworkManager/system-connections"
-WPA_SECRETS = "etc/wpa_supplicant-secrets.conf"
-WPA_SECRET_NAME = "psk_wifi"  # the configuration's pskRaw = "ext:psk_wifi"
+WPA_SECRETS = WPA_SECRETS_FILE.lstrip("/")
 
 
 def _gkeyfile(value: str) -> str:
@@ -54,13 +55,41 @@ def write_keyfile(target: str, name: str, text: str) -> str:
     return shown
 
 
-def write_wpa_secrets(target: str, password: str) -> str:
-    """TARGET/etc/wpa_supplicant-secrets.conf, 0600: the secret the configuration refers to by name."""
+def write_wpa_secrets(target: str, password: str, owner: tuple[int, int] | None = None) -> str:
+    """TARGET/etc/wpa_supplicant-secrets.conf, 0600: the secret the configuration refers to by name,
+    owned by `owner` (uid, gid): the account wpa_supplicant runs as must read it."""
     directory, name = os.path.split(WPA_SECRETS)
     where = safefs.open_dir(directory, base=target, create=True, mode=0o755)
     try:
         shown = f"{target.rstrip('/')}/{WPA_SECRETS}"
         safefs.write_at(where, name, f"{WPA_SECRET_NAME}={password}\n", mode=0o600, shown=shown)
+        if owner is not None:
+            try:
+                os.chown(name, *owner, dir_fd=where, follow_symlinks=False)
+            except OSError as err:
+                raise safefs.failed(err, shown) from None
     finally:
         os.close(where)
     return shown
+
+
+def account_ids(target: str, account: str) -> tuple[int, int] | None:
+    """(uid, gid) of an account in TARGET/etc/passwd (made by the new system's activation
+    during nixos-install), or None when it is not there."""
+    try:
+        where = safefs.open_dir("etc", base=target)
+    except OSError:
+        return None
+    try:  # no link followed out of the target
+        fd = os.open("passwd", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=where)
+    except OSError:
+        return None
+    finally:
+        os.close(where)
+    with os.fdopen(fd, "rb") as f:
+        text = f.read(1 << 20).decode("utf-8", "replace")
+    for line in text.splitlines():
+        fields = line.split(":")
+        if len(fields) >= 4 and fields[0] == account and fields[2].isdigit() and fields[3].isdigit():
+            return int(fields[2]), int(fields[3])
+    return None

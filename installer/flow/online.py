@@ -1,0 +1,173 @@
+"""Getting online for the install, and keeping the Wi-Fi network in the new system.
+
+The parts of the network the pipeline owns (the Network step's screen has its own):
+- the unattended run joins the answers' [network] Wi-Fi before the pre-flight
+  (installer.run.network), then asks the binary cache (installer.run.connectivity);
+- what being offline means, worded once here (`offline_meaning`) for the
+  wizard's Confirm step, the unattended run and --plan; the pre-flight refuses
+  an offline install that must download (`offline_problem`), before the disk;
+- the proxy reaches nixos-install in its environment (`install_env`);
+- after nixos-install, the Wi-Fi network and its password are written into the
+  target, root-only (`carry_over`, installer.run.carryover), never into
+  /etc/nixos or the Nix store.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from installer.base.problems import Problem
+
+if TYPE_CHECKING:
+    from installer.flow.session import Session
+    from installer.run.connectivity import Reachability
+
+Say = Callable[[str], None]
+
+# The names Nix's downloads (curl in libstore's filetransfer) read, lower case as curl
+# wants (it ignores HTTP_PROXY, a CGI hazard), upper case as nixpkgs' fetchers pass on
+# (lib.fetchers.proxyImpureEnvVars). nixos-install downloads in its own process: it
+# runs nix-build with --store on the target, not through the ISO's nix-daemon.
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")
+
+
+def check(session: Session) -> Reachability:
+    """Ask the binary cache nixos-install will use (blocking: from a worker), keep
+    the answer on the pre-flight (Confirm and the offline rules read it) and log it."""
+    from installer.run.connectivity import check as reach
+
+    o = session.options
+    found = reach(proxy=session.model.network.proxy, nix_conf=o.nix_conf, timeout=o.connect_timeout)
+    session.preflight.reachability = found
+    session.preflight.online = found.cache
+    session.log().line(f"connectivity: {found.words}")
+    return found
+
+
+def offline_meaning(session: Session) -> str:
+    """What no binary cache means for this install, in one sentence ("" when online or not asked)."""
+    if session.preflight.online is not False:
+        return ""
+    head = "Without the binary cache only what is already in this ISO's Nix store can be installed"
+    summary = session.preflight.downloads()
+    if summary is None or not summary.known:
+        return (f"{head}; Nix has not said whether that is enough, so the install runs without the "
+                "cache and stops if something is missing.")
+    if summary.nothing_to_download:
+        return f"{head}, and that is everything this system needs: it installs offline."
+    return (f"{head}, and this system needs {summary.line()}: get online (or choose less software) "
+            "before installing.")
+
+
+def offline_problem(session: Session) -> list[Problem]:
+    """An install that must download while nothing answers: refused before the disk is touched
+    (nixos-install would fail minutes after partitioning)."""
+    summary = session.preflight.downloads()
+    if session.preflight.online is False and summary is not None and summary.known and summary.to_fetch:
+        return [Problem("network", offline_meaning(session))]
+    return []
+
+
+def install_env(session: Session) -> dict[str, str] | None:
+    """nixos-install's environment with the answers' proxy; None (ours as it is) without one."""
+    proxy = session.model.network.proxy
+    if not proxy:
+        return None
+    return {**os.environ, **dict.fromkeys(PROXY_VARIABLES, proxy)}
+
+
+def connect(session: Session, say: Say) -> bool:
+    """The unattended run's network: join the answers' Wi-Fi unless the machine is online
+    already, then ask the binary cache and say what it answered and what that means.
+    False when joining failed (nothing was written; the caller stops)."""
+    from installer.run import network
+
+    n, o = session.model.network, session.options
+    say("== getting online")
+    nmcli = tuple(o.nmcli.split())
+    if n.wifi_ssid and not o.real:
+        say(f"[dry-run] would join the Wi-Fi network {n.wifi_ssid!r} unless already online")
+    elif n.wifi_ssid:
+        try:
+            joined = network.online(nmcli)
+        except network.NetworkError:
+            joined = False
+        if joined:
+            say(f"Already online; the Wi-Fi network {n.wifi_ssid!r} is kept for the new system without joining it now.")
+        else:
+            say(f"Joining the Wi-Fi network {n.wifi_ssid!r}")
+            try:
+                network.connect(n.wifi_ssid, n.wifi_password, hidden=n.wifi_hidden, nmcli=nmcli,
+                                run_dir=o.state_dir, root=o.connections_root)
+            except network.NetworkError as err:
+                say(f"Could not join {n.wifi_ssid!r}: {err} Nothing was written; fix [network] in the answers.")
+                return False
+            say(f"Joined {n.wifi_ssid!r}.")
+    say(check(session).words)
+    return True
+
+
+def kept_files(session: Session) -> list[str]:
+    """Where the carry-over writes the Wi-Fi network's secret in the target ([] without one):
+    --plan and a dry run list these."""
+    from installer.plan.wifi import kept_wifi
+    from installer.run import carryover
+    from installer.run.network import connection_name
+
+    kept, target = kept_wifi(session.model), session.options.target.rstrip("/")
+    if kept is None or (kept.backend == "wpa_supplicant" and not kept.secured):
+        return []  # an open network kept by wpa_supplicant: all of it is in configuration.nix
+    if kept.backend == "wpa_supplicant":
+        return [f"{target}/{carryover.WPA_SECRETS}"]
+    return [f"{target}/{carryover.KEYFILE_DIR}/{connection_name(kept.ssid)}.nmconnection"]
+
+
+def carry_over(session: Session, log: Callable[[str], None]) -> list[str]:
+    """Write the answers' Wi-Fi network into the installed system, 0600, no link followed
+    (after nixos-install: wpa_supplicant's account exists then); returns what was written."""
+    from installer.plan.wifi import WPA_USER, kept_wifi
+
+    paths, kept = kept_files(session), kept_wifi(session.model)
+    if not paths or kept is None:
+        return []
+    if not session.options.real:
+        for path in paths:
+            log(f"[dry-run] would write {path} (0600: the Wi-Fi network and its password)")
+        return paths
+    from installer.run import carryover
+    from installer.run.network import connection_name
+
+    target, password = session.options.target, session.model.network.wifi_password
+    if kept.backend == "wpa_supplicant":
+        owner = carryover.account_ids(target, WPA_USER)
+        written = carryover.write_wpa_secrets(target, password or "", owner)
+        log(f"wrote {written} (0600, {WPA_USER if owner else 'root'} only: the Wi-Fi password)")
+        if owner is None:
+            log(f"the new system has no {WPA_USER} account yet: its service may not read that file")
+        return [written]
+    name = connection_name(kept.ssid)
+    key_mgmt = _live_key_mgmt(session, name, kept.ssid) if kept.secured else None
+    text = carryover.keyfile_text(name, kept.ssid, password, key_mgmt=key_mgmt, hidden=kept.hidden)
+    written = carryover.write_keyfile(target, name, text)
+    log(f"wrote {written} (0600, root only: NetworkManager joins {kept.ssid!r} at boot)")
+    return [written]
+
+
+def _live_key_mgmt(session: Session, name: str, ssid: str) -> str:
+    """The security the ISO joined this network with, from the keyfile installer.run.network.connect
+    wrote there (a WPA3-only network needs SAE); WPA-PSK, which every card speaks, when there is none."""
+    from installer.base import safefs
+    from installer.run.carryover import KEYFILE_DIR, keyfile_text
+
+    path = os.path.join(session.options.connections_root, KEYFILE_DIR, f"{name}.nmconnection")
+    try:
+        lines = safefs.read_regular(path, 1 << 16).decode("utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return "wpa-psk"
+    ssid_line = next(line for line in keyfile_text(name, ssid, None, key_mgmt=None).splitlines()
+                     if line.startswith("ssid="))
+    found = [line.removeprefix("key-mgmt=") for line in lines if line.startswith("key-mgmt=")]
+    # Only a profile for this very network: two names can make the same profile name.
+    return found[0] if ssid_line in lines and found and found[0] in ("sae", "wpa-psk") else "wpa-psk"
