@@ -43,6 +43,10 @@ def parser() -> argparse.ArgumentParser:
                    help="the nixos-install command to run (nixos-install; wrappers and tests point elsewhere)")
     p.add_argument("--nixos-enter", metavar="CMD", default="nixos-enter",
                    help="the nixos-enter command that sets passwords in the new system (nixos-enter)")
+    p.add_argument("--nmcli", metavar="CMD", default="nmcli",
+                   help="the nmcli command that joins the answers' Wi-Fi network (nmcli)")
+    p.add_argument("--nix-conf", metavar="FILE", default="/etc/nix/nix.conf",
+                   help="the nix.conf whose substituters the connectivity check asks (/etc/nix/nix.conf)")
     p.add_argument("--skip-eval", action="store_true",
                    help="with --yes: install without first evaluating the configuration with Nix")
     p.add_argument("--eval-timeout", metavar="SECONDS", type=_seconds, default=300.0,
@@ -170,6 +174,8 @@ def run(args: argparse.Namespace) -> int:
         offline=args.offline,
         install_timeout=args.timeout,
         eval_timeout=args.eval_timeout,
+        nmcli=args.nmcli,
+        nix_conf=args.nix_conf,
     )
     if args.timeout is not None and not args.answers:
         print("--timeout goes with --answers (an unattended run)", file=sys.stderr)

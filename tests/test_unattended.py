@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, ssh_key
+from test_connectivity import Cache, serve
 from loopdev import ROOT_MARKS, blkid, kernel_has_dm_crypt, loop_device, run
 from installer.base.hashing import verify_password
 
@@ -68,9 +69,23 @@ password = "{ROOT_PASSWORD}"
     return path
 
 
+@pytest.fixture(scope="module", autouse=True)
+def online(tmp_path_factory):
+    """The connectivity check asks a local binary cache (tests/test_connectivity.py's), so
+    every run here is online whatever this host's network: nixos-install gets the cache."""
+    global NIX_CONF
+    for url in serve(Cache):
+        NIX_CONF = tmp_path_factory.mktemp("nixconf") / "nix.conf"
+        NIX_CONF.write_text(f"substituters = {url}\n")
+        yield url
+
+
+NIX_CONF: Path | None = None
+
+
 def installer(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "installer", "--allow-loop", *args],
+        [sys.executable, "-m", "installer", "--allow-loop", "--nix-conf", str(NIX_CONF), *args],
         capture_output=True, text=True, cwd=ROOT, stdin=subprocess.DEVNULL, timeout=300,
         env={**os.environ, **(env or {})},
     )
@@ -172,6 +187,52 @@ def test_unattended_install_keeps_every_secret_where_it_belongs(tmp_path, public
         assert install_call["argv"][1:] == ["--root", str(target), "--no-root-passwd"]
         enter_calls = [c["argv"][1:] for c in calls if c["tool"] == "nixos-enter"]
         assert ["--root", str(target), "-c", "chpasswd -e"] in enter_calls
+
+
+WIFI_PSK = "wifi-Pa55 never seen"
+
+
+def test_wifi_and_proxy_reach_the_installed_system_and_nothing_else(tmp_path, public_target, online):
+    """[network] on a real loop-device install: the machine is online by wire (nmcli stand-in),
+    so the Wi-Fi network is kept, not joined; nixos-install asks the cache through the proxy;
+    the keyfile lands in the target 0600, and the PSK nowhere else."""
+    from test_connectivity import proxied
+
+    target, record, log = public_target, tmp_path / "record.jsonl", tmp_path / "install.log"
+    nm_state = tmp_path / "nm.json"
+    nm_state.write_text(json.dumps({
+        "running": True, "connectivity": "full", "connections": {}, "networks": [],
+        "devices": [{"name": "enp1s0", "type": "ethernet", "state": "connected", "ip4": "10.0.2.15/24"},
+                    {"name": "wlan0", "type": "wifi", "state": "disconnected"}]}))
+    for proxy, address in proxied(online):
+        with loop_device(tmp_path, size=12 * 1024**3, target=str(target)) as (device, image):
+            path = answers(tmp_path, device)
+            path.write_text(path.read_text() + f'[network]\nwifi_ssid = "Home"\nwifi_password = "{WIFI_PSK}"\n'
+                                               f'proxy = "{address}"\n')
+            done = installer(
+                "--answers", str(path), "--yes", "--target", str(target), "--log", str(log),
+                "--nixos-install", f"{STANDINS / 'nixos-install'} --option substituters http://cache.invalid",
+                "--nixos-enter", str(STANDINS / "nixos-enter"), "--nmcli", str(STANDINS / "nmcli"),
+                env={"STANDIN_RECORD": str(record), "STANDIN_FETCH": "1", "NMCLI_STATE": str(nm_state)},
+            )
+            output = done.stdout + done.stderr
+            assert done.returncode == 0, output
+            assert "Already online; the Wi-Fi network 'Home' is kept for the new system" in done.stdout
+            keyfile = target / "etc/NetworkManager/system-connections/wifi-Home.nmconnection"
+            assert f"wrote {keyfile} (0600, root only" in done.stdout
+            info = keyfile.stat()
+            assert (oct(info.st_mode & 0o777), info.st_uid) == ("0o600", 0)
+            assert f"psk={WIFI_PSK}\n" in keyfile.read_text()
+            # nixos-install asked the cache ("cache.invalid" resolves nowhere) through the proxy.
+            assert "GET http://cache.invalid/nix-cache-info" in proxy.seen
+            calls = [json.loads(line) for line in record.read_text().splitlines()]
+            install_call = next(c for c in calls if c["tool"] == "nixos-install")
+            assert install_call["env"]["http_proxy"] == install_call["env"]["https_proxy"] == address
+            places = {"stdout/stderr": output, "log": log.read_text(), "argv/env": record.read_text()}
+            places.update({str(p.relative_to(target)): p.read_text(errors="replace") for p in target.rglob("*")
+                           if p.is_file() and p != keyfile})
+            assert "etc/nixos/configuration.nix" in places and "etc/nixos/answers.toml" in places
+            assert [where for where, text in places.items() if WIFI_PSK in text] == []
 
 
 def recording_wrapper(tmp_path: Path, tool: str) -> Path:
