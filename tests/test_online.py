@@ -305,3 +305,11 @@ def test_online_says_nothing_more(tmp_path: Path, target: Path) -> None:
         assert s.preflight.network_lines() == [f"Online: the binary cache {cache} answers."]
         assert not s.preflight.offline_install()
     assert os.environ.get("http_proxy") is None
+
+
+def test_the_network_step_setting_offline_alone_still_gets_the_meaning(tmp_path: Path, target: Path) -> None:
+    s = session(tmp_path, target)
+    assert s.preflight.network_lines() == []
+    s.preflight.online = False  # what the Network step sets from its own check
+    (line,) = s.preflight.network_lines()
+    assert line.startswith("Without the binary cache only what is already in this ISO's Nix store")
