@@ -78,9 +78,9 @@ def test_mixed_wpa2_wpa3_joins_with_psk() -> None:
     assert network.WifiNetwork("x", 1, "WPA1 WPA2").key_mgmt == "wpa-psk"
 
 
-def test_connect_password_only_in_a_0600_file_removed_after(nm: Any) -> None:
+def test_connect_password_only_in_the_0600_keyfile(nm: Any) -> None:
     nmcli, state, rec, run_dir = nm()
-    name = network.connect("Home:5G", PSK, security="WPA2", nmcli=nmcli, run_dir=run_dir, root=str(Path(run_dir).parent))
+    name = network.connect("Home:5G", PSK, security="WPA2", nmcli=nmcli, root=str(Path(run_dir).parent))
     assert name == "wifi-Home-5G"
     machine = json.loads(state.read_text())
     assert machine["devices"][2]["state"] == "connected"
@@ -94,14 +94,13 @@ def test_connect_password_only_in_a_0600_file_removed_after(nm: Any) -> None:
     for entry in entries:
         assert not any(PSK in a or "battery" in a for a in entry["argv"])
         assert not any("battery" in v for v in entry["env"].values())
-    assert not os.path.exists(run_dir)  # no passwd-file: nmcli would hand a wrong key back again and again
     assert [i.connected for i in network.interfaces(nmcli)] == [False, True]
 
 
 def test_wrong_password_is_said_plainly_and_the_profile_removed(nm: Any) -> None:
     nmcli, state, _, run_dir = nm()
     with pytest.raises(NetworkError) as err:
-        network.connect("Home:5G", "not it", security="WPA2", nmcli=nmcli, run_dir=run_dir, root=str(Path(run_dir).parent))
+        network.connect("Home:5G", "not it", security="WPA2", nmcli=nmcli, root=str(Path(run_dir).parent))
     assert str(err.value) == ("The password is wrong (NetworkManager: Secrets were required, but not provided).")
     assert json.loads(state.read_text())["connections"] == {}
     assert list((Path(run_dir).parent / "etc/NetworkManager/system-connections").iterdir()) == []  # keyfile gone too
@@ -110,15 +109,15 @@ def test_wrong_password_is_said_plainly_and_the_profile_removed(nm: Any) -> None
 def test_hidden_network_needs_the_hidden_flag(nm: Any) -> None:
     nmcli, state, rec, run_dir = nm()
     with pytest.raises(NetworkError, match="not in range"):
-        network.connect("Attic", "atticpass", nmcli=nmcli, run_dir=run_dir, root=str(Path(run_dir).parent))
-    network.connect("Attic", "atticpass", hidden=True, nmcli=nmcli, run_dir=run_dir, root=str(Path(run_dir).parent))
+        network.connect("Attic", "atticpass", nmcli=nmcli, root=str(Path(run_dir).parent))
+    network.connect("Attic", "atticpass", hidden=True, nmcli=nmcli, root=str(Path(run_dir).parent))
     assert json.loads(state.read_text())["connections"]["wifi-Attic"]["802-11-wireless.hidden"] == "yes"
     assert json.loads(state.read_text())["devices"][2]["state"] == "connected"
 
 
 def test_open_network_no_password_no_file(nm: Any) -> None:
     nmcli, state, rec, run_dir = nm()
-    network.connect("Cafe", None, security="", nmcli=nmcli, run_dir=run_dir, root=str(Path(run_dir).parent))
+    network.connect("Cafe", None, security="", nmcli=nmcli, root=str(Path(run_dir).parent))
     argvs = [e["argv"] for e in records(rec)]
     assert not any("passwd-file" in a or "wifi-sec.key-mgmt" in a for a in argvs)
     assert network.online(nmcli)
@@ -126,25 +125,25 @@ def test_open_network_no_password_no_file(nm: Any) -> None:
 
 def test_wpa3_only_network_asks_for_sae(nm: Any) -> None:
     nmcli, state, _, run_dir = nm()
-    name = network.connect("Modern", "saepass1", security="WPA3", nmcli=nmcli, run_dir=run_dir, root=str(Path(run_dir).parent))
+    name = network.connect("Modern", "saepass1", security="WPA3", nmcli=nmcli, root=str(Path(run_dir).parent))
     assert json.loads(state.read_text())["connections"][name]["wifi-sec.key-mgmt"] == "sae"
 
 
 def test_bad_input_refused_before_nmcli_runs(nm: Any) -> None:
     nmcli, _, rec, run_dir = nm()
     with pytest.raises(NetworkError, match="SSID"):
-        network.connect("", "x", nmcli=nmcli, run_dir=run_dir, root=str(Path(run_dir).parent))
+        network.connect("", "x", nmcli=nmcli, root=str(Path(run_dir).parent))
     with pytest.raises(NetworkError, match="needs a password"):
-        network.connect("Home:5G", "", security="WPA2", nmcli=nmcli, run_dir=run_dir, root=str(Path(run_dir).parent))
+        network.connect("Home:5G", "", security="WPA2", nmcli=nmcli, root=str(Path(run_dir).parent))
     with pytest.raises(NetworkError, match="one line"):
-        network.connect("Home:5G", "a\nb", security="WPA2", nmcli=nmcli, run_dir=run_dir, root=str(Path(run_dir).parent))
+        network.connect("Home:5G", "a\nb", security="WPA2", nmcli=nmcli, root=str(Path(run_dir).parent))
     assert records(rec) == []
 
 
 def test_no_address_from_the_network(nm: Any) -> None:
     nmcli, *_, run_dir = nm(networks=[{"ssid": "Cafe", "signal": 50, "security": "", "dhcp": False}])
     with pytest.raises(NetworkError, match="gave no address"):
-        network.connect("Cafe", None, security="", nmcli=nmcli, run_dir=run_dir, root=str(Path(run_dir).parent))
+        network.connect("Cafe", None, security="", nmcli=nmcli, root=str(Path(run_dir).parent))
 
 
 def test_no_wifi_card(nm: Any) -> None:
@@ -152,7 +151,7 @@ def test_no_wifi_card(nm: Any) -> None:
                                       "ip4": "10.0.2.15/24"}], connectivity="full")
     assert network.wifi_networks(nmcli) == []
     with pytest.raises(NetworkError, match="no Wi-Fi card"):
-        network.connect("Cafe", None, security="", nmcli=nmcli, run_dir=run_dir, root=str(Path(run_dir).parent))
+        network.connect("Cafe", None, security="", nmcli=nmcli, root=str(Path(run_dir).parent))
     (wired,) = network.interfaces(nmcli)
     assert wired.connected and wired.address == "10.0.2.15/24"
     assert network.online(nmcli)  # already online: nothing to join
@@ -182,5 +181,3 @@ def test_plain_reason_keeps_unknown_words() -> None:
     assert network.plain_reason("Something new") == "NetworkManager could not connect: Something new."
 
 
-def test_passwd_file_value_survives_nmclis_unescaping() -> None:
-    assert network.passwd_file_value(" a\\b:c\t") == "\\040a\\\\b:c\\011"

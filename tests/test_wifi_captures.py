@@ -91,7 +91,7 @@ def test_a_wrong_password_is_refused_with_networkmanagers_reason(tmp_path):
     # The engine's own sequence after the profile is loaded: up (refused), then the profile deleted.
     nmcli = replay(tmp_path, find("nmcli", "connection", "up", rc=4), find("nmcli", "connection", "delete", rc=0))
     with pytest.raises(network.NetworkError) as err:
-        network.connection_up("wifi-vmtest-wifi-net", None, nmcli=nmcli)
+        network.connection_up("wifi-vmtest-wifi-net", nmcli=nmcli)
     assert str(err.value) == "The password is wrong (NetworkManager: Secrets were required, but not provided)."
 
 

@@ -100,7 +100,7 @@ def connect(session: Session, say: Say) -> bool:
             say(f"Joining the Wi-Fi network {n.wifi_ssid!r}")
             try:
                 network.connect(n.wifi_ssid, n.wifi_password, hidden=n.wifi_hidden, nmcli=nmcli,
-                                run_dir=o.state_dir, root=o.connections_root)
+                                root=o.connections_root)
             except network.NetworkError as err:
                 say(f"Could not join {n.wifi_ssid!r}: {err} Nothing was written; fix [network] in the answers.")
                 return False
