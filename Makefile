@@ -64,8 +64,16 @@ nix-root: system-packages
 
 # The Review step parses edits with Nix: the same Nix 2.26 the tests use (the
 # shims work as a user too, in a user namespace).
+# Its network is recorded too: a laptop with Wi-Fi in range and no cable (the nmcli
+# stand-in answering from a copy of NETWORK, which a join would change) and no binary
+# cache, so the Network step shows; a dry run joins nothing.
+NETWORK ?= tests/fixtures/network/laptop-nmcli.json
 run: install nix-root
-	PATH="$(CURDIR)/tests/newnix/bin:$$PATH" $(VENV)/bin/nixos-tui-installer --dry-run --machine $(MACHINE)
+	state=$$(mktemp) && cp $(NETWORK) $$state && \
+	PATH="$(CURDIR)/tests/newnix/bin:$$PATH" $(VENV)/bin/nixos-tui-installer --dry-run --machine $(MACHINE) \
+		--nmcli "env NMCLI_STATE=$$state $(PY) $(CURDIR)/tests/standins/nmcli" \
+		--nix-conf tests/fixtures/network/offline-nix.conf; \
+	code=$$?; rm -f $$state; exit $$code
 
 test: install nix-root
 	$(VENV)/bin/lint-imports

@@ -24,8 +24,14 @@ def child() -> None:
     import asyncio
 
     sys.path.insert(0, str(ROOT / "tests"))
+    import localnet
     from test_screens_e2e import SIZE, drive_to_review
     from test_screens_support import app_for
+
+    from installer.run import connectivity
+
+    # Online as in the wizard's tests (a cache on 127.0.0.1): the walk skips the Network step.
+    connectivity.NIX_CONF = localnet.nix_conf(online=True)
 
     from screens.review import ReviewScreen
 

@@ -45,7 +45,7 @@ def parser() -> argparse.ArgumentParser:
                    help="the nixos-enter command that sets passwords in the new system (nixos-enter)")
     p.add_argument("--nmcli", metavar="CMD", default="nmcli",
                    help="the nmcli command that joins the answers' Wi-Fi network (nmcli)")
-    p.add_argument("--nix-conf", metavar="FILE", default="/etc/nix/nix.conf",
+    p.add_argument("--nix-conf", metavar="FILE", default="",
                    help="the nix.conf whose substituters the connectivity check asks (/etc/nix/nix.conf)")
     p.add_argument("--skip-eval", action="store_true",
                    help="with --yes: install without first evaluating the configuration with Nix")

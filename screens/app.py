@@ -36,6 +36,7 @@ ScrollBar.renderer = HalfBlockScrollBarRender
 # each later one is imported when first pushed, which keeps start-up short.
 STEPS = (
     ("welcome", "WelcomeScreen"),
+    ("network", "NetworkScreen"),
     ("keyboard", "KeyboardScreen"),
     ("disk", "DiskScreen"),
     ("encryption", "EncryptionScreen"),
@@ -74,6 +75,8 @@ class InstallerApp(App[int]):
     writing = reactive(False)
     # "", "probing", "ready" or "failed: <why>"
     probe_state = reactive("")
+    # "" until the binary cache was asked, "checking" while it is, then its answer in words
+    network_state = reactive("")
 
     def __init__(self, session: Session) -> None:
         super().__init__()
@@ -88,6 +91,7 @@ class InstallerApp(App[int]):
     def on_mount(self) -> None:
         self.push_screen(WelcomeScreen())
         self.call_after_refresh(self.probe)
+        self.call_after_refresh(self.check_network)
         # SIGTERM and SIGHUP (a shutdown, the console or SSH session gone) end the
         # run as Ctrl+C and "Quit" would, without asking: nobody may be there to answer.
         loop = asyncio.get_running_loop()
@@ -187,6 +191,23 @@ class InstallerApp(App[int]):
             return
         self.call_from_thread(setattr, self, "probe_state", "ready")
 
+    @work(thread=True, exclusive=True, group="network")
+    def check_network(self) -> None:
+        """Ask the binary cache nixos-install will use (installer.flow.online), off the event
+        loop: the Welcome step says the answer, and an online machine skips the Network step."""
+        from installer.flow import online
+
+        self.call_from_thread(setattr, self, "network_state", "checking")
+        try:
+            words = online.check(self.session).words
+        except Exception as err:  # said where the answer goes, never a traceback
+            words = f"The network could not be checked: {err}"
+        self.call_from_thread(setattr, self, "network_state", words)
+
+    def skips(self, name: str) -> bool:
+        """A step with nothing to ask: the Network step when the binary cache answers."""
+        return name == "NetworkScreen" and self.session.preflight.online is True
+
     # -- steps -----------------------------------------------------------------
     def step_number(self, step: type) -> tuple[int, int]:
         name = step.__name__
@@ -195,8 +216,11 @@ class InstallerApp(App[int]):
     def next_step(self) -> None:
         current = type(self.screen).__name__
         index = STEP_NAMES.index(current) if current in STEP_NAMES else len(STEPS) - 1
-        if index + 1 < len(STEPS):
-            self.push_screen(step_class(index + 1)())
+        index += 1
+        while index + 1 < len(STEPS) and self.skips(STEP_NAMES[index]):
+            index += 1
+        if index < len(STEPS):
+            self.push_screen(step_class(index)())
 
     def previous_step(self) -> None:
         # The first pushed screen sits on Textual's default screen: never pop that.

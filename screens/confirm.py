@@ -95,6 +95,10 @@ class ConfirmScreen(StepScreen):
                 said += f"\n{downloads}"
         else:
             said = f"Not checked with Nix: {outcome.message if outcome is not None else 'the check did not run.'}"
+        # Beside the download summary: whether the cache answers and, offline, what that means.
+        network = "\n".join(self.session.preflight.network_lines())
+        if network:
+            said += f"\n{network}"
         check.update(said if self.word else "")
         check.set_class(bool(refusal), "-failed")
         check.set_class(not refusal and outcome is not None and outcome.checked, "-passed")

@@ -49,6 +49,7 @@ class WelcomeScreen(StepScreen):
         yield Static("", id="mode", markup=False)
         yield Static("", id="warnings", classes="message -warning", markup=False)
         yield Static("Probing the disks...", id="probe", markup=False)
+        yield Static("Checking the network...", id="network", markup=False)
         yield Static("Firmware (detected: probing):", id="firmware-label", markup=False)
         with Choices(id="f-boot-firmware"):
             yield Radio("UEFI", id="uefi")
@@ -63,6 +64,7 @@ class WelcomeScreen(StepScreen):
             else "REAL INSTALL: the disk you choose will be changed after you confirm."
         )
         self.watch(self.app, "probe_state", self.show_probe)
+        self.watch(self.app, "network_state", self.show_network)
         self.show_warnings()
         self.query_one(RadioSet).focus()
         # Every later step's title, from the step itself; imported after the
@@ -91,6 +93,18 @@ class WelcomeScreen(StepScreen):
             probe.add_class("-error")
         else:
             probe.update("Probing the disks...")
+
+    def show_network(self, state: str) -> None:
+        """What the binary cache answered; online, the Network step is skipped (one line says so)."""
+        from installer.flow.online import status_line
+
+        if not state or state == "checking":
+            words = "Checking the network..."
+        elif self.session.preflight.online:
+            words = f"{status_line(self.session)} No network set-up is needed."
+        else:
+            words = f"{status_line(self.session)} The next step gets you online."
+        self.query_one("#network", Static).update(words)
 
     def show_warnings(self) -> None:
         lines = []

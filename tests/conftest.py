@@ -67,3 +67,20 @@ def valid_model() -> InstallModel:
 @pytest.fixture
 def model() -> InstallModel:
     return valid_model()
+
+
+@pytest.fixture(autouse=True)
+def local_binary_cache():
+    """The connectivity check of a Session built with the default nix.conf asks a cache on
+    127.0.0.1 (tests/localnet.py), never this host's nix.conf and the internet: a wizard in a
+    test is online, and its Network step skipped, whatever this host's network. Its own
+    MonkeyPatch, not the `monkeypatch` fixture: an autouse fixture taking that one would set
+    it up first and so undo it last, after the tests' own fixtures were torn down with their
+    monkeypatched PATH still in place (a loop device's teardown then finds no losetup)."""
+    import localnet
+
+    from installer.run import connectivity
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(connectivity, "NIX_CONF", localnet.nix_conf(online=True))
+        yield

@@ -33,7 +33,7 @@ async def test_welcome_shows_dry_run_firmware_and_step_indicator():
         screen = app.screen
         assert isinstance(screen, WelcomeScreen)
         header = str(screen.query_one("#header").content)
-        assert "1/9 Welcome" in header and "DRY RUN" in header
+        assert "1/10 Welcome" in header and "DRY RUN" in header
         assert "UEFI" in str(screen.query_one("#firmware-label").content)
         assert not screen.query_one("#warnings").display
         # Override the firmware: Down highlights BIOS, Space picks it and stays.
@@ -43,7 +43,7 @@ async def test_welcome_shows_dry_run_firmware_and_step_indicator():
         # Enter on the last field goes on to the next step.
         await pilot.press("enter")
         assert isinstance(app.screen, KeyboardScreen)
-        assert "2/9 Keyboard" in str(app.screen.query_one("#header").content)
+        assert "3/10 Keyboard" in str(app.screen.query_one("#header").content)
         assert app.session.model.boot.firmware == "bios"
 
 

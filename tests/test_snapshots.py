@@ -311,3 +311,48 @@ def test_disk_step_with_no_usable_disk(snap_compare):
         await pilot.pause()
 
     assert snap(snap_compare, app_for(session), before)
+
+
+def test_network_offline_with_wifi_in_range(snap_compare, tmp_path):
+    """The Network step on a laptop with no cable, its Wi-Fi card not joined, the cache unreachable."""
+    import localnet
+    from test_screens_network import to_network_step
+
+    conf = tmp_path / "nix.conf"
+    conf.write_text(f"substituters = {localnet.NOWHERE}\n")
+    from test_screens_support import make_session
+
+    session = make_session(nmcli=localnet.nmcli(tmp_path / "nm.json"), nix_conf=str(conf))
+
+    async def before(pilot):
+        await to_network_step(pilot)
+
+    assert snap(snap_compare, app_for(session), before)
+
+
+def test_network_wrong_password(snap_compare, tmp_path):
+    """A refused password: NetworkManager's reason under the field, the field kept (masked)."""
+    from test_screens_network import WRONG, live, to_network_step, type_text as typed
+
+    session, *_ = live(tmp_path)
+
+    async def before(pilot):
+        screen = await to_network_step(pilot)
+        await pilot.press("enter")
+        await typed(pilot, WRONG)
+        await pilot.press("enter")
+        await until(pilot, lambda: not screen.joining and "wrong" in str(screen.query_one("#joined").render()))
+
+    assert snap(snap_compare, app_for(session), before)
+
+
+def test_network_no_wifi_card(snap_compare, tmp_path):
+    """A machine with a cable socket only: the interfaces, why no Wi-Fi, the Wi-Fi fields disabled."""
+    from test_screens_network import live, to_network_step
+
+    session, *_ = live(tmp_path, devices=[{"name": "enp1s0", "type": "ethernet", "state": "unavailable"}])
+
+    async def before(pilot):
+        await to_network_step(pilot)
+
+    assert snap(snap_compare, app_for(session), before)

@@ -18,6 +18,7 @@ import time
 import uuid
 from pathlib import Path
 
+import localnet
 import pytest
 from consolefont import unsafe
 from test_screens_support import MACHINE_FILE, ROOT
@@ -87,7 +88,16 @@ def drawn(stream: Path) -> str:
     return "".join(c for c in text if c == "\n" or c >= " " and c != "\x7f")
 
 
-def start(tmux, tmp_path, machine=MACHINE_FILE) -> Path:
+def network_args(tmp_path: Path, online: bool = True) -> str:
+    """The run's network: the nmcli stand-in's laptop (Wi-Fi in range, no cable) and a
+    binary cache on 127.0.0.1 (online: the Network step is skipped) or none (offline)."""
+    conf = tmp_path / "nix.conf"
+    conf.write_text(f"substituters = {localnet.cache_url() if online else localnet.NOWHERE}\n")
+    nmcli = localnet.nmcli(tmp_path / "nm.json")
+    return f"--nix-conf {conf} --nmcli '{nmcli}'"
+
+
+def start(tmux, tmp_path, machine=MACHINE_FILE, online: bool = True) -> Path:
     """The installed program in dry-run on `machine`, in an 80x25 TERM=linux window;
     the file that receives everything it writes to the terminal."""
     program = str(SCRIPT) if SCRIPT.exists() else f"{ROOT}/.venv/bin/python -m installer"
@@ -98,7 +108,7 @@ def start(tmux, tmp_path, machine=MACHINE_FILE) -> Path:
         f"while [ ! -e {go} ]; do sleep 0.05; done; "
         # PYTHONPATH: this checkout's code, not whichever one the venv's editable install names.
         f"cd {ROOT} && env TERM=linux TEXTUAL_COLOR_SYSTEM=standard PYTHONPATH={ROOT} {program} --dry-run "
-        f"--machine {machine} --seed 7 --log {log}; echo EXIT=$?; sleep 600"
+        f"--machine {machine} --seed 7 --log {log} {network_args(tmp_path, online)}; echo EXIT=$?; sleep 600"
     )
     # Not COLUMNS/LINES either (pytest-xdist's workers set 80x24): the program
     # would take them for the terminal's size and never see a resize.
@@ -122,37 +132,48 @@ def fill_first_user(tmux) -> None:
     tmux.type("wonderland")
     tmux.wait_for(" " + "*" * 10 + " " * 28 + "*" * 10)
     tmux.keys("F10")
-    tmux.wait_for("6/9 Software")
+    tmux.wait_for("7/10 Software")
 
 
 def test_wizard_in_tmux_through_every_step_in_console_glyphs(tmux, tmp_path):
-    stream = start(tmux, tmp_path)
-    tmux.wait_for("1/9 Welcome", "Found 1 disk")
+    stream = start(tmux, tmp_path, online=False)
+    tmux.wait_for("1/10 Welcome", "Found 1 disk", "Not online", "The next step gets you online.")
     assert tmux("display", "-p", "-t", "w", "#{alternate_on}").strip() == "1"
     tmux.keys("Enter")  # the firmware choice is the step's only field: Enter is Next
-    tmux.wait_for("2/9 Keyboard")
+    # Offline, Wi-Fi in range: pick the strongest network, type its password (masked), join.
+    shown = tmux.wait_for("2/10 Network", "Not online: the name cache.invalid does not resolve", "Home:5G", "Neighbour")
+    assert "\u2588\u2588\u2588\u2588  WPA2" in shown and "open" in shown
+    tmux.keys("Enter")
+    tmux.type("correct horse")
+    tmux.wait_for(" " + "*" * 13 + " ")
+    tmux.keys("Enter")
+    shown = tmux.wait_for("[dry-run] would join the Wi-Fi network 'Home:5G'; nothing was joined.",
+                          "Dry run: 'Home:5G' was not joined, so whether the binary cache would answer is")
+    assert "correct horse" not in shown
     tmux.keys("F10")
-    shown = tmux.wait_for("3/9 Disk", "sda")
+    tmux.wait_for("3/10 Keyboard")
+    tmux.keys("F10")
+    shown = tmux.wait_for("4/10 Disk", "sda")
     # The refused DVD drive is on screen with its reason, the disk on one row.
     assert "sr0" in shown and "not offered: optical drive" in shown
     assert any(line.lstrip().startswith("sda") and "GiB" in line for line in shown.splitlines())
     tmux.keys("F10")
-    tmux.wait_for("4/9 Encryption")
+    tmux.wait_for("5/10 Encryption")
     tmux.keys("Enter")  # encryption stays off (Space would toggle it): Enter is Next
-    tmux.wait_for("5/9 System", "Full name")
+    tmux.wait_for("6/10 System", "Full name")
     time.sleep(1)  # the step focuses its first field once mounted
     tmux.keys("C-u")
     tmux.type("tmuxbox")
     tmux.wait_for(" tmuxbox ")
     fill_first_user(tmux)
     tmux.keys("F10")
-    shown = tmux.wait_for("7/9 Review", "Hostname: tmuxbox", "/dev/sda", "Users: alice")
+    shown = tmux.wait_for("8/10 Review", "Hostname: tmuxbox", "/dev/sda", "Users: alice")
     assert "Erase" in shown
     tmux.keys("F1")
     tmux.wait_for("Press Esc to close")
     tmux.keys("Escape")
     tmux.keys("F10")
-    tmux.wait_for("8/9 Confirm", "type its name 'sda'")
+    tmux.wait_for("9/10 Confirm", "type its name 'sda'")
     tmux.type("sda")
     tmux.keys("Enter")
     # A dry run's Install step may be gone before a capture sees it: it is
@@ -171,8 +192,10 @@ def test_wizard_in_tmux_through_every_step_in_console_glyphs(tmux, tmp_path):
     assert "EXIT=0" in after
     # And every character it ever drew, every frame of every step.
     everything = drawn(stream)
-    for step in ("1/9 Welcome", "5/9 System", "7/9 Review", "8/9 Confirm", "9/9 Install", "Quit the installer?"):
+    for step in ("1/10 Welcome", "2/10 Network", "6/10 System", "8/10 Review", "9/10 Confirm", "10/10 Install",
+                 "Quit the installer?"):
         assert step in everything
+    assert "correct horse" not in everything  # the Wi-Fi password was only ever drawn masked
     assert not unsafe(everything), unsafe(everything)
     assert tmux("display", "-p", "-t", "w", "#{alternate_on}").strip() == "0"
     assert tmux("display", "-p", "-t", "w", "#{cursor_flag}").strip() == "1"
@@ -183,18 +206,18 @@ def test_no_usable_disk_and_a_resized_terminal_in_tmux(tmux, tmp_path):
     reason; shrinking the window puts the too-small banner on the step, and
     growing it back cuts the disk rows to the new width."""
     start(tmux, tmp_path, ROOT / "tests/fixtures/machines/no-usable-disk.json")
-    tmux.wait_for("1/9 Welcome", "Found 0 disk")
+    tmux.wait_for("1/10 Welcome", "Found 0 disk")
     tmux.keys("Enter")
-    tmux.wait_for("2/9 Keyboard")
+    tmux.wait_for("3/10 Keyboard")
     tmux.keys("F10")
-    shown = tmux.wait_for("3/9 Disk", "No disk on this machine can take NixOS:", "Rescan")
+    shown = tmux.wait_for("4/10 Disk", "No disk on this machine can take NixOS:", "Rescan")
     flat = " ".join(shown.split())
     assert "loop0 (64 GiB): loop device (an image file); start with --allow-loop to install into it" in flat
     assert "sda (8 GiB): too small: 8 GiB, needs at least 10 GiB" in flat
     assert all(len(line) <= 80 for line in shown.splitlines())
     tmux("resize-window", "-t", "w", "-x", "70", "-y", "20")
     shown = tmux.wait_for("The terminal is 70x20")
-    assert "3/9 Disk" in shown.splitlines()[0]
+    assert "4/10 Disk" in shown.splitlines()[0]
     tmux("resize-window", "-t", "w", "-x", "120", "-y", "30")
     shown = tmux.wait_for("not offered: too small: 8 GiB, needs at least 10 GiB")
     assert "The terminal is" not in shown
@@ -245,36 +268,37 @@ def test_an_alongside_install_in_tmux_shrinks_ubuntu_beside_windows(tmux, tmp_pa
     launcher.write_text(WITH_MIN_SIZES)
     log = tmp_path / "install.log"
     command = (f"cd {ROOT} && env TERM=linux TEXTUAL_COLOR_SYSTEM=standard {ROOT}/.venv/bin/python {launcher} "
-               f"--dry-run --machine {MACHINE_FILE} --seed 7 --log {log}; echo EXIT=$?; sleep 600")
+               f"--dry-run --machine {MACHINE_FILE} --seed 7 --log {log} {network_args(tmp_path)}; "
+               "echo EXIT=$?; sleep 600")
     env = {k: v for k, v in os.environ.items() if not k.startswith("TMUX") and k not in ("COLUMNS", "LINES")}
     subprocess.run(["tmux", "-L", tmux.socket, "new-session", "-d", "-x", "80", "-y", "25", "-s", "w", command],
                    check=True, env=env, timeout=20)
-    tmux.wait_for("1/9 Welcome", "Found 1 disk")
+    tmux.wait_for("1/10 Welcome", "Found 1 disk")
     tmux.keys("Enter")
-    tmux.wait_for("2/9 Keyboard")
+    tmux.wait_for("3/10 Keyboard")
     tmux.keys("F10")
-    shown = tmux.wait_for("3/9 Disk", "How NixOS goes onto sda:", "Shrink sda5")
+    shown = tmux.wait_for("4/10 Disk", "How NixOS goes onto sda:", "Shrink sda5")
     assert "sr0" in shown and "not offered: optical drive" in shown
     assert "Not offered: shrink sda3 Windows (BitLocker-encrypted)" in shown  # no resize tool reads BitLocker
     tmux.keys("Tab", "Down", "Down", "Down")  # the ways: erase, replace sda5, replace sda3, shrink sda5
     shown = tmux.wait_for("sda5 Ubuntu Plucky Puffin (ext4) 65 GiB -> 14 GiB | NixOS 50 GiB", "Today", "After")
     assert all(len(line) <= 80 for line in shown.splitlines())
-    assert "sr0" in shown and "3/9 Disk" in shown.splitlines()[0]
+    assert "sr0" in shown and "4/10 Disk" in shown.splitlines()[0]
     tmux.keys(*["Tab"] * 7)  # past the tools and the filesystem and swap choices, to NixOS's share
     tmux.wait_for("NixOS's share in GiB, between 10 and 50 GiB (0: all of it)")
     tmux.keys("C-u")
     tmux.type("30")
     tmux.wait_for("Install NixOS into 30 GiB")
     tmux.keys("F10")
-    tmux.wait_for("4/9 Encryption")
+    tmux.wait_for("5/10 Encryption")
     tmux.keys("Enter")
-    tmux.wait_for("5/9 System", "Full name")
+    tmux.wait_for("6/10 System", "Full name")
     time.sleep(1)
     fill_first_user(tmux)
     tmux.keys("F10")
-    tmux.wait_for("7/9 Review", "Shrink /dev/sda5")
+    tmux.wait_for("8/10 Review", "Shrink /dev/sda5")
     tmux.keys("F10")
-    shown = tmux.wait_for("8/9 Confirm", "type 'sda5'")
+    shown = tmux.wait_for("9/10 Confirm", "type 'sda5'")
     assert "Keep /dev/sda3: Windows (BitLocker-encrypted, 62 GiB)" in shown
     tmux.type("sda")
     tmux.keys("Enter")
@@ -294,15 +318,15 @@ def test_an_edit_kept_after_choosing_another_disk_is_stopped_at_confirm_in_tmux(
     asked: Confirm names the line and the old disk, and offers no word to type.
     Esc inside the editor leaves the editor, not the step."""
     start(tmux, tmp_path, ROOT / "tests/fixtures/machines/many-nics-and-disks.json")
-    tmux.wait_for("1/9 Welcome")
+    tmux.wait_for("1/10 Welcome")
     tmux.keys("Enter")
-    tmux.wait_for("2/9 Keyboard")
+    tmux.wait_for("3/10 Keyboard")
     tmux.keys("F10")
-    tmux.wait_for("3/9 Disk", "How NixOS goes onto sda:")
+    tmux.wait_for("4/10 Disk", "How NixOS goes onto sda:")
     tmux.keys("F10")
-    tmux.wait_for("4/9 Encryption")
+    tmux.wait_for("5/10 Encryption")
     tmux.keys("Enter")
-    tmux.wait_for("5/9 System", "Full name")
+    tmux.wait_for("6/10 System", "Full name")
     time.sleep(1)
     tmux.keys("C-u")
     tmux.type("tmuxbox")
@@ -314,41 +338,41 @@ def test_an_edit_kept_after_choosing_another_disk_is_stopped_at_confirm_in_tmux(
     tmux.type("wonderland")
     tmux.wait_for(" " + "*" * 10 + " " * 28 + "*" * 10)
     tmux.keys("F10")
-    tmux.wait_for("6/9 Software")
+    tmux.wait_for("7/10 Software")
     tmux.keys("F10")
-    tmux.wait_for("7/9 Review", "Erase QEMU HARDDISK (/dev/sda)", "could not be checked")
+    tmux.wait_for("8/10 Review", "Erase QEMU HARDDISK (/dev/sda)", "could not be checked")
     tmux.keys("Tab", "Tab", "Tab")  # Next, then the page, the file tabs, the editor
     tmux.wait_for("Esc Leave editor")
     tmux.type('let disk = "/dev/sda"; in ')
     tmux.wait_for('1  let disk = "/dev/sda"; in')
     tmux.keys("F10")
-    tmux.wait_for("8/9 Confirm", "type its name 'sda'")
+    tmux.wait_for("9/10 Confirm", "type its name 'sda'")
     tmux.keys("Escape")
-    tmux.wait_for("7/9 Review", "Esc Leave editor")  # back in the editor, where the person left
+    tmux.wait_for("8/10 Review", "Esc Leave editor")  # back in the editor, where the person left
     tmux.keys("Escape")
-    shown = tmux.wait_for("7/9 Review", "Esc Back")  # Esc left the editor, not the step
+    shown = tmux.wait_for("8/10 Review", "Esc Back")  # Esc left the editor, not the step
     tmux.keys("Escape")
-    tmux.wait_for("6/9 Software")
+    tmux.wait_for("7/10 Software")
     tmux.keys("Escape")
-    tmux.wait_for("5/9 System")
+    tmux.wait_for("6/10 System")
     tmux.keys("Escape")
-    tmux.wait_for("4/9 Encryption")
+    tmux.wait_for("5/10 Encryption")
     tmux.keys("Escape")
-    tmux.wait_for("3/9 Disk", "How NixOS goes onto sda:")
+    tmux.wait_for("4/10 Disk", "How NixOS goes onto sda:")
     tmux.keys("Down")
     tmux.wait_for("How NixOS goes onto vda:")
     tmux.keys("F10")
-    tmux.wait_for("4/9 Encryption")
+    tmux.wait_for("5/10 Encryption")
     tmux.keys("Enter")
-    tmux.wait_for("5/9 System")
+    tmux.wait_for("6/10 System")
     tmux.keys("F10")
-    tmux.wait_for("6/9 Software")
+    tmux.wait_for("7/10 Software")
     tmux.keys("F10")
     shown = tmux.wait_for("configuration.nix changed under your edit", 'boot.loader.grub.device = "/dev/vda";')
     tmux.keys("k")
-    tmux.wait_for("7/9 Review", "Erase /dev/vda")
+    tmux.wait_for("8/10 Review", "Erase /dev/vda")
     tmux.keys("F10")
-    shown = tmux.wait_for("8/9 Confirm", "Go back and fix the problems above first.")
+    shown = tmux.wait_for("9/10 Confirm", "Go back and fix the problems above first.")
     flat = " ".join(shown.split())
     assert "configuration.nix line 1 names /dev/sda, which this install does not set up (it installs to /dev/vda)" \
         in flat, shown
@@ -356,7 +380,7 @@ def test_an_edit_kept_after_choosing_another_disk_is_stopped_at_confirm_in_tmux(
     tmux.type("vda")
     tmux.keys("Enter")
     time.sleep(1)
-    assert "8/9 Confirm" in tmux.screen()  # no install started
+    assert "9/10 Confirm" in tmux.screen()  # no install started
     tmux.keys("C-q")
     tmux.wait_for("Quit the installer?")
     tmux.keys("y")

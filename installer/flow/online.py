@@ -15,10 +15,13 @@ The parts of the network the pipeline owns (the Network step's screen has its ow
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from installer.base.problems import Problem
+from installer.run.network import Interface, WifiNetwork
 
 if TYPE_CHECKING:
     from installer.flow.session import Session
@@ -39,11 +42,25 @@ def check(session: Session) -> Reachability:
     from installer.run.connectivity import check as reach
 
     o = session.options
-    found = reach(proxy=session.model.network.proxy, nix_conf=o.nix_conf, timeout=o.connect_timeout)
+    from installer.run import connectivity
+
+    found = reach(proxy=session.model.network.proxy, nix_conf=o.nix_conf or connectivity.NIX_CONF,
+                  timeout=o.connect_timeout)
     session.preflight.reachability = found
     session.preflight.online = found.cache
     session.log().line(f"connectivity: {found.words}")
     return found
+
+
+def status_line(session: Session) -> str:
+    """What the binary cache answered, in one line, for the Welcome, Network and Confirm steps;
+    after a dry run's described join, that it is not known; "" when it was not asked."""
+    found, wifi = session.preflight.reachability, session.model.network.wifi_ssid
+    if found is not None:
+        return found.words
+    if wifi and not session.options.real:
+        return f"Dry run: {wifi!r} was not joined, so whether the binary cache would answer is not known."
+    return ""
 
 
 def offline_meaning(session: Session) -> str:
@@ -78,20 +95,107 @@ def install_env(session: Session) -> dict[str, str] | None:
     return {**os.environ, **dict.fromkeys(PROXY_VARIABLES, proxy)}
 
 
+@dataclass(frozen=True)
+class Survey:
+    """What the Network step shows: how Wi-Fi is joined here, the interfaces, the networks in range."""
+
+    backend: str  # "networkmanager", "wpa_supplicant", or "" (neither runs here)
+    interfaces: tuple[Interface, ...] = ()
+    networks: tuple[WifiNetwork, ...] = ()
+    device: str = ""  # the Wi-Fi interface a network is joined on ("" when there is none)
+    problem: str = ""  # why no Wi-Fi network can be joined here, in words ("" when one can)
+
+
+def _nmcli(session: Session) -> tuple[str, ...]:
+    return tuple(shlex.split(session.options.nmcli))
+
+
+def _wpa_cli(session: Session) -> tuple[str, ...]:
+    return tuple(shlex.split(session.options.wpa_cli))
+
+
+def backend(session: Session) -> str:
+    """How this live system joins Wi-Fi: NetworkManager where it runs (the 25.11 ISO), else
+    wpa_supplicant where it controls an interface (25.05 and before), else ""."""
+    from installer.run import network, wpacli
+
+    if network.nm_running(_nmcli(session)):
+        return "networkmanager"
+    return "wpa_supplicant" if wpacli.interfaces(session.options.wpa_ctrl_dir) else ""
+
+
+def survey(session: Session, *, rescan: bool = False) -> Survey:
+    """The live system's network, read (blocking: from a worker). Reading changes nothing;
+    a rescan asks the card to look again, which is all it does."""
+    from installer.run import network, wpacli
+
+    kind = backend(session)
+    if not kind:
+        return Survey("", problem="Neither NetworkManager nor wpa_supplicant runs here, so no Wi-Fi "
+                                  "network can be joined from the installer; a cable works without it.")
+    try:
+        if kind == "networkmanager":
+            found = tuple(network.interfaces(_nmcli(session)))
+            device = next((i.name for i in found if i.kind == "wireless" and i.state != "unmanaged"), "")
+            if not device:
+                return Survey(kind, found, problem="This computer has no Wi-Fi card that NetworkManager "
+                                                   "can use; a cable works without it.")
+            nets = tuple(network.wifi_networks(_nmcli(session), rescan=rescan))
+            return Survey(kind, found, nets, device)
+        device = wpacli.interfaces(session.options.wpa_ctrl_dir)[0]
+        if rescan:
+            wpacli.scan(device, wpa_cli=_wpa_cli(session), ctrl_dir=session.options.wpa_ctrl_dir)
+        state = wpacli.status(device, wpa_cli=_wpa_cli(session), ctrl_dir=session.options.wpa_ctrl_dir)
+        joined = state.get("wpa_state") == "COMPLETED"
+        iface = network.Interface(device, "wireless", "connected" if joined else "disconnected",
+                                  state.get("ip_address", ""))
+        nets = tuple(wpacli.scan_results(device, wpa_cli=_wpa_cli(session), ctrl_dir=session.options.wpa_ctrl_dir))
+        return Survey(kind, (iface,), nets, device)
+    except network.NetworkError as err:
+        return Survey(kind, problem=str(err))
+
+
+def join(session: Session, ssid: str, password: str | None, *, hidden: bool = False,
+         security: str | None = None, device: str = "") -> str:
+    """Join a Wi-Fi network on the live system, as `backend` says (blocking: from a worker),
+    and keep it in the answers for the new system; what happened, in words. A dry run (or a
+    recorded machine) joins nothing and says so. Raises NetworkError with the reason, the
+    answers unchanged."""
+    from installer.run import network, wpacli
+
+    n, o = session.model.network, session.options
+    if not ssid:
+        raise network.NetworkError("Type the network's name (SSID).")
+    if not o.real:
+        n.wifi_ssid, n.wifi_password, n.wifi_hidden = ssid, password or None, hidden
+        # Whether the cache would answer then is not known: no offline rule may act on the earlier answer.
+        session.preflight.online, session.preflight.reachability = None, None
+        return f"[dry-run] would join the Wi-Fi network {ssid!r}; nothing was joined."
+    kind = backend(session)
+    if kind == "networkmanager":
+        network.connect(ssid, password, hidden=hidden, security=security, nmcli=_nmcli(session),
+                        root=o.connections_root)
+    elif kind == "wpa_supplicant":
+        wpacli.connect(ssid, password, device or wpacli.interfaces(o.wpa_ctrl_dir)[0], hidden=hidden,
+                       security=security, wpa_cli=_wpa_cli(session), ctrl_dir=o.wpa_ctrl_dir)
+    else:
+        raise network.NetworkError("Neither NetworkManager nor wpa_supplicant runs here.")
+    n.wifi_ssid, n.wifi_password, n.wifi_hidden = ssid, password or None, hidden
+    session.log().line(f"joined the Wi-Fi network {ssid!r} ({kind})")
+    return f"Joined {ssid!r}."
+
+
 def connect(session: Session, say: Say) -> bool:
     """The unattended run's network: join the answers' Wi-Fi unless the machine is online
     already, then ask the binary cache and say what it answered and what that means.
     False when joining failed (nothing was written; the caller stops)."""
     from installer.run import network
 
-    n, o = session.model.network, session.options
+    n = session.model.network
     say("== getting online")
-    nmcli = tuple(o.nmcli.split())
-    if n.wifi_ssid and not o.real:
-        say(f"[dry-run] would join the Wi-Fi network {n.wifi_ssid!r} unless already online")
-    elif n.wifi_ssid:
+    if n.wifi_ssid:
         try:
-            joined = network.online(nmcli)
+            joined = session.options.real and network.online(_nmcli(session))
         except network.NetworkError:
             joined = False
         if joined:
@@ -99,12 +203,10 @@ def connect(session: Session, say: Say) -> bool:
         else:
             say(f"Joining the Wi-Fi network {n.wifi_ssid!r}")
             try:
-                network.connect(n.wifi_ssid, n.wifi_password, hidden=n.wifi_hidden, nmcli=nmcli,
-                                root=o.connections_root)
+                say(join(session, n.wifi_ssid, n.wifi_password, hidden=n.wifi_hidden))
             except network.NetworkError as err:
                 say(f"Could not join {n.wifi_ssid!r}: {err} Nothing was written; fix [network] in the answers.")
                 return False
-            say(f"Joined {n.wifi_ssid!r}.")
     say(check(session).words)
     return True
 

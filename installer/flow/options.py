@@ -27,8 +27,12 @@ class Options:
     eval_timeout: float = 300.0  # seconds the pre-flight evaluation may take (installer.nixos.evalcheck)
     # Getting online (installer.flow.online); tests point these at the nmcli stand-in and a tmp root.
     nmcli: str = "nmcli"
+    wpa_cli: str = "wpa_cli"  # where NetworkManager does not run (the 25.05 ISO)
+    wpa_ctrl_dir: str = "/run/wpa_supplicant"  # wpa_supplicant's control sockets
     connections_root: str = "/"  # the live system's root, holding etc/NetworkManager/system-connections
-    nix_conf: str = "/etc/nix/nix.conf"  # names the substituters the connectivity check asks
+    # The nix.conf naming the substituters the connectivity check asks; "" is the live
+    # system's (installer.run.connectivity.NIX_CONF, read when asked).
+    nix_conf: str = ""
     connect_timeout: float = 5.0  # seconds each substituter has to answer
 
     @property

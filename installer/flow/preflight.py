@@ -95,10 +95,9 @@ class Preflight:
         """What the binary cache answered and, offline, what that means (installer.flow.online):
         the Confirm step, the unattended run and --plan say these; [] when not asked (the
         Network step may set `online` alone: then only the meaning)."""
-        from installer.flow.online import offline_meaning
+        from installer.flow.online import offline_meaning, status_line
 
-        asked = self.reachability.words if self.reachability is not None else ""
-        return [line for line in (asked, offline_meaning(self.session)) if line]
+        return [line for line in (status_line(self.session), offline_meaning(self.session)) if line]
 
     def downloads_line(self) -> str:
         """The download summary for Review, Confirm and the unattended run; "" before Nix was asked."""

@@ -231,7 +231,7 @@ def load_profile(name: str, text: str, *, nmcli: Sequence[str] = NMCLI, root: st
     _run([*nmcli, "connection", "delete", "id", name], timeout=10)  # an earlier attempt's profile
     try:
         path = carryover.write_keyfile(root, name, text)
-    except safefs.WriteError as err:
+    except (safefs.WriteError, OSError) as err:  # e.g. a root without /etc: said, never a traceback
         raise NetworkError(f"The network's profile could not be written: {err}") from err
     done = _run([*nmcli, "connection", "load", path])
     if done.returncode != 0:
