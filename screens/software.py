@@ -24,7 +24,9 @@ TOGGLES = {
 
 class SoftwareScreen(StepScreen):
     TITLE_TEXT = "Software"
-    PREFIXES = ("software", "hardware")
+    # network.wifi_backend: the Wi-Fi network joined earlier is kept through NetworkManager,
+    # so turning that off here is refused here (said under the step, on Next).
+    PREFIXES = ("software", "hardware", "network.wifi_backend")
     HELP = (
         "A desktop can be added or changed later by editing configuration.nix. Extra packages are "
         "nixpkgs attribute names separated by spaces, e.g. 'git firefox python3Packages.requests'; "

@@ -215,3 +215,40 @@ async def test_the_proxy_is_checked_at_its_field_and_used_by_the_check(tmp_path:
         await pilot.press("f10")
         await until(pilot, lambda: bool(shown(screen, "#m-network-proxy")))
         assert isinstance(app.screen, NetworkScreen) and "http://" in shown(screen, "#m-network-proxy")
+
+
+async def test_confirm_says_offline_and_what_that_means(tmp_path: Path) -> None:
+    """Offline, Confirm says the cache's answer again beside the Nix check, and what it means."""
+    from installer.answers.model import User
+    from screens.confirm import ConfirmScreen
+
+    conf = tmp_path / "nix.conf"
+    conf.write_text(f"substituters = {localnet.NOWHERE}\n")
+    app = app_for(make_session(nix_conf=str(conf)))
+    async with app.run_test(size=(80, 25)) as pilot:
+        await settled(pilot)
+        model = app.session.model
+        model.disk.device = app.session.machine.offered_disks[0].path
+        model.users = [User(name="alice", description="Alice", password="wonderland", password_confirm="wonderland")]
+        app.push_screen(ConfirmScreen())
+        await pilot.pause()
+        said = " ".join(shown(app.screen, "#nixcheck").split())
+    assert "Not online: the name cache.invalid does not resolve" in said
+    assert "Without the binary cache only what is already in this ISO's Nix store can be installed" in said
+
+
+async def test_turning_networkmanager_off_after_joining_is_refused_at_software(tmp_path: Path) -> None:
+    """The joined network is kept through NetworkManager: the Software step says so on Next."""
+    from screens.software import SoftwareScreen
+    from test_screens_support import open_step
+
+    session, *_ = live(tmp_path)
+    session.model.network.wifi_ssid = "Home:5G"
+    session.model.software.networkmanager = False
+    app = app_for(session)
+    async with app.run_test(size=(80, 25)) as pilot:
+        screen = await open_step(pilot, SoftwareScreen)
+        await pilot.press("f10")
+        await pilot.pause()
+        assert isinstance(app.screen, SoftwareScreen)
+        assert "turn on software.networkmanager, or choose wpa_supplicant" in shown(screen, "#general")
