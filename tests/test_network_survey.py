@@ -10,10 +10,12 @@ import sys
 from pathlib import Path
 
 import localnet
+import pytest
 from test_screens_support import make_session
 from test_wifi_captures import SSID, find, recorded
 
 from installer.flow import online
+from installer.run.network import NetworkError
 
 REPLAY = Path(__file__).parent / "standins" / "replay-capture"
 
@@ -73,3 +75,15 @@ def test_a_dry_run_join_writes_the_answers_and_touches_nothing(tmp_path: Path) -
     assert said == "[dry-run] would join the Wi-Fi network 'Home:5G'; nothing was joined."
     assert session.model.network.wifi_ssid == "Home:5G" and session.preflight.online is None
     assert state.read_text() == before and not (tmp_path / "calls").exists() and not (tmp_path / "etc").exists()
+
+
+def test_a_password_the_answers_would_refuse_is_said_before_nmcli_runs(tmp_path: Path) -> None:
+    record = tmp_path / "calls"
+    session = make_session(recorded=False, dry_run=False, nmcli=localnet.nmcli(tmp_path / "nm.json", record=record),
+                           connections_root=str(tmp_path))
+    for password, said in (("short", "A Wi-Fi password has 8 to 63 characters."),
+                           ("caf\u00e9-caf\u00e9", "A Wi-Fi password has only letters, digits, spaces and ASCII punctuation.")):
+        with pytest.raises(NetworkError) as err:
+            online.join(session, "Home:5G", password)
+        assert str(err.value) == said
+    assert not record.exists() and session.model.network.wifi_ssid == ""

@@ -163,9 +163,17 @@ def join(session: Session, ssid: str, password: str | None, *, hidden: bool = Fa
     answers unchanged."""
     from installer.run import network, wpacli
 
+    from installer.answers.validate import wifi_password_problem
+
     n, o = session.model.network, session.options
     if not ssid:
         raise network.NetworkError("Type the network's name (SSID).")
+    if len(ssid.encode()) > 32:
+        raise network.NetworkError("A Wi-Fi network name has at most 32 bytes.")
+    # The answers' own rule, said before nmcli is asked (it would only say the property is invalid).
+    problem = wifi_password_problem(password) if password else ""
+    if problem:
+        raise network.NetworkError(f"{problem[0].upper()}{problem[1:]}.")
     if not o.real:
         n.wifi_ssid, n.wifi_password, n.wifi_hidden = ssid, password or None, hidden
         # Whether the cache would answer then is not known: no offline rule may act on the earlier answer.
