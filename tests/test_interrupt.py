@@ -99,6 +99,35 @@ def test_sigterm_and_sighup_stop_nixos_install_and_its_setsid_grandchild_like_ct
     assert "=== run 1 exited with code" in log  # the runner's last line made it to the log
 
 
+def ignore_int_and_quit() -> None:
+    """In the child before exec: SIGINT and SIGQUIT ignored, as a shell without job control
+    starts `installer --yes &` (and as libc's system() leaves a process while it waits)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_started_with_sigint_ignored_a_sigterm_still_stops_everything(rig, sig):
+    """The background of a script: SIGINT inherited ignored. SIGTERM and SIGHUP stop the install
+    as they do otherwise (they hung it before: asyncio.run had no SIGINT handler to cancel with)."""
+    device, target, tmp_path = rig
+    record = tmp_path / "record.jsonl"
+    cli = subprocess.Popen(command(tmp_path, device, target), cwd=ROOT, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=ignore_int_and_quit,
+                           env=standin_env(RECORD=record, SPAWN=1, HANG=1, PATHS=5))
+    family = wait_for_children(record, cli)
+    cli.send_signal(sig)
+    out, err = cli.communicate(timeout=120)
+    assert cli.returncode == 1, out + err
+    for pid in family:
+        assert gone_within(pid, 10), f"process {pid} outlived the installer's {sig.name}"
+    log = (tmp_path / "install.log").read_text()
+    assert f"interrupted by {sig.name}: everything the installer started was stopped" in log
+    # nixos-install took SIGINT's default again: the first, gentle signal stopped it.
+    assert f"=== sending SIGINT to process group {family[0]}" in log
+    assert "=== sending SIGTERM to process group" not in log
+
+
 def test_an_interrupted_disk_phase_unmounts_what_it_mounted(rig):
     """SIGTERM arrives while the last step (swapon) runs: / and the btrfs subvolumes
     were mounted by then; the installer unmounts them all before it exits."""

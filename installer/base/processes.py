@@ -177,9 +177,20 @@ def like_ctrl_c(signals: Iterable[int] = TERMINATIONS) -> Iterator[list[int]]:
         else:
             raise KeyboardInterrupt
 
+    # Started in the background of a script (`installer --yes &` in a shell without job
+    # control), the process inherits SIGINT ignored: asyncio.run then sets no handler of its
+    # own, KeyboardInterrupt would break out of its loop with nixos-install's stop half done,
+    # and a SIGTERM hung the install (seen). Inside, SIGINT is Python's own again: a
+    # deliberate `kill -INT` stops the install as cleanly as the others, and nixos-install
+    # starts with SIGINT's default, which is how the runner asks it to stop.
+    saved_int = signal.getsignal(signal.SIGINT)
+    if saved_int == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     saved = {sig: signal.signal(sig, handler) for sig in signals}
     try:
         yield received
     finally:
         for sig, old in saved.items():
             signal.signal(sig, old)
+        if saved_int == signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
