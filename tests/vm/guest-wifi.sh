@@ -6,7 +6,8 @@
 # DHCP and an HTTP server standing in for the binary cache. NetworkManager
 # (started by hand: vm-init is no systemd) manages the second radio only; a
 # wpa_supplicant of its own, as on the NixOS 25.05 ISO, holds the third.
-# Then wifi-driver.py runs the installer's engine against them.
+# Then wifi-driver.py runs the installer's engine against them, and the CLI's
+# unattended install onto the attached disk, which joins the network itself.
 #
 # Never echo the PSK: it is only handed to tools as a file, and the host
 # greps every result for it.
@@ -113,5 +114,18 @@ stat -c '%a %U %n' /tmp/target/etc/NetworkManager/system-connections \
 	/tmp/target/etc/NetworkManager/system-connections/* >"$R/target-modes.txt" 2>&1
 cp -r /tmp/target/etc "$R/target/" 2>/dev/null
 ls -la /run/nixos-tui-installer >"$R/run-dir.txt" 2>&1
+# The system the CLI installed (wifi-driver.py's last part), by its root's label
+# if the installer left it unmounted: the keyfile the pipeline carried, /etc/nixos.
+if ! mountpoint -q /mnt; then
+	root=$(blkid -c /dev/null -t LABEL=nixos -o device /dev/disk/by-id/virtio-target0-part* | head -1)
+	mount -o ro "$root" /mnt 2>"$R/remount.log"
+fi
+mkdir -p "$R/installed"
+stat -c '%a %U %n' /mnt/etc/NetworkManager/system-connections \
+	/mnt/etc/NetworkManager/system-connections/* >"$R/installed-modes.txt" 2>&1
+cp -r /mnt/etc/NetworkManager /mnt/etc/nixos "$R/installed/" 2>>"$R/remount.log"
+# Any plain copy of the PSK in the installed root but the keyfile (names only).
+grep -rlaF -f "$IN/psk" /mnt --exclude-dir=system-connections >"$R/psk-hits-in-root" 2>/dev/null
+umount /mnt 2>/dev/null
 kill "$(cat /run/hostapd.pid)" "$(cat /run/dnsmasq.pid)" 2>/dev/null
 mark done

@@ -448,26 +448,48 @@ password_hash = "$y$j9T$adRGRQYJHEV9CAs89LbJU/$gDvIDSJ2V/7SfEYoI7JDPiZPxPX/jC7eg
 WIFI_SSID = "vmtest wifi:net"  # a space and a colon: nmcli's terse output escapes the colon
 WIFI_CACHE_URL = "http://192.168.77.1:8080"  # the in-guest HTTP server on the access point's side
 
+# The unattended install that joins the network itself: the PSK in a 0600 file the guest
+# writes (/run/install/wifi-psk), never in the answers or an argv.
+WIFI_ANSWERS = f"""\
+[boot]
+firmware = "bios"
+
+[disk]
+device = "{BY_ID}"
+filesystem = "ext4"
+swap = "zram"
+
+[network]
+wifi_ssid = "{WIFI_SSID}"
+wifi_password_file = "/run/install/wifi-psk"
+
+[[users]]
+name = "alice"
+password_hash = "$y$j9T$adRGRQYJHEV9CAs89LbJU/$gDvIDSJ2V/7SfEYoI7JDPiZPxPX/jC7egPkieq3x0pC"
+"""
+
 
 def run_wifi(cache: Path = CACHE, image: Path | None = None, wheels: Path | None = None) -> VmRun:
-    """Boot the image and run guest-wifi.sh: the engine's network modules against real radios.
+    """Boot the image and run guest-wifi.sh: the engine's network modules against real radios,
+    then the CLI's unattended install (WIFI_ANSWERS), which joins the network and carries it over.
 
     The PSK (the run's `passphrase`) and the wrong password tried first are
     random per run, so a hit anywhere can only be a leak of them.
     """
     wheels = wheels or build_wheels(cache)
     image = image or build_image(cache, wheels)
-    run_dir, share = fresh_share(cache, "wifi", "guest-wifi.sh", wheels)
+    run_dir, share = fresh_share(cache, "wifi", "guest-wifi.sh", wheels, ("nixos-install", "nixos-enter"))
     shutil.copy2(HERE / "wifi-driver.py", share / "wifi-driver.py")
     psk = f"vm-psk-{secrets.token_hex(6)} x"
     (share / "input" / "psk").write_text(psk)
     (share / "input" / "wrong-psk").write_text(f"vm-wrong-{secrets.token_hex(6)}")
     (share / "input" / "ssid").write_text(WIFI_SSID)
     (share / "input" / "cache-url").write_text(WIFI_CACHE_URL)
-    disk = run_dir / "target.img"  # qemu_argv attaches one; nothing is installed on it
+    (share / "input" / "answers.toml").write_text(WIFI_ANSWERS)
+    disk = run_dir / "target.img"  # the unattended install after the engine's steps goes here
     with open(disk, "wb") as f:
-        f.truncate(64 * 1024**2)
-    run = VmRun("wifi", run_dir, share, disk, run_dir / "console.log", 0, psk, "")
+        f.truncate(TARGET_SIZE)
+    run = VmRun("wifi", run_dir, share, disk, run_dir / "console.log", 0, psk, WIFI_ANSWERS)
     boot(run, qemu_argv(run, image))
     return run
 

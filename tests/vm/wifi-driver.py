@@ -2,6 +2,11 @@
 from the wheel installed in the guest, against a real NetworkManager and a real
 wpa_supplicant on mac80211_hwsim radios, hostapd serving the network.
 
+Then, offline again, the real CLI's unattended install (INPUT/answers.toml,
+[network] wifi_ssid and a 0600 wifi_password_file) onto the attached disk at
+/mnt with the nixos-install stand-in: the pipeline itself joins through
+NetworkManager, asks the stand-in cache and carries the keyfile over.
+
 Usage: wifi-driver.py INPUT RESULTS TARGET. Writes RESULTS/wifi.json (what
 each step saw) and never prints the PSK. A poller thread reads every
 process's argv and environment all along and records any that hold the PSK.
@@ -11,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -37,7 +43,9 @@ class Poller(threading.Thread):
         super().__init__(daemon=True)
         self.needles, self.stop, self.polls = needles, threading.Event(), 0
         self.leaks: list[str] = []
-        self.seen: set[str] = set()  # the argv[0:3] of the programs seen, to show the poller saw the engine's
+        self.seen: set[str] = set()  # the argv[0:7] of the programs seen, to show the poller saw the engine's
+        self.seen_cli: set[str] = set()  # the same, while the CLI's install ran
+        self.in_cli = False
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -53,6 +61,8 @@ class Poller(threading.Thread):
                     argv = [a.decode(errors="replace") for a in data.split(b"\0")]
                     if what == "cmdline" and data:
                         self.seen.add(" ".join(argv[:7]).strip())
+                        if self.in_cli:
+                            self.seen_cli.add(" ".join(argv[:7]).strip())
                     for needle in self.needles:
                         if needle in data:
                             self.leaks.append(f"pid {pid} {what}: {argv[0]}")
@@ -133,11 +143,47 @@ def wpa_part() -> None:
     step("wpa_connected", nid=nid, wpa_state=st.get("wpa_state"), ssid=st.get("ssid"), key_mgmt=st.get("key_mgmt"))
 
 
+CLI = "/opt/venv/bin/nixos-tui-installer"
+MNT = "/mnt"
+SHARE = IN.parent
+
+
+def cli_part() -> None:
+    # Offline again: the profile the engine's steps left connected deleted (its device
+    # disconnected), and the third radio's wpa_supplicant let go of the network.
+    name = network.connection_name(SSID)
+    deleted = network._run(["nmcli", "connection", "delete", "id", name])
+    subprocess.run(["wpa_cli", "-i", "wlan2", "disconnect"], capture_output=True, check=False)
+    nix_conf = Path("/run/install/nix.conf")
+    nix_conf.parent.mkdir(mode=0o700, exist_ok=True)
+    nix_conf.write_text(f"substituters = {CACHE_URL}\n")
+    fd = os.open("/run/install/wifi-psk", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, PSK.encode())
+    os.close(fd)
+    before = connectivity.check(nix_conf=nix_conf, timeout=3)
+    step("offline_again", delete_rc=deleted.returncode, online=network.online(), cache=before.cache,
+         interfaces=[vars(i) for i in network.interfaces()], profiles=sorted(os.listdir(LIVE_PROFILES)))
+    argv = [CLI, "--answers", str(IN / "answers.toml"), "--yes", "--skip-eval", "--target", MNT,
+            "--nix-conf", str(nix_conf), "--nixos-install", str(SHARE / "standins" / "nixos-install"),
+            "--nixos-enter", str(SHARE / "standins" / "nixos-enter"), "--log", str(R / "install.log")]
+    start = time.monotonic()
+    poller.in_cli = True
+    try:
+        with open(R / "cli.out", "wb") as cli_out:
+            done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=cli_out, stderr=subprocess.STDOUT,
+                                  timeout=1500, check=False)
+    finally:
+        time.sleep(0.2)  # one more poll of what the CLI left running
+        poller.in_cli = False
+    step("cli", rc=done.returncode, seconds=round(time.monotonic() - start, 1), name=name,
+         interfaces=[vars(i) for i in network.interfaces()])
+
+
 T0 = time.monotonic()
 poller = Poller([PSK.encode(), WRONG.encode()])
 poller.start()
 rc = 0
-for part in (nm_part, wpa_part):
+for part in (nm_part, wpa_part, cli_part):
     try:
         part()
     except Exception:  # noqa: BLE001 - recorded, and the host's checks say which step is missing
@@ -146,6 +192,7 @@ for part in (nm_part, wpa_part):
         traceback.print_exc()
 poller.stop.set()
 poller.join()
-out.update(polls=poller.polls, leaks=poller.leaks, seen=sorted(poller.seen), seconds=round(time.monotonic() - T0, 1))
+out.update(polls=poller.polls, leaks=poller.leaks, seen=sorted(poller.seen), seen_cli=sorted(poller.seen_cli),
+           seconds=round(time.monotonic() - T0, 1))
 (R / "wifi.json").write_text(json.dumps(out, indent=1))
 sys.exit(rc)
