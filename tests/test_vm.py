@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from vm import alongside, checks, vmrun
+from vm import alongside, checks, vmrun, wifichecks
 
 # One xdist worker runs the VMs one after the other: two TCG guests at once
 # would only fight over the same CPUs.
@@ -391,8 +391,51 @@ def test_wifi_password_is_in_no_argv_environment_log_or_configuration(wifi_run):
     wrong = (run.share / "input" / "wrong-psk").read_text()
     keyfiles = set((run.results / "target" / "etc" / "NetworkManager").rglob("*"))
     assert keyfiles, "no keyfile was carried" + where
+    carried = set((run.results / wifichecks.KEYFILES).rglob("*"))  # the install's, judged below
+    assert carried, "the install carried no keyfile" + where
+    keyfiles |= carried
     for path in [*run.results.rglob("*"), run.console]:
         if path.is_file() and path not in keyfiles and path.name != "hostapd.conf":
             text = path.read_text(errors="replace")
             assert run.passphrase not in text and wrong not in text, f"a Wi-Fi password leaked into {path}"
     assert (run.results / "target" / "etc" / "nixos" / "configuration.nix").exists()
+
+
+@needs_vm
+def test_wifi_unattended_install_joins_reaches_the_cache_and_carries_the_keyfile_after_the_install(wifi_run):
+    """Offline again after the engine's steps (the profile deleted), the real CLI installs
+    unattended (`--answers --yes`, [network] wifi_ssid and a 0600 wifi_password_file,
+    --nix-conf naming the stand-in cache, the nixos-install stand-in) onto the VM's disk:
+    it joins through NetworkManager before the pre-flight ("Joined ..."), says the cache
+    answers, exits 0, and the keyfile in the installed system is the pipeline's own: 0600
+    root, holding the PSK, which is in no argv or environment polled during the run, not in
+    the CLI's output, its log, /etc/nixos nor anywhere else in the installed root."""
+    _data, _steps, where = _wifi_steps(wifi_run)
+    assert wifichecks.install_problems(wifi_run.results, wifi_run.passphrase) == [], where
+
+
+@needs_vm
+def test_wifi_install_checks_catch_a_leak_a_mode_and_a_failed_join(wifi_run, tmp_path):
+    """The same checks on copies of that run's results, each with one thing spoiled, fail with it."""
+    import shutil
+
+    def spoiled(change) -> list[str]:
+        copy = tmp_path / f"r{len(list(tmp_path.iterdir()))}"
+        shutil.copytree(wifi_run.results, copy, symlinks=True)
+        change(copy)
+        return wifichecks.install_problems(copy, wifi_run.passphrase)
+
+    def append(name: str, text: str):
+        return lambda r: (r / name).write_text((r / name).read_text() + text)
+
+    def rewrite(name: str, old: str, new: str):
+        return lambda r: (r / name).write_text((r / name).read_text().replace(old, new))
+
+    psk = wifi_run.passphrase
+    assert any("install.log" in p for p in spoiled(append("install.log", f"password {psk}\n")))
+    assert any("installed/nixos" in p for p in spoiled(append("installed/nixos/configuration.nix", f"# {psk}\n")))
+    assert any("not 0600" in p for p in spoiled(rewrite("installed-modes.txt", "600 root /mnt", "644 root /mnt")))
+    assert any("Joined" in p for p in spoiled(rewrite("cli.out", "Joined ", "Could not join ")))
+    assert any("lacks the PSK" in p for p in spoiled(lambda r: [k.write_text("[wifi-security]\n")
+                                                               for k in (r / wifichecks.KEYFILES).iterdir()]))
+    assert any("elsewhere" in p for p in spoiled(append("psk-hits-in-root", "/mnt/var/log/x\n")))

@@ -160,8 +160,13 @@ def cli_part() -> None:
     fd = os.open("/run/install/wifi-psk", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.write(fd, PSK.encode())
     os.close(fd)
-    before = connectivity.check(nix_conf=nix_conf, timeout=3)
-    step("offline_again", delete_rc=deleted.returncode, online=network.online(), cache=before.cache,
+    # NetworkManager takes the address away after `connection delete` returns: ask until it is gone.
+    for tries in range(1, 21):
+        before = connectivity.check(nix_conf=nix_conf, timeout=2)
+        if not before.cache:
+            break
+        time.sleep(1)
+    step("offline_again", delete_rc=deleted.returncode, online=network.online(), cache=before.cache, tries=tries,
          interfaces=[vars(i) for i in network.interfaces()], profiles=sorted(os.listdir(LIVE_PROFILES)))
     argv = [CLI, "--answers", str(IN / "answers.toml"), "--yes", "--skip-eval", "--target", MNT,
             "--nix-conf", str(nix_conf), "--nixos-install", str(SHARE / "standins" / "nixos-install"),
