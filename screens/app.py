@@ -75,7 +75,8 @@ class InstallerApp(App[int]):
     writing = reactive(False)
     # "", "probing", "ready" or "failed: <why>"
     probe_state = reactive("")
-    # "" until the binary cache was asked, "checking" while it is, then its answer in words
+    # "" until the binary cache was asked, "checking" while it is, then "checked" (its answer
+    # is on the pre-flight: network_words) or "failed: <why>"
     network_state = reactive("")
 
     def __init__(self, session: Session) -> None:
@@ -199,10 +200,22 @@ class InstallerApp(App[int]):
 
         self.call_from_thread(setattr, self, "network_state", "checking")
         try:
-            words = online.check(self.session).words
+            online.check(self.session)
+            state = "checked"
         except Exception as err:  # said where the answer goes, never a traceback
-            words = f"The network could not be checked: {err}"
-        self.call_from_thread(setattr, self, "network_state", words)
+            state = f"failed: {err}"
+        self.call_from_thread(setattr, self, "network_state", state)
+
+    def network_words(self) -> str:
+        """The cache's answer as the Welcome and Network steps say it; "" while it is asked."""
+        from installer.flow.online import status_line
+
+        state = self.network_state
+        if state in ("", "checking"):
+            return ""
+        if state.startswith("failed: "):
+            return f"The network could not be checked: {state[8:]}"
+        return status_line(self.session)
 
     def skips(self, name: str) -> bool:
         """A step with nothing to ask: the Network step when the binary cache answers."""

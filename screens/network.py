@@ -104,12 +104,11 @@ class NetworkScreen(StepScreen):
 
     # -- what the machine says ---------------------------------------------------
     def show_reach(self, state: str = "") -> None:
-        from installer.flow.online import status_line
-
-        if self.app.network_state in ("", "checking"):
+        said = self.app.network_words()
+        if not said and self.app.network_state in ("", "checking"):
             words = "Checking whether the binary cache answers..."
         else:
-            words = status_line(self.session) + (" F10 goes on." if self.session.preflight.online else "")
+            words = said + (" F10 goes on." if self.session.preflight.online else "")
         reach = self.query_one("#reach", Static)
         reach.update(words)
         reach.set_class(self.session.preflight.online is True, "-online")

@@ -96,14 +96,13 @@ class WelcomeScreen(StepScreen):
 
     def show_network(self, state: str) -> None:
         """What the binary cache answered; online, the Network step is skipped (one line says so)."""
-        from installer.flow.online import status_line
-
-        if not state or state == "checking":
+        said = self.app.network_words()
+        if not said:
             words = "Checking the network..."
         elif self.session.preflight.online:
-            words = f"{status_line(self.session)} No network set-up is needed."
+            words = f"{said} No network set-up is needed."
         else:
-            words = f"{status_line(self.session)} The next step gets you online."
+            words = f"{said} The next step gets you online."
         self.query_one("#network", Static).update(words)
 
     def show_warnings(self) -> None:

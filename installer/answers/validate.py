@@ -364,10 +364,15 @@ def wifi_password_problem(password: str) -> str:
     return ""
 
 
+def wifi_ssid_problem(ssid: str) -> str:
+    """An SSID is at most 32 bytes (IEEE 802.11)."""
+    return "a Wi-Fi network name has at most 32 bytes" if len(ssid.encode()) > 32 else ""
+
+
 def _network(model: InstallModel) -> list[Problem]:
     n, out = model.network, []
-    if len(n.wifi_ssid.encode()) > 32:
-        out.append(Problem("network.wifi_ssid", "a Wi-Fi network name has at most 32 bytes"))
+    if wifi_ssid_problem(n.wifi_ssid):
+        out.append(Problem("network.wifi_ssid", wifi_ssid_problem(n.wifi_ssid)))
     if n.wifi_password and wifi_password_problem(n.wifi_password):
         out.append(Problem("network.wifi_password", wifi_password_problem(n.wifi_password)))
     if n.wifi_password and not n.wifi_ssid:

@@ -39,13 +39,11 @@ PROXY_VARIABLES = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")
 def check(session: Session) -> Reachability:
     """Ask the binary cache nixos-install will use (blocking: from a worker), keep
     the answer on the pre-flight (Confirm and the offline rules read it) and log it."""
-    from installer.run.connectivity import check as reach
-
-    o = session.options
     from installer.run import connectivity
 
-    found = reach(proxy=session.model.network.proxy, nix_conf=o.nix_conf or connectivity.NIX_CONF,
-                  timeout=o.connect_timeout)
+    o = session.options
+    found = connectivity.check(proxy=session.model.network.proxy, nix_conf=o.nix_conf or connectivity.NIX_CONF,
+                               timeout=o.connect_timeout)
     session.preflight.reachability = found
     session.preflight.online = found.cache
     session.log().line(f"connectivity: {found.words}")
@@ -136,10 +134,9 @@ def survey(session: Session, *, rescan: bool = False) -> Survey:
     try:
         if kind == "networkmanager":
             found = tuple(network.interfaces(_nmcli(session)))
-            device = next((i.name for i in found if i.kind == "wireless" and i.state != "unmanaged"), "")
+            device = network.usable_wifi(found)
             if not device:
-                return Survey(kind, found, problem="This computer has no Wi-Fi card that NetworkManager "
-                                                   "can use; a cable works without it.")
+                return Survey(kind, found, problem=f"{network.NO_WIFI_CARD[:-1]}; a cable works without it.")
             nets = tuple(network.wifi_networks(_nmcli(session), rescan=rescan))
             return Survey(kind, found, nets, device)
         device = wpacli.interfaces(session.options.wpa_ctrl_dir)[0]
@@ -163,15 +160,13 @@ def join(session: Session, ssid: str, password: str | None, *, hidden: bool = Fa
     answers unchanged."""
     from installer.run import network, wpacli
 
-    from installer.answers.validate import wifi_password_problem
+    from installer.answers.validate import wifi_password_problem, wifi_ssid_problem
 
     n, o = session.model.network, session.options
     if not ssid:
         raise network.NetworkError("Type the network's name (SSID).")
-    if len(ssid.encode()) > 32:
-        raise network.NetworkError("A Wi-Fi network name has at most 32 bytes.")
-    # The answers' own rule, said before nmcli is asked (it would only say the property is invalid).
-    problem = wifi_password_problem(password) if password else ""
+    # The answers' own rules, said before nmcli is asked (it would only say the property is invalid).
+    problem = wifi_ssid_problem(ssid) or (wifi_password_problem(password) if password else "")
     if problem:
         raise network.NetworkError(f"{problem[0].upper()}{problem[1:]}.")
     if not o.real:
@@ -202,11 +197,7 @@ def connect(session: Session, say: Say) -> bool:
     n = session.model.network
     say("== getting online")
     if n.wifi_ssid:
-        try:
-            joined = session.options.real and network.online(_nmcli(session))
-        except network.NetworkError:
-            joined = False
-        if joined:
+        if session.options.real and network.online(_nmcli(session)):
             say(f"Already online; the Wi-Fi network {n.wifi_ssid!r} is kept for the new system without joining it now.")
         else:
             say(f"Joining the Wi-Fi network {n.wifi_ssid!r}")

@@ -182,12 +182,20 @@ def wifi_networks(nmcli: Sequence[str] = NMCLI, *, rescan: bool = False) -> list
     return sorted(best.values(), key=lambda n: (-n.in_use, -n.signal, n.ssid))
 
 
+NO_WIFI_CARD = "This computer has no Wi-Fi card that NetworkManager can use."
+
+
+def usable_wifi(found: Sequence[Interface]) -> str:
+    """The first Wi-Fi interface NetworkManager manages among `found`, or ""."""
+    return next((i.name for i in found if i.kind == "wireless" and i.state != "unmanaged"), "")
+
+
 def wifi_device(nmcli: Sequence[str] = NMCLI) -> str:
     """The first Wi-Fi interface NetworkManager manages, or NetworkError."""
-    for iface in interfaces(nmcli):
-        if iface.kind == "wireless" and iface.state != "unmanaged":
-            return iface.name
-    raise NetworkError("This computer has no Wi-Fi card that NetworkManager can use.")
+    device = usable_wifi(interfaces(nmcli))
+    if not device:
+        raise NetworkError(NO_WIFI_CARD)
+    return device
 
 
 def connection_name(ssid: str) -> str:
